@@ -1,0 +1,26 @@
+"""Cold-Start Lab: the router. Sets up the page, the database and the shared sidebar, then runs the chosen page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.store.db import get_engine
+
+st.set_page_config(page_title="Cold-Start Lab", page_icon=":material/ac_unit:", layout="wide")
+
+
+@st.cache_resource
+def _database_ready() -> bool:
+    """Create or migrate the schema once per server process."""
+    get_engine()
+    return True
+
+
+_database_ready()
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
+]
+
+st.navigation(PAGES).run()

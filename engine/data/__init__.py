@@ -1,0 +1,1 @@
+"""engine.data: reading, validating, profiling and encoding datasets."""

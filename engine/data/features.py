@@ -1,0 +1,179 @@
+"""Turn attribute tables into sparse feature matrices, the one encoding every feature-aware model shares.
+
+Each attribute is a *field*; its columns are:
+- categorical: one-hot over values seen at least `min_count` times (rarer values share an `<other>` column);
+- multi (`a|b|c`): multi-hot, each of a row's k values weighted 1/k so a field always sums to one;
+- numeric: a z-scored value plus a one-hot quantile bin (so linear and embedding models both get a handle);
+- text: TF-IDF over lower-cased word tokens, L2-normalised, vocabulary capped by document frequency.
+Missing values give an all-zero field. Rows follow `ids`; unknown ids look up as all-zero rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
+
+_TOKEN = re.compile(r"[a-z0-9]{2,}")
+
+
+@dataclass
+class FeatureMatrix:
+    """A sparse float32 matrix with one row per entity id and named columns grouped into fields."""
+
+    ids: np.ndarray
+    matrix: sp.csr_matrix
+    columns: list[str]
+    column_field: np.ndarray
+    field_names: list[str]
+
+    @property
+    def n_features(self) -> int:
+        return self.matrix.shape[1]
+
+    def rows(self, ids: np.ndarray | list[str]) -> sp.csr_matrix:
+        """Feature rows for `ids` in order; ids without attributes get an all-zero row."""
+        position = pd.Index(self.ids).get_indexer(np.asarray(ids, dtype=object))
+        known = position >= 0
+        picked = self.matrix[position[known]]
+        if known.all():
+            return picked.tocsr()
+        out = sp.lil_matrix((len(position), self.n_features), dtype=np.float32)
+        out[np.flatnonzero(known)] = picked
+        return out.tocsr()
+
+    def values(self, field: str, ids: np.ndarray | list[str]) -> sp.csr_matrix:
+        """The columns of one field for `ids` (used to explain recommendations and to group users)."""
+        index = self.field_names.index(field)
+        return self.rows(ids)[:, np.flatnonzero(self.column_field == index)]
+
+
+def _categorical(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix, list[str]]:
+    text = values.astype("string")
+    counts = text.value_counts()
+    kept = sorted(counts.index[counts >= min_count].tolist())
+    has_other = bool((counts < min_count).any())
+    columns = [f"{name}={v}" for v in kept] + ([f"{name}=<other>"] if has_other else [])
+    lookup = {v: i for i, v in enumerate(kept)}
+    other = len(kept)
+    rows, cols = [], []
+    for row, value in enumerate(text.tolist()):
+        if value is pd.NA or value is None:
+            continue
+        col = lookup.get(value, other if has_other else -1)
+        if col >= 0:
+            rows.append(row)
+            cols.append(col)
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(len(values), len(columns))), columns
+
+
+def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix, list[str]]:
+    lists = [
+        [t.strip() for t in str(v).split(MULTI_VALUE_SEPARATOR) if t.strip()] if pd.notna(v) else []
+        for v in values.tolist()
+    ]
+    counts: dict[str, int] = {}
+    for tokens in lists:
+        for token in set(tokens):
+            counts[token] = counts.get(token, 0) + 1
+    kept = sorted(t for t, c in counts.items() if c >= min_count)
+    lookup = {v: i for i, v in enumerate(kept)}
+    rows, cols, data = [], [], []
+    for row, tokens in enumerate(lists):
+        hits = sorted({lookup[t] for t in tokens if t in lookup})
+        for col in hits:
+            rows.append(row)
+            cols.append(col)
+            data.append(1.0 / len(hits))
+    matrix = sp.csr_matrix((np.asarray(data, dtype=np.float32), (rows, cols)), shape=(len(values), len(kept)))
+    return matrix, [f"{name}={v}" for v in kept]
+
+
+def _numeric(values: pd.Series, name: str, n_bins: int = 5) -> tuple[sp.csr_matrix, list[str]]:
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    present = ~np.isnan(x)
+    if not present.any():
+        return sp.csr_matrix((len(x), 0), dtype=np.float32), []
+    mean, std = x[present].mean(), x[present].std() or 1.0
+    z = np.where(present, (x - mean) / std, 0.0)
+    edges = np.unique(np.quantile(x[present], np.linspace(0, 1, n_bins + 1)[1:-1]))
+    bins = np.searchsorted(edges, x[present], side="right")
+    n_cols = 1 + len(edges) + 1
+    rows = np.concatenate([np.flatnonzero(present), np.flatnonzero(present)])
+    cols = np.concatenate([np.zeros(present.sum(), dtype=int), 1 + bins])
+    data = np.concatenate([z[present], np.ones(present.sum())]).astype(np.float32)
+    matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(x), n_cols))
+    labels = [f"{name}"] + [f"{name}:bin{b}" for b in range(len(edges) + 1)]
+    return matrix, labels
+
+
+def _text(values: pd.Series, name: str, max_terms: int, min_df: int) -> tuple[sp.csr_matrix, list[str]]:
+    docs = [_TOKEN.findall(str(v).lower()) if pd.notna(v) else [] for v in values.tolist()]
+    df: dict[str, int] = {}
+    for tokens in docs:
+        for token in set(tokens):
+            df[token] = df.get(token, 0) + 1
+    n_docs = max(len(docs), 1)
+    eligible = [t for t, c in df.items() if c >= min_df and c < 0.5 * n_docs]
+    vocab = sorted(sorted(eligible, key=lambda t: (-df[t], t))[:max_terms])
+    lookup = {t: i for i, t in enumerate(vocab)}
+    idf = np.array([np.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in vocab], dtype=np.float64)
+    rows, cols, data = [], [], []
+    for row, tokens in enumerate(docs):
+        counts: dict[int, int] = {}
+        for token in tokens:
+            if token in lookup:
+                counts[lookup[token]] = counts.get(lookup[token], 0) + 1
+        if not counts:
+            continue
+        weights = np.array([c * idf[i] for i, c in counts.items()])
+        weights /= np.linalg.norm(weights)
+        rows.extend([row] * len(counts))
+        cols.extend(counts.keys())
+        data.extend(weights.tolist())
+    matrix = sp.csr_matrix((np.asarray(data, dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
+    return matrix, [f"{name}~{t}" for t in vocab]
+
+
+def encode_attributes(
+    table: pd.DataFrame,
+    id_column: str,
+    kinds: dict[str, AttributeKind],
+    *,
+    min_count: int = 2,
+    max_text_terms: int = 2000,
+) -> FeatureMatrix:
+    """Encode every non-ignored attribute of `table` into one sparse matrix with a field per attribute."""
+    blocks: list[sp.csr_matrix] = []
+    columns: list[str] = []
+    column_field: list[int] = []
+    field_names: list[str] = []
+    for name, kind in kinds.items():
+        if kind == "ignore" or name == id_column or name not in table.columns:
+            continue
+        values = table[name]
+        if kind == "categorical":
+            block, labels = _categorical(values, name, min_count)
+        elif kind == "multi":
+            block, labels = _multi(values, name, min_count)
+        elif kind == "numeric":
+            block, labels = _numeric(values, name)
+        elif kind == "text":
+            block, labels = _text(values, name, max_text_terms, min_df=min_count)
+        else:
+            raise ValueError(f"unknown attribute kind {kind!r} for column {name!r}")
+        if not labels:
+            continue
+        column_field.extend([len(field_names)] * len(labels))
+        field_names.append(name)
+        blocks.append(block)
+        columns.extend(labels)
+    ids = table[id_column].astype(str).to_numpy(dtype=object)
+    matrix = sp.hstack(blocks, format="csr", dtype=np.float32) if blocks else sp.csr_matrix((len(ids), 0), dtype=np.float32)
+    return FeatureMatrix(ids, matrix, columns, np.asarray(column_field, dtype=np.int64), field_names)

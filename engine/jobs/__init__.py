@@ -1,0 +1,1 @@
+"""engine.jobs: the database-backed run queue, the supervisor and run child processes."""

@@ -1,0 +1,1 @@
+"""engine.metrics: full-ranking accuracy, beyond-accuracy and paired statistics."""

@@ -1,0 +1,1 @@
+"""engine.models: the model interface, the registry and one file per model."""

@@ -1,0 +1,42 @@
+"""The one place models are registered: a registry key -> `module:Class`, imported only when asked for.
+
+Adding a model is one new file under `engine/models/` plus one line here.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from engine.models.base import Recommender
+
+MODELS: dict[str, str] = {
+    # key: "engine.models.<module>:<Class>"   (keep grouped by family)
+}
+
+
+class UnknownModelError(KeyError):
+    """Raised with the list of known names, so a typo gets a useful message."""
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def model_names() -> list[str]:
+    return list(MODELS)
+
+
+def get_model_class(name: str) -> type[Recommender]:
+    """The model class registered under `name`."""
+    try:
+        target = MODELS[name]
+    except KeyError:
+        known = ", ".join(MODELS) or "none"
+        raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
+    module_name, class_name = target.split(":")
+    return getattr(import_module(module_name), class_name)
+
+
+def create_model(name: str, params: dict | None = None, seed: int = 0) -> Recommender:
+    """Build an unfitted model from its name and (partial) hyper-parameters, validated by its typed config."""
+    cls = get_model_class(name)
+    return cls(cls.Config(**(params or {})), seed=seed)

@@ -1,0 +1,1 @@
+"""engine.protocols: seeded cold-start splits with explicit candidate sets."""

@@ -1,0 +1,1 @@
+"""engine.store: SQLAlchemy tables, sessions and the data folder."""

@@ -1,0 +1,1 @@
+"""engine.training: the shared training loop, negative sampling and the device policy."""

@@ -1,0 +1,31 @@
+"""Shared fixtures: an isolated data folder and database per test, and the real MovieLens 100K from ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.store.db import dispose_engines
+
+ROOT = Path(__file__).resolve().parents[1]
+ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
+
+
+@pytest.fixture
+def coldstart_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data folder and SQLite database for one test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("COLDSTART_HOME", str(home))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    dispose_engines()
+    yield home
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir() -> Path:
+    """MovieLens 100K in the canonical layout; read in place, never copied (its terms forbid redistribution)."""
+    if not (ML100K / "interactions.csv").exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}: it lives in ../shared beside the project (not redistributable)")
+    return ML100K
