@@ -1,0 +1,92 @@
+"""Index a split for models: id maps, the sparse training matrix, and queries for users and items to score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from engine.data.dataset import Dataset
+from engine.data.features import FeatureMatrix, encode_attributes
+from engine.models.base import ItemQuery, TrainData, UserQuery
+
+
+def dataset_features(dataset: Dataset) -> tuple[FeatureMatrix | None, FeatureMatrix | None]:
+    """User and item feature matrices over every entity of the dataset (cold ones included)."""
+    users = encode_attributes(dataset.users, "user_id", dataset.user_kinds) if dataset.users is not None else None
+    items = encode_attributes(dataset.items, "item_id", dataset.item_kinds) if dataset.items is not None else None
+    return (users if users is not None and users.n_features else None,
+            items if items is not None and items.n_features else None)
+
+
+def build_train_data(train: pd.DataFrame, dataset: Dataset | None = None,
+                     features: tuple[FeatureMatrix | None, FeatureMatrix | None] | None = None) -> TrainData:
+    """TrainData from a training frame (`user_id`, `item_id`, `weight`, optional `rating`, `timestamp`).
+
+    Rows with weight > 0 form the positive matrix; all rows with a rating form the ratings matrix.
+    Users and items are indexed in sorted id order, so the same split always gives the same indexing.
+    """
+    frame = train.copy()
+    frame["user_id"] = frame["user_id"].astype(str)
+    frame["item_id"] = frame["item_id"].astype(str)
+    if "weight" not in frame.columns:
+        frame["weight"] = 1.0
+    user_ids = np.asarray(sorted(frame["user_id"].unique()), dtype=object)
+    item_ids = np.asarray(sorted(frame["item_id"].unique()), dtype=object)
+    frame["user_idx"] = pd.Index(user_ids).get_indexer(frame["user_id"])
+    frame["item_idx"] = pd.Index(item_ids).get_indexer(frame["item_id"])
+    shape = (len(user_ids), len(item_ids))
+    positive = frame.loc[frame["weight"] > 0]
+    matrix = sp.csr_matrix(
+        (positive["weight"].to_numpy(np.float32), (positive["user_idx"].to_numpy(), positive["item_idx"].to_numpy())),
+        shape=shape,
+    )
+    ratings = None
+    if "rating" in frame.columns and frame["rating"].notna().any():
+        rated = frame.loc[frame["rating"].notna()]
+        ratings = sp.csr_matrix(
+            (rated["rating"].to_numpy(np.float32), (rated["user_idx"].to_numpy(), rated["item_idx"].to_numpy())),
+            shape=shape,
+        )
+    if features is None:
+        features = dataset_features(dataset) if dataset is not None else (None, None)
+    user_features, item_features = features
+    return TrainData(user_ids, item_ids, matrix, positive.reset_index(drop=True), ratings, user_features, item_features)
+
+
+def _revealed_rows(ids: np.ndarray, revealed: pd.DataFrame | None, own: str, other: str,
+                   other_ids: np.ndarray) -> sp.csr_matrix:
+    """A len(ids) x len(other_ids) matrix of revealed interactions (rows outside `other_ids` are dropped)."""
+    if revealed is None or revealed.empty:
+        return sp.csr_matrix((len(ids), len(other_ids)), dtype=np.float32)
+    rows = pd.Index(ids).get_indexer(revealed[own].astype(str))
+    cols = pd.Index(other_ids).get_indexer(revealed[other].astype(str))
+    keep = (rows >= 0) & (cols >= 0)
+    weight = revealed["weight"].to_numpy(np.float32) if "weight" in revealed.columns else np.ones(len(revealed), np.float32)
+    matrix = sp.csr_matrix((weight[keep], (rows[keep], cols[keep])), shape=(len(ids), len(other_ids)))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def user_query(data: TrainData, user_ids, revealed: pd.DataFrame | None = None) -> UserQuery:
+    """Query for `user_ids`: known users carry their training row, new users their revealed interactions."""
+    ids = np.asarray([str(u) for u in user_ids], dtype=object)
+    index = pd.Index(data.user_ids).get_indexer(ids).astype(np.int64)
+    known = index >= 0
+    history = _revealed_rows(ids, revealed, "user_id", "item_id", data.item_ids).tolil()
+    if known.any():
+        history[np.flatnonzero(known)] = data.matrix[index[known]] + history[np.flatnonzero(known)]
+    features = data.user_features.rows(ids) if data.user_features is not None else None
+    return UserQuery(ids, index, history.tocsr(), features)
+
+
+def item_query(data: TrainData, item_ids, revealed: pd.DataFrame | None = None) -> ItemQuery:
+    """Query for candidate `item_ids`: known items carry their training column, new ones revealed interactions."""
+    ids = np.asarray([str(i) for i in item_ids], dtype=object)
+    index = pd.Index(data.item_ids).get_indexer(ids).astype(np.int64)
+    known = index >= 0
+    history = _revealed_rows(ids, revealed, "item_id", "user_id", data.user_ids).tolil()
+    if known.any():
+        history[np.flatnonzero(known)] = data.matrix.T.tocsr()[index[known]] + history[np.flatnonzero(known)]
+    features = data.item_features.rows(ids) if data.item_features is not None else None
+    return ItemQuery(ids, index, history.tocsr(), features)
