@@ -120,7 +120,7 @@ def _text(values: pd.Series, name: str, max_terms: int, min_df: int) -> tuple[sp
         for token in set(tokens):
             df[token] = df.get(token, 0) + 1
     n_docs = max(len(docs), 1)
-    eligible = [t for t, c in df.items() if c >= min_df and c < 0.5 * n_docs]
+    eligible = [t for t, c in df.items() if c >= min_df and c <= 0.9 * n_docs]
     vocab = sorted(sorted(eligible, key=lambda t: (-df[t], t))[:max_terms])
     lookup = {t: i for i, t in enumerate(vocab)}
     idf = np.array([np.log((1 + n_docs) / (1 + df[t])) + 1.0 for t in vocab], dtype=np.float64)
