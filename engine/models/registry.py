@@ -5,6 +5,7 @@ Adding a model is one new file under `engine/models/` plus one line here.
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 
 from engine.models.base import Recommender
@@ -21,16 +22,34 @@ class UnknownModelError(KeyError):
         return self.args[0]
 
 
+EXTRA_MODELS_ENV = "COLDSTART_EXTRA_MODELS"
+"""Comma-separated modules, each with its own `MODELS` dict, added to the registry (test-only fault models).
+
+Read from the environment at every lookup so job child processes, which inherit it, see the same models."""
+
+
+def _registered() -> dict[str, str]:
+    """The product registry plus the models of any modules named in `COLDSTART_EXTRA_MODELS`."""
+    modules = [m.strip() for m in os.environ.get(EXTRA_MODELS_ENV, "").split(",") if m.strip()]
+    if not modules:
+        return MODELS
+    merged = dict(MODELS)
+    for module_name in modules:
+        merged.update(import_module(module_name).MODELS)
+    return merged
+
+
 def model_names() -> list[str]:
-    return list(MODELS)
+    return list(_registered())
 
 
 def get_model_class(name: str) -> type[Recommender]:
     """The model class registered under `name`."""
+    registered = _registered()
     try:
-        target = MODELS[name]
+        target = registered[name]
     except KeyError:
-        known = ", ".join(MODELS) or "none"
+        known = ", ".join(registered) or "none"
         raise UnknownModelError(f"unknown model {name!r}; known models: {known}") from None
     module_name, class_name = target.split(":")
     return getattr(import_module(module_name), class_name)

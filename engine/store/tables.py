@@ -137,6 +137,7 @@ class RunEventRow(Base):
     epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     n_epochs: Mapped[int | None] = mapped_column(Integer, nullable=True)
     step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n_steps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     loss: Mapped[float | None] = mapped_column(Float, nullable=True)
     metric: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
