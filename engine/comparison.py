@@ -1,0 +1,342 @@
+"""Read finished runs back from the database and line them up: run tables, leaderboards per slice, seed spreads.
+
+Every number here is read from what the evaluation module recorded (MetricRow aggregates, per-user Parquet
+values); this module only selects, groups and formats them, so a page can never disagree with results.json.
+Runs that differ only by seed (of the run or of the experiment's split) form one *variant*: the leaderboard shows a
+variant's confidence interval when it has one run and its mean and standard deviation over seeds otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from engine.models.registry import UnknownModelError, get_model_class
+from engine.store.db import session_scope
+from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
+
+RUN_COLUMNS = ["run_id", "dataset", "experiment", "experiment_id", "protocol", "model", "label", "variant", "seed",
+               "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params", "created_at", "finished_at"]
+
+# Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
+# higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
+LOWER_IS_BETTER = ("rmse", "mae", "popularity")
+
+_SLICE_ORDER = ("overall", "warm", "cold-user", "cold-item", "cold-item-all", "cold-both", "few-shot-user",
+                "few-shot-item", "temporal")
+_FEW_SHOT = re.compile(r"^few-shot-(user|item)-k(\d+)$")
+
+
+class ComparisonError(ValueError):
+    """A comparison that cannot be made as asked (unknown run, runs on different splits, no per-user values)."""
+
+
+def model_label(name: str) -> str:
+    """The model's human name from the registry; the registry key when the model is no longer registered."""
+    try:
+        return get_model_class(name).label
+    except UnknownModelError:
+        return name
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def _variant_labels(runs: pd.DataFrame) -> pd.Series:
+    """One label per variant: the model's name, plus what tells apart variants that share that name."""
+    key = runs["model"] + "|" + runs["params"].map(lambda p: json.dumps(p, sort_keys=True)) + "|" + runs["setting"]
+    labels = pd.Series(runs["label"].to_numpy(dtype=object), index=runs.index)
+    for _, group in runs.groupby("label"):
+        if key[group.index].nunique() < 2:
+            continue
+        for idx in group.index:
+            parts = [_params_text(runs.at[idx, "params"])] if group["params"].map(json.dumps).nunique() > 1 else []
+            if group["setting"].nunique() > 1:
+                parts.append(runs.at[idx, "setting"])
+            labels[idx] = f"{runs.at[idx, 'label']} ({'; '.join(p for p in parts if p) or 'default'})"
+    return labels
+
+
+def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable[int] | None = None,
+              models: Iterable[str] | None = None, statuses: Iterable[str] | None = None,
+              run_ids: Iterable[int] | None = None) -> pd.DataFrame:
+    """Runs with their dataset and experiment, newest first, filtered by any of the given values.
+
+    Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed.
+    """
+    query = (select(RunRow, ExperimentRow, DatasetRow)
+             .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
+             .join(DatasetRow, ExperimentRow.dataset_id == DatasetRow.id)
+             .order_by(RunRow.id.desc()))
+    if datasets is not None:
+        query = query.where(DatasetRow.name.in_(list(datasets)))
+    if experiment_ids is not None:
+        query = query.where(ExperimentRow.id.in_([int(e) for e in experiment_ids]))
+    if models is not None:
+        query = query.where(RunRow.model.in_(list(models)))
+    if statuses is not None:
+        query = query.where(RunRow.status.in_(list(statuses)))
+    if run_ids is not None:
+        query = query.where(RunRow.id.in_([int(r) for r in run_ids]))
+    with session_scope() as session:
+        rows = [{
+            "run_id": run.id, "dataset": dataset.name, "experiment": experiment.name, "experiment_id": experiment.id,
+            "protocol": experiment.protocol, "model": run.model, "label": model_label(run.model), "seed": run.seed,
+            "split_seed": experiment.seed, "status": run.status, "device": run.device or "",
+            "fit_seconds": run.fit_seconds, "eval_seconds": run.eval_seconds, "params": dict(run.params or {}),
+            "created_at": run.created_at, "finished_at": run.finished_at,
+            # what must match for two runs to be seeds of one another: data, protocol and its parameters
+            "setting": f"{dataset.name} / {experiment.protocol} {_params_text(experiment.params or {})}".strip(),
+        } for run, experiment, dataset in session.execute(query)]
+    if not rows:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    frame = pd.DataFrame(rows)
+    frame["variant"] = _variant_labels(frame)
+    return frame[RUN_COLUMNS].reset_index(drop=True)
+
+
+def slice_sort_key(name: str) -> tuple[int, int, str]:
+    """Order slices as a reader expects: overall, warm, cold users, cold items, both, few-shot by k, temporal."""
+    match = _FEW_SHOT.match(name)
+    family = f"few-shot-{match.group(1)}" if match else name
+    rank = _SLICE_ORDER.index(family) if family in _SLICE_ORDER else len(_SLICE_ORDER)
+    return rank, int(match.group(2)) if match else 0, name
+
+
+def few_shot_k(name: str) -> tuple[str, int] | None:
+    """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
+    match = _FEW_SHOT.match(name)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def load_metrics(runs: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate metrics of `runs` (long format): run_id, variant, slice, name, mean, ci_low, ci_high, n_users."""
+    columns = ["run_id", "variant", "slice", "name", "mean", "ci_low", "ci_high", "n_users"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    with session_scope() as session:
+        rows = session.execute(select(MetricRow).where(MetricRow.run_id.in_(runs["run_id"].astype(int).tolist()))).scalars()
+        frame = pd.DataFrame([{"run_id": m.run_id, "slice": m.slice, "name": m.name, "mean": m.mean,
+                               "ci_low": m.ci_low, "ci_high": m.ci_high, "n_users": m.n_users} for m in rows],
+                             columns=[c for c in columns if c != "variant"])
+    frame = frame.merge(runs[["run_id", "variant"]], on="run_id", how="inner")
+    for column in ("mean", "ci_low", "ci_high"):
+        frame[column] = frame[column].astype("float64")
+    return frame[columns]
+
+
+def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
+    """Slices a run's model could not serve, with the model's own reason (from the run's recorded results)."""
+    columns = ["run_id", "variant", "slice", "reason"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    with session_scope() as session:
+        results = dict(session.execute(select(RunRow.id, RunRow.results)
+                                       .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
+    variant = dict(zip(runs["run_id"], runs["variant"]))
+    rows = [{"run_id": run_id, "variant": variant[run_id], "slice": name, "reason": entry["not_applicable"]}
+            for run_id, result in results.items()
+            for name, entry in ((result or {}).get("slices") or {}).items()
+            if isinstance(entry, dict) and "not_applicable" in entry]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def available_slices(metrics: pd.DataFrame, not_applicable: pd.DataFrame) -> list[str]:
+    """Every slice any selected run reports on, in reading order."""
+    names = set(metrics["slice"]) | set(not_applicable["slice"])
+    return sorted(names, key=slice_sort_key)
+
+
+def split_metric_name(name: str) -> tuple[str, int | None]:
+    """`ndcg@20` -> (`ndcg`, 20); `auc` -> (`auc`, None)."""
+    base, _, k = name.partition("@")
+    return base, int(k) if k.isdigit() else None
+
+
+def metric_catalogue(metrics: pd.DataFrame) -> tuple[list[str], list[int]]:
+    """The metric families and the cut-offs K present among `metrics`, for pickers."""
+    parsed = [split_metric_name(n) for n in metrics["name"].unique()]
+    return sorted({b for b, _ in parsed}), sorted({k for _, k in parsed if k is not None})
+
+
+def metric_columns(metrics: pd.DataFrame, families: Iterable[str], k: int | None) -> list[str]:
+    """The stored metric names for the chosen families at cut-off `k` (metrics without a K are kept as they are)."""
+    present = set(metrics["name"])
+    chosen = []
+    for family in families:
+        name = f"{family}@{k}" if f"{family}@{k}" in present else family
+        if name in present:
+            chosen.append(name)
+    return chosen
+
+
+def lower_is_better(name: str) -> bool:
+    """Whether a smaller value of metric `name` is better (errors and popularity bias)."""
+    return split_metric_name(name)[0] in LOWER_IS_BETTER
+
+
+@dataclass
+class Leaderboard:
+    """One slice's table: rows are variants, columns the chosen metrics.
+
+    `value` holds the point estimate per cell (NaN where not applicable), `low` / `high` its interval (the
+    bootstrap CI for one run, mean ± one standard deviation over seeds otherwise), `n_runs` how many seeds a row
+    averages, `best` the winning row(s) per metric, `not_applicable` the reason per row that cannot serve the slice.
+    """
+
+    slice: str
+    metrics: list[str]
+    value: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    n_runs: pd.Series
+    n_users: pd.DataFrame
+    best: dict[str, list[str]]
+    not_applicable: dict[str, str]
+
+    def display(self, digits: int = 4) -> pd.DataFrame:
+        """Text cells for a table: `0.1234 [0.1100, 0.1350]` for one run, `0.1234 ± 0.0040 (3 seeds)` for several."""
+        rows = {}
+        for variant in self.value.index:
+            if variant in self.not_applicable:
+                rows[variant] = {m: f"not applicable: {self.not_applicable[variant]}" for m in self.metrics}
+                continue
+            cells = {}
+            for metric in self.metrics:
+                cells[metric] = self._cell(variant, metric, digits)
+            rows[variant] = cells
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=self.metrics)
+        frame.index.name = "model"
+        return frame
+
+    def _cell(self, variant: str, metric: str, digits: int) -> str:
+        value = self.value.at[variant, metric]
+        if pd.isna(value):
+            return "no result"
+        text = f"{value:.{digits}f}"
+        low, high = self.low.at[variant, metric], self.high.at[variant, metric]
+        runs = int(self.n_runs[variant])
+        if runs > 1:
+            return f"{text} ± {(high - value):.{digits}f} ({runs} seeds)"
+        if pd.notna(low) and pd.notna(high):
+            return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
+        return text
+
+    def to_csv_frame(self) -> pd.DataFrame:
+        """A flat numeric table for export: per metric its value, interval bounds and number of users."""
+        parts = []
+        for metric in self.metrics:
+            parts.append(pd.DataFrame({metric: self.value[metric], f"{metric} low": self.low[metric],
+                                       f"{metric} high": self.high[metric], f"{metric} users": self.n_users[metric]}))
+        frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=self.value.index)
+        frame.insert(0, "seeds", self.n_runs)
+        frame["not applicable"] = [self.not_applicable.get(v, "") for v in frame.index]
+        frame.insert(0, "slice", self.slice)
+        frame.index.name = "model"
+        return frame
+
+
+def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name: str,
+                metric_names: list[str]) -> Leaderboard:
+    """The leaderboard of one slice over the chosen metrics, best per column marked.
+
+    A variant with several runs shows the mean over its runs and their standard deviation (ddof=1); one run shows
+    its recorded mean and confidence interval. Variants whose model cannot serve the slice keep a row with the reason.
+    """
+    rows = metrics.loc[(metrics["slice"] == slice_name) & metrics["name"].isin(metric_names)]
+    refused = not_applicable.loc[not_applicable["slice"] == slice_name]
+    variants = sorted(set(rows["variant"]) | set(refused["variant"]))
+    shape = dict(index=pd.Index(variants, name="model"), columns=metric_names, dtype="float64")
+    value, low, high = pd.DataFrame(**shape), pd.DataFrame(**shape), pd.DataFrame(**shape)
+    n_users = pd.DataFrame(**shape)
+    n_runs = pd.Series(0, index=value.index, dtype="int64")
+    for (variant, name), group in rows.groupby(["variant", "name"]):
+        n_runs[variant] = max(n_runs[variant], len(group))
+        value.at[variant, name] = group["mean"].mean()
+        n_users.at[variant, name] = group["n_users"].mean()
+        if len(group) > 1:
+            spread = group["mean"].std(ddof=1)
+            low.at[variant, name], high.at[variant, name] = value.at[variant, name] - spread, value.at[variant, name] + spread
+        else:
+            low.at[variant, name], high.at[variant, name] = group["ci_low"].iloc[0], group["ci_high"].iloc[0]
+    reasons = {v: r for v, r in zip(refused["variant"], refused["reason"]) if v not in set(rows["variant"])}
+    best = {}
+    for metric in metric_names:
+        column = value[metric].dropna()
+        if column.empty:
+            best[metric] = []
+            continue
+        target = column.min() if lower_is_better(metric) else column.max()
+        best[metric] = column.index[np.isclose(column.to_numpy(), target)].tolist()
+    return Leaderboard(slice_name, list(metric_names), value, low, high, n_runs, n_users, best, reasons)
+
+
+def slice_overview(metrics: pd.DataFrame, metric_name: str) -> pd.DataFrame:
+    """One metric for every variant and slice (mean over seeds): the data of the grouped bar chart."""
+    rows = metrics.loc[metrics["name"] == metric_name]
+    grouped = rows.groupby(["variant", "slice"], as_index=False).agg(
+        mean=("mean", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"), runs=("run_id", "nunique"))
+    grouped["order"] = grouped["slice"].map(slice_sort_key)
+    return grouped.sort_values(["order", "variant"]).drop(columns="order").reset_index(drop=True)
+
+
+def cold_start_curve(metrics: pd.DataFrame, metric_name: str, side: str) -> pd.DataFrame:
+    """Metric against k, the number of revealed interactions of a new user (side=`user`) or item (`item`).
+
+    k = 0 is the fully cold slice (`cold-user` / `cold-item`) when the runs have it, so the curve starts where the
+    model knows attributes only.
+    """
+    rows = metrics.loc[metrics["name"] == metric_name].copy()
+    shots = rows["slice"].map(few_shot_k)
+    rows["k"] = [s[1] if s is not None and s[0] == side else (0 if name == f"cold-{side}" else np.nan)
+                 for s, name in zip(shots, rows["slice"])]
+    rows = rows.dropna(subset=["k"])
+    rows["k"] = rows["k"].astype(int)
+    return (rows.groupby(["variant", "k"], as_index=False)
+            .agg(mean=("mean", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"))
+            .sort_values(["variant", "k"]).reset_index(drop=True))
+
+
+def quality_vs_cost(runs: pd.DataFrame, metrics: pd.DataFrame, metric_name: str, slice_name: str) -> pd.DataFrame:
+    """Per variant: mean training seconds and mean quality on a slice, with `pareto` marking the efficient ones.
+
+    A variant is on the Pareto front when no other variant is at least as good and at least as fast, and strictly
+    better in one of the two.
+    """
+    rows = metrics.loc[(metrics["name"] == metric_name) & (metrics["slice"] == slice_name), ["run_id", "mean"]]
+    joined = rows.merge(runs[["run_id", "variant", "fit_seconds"]], on="run_id").dropna(subset=["fit_seconds"])
+    frame = joined.groupby("variant", as_index=False).agg(fit_seconds=("fit_seconds", "mean"), quality=("mean", "mean"))
+    quality = -frame["quality"].to_numpy() if lower_is_better(metric_name) else frame["quality"].to_numpy()
+    seconds = frame["fit_seconds"].to_numpy()
+    dominated = [bool(np.any((quality >= q) & (seconds <= s) & ((quality > q) | (seconds < s))))
+                 for q, s in zip(quality, seconds)]
+    frame["pareto"] = ~np.asarray(dominated, dtype=bool)
+    return frame.sort_values("fit_seconds").reset_index(drop=True)
+
+
+def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-epoch training loss and validation metric of `runs`, from their progress events (last event per epoch)."""
+    columns = ["run_id", "variant", "epoch", "loss", "metric"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    with session_scope() as session:
+        events = session.execute(
+            select(RunEventRow.run_id, RunEventRow.id, RunEventRow.epoch, RunEventRow.loss, RunEventRow.metric)
+            .where(RunEventRow.run_id.in_(runs["run_id"].astype(int).tolist()), RunEventRow.kind == "progress",
+                   RunEventRow.epoch.is_not(None))
+            .order_by(RunEventRow.id)).all()
+    frame = pd.DataFrame(events, columns=["run_id", "id", "epoch", "loss", "metric"])
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    # several step events can share an epoch; the last one carries the epoch's final loss and validation value
+    frame = frame.groupby(["run_id", "epoch"], as_index=False).agg(loss=("loss", "last"), metric=("metric", "last"))
+    frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
+    frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
+    return frame[columns].astype({"loss": "float64", "metric": "float64"})
