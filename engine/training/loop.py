@@ -1,0 +1,238 @@
+"""The one training loop every gradient model uses.
+
+A model builds an `nn.Module`, a batch provider (the shared `NegativeSampler` for implicit feedback, or
+`TensorBatches` for ratings) and a loss over one batch, then hands them to `train`; the loop does the rest:
+optimizer from the config, device and mixed precision, seeded batches, early stopping on the protocol's
+validation slice (`FitContext.validator`, never the test part) with `patience` and `eval_every`, the best epoch's
+weights restored at the end, the time budget, progress events and cooperative cancellation.
+
+    class BPR(Recommender):
+        Config = BPRConfig                      # extends GradientConfig: epochs, batch_size, lr, patience, ...
+
+        def _fit(self, data, context):
+            self.device = pick_device(context.device)
+            self.module = MatrixFactorization(data.n_users, data.n_items, self.config.dim).to(self.device)
+            sampler = NegativeSampler(data.matrix, batch_size=self.config.batch_size, seed=self.seed,
+                                      kind=self.config.negative_sampling, alpha=self.config.popularity_alpha)
+
+            def batch_loss(batch):
+                users, positives, negatives, _weights = batch
+                return bpr_loss(self.module, users, positives, negatives[:, 0])
+
+            self.training_report = train(self.module, sampler, batch_loss, config=self.config,
+                                         context=context, model=self, seed=self.seed, device=self.device)
+
+`score` must read the module's current weights, because the validator scores the model mid-training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from engine.models.base import FitContext, ModelConfig, Recommender
+from engine.training.batches import BatchProvider
+from engine.training.device import MixedPrecision, seed_everything
+from engine.training.sampler import NegativeSampling
+
+BatchLoss = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
+
+
+class GradientConfig(ModelConfig):
+    """Hyper-parameters every gradient-trained model shares; each model's config extends it."""
+
+    epochs: int = Field(30, ge=1, le=10_000, title="Epochs",
+                        description="Maximum passes over the training positives (early stopping may end sooner).")
+    batch_size: int = Field(1024, ge=1, le=1_000_000, title="Batch size",
+                            description="Training examples per gradient step.")
+    lr: float = Field(0.01, gt=0, le=10, title="Learning rate", description="Step size of the optimizer.")
+    weight_decay: float = Field(0.0, ge=0, title="Weight decay",
+                                description="Optimizer weight decay on all parameters (0 = off).")
+    optimizer: Literal["adam", "adagrad", "sgd"] = Field(
+        "adam", title="Optimizer", description="adam (default), adagrad (LightFM's schedule) or plain sgd.")
+    patience: int = Field(3, ge=0, le=1000, title="Patience",
+                          description="Validations without improvement before stopping early (0 = never stop early).")
+    eval_every: int = Field(1, ge=1, le=1000, title="Validate every",
+                            description="Epochs between validations on the validation slice.")
+    negative_sampling: NegativeSampling = Field(
+        "uniform", title="Negative sampling",
+        description="uniform over items, or popularity: items drawn in proportion to (count + 1) ** alpha.")
+    popularity_alpha: float = Field(0.75, ge=0, le=2, title="Popularity exponent",
+                                    description="alpha of popularity negative sampling (0 = uniform).")
+
+
+class TrainingDivergedError(ValueError):
+    """The loss became NaN or infinite: the learning rate is usually too high."""
+
+
+@dataclass
+class EpochRecord:
+    """One epoch's mean training loss, its validation metric (when validated) and cumulative seconds."""
+
+    epoch: int
+    loss: float
+    metric: float | None
+    seconds: float
+
+
+@dataclass
+class TrainingReport:
+    """What happened during training; kept on the model as `training_report` for run records and benchmarks."""
+
+    device: str
+    epochs_run: int = 0
+    best_epoch: int | None = None
+    best_metric: float | None = None
+    stop_reason: str = "completed"
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+    samples: int = 0
+    history: list[EpochRecord] = field(default_factory=list)
+
+    @property
+    def samples_per_second(self) -> float:
+        """Training throughput, validation time excluded."""
+        return self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
+
+
+def make_optimizer(parameters, config: GradientConfig) -> torch.optim.Optimizer:
+    """The optimizer the config names, with its learning rate and weight decay."""
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+class _Run:
+    """The mutable state of one `train` call, so the loop body reads as the algorithm."""
+
+    def __init__(self, module: nn.Module, config: GradientConfig, context: FitContext, model: Recommender | None,
+                 report: TrainingReport) -> None:
+        self.module = module
+        self.config = config
+        self.context = context
+        self.model = model
+        self.report = report
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.validations_without_gain = 0
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        budget = self.context.time_budget_s
+        return budget is not None and self.elapsed() >= budget
+
+    def cancelled(self) -> bool:
+        return self.context.progress is not None and self.context.progress.should_stop()
+
+    def validate(self, epoch: int) -> float | None:
+        """Score the validation slice; keep a snapshot when it is the best so far."""
+        if self.context.validator is None or self.model is None:
+            return None
+        self.module.eval()
+        with torch.no_grad():
+            metric = float(self.context.validator(self.model))
+        self.module.train()
+        if not math.isfinite(metric):
+            raise TrainingDivergedError(f"validation {self.context.validator.metric_name} is {metric} at epoch "
+                                        f"{epoch}; the model produced invalid scores (try a lower learning rate)")
+        if self.report.best_metric is None or metric > self.report.best_metric:
+            self.report.best_metric, self.report.best_epoch = metric, epoch
+            self.best_state = _snapshot(self.module)
+            self.validations_without_gain = 0
+        else:
+            self.validations_without_gain += 1
+        return metric
+
+    def should_validate(self, epoch: int) -> bool:
+        return epoch % self.config.eval_every == 0 or epoch == self.config.epochs
+
+    def patience_spent(self) -> bool:
+        return self.config.patience > 0 and self.validations_without_gain >= self.config.patience
+
+    def emit(self, **event) -> None:
+        if self.context.progress is not None:
+            self.context.progress.report(n_epochs=self.config.epochs, **event)
+
+
+def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss, *, config: GradientConfig,
+          context: FitContext, model: Recommender | None = None, seed: int = 0,
+          device: torch.device | str = "cpu") -> TrainingReport:
+    """Fit `module` by minimising `batch_loss` over the provider's batches; returns what happened.
+
+    `model` is the Recommender handed to `context.validator` for early stopping. With a validator the weights of
+    the best validated epoch are restored at the end; without one the last weights are kept.
+    """
+    device = torch.device(device)
+    seed_everything(seed)
+    module.to(device).train()
+    optimizer = make_optimizer(module.parameters(), config)
+    precision = MixedPrecision(device)
+    report = TrainingReport(device=str(device))
+    run = _Run(module, config, context, model, report)
+    n_steps = batches.n_batches()
+    report_every = max(1, n_steps // 10)
+
+    for epoch in range(1, config.epochs + 1):
+        total, count = 0.0, 0
+        epoch_started = time.perf_counter()
+        for step, batch in enumerate(batches.epoch(epoch), start=1):
+            batch = tuple(t.to(device, non_blocking=True) for t in batch)
+            optimizer.zero_grad(set_to_none=True)
+            with precision.autocast():
+                loss = batch_loss(batch)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise TrainingDivergedError(f"training loss became {loss_value} at epoch {epoch}, step {step}; "
+                                            f"lower the learning rate (now {config.lr}) or add regularisation")
+            precision.backward_and_step(loss, optimizer)
+            total += loss_value
+            count += 1
+            report.samples += len(batch[0])
+            if step % report_every == 0:
+                run.emit(epoch=epoch, step=step, n_steps=n_steps, loss=total / count)
+            if run.cancelled() or run.out_of_time():
+                break
+        report.train_seconds += time.perf_counter() - epoch_started
+        interrupted = run.cancelled() or run.out_of_time()
+        metric = run.validate(epoch) if (run.should_validate(epoch) or interrupted) else None
+        report.epochs_run = epoch
+        report.history.append(EpochRecord(epoch, total / max(count, 1), metric, run.elapsed()))
+        run.emit(epoch=epoch, loss=total / max(count, 1), metric=metric)
+        if run.cancelled():
+            report.stop_reason = "cancelled"
+            break
+        if run.out_of_time():
+            report.stop_reason = "time_budget"
+            break
+        if metric is not None and run.patience_spent():
+            report.stop_reason = "early_stopping"
+            break
+
+    if run.best_state is not None:
+        module.load_state_dict(run.best_state)
+    module.eval()
+    report.seconds = run.elapsed()
+    if context.progress is not None:
+        best = f", best {context.validator.metric_name} {report.best_metric:.4f} at epoch {report.best_epoch}" \
+            if context.validator is not None and report.best_metric is not None else ""
+        context.progress.log(f"training stopped ({report.stop_reason}) after {report.epochs_run} epochs on "
+                             f"{report.device}{best}")
+    return report

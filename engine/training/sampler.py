@@ -1,0 +1,100 @@
+"""The one negative sampler: (user, positive item, negative items) mini-batches over TrainData.matrix.
+
+Each epoch visits every positive (user, item) pair once in a seeded random order and draws negatives for it,
+uniformly or in proportion to (item popularity + 1) ** alpha (word2vec's smoothed unigram; alpha = 0 is uniform).
+With `reject_positives`, negatives that happen to be the user's own positives are redrawn (a few vectorised rounds;
+the rare survivors of very dense users are kept, as in implicit's BPR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from engine.training.batches import check_batch_size
+
+NegativeSampling = Literal["uniform", "popularity"]
+_REJECTION_ROUNDS = 10
+
+
+class NegativeSampler:
+    """Seeded, vectorised triplet batches: (users, positive items, negatives (B, n_negatives), weights)."""
+
+    def __init__(self, matrix: sp.csr_matrix, *, batch_size: int, n_negatives: int = 1,
+                 kind: NegativeSampling = "uniform", alpha: float = 0.75, reject_positives: bool = True,
+                 seed: int = 0) -> None:
+        matrix = sp.csr_matrix(matrix)
+        if matrix.nnz == 0:
+            raise ValueError("the training part has no positive interactions to sample from")
+        if n_negatives < 1:
+            raise ValueError(f"n_negatives must be at least 1, got {n_negatives}")
+        if kind not in ("uniform", "popularity"):
+            raise ValueError(f"unknown negative sampling {kind!r}; use 'uniform' or 'popularity'")
+        if alpha < 0:
+            raise ValueError(f"popularity alpha must be >= 0, got {alpha}")
+        self.batch_size = check_batch_size(batch_size)
+        self.n_negatives = n_negatives
+        self.kind = kind
+        self.reject_positives = reject_positives
+        self.seed = seed
+        self.n_items = matrix.shape[1]
+        coo = matrix.tocoo()
+        self.users = coo.row.astype(np.int64)
+        self.items = coo.col.astype(np.int64)
+        self.weights = coo.data.astype(np.float32)
+        # sorted (user, item) keys make "is this a positive?" one vectorised binary search
+        self._positive_keys = np.sort(self.users * self.n_items + self.items)
+        if kind == "popularity":
+            popularity = np.asarray((matrix > 0).sum(axis=0)).ravel().astype(np.float64)
+            self._cumulative = np.cumsum((popularity + 1.0) ** alpha)
+            self._cumulative /= self._cumulative[-1]
+        else:
+            self._cumulative = None
+
+    def n_batches(self) -> int:
+        return -(-len(self.users) // self.batch_size)
+
+    def n_samples(self) -> int:
+        return len(self.users)
+
+    def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
+        """Item indices drawn from the sampling distribution (no rejection)."""
+        if self._cumulative is None:
+            return rng.integers(0, self.n_items, size=size, dtype=np.int64)
+        picks = np.searchsorted(self._cumulative, rng.random(size=size), side="right")
+        return np.minimum(picks, self.n_items - 1).astype(np.int64)
+
+    def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Whether each (user, item) pair (broadcast) is a training positive."""
+        keys = users * self.n_items + items
+        at = np.searchsorted(self._positive_keys, keys)
+        at = np.minimum(at, len(self._positive_keys) - 1)
+        return self._positive_keys[at] == keys
+
+    def negatives_for(self, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(len(users), n_negatives) negative items for these users."""
+        negatives = self.draw(rng, (len(users), self.n_negatives))
+        if not self.reject_positives:
+            return negatives
+        owners = np.broadcast_to(users[:, None], negatives.shape)
+        for _ in range(_REJECTION_ROUNDS):
+            clash = self.is_positive(owners, negatives)
+            if not clash.any():
+                break
+            negatives[clash] = self.draw(rng, int(clash.sum()))
+        return negatives
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Batches of (users, positives, negatives, weights) covering every positive once."""
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(len(self.users))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            users = self.users[rows]
+            negatives = self.negatives_for(users, rng)
+            yield (torch.from_numpy(users), torch.from_numpy(self.items[rows]), torch.from_numpy(negatives),
+                   torch.from_numpy(self.weights[rows]))

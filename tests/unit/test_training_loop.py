@@ -1,0 +1,138 @@
+"""The shared training loop: early stopping on validation, best-epoch restore, budgets, cancellation, progress."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from engine.models.base import FitContext
+from engine.training.batches import TensorBatches
+from engine.training.loop import GradientConfig, TrainingDivergedError, train
+
+
+class ScriptedValidator:
+    """Returns the given metrics in turn and remembers the weights it saw at each call."""
+
+    metric_name = "ndcg@20"
+
+    def __init__(self, module: nn.Module, metrics: list[float]) -> None:
+        self.module = module
+        self.metrics = list(metrics)
+        self.seen_weights: list[torch.Tensor] = []
+
+    def __call__(self, model) -> float:
+        self.seen_weights.append(self.module.weight.detach().clone())
+        return self.metrics[len(self.seen_weights) - 1]
+
+
+class RecordingProgress:
+    def __init__(self, stop_after_reports: int | None = None) -> None:
+        self.events: list[dict] = []
+        self.messages: list[str] = []
+        self.stop_after_reports = stop_after_reports
+
+    def report(self, **event) -> None:
+        self.events.append(event)
+
+    def log(self, message: str) -> None:
+        self.messages.append(message)
+
+    def should_stop(self) -> bool:
+        return self.stop_after_reports is not None and len(self.events) >= self.stop_after_reports
+
+
+def _regression_problem(seed: int = 0) -> tuple[nn.Linear, TensorBatches]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 4, generator=generator)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    return nn.Linear(4, 1, bias=False), TensorBatches(x, y, batch_size=32, seed=seed)
+
+
+def _mse(module: nn.Module):
+    return lambda batch: nn.functional.mse_loss(module(batch[0]), batch[1])
+
+
+def test_training_reduces_the_loss_and_runs_all_epochs_without_a_validator() -> None:
+    module, batches = _regression_problem()
+    report = train(module, batches, _mse(module), config=GradientConfig(epochs=20, lr=0.05), context=FitContext())
+    assert report.epochs_run == 20 and report.stop_reason == "completed"
+    assert report.history[-1].loss < 0.1 * report.history[0].loss
+    assert report.samples == 20 * 256
+
+
+def test_early_stopping_restores_the_weights_of_the_best_validated_epoch() -> None:
+    module, batches = _regression_problem()
+    validator = ScriptedValidator(module, [0.1, 0.5, 0.3, 0.2, 0.4, 0.9])
+    config = GradientConfig(epochs=6, lr=0.05, patience=2)
+    report = train(module, batches, _mse(module), config=config, context=FitContext(validator=validator),
+                   model=object())
+    assert report.stop_reason == "early_stopping" and report.epochs_run == 4
+    assert report.best_epoch == 2 and report.best_metric == 0.5
+    assert torch.equal(module.weight, validator.seen_weights[1])
+
+
+def test_validation_runs_every_eval_every_epochs_and_on_the_last_epoch() -> None:
+    module, batches = _regression_problem()
+    validator = ScriptedValidator(module, [0.1, 0.2, 0.3])
+    config = GradientConfig(epochs=5, eval_every=2, patience=0)
+    report = train(module, batches, _mse(module), config=config, context=FitContext(validator=validator),
+                   model=object())
+    assert [r.epoch for r in report.history if r.metric is not None] == [2, 4, 5]
+
+
+def test_same_seed_gives_identical_weights() -> None:
+    weights = []
+    for _ in range(2):
+        module, batches = _regression_problem()
+        torch.manual_seed(123)
+        nn.init.normal_(module.weight)
+        train(module, batches, _mse(module), config=GradientConfig(epochs=3), context=FitContext(), seed=4)
+        weights.append(module.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+
+
+def test_progress_reports_epochs_steps_loss_and_validation_metric() -> None:
+    module, batches = _regression_problem()
+    progress = RecordingProgress()
+    validator = ScriptedValidator(module, [0.1, 0.2])
+    train(module, batches, _mse(module), config=GradientConfig(epochs=2, patience=0),
+          context=FitContext(validator=validator, progress=progress), model=object())
+    epoch_events = [e for e in progress.events if "step" not in e]
+    step_events = [e for e in progress.events if "step" in e]
+    assert [(e["epoch"], e["metric"]) for e in epoch_events] == [(1, 0.1), (2, 0.2)]
+    assert all(e["n_epochs"] == 2 and e["loss"] > 0 for e in progress.events)
+    assert step_events and all(e["n_steps"] == batches.n_batches() for e in step_events)
+    assert "best ndcg@20 0.2000 at epoch 2" in progress.messages[-1]
+
+
+def test_cooperative_cancellation_stops_training_and_keeps_the_best_weights() -> None:
+    module, batches = _regression_problem()
+    progress = RecordingProgress(stop_after_reports=1)
+    validator = ScriptedValidator(module, [0.3])
+    report = train(module, batches, _mse(module), config=GradientConfig(epochs=50),
+                   context=FitContext(validator=validator, progress=progress), model=object())
+    assert report.stop_reason == "cancelled" and report.epochs_run == 1
+    assert report.best_epoch == 1 and torch.equal(module.weight, validator.seen_weights[0])
+
+
+def test_an_exhausted_time_budget_stops_after_the_current_step() -> None:
+    module, batches = _regression_problem()
+    report = train(module, batches, _mse(module), config=GradientConfig(epochs=50),
+                   context=FitContext(time_budget_s=0.0))
+    assert report.stop_reason == "time_budget" and report.epochs_run == 1
+    assert report.samples == 32
+
+
+def test_a_diverging_loss_is_reported_with_advice_instead_of_training_on_nan() -> None:
+    module, batches = _regression_problem()
+    with pytest.raises(TrainingDivergedError, match="lower the learning rate"):
+        train(module, batches, lambda batch: module(batch[0]).sum() * float("nan"),
+              config=GradientConfig(epochs=2), context=FitContext())
+
+
+def test_config_rejects_out_of_range_values_with_the_field_named() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        GradientConfig(batch_size=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        GradientConfig(optimizer="rmsprop")
