@@ -1,0 +1,170 @@
+"""Guess what columns mean: interaction roles (user, item, rating, timestamp, event) and attribute kinds.
+
+Guesses are only defaults; the Data page shows them so the user can correct them before anything is saved.
+The same rules serve uploads and the canonical folder reader, so both see a table the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
+from engine.data.errors import DataError, row_examples
+
+ROLES = ("user", "item", "rating", "timestamp", "event")
+
+# Normalised header names (lower case, letters and digits only) that name a role, best first.
+_ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "user": ("userid", "user", "uid", "customerid", "customer", "visitorid", "memberid", "reviewerid",
+             "accountid", "clientid", "sessionid"),
+    "item": ("itemid", "item", "iid", "movieid", "movie", "productid", "product", "sku", "asin", "articleid",
+             "bookid", "isbn", "trackid", "songid", "contentid"),
+    "rating": ("rating", "ratings", "score", "stars", "star", "value", "grade", "preference"),
+    "timestamp": ("timestamp", "time", "ts", "datetime", "date", "eventtime", "createdat", "ratedat", "unixtime"),
+    "event": ("event", "eventtype", "action", "behavior", "behaviour", "interaction", "type", "eventname"),
+}
+# Attribute columns whose names say they identify rather than describe (never useful as features as-is).
+_IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
+_URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$|^\d{1,2}/\d{1,2}/\d{4}$")
+# Unix times after 2286 are really milliseconds (or micro-/nanoseconds): scale them down.
+_MAX_SECONDS = 10_000_000_000
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """Which column of an interactions table plays which role; `None` when the table has no such column."""
+
+    user: str | None
+    item: str | None
+    rating: str | None = None
+    timestamp: str | None = None
+    event: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {role: getattr(self, role) for role in ROLES}
+
+
+def detect_roles(frame: pd.DataFrame) -> RoleMapping:
+    """Guess column roles from header names, falling back to position (user, item, rating, timestamp)."""
+    columns = [str(c) for c in frame.columns]
+    found: dict[str, str] = {}
+    for role in ROLES:
+        for alias in _ROLE_NAMES[role]:
+            match = next((c for c in columns if _normalise(c) == alias and c not in found.values()), None)
+            if match is not None:
+                found[role] = match
+                break
+    if "user" not in found or "item" not in found:
+        # Headerless or oddly named tables (u.data style): user, item, rating, timestamp by position.
+        free = [c for c in columns if c not in found.values()]
+        for role in ("user", "item"):
+            if role not in found and free:
+                found[role] = free.pop(0)
+        for role in ("rating", "timestamp"):
+            if role not in found and free and _mostly_numeric(frame[free[0]]):
+                found[role] = free.pop(0)
+    return RoleMapping(**{role: found.get(role) for role in ROLES})
+
+
+def _non_empty_text(values: pd.Series) -> pd.Series:
+    text = values.dropna().astype(str).str.strip()
+    return text[text != ""]
+
+
+def _mostly_numeric(values: pd.Series, share: float = 0.98) -> bool:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.notna().any()
+    text = _non_empty_text(values)
+    if text.empty:
+        return False
+    return pd.to_numeric(text, errors="coerce").notna().mean() >= share
+
+
+def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
+    """A default kind for one attribute column: what a feature encoder should make of it.
+
+    Identifier-like columns (ids, zip codes, URLs, near-unique codes) and dates are ignored: as features they
+    would only memorise rows. Numbers are numeric, `a|b` lists multi-valued, many-word strings text, and
+    everything else with repeating values categorical.
+    """
+    text = _non_empty_text(values)
+    if text.empty:
+        return "ignore"
+    sample = text.head(2000)
+    n = len(text)
+    n_unique = text.nunique()
+    if _IDENTIFIER_NAME.search(_normalise_words(name)):
+        return "ignore"
+    if sample.str.match(_URL).mean() > 0.5 or sample.str.match(_DATE).mean() > 0.9:
+        return "ignore"
+    if _mostly_numeric(values):
+        return "numeric"
+    if sample.str.contains(MULTI_VALUE_SEPARATOR, regex=False).mean() > 0.1:
+        return "multi"
+    words = sample.str.count(r"\s+") + 1
+    if words.mean() >= 2.5 or (n_unique > 0.5 * n and words.mean() >= 2):
+        return "text"
+    if n_unique > max(0.5 * n, 50) and n > 20:
+        return "ignore"
+    return "categorical"
+
+
+def _normalise_words(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def infer_attribute_kinds(table: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
+    """Default kinds for every attribute column of an item or user table (the id column is not an attribute)."""
+    return {str(c): infer_attribute_kind(str(c), table[c]) for c in table.columns if c != id_column}
+
+
+def ids_as_strings(values: pd.Series) -> pd.Series:
+    """Ids as stripped strings; whole floats print without '.0' so 12 and 12.0 name the same entity."""
+    if pd.api.types.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "").astype("str")
+
+
+def to_unix_seconds(values: pd.Series, column: str, first_row: int = 2) -> pd.Series:
+    """Timestamps as int64 unix seconds, from unix seconds/milliseconds or ISO-like date strings.
+
+    `first_row` is the file row number of the first value, so errors can name rows the user can find.
+    """
+    numeric = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_datetime64_any_dtype(values) else None
+    present = values.notna() & (values.astype("string").str.strip() != "")
+    if numeric is not None and numeric[present].notna().all() and present.any():
+        seconds = numeric.astype("float64")
+        while seconds[present].abs().max() > _MAX_SECONDS:
+            seconds = seconds / 1000.0
+        result = np.floor(seconds)
+    else:
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        bad = present & parsed.isna()
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy()) + first_row
+            example = values[bad].iloc[0]
+            raise DataError(
+                f"Column '{column}' has values that are neither unix seconds nor dates, e.g. '{example}'",
+                row_examples(rows),
+                "Use unix seconds or ISO dates such as 2024-03-01 or 2024-03-01T12:30:00, or do not map a "
+                "timestamp column",
+            )
+        result = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    missing = ~present
+    if missing.any():
+        rows = np.flatnonzero(missing.to_numpy()) + first_row
+        raise DataError(f"Column '{column}' has empty timestamps", row_examples(rows),
+                        "Fill in the missing times or delete those rows, or do not map a timestamp column")
+    return pd.Series(np.asarray(result, dtype="float64").astype("int64"), index=values.index, name="timestamp")

@@ -1,0 +1,300 @@
+"""Turn raw tables plus the user's column mapping and options into a validated `Dataset`.
+
+Every problem that makes data unusable raises a `DataError` naming the rows or values involved and the fix; problems
+that can be resolved safely (duplicate rows, attribute rows without interactions) become `DataWarning`s that the
+page shows next to the result. Checks are vectorised so a million interactions validate in about a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from engine.data.columns import RoleMapping, ids_as_strings, infer_attribute_kinds, to_unix_seconds
+from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
+from engine.data.errors import DataError, DataWarning, row_examples
+
+DuplicatePolicy = Literal["last", "sum", "max"]
+DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max")
+
+
+@dataclass(frozen=True)
+class IntakeOptions:
+    """How raw feedback becomes positives, and what to do with several rows for one (user, item) pair.
+
+    duplicates: `last` keeps the latest row (by timestamp, then file order); `max` keeps the highest rating (or the
+    event with the largest weight); `sum` adds ratings up (without ratings it keeps the strongest event, as `max`).
+    """
+
+    feedback: Feedback | None = None  # None: explicit when there are ratings (see `default_feedback`), else implicit
+    duplicates: DuplicatePolicy = "last"
+
+
+@dataclass
+class AttributeInput:
+    """An item or user attribute table as read, with its id column and optional kind overrides."""
+
+    frame: pd.DataFrame
+    id_column: str
+    kinds: dict[str, AttributeKind] = field(default_factory=dict)  # overrides; other columns are inferred
+    label: str = "attribute table"
+    first_row: int = 2  # file row number of the frame's first row (2 = after a header line)
+
+
+@dataclass
+class IntakeResult:
+    """A validated dataset plus what was fixed on the way in."""
+
+    dataset: Dataset
+    warnings: list[DataWarning]
+
+
+def default_feedback(ratings: pd.Series | None) -> Feedback:
+    """Explicit feedback with positives at 80% of the top rating (4 on a 1..5 scale) when there are ratings."""
+    if ratings is None:
+        return Feedback(kind="implicit")
+    values = pd.to_numeric(ratings, errors="coerce").dropna()
+    if values.empty or values.max() <= 0:
+        return Feedback(kind="implicit")
+    return Feedback(kind="explicit", positive_threshold=round(0.8 * float(values.max()), 6))
+
+
+def _rows(mask: pd.Series | np.ndarray, first_row: int) -> np.ndarray:
+    return np.flatnonzero(np.asarray(mask)) + first_row
+
+
+def _check_roles(frame: pd.DataFrame, roles: RoleMapping, label: str) -> None:
+    columns = [str(c) for c in frame.columns]
+    if len(columns) <= 1:
+        shown = columns[0] if columns else ""
+        raise DataError(
+            f"The {label} has a single column '{shown[:80]}', so its delimiter was not recognised",
+            f"{label}",
+            "Save it with commas, tabs or semicolons between columns (for example as a standard CSV)",
+        )
+    for role in ("user", "item"):
+        if getattr(roles, role) is None:
+            raise DataError(f"No column is mapped to the {role} id", f"{label}, columns: {', '.join(columns)}",
+                            f"Choose the column that holds {role} ids, or add one named {role}_id")
+    mapped = {role: column for role, column in roles.as_dict().items() if column is not None}
+    for role, column in mapped.items():
+        if column not in columns:
+            raise DataError(f"The {role} column '{column}' is not in the file", f"{label}, columns: {', '.join(columns)}",
+                            "Pick one of the listed columns")
+    used = list(mapped.values())
+    repeated = sorted({c for c in used if used.count(c) > 1})
+    if repeated:
+        raise DataError(f"Column '{repeated[0]}' is mapped to more than one role", label,
+                        "Map each role to a different column")
+
+
+def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row: int) -> pd.Series:
+    ids = ids_as_strings(values)
+    missing = ids.isna()
+    if missing.any():
+        raise DataError(f"{int(missing.sum())} rows have an empty {role} id in column '{column}'",
+                        f"{label}, {row_examples(_rows(missing, first_row))}",
+                        f"Fill in the {role} ids or delete those rows")
+    return ids
+
+
+def _clean_ratings(values: pd.Series, column: str, label: str, first_row: int) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    present = values.notna() & (values.astype("string").str.strip() != "")
+    wrong = present & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0)))
+    if wrong.any():
+        example = values[wrong].iloc[0]
+        raise DataError(f"Column '{column}' has ratings that are not numbers, e.g. '{example}'",
+                        f"{label}, {row_examples(_rows(wrong, first_row))}",
+                        "Make every rating a number such as 4 or 3.5, or map another column as the rating")
+    if (~present).any():
+        raise DataError(f"{int((~present).sum())} rows have no rating in column '{column}'",
+                        f"{label}, {row_examples(_rows(~present, first_row))}",
+                        "Fill in or delete those rows, or do not map a rating column and use implicit feedback")
+    return numbers.rename("rating")
+
+
+def _clean_events(values: pd.Series, column: str, label: str, first_row: int) -> pd.Series:
+    events = values.astype("string").str.strip()
+    missing = events.isna() | (events == "")
+    if missing.any():
+        raise DataError(f"{int(missing.sum())} rows have no event type in column '{column}'",
+                        f"{label}, {row_examples(_rows(missing, first_row))}",
+                        "Fill in the event type (such as view or purchase) or delete those rows")
+    return events.astype("str").rename("event")
+
+
+def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str) -> tuple[Feedback, list[DataWarning]]:
+    warnings: list[DataWarning] = []
+    if feedback is None:
+        feedback = default_feedback(frame["rating"] if "rating" in frame.columns else None)
+    if feedback.kind == "explicit":
+        if "rating" not in frame.columns:
+            raise DataError("Explicit feedback needs a rating column, but none is mapped", label,
+                            "Map the rating column, or choose implicit feedback")
+        if feedback.positive_threshold is None:
+            feedback = Feedback("explicit", default_feedback(frame["rating"]).positive_threshold)
+        if not (frame["rating"] >= feedback.positive_threshold).any():
+            raise DataError(f"No rating reaches the positive threshold {feedback.positive_threshold:g}",
+                            f"{label}, ratings range {frame['rating'].min():g} to {frame['rating'].max():g}",
+                            "Lower the threshold so that good ratings count as positives")
+    elif "event" in frame.columns:
+        seen = sorted(frame["event"].unique().tolist())
+        weights = dict(feedback.event_weights) or {event: 1.0 for event in seen}
+        unweighted = [event for event in seen if event not in weights]
+        if unweighted:
+            warnings.append(DataWarning(f"Event types without a weight count as 0 and are dropped: {', '.join(unweighted[:10])}",
+                                        label, "Give them a weight if they signal interest"))
+        if not any(weights.get(event, 0.0) > 0 for event in seen):
+            raise DataError("No event type has a positive weight, so there are no positives", label,
+                            "Give at least one event type (such as purchase) a weight above 0")
+        feedback = Feedback("implicit", None, weights)
+    return feedback, warnings
+
+
+def _event_strength(frame: pd.DataFrame, feedback: Feedback) -> pd.Series:
+    if "rating" in frame.columns:
+        return frame["rating"]
+    if "event" in frame.columns:
+        return frame["event"].map(feedback.event_weights).astype("float64").fillna(0.0)
+    return pd.Series(0.0, index=frame.index)
+
+
+def _resolve_duplicates(frame: pd.DataFrame, policy: DuplicatePolicy, feedback: Feedback, label: str,
+                        first_row: int) -> tuple[pd.DataFrame, list[DataWarning]]:
+    keys = ["user_id", "item_id"]
+    repeated = frame.duplicated(keys, keep=False)
+    if not repeated.any():
+        return frame, []
+    first = frame.loc[repeated].iloc[0]
+    same = repeated & (frame["user_id"] == first["user_id"]) & (frame["item_id"] == first["item_id"])
+    n_extra = int(repeated.sum() - frame.loc[repeated, keys].drop_duplicates().shape[0])
+    # Order rows so that the kept one comes last: by time (then file order) for `last`, by strength for `max`.
+    order = frame.assign(_file_order=np.arange(len(frame)))
+    sort_by = (["timestamp"] if "timestamp" in frame.columns else []) + ["_file_order"]
+    if policy in ("max", "sum"):
+        order = order.assign(_strength=_event_strength(frame, feedback))
+        sort_by = ["_strength"] + sort_by
+    order = order.sort_values(sort_by, kind="stable")
+    kept = order.drop_duplicates(keys, keep="last")
+    note = {"last": "kept the latest row", "max": "kept the strongest row", "sum": "kept the strongest row"}[policy]
+    if policy == "sum" and "rating" in frame.columns:
+        totals = order.groupby(keys, sort=False, observed=True)["rating"].sum()
+        kept = kept.drop(columns="rating").join(totals, on=keys)
+        note = "added their ratings up (sums may exceed the rating scale)"
+    kept = kept.sort_values("_file_order", kind="stable").drop(columns=[c for c in ("_file_order", "_strength") if c in kept])
+    warning = DataWarning(
+        f"{n_extra} duplicate (user, item) rows were merged and {note}",
+        f"{label}, e.g. user '{first['user_id']}' and item '{first['item_id']}' at "
+        f"{row_examples(_rows(same, first_row))}",
+        "Choose another duplicates policy (keep last, sum, max) if this is not what you want",
+    )
+    return kept[[c for c in frame.columns]].reset_index(drop=True), [warning]
+
+
+def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeOptions, *,
+                       label: str = "interactions table", first_row: int = 2
+                       ) -> tuple[pd.DataFrame, Feedback, list[DataWarning]]:
+    """Canonical interactions (`user_id`, `item_id`[, `rating`, `timestamp`, `event`]) and the feedback to use."""
+    _check_roles(frame, roles, label)
+    if frame.empty:
+        raise DataError("The interactions table has a header but no rows", label, "Upload a file with data rows")
+    if options.duplicates not in DUPLICATE_POLICIES:
+        raise DataError(f"Unknown duplicates policy '{options.duplicates}'", label,
+                        f"Use one of: {', '.join(DUPLICATE_POLICIES)}")
+    out = pd.DataFrame({
+        "user_id": _clean_ids(frame[roles.user], "user", roles.user, label, first_row),
+        "item_id": _clean_ids(frame[roles.item], "item", roles.item, label, first_row),
+    })
+    if roles.rating is not None:
+        out["rating"] = _clean_ratings(frame[roles.rating], roles.rating, label, first_row)
+    if roles.timestamp is not None:
+        out["timestamp"] = to_unix_seconds(frame[roles.timestamp], roles.timestamp, first_row)
+    if roles.event is not None:
+        out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
+    feedback, warnings = _resolve_feedback(out, options.feedback, label)
+    out, duplicate_warnings = _resolve_duplicates(out, options.duplicates, feedback, label, first_row)
+    for role, count in (("user", out["user_id"].nunique()), ("item", out["item_id"].nunique())):
+        if count < 2:
+            raise DataError(f"The interactions name only {count} {role}", label,
+                            f"A recommender needs at least two {role}s to compare; check that the {role} id column "
+                            "is the right one")
+    return out, feedback, warnings + duplicate_warnings
+
+
+def _check_kinds(kinds: dict[str, AttributeKind], columns: list[str], label: str) -> None:
+    for column, kind in kinds.items():
+        if column not in columns:
+            raise DataError(f"Attribute '{column}' is not a column", f"{label}, columns: {', '.join(columns)}",
+                            "Set kinds only for columns of the table")
+        if kind not in ATTRIBUTE_KINDS:
+            raise DataError(f"Unknown attribute kind '{kind}' for '{column}'", label,
+                            f"Use one of: {', '.join(ATTRIBUTE_KINDS)}")
+
+
+def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
+                     ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
+    """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds."""
+    frame, label = table.frame, table.label
+    columns = [str(c) for c in frame.columns]
+    if table.id_column not in columns:
+        raise DataError(f"The id column '{table.id_column}' is not in the file", f"{label}, columns: {', '.join(columns)}",
+                        f"Pick the column that holds the ids used in the interactions, or name it {canonical_id}")
+    warnings: list[DataWarning] = []
+    ids = ids_as_strings(frame[table.id_column])
+    attributes = frame.drop(columns=[table.id_column]).copy()
+    attributes.columns = [str(c) for c in attributes.columns]
+    attributes.insert(0, canonical_id, ids)
+    missing = ids.isna()
+    if missing.any():
+        warnings.append(DataWarning(f"{int(missing.sum())} rows without an id were skipped",
+                                    f"{label}, {row_examples(_rows(missing, table.first_row))}",
+                                    "Fill in their ids if they matter"))
+    repeated = ids.duplicated() & ~missing
+    if repeated.any():
+        warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, e.g. '{ids[repeated].iloc[0]}'; "
+                                    "the first row of each id was kept",
+                                    f"{label}, {row_examples(_rows(repeated, table.first_row))}",
+                                    "Keep one row per id"))
+    attributes = attributes.loc[~missing & ~repeated].reset_index(drop=True)
+    known = set(interaction_ids.unique().tolist())
+    unknown = ~attributes[canonical_id].isin(known)
+    if unknown.any():
+        examples = ", ".join(f"'{v}'" for v in attributes.loc[unknown, canonical_id].head(3))
+        warnings.append(DataWarning(f"{int(unknown.sum())} ids have attributes but no interactions (e.g. {examples}); "
+                                    "they are kept as entities with zero interactions", label,
+                                    "Check that the id column matches the interactions if this is unexpected"))
+    _check_kinds(table.kinds, columns, label)
+    kinds = {**infer_attribute_kinds(attributes, canonical_id), **table.kinds}
+    kinds.pop(table.id_column, None)
+    for column, kind in kinds.items():
+        values = attributes[column]
+        if kind == "numeric":
+            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+            lost = values.notna() & numbers.isna() & (values.astype("string").str.strip() != "")
+            if lost.any():
+                warnings.append(DataWarning(f"{int(lost.sum())} values of numeric attribute '{column}' are not numbers "
+                                            f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
+                                            "Fix them or set the attribute's kind to categorical"))
+            attributes[column] = numbers
+        else:
+            attributes[column] = values.astype("string").str.strip().replace("", pd.NA).astype("str")
+    return attributes, kinds, warnings
+
+
+def build_dataset(interactions: pd.DataFrame, roles: RoleMapping, options: IntakeOptions = IntakeOptions(), *,
+                  items: AttributeInput | None = None, users: AttributeInput | None = None, name: str = "",
+                  label: str = "interactions table", first_row: int = 2) -> IntakeResult:
+    """Validate an interactions table and optional attribute tables into one `Dataset`, or raise a `DataError`."""
+    frame, feedback, warnings = build_interactions(interactions, roles, options, label=label, first_row=first_row)
+    dataset = Dataset(interactions=frame, feedback=feedback, name=name)
+    if items is not None:
+        dataset.items, dataset.item_kinds, extra = build_attributes(items, "item_id", frame["item_id"])
+        warnings += extra
+    if users is not None:
+        dataset.users, dataset.user_kinds, extra = build_attributes(users, "user_id", frame["user_id"])
+        warnings += extra
+    return IntakeResult(dataset, warnings)
