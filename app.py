@@ -21,6 +21,7 @@ _database_ready()
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
 ]
 
 st.navigation(PAGES).run()

@@ -287,6 +287,12 @@ def slice_overview(metrics: pd.DataFrame, metric_name: str) -> pd.DataFrame:
     return grouped.sort_values(["order", "variant"]).drop(columns="order").reset_index(drop=True)
 
 
+def metrics_on_slice(metrics: pd.DataFrame, metric_names: list[str], slice_name: str) -> pd.DataFrame:
+    """Several metrics of one slice per variant (mean over seeds), in long format: variant, name, mean."""
+    rows = metrics.loc[(metrics["slice"] == slice_name) & metrics["name"].isin(metric_names)]
+    return rows.groupby(["variant", "name"], as_index=False).agg(mean=("mean", "mean"))
+
+
 def cold_start_curve(metrics: pd.DataFrame, metric_name: str, side: str) -> pd.DataFrame:
     """Metric against k, the number of revealed interactions of a new user (side=`user`) or item (`item`).
 

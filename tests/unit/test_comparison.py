@@ -9,6 +9,8 @@ import pytest
 from engine import comparison
 from tests.comparison_seed import SeededRun, seed_runs
 
+label = comparison.model_label
+
 
 @pytest.fixture
 def seeded(coldstart_home):
@@ -37,38 +39,38 @@ def test_leaderboard_averages_seeds_and_reports_their_standard_deviation(seeded)
     runs = comparison.list_runs()
     board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs),
                                    "cold-user", ["ndcg@10", "recall@10"])
-    assert board.value.at["content", "ndcg@10"] == pytest.approx(0.16)
+    assert board.value.at[label("content"), "ndcg@10"] == pytest.approx(0.16)
     spread = math.sqrt(((0.14 - 0.16) ** 2 + (0.18 - 0.16) ** 2) / 1)
-    assert board.high.at["content", "ndcg@10"] - board.value.at["content", "ndcg@10"] == pytest.approx(spread)
-    assert board.n_runs["content"] == 2
-    assert board.display().at["content", "ndcg@10"] == f"0.1600 ± {spread:.4f} (2 seeds)"
+    assert board.high.at[label("content"), "ndcg@10"] - board.value.at[label("content"), "ndcg@10"] == pytest.approx(spread)
+    assert board.n_runs[label("content")] == 2
+    assert board.display().at[label("content"), "ndcg@10"] == f"0.1600 ± {spread:.4f} (2 seeds)"
 
 
 def test_single_run_keeps_its_recorded_confidence_interval(seeded):
     runs = comparison.list_runs()
     board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs),
                                    "cold-user", ["ndcg@10"])
-    assert (board.low.at["mostpop", "ndcg@10"], board.high.at["mostpop", "ndcg@10"]) == pytest.approx((0.09, 0.11))
-    assert board.display().at["mostpop", "ndcg@10"] == "0.1000 [0.0900, 0.1100]"
+    assert (board.low.at[label("mostpop"), "ndcg@10"], board.high.at[label("mostpop"), "ndcg@10"]) == pytest.approx((0.09, 0.11))
+    assert board.display().at[label("mostpop"), "ndcg@10"] == "0.1000 [0.0900, 0.1100]"
 
 
 def test_leaderboard_marks_the_best_per_column_and_explains_not_applicable(seeded):
     runs = comparison.list_runs()
     board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs),
                                    "cold-user", ["ndcg@10", "recall@10"])
-    assert board.best == {"ndcg@10": ["content"], "recall@10": ["content"]}
-    assert "ItemKNN cannot score users" in board.not_applicable["itemknn"]
-    assert board.display().at["itemknn", "ndcg@10"].startswith("not applicable: ItemKNN cannot")
+    assert board.best == {"ndcg@10": ["content"], "recall@10": [label("content")]}
+    assert "ItemKNN cannot score users" in board.not_applicable[label("itemknn")]
+    assert board.display().at[label("itemknn"), "ndcg@10"].startswith("not applicable: ItemKNN cannot")
     warm = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs),
                                   "warm", ["ndcg@10"])
-    assert warm.best == {"ndcg@10": ["itemknn"]}
+    assert warm.best == {"ndcg@10": [label("itemknn")]}
 
 
 def test_lower_is_better_metrics_crown_the_smallest_value(coldstart_home):
     seed_runs([SeededRun("als", {"warm": {"rmse": 0.95}}), SeededRun("svd", {"warm": {"rmse": 0.90}})])
     runs = comparison.list_runs()
     board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs), "warm", ["rmse"])
-    assert board.best["rmse"] == ["svd"]
+    assert board.best["rmse"] == [label("svd")]
 
 
 def test_cold_start_curve_starts_at_the_fully_cold_slice_and_follows_k(coldstart_home):
@@ -85,7 +87,7 @@ def test_pareto_front_keeps_only_models_no_other_beats_on_both_speed_and_quality
     frame = comparison.quality_vs_cost(runs, comparison.load_metrics(runs), "ndcg@10", "warm")
     front = dict(zip(frame["variant"], frame["pareto"]))
     # mostpop is fastest, itemknn is best; content is slower than itemknn on average and worse
-    assert front == {"mostpop": True, "content": False, "itemknn": True}
+    assert front == {label("mostpop"): True, label("content"): False, label("itemknn"): True}
 
 
 def test_slices_are_ordered_overall_warm_cold_then_few_shot_by_k():
@@ -104,4 +106,4 @@ def test_training_curves_take_the_last_event_of_each_epoch(seeded):
 def test_variants_with_different_parameters_get_distinct_labels(coldstart_home):
     seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.2}}, params={"factors": 16}),
                SeededRun("als", {"warm": {"ndcg@10": 0.3}}, params={"factors": 64})])
-    assert sorted(comparison.list_runs()["variant"]) == ["als (factors=16)", "als (factors=64)"]
+    assert sorted(comparison.list_runs()["variant"]) == [f"{label('als')} (factors=16)", f"{label('als')} (factors=64)"]

@@ -1,0 +1,157 @@
+"""Compare: pick runs, then read them side by side on every cold-start slice, with uncertainty and cost."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine import comparison
+from ui import charts
+from ui.report import ComparisonReport, comparison_report_html
+
+RUNS_PARAM = "runs"
+DEFAULT_FAMILIES = ("ndcg", "recall")
+BEYOND_ACCURACY = ("coverage", "popularity", "novelty", "diversity")
+
+
+def _ids_from_url() -> list[int]:
+    """Run ids of a shared link (`?runs=3,5,8`); anything that is not a number is ignored."""
+    raw = st.query_params.get(RUNS_PARAM, "")
+    return [int(part) for part in raw.split(",") if part.strip().isdigit()]
+
+
+def _filter(runs: pd.DataFrame) -> pd.DataFrame:
+    """The run table narrowed by the four pickers (all runs when a picker is left empty)."""
+    columns = st.columns(4)
+    chosen = {}
+    for column, (field, label) in zip(columns, (("dataset", "Dataset"), ("experiment", "Experiment"),
+                                                ("label", "Model"), ("status", "Status"))):
+        options = sorted(runs[field].unique())
+        default = ["done"] if field == "status" and "done" in options else []
+        chosen[field] = column.multiselect(label, options, default=default, key=f"filter-{field}")
+    mask = pd.Series(True, index=runs.index)
+    for field, values in chosen.items():
+        if values:
+            mask &= runs[field].isin(values)
+    return runs.loc[mask].reset_index(drop=True)
+
+
+def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The run table with row selection; the selection is mirrored into the URL so the link can be shared."""
+    shown = _filter(runs)
+    wanted = _ids_from_url()
+    positions = [int(p) for p in shown.index[shown["run_id"].isin(wanted)]]
+    # a new key whenever the rows change, so the URL's selection is re-applied to the rows now shown
+    digest = hashlib.sha1(",".join(map(str, shown["run_id"])).encode()).hexdigest()[:10]
+    event = st.dataframe(
+        shown[["run_id", "variant", "dataset", "experiment", "protocol", "seed", "status", "device", "fit_seconds",
+               "eval_seconds", "created_at"]],
+        key=f"run-table-{digest}", on_select="rerun", selection_mode="multi-row", hide_index=True,
+        selection_default={"selection": {"rows": positions}},
+        column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
+                       "variant": "model", "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
+                       "eval_seconds": st.column_config.NumberColumn("eval s", format="%.2f")})
+    selected = shown.iloc[list(event.selection.rows)]
+    ids = ",".join(str(r) for r in selected["run_id"])
+    if ids != st.query_params.get(RUNS_PARAM, ""):
+        if ids:
+            st.query_params[RUNS_PARAM] = ids
+        elif RUNS_PARAM in st.query_params:
+            del st.query_params[RUNS_PARAM]
+    return selected.reset_index(drop=True)
+
+
+def _styled(board: comparison.Leaderboard):
+    """The leaderboard's text cells with each column's winner(s) highlighted."""
+    table = board.display()
+
+    def highlight(column: pd.Series) -> list[str]:
+        winners = set(board.best.get(column.name, []))
+        return ["background-color: #c8e6c9; font-weight: bold" if row in winners else "" for row in column.index]
+
+    return table.style.apply(highlight, axis=0)
+
+
+def _chart(figure: go.Figure, name: str) -> None:
+    """A chart plus its HTML download (PNG only when kaleido is installed, which this app does not require)."""
+    st.plotly_chart(figure, key=f"chart-{name}")
+    st.download_button("Download chart (HTML)", data=lambda: charts.figure_html(figure), file_name=f"{name}.html",
+                       mime="text/html", key=f"download-{name}", on_click="ignore")
+
+
+st.title("Compare runs")
+all_runs = comparison.list_runs()
+if all_runs.empty:
+    st.info("No runs yet. Define an experiment and train a few models, or run the demo from the Home page.")
+    st.page_link("pages/home.py", label="Home: run the demo", icon=":material/home:")
+    st.stop()
+
+st.caption("Select rows to compare. The address bar keeps the selection: copy it to share this comparison.")
+runs = _pick_runs(all_runs)
+if runs.empty:
+    st.info("Select one or more runs in the table above.")
+    st.stop()
+
+metrics = comparison.load_metrics(runs)
+refused = comparison.load_not_applicable(runs)
+if metrics.empty and refused.empty:
+    st.warning("The selected runs have no recorded results yet (they may still be queued or running).")
+    st.stop()
+
+families, cutoffs = comparison.metric_catalogue(metrics)
+accuracy_families = [f for f in families if f not in BEYOND_ACCURACY]
+left, right = st.columns([3, 1])
+chosen_families = left.multiselect("Metrics", accuracy_families, key="metric-families",
+                                   default=[f for f in DEFAULT_FAMILIES if f in accuracy_families] or accuracy_families[:2])
+k = right.selectbox("K", cutoffs, index=cutoffs.index(20) if 20 in cutoffs else 0, key="cutoff") if cutoffs else None
+metric_names = comparison.metric_columns(metrics, chosen_families, k)
+headline = metric_names[0] if metric_names else None
+slices = comparison.available_slices(metrics, refused)
+
+st.subheader("Leaderboard per slice")
+st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard deviation. Best per column in green.")
+boards = [comparison.leaderboard(metrics, refused, name, metric_names) for name in slices]
+for tab, board in zip(st.tabs(slices), boards):
+    with tab:
+        st.dataframe(_styled(board))
+        users = board.n_users.max(axis=1).dropna()
+        if not users.empty:
+            st.caption(f"Users evaluated on {board.slice}: {int(users.min())}"
+                       + (f" to {int(users.max())}" if users.max() != users.min() else ""))
+export = pd.concat([b.to_csv_frame() for b in boards]) if boards else pd.DataFrame()
+st.download_button("Download leaderboards (CSV)", data=export.to_csv().encode(), file_name="leaderboard.csv",
+                   mime="text/csv", key="download-csv", on_click="ignore")
+
+figures: dict[str, go.Figure] = {}
+if headline is not None:
+    st.subheader("Charts")
+    tabs = st.tabs(["By slice", "Cold-start curve", "Cost", "Training", "Beyond accuracy"])
+    with tabs[0]:
+        figures["by-slice"] = charts.slice_bars(comparison.slice_overview(metrics, headline), headline)
+        _chart(figures["by-slice"], "by-slice")
+    with tabs[1]:
+        side = st.radio("New", ["user", "item"], horizontal=True, key="curve-side")
+        figures["cold-start-curve"] = charts.cold_start_curve_chart(
+            comparison.cold_start_curve(metrics, headline, side), headline, side)
+        _chart(figures["cold-start-curve"], "cold-start-curve")
+    with tabs[2]:
+        cost_slice = st.selectbox("Slice", slices, key="cost-slice")
+        figures["quality-vs-time"] = charts.pareto_chart(
+            comparison.quality_vs_cost(runs, metrics, headline, cost_slice), headline)
+        _chart(figures["quality-vs-time"], "quality-vs-time")
+    with tabs[3]:
+        figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
+        _chart(figures["training-curves"], "training-curves")
+    with tabs[4]:
+        beyond_slice = st.selectbox("Slice", slices, key="beyond-slice")
+        names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
+        rows = comparison.metrics_on_slice(metrics, names, beyond_slice)
+        figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)
+        _chart(figures["beyond-accuracy"], "beyond-accuracy")
+
+report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures)
+st.download_button("Download the whole comparison (HTML report)", data=lambda: comparison_report_html(report),
+                   file_name="comparison.html", mime="text/html", key="download-report", on_click="ignore")

@@ -1,0 +1,66 @@
+"""The Compare page with a seeded database: a shared link restores the selection and the tables show stored numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.comparison import model_label
+from tests.comparison_seed import SeededRun, seed_runs
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def seeded(coldstart_home):
+    return seed_runs([
+        SeededRun("mostpop", {"cold-user": {"ndcg@20": 0.1111, "recall@20": 0.2}, "warm": {"ndcg@20": 0.15}},
+                  fit_seconds=0.1),
+        SeededRun("content", {"cold-user": {"ndcg@20": 0.1444, "recall@20": 0.18},
+                              "few-shot-user-k1": {"ndcg@20": 0.16}, "warm": {"ndcg@20": 0.12}},
+                  fit_seconds=2.0, losses=[0.9, 0.5]),
+        SeededRun("itemknn", {"warm": {"ndcg@20": 0.3}}, fit_seconds=3.0,
+                  not_applicable={"cold-user": "ItemKNN cannot score users it never saw in training"}),
+    ])
+
+
+def _open(query: str | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    if query is not None:
+        app.query_params["runs"] = query
+    return app.switch_page("pages/compare.py").run()
+
+
+def test_empty_database_says_how_to_get_runs(coldstart_home):
+    app = _open()
+    assert not app.exception
+    assert "No runs yet" in app.info[0].value
+
+
+def test_without_a_selection_the_page_asks_for_one_and_lists_the_runs(seeded):
+    app = _open()
+    assert not app.exception
+    assert sorted(app.dataframe[0].value["run_id"]) == sorted(sum(seeded.values(), []))
+    assert "Select one or more runs" in app.info[0].value
+
+
+def test_shared_link_restores_the_selection_and_shows_the_stored_numbers(seeded):
+    ids = [seeded["mostpop"][0], seeded["content"][0], seeded["itemknn"][0]]
+    app = _open(",".join(map(str, ids)))
+    assert not app.exception
+    assert [t.label for t in app.tabs[:3]] == ["warm", "cold-user", "few-shot-user-k1"]
+    cold = app.tabs[1].dataframe[0].value
+    assert cold.at[model_label("mostpop"), "ndcg@20"] == "0.1111 [0.1011, 0.1211]"
+    assert cold.at[model_label("content"), "ndcg@20"] == "0.1444 [0.1344, 0.1544]"
+    assert cold.at[model_label("itemknn"), "ndcg@20"] == (
+        "not applicable: ItemKNN cannot score users it never saw in training")
+    assert app.query_params["runs"] == ",".join(map(str, sorted(ids, reverse=True)))
+
+
+def test_stale_ids_in_a_link_are_ignored(seeded):
+    app = _open("999,abc")
+    assert not app.exception
+    assert "Select one or more runs" in app.info[0].value

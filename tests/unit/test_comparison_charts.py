@@ -1,0 +1,71 @@
+"""Chart builders and the HTML report draw exactly the recorded numbers they are given."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from engine import comparison
+from tests.comparison_seed import SeededRun, seed_runs
+from ui import charts
+from ui.report import ComparisonReport, comparison_report_html
+
+
+@pytest.fixture
+def recorded(coldstart_home):
+    seed_runs([
+        SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.10, "coverage@10": 0.05}, "few-shot-user-k2": {"ndcg@10": 0.11}},
+                  fit_seconds=0.1),
+        SeededRun("content", {"cold-user": {"ndcg@10": 0.14, "coverage@10": 0.40}, "few-shot-user-k2": {"ndcg@10": 0.2}},
+                  fit_seconds=2.0, losses=[0.8, 0.6],
+                  not_applicable={"warm": "Content has no warm slice in this toy"}),
+    ])
+    runs = comparison.list_runs()
+    return runs, comparison.load_metrics(runs), comparison.load_not_applicable(runs)
+
+
+def test_slice_bars_draw_one_trace_per_model_with_recorded_means_and_intervals(recorded):
+    _, metrics, _ = recorded
+    figure = charts.slice_bars(comparison.slice_overview(metrics, "ndcg@10"), "ndcg@10")
+    by_model = {trace.name: trace for trace in figure.data}
+    assert set(by_model) == {comparison.model_label("mostpop"), comparison.model_label("content")}
+    content = by_model[comparison.model_label("content")]
+    assert list(content.x) == ["cold-user", "few-shot-user-k2"]
+    assert list(content.y) == pytest.approx([0.14, 0.2])
+    assert list(content.error_y.array) == pytest.approx([0.01, 0.01])
+
+
+def test_cold_start_curve_chart_puts_k_on_the_x_axis(recorded):
+    _, metrics, _ = recorded
+    figure = charts.cold_start_curve_chart(comparison.cold_start_curve(metrics, "ndcg@10", "user"), "ndcg@10", "user")
+    mostpop = next(t for t in figure.data if t.name == comparison.model_label("mostpop"))
+    assert list(mostpop.x) == [0, 2] and list(mostpop.y) == pytest.approx([0.10, 0.11])
+
+
+def test_empty_inputs_give_a_figure_that_says_why_instead_of_failing():
+    figure = charts.cold_start_curve_chart(pd.DataFrame(columns=["variant", "k", "mean"]), "ndcg@10", "item")
+    assert "no cold or few-shot item slices" in figure.layout.annotations[0].text
+
+
+def test_pareto_chart_joins_only_the_front(recorded):
+    runs, metrics, _ = recorded
+    frame = comparison.quality_vs_cost(runs, metrics, "ndcg@10", "cold-user")
+    figure = charts.pareto_chart(frame, "ndcg@10")
+    front = next(t for t in figure.data if t.name == "Pareto front")
+    assert list(front.x) == pytest.approx([0.1, 2.0])
+
+
+def test_report_is_self_contained_and_carries_every_leaderboard_and_chart(recorded):
+    runs, metrics, refused = recorded
+    boards = [comparison.leaderboard(metrics, refused, name, ["ndcg@10"]) for name in ("cold-user", "warm")]
+    figures = {"bars": charts.slice_bars(comparison.slice_overview(metrics, "ndcg@10"), "ndcg@10"),
+               "beyond": charts.beyond_accuracy_chart(comparison.metrics_on_slice(metrics, ["coverage@10"], "cold-user"))}
+    page = comparison_report_html(ComparisonReport(runs=runs, leaderboards=boards, figures=figures))
+    assert page.count("<h3>") == 2
+    assert '<td class="best">0.1400 [0.1300, 0.1500]</td>' in page
+    assert "not applicable: Content has no warm slice in this toy" in page
+    assert page.count("Plotly.newPlot") == 2
+    # plotly.js is inlined once, never fetched from a CDN, so the report opens offline
+    assert re.search(r"<script[^>]*src=", page) is None and page.count("plotly.js v") == 1

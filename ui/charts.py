@@ -1,0 +1,149 @@
+"""Plotly figures of the Compare page, as pure functions of the frames engine/comparison.py returns.
+
+They take no Streamlit state, so tests and the HTML report build exactly the figures the page shows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+_HEIGHT = 380
+
+
+def _error_bars(frame: pd.DataFrame) -> dict:
+    """Asymmetric error bars from `ci_low` / `ci_high` around `mean`, or none when the runs recorded no interval."""
+    if frame[["ci_low", "ci_high"]].isna().all().all():
+        return {}
+    return {"error_y": (frame["ci_high"] - frame["mean"]).clip(lower=0),
+            "error_y_minus": (frame["mean"] - frame["ci_low"]).clip(lower=0)}
+
+
+def _empty(title: str, reason: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_layout(title=title, height=_HEIGHT, xaxis_visible=False, yaxis_visible=False)
+    return figure
+
+
+def slice_bars(overview: pd.DataFrame, metric: str) -> go.Figure:
+    """Grouped bars: one group per slice, one bar per model, with each bar's confidence interval."""
+    title = f"{metric} by slice"
+    if overview.empty:
+        return _empty(title, f"No run recorded {metric}.")
+    figure = px.bar(overview, x="slice", y="mean", color="variant", barmode="group", title=title,
+                    labels={"mean": metric, "variant": "model"}, height=_HEIGHT, **_error_bars(overview))
+    figure.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(overview["slice"])))
+    return figure
+
+
+def cold_start_curve_chart(curve: pd.DataFrame, metric: str, side: str) -> go.Figure:
+    """Quality against k, the number of interactions a new user (item) revealed; k = 0 means attributes only."""
+    title = f"Cold-start curve: {metric} against known interactions of a new {side}"
+    if curve.empty:
+        return _empty(title, f"The selected runs have no cold or few-shot {side} slices.")
+    figure = px.line(curve, x="k", y="mean", color="variant", markers=True, title=title, height=_HEIGHT,
+                     labels={"k": f"interactions revealed per new {side} (k)", "mean": metric, "variant": "model"})
+    figure.update_xaxes(tickvals=sorted(curve["k"].unique()))
+    return figure
+
+
+def bucket_chart(buckets: pd.DataFrame, metric: str) -> go.Figure:
+    """Quality against how many training interactions a user has (history-length buckets)."""
+    title = f"{metric} by user history length"
+    if buckets.empty:
+        return _empty(title, "No per-user values for these runs.")
+    return px.bar(buckets, x="bucket", y="mean", color="variant", barmode="group", title=title, height=_HEIGHT,
+                  hover_data=["n_users"],
+                  labels={"bucket": "training interactions of the user", "mean": metric, "variant": "model"})
+
+
+def distribution_chart(per_user: pd.DataFrame, metric: str, kind: str = "box") -> go.Figure:
+    """Per-user values of one metric per model (box or violin), so a mean hiding many zeros shows up."""
+    title = f"Per-user {metric}"
+    if per_user.empty:
+        return _empty(title, "No per-user values for these runs.")
+    draw = px.violin if kind == "violin" else px.box
+    return draw(per_user, x="variant", y="value", color="variant", title=title, height=_HEIGHT,
+                labels={"value": metric, "variant": "model"})
+
+
+def pareto_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
+    """Quality against training seconds; the Pareto front (nothing else is both faster and better) is joined."""
+    title = f"{metric} against training time"
+    if frame.empty:
+        return _empty(title, "No finished run has both a training time and this metric.")
+    figure = px.scatter(frame, x="fit_seconds", y="quality", color="variant", title=title, height=_HEIGHT,
+                        symbol="pareto", symbol_map={True: "star", False: "circle"},
+                        labels={"fit_seconds": "training seconds (mean over seeds)", "quality": metric,
+                                "variant": "model", "pareto": "on the Pareto front"})
+    front = frame.loc[frame["pareto"]].sort_values("fit_seconds")
+    figure.add_trace(go.Scatter(x=front["fit_seconds"], y=front["quality"], mode="lines", name="Pareto front",
+                                line={"dash": "dot", "color": "grey"}))
+    figure.update_traces(marker={"size": 12}, selector={"mode": "markers"})
+    return figure
+
+
+def training_curves_chart(curves: pd.DataFrame) -> go.Figure:
+    """Training loss and validation metric per epoch, every selected run overlaid."""
+    title = "Training and validation curves"
+    if curves.empty:
+        return _empty(title, "The selected runs reported no epochs (non-iterative models train in one step).")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation metric"))
+    palette = px.colors.qualitative.Plotly
+    for position, (name, run) in enumerate(curves.groupby("variant", sort=True)):
+        color = palette[position % len(palette)]
+        for column, col in (("loss", 1), ("metric", 2)):
+            points = run.dropna(subset=[column])
+            if points.empty:
+                continue
+            figure.add_trace(go.Scatter(x=points["epoch"], y=points[column], mode="lines+markers", name=name,
+                                        legendgroup=name, showlegend=bool(col == 1 or run["loss"].isna().all()),
+                                        line={"color": color}), row=1, col=col)
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(title=title, height=_HEIGHT)
+    return figure
+
+
+def beyond_accuracy_chart(rows: pd.DataFrame) -> go.Figure:
+    """Coverage, popularity bias, novelty and diversity side by side, one small panel per measure."""
+    title = "Beyond accuracy"
+    if rows.empty:
+        return _empty(title, "The selected runs recorded no beyond-accuracy measures on this slice.")
+    figure = px.bar(rows, x="variant", y="mean", color="variant", facet_col="name", title=title, height=_HEIGHT,
+                    labels={"mean": "", "variant": "model", "name": ""})
+    figure.update_yaxes(matches=None, showticklabels=True)
+    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return figure
+
+
+def group_chart(groups: pd.DataFrame, metric: str, attribute: str) -> go.Figure:
+    """Quality per user group (values of one user attribute), so a model that fails one group is visible."""
+    title = f"{metric} by {attribute}"
+    if groups.empty:
+        return _empty(title, f"No per-user values or no {attribute} attribute for these users.")
+    return px.bar(groups, x="group", y="mean", color="variant", barmode="group", title=title, height=_HEIGHT,
+                  hover_data=["n_users"], labels={"group": attribute, "mean": metric, "variant": "model"})
+
+
+def paired_difference_chart(paired: pd.DataFrame, name_a: str, name_b: str) -> go.Figure:
+    """Difference B - A per metric with its confidence interval; bars crossing zero are not significant."""
+    title = f"{name_b} minus {name_a}"
+    if paired.empty:
+        return _empty(title, "No shared users to compare.")
+    figure = go.Figure(go.Bar(
+        x=paired["metric"], y=paired["difference"],
+        error_y={"type": "data", "symmetric": False, "array": paired["ci_high"] - paired["difference"],
+                 "arrayminus": paired["difference"] - paired["ci_low"]},
+        marker_color=["seagreen" if lo > 0 else "indianred" if hi < 0 else "grey"
+                      for lo, hi in zip(paired["ci_low"], paired["ci_high"])]))
+    figure.add_hline(y=0, line_color="black", line_width=1)
+    figure.update_layout(title=title, height=_HEIGHT, yaxis_title="difference (B - A)")
+    return figure
+
+
+def figure_html(figure: go.Figure, *, standalone: bool = True) -> str:
+    """The figure as HTML; standalone embeds plotly.js so the file opens offline, otherwise a fragment."""
+    return figure.to_html(full_html=standalone, include_plotlyjs=True if standalone else False)
