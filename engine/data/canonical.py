@@ -8,28 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from engine.data.columns import RoleMapping
 from engine.data.dataset import Dataset
 from engine.data.errors import DataError
+from engine.data.read import read_path
 from engine.data.validate import AttributeInput, IntakeOptions, IntakeResult, build_dataset
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"
 USERS_FILE = "users.csv"
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return pd.read_csv(path, dtype=str, encoding="latin-1")
-    except pd.errors.EmptyDataError as error:
-        raise DataError(f"{path.name} is empty", str(path), "Put a header line and data rows in it") from error
-    except (OSError, pd.errors.ParserError) as error:
-        raise DataError(f"{path.name} cannot be read: {error}", str(path),
-                        "Check that it is a readable comma-separated file") from error
 
 
 def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptions()) -> IntakeResult:
@@ -42,8 +29,8 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
         present = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
         raise DataError(f"The folder has no {INTERACTIONS_FILE}", f"{folder} holds {present}",
                         f"Add {INTERACTIONS_FILE} with columns user_id, item_id[, rating][, timestamp][, event]")
-    interactions = _read_csv(folder / INTERACTIONS_FILE)
-    columns = set(interactions.columns)
+    interactions = read_path(folder / INTERACTIONS_FILE)
+    columns = set(interactions.frame.columns)
     roles = RoleMapping(
         user="user_id" if "user_id" in columns else None,
         item="item_id" if "item_id" in columns else None,
@@ -54,10 +41,13 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
     tables: dict[str, AttributeInput | None] = {}
     for side, file in (("items", ITEMS_FILE), ("users", USERS_FILE)):
         table_path = folder / file
-        tables[side] = (AttributeInput(_read_csv(table_path), f"{side[:-1]}_id", label=file)
-                        if table_path.is_file() else None)
-    return build_dataset(interactions, roles, options, items=tables["items"], users=tables["users"],
-                         name=folder.name, label=INTERACTIONS_FILE)
+        if table_path.is_file():
+            raw = read_path(table_path)
+            tables[side] = AttributeInput(raw.frame, f"{side[:-1]}_id", label=file, first_row=raw.first_row)
+        else:
+            tables[side] = None
+    return build_dataset(interactions.frame, roles, options, items=tables["items"], users=tables["users"],
+                         name=folder.name, label=INTERACTIONS_FILE, first_row=interactions.first_row)
 
 
 def read_canonical_folder(path: str | Path, options: IntakeOptions = IntakeOptions()) -> Dataset:

@@ -63,11 +63,12 @@ def detect_roles(frame: pd.DataFrame) -> RoleMapping:
             if match is not None:
                 found[role] = match
                 break
-    if "user" not in found or "item" not in found:
-        # Headerless or oddly named tables (u.data style): user, item, rating, timestamp by position.
+    if "user" not in found and "item" not in found:
+        # Headerless or unfamiliar tables (u.data style): user, item, rating, timestamp by position. When only one
+        # id was recognised, the other is left unmapped so the user is asked rather than silently guessed for.
         free = [c for c in columns if c not in found.values()]
         for role in ("user", "item"):
-            if role not in found and free:
+            if free:
                 found[role] = free.pop(0)
         for role in ("rating", "timestamp"):
             if role not in found and free and _mostly_numeric(frame[free[0]]):

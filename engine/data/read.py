@@ -1,0 +1,251 @@
+"""Read an uploaded table (CSV, TSV or Parquet, optionally .gz or .zip) from bytes, safely and predictably.
+
+A file name is only ever used to choose a format and to name the file in messages, never as a path. Delimiter,
+encoding (UTF-8, UTF-8 with BOM, latin-1) and a missing header line are detected; every failure is a `DataError`
+that says what is wrong with the file and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from engine.config import get_settings
+from engine.data.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet", ".pq")
+DELIMITERS = (",", "\t", ";", "|")
+_DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+_MB = 1024 * 1024
+# A compressed upload may expand this many times over the upload limit before we call it a zip bomb.
+_MAX_EXPANSION = 10
+_SNIFF_CHARS = 64 * 1024
+_SNIFF_LINES = 50
+_UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f;&|$`<>]")
+_PARSER_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_FORMATS_HINT = "Upload a CSV, TSV or Parquet file, optionally compressed as .gz or .zip"
+
+
+@dataclass
+class RawTable:
+    """A table as read from a file, before any mapping: all text columns are strings, Parquet keeps its types."""
+
+    frame: pd.DataFrame
+    name: str
+    format: str  # csv | parquet
+    delimiter: str | None = None
+    encoding: str | None = None
+    compression: str | None = None  # gzip | zip
+    has_header: bool = True
+    first_row: int = 2  # file row number of the first data row, so messages can point at rows
+
+    def describe(self) -> str:
+        """One line for the page: how the file was understood."""
+        parts = [self.format.upper()]
+        if self.delimiter:
+            parts.append(f"{_DELIMITER_NAMES[self.delimiter]}-separated")
+        if self.encoding:
+            parts.append(self.encoding)
+        if self.compression:
+            parts.append(f"{self.compression}-compressed")
+        if not self.has_header:
+            parts.append("no header line (columns numbered)")
+        return f"{self.name}: {len(self.frame):,} rows x {self.frame.shape[1]} columns, " + ", ".join(parts)
+
+
+def check_file_name(name: str) -> str:
+    """The name itself if it is a plain file name; a `DataError` for path separators or shell characters."""
+    if not name or not name.strip():
+        raise DataError("The file has no name", "", "Give the file a name such as ratings.csv")
+    bad = sorted(set(_UNSAFE_NAME.findall(name)))
+    if bad:
+        shown = " ".join(repr(c)[1:-1] for c in bad)
+        raise DataError(f"The file name '{name[:80]}' contains characters that are not allowed: {shown}",
+                        "file name",
+                        "Rename the file using letters, digits, spaces, dots, dashes and underscores, e.g. ratings.csv")
+    return name
+
+
+def _limit_bytes(max_mb: float) -> int | None:
+    return None if math.isinf(max_mb) else int(max_mb * _MB)
+
+
+def _gunzip(data: bytes, name: str, cap: int | None) -> bytes:
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(4 * _MB):
+                out.write(chunk)
+                if cap is not None and out.tell() > cap:
+                    raise DataError(f"{name} expands to more than {cap // _MB} MB", name,
+                                    "Upload a smaller table or raise COLDSTART_MAX_UPLOAD_MB")
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{name} is not a valid gzip file ({error})", name, "Compress the table again with gzip") from error
+    return out.getvalue()
+
+
+def _unzip(data: bytes, name: str, cap: int | None) -> tuple[bytes, str]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as error:
+        raise DataError(f"{name} is not a valid zip file", name, "Create the zip again, holding one table") from error
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()
+                   and not m.filename.startswith("__MACOSX/") and not Path(m.filename).name.startswith(".")]
+        tables = [m for m in members if _suffix(m.filename) in TABLE_SUFFIXES]
+        if len(tables) != 1:
+            listed = ", ".join(m.filename for m in members[:8]) or "no files"
+            what = "no table" if not tables else f"{len(tables)} tables"
+            raise DataError(f"{name} holds {what}; it must hold exactly one", f"{name} contains {listed}",
+                            "Zip exactly one CSV, TSV or Parquet file, or upload the tables separately")
+        member = tables[0]
+        if cap is not None and member.file_size > cap:
+            raise DataError(f"{member.filename} in {name} is {member.file_size / _MB:.1f} MB unpacked, over "
+                            f"{cap // _MB} MB", name, "Upload a smaller table or raise COLDSTART_MAX_UPLOAD_MB")
+        try:
+            return archive.read(member), Path(member.filename).name
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as error:
+            raise DataError(f"{member.filename} in {name} cannot be unpacked ({error})", name,
+                            "Create the zip again without encryption, using standard compression") from error
+
+
+def _suffix(name: str) -> str:
+    return Path(name.lower()).suffix
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str]:
+    head = data[:_SNIFF_CHARS]
+    if b"\x00" in head:
+        raise DataError(f"{name} looks like a binary file, not a text table", name, _FORMATS_HINT)
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, encoding = data[3:].decode("utf-8", errors="replace"), "UTF-8 with BOM"
+    else:
+        try:
+            text, encoding = data.decode("utf-8"), "UTF-8"
+        except UnicodeDecodeError:
+            text, encoding = data.decode("latin-1"), "latin-1"
+    sample = text[:_SNIFF_CHARS]
+    control = sum(1 for c in sample if ord(c) < 32 and c not in "\t\r\n\f") + sample.count("\ufffd")
+    if control > 0.02 * max(len(sample), 1):
+        raise DataError(f"{name} looks like a binary file, not a text table", name, _FORMATS_HINT)
+    return text, encoding
+
+
+def _sample_lines(text: str) -> list[str]:
+    sample = text[:_SNIFF_CHARS]
+    lines = sample.splitlines()
+    if len(text) > len(sample) and lines:
+        lines = lines[:-1]  # the last sampled line may be cut in half
+    return [line for line in lines if line.strip()][:_SNIFF_LINES]
+
+
+def detect_delimiter(lines: list[str], prefer_tab: bool = False) -> str | None:
+    """The delimiter that splits every sampled line into the same number (> 1) of fields, preferring commas."""
+    order = ("\t",) + tuple(d for d in DELIMITERS if d != "\t") if prefer_tab else DELIMITERS
+    best, best_width = None, 1
+    for delimiter in order:
+        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not widths or widths[0] <= 1:
+            continue
+        if all(w == widths[0] for w in widths):
+            return delimiter
+        if widths[0] > best_width and sum(w == widths[0] for w in widths) >= 0.9 * len(widths):
+            best, best_width = delimiter, widths[0]
+    return best
+
+
+def _looks_headerless(first: list[str]) -> bool:
+    """A first line made only of numbers is data, not a header (u.data-style files)."""
+    cells = [c.strip() for c in first]
+    return bool(cells) and all(c and pd.notna(pd.to_numeric(c, errors="coerce")) for c in cells)
+
+
+def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
+    if not data.strip():
+        raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows")
+    text, encoding = _decode(data, name)
+    lines = _sample_lines(text)
+    delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
+    first = next(csv.reader(lines[:1], delimiter=delimiter or ","), [])
+    headerless = _looks_headerless(first)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter or ",", dtype=str, header=None if headerless else 0,
+                            skip_blank_lines=True, engine="c")
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows") from error
+    except pd.errors.ParserError as error:
+        match = _PARSER_LINE.search(str(error))
+        where = (f"{name}, line {match.group(2)} has {match.group(3)} fields where {match.group(1)} were expected"
+                 if match else name)
+        raise DataError(f"{name} cannot be parsed as a table", where,
+                        "Put quotes around values that contain the delimiter, and give every row the same number of "
+                        "fields") from error
+    if headerless:
+        frame.columns = [f"column_{k}" for k in range(1, frame.shape[1] + 1)]
+    else:
+        frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{name} has a header line but no data rows", f"{name}, columns: {', '.join(frame.columns)}",
+                        "Upload a file that holds data below the header")
+    return RawTable(frame, name, "csv", delimiter or ",", encoding, compression, not headerless,
+                    1 if headerless else 2)
+
+
+def _read_parquet(data: bytes, name: str, compression: str | None) -> RawTable:
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as error:  # pyarrow raises many types for corrupt files; all mean the same to the user
+        raise DataError(f"{name} is not a readable Parquet file ({type(error).__name__})", name,
+                        "Write the table again as Parquet, or upload it as CSV") from error
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{name} has columns but no rows", f"{name}, columns: {', '.join(frame.columns)}",
+                        "Upload a table that holds data")
+    return RawTable(frame.reset_index(drop=True), name, "parquet", None, None, compression, True, 1)
+
+
+def read_table(data: bytes, name: str, max_mb: float | None = None) -> RawTable:
+    """Read one uploaded table from its bytes; `max_mb` defaults to the configured upload limit (inf: no limit)."""
+    check_file_name(name)
+    if max_mb is None:
+        max_mb = get_settings().max_upload_mb
+    limit = _limit_bytes(max_mb)
+    if limit is not None and len(data) > limit:
+        raise DataError(f"{name} is {len(data) / _MB:.1f} MB, over the {max_mb:g} MB upload limit", name,
+                        "Upload a smaller file, compress it as .gz or .zip, or raise COLDSTART_MAX_UPLOAD_MB")
+    cap = None if limit is None else limit * _MAX_EXPANSION
+    compression, inner = None, name
+    if data[:2] == b"\x1f\x8b":
+        compression = "gzip"
+        data = _gunzip(data, name, cap)
+        inner = name[:-3] if name.lower().endswith(".gz") else name
+    elif data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        compression = "zip"
+        data, inner = _unzip(data, name, cap)
+    elif _suffix(name) in (".gz", ".zip"):
+        raise DataError(f"{name} is named like a {_suffix(name)[1:]} file but is not one", name,
+                        "Compress the file again, or upload it uncompressed")
+    if data[:4] == b"PAR1":
+        return _read_parquet(data, name, compression)
+    if _suffix(inner) in (".parquet", ".pq"):
+        raise DataError(f"{name} is named like a Parquet file but is not one", name, "Write it again as Parquet")
+    return _read_text(data, name, compression)
+
+
+def read_path(path: str | Path) -> RawTable:
+    """Read a table from a local file (no size limit), with the same detection as uploads."""
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise DataError(f"{file.name} cannot be read ({error.strerror})", str(file),
+                        "Check that the file exists and is readable") from error
+    return read_table(data, file.name, max_mb=math.inf)
