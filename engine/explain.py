@@ -1,0 +1,180 @@
+"""Short, honest reasons for recommended items, computed from the training data and the attribute encoding.
+
+These are *post-hoc* explanations: they do not read a model's internals, they point at evidence in the data that
+agrees with a recommendation. Three kinds exist, and the page says which one it shows:
+- co-liked: the user's history item most similar to the recommended one (cosine of their columns in the training
+  matrix), the classic item-to-item explanation of neighbourhood and factorization models (Herlocker et al. 2000);
+- attributes: the attribute values (genre, brand, words) the item shares with what the user liked, which is what a
+  content model matches on;
+- similar users: for a user with no history, how much more often users sharing one of the user's attribute values
+  liked the item than users overall (segment popularity, what popularity and attribute-to-CF models rely on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from engine.models.base import TrainData
+
+REASON_KINDS = {
+    "co-liked": "Because you liked X: the item in your history most often liked by the same people (item-item "
+                "cosine similarity in the training data). Evidence in the data, not the model's own computation.",
+    "attributes": "Matches Y: attribute values the item shares with the items you liked.",
+    "similar-users": "Liked by users like you: users sharing one of your attribute values liked it more often than "
+                     "users overall (training data).",
+}
+
+_FAMILY_KIND = {
+    "content": "attributes",
+    "popularity": "similar-users",
+}
+"""The reason that matches what a model family uses; every collaborative family gets co-liked."""
+
+_LABEL_COLUMNS = ("title", "name", "label")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One explanation line for one recommended item, and which kind of evidence it is (a key of REASON_KINDS)."""
+
+    text: str
+    kind: str
+
+
+def reason_kind_for(family: str, has_history: bool) -> str:
+    """Which kind of reason fits a model of `family` for a user with or without revealed history."""
+    kind = _FAMILY_KIND.get(family, "co-liked")
+    if not has_history and kind != "similar-users":
+        # without any liked item there is nothing to be similar to: attribute-based segments are the evidence left
+        return "similar-users"
+    return kind
+
+
+def item_labels(items: pd.DataFrame | None) -> dict[str, str]:
+    """Readable names per item id: a title or name column when the item table has one, else the id."""
+    if items is None:
+        return {}
+    column = next((c for c in _LABEL_COLUMNS if c in items.columns), None)
+    if column is None:
+        return {}
+    return dict(zip(items["item_id"].astype(str), items[column].astype(str)))
+
+
+def describe_feature(column: str) -> str:
+    """A feature column name as words: `genres=Comedy` -> `genres Comedy`, `title~love` -> `'love' in title`."""
+    if "~" in column:
+        field, word = column.split("~", 1)
+        return f"'{word}' in {field}"
+    if ":bin" in column:
+        return f"similar {column.split(':bin', 1)[0]}"
+    return column.replace("=", " ", 1)
+
+
+def _l2_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
+    csr = sp.csr_matrix(matrix, dtype=np.float64)
+    norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ csr)
+
+
+class Explainer:
+    """Reasons for one dataset's training data; build once per experiment, reuse for every user and model."""
+
+    def __init__(self, data: TrainData, labels: dict[str, str] | None = None) -> None:
+        self.data = data
+        self.labels = labels or {}
+        self._item_index = pd.Index(data.item_ids)
+        # item x user, rows unit length: one sparse product gives every cosine between two items
+        self._item_vectors = _l2_rows(data.matrix.T)
+        self._overall_share = np.asarray((data.matrix > 0).sum(axis=0)).ravel() / max(data.n_users, 1)
+        features = data.user_features
+        self._user_attributes = features.rows(data.user_ids).tocsc() if features is not None else None
+
+    def label(self, item_id: str) -> str:
+        return self.labels.get(str(item_id), str(item_id))
+
+    def because_you_liked(self, history: list[str], items: list[str]) -> list[Reason | None]:
+        """Per item: the most similar history item by co-occurrence, or None for items unseen in training."""
+        known = [h for h in history if h in self._item_index]
+        if not known:
+            return [None] * len(items)
+        history_rows = self._item_vectors[self._item_index.get_indexer(known)]
+        reasons: list[Reason | None] = []
+        for item in items:
+            position = self._item_index.get_indexer([str(item)])[0]
+            if position < 0:
+                reasons.append(None)
+                continue
+            similarity = (history_rows @ self._item_vectors[position].T).toarray().ravel()
+            best = int(np.argmax(similarity))
+            reasons.append(Reason(f"because you liked {self.label(known[best])} (similarity {similarity[best]:.2f})",
+                                  "co-liked") if similarity[best] > 0 else None)
+        return reasons
+
+    def matching_attributes(self, liked: np.ndarray, items: list[str], top: int = 2) -> list[Reason | None]:
+        """Per item: the strongest attribute values it shares with `liked` (a summed item feature row of what the
+        user liked)."""
+        features = self.data.item_features
+        if features is None:
+            return [None] * len(items)
+        profile = np.asarray(liked, dtype=np.float64).ravel()
+        rows = features.rows(items).toarray()
+        reasons: list[Reason | None] = []
+        for row in rows:
+            # numeric z-score columns can be negative; only categorical, multi, text and bin columns are "shared"
+            shared = np.where((row > 0) & (profile > 0), row * profile, 0.0)
+            order = [c for c in np.argsort(-shared)[:top] if shared[c] > 0]
+            text = ", ".join(describe_feature(features.columns[c]) for c in order)
+            reasons.append(Reason(f"matches {text}", "attributes") if order else None)
+        return reasons
+
+    def liked_by_similar_users(self, user_row: sp.csr_matrix, items: list[str]) -> list[Reason | None]:
+        """Per item: the user's attribute value whose holders liked the item most often relative to everyone.
+
+        `user_row` is the user's feature row (from the dataset, or built from attribute values chosen on a page).
+        """
+        features = self.data.user_features
+        if features is None or self._user_attributes is None or user_row.nnz == 0:
+            return [None] * len(items)
+        # a numeric field's z-score column is named like the field; it is a level, not a value users share
+        values = [c for c in sp.csr_matrix(user_row).indices
+                  if features.columns[c] != features.field_names[features.column_field[c]]]
+        reasons: list[Reason | None] = []
+        for item in items:
+            position = self._item_index.get_indexer([str(item)])[0]
+            if position < 0 or not values:
+                reasons.append(None)
+                continue
+            liked_by = (self.data.matrix[:, position] > 0).toarray().ravel()
+            best, best_share, best_lift = None, 0.0, 1.0
+            for column in values:
+                holders = self._user_attributes[:, column].toarray().ravel() > 0
+                if holders.sum() == 0:
+                    continue
+                share = liked_by[holders].mean()
+                lift = share / self._overall_share[position] if self._overall_share[position] > 0 else 0.0
+                if lift > best_lift:
+                    best, best_share, best_lift = column, share, lift
+            reasons.append(None if best is None else Reason(
+                f"liked by {best_share:.0%} of users with {describe_feature(features.columns[best])} "
+                f"(vs {self._overall_share[position]:.0%} overall)", "similar-users"))
+        return reasons
+
+    def explain(self, kind: str, items: list[str], *, history: list[str],
+                user_row: sp.csr_matrix | None) -> list[Reason | None]:
+        """Reasons of `kind` (see `reason_kind_for`) for `items` recommended to a user with `history`."""
+        if kind == "co-liked":
+            return self.because_you_liked(history, items)
+        if kind == "attributes":
+            if self.data.item_features is None or not history:
+                return [None] * len(items)
+            liked = np.asarray(self.data.item_features.rows(history).sum(axis=0)).ravel()
+            return self.matching_attributes(liked, items)
+        if kind == "similar-users":
+            if user_row is None:
+                return [None] * len(items)
+            return self.liked_by_similar_users(user_row, items)
+        raise ValueError(f"unknown reason kind {kind!r}; expected one of {', '.join(REASON_KINDS)}")
