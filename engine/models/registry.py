@@ -12,6 +12,16 @@ from engine.models.base import Recommender
 
 MODELS: dict[str, str] = {
     # key: "engine.models.<module>:<Class>"   (keep grouped by family)
+    "random": "engine.models.random_model:RandomRecommender",
+    "mostpop": "engine.models.popularity:PopularityRecommender",
+    "segmentpop": "engine.models.segment_popularity:SegmentPopularityRecommender",
+    "itemknn": "engine.models.itemknn:ItemKNNRecommender",
+    "userknn": "engine.models.userknn:UserKNNRecommender",
+    "rp3beta": "engine.models.rp3beta:RP3betaRecommender",
+    "ease": "engine.models.ease:EASERecommender",
+    "als": "engine.models.als:ALSRecommender",
+    "content": "engine.models.content:ContentRecommender",
+    "mapper": "engine.models.attribute_mapper:AttributeMapperRecommender",
 }
 
 

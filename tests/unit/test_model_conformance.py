@@ -1,0 +1,175 @@
+"""The contract every registered model honours, checked on a tiny planted world (tests/unit/tiny_world.py).
+
+Parametrised over the registry, so a newly registered model is checked without writing a test. A model can
+declare a faster configuration for these checks in a `test_params` class attribute (fewer epochs, smaller
+vectors); its defaults are used otherwise.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.models.base import Recommender
+from engine.models.registry import create_model, get_model_class, model_names
+from tests.unit.tiny_world import tiny_world
+
+MODEL_NAMES = model_names()
+TOP_K = 10
+
+
+def fitted(name: str, seed: int = 0) -> Recommender:
+    """A model fitted on the tiny world (cached: several checks share one fit)."""
+    return _fitted(name, seed)
+
+
+@lru_cache(maxsize=None)
+def _fitted(name: str, seed: int) -> Recommender:
+    cls = get_model_class(name)
+    return create_model(name, getattr(cls, "test_params", {}), seed=seed).fit(tiny_world().data)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_model_declares_documented_config_and_search_space_within_it(name: str) -> None:
+    cls = get_model_class(name)
+    assert cls.name == name
+    for field_name, info in cls.Config.model_fields.items():
+        assert info.description, f"{name}.{field_name} has no description"
+    for field_name, values in cls.search_space.items():
+        assert field_name in cls.Config.model_fields, f"{name} searches unknown field {field_name}"
+        for value in values:
+            cls.Config(**{field_name: value})  # every grid value must validate
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_scores_are_finite_float32_users_by_items(name: str) -> None:
+    world = tiny_world()
+    scores = fitted(name).score(world.known_users, world.known_items)
+    assert scores.dtype == torch.float32
+    assert scores.shape == (len(world.known_users), len(world.known_items))
+    assert torch.isfinite(scores).all()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_recommend_never_returns_items_already_in_the_users_history(name: str) -> None:
+    world = tiny_world()
+    _, positions = fitted(name).recommend(world.known_users, world.known_items, k=TOP_K)
+    history = world.known_users.history.toarray() > 0
+    recommended_item_index = world.known_items.index[positions.numpy()]
+    assert not np.take_along_axis(history, recommended_item_index, axis=1).any()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_same_seed_gives_identical_scores(name: str) -> None:
+    world = tiny_world()
+    cls = get_model_class(name)
+    params = getattr(cls, "test_params", {})
+    first = create_model(name, params, seed=3).fit(world.data).score(world.known_users, world.known_items)
+    second = create_model(name, params, seed=3).fit(world.data).score(world.known_users, world.known_items)
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_save_and_load_give_identical_scores_on_every_declared_query(name: str, tmp_path: Path) -> None:
+    world = tiny_world()
+    model = fitted(name)
+    model.save(tmp_path / name)
+    loaded = get_model_class(name).load(tmp_path / name)
+    caps = type(model).capabilities
+    pairs = [(world.known_users, world.known_items)]
+    if caps.new_users:
+        pairs.append((world.new_users, world.known_items))
+    if caps.user_fold_in:
+        pairs.append((world.revealed_users, world.known_items))
+    if caps.new_items:
+        pairs.append((world.known_users, world.new_items))
+    if caps.item_fold_in:
+        pairs.append((world.known_users, world.revealed_items))
+    for users, items in pairs:
+        assert torch.equal(model.score(users, items), loaded.score(users, items))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_new_users_are_scored_when_declared_and_refused_with_a_reason_otherwise(name: str) -> None:
+    world = tiny_world()
+    model = fitted(name)
+    if type(model).capabilities.new_users:
+        scores = model.score(world.new_users, world.known_items)
+        assert scores.shape == (len(world.new_users), len(world.known_items))
+        assert torch.isfinite(scores).all()
+    else:
+        reason = type(model).cannot_serve(new_users=True, new_items=False)
+        assert isinstance(reason, str) and type(model).label in reason
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_new_items_are_scored_when_declared_and_refused_with_a_reason_otherwise(name: str) -> None:
+    world = tiny_world()
+    model = fitted(name)
+    if type(model).capabilities.new_items:
+        scores = model.score(world.known_users, world.new_items)
+        assert scores.shape == (len(world.known_users), len(world.new_items))
+        assert torch.isfinite(scores).all()
+    else:
+        reason = type(model).cannot_serve(new_users=False, new_items=True)
+        assert isinstance(reason, str) and type(model).label in reason
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_declared_user_fold_in_uses_the_revealed_interactions(name: str) -> None:
+    world = tiny_world()
+    model = fitted(name)
+    cls = type(model)
+    if cls.capabilities.user_fold_in:
+        revealed = model.score(world.revealed_users, world.known_items)
+        assert torch.isfinite(revealed).all()
+        assert not torch.equal(revealed, model.score(world.new_users, world.known_items))
+    elif not cls.capabilities.new_users:
+        assert isinstance(cls.cannot_serve(new_users=True, new_items=False, revealed_users=True), str)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_declared_item_fold_in_uses_the_revealed_interactions(name: str) -> None:
+    world = tiny_world()
+    model = fitted(name)
+    cls = type(model)
+    if cls.capabilities.item_fold_in:
+        revealed = model.score(world.known_users, world.revealed_items)
+        assert torch.isfinite(revealed).all()
+        assert not torch.equal(revealed, model.score(world.known_users, world.new_items))
+    elif not cls.capabilities.new_items:
+        assert isinstance(cls.cannot_serve(new_users=False, new_items=True, revealed_items=True), str)
+
+
+def held_out_hits(scores: torch.Tensor) -> float:
+    """Mean number of held-out positives in each known user's top-k (training items excluded)."""
+    world = tiny_world()
+    scores = scores.clone()
+    scores[torch.from_numpy(world.known_users.history.toarray() > 0)] = -torch.inf
+    top = torch.topk(scores, TOP_K, dim=1).indices.numpy()
+    return float(np.take_along_axis(world.held_out, top, axis=1).sum(axis=1).mean())
+
+
+def random_expected_hits() -> float:
+    """What a uniformly random ranking finds on average: k x held-out / unseen candidates, per user."""
+    world = tiny_world()
+    unseen = world.known_users.history.shape[1] - world.known_users.history.getnnz(axis=1)
+    return float(np.mean(TOP_K * world.held_out.sum(axis=1) / unseen))
+
+
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "random"])
+def test_model_beats_random_on_the_planted_world(name: str) -> None:
+    world = tiny_world()
+    hits = held_out_hits(fitted(name).score(world.known_users, world.known_items))
+    assert hits > 1.3 * random_expected_hits()
+
+
+def test_random_model_finds_about_what_chance_predicts() -> None:
+    world = tiny_world()
+    hits = np.mean([held_out_hits(fitted("random", seed).score(world.known_users, world.known_items))
+                    for seed in range(5)])
+    assert 0.5 * random_expected_hits() < hits < 1.5 * random_expected_hits()
