@@ -1,0 +1,95 @@
+"""Accuracy of full rankings, per user, vectorised over a chunk of users in torch.
+
+Inputs for a chunk: `scores` (users x candidates; -inf marks an excluded candidate, such as an item the user had in
+training) and `relevant` (same shape; True for held-out positives). Definitions, with rel_r the relevance of the item
+at rank r (1-based) of the top K and P the user's number of relevant candidates:
+- recall@K = sum rel_r / P; precision@K = sum rel_r / K; hit@K = 1 if any rel_r;
+- ndcg@K = sum rel_r / log2(r + 1) divided by the ideal DCG over min(P, K) relevant items (binary gains);
+- map@K = sum_r rel_r * precision@r / min(P, K); mrr@K = 1 / (rank of the first relevant item), 0 if none in K;
+- auc: the probability that a relevant candidate outscores a non-relevant one, ties counting one half.
+Users with P = 0 get NaN (excluded and counted by the caller).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")
+
+
+def metric_names(ks: Sequence[int]) -> list[str]:
+    """The accuracy metric names for the cut-offs `ks`, e.g. `ndcg@20`, plus `auc`."""
+    return [f"{metric}@{k}" for k in ks for metric in AT_K_METRICS] + ["auc"]
+
+
+def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k best (scores, candidate positions) per user; k is capped at the number of candidates."""
+    return torch.topk(scores, min(k, scores.shape[1]), dim=1)
+
+
+def at_k_metrics(top_relevant: torch.Tensor, n_relevant: torch.Tensor, ks: Sequence[int]) -> dict[str, torch.Tensor]:
+    """Metrics at each K from the relevance of the ranked top max(K) (users x max K, bool) and P per user."""
+    n_users, depth = top_relevant.shape
+    device = top_relevant.device
+    rel = top_relevant.to(torch.float64)
+    ranks = torch.arange(1, depth + 1, device=device, dtype=torch.float64)
+    discounts = 1.0 / torch.log2(ranks + 1.0)
+    hits = rel.cumsum(dim=1)
+    dcg = (rel * discounts).cumsum(dim=1)
+    ideal = discounts.cumsum(dim=0)
+    precision_at_rank = hits / ranks
+    ap_sum = (rel * precision_at_rank).cumsum(dim=1)
+    # first relevant rank; depth + 1 when there is none in the list
+    first = torch.where(rel > 0, ranks, torch.full_like(ranks, depth + 1.0)).min(dim=1).values
+    positives = n_relevant.to(torch.float64)
+    undefined = positives == 0
+    out: dict[str, torch.Tensor] = {}
+    for k in ks:
+        cut = min(k, depth) - 1
+        if cut < 0:
+            raise ValueError("ranking metrics need at least one candidate")
+        n_ideal = torch.clamp(torch.minimum(positives, torch.tensor(float(k), device=device)), min=1)
+        ideal_dcg = ideal[(n_ideal.long() - 1).clamp(max=depth - 1)]
+        values = {
+            "recall": hits[:, cut] / positives.clamp(min=1),
+            "ndcg": dcg[:, cut] / ideal_dcg,
+            "hit": (hits[:, cut] > 0).to(torch.float64),
+            "precision": hits[:, cut] / float(k),
+            "map": ap_sum[:, cut] / n_ideal,
+            "mrr": torch.where(first <= k, 1.0 / first, torch.zeros_like(first)),
+        }
+        for metric in AT_K_METRICS:
+            out[f"{metric}@{k}"] = values[metric].masked_fill(undefined, float("nan"))
+    return out
+
+
+def auc_per_user(scores: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
+    """Per-user AUC over the non-excluded candidates (Mann-Whitney U with mid-ranks for ties); NaN without a
+    relevant or without a non-relevant candidate."""
+    device = scores.device
+    excluded = torch.isneginf(scores)
+    relevant = relevant & ~excluded
+    n_excluded = torch.count_nonzero(excluded, dim=1).unsqueeze(1)
+    n_pos = torch.count_nonzero(relevant, dim=1)
+    n_neg = scores.shape[1] - n_excluded.squeeze(1) - n_pos
+    nan = torch.full((scores.shape[0],), float("nan"), dtype=torch.float64, device=device)
+    width = int(n_pos.max().item()) if len(n_pos) else 0
+    if width == 0:
+        return nan
+    sorted_scores = torch.sort(scores, dim=1).values
+    # pack each user's relevant scores to the left of a (users x max P) matrix; `present` marks the real entries
+    rows, cols = relevant.nonzero(as_tuple=True)
+    slot = torch.arange(len(rows), device=device) - torch.repeat_interleave(torch.cumsum(n_pos, 0) - n_pos, n_pos)
+    packed = torch.zeros((scores.shape[0], width), dtype=scores.dtype, device=device)
+    packed[rows, slot] = scores[rows, cols]
+    present = torch.zeros(packed.shape, dtype=torch.bool, device=device)
+    present[rows, slot] = True
+    below = (torch.searchsorted(sorted_scores, packed, right=False) - n_excluded).to(torch.float64)
+    through = (torch.searchsorted(sorted_scores, packed, right=True) - n_excluded).to(torch.float64)
+    mid_rank = below + (through - below + 1.0) / 2.0
+    rank_sum = torch.where(present, mid_rank, torch.zeros_like(mid_rank)).sum(dim=1)
+    n_pos_f, n_neg_f = n_pos.to(torch.float64), n_neg.to(torch.float64)
+    auc = (rank_sum - n_pos_f * (n_pos_f + 1.0) / 2.0) / (n_pos_f * n_neg_f)
+    return torch.where((n_pos == 0) | (n_neg == 0), nan, auc)

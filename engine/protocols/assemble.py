@@ -1,0 +1,182 @@
+"""From a protocol's row assignment to a `Split` with named slices and explicit candidate sets.
+
+Every protocol, and every imported split folder, ends here, so slice names and candidate rules follow from the rows
+alone: an entity absent from training is new. Per part (valid or test):
+- `warm` (named `temporal` in the temporal protocol): known users on known items, ranked among training items;
+- `cold-user`: new users on known items, ranked among training items;
+- `cold-item`: known users on new items, ranked among all cold items (the new items of valid and test alike, as
+  in the ColdRec protocol); `cold-item-all`: the same rows ranked among training items plus all cold items;
+- `cold-both`: new users on new items, ranked among all cold items;
+- `few-shot-user-kK` / `few-shot-item-kK`: new entities that reveal their first K rows (`revealed`, with a `shot`
+  rank) to the model at inference; the same held-out rows for every K. Few-shot items rank among the part's
+  few-shot items only, since the other part's items come without their revealed rows;
+- `overall`: every held-out row of the part, ranked among training items, all cold items and the part's few-shot
+  items.
+Training positives of a user are excluded at scoring time, never by removing candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.protocols.split import EvalSlice, Split
+
+TRUTH_COLUMNS = ("user_id", "item_id", "weight", "rating", "timestamp")
+
+
+@dataclass
+class SplitParts:
+    """A split as rows: what protocols produce, what split folders store, what `assemble_split` turns into slices.
+
+    `valid_revealed` / `test_revealed`: few-shot rows shown to the model, with `shot` = 1, 2, ... (reveal order).
+    `shots`: the K values of the few-shot slices; `overall_shots`: the K the `overall` slice reveals.
+    """
+
+    protocol: str
+    seed: int
+    params: dict[str, Any]
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    valid_revealed: pd.DataFrame | None = None
+    test_revealed: pd.DataFrame | None = None
+    cold_users: list[str] = field(default_factory=list)
+    cold_items: list[str] = field(default_factory=list)
+    shots: tuple[int, ...] = ()
+    overall_shots: int | None = None
+
+
+def _frame(rows: pd.DataFrame, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows with the split's columns only, string ids, sorted: one canonical form for slices and fingerprints."""
+    out = rows.copy()
+    if "weight" not in out.columns:
+        out["weight"] = 1.0
+    out = out[[c for c in (*TRUTH_COLUMNS, *extra) if c in out.columns]]
+    out["user_id"] = out["user_id"].astype(str).astype(object)
+    out["item_id"] = out["item_id"].astype(str).astype(object)
+    return out.sort_values(["user_id", "item_id"], kind="stable").reset_index(drop=True)
+
+
+def split_fingerprint(parts: SplitParts) -> str:
+    """sha256 over the protocol, seed, parameters and the content of every part."""
+    digest = hashlib.sha256()
+    header = {"protocol": parts.protocol, "seed": parts.seed, "params": parts.params}
+    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+    for name in ("train", "valid", "test", "valid_revealed", "test_revealed"):
+        rows = getattr(parts, name)
+        digest.update(name.encode())
+        if rows is not None:
+            canonical = _frame(rows, ("shot",))
+            digest.update(canonical.to_csv(index=False).encode())
+    return digest.hexdigest()
+
+
+def primary_slice_name(protocol: str, overall_shots: int | None) -> str:
+    """The validation slice a protocol's models early-stop and tune on."""
+    if protocol in ("few-shot-user", "few-shot-item") and overall_shots is not None:
+        return f"{protocol}-k{overall_shots}"
+    if protocol in ("warm", "cold-item", "cold-user", "cold-both", "temporal"):
+        return protocol
+    return "overall"
+
+
+def _cold_items(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_items: pd.Index) -> set[str]:
+    """A part's new items that reveal no rows (few-shot items do, and are not cold)."""
+    shown = set(revealed["item_id"].astype(str)) if revealed is not None else set()
+    return set(rows["item_id"].astype(str)) - set(train_items) - shown
+
+
+def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users: pd.Index, train_items: pd.Index,
+                 cold_pool: np.ndarray, parts: SplitParts) -> list[EvalSlice]:
+    """The slices of one held-out part (valid or test), in a fixed order; `cold_pool` = all cold items."""
+    rows = _frame(rows)
+    revealed = _frame(revealed, ("shot",)) if revealed is not None and not revealed.empty else None
+    new_user = ~rows["user_id"].isin(train_users).to_numpy()
+    new_item = ~rows["item_id"].isin(train_items).to_numpy()
+    revealed_users = set(revealed.loc[~revealed["user_id"].isin(train_users), "user_id"]) if revealed is not None else set()
+    revealed_items = set(revealed.loc[~revealed["item_id"].isin(train_items), "item_id"]) if revealed is not None else set()
+    few_user = new_user & rows["user_id"].isin(revealed_users).to_numpy()
+    few_item = new_item & rows["item_id"].isin(revealed_items).to_numpy()
+    known_items = np.asarray(train_items, dtype=object)
+    few_shot_items = np.asarray(sorted(rows.loc[few_item, "item_id"].unique()), dtype=object)
+    all_items = np.concatenate([known_items, cold_pool, few_shot_items])
+    warm_name = "temporal" if parts.protocol == "temporal" else "warm"
+
+    def make(name: str, mask: np.ndarray, candidates: np.ndarray, rule: str, *, users_new: bool, items_new: bool,
+             shots: int | None = None) -> EvalSlice:
+        shown = None
+        if shots is not None and revealed is not None:
+            shown = revealed.loc[revealed["shot"] <= shots].reset_index(drop=True)
+        return EvalSlice(name=name, truth=rows.loc[mask].reset_index(drop=True), candidate_items=candidates,
+                         new_users=users_new, new_items=items_new, revealed=shown, shots=shots, candidate_rule=rule)
+
+    slices: list[EvalSlice] = []
+    plain = ~few_user & ~few_item
+    if (m := plain & ~new_user & ~new_item).any():
+        slices.append(make(warm_name, m, known_items, "training items", users_new=False, items_new=False))
+    if (m := plain & new_user & ~new_item).any():
+        slices.append(make("cold-user", m, known_items, "training items", users_new=True, items_new=False))
+    if (m := plain & ~new_user & new_item).any():
+        slices.append(make("cold-item", m, cold_pool, "cold items", users_new=False, items_new=True))
+        slices.append(make("cold-item-all", m, np.concatenate([known_items, cold_pool]),
+                           "training items and cold items", users_new=False, items_new=True))
+    if (m := plain & new_user & new_item).any():
+        slices.append(make("cold-both", m, cold_pool, "cold items", users_new=True, items_new=True))
+    for side, mask in (("user", few_user), ("item", few_item)):
+        if not mask.any():
+            continue
+        candidates = known_items if side == "user" else few_shot_items
+        rule = "training items" if side == "user" else "few-shot items of this part"
+        for k in parts.shots:
+            slices.append(make(f"few-shot-{side}-k{k}", mask, candidates, rule, users_new=side == "user",
+                               items_new=side == "item", shots=k))
+    slices.append(make("overall", np.ones(len(rows), dtype=bool), all_items,
+                       "training items, cold items and few-shot items of this part", users_new=bool(new_user.any()),
+                       items_new=bool(new_item.any()), shots=parts.overall_shots if revealed is not None else None))
+    return slices
+
+
+def assemble_split(parts: SplitParts) -> Split:
+    """The `Split` of a row assignment: slices, candidates and fingerprint, the primary validation slice first."""
+    train = _frame(parts.train)
+    if train.empty:
+        raise ValueError("the training part is empty; nothing to fit a model on")
+    train_users = pd.Index(sorted(train["user_id"].unique()))
+    train_items = pd.Index(sorted(train["item_id"].unique()))
+    cold_pool = np.asarray(sorted(_cold_items(parts.valid, parts.valid_revealed, train_items)
+                                  | _cold_items(parts.test, parts.test_revealed, train_items)), dtype=object)
+    valid = _part_slices(parts.valid, parts.valid_revealed, train_users, train_items, cold_pool, parts)
+    test = _part_slices(parts.test, parts.test_revealed, train_users, train_items, cold_pool, parts)
+    primary = primary_slice_name(parts.protocol, parts.overall_shots)
+    valid.sort(key=lambda s: s.name != primary)  # stable: the primary slice first, the rest in their order
+    return Split(protocol=parts.protocol, seed=parts.seed, params=dict(parts.params), train=train, valid=valid,
+                 test=test, cold_users=sorted(parts.cold_users), cold_items=sorted(parts.cold_items),
+                 fingerprint=split_fingerprint(parts))
+
+
+def _part_rows(slices: list[EvalSlice]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The held-out rows and revealed rows behind a part's slices (views such as `overall` overlap, so dedupe)."""
+    truths = [s.truth for s in slices]
+    rows = pd.concat(truths, ignore_index=True).drop_duplicates(["user_id", "item_id"]) if truths else pd.DataFrame(
+        columns=["user_id", "item_id", "weight"])
+    shown = [s.revealed for s in slices if s.revealed is not None and not s.revealed.empty]
+    revealed = pd.concat(shown, ignore_index=True).drop_duplicates(["user_id", "item_id"]) if shown else None
+    return _frame(rows), (_frame(revealed, ("shot",)) if revealed is not None else None)
+
+
+def split_parts(split: Split) -> SplitParts:
+    """The rows behind a `Split` (inverse of `assemble_split`), for storing and exporting it."""
+    valid, valid_revealed = _part_rows(split.valid)
+    test, test_revealed = _part_rows(split.test)
+    shots = tuple(sorted({s.shots for s in split.valid + split.test if s.shots is not None and s.name != "overall"}))
+    overall = [s.shots for s in split.test + split.valid if s.name == "overall" and s.shots is not None]
+    return SplitParts(protocol=split.protocol, seed=split.seed, params=dict(split.params), train=split.train,
+                      valid=valid, test=test, valid_revealed=valid_revealed, test_revealed=test_revealed,
+                      cold_users=list(split.cold_users), cold_items=list(split.cold_items), shots=shots,
+                      overall_shots=overall[0] if overall else None)

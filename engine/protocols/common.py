@@ -1,0 +1,102 @@
+"""Shared steps of every protocol: the rows to split, seeded choices of entities and records, row ordering.
+
+Each random choice draws from its own stream (seed plus a step name), so changing one parameter of a protocol never
+reshuffles an unrelated part of the split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from engine.data.dataset import Dataset
+
+SPLIT_COLUMNS = ("user_id", "item_id", "weight", "rating", "timestamp")
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot be applied as asked: bad parameters or a dataset too small or lacking a column."""
+
+
+def rows_to_split(dataset: Dataset) -> pd.DataFrame:
+    """The dataset's positives with string ids, `weight`, and `rating` / `timestamp` where the dataset has them.
+
+    Non-positive rows are dropped before splitting (the reference protocol of the model zoo), so every slice
+    holds positives only; with explicit feedback and no threshold every rated row is a positive.
+    """
+    positives = dataset.positives()
+    if positives.empty:
+        raise ProtocolError("the dataset has no positive interactions to split; lower the rating threshold or "
+                            "check the event weights")
+    frame = pd.DataFrame({
+        "user_id": positives["user_id"].astype(str).to_numpy(dtype=object),
+        "item_id": positives["item_id"].astype(str).to_numpy(dtype=object),
+        "weight": positives["weight"].to_numpy(np.float64),
+    })
+    if "rating" in positives.columns:
+        frame["rating"] = positives["rating"].to_numpy(np.float64)
+    if "timestamp" in positives.columns:
+        frame["timestamp"] = positives["timestamp"].to_numpy(np.int64)
+    # a canonical order makes the split independent of the order rows were uploaded in
+    return frame.sort_values(["user_id", "item_id"], kind="stable").reset_index(drop=True)
+
+
+def rng_for(seed: int, step: str) -> np.random.Generator:
+    """An independent random stream for one step of a protocol."""
+    digest = int.from_bytes(hashlib.sha256(step.encode()).digest()[:8], "little")
+    return np.random.default_rng([int(seed), digest])
+
+
+def check_fraction(name: str, value: float, *, allow_zero: bool = True) -> float:
+    """Validate a fraction parameter with a message that names it."""
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (low_ok and value < 1):
+        bound = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ProtocolError(f"parameter {name}={value!r} must be a fraction in {bound}")
+    return float(value)
+
+
+def choose_entities(ids: np.ndarray, fraction: float, seed: int, step: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pick `fraction` of `ids` (at least one) and halve them by entity: (validation entities, test entities)."""
+    unique = np.asarray(sorted(set(ids.tolist())), dtype=object)
+    n_chosen = max(2, int(round(fraction * len(unique))))
+    if n_chosen >= len(unique):
+        raise ProtocolError(f"cannot hold out {n_chosen} of {len(unique)} entities and keep any for training; "
+                            "lower the cold fraction or use a larger dataset")
+    chosen = rng_for(seed, step).permutation(unique)[:n_chosen]
+    n_valid = n_chosen // 2
+    return np.sort(chosen[:n_valid]), np.sort(chosen[n_valid:])
+
+
+def record_parts(n_rows: int, valid_fraction: float, test_fraction: float, seed: int, step: str) -> np.ndarray:
+    """Assign each of `n_rows` records to 'train', 'valid' or 'test' at random with the given fractions."""
+    draw = rng_for(seed, step).random(n_rows)
+    parts = np.full(n_rows, "train", dtype=object)
+    parts[draw < valid_fraction + test_fraction] = "test"
+    parts[draw < valid_fraction] = "valid"
+    return parts
+
+
+def move_unknown_back(frame: pd.DataFrame, parts: np.ndarray) -> np.ndarray:
+    """Held-out records whose user or item has no training record go back to training (ColdRec's rule), so
+    warm entities always appear in training. One pass suffices: moving rows only adds entities to training."""
+    train = parts == "train"
+    known_users = set(frame.loc[train, "user_id"])
+    known_items = set(frame.loc[train, "item_id"])
+    unknown = ~train & ~(frame["user_id"].isin(known_users).to_numpy() & frame["item_id"].isin(known_items).to_numpy())
+    parts = parts.copy()
+    parts[unknown] = "train"
+    return parts
+
+
+def ordered_within(frame: pd.DataFrame, key: str, seed: int, step: str) -> pd.DataFrame:
+    """Rows grouped by `key`, each group in time order (ties and time-less data in a seeded random order),
+    with `position` = 0, 1, ... within the group: the order in which few-shot rows are revealed."""
+    shuffle = rng_for(seed, step).random(len(frame))
+    ordered = frame.assign(_shuffle=shuffle)
+    sort_by = [key, "timestamp", "_shuffle"] if "timestamp" in frame.columns else [key, "_shuffle"]
+    ordered = ordered.sort_values(sort_by, kind="stable").drop(columns="_shuffle")
+    ordered["position"] = ordered.groupby(key, sort=False).cumcount()
+    return ordered.reset_index(drop=True)
