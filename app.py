@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
+from engine.jobs.supervisor import SupervisorStartError, autostart_enabled, ensure_supervisor
 from engine.store.db import get_engine
 
 st.set_page_config(page_title="Cold-Start Lab", page_icon=":material/ac_unit:", layout="wide")
@@ -17,6 +19,22 @@ def _database_ready() -> bool:
 
 
 _database_ready()
+
+
+@st.cache_resource
+def _background_worker() -> str | None:
+    """Start the training worker once per server process when none is alive; what went wrong, if anything."""
+    if not autostart_enabled():
+        return None
+    try:
+        ensure_supervisor()
+    except (SupervisorStartError, OSError, SQLAlchemyError) as error:
+        return f"Training runs will wait in the queue: the background worker did not start ({error})."
+    return None
+
+
+if (worker_problem := _background_worker()) is not None:
+    st.sidebar.warning(worker_problem, icon=":material/warning:")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),

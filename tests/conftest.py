@@ -18,6 +18,8 @@ def coldstart_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("COLDSTART_HOME", str(home))
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # page tests drive the run queue themselves; a background worker started by app.py would outlive the test
+    monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
     dispose_engines()
     yield home
     dispose_engines()

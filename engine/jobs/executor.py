@@ -1,0 +1,116 @@
+"""Where runs execute. The supervisor talks to an `Executor`; `LocalExecutor` runs each run in its own process.
+
+Each run gets a fresh interpreter (`python -m engine.jobs.child RUN_ID`, spawned, never forked, since CUDA does not
+survive fork), in its own session so Streamlit reruns or a Ctrl-C of the app do not reach it, and with
+`CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Cancel sends SIGTERM to the run's process group (the child stops
+cooperatively), then SIGKILL when it has not exited after a grace period. A distributed executor (Ray jobs) can
+implement the same four methods without the pages noticing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine.config import get_settings
+
+CANCEL_GRACE_S = 5.0
+"""Seconds a cancelled run gets to stop on its own before its process group is killed."""
+
+
+class Executor(Protocol):
+    """Starts, watches and stops runs; one implementation per place runs execute."""
+
+    def launch(self, run_id: int, slot: str) -> int:
+        """Start run `run_id` on device `slot` ("cpu" or "cuda:N"); returns its process id."""
+
+    def poll(self, run_id: int) -> int | None:
+        """The run's exit code once it has ended (negative: killed by that signal), else None."""
+
+    def cancel(self, run_id: int) -> None:
+        """Ask the run to stop now; force it after a grace period (checked on later polls)."""
+
+    def running(self) -> dict[int, str]:
+        """Run id -> device slot of every run launched and not yet reaped."""
+
+
+@dataclass
+class _Child:
+    process: subprocess.Popen
+    slot: str
+    kill_at: float | None = None
+
+
+def child_command(run_id: int) -> list[str]:
+    """The command line of a run's child process."""
+    return [sys.executable, "-m", "engine.jobs.child", str(run_id)]
+
+
+def child_environment(slot: str, threads: int | None) -> dict[str, str]:
+    """The parent's environment with the run's GPU pinned (or hidden on a CPU slot) and CPU threads capped."""
+    env = dict(os.environ)
+    if slot.startswith("cuda:"):
+        env["CUDA_VISIBLE_DEVICES"] = slot.split(":", 1)[1]
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
+    # the child imports the engine from the project root, wherever the supervisor was started from
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class LocalExecutor:
+    """Runs each run as a child process on this machine."""
+
+    def __init__(self, threads_per_run: int | None = None, grace_s: float = CANCEL_GRACE_S) -> None:
+        self.threads_per_run = threads_per_run
+        self.grace_s = grace_s
+        self._children: dict[int, _Child] = {}
+
+    def launch(self, run_id: int, slot: str) -> int:
+        logs = get_settings().home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"run-{run_id}.log", "ab") as log:
+            process = subprocess.Popen(child_command(run_id), env=child_environment(slot, self.threads_per_run),
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self._children[run_id] = _Child(process, slot)
+        return process.pid
+
+    def poll(self, run_id: int) -> int | None:
+        child = self._children.get(run_id)
+        if child is None:
+            return None
+        code = child.process.poll()
+        if code is None:
+            if child.kill_at is not None and time.monotonic() >= child.kill_at:
+                _signal_group(child.process.pid, signal.SIGKILL)
+            return None
+        # the run's own children (data loaders) die with their group
+        _signal_group(child.process.pid, signal.SIGKILL)
+        del self._children[run_id]
+        return code
+
+    def cancel(self, run_id: int) -> None:
+        child = self._children.get(run_id)
+        if child is None or child.kill_at is not None:
+            return
+        child.kill_at = time.monotonic() + self.grace_s
+        _signal_group(child.process.pid, signal.SIGTERM)
+
+    def running(self) -> dict[int, str]:
+        return {run_id: child.slot for run_id, child in self._children.items()}
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal a run's whole process group (its pid leads the group, thanks to start_new_session)."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

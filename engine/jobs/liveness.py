@@ -1,0 +1,115 @@
+"""Who is alive: supervisor heartbeats in the `workers` table and checks on the processes runs name.
+
+A supervisor is alive while its heartbeat is fresh. A running run is alive while its child process writes its own
+heartbeat, so a run survives its supervisor (and the app) dying; only when both its heartbeat is stale and, on this
+host, its process is gone, is it marked failed with the reason "worker lost".
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+import psutil
+from sqlalchemy import select, update
+
+from engine.jobs.queue import remove_run_artifact
+from engine.jobs.transactions import immediate_session, with_lock_retry
+from engine.store.db import session_scope
+from engine.store.tables import RunRow, WorkerRow, utcnow
+
+HEARTBEAT_S = 1.0
+"""How often supervisors and run children write their heartbeat."""
+STALE_AFTER_S = 10.0
+"""A heartbeat older than this means the process is gone (or frozen), with room for a busy database."""
+WORKER_LOST = "worker lost: the process running this run stopped without recording a result; re-run it"
+
+
+def new_worker_id() -> str:
+    """A unique supervisor id that says where it runs: host-pid-random."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def is_fresh(heartbeat_at: datetime | None, now: datetime | None = None) -> bool:
+    """True when a heartbeat is recent enough to trust that its writer is alive."""
+    return heartbeat_at is not None and (now or utcnow()) - heartbeat_at < timedelta(seconds=STALE_AFTER_S)
+
+
+def register_worker(worker_id: str) -> None:
+    """Add this supervisor's row, with a first heartbeat."""
+    def write() -> None:
+        with session_scope() as session:
+            session.add(WorkerRow(id=worker_id, pid=os.getpid(), host=socket.gethostname()))
+
+    with_lock_retry(write)
+
+
+def beat_worker(worker_id: str) -> None:
+    """Refresh this supervisor's heartbeat."""
+    def write() -> None:
+        with session_scope() as session:
+            session.execute(update(WorkerRow).where(WorkerRow.id == worker_id).values(heartbeat_at=utcnow()))
+
+    with_lock_retry(write)
+
+
+def stop_worker(worker_id: str) -> None:
+    """Mark a supervisor as stopped on a clean shutdown, so nobody waits for its heartbeat to go stale."""
+    def write() -> None:
+        with session_scope() as session:
+            session.execute(update(WorkerRow).where(WorkerRow.id == worker_id).values(stopped=True))
+
+    with_lock_retry(write)
+
+
+def live_workers() -> list[WorkerRow]:
+    """Supervisors with a fresh heartbeat that have not stopped."""
+    with session_scope() as session:
+        rows = session.scalars(select(WorkerRow).where(WorkerRow.stopped.is_(False))).all()
+    now = utcnow()
+    return [row for row in rows if is_fresh(row.heartbeat_at, now)]
+
+
+def process_alive(pid: int | None) -> bool:
+    """True when `pid` names a live (not zombie) process on this host."""
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def fail_lost_runs(exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Mark running runs whose child is gone as failed ("worker lost"); returns their ids.
+
+    A run counts as lost when its heartbeat is stale and its process is not alive on this host; runs in
+    `exclude` (the caller's own children, which it reaps itself) are left alone.
+    """
+    def write() -> list[int]:
+        lost = []
+        with immediate_session() as session:
+            now = utcnow()
+            for row in session.scalars(select(RunRow).where(RunRow.status == "running")):
+                if row.id in exclude or is_fresh(row.heartbeat_at, now) or _alive_here(row):
+                    continue
+                if row.cancel_requested:
+                    row.status, row.message, row.error = "cancelled", "cancelled", None
+                else:
+                    row.status, row.message, row.error = "failed", "worker lost", WORKER_LOST
+                row.finished_at = now
+                lost.append(row.id)
+        return lost
+
+    lost = with_lock_retry(write)
+    for run_id in lost:
+        remove_run_artifact(run_id)
+    return lost
+
+
+def _alive_here(row: RunRow) -> bool:
+    """A run whose worker ran on this host and whose process still exists is slow, not lost."""
+    host = (row.worker_id or "").rsplit("-", 2)[0]
+    return host == socket.gethostname() and process_alive(row.pid)

@@ -1,0 +1,111 @@
+"""What the Train form shows for a model: its hyper-parameters read from the typed config, and what it can serve.
+
+Pages build widgets from these descriptions, so a new model gets a form without page code: numbers become number
+inputs with their bounds, `Literal` fields become select boxes, booleans checkboxes, and descriptions become help.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic.fields import FieldInfo
+
+from engine.models.base import Capabilities
+from engine.models.registry import get_model_class
+
+FieldKind = Literal["int", "float", "bool", "choice", "text", "fixed"]
+
+CAPABILITY_LABELS = {
+    "new_users": "new users (attributes)",
+    "new_items": "new items (attributes)",
+    "user_fold_in": "new users (a few interactions)",
+    "item_fold_in": "new items (a few interactions)",
+    "needs_ratings": "needs ratings",
+}
+
+
+@dataclass(frozen=True)
+class ParamField:
+    """One hyper-parameter as a form field."""
+
+    name: str
+    label: str
+    kind: FieldKind
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def _strip_optional(annotation: Any) -> Any:
+    """`int | None` -> int: the form always holds a value, the default may be None only for fixed fields."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    low = high = None
+    for item in info.metadata:
+        if isinstance(item, (Ge, Gt)):
+            low = item.ge if isinstance(item, Ge) else item.gt
+        elif isinstance(item, (Le, Lt)):
+            high = item.le if isinstance(item, Le) else item.lt
+    return low, high
+
+
+def param_fields(model: str) -> list[ParamField]:
+    """The form fields of `model`'s config, in declaration order."""
+    config = get_model_class(model).Config
+    result = []
+    for name, info in config.model_fields.items():
+        annotation = _strip_optional(info.annotation)
+        default = info.get_default(call_default_factory=True)
+        label = info.title or name.replace("_", " ")
+        help_text = info.description or ""
+        low, high = _bounds(info)
+        if typing.get_origin(annotation) is Literal:
+            kind, choices = "choice", tuple(typing.get_args(annotation))
+        elif annotation is bool:
+            kind, choices = "bool", ()
+        elif annotation is int:
+            kind, choices = "int", ()
+        elif annotation is float:
+            kind, choices = "float", ()
+        elif annotation is str:
+            kind, choices = "text", ()
+        else:
+            kind, choices = "fixed", ()
+        if default is None and kind != "fixed":
+            kind = "fixed"  # "None" means "let the model decide"; there is no widget value for it
+        result.append(ParamField(name, label, kind, default, help_text, choices, low, high))
+    return result
+
+
+def capability_summary(model: str) -> str:
+    """What a model can serve, in words for the model picker, e.g. "new items (attributes) · needs ratings"."""
+    caps: Capabilities = get_model_class(model).capabilities
+    served = [label for key, label in CAPABILITY_LABELS.items() if getattr(caps, key)]
+    return " · ".join(served) or "known users and items only"
+
+
+def model_choices(names: list[str]) -> dict[str, str]:
+    """Registry key -> "Label (family)" for a picker."""
+    out = {}
+    for name in names:
+        cls = get_model_class(name)
+        out[name] = f"{cls.label} ({cls.family})"
+    return out
+
+
+def suggested_grid(model: str) -> dict[str, list[Any]]:
+    """The model's small declared search space (may be empty)."""
+    return dict(get_model_class(model).search_space)
+

@@ -1,0 +1,242 @@
+"""The supervisor (`python -m engine worker`): claims queued runs while device slots are free and watches them.
+
+Every tick it refreshes its heartbeat, reaps children that ended (turning an exit without a recorded result into a
+failed run with a reason), forwards cancel requests to the children's process groups, marks runs whose process is
+gone as "worker lost", and claims more runs. Several supervisors may run at once: claims are atomic, and runs are
+independent of the supervisor that started them, so killing a supervisor never kills its runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import select
+
+from engine.config import get_settings
+from engine.jobs.executor import CANCEL_GRACE_S, Executor, LocalExecutor
+from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
+                                  process_alive, register_worker, stop_worker)
+from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
+from engine.store.db import session_scope
+from engine.store.tables import RunRow
+
+log = logging.getLogger("coldstart.supervisor")
+
+MAX_RUNS_ENV = "COLDSTART_MAX_RUNS_PER_DEVICE"
+AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
+"""Set to 0 where the app must not start a background worker (page tests, which drive the queue themselves)."""
+SUPERVISOR_START_TIMEOUT_S = 30.0
+
+
+class SupervisorStartError(RuntimeError):
+    """The app could not start a supervisor; the message says where its log is."""
+
+
+def max_runs_per_device() -> int:
+    """Concurrent runs per device from `COLDSTART_MAX_RUNS_PER_DEVICE` (default 1: a run gets a whole device)."""
+    raw = os.environ.get(MAX_RUNS_ENV, "1")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{MAX_RUNS_ENV}={raw!r} is not a positive whole number; set it to 1 or more")
+    return value
+
+
+def device_slots() -> list[str]:
+    """One slot per visible GPU ("cuda:0", ...), or a single "cpu" slot on a machine without CUDA."""
+    import torch  # only the supervisor needs it, to count GPUs; the app never does
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{index}" for index in range(count)] or ["cpu"]
+
+
+def describe_exit(code: int) -> str:
+    """A readable reason for a child that ended without recording its result."""
+    if code < 0:
+        name = signal.Signals(-code).name
+        if -code == signal.SIGKILL:
+            return ("the run's process was killed (SIGKILL) before it finished, by hand or by the system when memory "
+                    "ran out; re-run it, with a smaller model or batch size if memory is short")
+        return f"the run's process was stopped by signal {name} before it finished; re-run it"
+    return f"the run's process exited with code {code} without recording a result; see logs/run-<id>.log"
+
+
+class Supervisor:
+    """Claims and watches runs on this machine's devices."""
+
+    def __init__(self, executor: Executor | None = None, slots: list[str] | None = None,
+                 runs_per_slot: int | None = None, poll_s: float = 0.2) -> None:
+        self.worker_id = new_worker_id()
+        self.slots = slots
+        self.runs_per_slot = runs_per_slot or max_runs_per_device()
+        threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
+        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads)
+        self.poll_s = poll_s
+        self._last_beat = 0.0
+        self._orphan_kill_at: dict[int, float] = {}
+
+    def start(self) -> None:
+        """Announce this supervisor and settle runs left by supervisors that died."""
+        register_worker(self.worker_id)
+        self._last_beat = time.monotonic()
+        if self.slots is None:
+            self.slots = device_slots()
+        lost = fail_lost_runs()
+        log.info("supervisor %s on %s, %d run(s) per slot; marked lost: %s", self.worker_id, self.slots,
+                 self.runs_per_slot, lost or "none")
+
+    def tick(self) -> None:
+        """One round: heartbeat, reap, forward cancels, settle lost runs, fill free slots."""
+        if time.monotonic() - self._last_beat >= HEARTBEAT_S:
+            beat_worker(self.worker_id)
+            self._last_beat = time.monotonic()
+        self._reap()
+        self._forward_cancels()
+        fail_lost_runs(exclude=set(self.executor.running()))
+        self._fill_slots()
+
+    def run(self, stop: threading.Event) -> None:
+        """Tick until `stop` is set; runs in flight keep going after the supervisor stops."""
+        self.start()
+        try:
+            while not stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # one bad tick (a database hiccup) must not end the supervisor
+                    log.exception("supervisor tick failed; trying again")
+                stop.wait(self.poll_s)
+        finally:
+            stop_worker(self.worker_id)
+
+    def _reap(self) -> None:
+        for run_id in list(self.executor.running()):
+            code = self.executor.poll(run_id)
+            if code is None:
+                continue
+            with session_scope() as session:
+                row = session.get(RunRow, run_id)
+                cancelled = row is not None and row.cancel_requested
+            # a child that recorded its final state already left "running"; finish_run then changes nothing
+            if cancelled:
+                finish_run(run_id, "cancelled", message="cancelled")
+            else:
+                finish_run(run_id, "failed", message="failed", error=describe_exit(code))
+            log.info("run %d ended with exit code %s", run_id, code)
+
+    def _forward_cancels(self) -> None:
+        with session_scope() as session:
+            wanted = session.execute(select(RunRow.id, RunRow.pid).where(
+                RunRow.status == "running", RunRow.cancel_requested.is_(True))).all()
+        ours = self.executor.running()
+        for run_id, pid in wanted:
+            if run_id in ours:
+                self.executor.cancel(run_id)
+            elif process_alive(pid):
+                self._stop_orphan(run_id, pid)
+
+    def _stop_orphan(self, run_id: int, pid: int) -> None:
+        """Cancel a run whose own supervisor died: same SIGTERM-then-SIGKILL, by the pid the run recorded."""
+        now = time.monotonic()
+        kill_at = self._orphan_kill_at.setdefault(run_id, now + CANCEL_GRACE_S)
+        sig = signal.SIGKILL if now >= kill_at else signal.SIGTERM
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            self._orphan_kill_at.pop(run_id, None)
+
+    def _fill_slots(self) -> None:
+        busy = Counter(self.executor.running().values())
+        for slot in self.slots or []:
+            while busy[slot] < self.runs_per_slot:
+                claimed = claim_next_run(self.worker_id, slot)
+                if claimed is None:
+                    return
+                try:
+                    pid = self.executor.launch(claimed.id, slot)
+                except OSError as error:
+                    finish_run(claimed.id, "failed", message="failed", error=f"could not start the run: {error}")
+                    continue
+                set_run_pid(claimed.id, pid)
+                busy[slot] += 1
+                log.info("run %d (%s) started on %s as pid %d", claimed.id, claimed.model, slot, pid)
+
+
+@contextmanager
+def _launch_lock() -> Iterator[None]:
+    """Serialize app processes that check for a supervisor and start one, so two do not both start one."""
+    home = get_settings().home
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "supervisor.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def autostart_enabled() -> bool:
+    """Whether the app should start a supervisor itself (`COLDSTART_AUTOSTART_WORKER`, on unless 0/false/no)."""
+    return os.environ.get(AUTOSTART_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def ensure_supervisor(timeout_s: float = SUPERVISOR_START_TIMEOUT_S) -> str:
+    """The id of a live supervisor (by heartbeat), starting one in the background when none is alive.
+
+    The supervisor runs in its own session, so it outlives the app process that started it.
+    """
+    with _launch_lock():
+        alive = live_workers()
+        if alive:
+            return alive[0].id
+        logs = get_settings().home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / "supervisor.log"
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen([sys.executable, "-m", "engine.jobs.supervisor"], stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            alive = [w for w in live_workers() if w.pid == process.pid]
+            if alive:
+                return alive[0].id
+            if process.poll() is not None:
+                raise SupervisorStartError(f"the background worker exited at start (code {process.returncode}); "
+                                           f"see {log_path}")
+            time.sleep(0.1)
+        raise SupervisorStartError(f"the background worker did not report within {timeout_s:.0f} s; see {log_path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry: run a supervisor until SIGTERM or Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m engine worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--max-runs-per-device", type=int, default=None,
+                        help=f"concurrent runs per GPU (or on the CPU); default from {MAX_RUNS_ENV} or 1")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        supervisor = Supervisor(runs_per_slot=args.max_runs_per_device)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    supervisor.run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

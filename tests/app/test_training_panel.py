@@ -1,0 +1,105 @@
+"""The training panel with a seeded database: Train queues runs at once, runs show their state, buttons act."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.jobs.queue import claim_next_run, finish_run, list_runs, submit_runs
+from engine.store.db import session_scope
+from engine.store.tables import RunEventRow, RunRow, utcnow
+from tests.unit.jobs_support import empty_experiment, register_fault_models, run_status
+
+
+def _panel(experiment_id: int) -> None:
+    from ui.training import training_panel
+
+    training_panel(experiment_id)
+
+
+@pytest.fixture
+def experiment(coldstart_home, monkeypatch) -> int:
+    register_fault_models(monkeypatch)
+    return empty_experiment()
+
+
+def _open(experiment_id: int) -> AppTest:
+    return AppTest.from_function(_panel, args=(experiment_id,), default_timeout=60).run()
+
+
+def _button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def test_train_queues_one_run_per_model_and_seed_without_waiting(experiment):
+    app = _open(experiment)
+    app.multiselect[0].select("tiny_popularity").select("tiny_popularity_b").run()
+    assert not app.exception
+    app.number_input(key="train-tiny_popularity-epochs").set_value(5)
+    app.text_input[-1].set_value("0, 1")
+    app.button[0].click().run()
+    assert not app.exception
+    runs = list_runs(experiment)
+    assert sorted((r.model, r.seed) for r in runs) == [("tiny_popularity", 0), ("tiny_popularity", 1),
+                                                       ("tiny_popularity_b", 0), ("tiny_popularity_b", 1)]
+    assert {r.status for r in runs} == {"queued"}
+    assert {r.params["epochs"] for r in runs if r.model == "tiny_popularity"} == {5}
+    # nobody is working the queue in this test, and the page says so instead of spinning forever
+    assert "No background worker" in app.warning[0].value
+
+
+def test_bad_seeds_are_refused_with_a_clear_message_and_nothing_is_queued(experiment):
+    app = _open(experiment)
+    app.multiselect[0].select("tiny_popularity").run()
+    app.text_input[-1].set_value("0, one")
+    app.button[0].click().run()
+    assert "seed 'one' is not a whole number" in app.error[0].value
+    assert list_runs(experiment) == []
+
+
+def test_a_running_run_shows_progress_per_epoch_and_overall_and_can_be_cancelled(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity", {"epochs": 4})
+    claim_next_run("w", "cpu")
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        row.progress, row.message, row.device = 0.375, "epoch 2/4 · step 1/2", "cpu"
+        session.add_all([RunEventRow(run_id=run_id, kind="progress", epoch=1, n_epochs=4, loss=0.9, metric=0.1),
+                         RunEventRow(run_id=run_id, kind="progress", epoch=2, n_epochs=4, step=1, n_steps=2,
+                                     loss=0.7)])
+    app = _open(experiment)
+    assert not app.exception
+    bars = [element for element in app.get("progress")]
+    assert [bar.proto.text for bar in bars] == ["Overall 38%", "Epoch 2 of 4"]
+    assert "about" in app.caption[0].value  # time left is estimated from progress
+    assert app.get("plotly_chart")
+    _button(app, "Cancel").click().run()
+    assert run_status(run_id).cancel_requested
+
+
+def test_a_failed_run_shows_its_reason_keeps_the_traceback_aside_and_can_be_rerun(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity", seeds=[3])
+    claim_next_run("w", "cpu")
+    finish_run(run_id, "failed", message="failed", error="out of GPU memory while training",
+               traceback="Traceback (most recent call last):\n  ...\ntorch.OutOfMemoryError: CUDA out of memory")
+    app = _open(experiment)
+    assert app.error[0].value == "out of GPU memory while training"
+    assert app.expander[0].label == "Traceback"
+    assert "torch.OutOfMemoryError" in app.expander[0].code[0].value
+    _button(app, "Re-run").click().run()
+    copies = [r for r in list_runs(experiment) if r.id != run_id]
+    assert [(r.status, r.seed) for r in copies] == [("queued", 3)]
+
+
+def test_a_finished_run_shows_its_results_and_can_be_deleted(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity")
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        row.status, row.finished_at, row.started_at = "done", utcnow(), utcnow()
+        row.results = {"slices": {"warm": {"ndcg@10": {"mean": 0.25, "ci": [0.2, 0.3], "n_users": 9}},
+                                  "cold-user": {"not_applicable": "cannot score new users"}}}
+    app = _open(experiment)
+    table = app.dataframe[0].value
+    assert table.loc[table["slice"] == "warm", "mean"].item() == 0.25
+    assert "not applicable: cannot score new users" in set(table["result"].dropna())
+    _button(app, "Delete").click().run()
+    assert list_runs(experiment) == []
