@@ -1,0 +1,250 @@
+"""Data: upload tables or load a sample, check how they are read, save them as a dataset, and profile datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.config import get_settings
+from engine.data.canonical import read_canonical_result
+from engine.data.catalog import check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset, save_dataset
+from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribute_kinds
+from engine.data.dataset import ATTRIBUTE_KINDS, Feedback
+from engine.data.errors import DataError, DataWarning
+from engine.data.profile import DatasetProfile, profile_dataset
+from engine.data.read import RawTable, read_table
+from engine.data.synthetic import generate_synthetic
+from engine.data.validate import DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset, default_feedback
+from ui.data_widgets import render_profile
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "parquet", "pq", "gz", "zip"]
+NONE = "(none)"
+ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp", "event": "Event type"}
+DUPLICATE_LABELS = {"last": "keep the latest row", "sum": "sum the ratings", "max": "keep the strongest row"}
+SYNTHETIC_SIZES = {  # label: (users, items, interactions)
+    "tiny (50 users, 500 interactions)": (50, 40, 500),
+    "small (1k users, 20k interactions)": (1_000, 500, 20_000),
+    "medium (5k users, 100k interactions)": (5_000, 2_000, 100_000),
+    "large (20k users, 1M interactions)": (20_000, 5_000, 1_000_000),
+}
+ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
+MAX_EVENT_TYPES = 20
+
+
+@st.cache_data(max_entries=6, show_spinner="Reading the file...")
+def _read_upload(file_id: str, name: str, _data: bytes) -> RawTable:
+    """Read an upload once per file (the file id changes with every new upload)."""
+    return read_table(_data, name)
+
+
+@st.cache_data(max_entries=4, show_spinner="Profiling the dataset...")
+def _profile(dataset_id: int, fingerprint: str) -> DatasetProfile:
+    """Profile a stored dataset once per content (the fingerprint changes whenever its content does)."""
+    return profile_dataset(load_dataset(dataset_id))
+
+
+def _uploaded_table(label: str, key: str, required: bool) -> RawTable | None:
+    """An uploader with the table as it will be read (or the reason it cannot be read)."""
+    upload = st.file_uploader(label + ("" if required else " (optional)"), type=UPLOAD_TYPES, key=key)
+    if upload is None:
+        return None
+    try:
+        raw = _read_upload(upload.file_id, upload.name, upload.getvalue())
+    except DataError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    st.caption(raw.describe())
+    st.dataframe(raw.frame.head(8), hide_index=True)
+    return raw
+
+
+def _choice(label: str, options: list[str], default: str | None, key: str) -> str | None:
+    """A selectbox over columns with a '(none)' option, pre-set to `default`."""
+    choices = [NONE] + options
+    value = st.selectbox(label, choices, index=choices.index(default) if default in choices else 0, key=key)
+    return None if value == NONE else value
+
+
+def _role_mapping(raw: RawTable, key: str) -> RoleMapping:
+    """Selectboxes pre-filled by detection, one per role."""
+    detected = detect_roles(raw.frame).as_dict()
+    columns = [str(c) for c in raw.frame.columns]
+    cells = st.columns(len(ROLES))
+    chosen = {}
+    for cell, role in zip(cells, ROLES):
+        with cell:
+            chosen[role] = _choice(ROLE_LABELS[role], columns, detected[role], f"{key}-role-{role}")
+    return RoleMapping(**chosen)
+
+
+def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:
+    """Id column and attribute kinds of an item or user table, kinds pre-set by inference."""
+    columns = [str(c) for c in raw.frame.columns]
+    canonical = f"{side}_id"
+    default = canonical if canonical in columns else columns[0]
+    id_column = st.selectbox(f"{side.title()} id column", columns, index=columns.index(default), key=f"{key}-id")
+    inferred = infer_attribute_kinds(raw.frame, id_column)
+    kinds = {}
+    cells = st.columns(4)
+    for position, (column, kind) in enumerate(inferred.items()):
+        with cells[position % 4]:
+            kinds[column] = st.selectbox(f"`{column}`", ATTRIBUTE_KINDS, index=ATTRIBUTE_KINDS.index(kind),
+                                         key=f"{key}-kind-{column}")
+    return AttributeInput(raw.frame, id_column, kinds, label=raw.name, first_row=raw.first_row)
+
+
+def _feedback(raw: RawTable, roles: RoleMapping, key: str) -> Feedback:
+    """Explicit ratings with a threshold, or implicit events with a weight per event type."""
+    ratings = raw.frame[roles.rating] if roles.rating else None
+    default = default_feedback(ratings)
+    kinds = ["explicit", "implicit"] if roles.rating else ["implicit"]
+    kind = st.radio("Feedback", kinds, index=kinds.index(default.kind), horizontal=True, key=f"{key}-feedback",
+                    help="Explicit: ratings, positive at or above a threshold. Implicit: every interaction (or "
+                         "event, with a weight per type) signals interest.")
+    if kind == "explicit":
+        threshold = st.number_input("A rating counts as positive from", value=float(default.positive_threshold or 1.0),
+                                    step=0.5, key=f"{key}-threshold")
+        return Feedback("explicit", float(threshold))
+    if not roles.event:
+        return Feedback("implicit")
+    events = raw.frame[roles.event].dropna().astype(str).str.strip().value_counts().index.tolist()
+    if len(events) > MAX_EVENT_TYPES:
+        st.warning(f"{len(events)} event types: only the {MAX_EVENT_TYPES} most frequent get a weight here; "
+                   "the others count as 0.")
+    weights = {}
+    cells = st.columns(4)
+    for position, event in enumerate(events[:MAX_EVENT_TYPES]):
+        with cells[position % 4]:
+            weights[event] = float(st.number_input(f"weight of '{event}'", value=1.0, min_value=0.0, step=0.5,
+                                                   key=f"{key}-weight-{event}"))
+    return Feedback("implicit", None, weights)
+
+
+def _show_warnings(warnings: list[DataWarning]) -> None:
+    for warning in warnings:
+        st.warning(str(warning), icon=":material/warning:")
+
+
+def _store(make: callable, name: str, source: str, details: dict) -> None:
+    """Validate and save; show what went wrong or what was saved. Nothing is stored on failure."""
+    try:
+        name = check_dataset_name(name)
+        with st.spinner("Validating and saving..."):
+            result: IntakeResult = make()
+            details = {**details, "warnings": [str(w) for w in result.warnings]}
+            dataset_id = save_dataset(result.dataset, name, source, details)
+    except DataError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    except (OSError, SQLAlchemyError) as error:
+        st.error(f"The dataset could not be stored ({type(error).__name__}: {error}). Nothing was saved. "
+                 "Check that the data folder is writable and has free space.", icon=":material/error:")
+        return
+    st.session_state["dataset_id"] = dataset_id
+    frame = result.dataset.interactions
+    st.success(f"Saved '{name}': {frame['user_id'].nunique():,} users, {frame['item_id'].nunique():,} items, "
+               f"{len(frame):,} interactions. Its profile is under Datasets.", icon=":material/check_circle:")
+    _show_warnings(result.warnings)
+
+
+def _upload_section() -> None:
+    st.markdown("Upload an interactions table, and optionally item and user attribute tables: CSV, TSV or Parquet, "
+                f"also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
+    interactions = _uploaded_table("Interactions", "upload-interactions", required=True)
+    items = _uploaded_table("Item attributes", "upload-items", required=False)
+    users = _uploaded_table("User attributes", "upload-users", required=False)
+    if interactions is None:
+        return
+    st.markdown("**Columns of the interactions**")
+    roles = _role_mapping(interactions, "map")
+    item_input = user_input = None
+    if items is not None:
+        st.markdown("**Item attributes** (kinds: categorical, multi `a|b`, numeric, text, ignore)")
+        item_input = _attribute_input(items, "item", "items")
+    if users is not None:
+        st.markdown("**User attributes**")
+        user_input = _attribute_input(users, "user", "users")
+    feedback = _feedback(interactions, roles, "upload")
+    duplicates = st.radio("Several rows for one (user, item)", DUPLICATE_POLICIES, horizontal=True,
+                          format_func=DUPLICATE_LABELS.get, key="upload-duplicates")
+    name = st.text_input("Dataset name", value=Path(interactions.name).name.split(".")[0], key="upload-name")
+    if st.button("Save dataset", type="primary", key="upload-save"):
+        options = IntakeOptions(feedback=feedback, duplicates=duplicates)
+        _store(lambda: build_dataset(interactions.frame, roles, options, items=item_input, users=user_input,
+                                     name=name, label=interactions.name, first_row=interactions.first_row),
+               name, "upload", {"files": [t.name for t in (interactions, items, users) if t is not None],
+                                "roles": roles.as_dict(), "duplicates": duplicates})
+
+
+def _samples_section() -> None:
+    st.markdown("**Synthetic shop**: users' tastes follow their age and occupation, items' appeal their category, "
+                "tags and price; long-tail popularity, timestamps and 1..5 ratings.")
+    left, middle, right = st.columns([2, 1, 2])
+    size = left.selectbox("Size", list(SYNTHETIC_SIZES), index=1, key="synthetic-size")
+    seed = int(middle.number_input("Seed", value=0, min_value=0, step=1, key="synthetic-seed"))
+    n_users, n_items, n_interactions = SYNTHETIC_SIZES[size]
+    name = right.text_input("Name", value=f"synthetic-{size.split()[0]}-seed{seed}", key="synthetic-name")
+    if st.button("Create synthetic dataset", key="synthetic-create"):
+        _store(lambda: IntakeResult(generate_synthetic(n_users, n_items, n_interactions, seed), []), name,
+               "synthetic", {"n_users": n_users, "n_items": n_items, "n_interactions": n_interactions, "seed": seed})
+    st.divider()
+    st.markdown("**A folder in the canonical layout**: `interactions.csv` (user_id, item_id[, rating][, timestamp]"
+                "[, event]) and optional `items.csv` / `users.csv` keyed by item_id / user_id.")
+    left, right = st.columns([3, 2])
+    folder = left.text_input("Folder", value=str(ML100K) if ML100K.is_dir() else "", key="folder-path")
+    name = right.text_input("Name", value=Path(folder).name if folder else "", key="folder-name")
+    if st.button("Load folder", key="folder-load"):
+        _store(lambda: read_canonical_result(folder), name, "folder", {"folder": folder})
+
+
+def _datasets_section() -> None:
+    datasets = list_datasets()
+    if not datasets:
+        st.info("No datasets yet: upload tables or load a sample.")
+        return
+    st.dataframe([{"id": d.id, "name": d.name, "source": d.source, "users": d.n_users, "items": d.n_items,
+                   "interactions": d.n_interactions, "feedback": d.feedback.kind, "created": d.created_at}
+                  for d in datasets], hide_index=True)
+    by_id = {d.id: d for d in datasets}
+    current = st.session_state.get("dataset_id")
+    ids = list(by_id)
+    chosen = st.selectbox("Dataset", ids, index=ids.index(current) if current in by_id else 0,
+                          format_func=lambda i: f"{by_id[i].name} (#{i})")
+    st.session_state["dataset_id"] = chosen
+    info = by_id[chosen]
+    with st.expander("Rename or delete"):
+        new_name = st.text_input("New name", value=info.name, key=f"rename-{chosen}")
+        if st.button("Rename", key=f"rename-button-{chosen}"):
+            try:
+                rename_dataset(chosen, new_name)
+                st.rerun()
+            except DataError as error:
+                st.error(str(error), icon=":material/error:")
+        confirm = st.checkbox(f"Yes, delete '{info.name}' with its files, experiments and runs",
+                              key=f"delete-confirm-{chosen}")
+        if st.button("Delete", disabled=not confirm, key=f"delete-button-{chosen}"):
+            try:
+                delete_dataset(chosen)
+            except DataError as error:
+                st.error(str(error), icon=":material/error:")
+            else:
+                st.session_state.pop("dataset_id", None)
+                st.rerun()
+    for warning in info.details.get("warnings", []):
+        st.caption(f":material/warning: {warning}")
+    try:
+        render_profile(_profile(chosen, info.fingerprint), info.name)
+    except DataError as error:
+        st.error(str(error), icon=":material/error:")
+
+
+st.title("Data")
+upload_tab, samples_tab, datasets_tab = st.tabs(["Upload", "Samples", "Datasets"])
+with upload_tab:
+    _upload_section()
+with samples_tab:
+    _samples_section()
+with datasets_tab:
+    _datasets_section()

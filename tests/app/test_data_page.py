@@ -1,0 +1,144 @@
+"""The Data page: uploads are read, mapped and saved; samples load in one click; bad input shows a specific error
+and stores nothing; datasets are listed, profiled, renamed and deleted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.data.catalog import list_datasets, save_dataset
+from engine.data.synthetic import generate_synthetic
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+def _open() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60).switch_page("pages/data.py").run()
+
+
+def _stored_folders(home: Path) -> list[str]:
+    root = home / "datasets"
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def _csv_tables() -> dict[str, bytes]:
+    data = generate_synthetic(60, 40, 700, seed=3)
+    return {"interactions": data.interactions.to_csv(index=False).encode(),
+            "items": data.items.to_csv(index=False).encode(),
+            "users": data.users.to_csv(index=False).encode()}
+
+
+def _uploader(app: AppTest, key: str):
+    return next(u for u in app.file_uploader if u.key == key)
+
+
+def _button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def _errors(app: AppTest) -> list[str]:
+    return [e.value for e in app.error]
+
+
+def test_empty_catalogue_says_how_to_start(coldstart_home):
+    app = _open()
+    assert not app.exception
+    assert any("No datasets yet" in i.value for i in app.info)
+
+
+def test_uploading_three_tables_maps_columns_and_saves_the_dataset_with_its_profile(coldstart_home):
+    tables = _csv_tables()
+    app = _open()
+    for side in ("interactions", "items", "users"):
+        _uploader(app, f"upload-{side}").upload(f"{side}.csv", tables[side], "text/csv")
+    app.run()
+    assert not app.exception and not _errors(app)
+    assert app.selectbox(key="map-role-user").value == "user_id"
+    assert app.selectbox(key="map-role-timestamp").value == "timestamp"
+    assert app.selectbox(key="items-kind-tags").value == "multi"
+    assert app.selectbox(key="users-kind-occupation").value == "categorical"
+    app.text_input(key="upload-name").set_value("shop upload")
+    _button(app, "Save dataset").click().run()
+    assert not app.exception and not _errors(app)
+    assert any("Saved 'shop upload'" in s.value for s in app.success)
+    (stored,) = list_datasets()
+    assert (stored.name, stored.source, stored.n_interactions) == ("shop upload", "upload", 700)
+    assert app.session_state["dataset_id"] == stored.id
+    assert any(h.value == "Profile of shop upload" for h in app.subheader)
+
+
+def test_binary_upload_shows_a_specific_error_and_offers_nothing_to_save(coldstart_home):
+    app = _open()
+    _uploader(app, "upload-interactions").upload("ratings.csv", bytes(range(256)) * 20, "text/csv")
+    app.run()
+    assert not app.exception
+    assert any("looks like a binary file" in e for e in _errors(app))
+    assert "Save dataset" not in [b.label for b in app.button]
+    assert list_datasets() == [] and _stored_folders(coldstart_home) == []
+
+
+def test_bad_ratings_show_the_rows_at_save_and_store_nothing(coldstart_home):
+    app = _open()
+    _uploader(app, "upload-interactions").upload(
+        "ratings.csv", b"user_id,item_id,rating\n1,a,5\n2,b,great\n3,c,4\n", "text/csv")
+    app.run()
+    _button(app, "Save dataset").click().run()
+    assert not app.exception
+    assert any("not numbers, e.g. 'great'" in e and "row 3" in e for e in _errors(app))
+    assert list_datasets() == [] and _stored_folders(coldstart_home) == []
+
+
+def test_header_only_upload_is_refused(coldstart_home):
+    app = _open()
+    _uploader(app, "upload-interactions").upload("ratings.csv", b"user_id,item_id,rating\n", "text/csv")
+    app.run()
+    assert any("header line but no data rows" in e for e in _errors(app))
+
+
+def test_a_tiny_synthetic_sample_is_one_click_and_a_name_clash_is_refused(coldstart_home):
+    app = _open()
+    app.selectbox(key="synthetic-size").set_value("tiny (50 users, 500 interactions)")
+    app.text_input(key="synthetic-name").set_value("tiny shop")
+    _button(app, "Create synthetic dataset").click().run()
+    assert not app.exception and not _errors(app)
+    assert [d.name for d in list_datasets()] == ["tiny shop"]
+    folders = _stored_folders(coldstart_home)
+    _button(app, "Create synthetic dataset").click().run()
+    assert any("named 'tiny shop' already exists" in e for e in _errors(app))
+    assert [d.name for d in list_datasets()] == ["tiny shop"] and _stored_folders(coldstart_home) == folders
+
+
+def test_loading_ml100k_from_its_folder_profiles_it(coldstart_home, ml100k_dir):
+    app = _open()
+    app.text_input(key="folder-path").set_value(str(ml100k_dir))
+    app.text_input(key="folder-name").set_value("MovieLens 100K")
+    _button(app, "Load folder").click().run()
+    assert not app.exception and not _errors(app)
+    (stored,) = list_datasets()
+    assert (stored.n_users, stored.n_items, stored.n_interactions) == (943, 1682, 100_000)
+    assert any(m.label == "Users" and m.value == "943" for m in app.metric)
+
+
+def test_a_folder_that_does_not_exist_is_reported(coldstart_home, tmp_path):
+    app = _open()
+    app.text_input(key="folder-path").set_value(str(tmp_path / "missing"))
+    app.text_input(key="folder-name").set_value("x")
+    _button(app, "Load folder").click().run()
+    assert any("does not exist" in e for e in _errors(app))
+    assert list_datasets() == []
+
+
+def test_datasets_can_be_renamed_and_deleted_after_confirmation(coldstart_home):
+    dataset_id = save_dataset(generate_synthetic(30, 20, 200), "old name", "synthetic")
+    app = _open()
+    app.text_input(key=f"rename-{dataset_id}").set_value("new name")
+    _button(app, "Rename").click().run()
+    assert [d.name for d in list_datasets()] == ["new name"]
+    assert _button(app, "Delete").disabled
+    app.checkbox(key=f"delete-confirm-{dataset_id}").check().run()
+    _button(app, "Delete").click().run()
+    assert not app.exception
+    assert list_datasets() == [] and _stored_folders(coldstart_home) == []

@@ -1,0 +1,95 @@
+"""Plotly figures and Streamlit blocks of the Data page: a dataset's profile, drawn from `engine.data.profile`.
+
+Figure builders are pure functions of the profile, so tests can check them without a running app.
+"""
+
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.data.profile import DatasetProfile
+
+_HEIGHT = 340
+
+
+def long_tail_chart(profile: DatasetProfile) -> go.Figure:
+    """Interactions per user and per item against their rank, both axes logarithmic: the long tail at a glance."""
+    figure = go.Figure()
+    for label, counts in (("items", profile.item_counts), ("users", profile.user_counts)):
+        active = counts[counts > 0].to_numpy()
+        figure.add_trace(go.Scattergl(x=list(range(1, len(active) + 1)), y=active, mode="lines", name=label))
+    figure.update_layout(title="Interactions per user and per item (rank, log-log)", height=_HEIGHT,
+                         xaxis_title="rank (most active first)", yaxis_title="interactions", legend_title=None)
+    figure.update_xaxes(type="log")
+    figure.update_yaxes(type="log")
+    return figure
+
+
+def rating_chart(profile: DatasetProfile) -> go.Figure | None:
+    """Bars of how often each rating value occurs (None without ratings)."""
+    if profile.ratings is None:
+        return None
+    figure = px.bar(profile.ratings, x="rating", y="interactions", title="Rating distribution", height=_HEIGHT)
+    figure.update_xaxes(type="category")
+    return figure
+
+
+def activity_chart(profile: DatasetProfile) -> go.Figure | None:
+    """Interactions, first-time users and first-time items per period (None without timestamps)."""
+    if profile.activity is None:
+        return None
+    long = profile.activity.melt(id_vars="period", var_name="series", value_name="count")
+    return px.line(long, x="period", y="count", color="series", height=_HEIGHT,
+                   title=f"Activity per {profile.activity_period}: interactions, new users, new items")
+
+
+def cold_bucket_chart(profile: DatasetProfile) -> go.Figure:
+    """Users and items grouped by how many interactions they have: the cold part of the data on the left."""
+    long = profile.cold_buckets.melt(id_vars="bucket", var_name="side", value_name="count")
+    figure = px.bar(long, x="bucket", y="count", color="side", barmode="group", height=_HEIGHT, text="count",
+                    title="Users and items by number of interactions")
+    figure.update_xaxes(title="interactions", type="category")
+    return figure
+
+
+def render_profile(profile: DatasetProfile, name: str) -> None:
+    """The profile section of the Data page: key numbers, the long tail, ratings, activity, attributes, cold part."""
+    st.subheader(f"Profile of {name}")
+    summary = profile.summary
+    cells = st.columns(5)
+    cells[0].metric("Users", f"{summary['users']:,}")
+    cells[1].metric("Items", f"{summary['items']:,}")
+    cells[2].metric("Interactions", f"{summary['interactions']:,}")
+    cells[3].metric("Density", f"{summary['density']:.4%}")
+    cells[4].metric("Positives", f"{summary['positive_share']:.0%}")
+    st.caption(f"Median interactions per user {summary['median_per_user']:g}, per item {summary['median_per_item']:g}; "
+               f"the top 10% of items hold {summary['top_10pct_items_share']:.0%} of all interactions. "
+               f"{summary['users_without_interactions']:,} users and {summary['items_without_interactions']:,} items "
+               "have attributes but no interactions.")
+    left, right = st.columns(2)
+    left.plotly_chart(long_tail_chart(profile), width="stretch")
+    right.plotly_chart(cold_bucket_chart(profile), width="stretch")
+    left, right = st.columns(2)
+    ratings, activity = rating_chart(profile), activity_chart(profile)
+    if ratings is not None:
+        left.plotly_chart(ratings, width="stretch")
+    elif profile.events is not None:
+        left.plotly_chart(px.bar(profile.events, x="event", y="interactions", title="Event types", height=_HEIGHT),
+                          width="stretch")
+    else:
+        left.info("No ratings: every interaction counts as implicit feedback.")
+    if activity is not None:
+        right.plotly_chart(activity, width="stretch")
+    else:
+        right.info("No timestamps: temporal protocols are not available for this dataset.")
+    st.markdown("**Cold part of the data**: users and items by number of interactions")
+    st.dataframe(profile.cold_buckets, hide_index=True)
+    st.markdown("**Attributes**")
+    if profile.attributes.empty:
+        st.info("No user or item attributes: cold-start models that need attributes will be not applicable.")
+    else:
+        st.dataframe(profile.attributes, hide_index=True, column_config={
+            "coverage": st.column_config.ProgressColumn("coverage", format="percent", min_value=0.0, max_value=1.0),
+        })
