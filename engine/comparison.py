@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from engine.config import get_settings
+from engine.metrics.statistics import HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
 
-RUN_COLUMNS = ["run_id", "dataset", "experiment", "experiment_id", "protocol", "model", "label", "variant", "seed",
+RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label", "variant", "seed",
                "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params", "created_at", "finished_at"]
 
 # Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
@@ -87,7 +89,7 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
         query = query.where(RunRow.id.in_([int(r) for r in run_ids]))
     with session_scope() as session:
         rows = [{
-            "run_id": run.id, "dataset": dataset.name, "experiment": experiment.name, "experiment_id": experiment.id,
+            "run_id": run.id, "dataset": dataset.name, "dataset_id": dataset.id, "experiment": experiment.name, "experiment_id": experiment.id,
             "protocol": experiment.protocol, "model": run.model, "label": model_label(run.model), "seed": run.seed,
             "split_seed": experiment.seed, "status": run.status, "device": run.device or "",
             "fit_seconds": run.fit_seconds, "eval_seconds": run.eval_seconds, "params": dict(run.params or {}),
@@ -346,3 +348,105 @@ def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
     frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
     frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
     return frame[columns].astype({"loss": "float64", "metric": "float64"})
+
+
+PER_USER_FILE = "per_user.parquet"
+"""The evaluation's per-user values in a run's artifact folder: slice, user_id, history and one column per metric."""
+
+
+def load_per_user(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-user metric values of the finished `runs` that kept them, with run_id and variant columns added."""
+    settings = get_settings()
+    with session_scope() as session:
+        paths = dict(session.execute(select(RunRow.id, RunRow.artifact_path)
+                                     .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
+    variant = dict(zip(runs["run_id"], runs["variant"]))
+    frames = []
+    for run_id, artifact in paths.items():
+        file = settings.home / artifact / PER_USER_FILE if artifact else None
+        if file is None or not file.exists():
+            continue
+        frame = pd.read_parquet(file)
+        frame.insert(0, "variant", variant[run_id])
+        frame.insert(0, "run_id", run_id)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["run_id", "variant", "slice", "user_id", "history"])
+    combined = pd.concat(frames, ignore_index=True)
+    combined["user_id"] = combined["user_id"].astype(str)
+    return combined
+
+
+def per_user_values(per_user: pd.DataFrame, metric_name: str, slice_name: str) -> pd.DataFrame:
+    """One metric's per-user values on a slice (users without a held-out positive are left out, as in the mean)."""
+    if metric_name not in per_user.columns:
+        return pd.DataFrame(columns=["variant", "user_id", "value"])
+    rows = per_user.loc[per_user["slice"] == slice_name, ["variant", "user_id", metric_name]]
+    return rows.rename(columns={metric_name: "value"}).dropna(subset=["value"]).reset_index(drop=True)
+
+
+def _grouped(per_user: pd.DataFrame, metric_name: str, slice_name: str, groups: pd.Series) -> pd.DataFrame:
+    """`group_summary` of the metrics module per variant: mean, bootstrap CI and users per group."""
+    columns = ["variant", "group", "mean", "ci_low", "ci_high", "n_users"]
+    if metric_name not in per_user.columns:
+        return pd.DataFrame(columns=columns)
+    rows = per_user.loc[(per_user["slice"] == slice_name) & groups.notna()]
+    parts = []
+    for variant, part in rows.groupby("variant", sort=True):
+        summary = group_summary(part, metric_name, groups[part.index].astype(str))
+        summary.insert(0, "variant", variant)
+        parts.append(summary)
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def history_buckets(per_user: pd.DataFrame, metric_name: str, slice_name: str) -> pd.DataFrame:
+    """A metric per history-length bucket (0, 1, 2-5, 6-20, >20 interactions the model saw), per variant."""
+    frame = _grouped(per_user, metric_name, slice_name, history_bucket(per_user["history"]).set_axis(per_user.index))
+    frame = frame.rename(columns={"group": "bucket"})
+    frame["order"] = frame["bucket"].map({b: i for i, b in enumerate(HISTORY_BUCKETS)})
+    return frame.sort_values(["order", "variant"]).drop(columns="order").reset_index(drop=True)
+
+
+def user_groups(per_user: pd.DataFrame, metric_name: str, slice_name: str, users: pd.DataFrame,
+                attribute: str, n_bins: int = 4) -> pd.DataFrame:
+    """A metric per value of a user attribute (numeric attributes in `n_bins` quantile ranges), per variant."""
+    if attribute not in users.columns:
+        raise ComparisonError(f"the users table has no attribute {attribute!r}; choose one of "
+                              f"{', '.join(c for c in users.columns if c != 'user_id')}")
+    values = users.set_index(users["user_id"].astype(str))[attribute]
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > n_bins:
+        values = pd.qcut(values, n_bins, duplicates="drop").map(lambda r: f"{r.left:g} to {r.right:g}")
+    return _grouped(per_user, metric_name, slice_name, per_user["user_id"].map(values))
+
+
+def paired_table(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str,
+                 metric_names: list[str]) -> pd.DataFrame:
+    """Run B minus run A per metric on the users both evaluated: difference, bootstrap CI, Wilcoxon p-value."""
+    rows = per_user.loc[per_user["slice"] == slice_name]
+    a = rows.loc[rows["run_id"] == run_a].set_index("user_id")
+    b = rows.loc[rows["run_id"] == run_b].set_index("user_id")
+    if a.empty or b.empty:
+        raise ComparisonError(f"runs {run_a} and {run_b} do not both have per-user values on {slice_name}; "
+                              "pick a slice both runs were evaluated on")
+    records = []
+    for metric in metric_names:
+        if metric not in rows.columns:
+            continue
+        result = paired_comparison(b[metric], a[metric])
+        records.append({"metric": metric, "A": float(a[metric].mean()), "B": float(b[metric].mean()),
+                        "difference": result.mean_difference, "ci_low": result.ci[0], "ci_high": result.ci[1],
+                        "p_value": result.p_value, "n_users": result.n_users, "test": result.test})
+    return pd.DataFrame(records, columns=["metric", "A", "B", "difference", "ci_low", "ci_high", "p_value",
+                                          "n_users", "test"])
+
+
+def disagreements(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str, metric_name: str,
+                  n: int = 20) -> pd.DataFrame:
+    """The `n` users on whom the two runs differ most on a metric (largest |B - A|), with their history length."""
+    rows = per_user.loc[per_user["slice"] == slice_name]
+    a = rows.loc[rows["run_id"] == run_a].set_index("user_id")
+    b = rows.loc[rows["run_id"] == run_b].set_index("user_id")
+    joined = pd.DataFrame({"history": a["history"], "A": a[metric_name], "B": b[metric_name]}).dropna(subset=["A", "B"])
+    joined["difference"] = joined["B"] - joined["A"]
+    order = joined["difference"].abs().sort_values(ascending=False, kind="stable").index
+    return joined.loc[order[:n]].rename_axis("user_id").reset_index()

@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import comparison
+from engine.data.catalog import load_dataset
+from engine.data.errors import DataError
 from ui import charts
 from ui.report import ComparisonReport, comparison_report_html
 
@@ -82,6 +84,63 @@ def _chart(figure: go.Figure, name: str) -> None:
                        mime="text/html", key=f"download-{name}", on_click="ignore")
 
 
+@st.cache_data(show_spinner=False)
+def _users_table(dataset_id: int) -> pd.DataFrame | None:
+    """The users table of a stored dataset (for quality by user group); None when it has no user attributes."""
+    return load_dataset(dataset_id).users
+
+
+def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Figure | None:
+    """Quality by user attribute; runs of one dataset only, since groups come from that dataset's users table."""
+    if runs["dataset_id"].nunique() != 1:
+        st.info("Quality by user group needs runs of one dataset: narrow the selection to a single dataset.")
+        return None
+    try:
+        users = _users_table(int(runs["dataset_id"].iloc[0]))
+    except DataError as error:
+        st.warning(f"Cannot group users: {error}")
+        return None
+    attributes = [c for c in users.columns if c != "user_id"] if users is not None else []
+    if not attributes:
+        st.info("This dataset has no user attributes (such as gender or age) to group users by.")
+        return None
+    attribute = st.selectbox("User attribute", attributes, key="group-attribute")
+    group_slice = st.selectbox("Slice", slices, key="group-slice")
+    return charts.group_chart(comparison.user_groups(per_user, metric, group_slice, users, attribute),
+                              metric, attribute)
+
+
+def _paired_section(per_user: pd.DataFrame, metric_names: list[str], slices: list[str]) -> dict[str, pd.DataFrame]:
+    """Two runs compared user by user on one slice; returns the tables for the report."""
+    st.subheader("Paired comparison of two runs")
+    names = {f"#{r} {v}": int(r) for r, v in zip(runs["run_id"], runs["variant"])}
+    if len(names) < 2:
+        st.info("Select at least two runs to compare them user by user.")
+        return {}
+    left, middle, right = st.columns(3)
+    name_a = left.selectbox("Run A", list(names), index=0, key="paired-a")
+    name_b = middle.selectbox("Run B", list(names), index=1, key="paired-b")
+    paired_slice = right.selectbox("Slice", slices, key="paired-slice")
+    if name_a == name_b:
+        st.info("Pick two different runs.")
+        return {}
+    try:
+        table = comparison.paired_table(per_user, names[name_a], names[name_b], paired_slice, metric_names)
+    except comparison.ComparisonError as error:
+        st.info(str(error))
+        return {}
+    st.caption("Difference = B − A on the users both runs evaluated; 95% paired bootstrap interval; "
+               "Wilcoxon signed-rank p-value. An interval that excludes 0 means the difference is unlikely chance.")
+    st.dataframe(table, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(format="%.4f") for c in ("A", "B", "difference", "ci_low", "ci_high")})
+    figures["paired"] = charts.paired_difference_chart(table, name_a, name_b)
+    _chart(figures["paired"], "paired")
+    worst = comparison.disagreements(per_user, names[name_a], names[name_b], paired_slice, table["metric"].iloc[0])
+    st.markdown(f"**Users where they disagree most** on {table['metric'].iloc[0]}")
+    st.dataframe(worst, hide_index=True)
+    return {f"{name_b} minus {name_a} on {paired_slice}": table}
+
+
 st.title("Compare runs")
 all_runs = comparison.list_runs()
 if all_runs.empty:
@@ -128,7 +187,9 @@ st.download_button("Download leaderboards (CSV)", data=export.to_csv().encode(),
 figures: dict[str, go.Figure] = {}
 if headline is not None:
     st.subheader("Charts")
-    tabs = st.tabs(["By slice", "Cold-start curve", "Cost", "Training", "Beyond accuracy"])
+    per_user = comparison.load_per_user(runs)
+    tabs = st.tabs(["By slice", "Cold-start curve", "History length", "Per user", "Cost", "Training",
+                    "Beyond accuracy", "User groups"])
     with tabs[0]:
         figures["by-slice"] = charts.slice_bars(comparison.slice_overview(metrics, headline), headline)
         _chart(figures["by-slice"], "by-slice")
@@ -138,20 +199,39 @@ if headline is not None:
             comparison.cold_start_curve(metrics, headline, side), headline, side)
         _chart(figures["cold-start-curve"], "cold-start-curve")
     with tabs[2]:
+        bucket_slice = st.selectbox("Slice", slices, key="bucket-slice")
+        figures["history-length"] = charts.bucket_chart(
+            comparison.history_buckets(per_user, headline, bucket_slice), headline)
+        _chart(figures["history-length"], "history-length")
+    with tabs[3]:
+        spread_slice = st.selectbox("Slice", slices, key="spread-slice")
+        kind = st.radio("Draw as", ["box", "violin"], horizontal=True, key="spread-kind")
+        figures["per-user"] = charts.distribution_chart(
+            comparison.per_user_values(per_user, headline, spread_slice), headline, kind)
+        _chart(figures["per-user"], "per-user")
+    with tabs[4]:
         cost_slice = st.selectbox("Slice", slices, key="cost-slice")
         figures["quality-vs-time"] = charts.pareto_chart(
             comparison.quality_vs_cost(runs, metrics, headline, cost_slice), headline)
         _chart(figures["quality-vs-time"], "quality-vs-time")
-    with tabs[3]:
+    with tabs[5]:
         figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
         _chart(figures["training-curves"], "training-curves")
-    with tabs[4]:
+    with tabs[6]:
         beyond_slice = st.selectbox("Slice", slices, key="beyond-slice")
         names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
         rows = comparison.metrics_on_slice(metrics, names, beyond_slice)
         figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)
         _chart(figures["beyond-accuracy"], "beyond-accuracy")
+    with tabs[7]:
+        group_figure = _group_tab(per_user, headline, slices)
+        if group_figure is not None:
+            figures["user-groups"] = group_figure
+            _chart(group_figure, "user-groups")
+    paired = _paired_section(per_user, metric_names, slices)
+else:
+    paired = {}
 
-report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures)
+report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures, paired=paired)
 st.download_button("Download the whole comparison (HTML report)", data=lambda: comparison_report_html(report),
                    file_name="comparison.html", mime="text/html", key="download-report", on_click="ignore")

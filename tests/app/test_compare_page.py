@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,14 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
+def _per_user(values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"slice": "cold-user", "user_id": [f"u{i}" for i in range(len(values))],
+                         "history": list(range(len(values))), "ndcg@20": values, "recall@20": values})
+
+
 @pytest.fixture
 def seeded(coldstart_home):
     return seed_runs([
         SeededRun("mostpop", {"cold-user": {"ndcg@20": 0.1111, "recall@20": 0.2}, "warm": {"ndcg@20": 0.15}},
-                  fit_seconds=0.1),
+                  fit_seconds=0.1, per_user=_per_user([0.1, 0.2, 0.0, 0.3, 0.1, 0.0])),
         SeededRun("content", {"cold-user": {"ndcg@20": 0.1444, "recall@20": 0.18},
                               "few-shot-user-k1": {"ndcg@20": 0.16}, "warm": {"ndcg@20": 0.12}},
-                  fit_seconds=2.0, losses=[0.9, 0.5]),
+                  fit_seconds=2.0, losses=[0.9, 0.5], per_user=_per_user([0.3, 0.2, 0.5, 0.3, 0.4, 0.2])),
         SeededRun("itemknn", {"warm": {"ndcg@20": 0.3}}, fit_seconds=3.0,
                   not_applicable={"cold-user": "ItemKNN cannot score users it never saw in training"}),
     ])
@@ -64,3 +70,16 @@ def test_stale_ids_in_a_link_are_ignored(seeded):
     app = _open("999,abc")
     assert not app.exception
     assert "Select one or more runs" in app.info[0].value
+
+
+def test_paired_comparison_of_two_selected_runs_shows_the_per_user_difference(seeded):
+    ids = [seeded["mostpop"][0], seeded["content"][0]]
+    app = _open(",".join(map(str, ids)))
+    assert not app.exception
+    app.selectbox(key="paired-slice").select("cold-user").run()
+    assert not app.exception
+    table = next(d.value for d in app.dataframe if "difference" in d.value.columns)
+    row = table.set_index("metric").loc["ndcg@20"]
+    # run A is the newest selected run (content), run B the older one (mostpop): B - A over the six users
+    assert row["difference"] == pytest.approx((0.7 - 1.9) / 6)
+    assert row["n_users"] == 6
