@@ -62,7 +62,8 @@ def render_profile(profile: DatasetProfile, name: str) -> None:
     cells[0].metric("Users", f"{summary['users']:,}")
     cells[1].metric("Items", f"{summary['items']:,}")
     cells[2].metric("Interactions", f"{summary['interactions']:,}")
-    cells[3].metric("Density", f"{summary['density']:.4%}")
+    density = summary["density"]
+    cells[3].metric("Density", f"{density:.2%}" if density >= 1e-4 else f"{density:.1e}")
     cells[4].metric("Positives", f"{summary['positive_share']:.0%}")
     st.caption(f"Median interactions per user {summary['median_per_user']:g}, per item {summary['median_per_item']:g}; "
                f"the top 10% of items hold {summary['top_10pct_items_share']:.0%} of all interactions. "

@@ -1,0 +1,117 @@
+"""Browser-test fixtures: the app served by `.venv`'s streamlit on a free port with its own data folder, and a
+headless Debian Chromium page (Playwright). Reusable by every e2e test: `app_url`, `browser`, `page`, `artifacts_dir`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+STARTUP_TIMEOUT_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where browser tests leave screenshots (gitignored)."""
+    folder = ROOT / "test-artifacts"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of the served app: a fresh data folder, no background worker (override to start one)."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update({"COLDSTART_HOME": str(home), "COLDSTART_AUTOSTART_WORKER": "0", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve app.py on a free port for the session and yield its URL; the whole process group is stopped after."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=app_env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start on {url}:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        for stop in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, stop)
+            except ProcessLookupError:
+                break
+            try:
+                process.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright (no browser download needed)."""
+    executable = CHROMIUM if CHROMIUM.exists() else Path(shutil.which("chromium") or CHROMIUM)
+    if not executable.exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's chromium package to run browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str):
+    """A fresh browser tab (own cookies and session) with a desktop-sized viewport; app_url is already serving.
+
+    Actions and `expect` assertions wait up to 60 s: the first script run of a cold server imports a lot.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(60_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
