@@ -20,6 +20,7 @@ from sqlalchemy import select
 from engine.config import get_settings
 from engine.metrics.statistics import HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison
 from engine.models.registry import UnknownModelError, get_model_class
+from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
 
@@ -348,10 +349,6 @@ def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
     frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
     frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
     return frame[columns].astype({"loss": "float64", "metric": "float64"})
-
-
-PER_USER_FILE = "per_user.parquet"
-"""The evaluation's per-user values in a run's artifact folder: slice, user_id, history and one column per metric."""
 
 
 def load_per_user(runs: pd.DataFrame) -> pd.DataFrame:

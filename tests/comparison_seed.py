@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.comparison import PER_USER_FILE
 from engine.config import get_settings
 from engine.data.catalog import save_dataset
 from engine.data.dataset import Dataset
+from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, MetricRow, RunEventRow, RunRow
 

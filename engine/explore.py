@@ -1,0 +1,291 @@
+"""Look at recommendations themselves: a test user's top-K per fitted model, a made-up new user, a made-up new item.
+
+Everything is scored the way the evaluation scores it: the experiment's stored split and dataset rebuild the same
+`TrainData` the run was fitted on, fitted models load from their artifacts (tensors and JSON only), and queries are
+built with `engine.data.indexing`. A new user or item is a query row with index -1 whose features are encoded from
+the chosen attribute values with the dataset's own encoding, and whose revealed history is the items picked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from engine.config import get_settings
+from engine.data.catalog import load_dataset
+from engine.data.dataset import Dataset
+from engine.data.features import FeatureMatrix, encode_attributes
+from engine.data.indexing import build_train_data, item_query, user_query
+from engine.evaluation import reason_not_served
+from engine.experiments import get_experiment, load_split
+from engine.explain import Explainer, Reason, item_labels, reason_kind_for
+from engine.models.base import ItemQuery, Recommender, TrainData, UserQuery
+from engine.models.registry import UnknownModelError, get_model_class
+from engine.protocols.split import EvalSlice, Split
+from engine.store.db import session_scope
+from engine.store.tables import RunRow
+
+NEW_USER_ID = "<new user>"
+NEW_ITEM_ID = "<new item>"
+
+
+class ExploreError(ValueError):
+    """A run or input that cannot be explored, with what to do instead."""
+
+
+@dataclass
+class ExploreContext:
+    """One experiment, loaded once: its dataset, split, the training data models were fitted on, an explainer."""
+
+    experiment_id: int
+    dataset: Dataset
+    split: Split
+    data: TrainData
+    explainer: Explainer
+
+    def test_slice(self, name: str) -> EvalSlice:
+        """The test slice called `name`."""
+        for candidate in self.split.test:
+            if candidate.name == name:
+                return candidate
+        raise ExploreError(f"the experiment has no test slice {name!r}; pick one of "
+                           f"{', '.join(s.name for s in self.split.test)}")
+
+
+@dataclass
+class FittedRun:
+    """A finished run's model, loaded from its artifact folder."""
+
+    run_id: int
+    name: str
+    label: str
+    family: str
+    model: Recommender
+
+
+@dataclass
+class ModelAnswer:
+    """One model's answer to a question: a ranked table, or the reason it cannot answer."""
+
+    run: FittedRun
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    not_applicable: str | None = None
+    reason_kind: str | None = None
+
+
+def load_context(experiment_id: int) -> ExploreContext:
+    """The experiment's dataset, split and training data, rebuilt exactly as the runner builds them."""
+    info = get_experiment(experiment_id)
+    dataset = load_dataset(info.dataset_id)
+    split = load_split(experiment_id)
+    data = build_train_data(split.train, dataset)
+    return ExploreContext(experiment_id, dataset, split, data, Explainer(data, item_labels(dataset.items)))
+
+
+def load_fitted_run(run_id: int) -> FittedRun:
+    """The fitted model of a finished run; a clear error when the run has no model artifact to load."""
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise ExploreError(f"run {run_id} does not exist; pick a run from the list")
+        status, name, artifact = row.status, row.model, row.artifact_path
+    if status != "done" or not artifact:
+        raise ExploreError(f"run {run_id} ({name}) is {status} and has no fitted model; pick a finished run")
+    folder = get_settings().home / artifact
+    if not (folder / "model.json").is_file():
+        raise ExploreError(f"run {run_id} ({name}) kept no model file in {folder}; re-run it to explore it "
+                           "(runs from the command line keep only their results)")
+    try:
+        cls = get_model_class(name)
+    except UnknownModelError as error:
+        raise ExploreError(f"run {run_id}: {error}") from None
+    return FittedRun(run_id, name, cls.label, cls.family, cls.load(folder))
+
+
+def _rows_of(frame: pd.DataFrame | None, column: str, value: str) -> pd.DataFrame:
+    if frame is None or frame.empty:
+        return pd.DataFrame(columns=["user_id", "item_id"])
+    return frame.loc[frame[column].astype(str) == value]
+
+
+def slice_users(context: ExploreContext, slice_name: str) -> list[str]:
+    """The users evaluated on a test slice, most held-out positives first (more hits to look at)."""
+    truth = context.test_slice(slice_name).truth
+    counts = truth["user_id"].astype(str).value_counts(sort=True)
+    return counts.index.tolist()
+
+
+def training_item_names(context: ExploreContext) -> dict[str, str]:
+    """Training item id -> `name (id)`, for pickers of liked items (only training items can be folded in)."""
+    return {str(i): f"{context.explainer.label(i)} ({i})" for i in context.data.item_ids}
+
+
+def with_item_attributes(context: ExploreContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (with an `item_id` column) joined with the item attribute table, when the dataset has one."""
+    items = context.dataset.items
+    if items is None:
+        return frame
+    shown = [c for c in items.columns if c == "item_id" or context.dataset.item_kinds.get(c) != "ignore"
+             or c in ("title", "name")]
+    table = items[shown].assign(item_id=items["item_id"].astype(str))
+    return frame.merge(table, on="item_id", how="left")
+
+
+def user_history(context: ExploreContext, slice_name: str, user_id: str) -> pd.DataFrame:
+    """What a model may know about the user on this slice: training interactions and revealed (few-shot) ones."""
+    evaluation_slice = context.test_slice(slice_name)
+    training = _rows_of(context.split.train, "user_id", user_id).assign(source="training")
+    revealed = _rows_of(evaluation_slice.revealed, "user_id", user_id).assign(source="revealed")
+    history = pd.concat([training, revealed], ignore_index=True)[["item_id", "source"]]
+    history["item_id"] = history["item_id"].astype(str)
+    return with_item_attributes(context, history)
+
+
+def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items: ItemQuery, k: int,
+            history: list[str], user_row: sp.csr_matrix | None, hits: set[str] = frozenset()) -> ModelAnswer:
+    """Top-k of one model for one user, with test hits and a reason per item."""
+    scores, positions = fitted.model.recommend(users, items, k)
+    finite = torch.isfinite(scores[0])
+    ids = [str(items.ids[p]) for p in positions[0][finite].tolist()]
+    kind = reason_kind_for(fitted.family, has_history=bool(history))
+    reasons = context.explainer.explain(kind, ids, history=history, user_row=user_row)
+    table = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "item_id": ids,
+                          "score": scores[0][finite].numpy().astype(np.float64),
+                          "hit": [i in hits for i in ids],
+                          "why": [r.text if isinstance(r, Reason) else "" for r in reasons]})
+    return ModelAnswer(fitted, with_item_attributes(context, table), reason_kind=kind)
+
+
+def recommend_for_test_user(context: ExploreContext, runs: list[FittedRun], slice_name: str, user_id: str,
+                            k: int = 10) -> list[ModelAnswer]:
+    """Each model's top-k for a test user of a slice, over the slice's candidates, held-out positives marked."""
+    evaluation_slice = context.test_slice(slice_name)
+    revealed = evaluation_slice.revealed
+    users = user_query(context.data, [user_id], _rows_of(revealed, "user_id", user_id))
+    items = item_query(context.data, evaluation_slice.candidate_items, revealed)
+    hits = set(_rows_of(evaluation_slice.truth, "user_id", user_id)["item_id"].astype(str))
+    history = user_history(context, slice_name, user_id)["item_id"].tolist()
+    user_row = users.features[0] if users.features is not None else None
+    answers = []
+    for fitted in runs:
+        reason = reason_not_served(type(fitted.model), context.data, evaluation_slice)
+        if reason is not None:
+            answers.append(ModelAnswer(fitted, not_applicable=reason))
+            continue
+        answers.append(_ranked(context, fitted, users, items, k, history, user_row, hits))
+    return answers
+
+
+def attribute_choices(context: ExploreContext, side: str, limit: int = 50) -> dict[str, list[str]]:
+    """Values to offer per categorical / multi-valued attribute of users (`side="user"`) or items (`"item"`)."""
+    table = context.dataset.attribute_table(side)
+    kinds = context.dataset.attribute_kinds(side)
+    choices: dict[str, list[str]] = {}
+    for name, kind in kinds.items():
+        if table is None or name not in table.columns:
+            continue
+        if kind == "categorical":
+            values = table[name].dropna().astype(str)
+        elif kind == "multi":
+            values = table[name].dropna().astype(str).str.split("|").explode().str.strip()
+        else:
+            continue
+        choices[name] = values.value_counts().index[:limit].tolist()
+    return choices
+
+
+def numeric_attributes(context: ExploreContext, side: str) -> dict[str, tuple[float, float, float]]:
+    """(min, median, max) per numeric attribute, for number inputs."""
+    table = context.dataset.attribute_table(side)
+    out = {}
+    for name, kind in context.dataset.attribute_kinds(side).items():
+        if kind == "numeric" and table is not None and name in table.columns:
+            values = pd.to_numeric(table[name], errors="coerce").dropna()
+            if not values.empty:
+                out[name] = (float(values.min()), float(values.median()), float(values.max()))
+    return out
+
+
+def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:
+    """The feature row of a made-up user or item with attribute `values`, in the columns of the dataset's encoding.
+
+    The made-up row is encoded together with the dataset's table, so values get the same one-hot, multi-hot and
+    text columns; numeric levels are standardised with it included (a 1/n shift). Values the dataset never had
+    (or had too rarely to get a column) contribute nothing, exactly as for a real entity.
+    """
+    features: FeatureMatrix | None = context.data.user_features if side == "user" else context.data.item_features
+    table = context.dataset.attribute_table(side)
+    if features is None or table is None:
+        return None
+    id_column = f"{side}_id"
+    unknown = sorted(set(values) - set(table.columns))
+    if unknown:
+        raise ExploreError(f"unknown {side} attribute(s) {', '.join(unknown)}; the dataset has "
+                           f"{', '.join(c for c in table.columns if c != id_column)}")
+    row = {column: None for column in table.columns} | dict(values)
+    row[id_column] = NEW_USER_ID if side == "user" else NEW_ITEM_ID
+    extended = pd.concat([table.astype(object), pd.DataFrame([row]).astype(object)], ignore_index=True)
+    encoded = encode_attributes(extended, id_column, context.dataset.attribute_kinds(side))
+    last = encoded.matrix[len(extended) - 1]
+    position = {name: i for i, name in enumerate(features.columns)}
+    coo = last.tocoo()
+    keep = [(position[encoded.columns[c]], v) for c, v in zip(coo.col, coo.data) if encoded.columns[c] in position]
+    cols = [c for c, _ in keep]
+    data = [v for _, v in keep]
+    return sp.csr_matrix((np.asarray(data, np.float32), ([0] * len(cols), cols)), shape=(1, features.n_features))
+
+
+def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],
+                           liked: list[str], k: int = 10) -> list[ModelAnswer]:
+    """Each model's top-k for a made-up user with attribute `values` who revealed the `liked` training items.
+
+    Without liked items only models that serve brand-new users answer; with them, fold-in models answer too.
+    """
+    unknown = sorted(set(liked) - set(context.data.item_ids))
+    if unknown:
+        raise ExploreError(f"liked items {', '.join(unknown)} are not training items; pick items from the list")
+    revealed = pd.DataFrame({"user_id": NEW_USER_ID, "item_id": list(liked), "weight": 1.0})
+    query = user_query(context.data, [NEW_USER_ID], revealed)
+    user_row = encode_new_entity(context, "user", values)
+    users = UserQuery(query.ids, query.index, query.history, user_row)
+    items = item_query(context.data, context.data.item_ids)
+    answers = []
+    for fitted in runs:
+        reason = type(fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=bool(liked),
+                                                 ratings=context.data.ratings is not None)
+        if reason is not None:
+            answers.append(ModelAnswer(fitted, not_applicable=reason))
+            continue
+        answers.append(_ranked(context, fitted, users, items, k, list(liked), user_row))
+    return answers
+
+
+def audience_for_new_item(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],
+                          n: int = 10) -> list[ModelAnswer]:
+    """For a made-up item with attribute `values`: the `n` training users each model scores highest for it."""
+    item_row = encode_new_entity(context, "item", values)
+    query = item_query(context.data, [NEW_ITEM_ID])
+    items = ItemQuery(query.ids, query.index, query.history, item_row)
+    users = user_query(context.data, context.data.user_ids)
+    user_table = context.dataset.users
+    answers = []
+    for fitted in runs:
+        reason = type(fitted.model).cannot_serve(new_users=False, new_items=True,
+                                                 ratings=context.data.ratings is not None)
+        if reason is not None:
+            answers.append(ModelAnswer(fitted, not_applicable=reason))
+            continue
+        scores = fitted.model.score(users, items).float().cpu()[:, 0]
+        top = torch.topk(scores, min(n, len(scores)))
+        table = pd.DataFrame({"rank": np.arange(1, len(top.indices) + 1),
+                              "user_id": [str(users.ids[i]) for i in top.indices.tolist()],
+                              "score": top.values.numpy().astype(np.float64)})
+        if user_table is not None:
+            table = table.merge(user_table.assign(user_id=user_table["user_id"].astype(str)), on="user_id", how="left")
+        answers.append(ModelAnswer(fitted, table))
+    return answers

@@ -1,0 +1,150 @@
+"""Explore: the recommendations themselves, for a test user, a made-up new user and a made-up new item."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import explore
+from engine.comparison import list_runs
+from engine.config import get_settings
+from engine.data.errors import DataError
+from engine.experiments import ExperimentError
+from engine.explain import REASON_KINDS
+from engine.protocols.common import ProtocolError
+
+LOAD_ERRORS = (explore.ExploreError, DataError, ExperimentError, ProtocolError)
+NOT_SET = "(not set)"
+
+
+# Cached per database as well as per id: tests and users who switch COLDSTART_HOME reuse small ids; a run's creation
+# time tells apart a re-created run that got the id of a deleted one.
+@st.cache_resource(show_spinner="Loading the experiment's data…", max_entries=4)
+def _context(experiment_id: int, database: str) -> explore.ExploreContext:
+    return explore.load_context(experiment_id)
+
+
+@st.cache_resource(show_spinner="Loading fitted models…", max_entries=32)
+def _fitted(run_id: int, database: str, created_at: str) -> explore.FittedRun:
+    return explore.load_fitted_run(run_id)
+
+
+def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) -> None:
+    """Models side by side: each one's ranked table, or why it cannot answer; then what the reasons mean."""
+    for column, answer in zip(st.columns(len(answers)), answers):
+        with column:
+            st.markdown(f"**{answer.run.label}** · run {answer.run.run_id}")
+            if answer.not_applicable is not None:
+                st.info(f"Not applicable: {answer.not_applicable}")
+                continue
+            table = answer.table
+            shown = [c for c in ("rank", label_column, "item_id", "user_id", "hit", "why") if c and c in table.columns]
+            shown += [c for c in table.columns if c not in shown and c != "score"]
+            st.dataframe(table[shown], hide_index=True, column_config={
+                "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user")})
+    kinds = sorted({a.reason_kind for a in answers if a.reason_kind})
+    for kind in kinds:
+        st.caption(REASON_KINDS[kind])
+
+
+def _attribute_inputs(context: explore.ExploreContext, side: str, key: str) -> dict[str, object]:
+    """One input per attribute of users or items; unset inputs are left out (as a missing value would be)."""
+    values: dict[str, object] = {}
+    choices = explore.attribute_choices(context, side)
+    kinds = context.dataset.attribute_kinds(side)
+    for name, options in choices.items():
+        if kinds[name] == "multi":
+            picked = st.multiselect(name, options, key=f"{key}-{name}")
+            if picked:
+                values[name] = "|".join(picked)
+        else:
+            picked = st.selectbox(name, [NOT_SET, *options], key=f"{key}-{name}")
+            if picked != NOT_SET:
+                values[name] = picked
+    for name, (low, middle, high) in explore.numeric_attributes(context, side).items():
+        number = st.number_input(f"{name} ({low:g} to {high:g})", value=None, placeholder=f"e.g. {middle:g}",
+                                 key=f"{key}-{name}")
+        if number is not None:
+            values[name] = number
+    for name, kind in kinds.items():
+        if kind == "text":
+            text = st.text_input(name, key=f"{key}-{name}")
+            if text.strip():
+                values[name] = text
+    return values
+
+
+st.title("Explore recommendations")
+finished = list_runs(statuses=["done"])
+if finished.empty:
+    st.info("No finished runs yet. Train a few models on the Experiments page, or run the demo from Home.")
+    st.stop()
+
+experiments = finished.drop_duplicates("experiment_id")
+labels = {int(r.experiment_id): f"{r.experiment} ({r.dataset}, {r.protocol})" for r in experiments.itertuples()}
+experiment_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="explore-experiment")
+candidates = finished.loc[finished["experiment_id"] == experiment_id]
+run_names = {int(r.run_id): f"#{r.run_id} {r.variant}" for r in candidates.itertuples()}
+chosen = st.multiselect("Models (finished runs)", list(run_names), default=list(run_names)[:4],
+                        format_func=run_names.get, key="explore-runs")
+if not chosen:
+    st.info("Pick at least one run.")
+    st.stop()
+
+try:
+    database = get_settings().database_url
+    context = _context(experiment_id, database)
+    created = dict(zip(candidates["run_id"], candidates["created_at"].astype(str)))
+    runs = [_fitted(run_id, database, created[run_id]) for run_id in chosen]
+except LOAD_ERRORS as error:
+    st.error(str(error))
+    st.stop()
+
+label_column = next((c for c in ("title", "name") if context.dataset.items is not None
+                     and c in context.dataset.items.columns), None)
+item_names = explore.training_item_names(context)
+k = st.number_input("How many recommendations (K)", min_value=1, max_value=50, value=10, key="explore-k")
+test_tab, user_tab, item_tab = st.tabs(["A test user", "Try a new user", "Try a new item"])
+
+with test_tab:
+    slice_names = [s.name for s in context.split.test]
+    slice_name = st.selectbox("Slice", slice_names, key="explore-slice")
+    users = explore.slice_users(context, slice_name)
+    if not users:
+        st.info("This slice has no test users.")
+    else:
+        user_id = st.selectbox("User (most held-out positives first)", users, key="explore-user")
+        history = explore.user_history(context, slice_name, user_id)
+        st.markdown(f"**What the models know about {user_id}**: {len(history)} interactions")
+        if history.empty:
+            st.caption("None: on this slice the user is new, so only attributes (if any) can help.")
+        else:
+            st.dataframe(history, hide_index=True, height=min(300, 40 + 35 * len(history)))
+        _show_answers(explore.recommend_for_test_user(context, runs, slice_name, user_id, int(k)), label_column)
+
+with user_tab:
+    with st.form("new-user"):
+        st.markdown("Describe a user the models never saw, and optionally a few items they liked.")
+        values = _attribute_inputs(context, "user", "new-user")
+        liked = st.multiselect("Items they liked", list(item_names), format_func=item_names.get, key="new-user-liked")
+        asked = st.form_submit_button("Recommend")
+    if asked:
+        try:
+            _show_answers(explore.recommend_for_new_user(context, runs, values, liked, int(k)), label_column)
+        except explore.ExploreError as error:
+            st.error(str(error))
+
+with item_tab:
+    with st.form("new-item"):
+        st.markdown("Describe an item that is not in the catalogue yet: who would each model show it to?")
+        item_values = _attribute_inputs(context, "item", "new-item")
+        audience = st.form_submit_button("Find its audience")
+    if audience:
+        if not item_values:
+            st.info("Set at least one attribute: without any, a new item is indistinguishable from nothing.")
+        else:
+            try:
+                _show_answers(explore.audience_for_new_item(context, runs, item_values, int(k)), None)
+            except explore.ExploreError as error:
+                st.error(str(error))
+
+st.caption(f"Models shown: {', '.join(r.label for r in runs)}. Scores come from each run's saved model.")

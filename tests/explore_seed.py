@@ -1,0 +1,30 @@
+"""Finished runs with saved models on a small synthetic dataset, made the way the job system makes them."""
+
+from __future__ import annotations
+
+from engine.data.catalog import save_dataset
+from engine.data.synthetic import generate_synthetic
+from engine.experiments import create_experiment, load_split
+from engine.results import record_run_result, run_folder
+from engine.runner import fit_and_evaluate
+from engine.store.db import session_scope
+from engine.store.tables import RunRow
+
+
+def finished_runs(models: tuple[str, ...], protocol: str = "cold-user") -> tuple[int, list[int]]:
+    """Store a 60-user synthetic dataset and a `protocol` experiment, fit and record `models`, save each model in
+    its run's artifact folder; returns the experiment id and the run ids in the order of `models`."""
+    dataset = generate_synthetic(60, 40, 900, seed=1)
+    experiment_id = create_experiment(save_dataset(dataset, "synthetic", "synthetic"), protocol, {}, seed=0)
+    split = load_split(experiment_id)
+    run_ids = []
+    for name in models:
+        result = fit_and_evaluate(dataset, split, name, {}, seed=0, ks=(10,), device="cpu")
+        with session_scope() as session:
+            row = RunRow(experiment_id=experiment_id, model=name, status="done")
+            session.add(row)
+            session.flush()
+            record_run_result(session, row, result)
+            result.model.save(run_folder(row.id))
+            run_ids.append(row.id)
+    return experiment_id, run_ids

@@ -1,0 +1,126 @@
+"""Explore: fitted models loaded from their artifacts answer for a test user, a made-up new user and a new item."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import explore
+from engine.store.db import dispose_engines, session_scope
+from engine.store.tables import RunRow
+from tests.explore_seed import finished_runs
+
+MODELS = ("mostpop", "itemknn", "content")
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory):
+    """A small synthetic dataset, a cold-user experiment and three finished runs with saved models."""
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("explore-home")))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    dispose_engines()
+    experiment_id, run_ids = finished_runs(MODELS)
+    context = explore.load_context(experiment_id)
+    runs = [explore.load_fitted_run(r) for r in run_ids]
+    yield context, runs, run_ids
+    dispose_engines()
+    monkeypatch.undo()
+
+
+def test_test_user_gets_each_serving_models_top_k_with_held_out_hits_marked(explored):
+    context, runs, _ = explored
+    user = explore.slice_users(context, "cold-user")[0]
+    answers = {a.run.name: a for a in explore.recommend_for_test_user(context, runs, "cold-user", user, k=10)}
+    assert "cannot score users it never saw" in answers["itemknn"].not_applicable
+    truth = set(context.test_slice("cold-user").truth.query("user_id == @user")["item_id"].astype(str))
+    for name in ("mostpop", "content"):
+        table = answers[name].table
+        assert table["rank"].tolist() == list(range(1, 11))
+        assert table["hit"].tolist() == [i in truth for i in table["item_id"]]
+        assert table["score"].is_monotonic_decreasing
+        assert "category" in table.columns  # items shown with their attributes
+
+
+def test_cold_user_history_is_empty_because_the_split_kept_nothing_of_them_in_training(explored):
+    context, _, _ = explored
+    user = explore.slice_users(context, "cold-user")[0]
+    assert explore.user_history(context, "cold-user", user).empty
+
+
+def test_recommendations_never_repeat_the_users_history(explored):
+    context, runs, _ = explored
+    user = explore.slice_users(context, "warm")[0]
+    history = set(explore.user_history(context, "warm", user)["item_id"])
+    for answer in explore.recommend_for_test_user(context, runs, "warm", user, k=10):
+        assert answer.not_applicable is None
+        assert not history & set(answer.table["item_id"])
+        if answer.run.name == "itemknn":
+            assert answer.reason_kind == "co-liked"
+            assert answer.table["why"].str.startswith("because you liked").any()
+
+
+def test_new_user_from_attributes_only_is_answered_by_models_that_serve_new_users(explored):
+    context, runs, _ = explored
+    answers = {a.run.name: a for a in explore.recommend_for_new_user(
+        context, runs, {"occupation": "student", "age": 22}, liked=[], k=5)}
+    assert answers["itemknn"].not_applicable is not None
+    assert len(answers["content"].table) == 5 and len(answers["mostpop"].table) == 5
+    assert answers["content"].reason_kind == "similar-users"
+
+
+def test_new_users_attributes_change_a_content_models_list(explored):
+    context, runs, _ = explored
+    content = [r for r in runs if r.name == "content"]
+    lists = {occupation: explore.recommend_for_new_user(context, content, {"occupation": occupation}, [], k=10)[0]
+             .table["item_id"].tolist() for occupation in ("student", "retired")}
+    assert lists["student"] != lists["retired"]
+
+
+def test_new_user_with_liked_items_is_folded_in_and_never_gets_them_back(explored):
+    context, runs, _ = explored
+    liked = [str(i) for i in context.data.item_ids[:3]]
+    answers = {a.run.name: a for a in explore.recommend_for_new_user(context, runs, {}, liked=liked, k=5)}
+    assert answers["itemknn"].not_applicable is None
+    assert not set(liked) & set(answers["itemknn"].table["item_id"])
+
+
+def test_unknown_liked_item_or_attribute_is_refused_with_what_to_do(explored):
+    context, runs, _ = explored
+    with pytest.raises(explore.ExploreError, match="not training items"):
+        explore.recommend_for_new_user(context, runs, {}, liked=["no-such-item"])
+    with pytest.raises(explore.ExploreError, match="unknown user attribute"):
+        explore.recommend_for_new_user(context, runs, {"shoe_size": 44}, liked=[])
+
+
+def test_new_item_audience_comes_only_from_models_that_use_item_attributes(explored):
+    context, runs, _ = explored
+    answers = {a.run.name: a for a in explore.audience_for_new_item(
+        context, runs, {"category": "toys", "tags": "kids", "price": 20.0}, n=7)}
+    assert answers["mostpop"].not_applicable is not None and answers["itemknn"].not_applicable is not None
+    audience = answers["content"].table
+    assert len(audience) == 7 and set(audience["user_id"]) <= set(context.data.user_ids)
+    assert "occupation" in audience.columns
+
+
+def test_new_entity_encoding_uses_the_dataset_columns(explored):
+    context, _, _ = explored
+    row = explore.encode_new_entity(context, "item", {"category": "toys"})
+    columns = [context.data.item_features.columns[c] for c in row.indices]
+    assert columns == ["category=toys"]
+
+
+def test_runs_without_a_fitted_model_cannot_be_explored_and_say_why(explored):
+    context, _, run_ids = explored
+    with pytest.raises(explore.ExploreError, match="does not exist"):
+        explore.load_fitted_run(max(run_ids) + 100)
+    with session_scope() as session:
+        queued = RunRow(experiment_id=context.experiment_id, model="mostpop", status="queued")
+        headless = RunRow(experiment_id=context.experiment_id, model="mostpop", status="done",
+                          artifact_path="artifacts/run-without-model")
+        session.add_all([queued, headless])
+        session.flush()
+        queued_id, headless_id = queued.id, headless.id
+    with pytest.raises(explore.ExploreError, match="is queued and has no fitted model"):
+        explore.load_fitted_run(queued_id)
+    with pytest.raises(explore.ExploreError, match="kept no model file"):
+        explore.load_fitted_run(headless_id)
