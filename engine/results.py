@@ -6,14 +6,20 @@ Aggregates go to `MetricRow` (long format, one row per slice and metric, filtera
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from engine.config import get_settings
+from engine.data.catalog import dataset_fingerprint, list_datasets, save_dataset
+from engine.data.dataset import Dataset
+from engine.experiments import store_experiment
+from engine.protocols.split import Split
 from engine.runner import RunResult
-from engine.store.tables import MetricRow, RunRow
+from engine.store.db import session_scope
+from engine.store.tables import MetricRow, RunRow, utcnow
 
 PER_USER_FILE = "per_user.parquet"
 
@@ -44,3 +50,55 @@ def record_run_result(session: Session, run_row: RunRow, result: RunResult) -> N
             ci = value.get("ci") or (None, None)
             session.add(MetricRow(run_id=run_row.id, slice=slice_name, name=name, mean=value.get("mean"),
                                   ci_low=ci[0], ci_high=ci[1], n_users=int(value.get("n_users") or 0)))
+
+
+@dataclass
+class RunRecorder:
+    """Records synchronous runs (the CLI's) like the job system does: dataset, experiment, one run per model."""
+
+    dataset_id: int
+    experiment_id: int
+    run_ids: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, dataset: Dataset, split: Split, source: str) -> "RunRecorder":
+        """Reuse the stored dataset with the same content (or store it) and store the split as an experiment."""
+        fingerprint = dataset_fingerprint(dataset)
+        known = next((d for d in list_datasets() if d.fingerprint == fingerprint), None)
+        if known is not None:
+            dataset_id = known.id
+        else:
+            taken = {d.name.lower() for d in list_datasets()}
+            name = Path(source).name or "command line"
+            if name.lower() in taken:
+                name = f"{name} ({fingerprint[:8]})"
+            dataset_id = save_dataset(dataset, name, "cli", {"origin": source})
+        experiment_id = store_experiment(dataset_id, split, f"cli {split.protocol} seed {split.seed}")
+        return cls(dataset_id, experiment_id)
+
+    def begin(self, model: str, params: dict, seed: int) -> int:
+        """A running run row for `model`; returns its id."""
+        with session_scope() as session:
+            row = RunRow(experiment_id=self.experiment_id, model=model, params=dict(params), seed=seed,
+                         status="running", worker_id="cli", started_at=utcnow())
+            session.add(row)
+            session.flush()
+            self.run_ids[model] = row.id
+            return row.id
+
+    def finish(self, run_id: int, result: RunResult) -> None:
+        """Record the result and mark the run done, in one transaction."""
+        with session_scope() as session:
+            row = session.get(RunRow, run_id)
+            record_run_result(session, row, result)
+            row.status, row.progress, row.message, row.finished_at = "done", 1.0, "done", utcnow()
+
+    def fail(self, run_id: int, reason: str) -> None:
+        """Mark the run failed with a one-line reason."""
+        with session_scope() as session:
+            row = session.get(RunRow, run_id)
+            row.status, row.message, row.error, row.finished_at = "failed", "failed", reason, utcnow()
+
+    def summary(self) -> dict:
+        """Where the runs were recorded (the `recorded` entry of results.json)."""
+        return {"dataset_id": self.dataset_id, "experiment_id": self.experiment_id, "run_ids": dict(self.run_ids)}

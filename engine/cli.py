@@ -1,0 +1,270 @@
+"""`python -m engine`: evaluate models, write splits and list models from the command line.
+
+A table of subcommands (`SUBCOMMANDS`): each has a help line, a function that adds its arguments and a function
+that runs it and returns the exit code. Adding one (such as `worker`) is one entry. Exit codes: 0 success, 1 a
+model failed while fitting or scoring, 2 bad input (unknown model or protocol, unreadable data, split files that do
+not match the data, bad parameters), always with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.data.errors import DataError
+from engine.models.registry import UnknownModelError
+from engine.protocols.common import ProtocolError
+from engine.runner import RunInputError
+from engine.training.device import DeviceUnavailableError
+
+
+
+class InputError(ValueError):
+    """Bad command-line input, reported on one line with exit code 2."""
+
+
+INPUT_ERRORS = (InputError, DataError, ProtocolError, UnknownModelError, RunInputError, DeviceUnavailableError)
+"""Errors that mean the input is wrong (exit 2); anything else raised while fitting is a model failure (exit 1)."""
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `python -m engine NAME` command."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def one_line(error: BaseException) -> str:
+    """An error message flattened to one line (data errors carry what, where and how to fix)."""
+    return " ".join(str(error).split())
+
+
+def parse_assignments(items: list[str], option: str) -> dict[str, str]:
+    """`key=value` pairs of a repeatable option into a dict."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{option} {item!r} must look like key=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def parse_value(text: str) -> Any:
+    """A parameter value: JSON when it parses (numbers, true/false, lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_model_params(items: list[str], models: list[str]) -> dict[str, dict[str, Any]]:
+    """`--param MODEL.key=value` options into per-model parameter dicts."""
+    params: dict[str, dict[str, Any]] = {name: {} for name in models}
+    for key, value in parse_assignments(items, "--param").items():
+        model, dot, field = key.partition(".")
+        if not dot or not field:
+            raise InputError(f"--param {key}={value} must look like MODEL.key=value, e.g. als.factors=64")
+        if model not in params:
+            raise InputError(f"--param {key}={value} names model {model!r}, which is not in --models "
+                             f"({', '.join(models)})")
+        params[model][field] = parse_value(value)
+    return params
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """`--k 10,20,50` into cut-offs."""
+    try:
+        ks = tuple(int(k) for k in text.split(",") if k.strip())
+    except ValueError:
+        raise InputError(f"--k {text!r} must be comma-separated whole numbers such as 10,20,50") from None
+    if not ks or min(ks) < 1:
+        raise InputError(f"--k {text!r} must list positive cut-offs such as 10,20,50")
+    return ks
+
+
+def load_data(folder: str):
+    """The dataset in a canonical folder (interactions.csv, optional items.csv and users.csv)."""
+    from engine.data.canonical import read_canonical_folder
+
+    return read_canonical_folder(folder)
+
+
+def obtain_split(args: argparse.Namespace, dataset):
+    """The split to use: made with --protocol, or read from --split-dir and checked against the data."""
+    from engine.protocols import check_split_matches, make_split, read_split_folder
+
+    if getattr(args, "split_dir", None):
+        split = read_split_folder(args.split_dir)
+        check_split_matches(split, dataset)
+        return split
+    return make_split(dataset, args.protocol, args.seed, parse_assignments(args.split_param, "--split-param"))
+
+
+def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: bool) -> None:
+    """--data, --protocol / --split-dir, --seed and --split-param, shared by `evaluate` and `split`."""
+    from engine.protocols import PROTOCOL_DESCRIPTIONS
+
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="dataset folder in the canonical layout: interactions.csv (user_id,item_id[,rating]"
+                             "[,timestamp][,event]) and optional items.csv, users.csv")
+    protocols = "; ".join(f"{name}: {text}" for name, text in PROTOCOL_DESCRIPTIONS.items())
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--protocol", metavar="NAME", help=f"split protocol. {protocols}")
+    if allow_split_dir:
+        source.add_argument("--split-dir", metavar="DIR",
+                            help="use an existing split folder (train.csv, valid.csv, test.csv [+ split.json]); "
+                                 "candidates follow from the files: an item in valid/test but not in train is cold")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    parser.add_argument("--split-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="protocol parameter, repeatable, e.g. cold_fraction=0.2 or shots=1,2,3,5,10 "
+                             "(see `python -m engine split --help`)")
+
+
+# -- evaluate ----------------------------------------------------------------------------------------------------
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    add_split_arguments(parser, allow_split_dir=True)
+    parser.add_argument("--models", required=True, metavar="A,B,C",
+                        help="comma-separated registry names (see `python -m engine models`)")
+    parser.add_argument("--param", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                        help="model hyper-parameter, repeatable, e.g. --param als.factors=64 (JSON values)")
+    parser.add_argument("--k", default="10,20,50", metavar="K,K", help="cut-offs of metrics at K (default 10,20,50)")
+    parser.add_argument("--out", metavar="FILE", help="write results.json here (default: print it to stdout)")
+    parser.add_argument("--save-recommendations", metavar="DIR",
+                        help="write each model's top-K lists per slice to DIR/MODEL/SLICE.csv "
+                             "(user_id,item_id,rank,score)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N] (default auto)")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Fit and evaluate each model on one split; write results.json and record the runs in the database."""
+    from engine.models.registry import get_model_class
+    from engine.results import RunRecorder
+    from engine.runner import fit_and_evaluate, library_versions, split_summary
+    from engine.training.device import pick_device
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models:
+        raise InputError("--models must name at least one model, e.g. --models random,mostpop")
+    for name in models:
+        get_model_class(name)
+    params = parse_model_params(args.param, models)
+    ks = parse_ks(args.k)
+    try:
+        device = pick_device(args.device)
+    except ValueError as error:
+        raise InputError(f"--device: {error}") from None
+    dataset = load_data(args.data)
+    split = obtain_split(args, dataset)
+    recorder = RunRecorder.start(dataset, split, source=str(Path(args.data).resolve()))
+    document: dict[str, Any] = {"split": split_summary(split), "models": {}, "environment": library_versions()}
+    for name in models:
+        run_id = recorder.begin(name, params[name], split.seed)
+        try:
+            result = fit_and_evaluate(dataset, split, name, params[name], split.seed, ks=ks, device=device,
+                                      save_recommendations=args.save_recommendations)
+        except INPUT_ERRORS as error:
+            recorder.fail(run_id, one_line(error))
+            raise
+        except Exception as error:  # a model crash: recorded, reported on one line, the run is not lost
+            recorder.fail(run_id, one_line(error))
+            print(f"error: model {name} failed: {one_line(error)}", file=sys.stderr)
+            return 1
+        recorder.finish(run_id, result)
+        document["models"][name] = result.results
+    document["recorded"] = recorder.summary()
+    text = json.dumps(document, indent=1, default=str)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+# -- split -------------------------------------------------------------------------------------------------------
+def add_split_command_arguments(parser: argparse.ArgumentParser) -> None:
+    add_split_arguments(parser, allow_split_dir=False)
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder to write train.csv, valid.csv, test.csv (+ *_revealed.csv) and split.json")
+
+
+def run_split(args: argparse.Namespace) -> int:
+    """Write a split folder and print its fingerprint and slice sizes."""
+    from engine.protocols import sizes_table, split_sizes, write_split_folder
+
+    split = obtain_split(args, load_data(args.data))
+    write_split_folder(split, args.out)
+    print(f"split {split.protocol} seed {split.seed} fingerprint {split.fingerprint} -> {args.out}")
+    print(sizes_table(split_sizes(split)).to_string(index=False))
+    return 0
+
+
+# -- models ------------------------------------------------------------------------------------------------------
+def add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """List registered models with what they can serve and their default hyper-parameters."""
+    from engine.models.registry import get_model_class, model_names
+
+    entries = []
+    for name in model_names():
+        cls = get_model_class(name)
+        entries.append({"name": name, "label": cls.label, "family": cls.family,
+                        "capabilities": asdict(cls.capabilities),
+                        "params": cls.Config().model_dump(mode="json")})
+    if args.json:
+        print(json.dumps(entries, indent=1))
+        return 0
+    for entry in entries:
+        serves = [key.replace("_", " ") for key, value in entry["capabilities"].items() if value]
+        print(f"{entry['name']:<16} {entry['label']:<24} {entry['family']:<14} {', '.join(serves) or 'warm only'}")
+    return 0
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "evaluate": Subcommand("fit and evaluate models on a split; write results.json", add_evaluate_arguments,
+                           run_evaluate),
+    "split": Subcommand("write a split folder made with a protocol", add_split_command_arguments, run_split),
+    "models": Subcommand("list the registered models and what they can serve", add_models_arguments, run_models),
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per entry of `SUBCOMMANDS`."""
+    parser = OneLineParser(prog="python -m engine", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+    for name, command in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the subcommand, and turn bad input into exit code 2 with a one-line reason."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2), already printed
+        return int(stop.code or 0)
+    try:
+        return args.handler(args)
+    except INPUT_ERRORS as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2

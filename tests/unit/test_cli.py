@@ -1,0 +1,123 @@
+"""The command line: documented results.json shape, split folders, model listing, and one-line bad-input errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from engine.cli import main
+from engine.data.synthetic import generate_synthetic
+from engine.store.db import session_scope
+from engine.store.tables import MetricRow, RunRow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A small dataset in the canonical folder layout."""
+    folder = tmp_path_factory.mktemp("canonical")
+    dataset = generate_synthetic(n_users=70, n_items=45, n_interactions=1800, seed=2)
+    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
+    dataset.items.to_csv(folder / "items.csv", index=False)
+    dataset.users.to_csv(folder / "users.csv", index=False)
+    return folder
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_writes_the_documented_results_and_records_the_runs(data_dir, tmp_path, coldstart_home, capsys):
+    out = tmp_path / "results.json"
+    code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), "--protocol", "cold-item", "--seed", "3",
+                           "--models", "random,mostpop", "--k", "5,10", "--out", str(out),
+                           "--save-recommendations", str(tmp_path / "recs"))
+    assert code == 0, err
+    results = json.loads(out.read_text())
+    assert results["split"]["protocol"] == "cold-item" and results["split"]["seed"] == 3
+    assert len(results["split"]["fingerprint"]) == 64
+    random_model = results["models"]["random"]
+    assert {"fit_seconds", "eval_seconds", "device", "params", "slices"} <= set(random_model)
+    assert set(random_model["slices"]) == {"warm", "cold-item", "cold-item-all", "overall"}
+    ndcg = random_model["slices"]["cold-item"]["ndcg@10"]
+    assert set(ndcg) == {"mean", "ci", "n_users"} and ndcg["ci"][0] <= ndcg["mean"] <= ndcg["ci"][1]
+    assert results["models"]["mostpop"]["slices"]["cold-item"] == {
+        "not_applicable": "MostPopular cannot score items it never saw in training (it does not use item attributes)"}
+    lists = pd.read_csv(tmp_path / "recs" / "random" / "cold-item.csv")
+    assert list(lists.columns) == ["user_id", "item_id", "rank", "score"]
+    with session_scope() as session:
+        runs = session.scalars(select(RunRow).order_by(RunRow.id)).all()
+        assert [(r.model, r.status) for r in runs] == [("random", "done"), ("mostpop", "done")]
+        assert session.scalars(select(MetricRow).where(MetricRow.run_id == runs[0].id,
+                                                       MetricRow.name == "ndcg@10")).first() is not None
+    assert results["recorded"]["run_ids"] == {"random": runs[0].id, "mostpop": runs[1].id}
+
+
+def test_split_folder_written_by_the_cli_evaluates_on_exactly_that_split(data_dir, tmp_path, coldstart_home, capsys):
+    code, printed, err = run_cli(capsys, "split", "--data", str(data_dir), "--protocol", "cold-user", "--seed", "4",
+                                 "--split-param", "cold_fraction=0.3", "--out", str(tmp_path / "split"))
+    assert code == 0, err
+    assert {p.name for p in (tmp_path / "split").iterdir()} == {"train.csv", "valid.csv", "test.csv", "split.json"}
+    fingerprint = json.loads((tmp_path / "split" / "split.json").read_text())["fingerprint"]
+    assert fingerprint in printed
+    code, printed, err = run_cli(capsys, "evaluate", "--data", str(data_dir), "--split-dir", str(tmp_path / "split"),
+                                 "--models", "mostpop", "--k", "10")
+    assert code == 0, err
+    results = json.loads(printed)
+    assert results["split"]["fingerprint"] == fingerprint
+    assert "ndcg@10" in results["models"]["mostpop"]["slices"]["cold-user"]
+
+
+def test_models_lists_what_each_model_can_serve(capsys):
+    code, printed, _ = run_cli(capsys, "models", "--json")
+    assert code == 0
+    models = {entry["name"]: entry for entry in json.loads(printed)}
+    assert models["random"]["capabilities"]["new_items"] is True
+    assert models["mostpop"]["capabilities"]["new_items"] is False
+    code, table, _ = run_cli(capsys, "models")
+    assert code == 0 and "mostpop" in table
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--models", "nosuchmodel", "--protocol", "warm"], "unknown model 'nosuchmodel'; known models: random"),
+    (["--models", "random", "--protocol", "lukewarm"], "unknown protocol 'lukewarm'"),
+    (["--models", "random", "--protocol", "warm", "--k", "ten"], "--k 'ten' must be comma-separated"),
+    (["--models", "random", "--protocol", "warm", "--param", "als.factors=8"], "not in --models"),
+    (["--models", "random", "--protocol", "warm", "--split-param", "cold_fraction"], "must look like key=value"),
+    (["--models", "mostpop", "--protocol", "warm", "--param", "mostpop.bogus=1"], "invalid parameters for model"),
+    (["--models", "random"], "one of the arguments --protocol --split-dir is required"),
+])
+def test_bad_input_exits_2_with_a_one_line_reason(data_dir, coldstart_home, capsys, argv, reason):
+    code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), *argv)
+    assert code == 2
+    assert reason in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_data_and_mismatched_split_files_exit_2(data_dir, tmp_path, coldstart_home, capsys):
+    code, _, err = run_cli(capsys, "split", "--data", str(tmp_path / "missing"), "--protocol", "warm",
+                           "--out", str(tmp_path / "x"))
+    assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
+    split = tmp_path / "foreign"
+    split.mkdir()
+    for part in ("train", "valid", "test"):
+        pd.DataFrame({"user_id": ["stranger"], "item_id": ["thing"]}).to_csv(split / f"{part}.csv", index=False)
+    code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), "--split-dir", str(split), "--models", "random")
+    assert code == 2 and "do not match the data" in err
+
+
+def test_help_documents_every_option_and_python_dash_m_works():
+    done = subprocess.run([sys.executable, "-m", "engine", "evaluate", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0
+    for option in ("--data", "--protocol", "--split-dir", "--seed", "--models", "--param", "--k", "--out",
+                   "--save-recommendations", "--device", "--split-param"):
+        assert option in done.stdout
