@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.data.columns import is_blank
 from engine.data.dataset import MULTI_VALUE_SEPARATOR, Dataset
 
 COLD_BUCKETS = ("0", "1", "2-5", "6-20", ">20")
@@ -62,7 +63,7 @@ def _attributes(dataset: Dataset) -> pd.DataFrame:
         n_entities = len(_entities(dataset, side))
         for name, kind in dataset.attribute_kinds(side).items():
             values = table[name] if name in table.columns else pd.Series(dtype=object)
-            present = values.notna() & (values.astype("string").str.strip() != "")
+            present = ~is_blank(values)
             rows.append({"side": side, "attribute": name, "kind": kind,
                          "coverage": float(present.sum()) / max(n_entities, 1),
                          "cardinality": _cardinality(values[present], kind)})

@@ -168,6 +168,15 @@ def _looks_headerless(first: list[str]) -> bool:
     return bool(cells) and all(c and pd.notna(pd.to_numeric(c, errors="coerce")) for c in cells)
 
 
+def _parse_csv(utf8: bytes, text: str, delimiter: str, headerless: bool) -> pd.DataFrame:
+    """Every column as text: Arrow's multi-threaded parser first, pandas' C parser when Arrow refuses the file."""
+    options = {"sep": delimiter, "dtype": str, "header": None if headerless else 0}
+    try:
+        return pd.read_csv(io.BytesIO(utf8), engine="pyarrow", **options)
+    except Exception:  # noqa: BLE001  Arrow's errors carry no line numbers; the C parser's say where the problem is
+        return pd.read_csv(io.StringIO(text), engine="c", skip_blank_lines=True, **options)
+
+
 def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
     if not data.strip():
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows")
@@ -177,8 +186,7 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
     first = next(csv.reader(lines[:1], delimiter=delimiter or ","), [])
     headerless = _looks_headerless(first)
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter or ",", dtype=str, header=None if headerless else 0,
-                            skip_blank_lines=True, engine="c")
+        frame = _parse_csv(data if encoding == "UTF-8" else text.encode("utf-8"), text, delimiter or ",", headerless)
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows") from error
     except pd.errors.ParserError as error:

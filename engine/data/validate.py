@@ -13,7 +13,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from engine.data.columns import RoleMapping, ids_as_strings, infer_attribute_kinds, to_unix_seconds
+from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, to_numbers,
+                                 to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples
 
@@ -56,7 +57,7 @@ def default_feedback(ratings: pd.Series | None) -> Feedback:
     """Explicit feedback with positives at 80% of the top rating (4 on a 1..5 scale) when there are ratings."""
     if ratings is None:
         return Feedback(kind="implicit")
-    values = pd.to_numeric(ratings, errors="coerce").dropna()
+    values = to_numbers(ratings).dropna()
     if values.empty or values.max() <= 0:
         return Feedback(kind="implicit")
     return Feedback(kind="explicit", positive_threshold=round(0.8 * float(values.max()), 6))
@@ -102,8 +103,10 @@ def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row:
 
 
 def _clean_ratings(values: pd.Series, column: str, label: str, first_row: int) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    present = values.notna() & (values.astype("string").str.strip() != "")
+    numbers = to_numbers(values)
+    if numbers.notna().all() and np.isfinite(numbers).all():  # the common case, without the slower checks below
+        return numbers.rename("rating")
+    present = ~is_blank(values)
     wrong = present & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0)))
     if wrong.any():
         example = values[wrong].iloc[0]
@@ -260,8 +263,7 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                                     f"{label}, {row_examples(_rows(repeated, table.first_row))}",
                                     "Keep one row per id"))
     attributes = attributes.loc[~missing & ~repeated].reset_index(drop=True)
-    known = set(interaction_ids.unique().tolist())
-    unknown = ~attributes[canonical_id].isin(known)
+    unknown = pd.Index(interaction_ids.unique()).get_indexer(attributes[canonical_id]) < 0
     if unknown.any():
         examples = ", ".join(f"'{v}'" for v in attributes.loc[unknown, canonical_id].head(3))
         warnings.append(DataWarning(f"{int(unknown.sum())} ids have attributes but no interactions (e.g. {examples}); "
@@ -273,8 +275,8 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     for column, kind in kinds.items():
         values = attributes[column]
         if kind == "numeric":
-            numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-            lost = values.notna() & numbers.isna() & (values.astype("string").str.strip() != "")
+            numbers = to_numbers(values)
+            lost = numbers.isna() & ~is_blank(values)
             if lost.any():
                 warnings.append(DataWarning(f"{int(lost.sum())} values of numeric attribute '{column}' are not numbers "
                                             f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
