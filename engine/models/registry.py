@@ -22,6 +22,18 @@ MODELS: dict[str, str] = {
     "als": "engine.models.als:ALSRecommender",
     "content": "engine.models.content:ContentRecommender",
     "mapper": "engine.models.attribute_mapper:AttributeMapperRecommender",
+    "bpr": "engine.models.bpr:BPRRecommender",
+    "svdpp": "engine.models.svdpp:SVDPPRecommender",
+    "hybridmf": "engine.models.hybrid_mf:HybridMFRecommender",
+    "neumf": "engine.models.neumf:NeuMFRecommender",
+    "deepfm": "engine.models.deepfm:DeepFMRecommender",
+    "twotower": "engine.models.two_tower:TwoTowerRecommender",
+    "item2vec": "engine.models.item2vec:Item2Vec",
+    "sasrec": "engine.models.sasrec:SASRec",
+    "dropoutnet": "engine.models.dropoutnet:DropoutNet",
+    "heater": "engine.models.heater:Heater",
+    "aldi": "engine.models.aldi:ALDI",
+    "metaemb": "engine.models.metaemb:MetaEmb",
 }
 
 

@@ -17,6 +17,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from engine.data.features import FeatureMatrix
+
 
 @dataclass
 class SparseRows:
@@ -44,6 +46,30 @@ class SparseRows:
         return torch.repeat_interleave(torch.arange(self.n_rows, device=self.offsets.device), lengths)
 
 
+def take_rows(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """`values[index]` along the first dimension, with a deterministic backward pass.
+
+    Plain advanced indexing accumulates gradients of repeated indices in a thread-dependent order on CPU, so two
+    runs with the same seed drift apart; the embedding lookup's backward does not.
+    """
+    if values.dim() == 1:
+        return nn.functional.embedding(index, values.unsqueeze(1)).squeeze(-1)
+    flat = values.reshape(len(values), -1)
+    return nn.functional.embedding(index, flat).reshape(*index.shape, *values.shape[1:])
+
+
+def training_features(features: FeatureMatrix | None, ids: np.ndarray) -> sp.csr_matrix | None:
+    """Feature rows aligned with the training index (`TrainData.user_ids` / `item_ids`), or None without features."""
+    if features is None or features.n_features == 0:
+        return None
+    return features.rows(ids)
+
+
+def query_rows(features: sp.csr_matrix | None, device: torch.device, use: bool = True) -> SparseRows | None:
+    """A query's feature rows (UserQuery.features / ItemQuery.features) on the model's device, None when unused."""
+    return SparseRows.from_csr(features, device) if use and features is not None else None
+
+
 class FeatureTable:
     """Feature rows of all training users (or items) on the device, gathered by training index per batch."""
 
@@ -62,6 +88,18 @@ class FeatureTable:
         shift = torch.repeat_interleave(starts - offsets[:-1], lengths)
         positions = shift + torch.arange(int(offsets[-1]), device=indptr.device)
         return SparseRows(self.all_rows.indices[positions], offsets, self.all_rows.weights[positions], len(index))
+
+
+def training_table(features: FeatureMatrix | None, ids: np.ndarray, device: torch.device,
+                   use: bool = True) -> FeatureTable | None:
+    """The training entities' feature rows on the device, or None without features (or when switched off)."""
+    matrix = training_features(features, ids) if use else None
+    return FeatureTable(matrix, device) if matrix is not None else None
+
+
+def table_rows(table: FeatureTable | None, index: torch.Tensor) -> SparseRows | None:
+    """`table.rows(index)`, passing None through for models fitted without features on that side."""
+    return table.rows(index) if table is not None else None
 
 
 class FeatureBag(nn.Module):
@@ -92,8 +130,52 @@ class FieldEmbeddings(nn.Module):
         self.register_buffer("column_field", torch.as_tensor(np.asarray(column_field), dtype=torch.int64))
 
     def forward(self, rows: SparseRows) -> torch.Tensor:
+        # one bag per (row, field); a stable sort makes each bag's entries contiguous for EmbeddingBag
         bag = rows.row_of_entry() * self.n_fields + self.column_field[rows.indices]
-        values = self.embedding(rows.indices) * rows.weights.unsqueeze(1)
-        out = torch.zeros(rows.n_rows * self.n_fields, values.shape[1], device=values.device, dtype=values.dtype)
-        out.index_add_(0, bag, values)
+        order = torch.argsort(bag, stable=True)
+        bag = bag[order]
+        offsets = torch.searchsorted(bag, torch.arange(rows.n_rows * self.n_fields, device=bag.device))
+        out = nn.functional.embedding_bag(rows.indices[order], self.embedding.weight, offsets, mode="sum",
+                                          per_sample_weights=rows.weights[order])
         return out.view(rows.n_rows, self.n_fields, -1)
+
+
+class IdAndFeatureEmbedding(nn.Module):
+    """LightFM's representation of a user or item: its id embedding plus the feature bag of its attributes.
+
+    Either part can be switched off (`n_entities=0`: features only; `n_features=0`: ids only). Entities unseen in
+    training (index -1) get no id part, so they are represented by their attributes alone. With `with_bias` a
+    scalar bias is built the same way (id bias + feature biases), for the item popularity term.
+    """
+
+    def __init__(self, n_entities: int, n_features: int, dim: int, *, with_bias: bool = False,
+                 init_std: float = 0.01) -> None:
+        super().__init__()
+        if n_entities < 1 and n_features < 1:
+            raise ValueError("IdAndFeatureEmbedding needs id embeddings, attribute features, or both")
+        self.ids = nn.Embedding(n_entities, dim) if n_entities else None
+        self.features = FeatureBag(n_features, dim, init_std) if n_features else None
+        self.id_bias = nn.Embedding(n_entities, 1) if with_bias and n_entities else None
+        self.feature_bias = FeatureBag(n_features, 1, init_std=0.0) if with_bias and n_features else None
+        self.with_bias = with_bias
+        self.dim = dim
+        if self.ids is not None:
+            nn.init.normal_(self.ids.weight, std=init_std)
+        if self.id_bias is not None:
+            nn.init.zeros_(self.id_bias.weight)
+
+    def forward(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(vectors (n, dim), biases (n,) or None) for entities at training `index` (-1 = unseen) with `rows`."""
+        vectors = torch.zeros((len(index), self.dim), device=index.device)
+        bias = torch.zeros(len(index), device=index.device) if self.with_bias else None
+        if self.ids is not None:
+            known = index >= 0
+            safe = index.clamp(min=0)
+            vectors = vectors + self.ids(safe) * known.unsqueeze(1)
+            if self.id_bias is not None:
+                bias = bias + self.id_bias(safe).squeeze(1) * known
+        if self.features is not None and rows is not None:
+            vectors = vectors + self.features(rows)
+            if self.feature_bias is not None:
+                bias = bias + self.feature_bias(rows).squeeze(1)
+        return vectors, bias

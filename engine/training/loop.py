@@ -35,6 +35,7 @@ from typing import Literal
 
 import torch
 from pydantic import Field
+from pydantic.fields import FieldInfo
 from torch import nn
 
 from engine.models.base import FitContext, ModelConfig, Recommender
@@ -66,6 +67,14 @@ class GradientConfig(ModelConfig):
         description="uniform over items, or popularity: items drawn in proportion to (count + 1) ** alpha.")
     popularity_alpha: float = Field(0.75, ge=0, le=2, title="Popularity exponent",
                                     description="alpha of popularity negative sampling (0 = uniform).")
+
+
+def tuned_default(name: str, value: object) -> FieldInfo:
+    """A model's own default for a shared training setting, keeping its title, description and bounds.
+
+    Use in a model config: `epochs: int = tuned_default("epochs", 60)`.
+    """
+    return FieldInfo.merge_field_infos(GradientConfig.model_fields[name], default=value)
 
 
 class TrainingDivergedError(ValueError):

@@ -1,0 +1,169 @@
+"""DeepFM: a factorization machine and a deep network sharing one set of field embeddings.
+
+Guo, Tang, Ye, Li, He, "DeepFM: A Factorization-Machine based Neural Network for CTR Prediction", IJCAI 2017.
+Fields are the user id, the item id and every user and item attribute (a multi-valued or text field is the
+value-weighted sum of its columns' embeddings). logit = w0 + first-order terms + sum of pairwise field
+interactions <e_f, e_g> + MLP(concat of all field embeddings), trained with binary cross-entropy on positives and
+sampled negatives. Users and items unseen in training are served through their attribute fields; `id_dropout`
+(blanking id fields in training, as for an unseen entity) teaches the model to use them, a cold-start adaptation
+not in the paper (set it to 0 for the paper's model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, query_rows, table_rows,
+                                             take_rows, training_table)
+from engine.training.loop import GradientConfig, tuned_default
+from engine.training.pair_mlp import PairMLP
+from engine.training.recommender import TorchRecommender
+from engine.training.sampler import NegativeSampler
+from engine.training.scoring import index_tensor, pairwise_scores
+
+
+class DeepFMConfig(GradientConfig):
+    """DeepFM hyper-parameters (the shared training settings plus the architecture)."""
+
+    n_factors: int = Field(16, ge=1, le=256, title="Field embedding size",
+                           description="Dimension of every field's embedding (shared by the FM and the MLP).")
+    mlp_layers: list[int] = Field([128, 64], min_length=1, max_length=6, title="MLP layers",
+                                  description="Widths of the deep component's hidden layers.")
+    dropout: float = Field(0.1, ge=0, lt=1, title="Dropout", description="Dropout between MLP layers.")
+    n_negatives: int = Field(4, ge=1, le=64, title="Negatives per positive",
+                             description="Sampled negatives per positive for the cross-entropy.")
+    id_dropout: float = Field(0.2, ge=0, le=1, title="Id dropout",
+                              description="Chance of blanking a training example's id fields, so attribute fields "
+                                          "learn to stand in for ids of new users and items (0 = the paper's model).")
+    epochs: int = tuned_default("epochs", 30)
+    lr: float = tuned_default("lr", 0.001)
+    patience: int = tuned_default("patience", 4)
+
+
+class FieldSide(nn.Module):
+    """One side's fields: [id] + attribute fields, each a (n, dim) embedding, plus first-order weights."""
+
+    def __init__(self, n_ids: int, n_features: int, n_fields: int, dim: int) -> None:
+        super().__init__()
+        self.ids = nn.Embedding(n_ids, dim)
+        self.id_weight = nn.Embedding(n_ids, 1)
+        nn.init.normal_(self.ids.weight, std=0.01)
+        nn.init.zeros_(self.id_weight.weight)
+        # the column -> field map is a buffer: set from the data after construction, restored with the state
+        self.fields = FieldEmbeddings(np.zeros(n_features, dtype=np.int64), n_fields, dim) if n_features else None
+        self.feature_weight = FeatureBag(n_features, 1, init_std=0.0) if n_features else None
+        self.n_fields = 1 + (n_fields if n_features else 0)
+
+    def forward(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(field embeddings (n, n_fields, dim), first-order term (n,)); index -1 blanks the id field."""
+        known = (index >= 0).unsqueeze(1)
+        safe = index.clamp(min=0)
+        fields = [(self.ids(safe) * known).unsqueeze(1)]
+        first = (self.id_weight(safe) * known).squeeze(1)
+        if self.fields is not None:
+            fields.append(self.fields(rows))
+            first = first + self.feature_weight(rows).squeeze(1)
+        return torch.cat(fields, dim=1), first
+
+
+def fm_self(fields: torch.Tensor) -> torch.Tensor:
+    """Pairwise interactions among one side's fields: 0.5 * (||sum e||^2 - sum ||e||^2)."""
+    return 0.5 * (fields.sum(dim=-2).pow(2).sum(dim=-1) - fields.pow(2).sum(dim=(-2, -1)))
+
+
+class DeepFMNetwork(nn.Module):
+    """The FM and deep components over user-side and item-side fields."""
+
+    def __init__(self, sizes: dict[str, int], config: DeepFMConfig) -> None:
+        super().__init__()
+        dim = config.n_factors
+        self.users = FieldSide(sizes["n_users"], sizes["n_user_features"], sizes["n_user_fields"], dim)
+        self.items = FieldSide(sizes["n_items"], sizes["n_item_features"], sizes["n_item_fields"], dim)
+        self.deep = PairMLP(self.users.n_fields * dim, self.items.n_fields * dim, config.mlp_layers, config.dropout)
+        self.deep_out = nn.Linear(self.deep.out_dim, 1)
+        self.global_bias = nn.Parameter(torch.zeros(()))
+
+    def side_terms(self, fields: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What pairs need from one side: the field sum, its own first + second order terms, the flat fields."""
+        return fields.sum(dim=-2), first + fm_self(fields), fields.flatten(-2)
+
+    def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...], all_pairs: bool) -> torch.Tensor:
+        """Logits for aligned (B, 1) x (B, n) pairs, or for every user x every item when `all_pairs`."""
+        user_sum, user_own, user_flat = user
+        item_sum, item_own, item_flat = item
+        if all_pairs:
+            cross = user_sum @ item_sum.T
+            deep = self.deep_out(self.deep.all_pairs(user_flat, item_flat)).squeeze(-1)
+            return self.global_bias + user_own.unsqueeze(1) + item_own.unsqueeze(0) + cross + deep
+        cross = (user_sum.unsqueeze(1) * item_sum).sum(dim=-1)
+        deep = self.deep_out(self.deep(user_flat.unsqueeze(1), item_flat)).squeeze(-1)
+        return self.global_bias + user_own.unsqueeze(1) + item_own + cross + deep
+
+
+class DeepFMRecommender(TorchRecommender):
+    """DeepFM over id and attribute fields: serves warm, new users and new items."""
+
+    name = "deepfm"
+    label = "DeepFM"
+    family = "deep"
+    Config = DeepFMConfig
+    capabilities = Capabilities(new_users=True, new_items=True, uses_user_features=True, uses_item_features=True)
+    search_space = {"n_factors": [8, 16, 32], "lr": [0.0005, 0.001, 0.003], "id_dropout": [0.0, 0.2, 0.5]}
+    test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8, "mlp_layers": [32, 16]}
+    config: DeepFMConfig
+
+    def module_sizes(self, data: TrainData) -> dict[str, int]:
+        sizes = {"n_users": data.n_users, "n_items": data.n_items}
+        for side, features in (("user", data.user_features), ("item", data.item_features)):
+            present = features is not None and features.n_features > 0
+            sizes[f"n_{side}_features"] = features.n_features if present else 0
+            sizes[f"n_{side}_fields"] = len(features.field_names) if present else 0
+        return sizes
+
+    def build_module(self, sizes: dict[str, int]) -> DeepFMNetwork:
+        return DeepFMNetwork(sizes, self.config)
+
+    def _fit(self, data: TrainData, context: FitContext) -> None:
+        module = self.init_module(data, context)
+        for side, features in ((module.users, data.user_features), (module.items, data.item_features)):
+            if side.fields is not None:
+                side.fields.column_field.copy_(torch.as_tensor(features.column_field, dtype=torch.int64))
+        user_table = training_table(data.user_features, data.user_ids, self.device)
+        item_table = training_table(data.item_features, data.item_ids, self.device)
+        sampler = NegativeSampler(data.matrix, batch_size=self.config.batch_size, n_negatives=self.config.n_negatives,
+                                  kind=self.config.negative_sampling, alpha=self.config.popularity_alpha,
+                                  seed=self.seed)
+        id_dropout = self.config.id_dropout
+
+        def blank_ids(index: torch.Tensor) -> torch.Tensor:
+            if id_dropout <= 0:
+                return index
+            return torch.where(torch.rand(index.shape, device=index.device) < id_dropout, -1, index)
+
+        def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            users, positives, negatives, _ = batch
+            user = module.side_terms(*module.users(blank_ids(users), table_rows(user_table, users)))
+            distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
+            item_terms = module.side_terms(*module.items(blank_ids(distinct), table_rows(item_table, distinct)))
+            item = tuple(take_rows(term, slots) for term in item_terms)
+            logits = module.logits(user, item, all_pairs=False)
+            labels = torch.zeros_like(logits, dtype=torch.float32)
+            labels[:, 0] = 1.0
+            return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+
+        self.run_training(sampler, batch_loss, context)
+
+    def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
+        module = self.fitted_module()
+        with torch.no_grad():
+            user_rows = query_rows(users.features, self.device, use=self.sizes["n_user_features"] > 0)
+            item_rows = query_rows(items.features, self.device, use=self.sizes["n_item_features"] > 0)
+            user = module.side_terms(*module.users(index_tensor(users.index, self.device), user_rows))
+            item = module.side_terms(*module.items(index_tensor(items.index, self.device), item_rows))
+            return pairwise_scores(len(users), len(items),
+                                   lambda rows: module.logits(tuple(t[rows] for t in user), item, all_pairs=True))
+

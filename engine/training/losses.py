@@ -1,0 +1,54 @@
+"""Ranking losses shared by the gradient models, each over scores the model computed for a batch."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+
+def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
+    """Bayesian Personalised Ranking (Rendle et al., UAI 2009): -log sigmoid(s_pos - s_neg), averaged.
+
+    `positive` is (B,), `negative` (B,) or (B, n); with several negatives each pair counts once.
+    """
+    if negative.dim() == 2:
+        positive = positive.unsqueeze(1)
+    return -F.logsigmoid(positive - negative).mean()
+
+
+def warp_loss(positive: torch.Tensor, negative: torch.Tensor, n_items: int, margin: float = 1.0) -> torch.Tensor:
+    """A batch form of WARP (Weston et al., IJCAI 2011), as LightFM's `warp` loss approximates it.
+
+    Among the (B, n) sampled negatives, those within `margin` of the positive are violators; the positive's rank
+    is estimated as (n_items - 1) * violators / n, and the hardest violator's hinge is weighted by log(1 + rank),
+    so positives ranked low are pushed hard and positives already on top are left alone.
+    """
+    if negative.dim() != 2:
+        raise ValueError("warp_loss needs several negatives per positive: a (batch, n_negatives) tensor")
+    hinge = margin - positive.unsqueeze(1) + negative
+    violators = (hinge > 0).float().sum(dim=1)
+    rank = torch.floor((n_items - 1) * violators / negative.shape[1])
+    weight = torch.log1p(rank) / math.log(max(n_items, 2))
+    hardest = hinge.max(dim=1).values.clamp(min=0)
+    return (weight.detach() * hardest).mean()
+
+
+def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, temperature: float,
+                         log_q: torch.Tensor | None = None) -> torch.Tensor:
+    """In-batch softmax (Yi et al., RecSys 2019): row b's positive is item b, the other items are negatives.
+
+    `log_q` (log sampling probability of each in-batch item) corrects the popularity bias of in-batch negatives.
+    """
+    logits = user_vectors @ item_vectors.T / temperature
+    if log_q is not None:
+        logits = logits - log_q.unsqueeze(0)
+    labels = torch.arange(len(logits), device=logits.device)
+    return F.cross_entropy(logits, labels)
+
+
+def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
+    """Sum of squares per example, averaged over the batch: regularises only the rows a batch touched."""
+    batch = len(tensors[0])
+    return sum(t.float().pow(2).sum() for t in tensors) / batch
