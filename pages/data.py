@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -127,12 +128,12 @@ def _show_warnings(warnings: list[DataWarning]) -> None:
         st.warning(str(warning), icon=":material/warning:")
 
 
-def _store(make: callable, name: str, source: str, details: dict) -> None:
+def _store(make: Callable[[], IntakeResult], name: str, source: str, details: dict) -> None:
     """Validate and save; show what went wrong or what was saved. Nothing is stored on failure."""
     try:
         name = check_dataset_name(name)
         with st.spinner("Validating and saving..."):
-            result: IntakeResult = make()
+            result = make()
             details = {**details, "warnings": [str(w) for w in result.warnings]}
             dataset_id = save_dataset(result.dataset, name, source, details)
     except DataError as error:

@@ -26,7 +26,11 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
         raise DataError(f"Folder '{folder}' does not exist or is not a folder", str(folder),
                         f"Give the path of a folder that holds {INTERACTIONS_FILE}")
     if not (folder / INTERACTIONS_FILE).is_file():
-        present = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+        try:
+            present = ", ".join(sorted(p.name for p in folder.iterdir())[:10]) or "nothing"
+        except OSError as error:
+            raise DataError(f"Folder '{folder}' cannot be read ({error.strerror})", str(folder),
+                            "Check the folder's permissions") from error
         raise DataError(f"The folder has no {INTERACTIONS_FILE}", f"{folder} holds {present}",
                         f"Add {INTERACTIONS_FILE} with columns user_id, item_id[, rating][, timestamp][, event]")
     interactions = read_path(folder / INTERACTIONS_FILE)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import io
+import zipfile
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -70,12 +73,34 @@ def test_uploading_three_tables_maps_columns_and_saves_the_dataset_with_its_prof
     assert any(h.value == "Profile of shop upload" for h in app.subheader)
 
 
-def test_binary_upload_shows_a_specific_error_and_offers_nothing_to_save(coldstart_home):
+def _zip(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in names:
+            archive.writestr(name, "user_id,item_id\n1,a\n2,b\n")
+    return buffer.getvalue()
+
+
+UNREADABLE_UPLOADS = {
+    "empty": ("ratings.csv", b"", "is empty"),
+    "header only": ("ratings.csv", b"user_id,item_id,rating\n", "header line but no data rows"),
+    "binary": ("ratings.csv", bytes(range(256)) * 20, "looks like a binary file"),
+    "zip with two tables": ("both.zip", _zip("a.csv", "b.csv"), "holds 2 tables; it must hold exactly one"),
+    "zip without a table": ("none.zip", _zip("notes.md"), "holds no table"),
+    "shell characters in the name": ("x;rm -rf ~.csv", b"user_id,item_id\n1,a\n", "characters that are not allowed"),
+    "over the size limit": ("big.csv", b"user_id,item_id\n" + b"123456,abcdef\n" * 80_000, "over the 1 MB upload limit"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_UPLOADS))
+def test_unreadable_uploads_show_a_specific_error_and_offer_nothing_to_save(coldstart_home, monkeypatch, case):
+    name, content, message = UNREADABLE_UPLOADS[case]
+    monkeypatch.setenv("COLDSTART_MAX_UPLOAD_MB", "1")
     app = _open()
-    _uploader(app, "upload-interactions").upload("ratings.csv", bytes(range(256)) * 20, "text/csv")
+    _uploader(app, "upload-interactions").upload(name, content, "application/octet-stream")
     app.run()
     assert not app.exception
-    assert any("looks like a binary file" in e for e in _errors(app))
+    assert any(message in e for e in _errors(app)), _errors(app)
     assert "Save dataset" not in [b.label for b in app.button]
     assert list_datasets() == [] and _stored_folders(coldstart_home) == []
 
@@ -91,11 +116,26 @@ def test_bad_ratings_show_the_rows_at_save_and_store_nothing(coldstart_home):
     assert list_datasets() == [] and _stored_folders(coldstart_home) == []
 
 
-def test_header_only_upload_is_refused(coldstart_home):
+def test_a_wrong_delimiter_is_explained_at_save(coldstart_home):
     app = _open()
-    _uploader(app, "upload-interactions").upload("ratings.csv", b"user_id,item_id,rating\n", "text/csv")
+    _uploader(app, "upload-interactions").upload("ratings.csv", b"user_id:item_id\n1:a\n2:b\n", "text/csv")
     app.run()
-    assert any("header line but no data rows" in e for e in _errors(app))
+    _button(app, "Save dataset").click().run()
+    assert any("single column" in e and "delimiter" in e for e in _errors(app))
+    assert list_datasets() == []
+
+
+def test_duplicate_rows_are_merged_and_reported_after_saving(coldstart_home):
+    app = _open()
+    _uploader(app, "upload-interactions").upload(
+        "ratings.csv", b"user_id,item_id,rating\n1,a,5\n1,a,2\n2,b,4\n3,a,1\n", "text/csv")
+    app.run()
+    app.radio(key="upload-duplicates").set_value("max")
+    _button(app, "Save dataset").click().run()
+    assert not _errors(app)
+    assert any("1 duplicate (user, item) rows were merged" in w.value for w in app.warning)
+    (stored,) = list_datasets()
+    assert stored.n_interactions == 3
 
 
 def test_a_tiny_synthetic_sample_is_one_click_and_a_name_clash_is_refused(coldstart_home):
