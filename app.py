@@ -39,6 +39,7 @@ if (worker_problem := _background_worker()) is not None:
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
     st.Page("pages/explore.py", title="Explore", icon=":material/travel_explore:", url_path="explore"),
 ]

@@ -1,0 +1,139 @@
+"""Experiments: define a split of a dataset (protocol, parameters, seed), see its slice sizes, export it, train."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from engine.data.catalog import DatasetInfo, list_datasets, load_dataset
+from engine.data.errors import DataError
+from engine.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
+from engine.protocols import (PROTOCOL_DESCRIPTIONS, ProtocolError, make_split, protocol_parameters, sizes_table,
+                              split_sizes)
+from ui.training import training_panel
+
+PARAMETER_HELP = {
+    "cold_fraction": "Share of users or items held out as cold (no training interaction); halved into validation "
+                     "and test by entity.",
+    "valid_fraction": "Share of the warm records (or of each user's records, or of time) used for validation.",
+    "test_fraction": "Share of the warm records (or of each user's records, or of time) used for testing.",
+    "min_positives": "Users with fewer positives stay whole in training.",
+    "shots": "How many interactions each held-out user or item reveals at inference, e.g. 1,2,3,5,10.",
+    "overall_shots": "The number of revealed interactions used in the 'overall' slice (one of the shots).",
+}
+
+
+@st.cache_data(max_entries=8, show_spinner="Splitting to count the slices...")
+def _preview_sizes(dataset_id: int, fingerprint: str, protocol: str, params_json: str, seed: int) -> dict:
+    """Slice sizes of the split these settings would make (cached per dataset content and settings)."""
+    split = make_split(load_dataset(dataset_id), protocol, seed, json.loads(params_json))
+    return split_sizes(split)
+
+
+@st.cache_data(max_entries=4, show_spinner="Packing the split...")
+def _zip(experiment_id: int, fingerprint: str) -> bytes:
+    """The experiment's split folder as a zip (cached per split content)."""
+    return split_zip(experiment_id)
+
+
+def _parameter_widget(protocol: str, name: str, default: Any) -> Any:
+    """The input for one protocol parameter, typed after its default."""
+    key = f"protocol-{protocol}-{name}"
+    label = name.replace("_", " ").capitalize()
+    help_text = PARAMETER_HELP.get(name)
+    if isinstance(default, tuple):
+        return st.text_input(label, value=",".join(str(v) for v in default), help=help_text, key=key)
+    if isinstance(default, float):
+        return st.number_input(label, min_value=0.0, max_value=0.95, value=default, step=0.05, format="%.2f",
+                               help=help_text, key=key)
+    return st.number_input(label, min_value=0, value=int(default), step=1, help=help_text, key=key)
+
+
+def _sizes_view(sizes: dict) -> None:
+    """Slice sizes as a table, plus the cold entity counts."""
+    st.dataframe(sizes_table(sizes), hide_index=True)
+    st.caption(f"Cold users: {sizes['cold_users']:,} · cold items: {sizes['cold_items']:,}. Candidates are the items "
+               "each slice ranks for every user; training positives are always excluded.")
+
+
+def _define(dataset: DatasetInfo) -> None:
+    """The form for a new experiment: protocol, parameters, seed; preview sizes, then create."""
+    protocols = list(PROTOCOL_DESCRIPTIONS)
+    protocol = st.selectbox("Protocol", protocols, format_func=lambda p: f"{p}: {PROTOCOL_DESCRIPTIONS[p]}",
+                            key="experiment-protocol")
+    defaults = protocol_parameters(protocol)
+    columns = st.columns(max(len(defaults), 1) + 1)
+    params: dict[str, Any] = {}
+    for (name, default), column in zip(defaults.items(), columns):
+        with column:
+            params[name] = _parameter_widget(protocol, name, default)
+    seed = int(columns[-1].number_input("Seed", min_value=0, value=0, step=1, key="experiment-seed"))
+    name = st.text_input("Name", value=f"{dataset.name} · {protocol} · seed {seed}", key="experiment-name")
+    preview, create = st.columns(2)
+    try:
+        if preview.button("Preview slice sizes", key="experiment-preview"):
+            _sizes_view(_preview_sizes(dataset.id, dataset.fingerprint, protocol, json.dumps(params), seed))
+        if create.button("Create experiment", type="primary", key="experiment-create"):
+            with st.spinner("Splitting and storing..."):
+                experiment_id = create_experiment(dataset.id, protocol, params, seed, name)
+            st.session_state["experiment_id"] = experiment_id
+            st.success(f"Experiment {experiment_id} created.", icon=":material/check_circle:")
+    except (ProtocolError, DataError) as error:
+        st.error(str(error), icon=":material/error:")
+
+
+def _experiment_table(experiments: list[ExperimentInfo]) -> pd.DataFrame:
+    return pd.DataFrame([{"id": e.id, "name": e.name, "protocol": e.protocol, "seed": e.seed,
+                          "train rows": e.sizes.get("train", {}).get("interactions"),
+                          "cold users": e.sizes.get("cold_users"), "cold items": e.sizes.get("cold_items"),
+                          "fingerprint": e.fingerprint[:12], "created": e.created_at} for e in experiments])
+
+
+def _experiments(dataset: DatasetInfo) -> None:
+    """The dataset's experiments; the chosen one's sizes, split download and training panel."""
+    experiments = list_experiments(dataset.id)
+    if not experiments:
+        st.info("No experiments on this dataset yet: define one above.")
+        return
+    st.dataframe(_experiment_table(experiments), hide_index=True)
+    by_id = {e.id: e for e in experiments}
+    current = st.session_state.get("experiment_id")
+    ids = list(by_id)
+    chosen = st.selectbox("Experiment", ids, index=ids.index(current) if current in by_id else 0,
+                          format_func=lambda i: f"{by_id[i].name} (#{i})", key="experiment-chosen")
+    st.session_state["experiment_id"] = chosen
+    info = by_id[chosen]
+    st.markdown(f"**{info.protocol}**, seed {info.seed}, parameters `{json.dumps(info.params)}`; "
+                f"fingerprint `{info.fingerprint}`")
+    _sizes_view(info.sizes)
+    try:
+        st.download_button("Export the split (zip of train.csv, valid.csv, test.csv, split.json)",
+                           data=_zip(chosen, info.fingerprint), file_name=f"split-{chosen}.zip",
+                           mime="application/zip", key=f"experiment-export-{chosen}")
+    except (ExperimentError, ProtocolError, OSError) as error:
+        st.error(f"The split of experiment {chosen} cannot be read: {error}", icon=":material/error:")
+    st.divider()
+    st.subheader("Train and watch")
+    training_panel(chosen)
+
+
+st.title("Experiments")
+st.caption("An experiment is a dataset split with a cold-start protocol and a seed. Every model trained on it is "
+           "compared on exactly the same slices and candidates.")
+datasets = list_datasets()
+if not datasets:
+    st.info("No datasets yet: add one on the Data page first.")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/table:")
+    st.stop()
+by_dataset = {d.id: d for d in datasets}
+dataset_ids = list(by_dataset)
+active = st.session_state.get("dataset_id")
+dataset_id = st.selectbox("Dataset", dataset_ids, index=dataset_ids.index(active) if active in by_dataset else 0,
+                          format_func=lambda i: f"{by_dataset[i].name} (#{i})", key="experiment-dataset")
+st.session_state["dataset_id"] = dataset_id
+with st.expander("New experiment", expanded=not list_experiments(dataset_id)):
+    _define(by_dataset[dataset_id])
+_experiments(by_dataset[dataset_id])

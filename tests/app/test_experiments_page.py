@@ -1,0 +1,81 @@
+"""The Experiments page with a seeded database: sizes before training, experiments stored and listed, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.data.catalog import save_dataset
+from engine.data.synthetic import generate_synthetic
+from engine.experiments import create_experiment, list_experiments, load_split
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture
+def dataset_id(coldstart_home, monkeypatch) -> int:
+    monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
+    return save_dataset(generate_synthetic(70, 45, 1800, seed=4), "tiny shop", "synthetic")
+
+
+def _open() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=90).switch_page("pages/experiments.py").run()
+
+
+def _button(app: AppTest, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def test_without_datasets_the_page_points_to_the_data_page(coldstart_home, monkeypatch):
+    monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
+    app = _open()
+    assert not app.exception
+    assert any("No datasets yet" in i.value for i in app.info)
+
+
+def test_preview_shows_slice_sizes_before_anything_is_stored(dataset_id):
+    app = _open()
+    app.selectbox(key="experiment-protocol").set_value("cold-item").run()
+    _button(app, "Preview slice sizes").click().run()
+    assert not app.exception and not app.error
+    table = app.dataframe[0].value
+    assert {"cold-item", "cold-item-all", "warm", "overall"} <= set(table["slice"])
+    assert list_experiments(dataset_id) == []
+
+
+def test_creating_an_experiment_stores_its_split_and_lists_it(dataset_id):
+    app = _open()
+    app.selectbox(key="experiment-protocol").set_value("cold-user").run()
+    app.number_input(key="protocol-cold-user-cold_fraction").set_value(0.3)
+    app.number_input(key="experiment-seed").set_value(7)
+    _button(app, "Create experiment").click().run()
+    assert not app.exception and not app.error
+    (experiment,) = list_experiments(dataset_id)
+    assert experiment.protocol == "cold-user" and experiment.seed == 7 and experiment.params["cold_fraction"] == 0.3
+    assert load_split(experiment.id).fingerprint == experiment.fingerprint
+    assert any("cold-user" in set(frame.value.get("slice", [])) for frame in app.dataframe
+               if "slice" in frame.value.columns)
+
+
+def test_bad_protocol_parameters_show_a_specific_error_and_store_nothing(dataset_id):
+    app = _open()
+    app.selectbox(key="experiment-protocol").set_value("few-shot-user").run()
+    app.text_input(key="protocol-few-shot-user-shots").set_value("1,2,x")
+    _button(app, "Create experiment").click().run()
+    assert not app.exception
+    assert any("shots" in e.value for e in app.error)
+    assert list_experiments(dataset_id) == []
+
+
+def test_chosen_experiment_shows_its_sizes_and_offers_its_split_for_download(dataset_id):
+    experiment_id = create_experiment(dataset_id, "warm", {}, seed=1, name="warm one")
+    app = _open()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="experiment-chosen").value == experiment_id
+    sizes = next(frame.value for frame in app.dataframe if "slice" in frame.value.columns)
+    assert set(sizes["slice"]) == {"train", "warm", "overall"}
+    (download,) = app.get("download_button")
+    assert "Export the split" in download.proto.label and download.proto.url
