@@ -182,3 +182,38 @@ def test_datasets_can_be_renamed_and_deleted_after_confirmation(coldstart_home):
     _button(app, "Delete").click().run()
     assert not app.exception
     assert list_datasets() == [] and _stored_folders(coldstart_home) == []
+
+
+SAVE_TIME_ERRORS = {
+    "no user column": (b"person,item_id,rating\n1,a,5\n2,b,3\n", "No column is mapped to the user id"),
+    "empty ids": (b"user_id,item_id,rating\n1,a,5\n,b,3\n3,c,4\n", "empty user id"),
+    "missing ratings": (b"user_id,item_id,rating\n1,a,5\n2,b,\n3,c,4\n", "have no rating"),
+    "a single user": (b"user_id,item_id,rating\n1,a,5\n1,b,3\n", "only 1 user"),
+}
+
+
+@pytest.mark.parametrize("case", list(SAVE_TIME_ERRORS))
+def test_unusable_interactions_are_refused_at_save_with_the_reason(coldstart_home, case):
+    content, message = SAVE_TIME_ERRORS[case]
+    app = _open()
+    _uploader(app, "upload-interactions").upload("ratings.csv", content, "text/csv")
+    app.run()
+    _button(app, "Save dataset").click().run()
+    assert not app.exception
+    assert any(message in e for e in _errors(app)), _errors(app)
+    assert list_datasets() == [] and _stored_folders(coldstart_home) == []
+
+
+def test_latin1_upload_is_read_as_latin1_and_attribute_problems_are_warnings(coldstart_home):
+    app = _open()
+    _uploader(app, "upload-interactions").upload(
+        "ratings.csv", "user_id,item_id,rating\nJos\xe9,a,5\nRen\xe9e,b,3\n".encode("latin-1"), "text/csv")
+    _uploader(app, "upload-items").upload("items.csv", b"item_id,genre\na,x\na,y\nb,x\nz,y\n", "text/csv")
+    app.run()
+    assert any("latin-1" in c.value for c in app.caption)
+    _button(app, "Save dataset").click().run()
+    assert not _errors(app)
+    warnings = " ".join(w.value for w in app.warning)
+    assert "repeat an id" in warnings and "no interactions (e.g. 'z')" in warnings
+    (stored,) = list_datasets()
+    assert stored.n_users == 2
