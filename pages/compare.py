@@ -57,7 +57,9 @@ def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
                        "variant": "model", "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
                        "eval_seconds": st.column_config.NumberColumn("eval s", format="%.2f")})
     selected = shown.iloc[list(event.selection.rows)]
-    ids = ",".join(str(r) for r in selected["run_id"])
+    # ids of the link that the table does not show now (filtered out, or still training) stay in the link
+    hidden = [r for r in wanted if r not in set(shown["run_id"])]
+    ids = ",".join(str(r) for r in [*selected["run_id"], *hidden])
     if ids != st.query_params.get(RUNS_PARAM, ""):
         if ids:
             st.query_params[RUNS_PARAM] = ids
@@ -141,6 +143,22 @@ def _paired_section(per_user: pd.DataFrame, metric_names: list[str], slices: lis
     return {f"{name_b} minus {name_a} on {paired_slice}": table}
 
 
+@st.fragment(run_every="3s")
+def _training_notice(run_ids: list[int]) -> None:
+    """While linked runs are queued or running, say so; rerun the page when one finishes so it joins the tables."""
+    states = comparison.list_runs(run_ids=run_ids)
+    waiting = states.loc[states["status"].isin(["queued", "running"])]
+    if waiting.empty:
+        st.rerun()
+    done = int((states["status"] == "done").sum())
+    st.info(f"{len(waiting)} of the linked runs are still training ({', '.join(waiting['variant'])}); "
+            f"{done} finished. Finished runs appear below as they complete.", icon=":material/hourglass_top:")
+    if done != st.session_state.get("finished-linked-runs", done):
+        st.session_state["finished-linked-runs"] = done
+        st.rerun()
+    st.session_state["finished-linked-runs"] = done
+
+
 st.title("Compare runs")
 all_runs = comparison.list_runs()
 if all_runs.empty:
@@ -149,9 +167,14 @@ if all_runs.empty:
     st.stop()
 
 st.caption("Select rows to compare. The address bar keeps the selection: copy it to share this comparison.")
+linked_unfinished = all_runs.loc[all_runs["run_id"].isin(_ids_from_url())
+                                 & all_runs["status"].isin(["queued", "running"]), "run_id"].tolist()
+if linked_unfinished:
+    _training_notice([int(r) for r in linked_unfinished])
 runs = _pick_runs(all_runs)
 if runs.empty:
-    st.info("Select one or more runs in the table above.")
+    if not linked_unfinished:
+        st.info("Select one or more runs in the table above.")
     st.stop()
 
 metrics = comparison.load_metrics(runs)

@@ -1,14 +1,60 @@
-"""Home: what cold start is, and where to begin."""
+"""Home: what cold start is, a one-button demo that lands on Compare, and what was done recently."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from engine.comparison import list_runs
+from engine.data.catalog import list_datasets
+from engine.data.errors import DataError
+from engine.demo import DemoPlan, start_demo
+from engine.jobs.queue import JobError
+from engine.protocols.common import ProtocolError
+
+RECENT = 8
+
 st.title("Cold-Start Lab")
 st.markdown(
-    "A recommender learns from what people did. **Cold start** is when a user or an item is new, so there is "
-    "little or nothing to learn from: collaborative filtering has no history, and models must lean on attributes "
-    "such as genre, price, age or occupation. Cold-Start Lab lets you find out, on your own data, which model "
-    "works for new users, new items, and those with only a few interactions."
+    "A recommender learns from what people did, so it struggles when a user or an item is **new**: there is "
+    "little or no history to learn from. That is the *cold start*, and models handle it very differently: some "
+    "need history, some lean on attributes such as age, occupation or genre, some improve with every click. "
+    "Cold-Start Lab measures, on your own data, which model works for new users, new items, and those with only "
+    "a few interactions."
 )
-st.page_link("pages/data.py", label="Start with data: upload your tables or load a sample", icon=":material/table:")
+
+plan = DemoPlan()
+with st.container(border=True):
+    st.markdown(f"**See it in a few minutes.** The demo stores a synthetic shop ({plan.n_users} users, "
+                f"{plan.n_items} items), hides 20% of the users and reveals 1 to 10 of their interactions, and trains "
+                "four kinds of model in the background: popularity, collaborative filtering (ItemKNN), a hybrid "
+                "(LightFM-style) and a cold-start specialist (DropoutNet). You land on Compare while they train.")
+    if st.button("Run the demo", type="primary", icon=":material/play_arrow:", key="run-demo"):
+        try:
+            with st.spinner("Preparing the sample and queueing the runs…"):
+                run_ids = start_demo(plan)
+        except (JobError, DataError, ProtocolError) as error:
+            st.error(f"The demo could not start: {error}")
+        else:
+            st.switch_page("pages/compare.py", query_params={"runs": ",".join(map(str, run_ids))})
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Recent datasets")
+    datasets = list_datasets()[:RECENT]
+    if datasets:
+        st.dataframe([{"name": d.name, "users": d.n_users, "items": d.n_items, "interactions": d.n_interactions,
+                       "added": d.created_at} for d in datasets], hide_index=True)
+    else:
+        st.caption("None yet.")
+    st.page_link("pages/data.py", label="Add data: upload your tables or load a sample", icon=":material/table:")
+with right:
+    st.subheader("Recent runs")
+    runs = list_runs().head(RECENT)
+    if runs.empty:
+        st.caption("None yet.")
+    else:
+        st.dataframe(runs[["run_id", "variant", "dataset", "protocol", "status", "fit_seconds"]], hide_index=True,
+                     column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
+                                    "variant": "model",
+                                    "fit_seconds": st.column_config.NumberColumn("fit s", format="%.1f")})
+    st.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")

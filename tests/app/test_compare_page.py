@@ -83,3 +83,14 @@ def test_paired_comparison_of_two_selected_runs_shows_the_per_user_difference(se
     # run A is the newest selected run (content), run B the older one (mostpop): B - A over the six users
     assert row["difference"] == pytest.approx((0.7 - 1.9) / 6)
     assert row["n_users"] == 6
+
+
+def test_linked_runs_still_training_are_announced_and_kept_in_the_link(coldstart_home):
+    ids = seed_runs([SeededRun("mostpop", {"warm": {"ndcg@20": 0.1}}),
+                     SeededRun("itemknn", {}, status="queued")])
+    done, queued = ids["mostpop"][0], ids["itemknn"][0]
+    app = _open(f"{done},{queued}")
+    assert not app.exception
+    assert f"1 of the linked runs are still training ({model_label('itemknn')})" in app.info[0].value
+    assert app.tabs[0].label == "warm"
+    assert set(app.query_params["runs"].split(",")) == {str(done), str(queued)}

@@ -1,0 +1,48 @@
+"""The Home page: the demo button queues the demo and lands on Compare; recent datasets and runs are listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from engine.comparison import model_label
+from engine.store.db import session_scope
+from engine.store.tables import RunRow
+from tests.comparison_seed import SeededRun, seed_runs
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _open() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=90).run()
+
+
+def test_empty_home_explains_cold_start_and_offers_the_demo(coldstart_home):
+    app = _open()
+    assert not app.exception
+    assert "cold start" in app.markdown[0].value
+    assert app.button(key="run-demo").label == "Run the demo"
+    assert [c.value for c in app.caption][:2] == ["None yet.", "None yet."]
+
+
+def test_recent_datasets_and_runs_are_listed(coldstart_home):
+    seed_runs([SeededRun("mostpop", {"warm": {"ndcg@20": 0.1}}), SeededRun("itemknn", {"warm": {"ndcg@20": 0.2}})])
+    app = _open()
+    assert not app.exception
+    datasets, runs = app.dataframe[0].value, app.dataframe[1].value
+    assert datasets["name"].tolist() == ["toy"]
+    assert runs["variant"].tolist() == [model_label("itemknn"), model_label("mostpop")]
+
+
+def test_demo_button_queues_four_runs_and_lands_on_compare_with_them_linked(coldstart_home):
+    app = _open()
+    app.button(key="run-demo").click().run()
+    assert not app.exception
+    with session_scope() as session:
+        queued = session.execute(select(RunRow.id, RunRow.status).order_by(RunRow.id)).all()
+    assert [status for _, status in queued] == ["queued"] * 4
+    assert sorted(map(int, app.query_params["runs"].split(","))) == [run_id for run_id, _ in queued]
+    assert app.title[0].value == "Compare runs"
+    assert "4 of the linked runs are still training" in app.info[0].value
