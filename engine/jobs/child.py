@@ -17,8 +17,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine.jobs.progress import RunProgress
 from engine.config import get_settings
+from engine.jobs.progress import RunProgress
 from engine.jobs.queue import finish_run, get_run, run_artifact_dir
 from engine.jobs.transactions import immediate_session, with_lock_retry
 from engine.store.tables import RunRow, utcnow
@@ -79,7 +79,6 @@ def _record_done(run_id: int, result, partial: Path, progress: RunProgress) -> b
             try:
                 record_run_result(session, row, result)
                 row.status, row.progress, row.message = "done", 1.0, "done"
-                row.artifact_path = str(final.relative_to(final.parents[1]))
                 row.finished_at = row.heartbeat_at = utcnow()
             except BaseException:
                 final.rename(partial)  # the rollback that follows must leave no published artifact
@@ -97,20 +96,18 @@ def execute_run(run_id: int) -> int:
     try:
         run = get_run(run_id)
         from engine.data.catalog import load_dataset
-        from engine.experiments import load_split
+        from engine.experiments import get_experiment, load_split
         from engine.runner import fit_and_evaluate
         from engine.training.device import describe_device, pick_device
-        from engine.store.db import session_scope
-        from engine.store.tables import ExperimentRow
 
-        with session_scope() as session:
-            dataset_id = session.get(ExperimentRow, run.experiment_id).dataset_id
+        dataset_id = get_experiment(run.experiment_id).dataset_id
         progress.log(f"loading dataset {dataset_id} and the split of experiment {run.experiment_id}")
         dataset = load_dataset(dataset_id)
         split = load_split(run.experiment_id)
         device = pick_device()
         _record_device(run_id, describe_device(device))
         progress.log(f"training {run.model} (seed {run.seed}) on {describe_device(device)}")
+        progress.training_starts()
         result = fit_and_evaluate(dataset, split, run.model, dict(run.params), run.seed, progress=progress,
                                   device=device)
         if progress.should_stop():
@@ -136,15 +133,47 @@ def execute_run(run_id: int) -> int:
         return EXIT_FAILED
 
 
+def preload() -> None:
+    """Import what every run needs (torch, data, protocols, evaluation) before a run is handed over.
+
+    A warm child does this while it waits, so a claimed run starts training without paying for the imports.
+    """
+    import engine.data.catalog  # noqa: F401  (imported for its side effect: loaded modules stay loaded)
+    import engine.experiments  # noqa: F401
+    import engine.results  # noqa: F401
+    import engine.runner  # noqa: F401
+
+
+def _log_to_run_file(run_id: int) -> None:
+    """Send this process's output to `logs/run-<id>.log` once it knows which run it is."""
+    logs = get_settings().home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"run-{run_id}.log", "ab") as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log.fileno(), sys.stdout.fileno())
+        os.dup2(log.fileno(), sys.stderr.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m engine.jobs.child RUN_ID`."""
+    """`python -m engine.jobs.child RUN_ID`, or `--warm`: preload, then read the run id from stdin."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--warm"]:
+        preload()
+        line = sys.stdin.readline().strip()
+        if not line.isdigit():
+            return 0  # the supervisor went away (or shut down) before it had a run for us
+        _log_to_run_file(int(line))
+        return execute_run(int(line))
     if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m engine.jobs.child RUN_ID (a run id from the runs table)", file=sys.stderr)
+        print("usage: python -m engine.jobs.child RUN_ID (a run id from the runs table) | --warm", file=sys.stderr)
         return 2
     return execute_run(int(args[0]))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    exit_code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # the result is committed; skipping interpreter teardown (seconds with torch loaded) frees the slot sooner
+    os._exit(exit_code)

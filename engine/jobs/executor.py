@@ -1,10 +1,12 @@
 """Where runs execute. The supervisor talks to an `Executor`; `LocalExecutor` runs each run in its own process.
 
-Each run gets a fresh interpreter (`python -m engine.jobs.child RUN_ID`, spawned, never forked, since CUDA does not
+Each run gets its own fresh interpreter (`python -m engine.jobs.child`, spawned, never forked, since CUDA does not
 survive fork), in its own session so Streamlit reruns or a Ctrl-C of the app do not reach it, and with
-`CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Cancel sends SIGTERM to the run's process group (the child stops
-cooperatively), then SIGKILL when it has not exited after a grace period. A distributed executor (Ray jobs) can
-implement the same four methods without the pages noticing.
+`CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Importing torch and the engine takes seconds, so one interpreter per
+slot is started ahead ("warm": imports done, CUDA untouched) and handed the next run id on stdin; it still serves
+exactly one run. Cancel sends SIGTERM to the run's process group (the child stops cooperatively), then SIGKILL when
+it has not exited after a grace period. A distributed executor (Ray jobs) can implement the same methods without the
+pages noticing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ class Executor(Protocol):
     def running(self) -> dict[int, str]:
         """Run id -> device slot of every run launched and not yet reaped."""
 
+    def prepare(self, slots: list[str]) -> None:
+        """Get ready to start runs on `slots` quickly (may do nothing)."""
+
+    def close(self) -> None:
+        """Release what `prepare` holds; runs already launched keep going."""
+
 
 @dataclass
 class _Child:
@@ -47,9 +55,9 @@ class _Child:
     kill_at: float | None = None
 
 
-def child_command(run_id: int) -> list[str]:
-    """The command line of a run's child process."""
-    return [sys.executable, "-m", "engine.jobs.child", str(run_id)]
+def child_command(argument: str) -> list[str]:
+    """The command line of a run's child process: a run id, or `--warm` to wait for one on stdin."""
+    return [sys.executable, "-m", "engine.jobs.child", argument]
 
 
 def child_environment(slot: str, threads: int | None) -> dict[str, str]:
@@ -68,20 +76,53 @@ def child_environment(slot: str, threads: int | None) -> dict[str, str]:
 class LocalExecutor:
     """Runs each run as a child process on this machine."""
 
-    def __init__(self, threads_per_run: int | None = None, grace_s: float = CANCEL_GRACE_S) -> None:
+    def __init__(self, threads_per_run: int | None = None, grace_s: float = CANCEL_GRACE_S, warm: bool = True) -> None:
         self.threads_per_run = threads_per_run
+        self.warm = warm
         self.grace_s = grace_s
         self._children: dict[int, _Child] = {}
+        self._warm: dict[str, subprocess.Popen] = {}
 
-    def launch(self, run_id: int, slot: str) -> int:
+    def _spawn(self, slot: str, argument: str, log_name: str) -> subprocess.Popen:
         logs = get_settings().home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / f"run-{run_id}.log", "ab") as log:
-            process = subprocess.Popen(child_command(run_id), env=child_environment(slot, self.threads_per_run),
-                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+        with open(logs / log_name, "ab") as log:
+            return subprocess.Popen(child_command(argument), env=child_environment(slot, self.threads_per_run),
+                                    stdin=subprocess.PIPE if argument == "--warm" else subprocess.DEVNULL,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+
+    def _warm_up(self, slot: str) -> None:
+        if self.warm:
+            self._warm[slot] = self._spawn(slot, "--warm", "warm-children.log")
+
+    def _hand_over(self, slot: str, run_id: int) -> subprocess.Popen | None:
+        """Give the run to the slot's warm child; None when there is none alive to take it."""
+        process = self._warm.pop(slot, None)
+        if process is None or process.poll() is not None:
+            return None
+        try:
+            process.stdin.write(f"{run_id}\n")
+            process.stdin.close()
+        except OSError:
+            return None
+        return process
+
+    def launch(self, run_id: int, slot: str) -> int:
+        process = self._hand_over(slot, run_id) or self._spawn(slot, str(run_id), f"run-{run_id}.log")
         self._children[run_id] = _Child(process, slot)
+        self._warm_up(slot)
         return process.pid
+
+    def prepare(self, slots: list[str]) -> None:
+        for slot in slots:
+            if slot not in self._warm:
+                self._warm_up(slot)
+
+    def close(self) -> None:
+        for process in self._warm.values():
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        self._warm.clear()
 
     def poll(self, run_id: int) -> int | None:
         child = self._children.get(run_id)

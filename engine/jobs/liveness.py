@@ -1,8 +1,8 @@
 """Who is alive: supervisor heartbeats in the `workers` table and checks on the processes runs name.
 
-A supervisor is alive while its heartbeat is fresh. A running run is alive while its child process writes its own
-heartbeat, so a run survives its supervisor (and the app) dying; only when both its heartbeat is stale and, on this
-host, its process is gone, is it marked failed with the reason "worker lost".
+A supervisor is alive while its heartbeat is fresh. A run lives in its own child process, so it survives its
+supervisor (and the app) dying. A running run is "worker lost" when nobody is left to finish it: on this host, when
+its process and its supervisor are both gone; for a run on another host, when its own heartbeat has gone stale.
 """
 
 from __future__ import annotations
@@ -82,18 +82,47 @@ def process_alive(pid: int | None) -> bool:
         return False
 
 
-def fail_lost_runs(exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """Mark running runs whose child is gone as failed ("worker lost"); returns their ids.
+def _live_worker_ids() -> set[str]:
+    """Supervisors that are alive: fresh heartbeat, not stopped, and (on this host) a live process."""
+    here = socket.gethostname()
+    return {w.id for w in live_workers() if w.host != here or process_alive(w.pid)}
 
-    A run counts as lost when its heartbeat is stale and its process is not alive on this host; runs in
-    `exclude` (the caller's own children, which it reaps itself) are left alone.
+
+def _is_lost(row: RunRow, live_workers_now: set[str], now: datetime) -> bool:
+    """Whether nobody is left to finish a running run.
+
+    On this host the processes themselves are asked: the run is lost when its child is gone and so is the
+    supervisor that would reap it (that supervisor gives a better reason). Elsewhere only heartbeats can tell.
     """
+    if row.pid is not None and _ran_here(row):
+        return not process_alive(row.pid) and row.worker_id not in live_workers_now
+    return not is_fresh(row.heartbeat_at, now)
+
+
+def fail_lost_runs(exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """Mark running runs that nobody will finish as failed ("worker lost"); returns their ids.
+
+    Runs in `exclude` (the caller's own children, which it reaps itself) are left alone. A cancelled run that
+    was lost ends "cancelled", as its user asked.
+    """
+    # a plain read first: the write lock is taken only when something looks lost
+    with session_scope() as session:
+        running = list(session.scalars(select(RunRow).where(RunRow.status == "running")))
+    running = [row for row in running if row.id not in exclude]
+    if not running:
+        return []
+    alive = _live_worker_ids()
+    now = utcnow()
+    suspects = [row.id for row in running if _is_lost(row, alive, now)]
+    if not suspects:
+        return []
+
     def write() -> list[int]:
         lost = []
         with immediate_session() as session:
             now = utcnow()
-            for row in session.scalars(select(RunRow).where(RunRow.status == "running")):
-                if row.id in exclude or is_fresh(row.heartbeat_at, now) or _alive_here(row):
+            for row in session.scalars(select(RunRow).where(RunRow.id.in_(suspects), RunRow.status == "running")):
+                if not _is_lost(row, alive, now):
                     continue
                 if row.cancel_requested:
                     row.status, row.message, row.error = "cancelled", "cancelled", None
@@ -109,7 +138,6 @@ def fail_lost_runs(exclude: set[int] | frozenset[int] = frozenset()) -> list[int
     return lost
 
 
-def _alive_here(row: RunRow) -> bool:
-    """A run whose worker ran on this host and whose process still exists is slow, not lost."""
-    host = (row.worker_id or "").rsplit("-", 2)[0]
-    return host == socket.gethostname() and process_alive(row.pid)
+def _ran_here(row: RunRow) -> bool:
+    """Whether the run's supervisor (named host-pid-random) runs on this host."""
+    return (row.worker_id or "").rsplit("-", 2)[0] == socket.gethostname()

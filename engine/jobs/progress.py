@@ -57,7 +57,7 @@ class RunProgress:
         self._pending = _Pending()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._started = time.monotonic()
+        self._training_started = time.monotonic()
         self._thread = threading.Thread(target=self._write_loop, name=f"run-{run_id}-progress", daemon=True)
 
     # -- ProgressReporter ----------------------------------------------------------------------------------------
@@ -65,7 +65,7 @@ class RunProgress:
                step: int | None = None, n_steps: int | None = None) -> None:
         """Record an epoch (step None) or a mid-epoch step; the message carries loss, metric and ETA."""
         done = training_fraction(epoch, n_epochs, step, n_steps)
-        elapsed = time.monotonic() - self._started
+        elapsed = time.monotonic() - self._training_started
         parts = [f"epoch {epoch}/{n_epochs}"]
         if step is not None and n_steps:
             parts.append(f"step {step}/{n_steps}")
@@ -75,8 +75,8 @@ class RunProgress:
             parts.append(f"validation {metric:.4f}")
         if 0 < done < 1:
             parts.append(f"ETA {format_seconds(elapsed * (1 - done) / done)}")
-        event = dict(kind="progress", epoch=epoch, n_epochs=n_epochs, step=step, n_steps=n_steps, loss=loss,
-                     metric=metric, message=" · ".join(parts))
+        event = dict(kind="progress", at=utcnow(), epoch=epoch, n_epochs=n_epochs, step=step, n_steps=n_steps,
+                     loss=loss, metric=metric, message=" · ".join(parts))
         with self._lock:
             events = self._pending.events
             # only the latest mid-epoch step is worth keeping; every epoch end is kept for the curves
@@ -89,8 +89,8 @@ class RunProgress:
     def log(self, message: str) -> None:
         """Record a log line shown under the run."""
         with self._lock:
-            self._pending.events.append(dict(kind="log", epoch=None, n_epochs=None, step=None, n_steps=None,
-                                             loss=None, metric=None, message=message))
+            self._pending.events.append(dict(kind="log", at=utcnow(), epoch=None, n_epochs=None, step=None,
+                                             n_steps=None, loss=None, metric=None, message=message))
             self._pending.message = message
 
     def should_stop(self) -> bool:
@@ -98,6 +98,10 @@ class RunProgress:
         return self.cancel.is_set()
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
+    def training_starts(self) -> None:
+        """Start the ETA clock here, so loading data does not count as training time."""
+        self._training_started = time.monotonic()
+
     def start(self) -> "RunProgress":
         """Begin heartbeats and periodic writes."""
         self._thread.start()
@@ -122,8 +126,7 @@ class RunProgress:
             with session_scope() as session:
                 now = utcnow()
                 if pending.events:
-                    session.execute(insert(RunEventRow), [{**e, "run_id": self.run_id, "at": now}
-                                                          for e in pending.events])
+                    session.execute(insert(RunEventRow), [{**e, "run_id": self.run_id} for e in pending.events])
                 values: dict = {"heartbeat_at": now}
                 if pending.progress is not None:
                     values["progress"] = pending.progress

@@ -111,6 +111,11 @@ def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = 
 
 def claim_next_run(worker_id: str, slot: str) -> ClaimedRun | None:
     """Atomically take the oldest queued run for `worker_id` on device `slot`; None when the queue is empty."""
+    with session_scope() as session:
+        # an empty queue is the common case: answer it with a read, without taking the write lock
+        if session.scalar(select(RunRow.id).where(RunRow.status == "queued").limit(1)) is None:
+            return None
+
     def claim() -> ClaimedRun | None:
         with immediate_session() as session:
             row = session.scalars(select(RunRow).where(RunRow.status == "queued").order_by(RunRow.id).limit(1)

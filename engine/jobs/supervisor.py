@@ -34,6 +34,10 @@ from engine.store.tables import RunRow
 log = logging.getLogger("coldstart.supervisor")
 
 MAX_RUNS_ENV = "COLDSTART_MAX_RUNS_PER_DEVICE"
+DEVICE_SLOTS_ENV = "COLDSTART_DEVICE_SLOTS"
+"""Comma-separated slots to use ("cpu", or "cuda:0,cuda:1"); default: every visible GPU, else the CPU."""
+WARM_CHILDREN_ENV = "COLDSTART_WARM_CHILDREN"
+"""0 to start each run's interpreter only when the run is claimed (saves the idle memory of a ready one)."""
 AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
 """Set to 0 where the app must not start a background worker (page tests, which drive the queue themselves)."""
 SUPERVISOR_START_TIMEOUT_S = 30.0
@@ -56,8 +60,14 @@ def max_runs_per_device() -> int:
 
 
 def device_slots() -> list[str]:
-    """One slot per visible GPU ("cuda:0", ...), or a single "cpu" slot on a machine without CUDA."""
-    import torch  # only the supervisor needs it, to count GPUs; the app never does
+    """The slots of `COLDSTART_DEVICE_SLOTS`, else one per visible GPU ("cuda:0", ...), else a single "cpu"."""
+    configured = [slot.strip() for slot in os.environ.get(DEVICE_SLOTS_ENV, "").split(",") if slot.strip()]
+    bad = [slot for slot in configured if slot != "cpu" and not (slot.startswith("cuda:") and slot[5:].isdigit())]
+    if bad:
+        raise ValueError(f"{DEVICE_SLOTS_ENV} has {', '.join(bad)}: use cpu or cuda:N, comma-separated")
+    if configured:
+        return list(dict.fromkeys(configured))
+    import torch  # only to count GPUs, and only here: the app and the queue never need it
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return [f"cuda:{index}" for index in range(count)] or ["cpu"]
@@ -83,7 +93,8 @@ class Supervisor:
         self.slots = slots
         self.runs_per_slot = runs_per_slot or max_runs_per_device()
         threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
-        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads)
+        warm = os.environ.get(WARM_CHILDREN_ENV, "1").strip() != "0"
+        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads, warm=warm)
         self.poll_s = poll_s
         self._last_beat = 0.0
         self._orphan_kill_at: dict[int, float] = {}
@@ -94,6 +105,7 @@ class Supervisor:
         self._last_beat = time.monotonic()
         if self.slots is None:
             self.slots = device_slots()
+        self.executor.prepare(self.slots)
         lost = fail_lost_runs()
         log.info("supervisor %s on %s, %d run(s) per slot; marked lost: %s", self.worker_id, self.slots,
                  self.runs_per_slot, lost or "none")
@@ -119,6 +131,7 @@ class Supervisor:
                     log.exception("supervisor tick failed; trying again")
                 stop.wait(self.poll_s)
         finally:
+            self.executor.close()
             stop_worker(self.worker_id)
 
     def _reap(self) -> None:
@@ -231,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         supervisor = Supervisor(runs_per_slot=args.max_runs_per_device)
+        supervisor.slots = device_slots()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

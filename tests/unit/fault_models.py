@@ -49,7 +49,7 @@ class TinyPopularity(Recommender):
         config: TinyConfig = self.config
         if config.marker:
             Path(config.marker).write_text(str(os.getpid()))
-        counts = torch.as_tensor(data.matrix.getnnz(axis=0), dtype=torch.float32)
+        self.popularity = torch.as_tensor(data.matrix.getnnz(axis=0), dtype=torch.float32) + self.seed * 1e-6
         progress = context.progress
         for epoch in range(1, config.epochs + 1):
             for step in range(1, config.steps_per_epoch + 1):
@@ -63,7 +63,6 @@ class TinyPopularity(Recommender):
                 self._fit_fault(config.fault)
             if progress is not None:
                 progress.report(epoch=epoch, n_epochs=config.epochs, loss=1.0 / epoch, metric=0.1 * epoch)
-        self.popularity = counts + self.seed * 1e-6
 
     @staticmethod
     def _fit_fault(fault: Fault) -> None:

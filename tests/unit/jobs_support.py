@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
+from sqlalchemy import select
 
+from engine.jobs.queue import FINAL_STATES
 from engine.models.registry import EXTRA_MODELS_ENV
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
@@ -33,3 +41,87 @@ def run_status(run_id: int) -> RunRow:
     """The run's current row, read fresh."""
     with session_scope() as session:
         return session.get(RunRow, run_id)
+
+
+def tiny_experiment() -> int:
+    """A stored tiny synthetic dataset split warm, the smallest real input a run can train and evaluate on."""
+    from engine.data.catalog import save_dataset
+    from engine.data.synthetic import generate_synthetic
+    from engine.experiments import create_experiment
+
+    dataset_id = save_dataset(generate_synthetic(n_users=40, n_items=30, n_interactions=400, seed=0), "tiny",
+                              "synthetic")
+    return create_experiment(dataset_id, "warm", None, 0, name="tiny warm")
+
+
+def wait_until(condition: Callable[[], object], timeout_s: float = 90.0, every_s: float = 0.1) -> object:
+    """Poll `condition` until it returns something truthy; fail the test with what was awaited otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {condition.__doc__ or condition}")
+
+
+def wait_final(run_ids: list[int], timeout_s: float = 120.0) -> dict[int, RunRow]:
+    """Wait until every run has reached a final state; returns the rows."""
+    def all_final() -> dict[int, RunRow] | None:
+        """runs to reach a final state"""
+        rows = {run_id: run_status(run_id) for run_id in run_ids}
+        return rows if all(row.status in FINAL_STATES for row in rows.values()) else None
+
+    return wait_until(all_final, timeout_s)
+
+
+class SupervisorProcess:
+    """A real supervisor (`python -m engine.jobs.supervisor`) for one test; stopped, with its runs, at the end."""
+
+    def __init__(self, runs_per_device: int = 1, warm: bool = False) -> None:
+        # a known CPU slot spares the supervisor importing torch to count GPUs; a warm interpreter only pays off
+        # when several runs follow each other
+        env = dict(os.environ, COLDSTART_MAX_RUNS_PER_DEVICE=str(runs_per_device), OMP_NUM_THREADS="1",
+                   COLDSTART_DEVICE_SLOTS="cpu", COLDSTART_WARM_CHILDREN="1" if warm else "0")
+        self.process = subprocess.Popen([sys.executable, "-m", "engine.jobs.supervisor"], cwd=ROOT, env=env,
+                                        start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL the supervisor alone, as a crash would; its runs' own process groups are untouched."""
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        _kill_leftover_runs()
+
+
+def _kill_leftover_runs() -> None:
+    """End any run child a test left behind (each leads its own process group)."""
+    with session_scope() as session:
+        pids = [pid for pid in session.scalars(select(RunRow.pid).where(RunRow.pid.is_not(None)))]
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@pytest.fixture
+def supervisors(coldstart_home, monkeypatch):
+    """Start supervisors with `supervisors(n_runs_per_device)`; all are stopped when the test ends."""
+    register_fault_models(monkeypatch)
+    started: list[SupervisorProcess] = []
+
+    def start(runs_per_device: int = 1, warm: bool = False) -> SupervisorProcess:
+        started.append(SupervisorProcess(runs_per_device, warm))
+        return started[-1]
+
+    yield start
+    for supervisor in started:
+        supervisor.stop()

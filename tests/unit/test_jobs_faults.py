@@ -1,0 +1,238 @@
+"""Faults of the job system, with real supervisors and run processes on a tiny synthetic dataset.
+
+In every case a run ends in a clear final state, never stays "running", never counts as done with partial results,
+and the runs beside it are unaffected.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.jobs.liveness import WORKER_LOST, live_workers
+from engine.jobs.queue import cancel_run, rerun_run, run_artifact_dir, run_events, submit_runs
+from engine.models.registry import EXTRA_MODELS_ENV
+from engine.store.db import dispose_engines, session_scope
+from engine.store.tables import MetricRow, WorkerRow
+from jobs_support import (FAULT_MODELS, ROOT, SupervisorProcess, run_status, supervisors, tiny_experiment,
+                          wait_final, wait_until)
+
+__all__ = ["supervisors"]  # the fixture, imported so pytest finds it here
+
+SLOW = {"epochs": 200, "epoch_seconds": 0.1}
+"""About 20 s of training: long enough to be interrupted, and never left to finish."""
+
+
+def _metric_rows(run_id: int) -> int:
+    with session_scope() as session:
+        return session.scalar(select(func.count()).select_from(MetricRow).where(MetricRow.run_id == run_id))
+
+
+def assert_nothing_recorded(run_id: int) -> None:
+    """A run that did not finish leaves no metrics, no results and no artifact (not even a half-written one)."""
+    row = run_status(run_id)
+    assert _metric_rows(run_id) == 0 and row.results == {} and row.artifact_path is None
+    artifact = run_artifact_dir(run_id)
+    assert not artifact.exists() and not artifact.with_name(artifact.name + ".partial").exists()
+
+
+def assert_done_with_results(run_id: int) -> None:
+    row = run_status(run_id)
+    assert row.status == "done" and row.progress == 1.0 and row.error is None
+    assert _metric_rows(run_id) > 0 and row.results["slices"]
+    assert (run_artifact_dir(run_id) / "model.json").exists()
+
+
+def _child_pid(marker: Path) -> int:
+    """The run's process id, once its model has started fitting."""
+    def fitting() -> str:
+        """the model to start fitting"""
+        return marker.exists() and marker.read_text()
+
+    return int(wait_until(fitting))
+
+
+def test_a_run_killed_mid_epoch_fails_with_a_reason_and_the_run_beside_it_finishes(supervisors, tmp_path):
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (victim,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
+    (neighbour,) = submit_runs(experiment, "tiny_popularity_b")
+    supervisors(2)
+    os.kill(_child_pid(marker), signal.SIGKILL)
+    rows = wait_final([victim, neighbour])
+    assert rows[victim].status == "failed"
+    assert "killed (SIGKILL)" in rows[victim].error
+    assert_nothing_recorded(victim)
+    assert_done_with_results(neighbour)
+
+
+def test_a_killed_supervisor_leaves_its_run_going_and_a_new_supervisor_takes_the_queue(supervisors, tmp_path):
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (running,) = submit_runs(experiment, "tiny_popularity", {"epochs": 20, "epoch_seconds": 0.1,
+                                                            "marker": str(marker)})
+    first = supervisors()
+    _child_pid(marker)
+    first.kill()
+    (queued,) = submit_runs(experiment, "tiny_popularity_b")
+    # the run lives in its own process: it finishes and records itself with no supervisor alive
+    wait_final([running])
+    assert_done_with_results(running)
+    assert run_status(queued).status == "queued"
+    supervisors()
+    wait_final([queued])
+    assert_done_with_results(queued)
+    assert run_status(queued).worker_id != run_status(running).worker_id
+
+
+def test_a_run_whose_supervisor_and_process_both_died_is_marked_worker_lost_and_can_be_rerun(supervisors, tmp_path):
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (lost,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
+    first = supervisors()
+    pid = _child_pid(marker)
+    first.kill()
+    os.killpg(pid, signal.SIGKILL)
+    supervisors()
+    row = wait_final([lost])[lost]
+    assert (row.status, row.error) == ("failed", WORKER_LOST)
+    assert_nothing_recorded(lost)
+    again = rerun_run(lost)
+    wait_final([again])
+    assert_done_with_results(again)
+
+
+def test_restarting_the_app_during_a_run_reuses_the_live_supervisor_and_the_run_finishes(coldstart_home,
+                                                                                         monkeypatch, tmp_path):
+    from engine.jobs.supervisor import ensure_supervisor
+
+    monkeypatch.setenv(EXTRA_MODELS_ENV, FAULT_MODELS)
+    monkeypatch.setenv("COLDSTART_DEVICE_SLOTS", "cpu")
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (run_id,) = submit_runs(experiment, "tiny_popularity", {"epochs": 20, "epoch_seconds": 0.1,
+                                                           "marker": str(marker)})
+    worker = ensure_supervisor()
+    try:
+        _child_pid(marker)
+        # a new app server process asks again while the run is going
+        restarted = subprocess.run([sys.executable, "-c", "from engine.jobs.supervisor import ensure_supervisor;"
+                                    "print(ensure_supervisor())"], cwd=ROOT, capture_output=True, text=True,
+                                   timeout=120, check=True)
+        assert restarted.stdout.strip() == worker
+        wait_final([run_id])
+        assert_done_with_results(run_id)
+        with session_scope() as session:
+            assert session.scalar(select(func.count()).select_from(WorkerRow)) == 1
+    finally:
+        for row in live_workers():
+            os.kill(row.pid, signal.SIGTERM)
+
+
+def test_two_supervisors_started_at_once_run_every_run_exactly_once(supervisors):
+    experiment = tiny_experiment()
+    ids = submit_runs(experiment, "tiny_popularity", seeds=[0, 1, 2, 3])
+    supervisors(warm=True), supervisors(warm=True)
+    rows = wait_final(ids)
+    assert {row.status for row in rows.values()} == {"done"}
+    starts = run_events(ids)
+    starts = starts[starts["message"].str.startswith("loading dataset")]
+    assert sorted(starts["run_id"]) == ids  # one process per run, never two
+
+
+def test_a_database_locked_for_a_while_by_another_writer_delays_a_run_but_does_not_break_it(supervisors,
+                                                                                          coldstart_home, tmp_path):
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (run_id,) = submit_runs(experiment, "tiny_popularity", {"epochs": 20, "epoch_seconds": 0.1,
+                                                           "marker": str(marker)})
+    supervisors()
+    _child_pid(marker)
+    other = sqlite3.connect(coldstart_home / "coldstart.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    time.sleep(3)
+    other.execute("COMMIT")
+    other.close()
+    wait_final([run_id])
+    assert_done_with_results(run_id)
+    epochs = run_events([run_id]).query("kind == 'progress' and step != step")["epoch"]
+    assert list(epochs) == list(range(1, 21))  # no progress lost while the database was held
+
+
+def test_cancelling_a_running_run_stops_it_and_records_nothing(supervisors, tmp_path):
+    experiment = tiny_experiment()
+    marker = tmp_path / "fitting"
+    (run_id,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
+    supervisors()
+    _child_pid(marker)
+    cancel_run(run_id)
+    row = wait_final([run_id])[run_id]
+    assert row.status == "cancelled"
+    assert_nothing_recorded(run_id)
+
+
+# -- faults raised inside a run: one supervisor works through all of them, beside a healthy run -----------------
+
+FAULTS = ("raise", "cuda_oom", "memory", "disk_full", "cancel_while_finishing")
+
+
+@pytest.fixture(scope="module")
+def fault_batch(tmp_path_factory) -> dict[str, int]:
+    """Run ids by fault (plus "none" for a healthy run), all finished, in a database of their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("faults") / "home"))
+        patch.delenv("DATABASE_URL", raising=False)
+        patch.setenv(EXTRA_MODELS_ENV, FAULT_MODELS)
+        dispose_engines()
+        experiment = tiny_experiment()
+        ids = {fault: submit_runs(experiment, "tiny_popularity", {"fault": fault})[0] for fault in FAULTS}
+        ids["none"] = submit_runs(experiment, "tiny_popularity_b")[0]
+        supervisor = SupervisorProcess(runs_per_device=2, warm=True)
+        try:
+            wait_final(list(ids.values()), timeout_s=300)
+            yield ids
+        finally:
+            supervisor.stop()
+            dispose_engines()
+
+
+def _failed_with(run_id: int, reason: str) -> None:
+    row = run_status(run_id)
+    assert row.status == "failed"
+    assert reason in row.error
+    assert_nothing_recorded(run_id)
+
+
+def test_a_model_that_raises_fails_with_its_error_and_keeps_the_traceback_for_details(fault_batch):
+    _failed_with(fault_batch["raise"], "ValueError: the model hit a deliberate bug")
+    assert "_fit_fault" in run_status(fault_batch["raise"]).traceback
+
+
+def test_a_model_out_of_gpu_memory_fails_with_a_reason_that_says_what_to_change(fault_batch):
+    _failed_with(fault_batch["cuda_oom"], "out of GPU memory while training or evaluating; lower the batch size")
+
+
+def test_a_model_out_of_main_memory_fails_with_a_clear_reason(fault_batch):
+    _failed_with(fault_batch["memory"], "out of main memory")
+
+
+def test_a_full_disk_while_saving_the_model_fails_the_run_and_removes_the_half_written_artifact(fault_batch):
+    _failed_with(fault_batch["disk_full"], "the disk is full")
+
+
+def test_a_cancel_arriving_while_the_run_is_finishing_ends_it_cancelled_with_nothing_recorded(fault_batch):
+    row = run_status(fault_batch["cancel_while_finishing"])
+    assert row.status == "cancelled"
+    assert_nothing_recorded(row.id)
+
+
+def test_the_healthy_run_beside_the_faulty_ones_finishes_with_results(fault_batch):
+    assert_done_with_results(fault_batch["none"])
