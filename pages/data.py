@@ -47,18 +47,21 @@ def _profile(dataset_id: int, fingerprint: str) -> DatasetProfile:
 
 
 def _uploaded_table(label: str, key: str, required: bool) -> RawTable | None:
-    """An uploader with the table as it will be read (or the reason it cannot be read)."""
+    """An uploader, and the table as read or the reason it cannot be read (shown right under the uploader)."""
     upload = st.file_uploader(label + ("" if required else " (optional)"), type=UPLOAD_TYPES, key=key)
     if upload is None:
         return None
     try:
-        raw = _read_upload(upload.file_id, upload.name, upload.getvalue())
+        return _read_upload(upload.file_id, upload.name, upload.getvalue())
     except DataError as error:
         st.error(str(error), icon=":material/error:")
         return None
-    st.caption(raw.describe())
-    st.dataframe(raw.frame.head(8), hide_index=True)
-    return raw
+
+
+def _preview(raw: RawTable, expanded: bool) -> None:
+    """The first rows exactly as they will be read, under a line saying how the file was understood."""
+    with st.expander(raw.describe(), expanded=expanded, icon=":material/table_view:"):
+        st.dataframe(raw.frame.head(8), hide_index=True)
 
 
 def _choice(label: str, options: list[str], default: str | None, key: str) -> str | None:
@@ -153,9 +156,16 @@ def _store(make: Callable[[], IntakeResult], name: str, source: str, details: di
 def _upload_section() -> None:
     st.markdown("Upload an interactions table, and optionally item and user attribute tables: CSV, TSV or Parquet, "
                 f"also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
-    interactions = _uploaded_table("Interactions", "upload-interactions", required=True)
-    items = _uploaded_table("Item attributes", "upload-items", required=False)
-    users = _uploaded_table("User attributes", "upload-users", required=False)
+    cells = st.columns(3)
+    with cells[0]:
+        interactions = _uploaded_table("Interactions", "upload-interactions", required=True)
+    with cells[1]:
+        items = _uploaded_table("Item attributes", "upload-items", required=False)
+    with cells[2]:
+        users = _uploaded_table("User attributes", "upload-users", required=False)
+    for position, raw in enumerate((interactions, items, users)):
+        if raw is not None:
+            _preview(raw, expanded=position == 0)
     if interactions is None:
         return
     st.markdown("**Columns of the interactions**")

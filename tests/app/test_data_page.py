@@ -210,7 +210,7 @@ def test_latin1_upload_is_read_as_latin1_and_attribute_problems_are_warnings(col
         "ratings.csv", "user_id,item_id,rating\nJos\xe9,a,5\nRen\xe9e,b,3\n".encode("latin-1"), "text/csv")
     _uploader(app, "upload-items").upload("items.csv", b"item_id,genre\na,x\na,y\nb,x\nz,y\n", "text/csv")
     app.run()
-    assert any("latin-1" in c.value for c in app.caption)
+    assert any("latin-1" in e.label for e in app.expander)
     _button(app, "Save dataset").click().run()
     assert not _errors(app)
     warnings = " ".join(w.value for w in app.warning)
