@@ -198,7 +198,7 @@ st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard de
 boards = [comparison.leaderboard(metrics, refused, name, metric_names) for name in slices]
 for tab, board in zip(st.tabs(slices), boards):
     with tab:
-        st.dataframe(_styled(board))
+        st.table(_styled(board))
         users = board.n_users.max(axis=1).dropna()
         if not users.empty:
             st.caption(f"Users evaluated on {board.slice}: {int(users.min())}"

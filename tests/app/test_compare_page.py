@@ -58,7 +58,7 @@ def test_shared_link_restores_the_selection_and_shows_the_stored_numbers(seeded)
     app = _open(",".join(map(str, ids)))
     assert not app.exception
     assert [t.label for t in app.tabs[:3]] == ["warm", "cold-user", "few-shot-user-k1"]
-    cold = app.tabs[1].dataframe[0].value
+    cold = app.tabs[1].table[0].value
     assert cold.at[model_label("mostpop"), "ndcg@20"] == "0.1111 [0.1011, 0.1211]"
     assert cold.at[model_label("content"), "ndcg@20"] == "0.1444 [0.1344, 0.1544]"
     assert cold.at[model_label("itemknn"), "ndcg@20"] == (
