@@ -18,7 +18,7 @@ import torch
 
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
-from engine.metrics.ranking import at_k_metrics, auc_per_user, top_k
+from engine.metrics.ranking import at_k_metrics, auc_from_positions, top_k
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
 from engine.models.base import ItemQuery, Recommender, TrainData, seen_mask
@@ -73,13 +73,29 @@ class _SliceAccumulator:
         return pd.DataFrame({name: np.concatenate(parts) for name, parts in self.columns.items()})
 
 
-def _relevance(truth: pd.DataFrame, chunk_users: np.ndarray, candidates: pd.Index) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """Positions (user in chunk, candidate) of the chunk's held-out positives that are candidates."""
-    rows = truth.loc[truth["user_id"].isin(chunk_users)]
-    user_pos = pd.Index(chunk_users).get_indexer(rows["user_id"])
-    item_pos = candidates.get_indexer(rows["item_id"])
-    keep = item_pos >= 0
-    return user_pos[keep], item_pos[keep], rows.loc[keep]
+@dataclass
+class _IndexedTruth:
+    """A slice's held-out positives as (user position, candidate position) sorted by user, sliced per chunk."""
+
+    user_pos: np.ndarray
+    item_pos: np.ndarray
+    ratings: np.ndarray | None
+
+    @classmethod
+    def build(cls, truth: pd.DataFrame, users: np.ndarray, candidates: pd.Index) -> "_IndexedTruth":
+        """Index once per slice; rows whose item is not a candidate are left out."""
+        user_pos = pd.Index(users).get_indexer(truth["user_id"])
+        item_pos = candidates.get_indexer(truth["item_id"])
+        keep = item_pos >= 0
+        order = np.argsort(user_pos[keep], kind="stable")
+        ratings = truth["rating"].to_numpy(np.float64)[keep][order] if "rating" in truth.columns else None
+        return cls(user_pos[keep][order], item_pos[keep][order], ratings)
+
+    def chunk(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Positions (user within the chunk, candidate) and ratings of users start..stop-1."""
+        low, high = np.searchsorted(self.user_pos, [start, stop])
+        ratings = self.ratings[low:high] if self.ratings is not None else None
+        return self.user_pos[low:high] - start, self.item_pos[low:high], ratings
 
 
 def _score_chunk(model: Recommender, train: TrainData, items: ItemQuery, evaluation_slice: EvalSlice,
@@ -101,6 +117,7 @@ def _evaluate_slice(model: Recommender, train: TrainData, evaluation_slice: Eval
     items = item_query(train, candidate_ids, evaluation_slice.revealed)
     truth = evaluation_slice.truth
     users = np.asarray(sorted(truth["user_id"].unique()), dtype=object)
+    indexed = _IndexedTruth.build(truth, users, candidates)
     max_k = max(ks)
     popularity = candidate_popularity(np.diff(train.matrix.tocsc().indptr), items.index, train.n_users)
     unit_features = normalized_rows(items.features) if beyond and items.features is not None else None
@@ -111,24 +128,29 @@ def _evaluate_slice(model: Recommender, train: TrainData, evaluation_slice: Eval
     for start in range(0, len(users), chunk):
         chunk_users = users[start:start + chunk]
         scores, history = _score_chunk(model, train, items, evaluation_slice, chunk_users)
-        user_pos, item_pos, rows = _relevance(truth, chunk_users, candidates)
+        user_pos, item_pos, ratings = indexed.chunk(start, start + len(chunk_users))
+        rows_t = torch.as_tensor(user_pos, device=scores.device)
+        cols_t = torch.as_tensor(item_pos, device=scores.device)
+        # a held-out positive the user already had (possible in imported splits) is excluded, not relevant
+        kept = ~torch.isneginf(scores[rows_t, cols_t])
+        rows_t, cols_t = rows_t[kept], cols_t[kept]
         relevant = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-        relevant[torch.as_tensor(user_pos, device=scores.device), torch.as_tensor(item_pos, device=scores.device)] = True
-        relevant &= ~torch.isneginf(scores)
+        relevant[rows_t, cols_t] = True
         top_scores, top_positions = top_k(scores, max_k)
         listed = ~torch.isneginf(top_scores)
+        n_relevant = torch.bincount(rows_t, minlength=len(chunk_users))
         values = {name: v.cpu().numpy() for name, v in
-                  at_k_metrics(relevant.gather(1, top_positions) & listed, relevant.sum(dim=1), ks).items()}
-        values["auc"] = auc_per_user(scores, relevant).cpu().numpy()
+                  at_k_metrics(relevant.gather(1, top_positions) & listed, n_relevant, ks).items()}
+        values["auc"] = auc_from_positions(scores, rows_t, cols_t).cpu().numpy()
         if beyond:
             values.update(beyond_accuracy(top_positions, listed, popularity, train.n_users, ks, unit_features))
             positions, real = top_positions.cpu().numpy(), listed.cpu().numpy()
             for k in ks:
                 covered[k][positions[:, :k][real[:, :k]]] = True
         if with_ratings:
-            rated = rows["rating"].notna().to_numpy()
+            rated = ~np.isnan(ratings)
             values.update(rating_errors(scores.nan_to_num(neginf=0.0), user_pos[rated], item_pos[rated],
-                                        rows.loc[rated, "rating"].to_numpy(np.float64), len(chunk_users)))
+                                        ratings[rated], len(chunk_users)))
         out.add({"user_id": chunk_users, "history": history, **values})
         if keep_recommendations:
             positions, real = top_positions.cpu().numpy(), listed.cpu().numpy()

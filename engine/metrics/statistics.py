@@ -32,7 +32,7 @@ def bootstrap_means(values: np.ndarray, n_bootstrap: int = DEFAULT_BOOTSTRAP, se
     out = np.empty((n_bootstrap, values.shape[1]))
     for start in range(0, n_bootstrap, batch):
         size = min(batch, n_bootstrap - start)
-        drawn = rng.integers(0, n_users, size=(size, n_users)) + (np.arange(size) * n_users)[:, None]
+        drawn = rng.integers(0, n_users, size=(size, n_users), dtype=np.int64) + (np.arange(size) * n_users)[:, None]
         counts = np.bincount(drawn.ravel(), minlength=size * n_users).reshape(size, n_users).astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[start:start + size] = (counts @ filled) / (counts @ present)
