@@ -232,17 +232,21 @@ def ensure_supervisor(timeout_s: float = SUPERVISOR_START_TIMEOUT_S) -> str:
         raise SupervisorStartError(f"the background worker did not report within {timeout_s:.0f} s; see {log_path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry: run a supervisor until SIGTERM or Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m engine worker", description=__doc__.splitlines()[0])
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `python -m engine worker`."""
     parser.add_argument("--max-runs-per-device", type=int, default=None,
                         help=f"concurrent runs per GPU (or on the CPU); default from {MAX_RUNS_ENV} or 1")
-    args = parser.parse_args(argv)
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run a supervisor in the foreground until SIGTERM or Ctrl-C; 2 on a bad setting."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
+        if args.max_runs_per_device is not None and args.max_runs_per_device < 1:
+            raise ValueError(f"--max-runs-per-device {args.max_runs_per_device} must be 1 or more")
         supervisor = Supervisor(runs_per_slot=args.max_runs_per_device)
         supervisor.slots = device_slots()
     except ValueError as error:
@@ -250,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     supervisor.run(stop)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m engine.jobs.supervisor`, the same as `python -m engine worker`."""
+    parser = argparse.ArgumentParser(prog="python -m engine worker", description=__doc__.splitlines()[0])
+    add_worker_arguments(parser)
+    return run_worker(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
