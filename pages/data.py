@@ -10,19 +10,22 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.config import get_settings
 from engine.data.canonical import read_canonical_result
-from engine.data.catalog import check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset, save_dataset
+from engine.data.catalog import (check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset,
+                                 save_dataset)
 from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.dataset import ATTRIBUTE_KINDS, Feedback
 from engine.data.errors import DataError, DataWarning
 from engine.data.profile import DatasetProfile, profile_dataset
 from engine.data.read import RawTable, read_table
 from engine.data.synthetic import generate_synthetic
-from engine.data.validate import DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset, default_feedback
+from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
+                                  default_feedback)
 from ui.data_widgets import render_profile
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "parquet", "pq", "gz", "zip"]
 NONE = "(none)"
-ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp", "event": "Event type"}
+ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp",
+               "event": "Event type"}
 DUPLICATE_LABELS = {"last": "keep the latest row", "sum": "sum the ratings", "max": "keep the strongest row"}
 SYNTHETIC_SIZES = {  # label: (users, items, interactions)
     "tiny (50 users, 500 interactions)": (50, 40, 500),
@@ -34,7 +37,7 @@ ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-10
 MAX_EVENT_TYPES = 20
 
 
-@st.cache_data(max_entries=6, show_spinner="Reading the file...")
+@st.cache_data(max_entries=4, show_spinner="Reading the file...")
 def _read_upload(file_id: str, name: str, _data: bytes) -> RawTable:
     """Read an upload once per file (the file id changes with every new upload)."""
     return read_table(_data, name)

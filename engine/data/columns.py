@@ -30,7 +30,9 @@ _ROLE_NAMES: dict[str, tuple[str, ...]] = {
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$|^\d{1,2}/\d{1,2}/\d{4}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
+                   r"|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$"  # 01-Jan-1995
+                   r"|^\d{1,2}/\d{1,2}/\d{4}$")  # 1/31/1995
 # Kinds and roles are guessed from the first rows: enough to decide, and cheap on million-row tables.
 _INFERENCE_SAMPLE = 5000
 # Unix times after 2286 are really milliseconds (or micro-/nanoseconds): scale them down.

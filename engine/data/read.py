@@ -88,7 +88,8 @@ def _gunzip(data: bytes, name: str, cap: int | None) -> bytes:
                     raise DataError(f"{name} expands to more than {cap // _MB} MB", name,
                                     "Upload a smaller table or raise COLDSTART_MAX_UPLOAD_MB")
     except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"{name} is not a valid gzip file ({error})", name, "Compress the table again with gzip") from error
+        raise DataError(f"{name} is not a valid gzip file ({error})", name,
+                        "Compress the table again with gzip") from error
     return out.getvalue()
 
 

@@ -83,8 +83,8 @@ def _check_roles(frame: pd.DataFrame, roles: RoleMapping, label: str) -> None:
     mapped = {role: column for role, column in roles.as_dict().items() if column is not None}
     for role, column in mapped.items():
         if column not in columns:
-            raise DataError(f"The {role} column '{column}' is not in the file", f"{label}, columns: {', '.join(columns)}",
-                            "Pick one of the listed columns")
+            raise DataError(f"The {role} column '{column}' is not in the file",
+                            f"{label}, columns: {', '.join(columns)}", "Pick one of the listed columns")
     used = list(mapped.values())
     repeated = sorted({c for c in used if used.count(c) > 1})
     if repeated:
@@ -149,8 +149,9 @@ def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str
         weights = dict(feedback.event_weights) or {event: 1.0 for event in seen}
         unweighted = [event for event in seen if event not in weights]
         if unweighted:
-            warnings.append(DataWarning(f"Event types without a weight count as 0 and are dropped: {', '.join(unweighted[:10])}",
-                                        label, "Give them a weight if they signal interest"))
+            warnings.append(DataWarning(
+                f"Event types without a weight count as 0 and are dropped: {', '.join(unweighted[:10])}", label,
+                "Give them a weight if they signal interest"))
         if not any(weights.get(event, 0.0) > 0 for event in seen):
             raise DataError("No event type has a positive weight, so there are no positives", label,
                             "Give at least one event type (such as purchase) a weight above 0")
@@ -188,7 +189,8 @@ def _resolve_duplicates(frame: pd.DataFrame, policy: DuplicatePolicy, feedback: 
         totals = order.groupby(keys, sort=False, observed=True)["rating"].sum()
         kept = kept.drop(columns="rating").join(totals, on=keys)
         note = "added their ratings up (sums may exceed the rating scale)"
-    kept = kept.sort_values("_file_order", kind="stable").drop(columns=[c for c in ("_file_order", "_strength") if c in kept])
+    helpers = [c for c in ("_file_order", "_strength") if c in kept.columns]
+    kept = kept.sort_values("_file_order", kind="stable").drop(columns=helpers)
     warning = DataWarning(
         f"{n_extra} duplicate (user, item) rows were merged and {note}",
         f"{label}, e.g. user '{first['user_id']}' and item '{first['item_id']}' at "
@@ -244,7 +246,8 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     frame, label = table.frame, table.label
     columns = [str(c) for c in frame.columns]
     if table.id_column not in columns:
-        raise DataError(f"The id column '{table.id_column}' is not in the file", f"{label}, columns: {', '.join(columns)}",
+        raise DataError(f"The id column '{table.id_column}' is not in the file",
+                        f"{label}, columns: {', '.join(columns)}",
                         f"Pick the column that holds the ids used in the interactions, or name it {canonical_id}")
     warnings: list[DataWarning] = []
     ids = ids_as_strings(frame[table.id_column])
@@ -258,8 +261,8 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                                     "Fill in their ids if they matter"))
     repeated = ids.duplicated() & ~missing
     if repeated.any():
-        warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, e.g. '{ids[repeated].iloc[0]}'; "
-                                    "the first row of each id was kept",
+        warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, "
+                                    f"e.g. '{ids[repeated].iloc[0]}'; the first row of each id was kept",
                                     f"{label}, {row_examples(_rows(repeated, table.first_row))}",
                                     "Keep one row per id"))
     attributes = attributes.loc[~missing & ~repeated].reset_index(drop=True)

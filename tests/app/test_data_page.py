@@ -88,7 +88,8 @@ UNREADABLE_UPLOADS = {
     "zip with two tables": ("both.zip", _zip("a.csv", "b.csv"), "holds 2 tables; it must hold exactly one"),
     "zip without a table": ("none.zip", _zip("notes.md"), "holds no table"),
     "shell characters in the name": ("x;rm -rf ~.csv", b"user_id,item_id\n1,a\n", "characters that are not allowed"),
-    "over the size limit": ("big.csv", b"user_id,item_id\n" + b"123456,abcdef\n" * 80_000, "over the 1 MB upload limit"),
+    "over the size limit": ("big.csv", b"user_id,item_id\n" + b"123456,abcdef\n" * 80_000,
+                            "over the 1 MB upload limit"),
 }
 
 

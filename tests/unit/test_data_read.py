@@ -62,7 +62,8 @@ def test_ids_are_read_as_text_so_leading_zeros_survive():
 def test_gzip_and_zip_with_one_table_read_like_the_plain_file():
     plain = read_table(CSV.encode(), "r.csv", max_mb=1).frame
     gz = read_table(gzip.compress(CSV.encode()), "r.csv.gz", max_mb=1)
-    zipped = read_table(_zip({"data/r.csv": CSV.encode(), "__MACOSX/._r.csv": b"x", "README": b"hi"}), "r.zip", max_mb=1)
+    archive = _zip({"data/r.csv": CSV.encode(), "__MACOSX/._r.csv": b"x", "README": b"hi"})
+    zipped = read_table(archive, "r.zip", max_mb=1)
     assert gz.compression == "gzip" and zipped.compression == "zip"
     pd.testing.assert_frame_equal(gz.frame, plain)
     pd.testing.assert_frame_equal(zipped.frame, plain)

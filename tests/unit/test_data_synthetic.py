@@ -22,6 +22,10 @@ def _mean_auc(scores: pd.DataFrame) -> float:
     return float(np.mean(aucs))
 
 
+def _all_pairs(users, items) -> pd.DataFrame:
+    return pd.MultiIndex.from_product([users, items], names=["user_id", "item_id"]).to_frame(index=False)
+
+
 def _user_groups(users: pd.DataFrame) -> pd.Series:
     edges = [low for low, _ in AGE_GROUPS[1:]]
     age_group = np.searchsorted(edges, users["age"].to_numpy(), side="right")
@@ -71,13 +75,15 @@ def test_item_attributes_predict_who_likes_held_out_items():
     groups = _user_groups(data.users)
     category = data.items.set_index("item_id")["category"]
     frame = data.positives()
-    frame = frame.assign(group=groups.reindex(frame["user_id"]).to_numpy(), category=category.reindex(frame["item_id"]).to_numpy())
+    frame = frame.assign(group=groups.reindex(frame["user_id"]).to_numpy(),
+                         category=category.reindex(frame["item_id"]).to_numpy())
     train = frame.loc[~frame["item_id"].isin(new_items)]
     test = frame.loc[frame["item_id"].isin(new_items)]
     share = train.groupby(["group", "category"]).size() / train.groupby("group").size()
     users = test["user_id"].unique()
-    candidates = pd.MultiIndex.from_product([users, sorted(new_items)], names=["user_id", "item_id"]).to_frame(index=False)
-    candidates["score"] = share.reindex(list(zip(groups.reindex(candidates["user_id"]), category.reindex(candidates["item_id"])))).fillna(0.0).to_numpy()
+    candidates = _all_pairs(users, sorted(new_items))
+    keys = zip(groups.reindex(candidates["user_id"]), category.reindex(candidates["item_id"]))
+    candidates["score"] = share.reindex(list(keys)).fillna(0.0).to_numpy()
     positives = set(zip(test["user_id"], test["item_id"]))
     candidates["label"] = [pair in positives for pair in zip(candidates["user_id"], candidates["item_id"])]
     assert _mean_auc(candidates) > 0.7
@@ -96,11 +102,13 @@ def test_user_attributes_beat_global_popularity_for_new_users():
     global_pop = train["item_id"].value_counts()
     group_pop = train.groupby(["group", "item_id"]).size() / train.groupby("group").size()
     users = test["user_id"].unique()
-    candidates = pd.MultiIndex.from_product([users, data.items["item_id"]], names=["user_id", "item_id"]).to_frame(index=False)
+    candidates = _all_pairs(users, data.items["item_id"])
     positives = set(zip(test["user_id"], test["item_id"]))
     candidates["label"] = [pair in positives for pair in zip(candidates["user_id"], candidates["item_id"])]
     by_popularity = candidates.assign(score=global_pop.reindex(candidates["item_id"]).fillna(0).to_numpy())
-    by_group = candidates.assign(score=group_pop.reindex(list(zip(groups.reindex(candidates["user_id"]), candidates["item_id"]))).fillna(0).to_numpy()
+    keys = zip(groups.reindex(candidates["user_id"]), candidates["item_id"])
+    # ties within a group are broken by global popularity, so the comparison isolates what attributes add
+    by_group = candidates.assign(score=group_pop.reindex(list(keys)).fillna(0).to_numpy()
                                  + 1e-6 * by_popularity["score"].to_numpy())
     assert _mean_auc(by_group) > _mean_auc(by_popularity) + 0.05
 
