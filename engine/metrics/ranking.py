@@ -46,7 +46,8 @@ def at_k_metrics(top_relevant: torch.Tensor, n_relevant: torch.Tensor, ks: Seque
     first = torch.where(rel > 0, ranks, torch.full_like(ranks, depth + 1.0)).min(dim=1).values
     positives = n_relevant.to(torch.float64)
     undefined = positives == 0
-    out: dict[str, torch.Tensor] = {}
+    names: list[str] = []
+    columns: list[torch.Tensor] = []
     for k in ks:
         cut = min(k, depth) - 1
         if cut < 0:
@@ -61,9 +62,11 @@ def at_k_metrics(top_relevant: torch.Tensor, n_relevant: torch.Tensor, ks: Seque
             "map": ap_sum[:, cut] / n_ideal,
             "mrr": torch.where(first <= k, 1.0 / first, torch.zeros_like(first)),
         }
-        for metric in AT_K_METRICS:
-            out[f"{metric}@{k}"] = values[metric].masked_fill(undefined, float("nan"))
-    return out
+        names += [f"{metric}@{k}" for metric in AT_K_METRICS]
+        columns += [values[metric] for metric in AT_K_METRICS]
+    # one masking pass for all metrics: users without a relevant candidate are undefined
+    stacked = torch.stack(columns).masked_fill(undefined.unsqueeze(0), float("nan"))
+    return dict(zip(names, stacked.unbind(0)))
 
 
 def sorted_rows(scores: torch.Tensor) -> torch.Tensor:

@@ -136,3 +136,16 @@ def test_bad_cut_offs_and_validation_metrics_are_rejected(cold_item):
         evaluate(PreferenceModel(), train, split.test, ks=(0,))
     with pytest.raises(ValueError, match="must look like ndcg@20"):
         make_validator(train, split, "ndcg")
+
+
+def test_few_shot_users_never_get_their_revealed_items_recommended(dataset):
+    split = make_split(dataset, "few-shot-user", seed=1, params={"shots": "1,3", "overall_shots": 3})
+    train = build_train_data(split.train, dataset)
+    k3 = next(s for s in split.test if s.name == "few-shot-user-k3")
+    revealed = {(u, i): 9.0 for u, i in zip(k3.revealed["user_id"], k3.revealed["item_id"])}
+    result = evaluate(PreferenceModel(revealed), train, [k3], ks=(10,), n_bootstrap=0, recommendations=True)
+    lists = result.recommendations["few-shot-user-k3"]
+    assert set(lists["user_id"]) == set(k3.users)
+    assert not set(zip(lists["user_id"], lists["item_id"])) & set(revealed)
+    history = result.per_user.set_index("user_id")["history"]
+    assert (history == 3).all(), "a few-shot user's history is exactly the revealed rows"
