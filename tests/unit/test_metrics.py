@@ -138,3 +138,48 @@ def test_intra_list_diversity_is_mean_pairwise_cosine_distance():
     assert diversity[0] == pytest.approx(2 / 3)
     assert diversity[1] == pytest.approx(2 / 3)
     assert np.isnan(diversity[2])
+
+
+@st.composite
+def top_lists(draw):
+    n_items = draw(st.integers(2, 8))
+    n_features = draw(st.integers(1, 4))
+    features = np.asarray([[draw(st.sampled_from([0.0, 0.5, 1.0, 2.0])) for _ in range(n_features)]
+                           for _ in range(n_items)])
+    n_users = draw(st.integers(1, 4))
+    depth = draw(st.integers(1, n_items))
+    top = np.asarray([draw(st.permutations(range(n_items)))[:depth] for _ in range(n_users)])
+    listed = np.asarray([[draw(st.booleans()) for _ in range(depth)] for _ in range(n_users)])
+    return features, top, listed
+
+
+@settings(max_examples=100, deadline=None)
+@given(top_lists())
+def test_diversity_agrees_with_pairwise_cosine_distances(case):
+    features, top, listed = case
+    norms = np.linalg.norm(features, axis=1)
+    unit = sp.csr_matrix(np.divide(features, norms[:, None], out=np.zeros_like(features), where=norms[:, None] > 0))
+    diversity = intra_list_diversity(top, listed, unit)
+    for user in range(top.shape[0]):
+        items = top[user][listed[user]]
+        distances = []
+        for a in range(len(items)):
+            for b in range(len(items)):
+                if a != b:
+                    u, v = features[items[a]], features[items[b]]
+                    both = np.linalg.norm(u) * np.linalg.norm(v)
+                    distances.append(1.0 - (u @ v / both if both > 0 else 0.0))
+        if len(items) < 2:
+            assert np.isnan(diversity[user])
+        else:
+            assert diversity[user] == pytest.approx(np.mean(distances), abs=1e-9)
+
+
+def test_rating_errors_sum_per_user():
+    from engine.metrics import rating_errors
+
+    scores = torch.tensor([[4.0, 2.0], [3.0, 5.0]])
+    errors = rating_errors(scores, np.array([0, 0, 1]), np.array([0, 1, 1]), np.array([5.0, 2.0, 3.0]), n_users=2)
+    assert list(errors["squared_error"]) == [1.0, 4.0]
+    assert list(errors["absolute_error"]) == [1.0, 2.0]
+    assert list(errors["rated"]) == [2.0, 1.0]
