@@ -112,7 +112,8 @@ def _clean_ratings(values: pd.Series, column: str, label: str, first_row: int) -
         example = values[wrong].iloc[0]
         raise DataError(f"Column '{column}' has ratings that are not numbers, e.g. '{example}'",
                         f"{label}, {row_examples(_rows(wrong, first_row))}",
-                        "Make every rating a number such as 4 or 3.5, or map another column as the rating")
+                        "Make every rating a number such as 4 or 3.5 (a dot before decimals), or map another column "
+                        "as the rating")
     if (~present).any():
         raise DataError(f"{int((~present).sum())} rows have no rating in column '{column}'",
                         f"{label}, {row_examples(_rows(~present, first_row))}",
