@@ -129,6 +129,7 @@ def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: boo
 
 # -- evaluate ----------------------------------------------------------------------------------------------------
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `evaluate`: the split, the models and their parameters, cut-offs and outputs."""
     add_split_arguments(parser, allow_split_dir=True)
     parser.add_argument("--models", required=True, metavar="A,B,C",
                         help="comma-separated registry names (see `python -m engine models`)")
@@ -190,6 +191,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 # -- split -------------------------------------------------------------------------------------------------------
 def add_split_command_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `split`: the split and the folder to write."""
     add_split_arguments(parser, allow_split_dir=False)
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder to write train.csv, valid.csv, test.csv (+ *_revealed.csv) and split.json")
@@ -208,6 +210,7 @@ def run_split(args: argparse.Namespace) -> int:
 
 # -- models ------------------------------------------------------------------------------------------------------
 def add_models_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `models`."""
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
 
 
@@ -242,6 +245,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse with usage errors on one line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """Print the usage error on one line and exit with code 2."""
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -66,10 +66,12 @@ class _SliceAccumulator:
     recommendations: list[pd.DataFrame] = field(default_factory=list)
 
     def add(self, values: dict[str, np.ndarray]) -> None:
+        """Append one chunk's per-user columns."""
         for name, array in values.items():
             self.columns.setdefault(name, []).append(np.asarray(array))
 
     def frame(self) -> pd.DataFrame:
+        """All chunks as one per-user frame."""
         return pd.DataFrame({name: np.concatenate(parts) for name, parts in self.columns.items()})
 
 

@@ -110,6 +110,7 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
 
     def make(name: str, mask: np.ndarray, candidates: np.ndarray, rule: str, *, users_new: bool, items_new: bool,
              shots: int | None = None) -> EvalSlice:
+        """One slice of this part: the rows under `mask`, its candidates, and the first `shots` revealed rows."""
         shown = None
         if shots is not None and revealed is not None:
             shown = revealed.loc[revealed["shot"] <= shots].reset_index(drop=True)

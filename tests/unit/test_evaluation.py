@@ -149,3 +149,13 @@ def test_few_shot_users_never_get_their_revealed_items_recommended(dataset):
     assert not set(zip(lists["user_id"], lists["item_id"])) & set(revealed)
     history = result.per_user.set_index("user_id")["history"]
     assert (history == 3).all(), "a few-shot user's history is exactly the revealed rows"
+
+
+@pytest.mark.parametrize("protocol", ["warm", "cold-user", "cold-both", "few-shot-item", "temporal"])
+def test_every_slice_of_every_protocol_evaluates_all_its_users(dataset, protocol):
+    split = make_split(dataset, protocol, seed=3)
+    train = build_train_data(split.train, dataset)
+    result = evaluate(PreferenceModel(seed=1), train, split.test, ks=(5,), n_bootstrap=0, beyond=False)
+    assert set(result.slices) == {s.name for s in split.test}
+    for evaluation_slice in split.test:
+        assert result.slices[evaluation_slice.name]["ndcg@5"]["n_users"] == len(evaluation_slice.users)
