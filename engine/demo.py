@@ -37,8 +37,8 @@ class DemoPlan:
     models: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         "mostpop": {},                    # popularity: what every brand-new user gets today
         "itemknn": {},                    # collaborative filtering: item-item neighbours, folds in a few clicks
-        "hybridmf": {"epochs": 15},       # hybrid: LightFM-style factors over ids and attributes
-        "dropoutnet": {"epochs": 10},     # cold-start specialist: trained to work with missing CF input
+        "hybridmf": {"epochs": 10},       # hybrid: LightFM-style factors over ids and attributes
+        "dropoutnet": {"epochs": 5},      # cold-start specialist: trained to work with missing CF input
     })
 
 

@@ -7,7 +7,8 @@ agrees with a recommendation. Three kinds exist, and the page says which one it 
 - attributes: the attribute values (genre, brand, words) the item shares with what the user liked, which is what a
   content model matches on;
 - similar users: for a user with no history, how much more often users sharing one of the user's attribute values
-  liked the item than users overall (segment popularity, what popularity and attribute-to-CF models rely on).
+  liked the item than users overall (segment popularity, what segment and attribute-to-CF models rely on);
+- popular: the share of all training users who liked the item, all a global popularity model knows.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ REASON_KINDS = {
     "attributes": "Matches Y: attribute values the item shares with the items you liked.",
     "similar-users": "Liked by users like you: users sharing one of your attribute values liked it more often than "
                      "users overall (training data).",
+    "popular": "Popular: the share of all training users who liked the item; the same for every user.",
 }
 
 _FAMILY_KIND = {
     "content": "attributes",
-    "popularity": "similar-users",
+    "popularity": "popular",
 }
 """The reason that matches what a model family uses; every collaborative family gets co-liked."""
 
@@ -45,10 +47,14 @@ class Reason:
     kind: str
 
 
-def reason_kind_for(family: str, has_history: bool) -> str:
-    """Which kind of reason fits a model of `family` for a user with or without revealed history."""
+def reason_kind_for(family: str, has_history: bool, uses_user_features: bool = False) -> str:
+    """Which kind of reason fits a model of `family` (that reads user attributes or not) for a user with or
+    without revealed history."""
     kind = _FAMILY_KIND.get(family, "co-liked")
-    if not has_history and kind != "similar-users":
+    if kind == "popular":
+        # segment popularity counts per attribute value; global popularity knows nothing about the user
+        return "similar-users" if uses_user_features else "popular"
+    if not has_history:
         # without any liked item there is nothing to be similar to: attribute-based segments are the evidence left
         return "similar-users"
     return kind
@@ -163,6 +169,12 @@ class Explainer:
                 f"(vs {self._overall_share[position]:.0%} overall)", "similar-users"))
         return reasons
 
+    def popular(self, items: list[str]) -> list[Reason | None]:
+        """Per item: the share of training users who liked it (None for items unseen in training)."""
+        positions = self._item_index.get_indexer([str(i) for i in items])
+        return [Reason(f"liked by {self._overall_share[p]:.0%} of all users", "popular") if p >= 0 else None
+                for p in positions]
+
     def explain(self, kind: str, items: list[str], *, history: list[str],
                 user_row: sp.csr_matrix | None) -> list[Reason | None]:
         """Reasons of `kind` (see `reason_kind_for`) for `items` recommended to a user with `history`."""
@@ -173,6 +185,8 @@ class Explainer:
                 return [None] * len(items)
             liked = np.asarray(self.data.item_features.rows(history).sum(axis=0)).ravel()
             return self.matching_attributes(liked, items)
+        if kind == "popular":
+            return self.popular(items)
         if kind == "similar-users":
             if user_row is None:
                 return [None] * len(items)

@@ -152,7 +152,8 @@ def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items:
     scores, positions = fitted.model.recommend(users, items, k)
     finite = torch.isfinite(scores[0])
     ids = [str(items.ids[p]) for p in positions[0][finite].tolist()]
-    kind = reason_kind_for(fitted.family, has_history=bool(history))
+    kind = reason_kind_for(fitted.family, has_history=bool(history),
+                           uses_user_features=type(fitted.model).capabilities.uses_user_features)
     reasons = context.explainer.explain(kind, ids, history=history, user_row=user_row)
     table = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "item_id": ids,
                           "score": scores[0][finite].numpy().astype(np.float64),

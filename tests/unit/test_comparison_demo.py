@@ -47,4 +47,4 @@ def test_default_demo_covers_popularity_cf_hybrid_and_cold_start_with_short_trai
     run_ids = start_demo()
     params = {r.model: r.params for r in _rows()[2]}
     assert len(run_ids) == 4
-    assert params["hybridmf"]["epochs"] == 15 and params["dropoutnet"]["epochs"] == 10
+    assert params["hybridmf"]["epochs"] == 10 and params["dropoutnet"]["epochs"] == 5

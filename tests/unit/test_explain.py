@@ -58,7 +58,15 @@ def test_reason_kind_follows_the_model_family_and_falls_back_to_segments_without
     assert reason_kind_for("neighbourhood", has_history=True) == "co-liked"
     assert reason_kind_for("content", has_history=True) == "attributes"
     assert reason_kind_for("factorization", has_history=False) == "similar-users"
-    assert reason_kind_for("popularity", has_history=True) == "similar-users"
+    assert reason_kind_for("popularity", has_history=True) == "popular"
+    assert reason_kind_for("popularity", has_history=False, uses_user_features=True) == "similar-users"
+
+
+def test_popular_reason_is_the_share_of_all_training_users(toy):
+    _, explainer = toy
+    assert [r.text for r in explainer.explain("popular", ["a", "e"], history=[], user_row=None)] == [
+        "liked by 50% of all users", "liked by 33% of all users"]
+    assert explainer.popular(["f"]) == [None]
 
 
 def test_feature_columns_read_as_words():

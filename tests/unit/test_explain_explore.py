@@ -66,6 +66,8 @@ def test_new_user_from_attributes_only_is_answered_by_models_that_serve_new_user
     assert answers["itemknn"].not_applicable is not None
     assert len(answers["content"].table) == 5 and len(answers["mostpop"].table) == 5
     assert answers["content"].reason_kind == "similar-users"
+    assert answers["mostpop"].reason_kind == "popular"
+    assert answers["mostpop"].table["why"].str.startswith("liked by").all()
 
 
 def test_new_users_attributes_change_a_content_models_list(explored):
