@@ -6,7 +6,7 @@ value-weighted sum of its columns' embeddings). logit = w0 + first-order terms +
 interactions <e_f, e_g> + MLP(concat of all field embeddings), trained with binary cross-entropy on positives and
 sampled negatives. Users and items unseen in training are served through their attribute fields; `id_dropout`
 (blanking id fields in training, as for an unseen entity) teaches the model to use them, a cold-start adaptation
-not in the paper (set it to 0 for the paper's model).
+not in the paper and off by default (0 is the paper's model).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class DeepFMConfig(GradientConfig):
     dropout: float = Field(0.1, ge=0, lt=1, title="Dropout", description="Dropout between MLP layers.")
     n_negatives: int = Field(4, ge=1, le=64, title="Negatives per positive",
                              description="Sampled negatives per positive for the cross-entropy.")
-    id_dropout: float = Field(0.2, ge=0, le=1, title="Id dropout",
+    id_dropout: float = Field(0.0, ge=0, le=1, title="Id dropout",
                               description="Chance of blanking a training example's id fields, so attribute fields "
                                           "learn to stand in for ids of new users and items (0 = the paper's model).")
     epochs: int = tuned_default("epochs", 30)

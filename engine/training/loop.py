@@ -139,6 +139,7 @@ class _Run:
         self.report = report
         self.best_state: dict[str, torch.Tensor] | None = None
         self.validations_without_gain = 0
+        self.warned_no_signal = False
         self.started = time.perf_counter()
 
     def elapsed(self) -> float:
@@ -160,8 +161,12 @@ class _Run:
             metric = float(self.context.validator(self.model))
         self.module.train()
         if not math.isfinite(metric):
-            raise TrainingDivergedError(f"validation {self.context.validator.metric_name} is {metric} at epoch "
-                                        f"{epoch}; the model produced invalid scores (try a lower learning rate)")
+            # the validator has no slice this model can serve: train on without early stopping
+            if not self.warned_no_signal and self.context.progress is not None:
+                self.context.progress.log(f"validation {self.context.validator.metric_name} is {metric}: "
+                                          "no early stopping, the last epoch is kept")
+            self.warned_no_signal = True
+            return None
         if self.report.best_metric is None or metric > self.report.best_metric:
             self.report.best_metric, self.report.best_epoch = metric, epoch
             self.best_state = _snapshot(self.module)

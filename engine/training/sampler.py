@@ -19,6 +19,8 @@ from engine.training.batches import check_batch_size
 
 NegativeSampling = Literal["uniform", "popularity"]
 _REJECTION_ROUNDS = 10
+_DENSE_LOOKUP_MAX_CELLS = 1 << 26
+"""Up to this many user x item cells, "is a positive?" is a lookup in a dense boolean table (at most 64 MB)."""
 
 
 class NegativeSampler:
@@ -46,7 +48,13 @@ class NegativeSampler:
         self.users = coo.row.astype(np.int64)
         self.items = coo.col.astype(np.int64)
         self.weights = coo.data.astype(np.float32)
-        # sorted (user, item) keys make "is this a positive?" one vectorised binary search
+        # a dense table answers "is this a positive?" in O(1) for catalogues of ordinary size; beyond that,
+        # sorted (user, item) keys answer it with one vectorised binary search
+        if matrix.shape[0] * matrix.shape[1] <= _DENSE_LOOKUP_MAX_CELLS:
+            self._dense_positives: np.ndarray | None = np.zeros(matrix.shape, dtype=bool)
+            self._dense_positives[self.users, self.items] = True
+        else:
+            self._dense_positives = None
         self._positive_keys = np.sort(self.users * self.n_items + self.items)
         if kind == "popularity":
             popularity = np.asarray((matrix > 0).sum(axis=0)).ravel().astype(np.float64)
@@ -70,6 +78,8 @@ class NegativeSampler:
 
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Whether each (user, item) pair (broadcast) is a training positive."""
+        if self._dense_positives is not None:
+            return self._dense_positives[users, items]
         keys = users * self.n_items + items
         at = np.searchsorted(self._positive_keys, keys)
         at = np.minimum(at, len(self._positive_keys) - 1)

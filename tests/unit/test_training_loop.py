@@ -136,3 +136,16 @@ def test_config_rejects_out_of_range_values_with_the_field_named() -> None:
         GradientConfig(batch_size=0)
     with pytest.raises(ValueError, match="optimizer"):
         GradientConfig(optimizer="rmsprop")
+
+
+def test_a_validator_without_a_servable_slice_means_no_early_stopping_and_the_last_weights() -> None:
+    module, batches = _regression_problem()
+    validator = ScriptedValidator(module, [float("nan")] * 4)
+    progress = RecordingProgress()
+    report = train(module, batches, _mse(module), config=GradientConfig(epochs=4, patience=1),
+                   context=FitContext(validator=validator, progress=progress), model=object())
+    assert report.epochs_run == 4 and report.best_epoch is None
+    assert report.stop_reason == "completed"
+    assert torch.equal(module.weight, validator.seen_weights[-1])
+    assert not torch.equal(module.weight, validator.seen_weights[0])
+    assert any("no early stopping" in m for m in progress.messages)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine.training.sampler as sampler_module
 from engine.training.sampler import NegativeSampler
 
 
@@ -95,3 +96,14 @@ def test_bad_sampler_settings_are_refused_with_the_setting_named(kwargs: dict, m
 def test_an_empty_training_matrix_is_refused() -> None:
     with pytest.raises(ValueError, match="no positive interactions"):
         NegativeSampler(sp.csr_matrix((3, 4), dtype=np.float32), batch_size=4)
+
+
+def test_dense_and_sorted_key_positive_lookups_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix = _random_matrix(30, 25, 0.3, seed=2)
+    dense = NegativeSampler(matrix, batch_size=8)
+    monkeypatch.setattr(sampler_module, "_DENSE_LOOKUP_MAX_CELLS", 0)
+    keyed = NegativeSampler(matrix, batch_size=8)
+    users, items = np.meshgrid(np.arange(30), np.arange(25), indexing="ij")
+    assert keyed._dense_positives is None and dense._dense_positives is not None
+    assert np.array_equal(dense.is_positive(users, items), keyed.is_positive(users, items))
+    assert np.array_equal(dense.is_positive(users, items), matrix.toarray() > 0)
