@@ -34,11 +34,13 @@ class ItemToItemRecommender(Recommender):
         return as_scores(history @ weights)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The item weights: dense as one tensor, sparse as CSR parts."""
         if sp.issparse(self.weights):
             return sparse_state("weights", self.weights)
         return {"weights": torch.from_numpy(np.ascontiguousarray(self.weights, dtype=np.float32))}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the item weights in the form they were saved."""
         if "weights" in state:
             self.weights = state["weights"].numpy()
         else:

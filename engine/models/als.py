@@ -8,6 +8,8 @@ are folded in by solving for their vector with the other side fixed, like implic
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -21,6 +23,8 @@ FOLD_IN_CG_STEPS = 32
 
 
 class ALSConfig(ModelConfig):
+    """Implicit ALS hyper-parameters; defaults tuned on MovieLens 100K warm validation."""
+
     factors: int = Field(32, ge=1, le=1024, title="Factors", description="Length of the user and item vectors.")
     regularization: float = Field(20.0, ge=0, title="L2 regularisation",
                                   description="Penalty on vector norms; larger = smoother, less overfit.")
@@ -98,6 +102,8 @@ def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor,
 
 
 class ALSRecommender(Recommender):
+    """Weighted matrix factorisation by alternating least squares, with fold-in of unseen users and items."""
+
     name = "als"
     label = "ALS (implicit)"
     family = "factorization"
@@ -146,16 +152,20 @@ class ALSRecommender(Recommender):
         return _vectors(items.index, items.history, self.item_factors, lambda h: self.fold_in(h, self.user_factors))
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
+        """Dot products of user and item vectors (trained or folded in)."""
         return as_scores(self.user_vectors(users) @ self.item_vectors(items).T)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """User and item factors."""
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore user and item factors."""
         self.user_factors, self.item_factors = state["user_factors"], state["item_factors"]
 
 
-def _vectors(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor, fold_in) -> torch.Tensor:
+def _vectors(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor,
+             fold_in: Callable[[sp.csr_matrix], torch.Tensor]) -> torch.Tensor:
     """Rows of `trained` for known entities, `fold_in(history rows)` for the others."""
     out = torch.zeros(len(index), trained.shape[1], dtype=torch.float32)
     known = index >= 0

@@ -20,6 +20,8 @@ from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig,
 
 
 class AttributeMapperConfig(ALSConfig):
+    """The ALS hyper-parameters plus the ridge penalty of the attribute maps."""
+
     ridge: float = Field(10.0, gt=0, title="Mapping L2 (ridge)",
                          description="Regularisation of the attribute-to-vector regression; larger = closer to the "
                                      "average warm vector.")
@@ -43,6 +45,8 @@ def apply_ridge_map(features: sp.spmatrix, weights: torch.Tensor) -> torch.Tenso
 
 
 class AttributeMapperRecommender(Recommender):
+    """ALS for warm entities, ridge-mapped attributes for cold ones."""
+
     name = "mapper"
     label = "Attribute mapper (DeepMusic-style)"
     family = "cold-start"
@@ -59,11 +63,15 @@ class AttributeMapperRecommender(Recommender):
         if data.item_features is None and data.user_features is None:
             raise ValueError("The attribute mapper needs user or item attributes and this dataset has none; "
                              "add an items or users table, or use ALS for warm recommendations")
-        als_fields = {name: getattr(self.config, name) for name in ALSConfig.model_fields}
-        self.als = ALSRecommender(ALSConfig(**als_fields), seed=self.seed)
+        self.als = self._inner_als()
         self.als.fit(data, context)
         self.user_map = _side_map(data.user_features, data.user_ids, self.als.user_factors, self.config.ridge)
         self.item_map = _side_map(data.item_features, data.item_ids, self.als.item_factors, self.config.ridge)
+
+    def _inner_als(self) -> ALSRecommender:
+        """The ALS model this mapper wraps, configured from the ALS fields of its own config."""
+        fields = {name: getattr(self.config, name) for name in ALSConfig.model_fields}
+        return ALSRecommender(ALSConfig(**fields), seed=self.seed)
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         """ALS vectors for known and fold-in entities, attribute predictions for new ones without interactions."""
@@ -74,6 +82,7 @@ class AttributeMapperRecommender(Recommender):
         return as_scores(user_vectors @ item_vectors.T)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The ALS factors (prefixed `als.`) and the user / item attribute maps that exist."""
         state = {f"als.{k}": v for k, v in self.als.state_tensors().items()}
         if self.user_map is not None:
             state["user_map"] = self.user_map
@@ -82,8 +91,8 @@ class AttributeMapperRecommender(Recommender):
         return state
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
-        als_fields = {name: getattr(self.config, name) for name in ALSConfig.model_fields}
-        self.als = ALSRecommender(ALSConfig(**als_fields), seed=self.seed)
+        """Restore the inner ALS model and the attribute maps."""
+        self.als = self._inner_als()
         self.als.load_state_tensors({k[len("als."):]: v for k, v in state.items() if k.startswith("als.")})
         self.user_map, self.item_map = state.get("user_map"), state.get("item_map")
 

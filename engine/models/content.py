@@ -20,6 +20,8 @@ from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig,
 
 
 class ContentConfig(ModelConfig):
+    """Weights of the attribute kinds, and smoothing of the new-user segment profiles."""
+
     category_weight: float = Field(1.0, ge=0, title="Category weight",
                                    description="Weight of categorical and multi-valued attributes (genres, tags).")
     text_weight: float = Field(0.5, ge=0, title="Text weight", description="Weight of TF-IDF text attributes.")
@@ -30,6 +32,8 @@ class ContentConfig(ModelConfig):
 
 
 class ContentRecommender(Recommender):
+    """Content-based filtering over the shared attribute encoding."""
+
     name = "content"
     label = "Content (attributes)"
     family = "content"
@@ -82,11 +86,13 @@ class ContentRecommender(Recommender):
         return as_scores((candidates @ self.user_profiles(users).T).T)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Column weights, training item vectors and the segment profiles."""
         return {"column_weights": self.column_weights, "segment_columns": self.segment_columns,
                 "segment_profiles": self.segment_profiles, "global_profile": self.global_profile,
                 **sparse_state("train_items", self.train_items)}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore column weights, item vectors and segment profiles."""
         self.column_weights, self.segment_columns = state["column_weights"], state["segment_columns"]
         self.segment_profiles, self.global_profile = state["segment_profiles"], state["global_profile"]
         self.train_items = sparse_from_state("train_items", state)

@@ -17,11 +17,15 @@ MAX_ITEMS = 25_000
 
 
 class EASEConfig(ModelConfig):
+    """EASE has one hyper-parameter, its L2 penalty."""
+
     l2: float = Field(200.0, gt=0, title="L2 regularisation (lambda)",
                       description="Added to the diagonal of the item Gram matrix; larger = smoother, more popular.")
 
 
 class EASERecommender(ItemToItemRecommender):
+    """Dense closed-form item-to-item weights."""
+
     name = "ease"
     label = "EASE"
     family = "linear"

@@ -16,12 +16,16 @@ from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
 
 
 class ItemKNNConfig(ModelConfig):
+    """Neighbourhood size and shrinkage, the two knobs Dacrema et al. tune."""
+
     k: int = Field(100, ge=1, title="Neighbours", description="How many most similar items each item keeps.")
     shrink: float = Field(10.0, ge=0, title="Shrinkage",
                           description="Added to the cosine denominator: damps similarities of rarely co-liked items.")
 
 
 class ItemKNNRecommender(ItemToItemRecommender):
+    """Item-based k-nearest neighbours over shrunk cosine similarity."""
+
     name = "itemknn"
     label = "ItemKNN"
     family = "neighbourhood"

@@ -14,6 +14,8 @@ SECONDS_PER_DAY = 86_400
 
 
 class PopularityConfig(ModelConfig):
+    """MostPopular's one knob: how far back to count."""
+
     window_days: float | None = Field(
         None, gt=0, title="Recent window (days)",
         description="Count only positives from the last N days of training (needs timestamps); empty = all time.",
@@ -45,9 +47,11 @@ class PopularityRecommender(Recommender):
         return as_scores(np.broadcast_to(popularity, (len(users), len(items))))
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Popularity per training item."""
         return {"popularity": self.popularity}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore popularity per training item."""
         self.popularity = state["popularity"]
 
 

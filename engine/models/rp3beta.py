@@ -14,6 +14,8 @@ from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
 
 
 class RP3betaConfig(ModelConfig):
+    """Walk sharpness, popularity damping and neighbourhood size."""
+
     alpha: float = Field(1.0, gt=0, title="Alpha",
                          description="Exponent on the transition probabilities; below 1 flattens them.")
     beta: float = Field(0.6, ge=0, title="Beta (popularity damping)",
@@ -23,6 +25,8 @@ class RP3betaConfig(ModelConfig):
 
 
 class RP3betaRecommender(ItemToItemRecommender):
+    """Item-to-item weights from a popularity-damped random walk."""
+
     name = "rp3beta"
     label = "RP3beta"
     family = "neighbourhood"

@@ -13,6 +13,8 @@ from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig,
 
 
 class SegmentPopularityConfig(ModelConfig):
+    """How strongly small segments lean on global popularity."""
+
     smoothing: float = Field(
         20.0, ge=0,
         title="Smoothing (pseudo-users)",
@@ -54,7 +56,9 @@ class SegmentPopularityRecommender(Recommender):
         return as_scores(scores)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Segment columns used, item rates per segment and the global rates."""
         return {"columns": self.columns, "rates": self.rates, "global_rate": self.global_rate}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore segment columns and rates."""
         self.columns, self.rates, self.global_rate = state["columns"], state["rates"], state["global_rate"]

@@ -18,12 +18,16 @@ from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig,
 
 
 class UserKNNConfig(ModelConfig):
+    """Neighbourhood size and shrinkage."""
+
     k: int = Field(50, ge=1, title="Neighbours", description="How many most similar training users vote.")
     shrink: float = Field(10.0, ge=0, title="Shrinkage",
                           description="Added to the cosine denominator: damps similarities of users with little overlap.")
 
 
 class UserKNNRecommender(Recommender):
+    """User-based k-nearest neighbours over shrunk cosine similarity, computed per query."""
+
     name = "userknn"
     label = "UserKNN"
     family = "neighbourhood"
@@ -42,7 +46,9 @@ class UserKNNRecommender(Recommender):
         return as_scores(neighbours @ sp.csr_matrix(items.history, dtype=np.float64).T)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The training matrix, as CSR parts."""
         return sparse_state("matrix", self.matrix)
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore the training matrix."""
         self.matrix = sparse_from_state("matrix", state)
