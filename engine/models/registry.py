@@ -28,6 +28,12 @@ MODELS: dict[str, str] = {
     "neumf": "engine.models.neumf:NeuMFRecommender",
     "deepfm": "engine.models.deepfm:DeepFMRecommender",
     "twotower": "engine.models.two_tower:TwoTowerRecommender",
+    "item2vec": "engine.models.item2vec:Item2Vec",
+    "sasrec": "engine.models.sasrec:SASRec",
+    "dropoutnet": "engine.models.dropoutnet:DropoutNet",
+    "heater": "engine.models.heater:Heater",
+    "aldi": "engine.models.aldi:ALDI",
+    "metaemb": "engine.models.metaemb:MetaEmb",
 }
 
 

@@ -1,0 +1,156 @@
+"""What the cold-start specialists share: a warm CF backbone, fold-in by averaging, and content encoders.
+
+DropoutNet, Heater, ALDI and MetaEmb all start from the preference factors of a warm matrix-factorization model
+(the "backbone", fitted here through the registry so it is the same ALS or BPR the comparison reports) and learn
+to produce such factors from attributes for users and items the backbone never saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from engine.data.features import FeatureMatrix
+from engine.models.base import FitContext, TrainData
+from engine.training.feature_modules import FeatureBag, FeatureTable, SparseRows
+from engine.training.recommender import TorchRecommender
+
+BackboneName = Literal["als", "bpr"]
+_FACTORS_FIELD: dict[str, str] = {"als": "factors", "bpr": "n_factors"}
+"""The config field holding each backbone's latent dimension."""
+
+
+@dataclass
+class WarmFactors:
+    """Preference factors of the warm backbone: score(u, i) = user_factors[u] . item_factors[i]."""
+
+    user_factors: torch.Tensor
+    item_factors: torch.Tensor
+
+    @property
+    def dim(self) -> int:
+        return int(self.user_factors.shape[1])
+
+
+def fit_warm_backbone(data: TrainData, backbone: BackboneName, n_factors: int, seed: int,
+                      context: FitContext | None = None) -> WarmFactors:
+    """Fit the registry's `backbone` model on the training part and return its factors (the teacher).
+
+    The backbone gets no validator: its epochs are chosen by its own defaults, so the specialist's early stopping
+    is the only use of the validation slice.
+    """
+    from engine.models.registry import create_model
+
+    model = create_model(backbone, {_FACTORS_FIELD[backbone]: n_factors}, seed=seed)
+    model.fit(data, FitContext(device=context.device if context else "cpu"))
+    # BPR folds its item bias into one more factor column; ALS has none and exposes its factors directly
+    users, items = model.factors() if callable(getattr(model, "factors", None)) else (model.user_factors,
+                                                                                     model.item_factors)
+    return WarmFactors(torch.as_tensor(users, dtype=torch.float32).cpu().contiguous(),
+                       torch.as_tensor(items, dtype=torch.float32).cpu().contiguous())
+
+
+def history_mean(history: sp.csr_matrix, factors: torch.Tensor) -> torch.Tensor:
+    """Mean of the factors of each row's revealed entities (zeros for an empty row).
+
+    DropoutNet's "transform" for a cold user: the average of the item vectors they touched stands in for the
+    user's own preference vector (and symmetrically for a cold item and the users who had it).
+    """
+    binary = sp.csr_matrix(history, dtype=np.float32, copy=True)
+    binary.data[:] = 1.0
+    counts = np.asarray(binary.sum(axis=1)).ravel()
+    scale = sp.diags(np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0))
+    averaging = (scale @ binary).tocsr()
+    means = averaging @ factors.detach().cpu().numpy()
+    return torch.from_numpy(np.asarray(means, dtype=np.float32)).to(factors.device)
+
+
+def query_factors(index: np.ndarray, history: sp.csr_matrix, known: torch.Tensor,
+                  other_side: torch.Tensor) -> torch.Tensor:
+    """Preference inputs for a query: the backbone row of known entities, the history mean for new ones."""
+    out = torch.zeros(len(index), known.shape[1], dtype=known.dtype, device=known.device)
+    index_t = torch.as_tensor(index, dtype=torch.int64, device=known.device)
+    is_known = index_t >= 0
+    out[is_known] = known[index_t[is_known]]
+    new_rows = np.flatnonzero(index < 0)
+    if len(new_rows):
+        out[torch.as_tensor(new_rows, device=known.device)] = history_mean(history[new_rows], other_side)
+    return out
+
+
+def query_rows(features: sp.csr_matrix | None, n_rows: int, device: torch.device | str) -> SparseRows | None:
+    """The query's attribute rows on the model's device, or None when the model uses no attributes there."""
+    if features is None:
+        return None
+    if features.shape[0] != n_rows:
+        raise ValueError(f"query has {n_rows} entities but {features.shape[0]} feature rows")
+    return SparseRows.from_csr(features, device)
+
+
+def training_table(features: FeatureMatrix | None, ids: np.ndarray, device: torch.device) -> FeatureTable | None:
+    """Attribute rows of the training entities on the device, or None when that side has no attributes."""
+    if features is None or features.n_features == 0:
+        return None
+    return FeatureTable(features.rows(ids), device)
+
+
+class ContentEncoder(nn.Module):
+    """Attributes -> a dense vector: a feature bag (one embedding per attribute column) then a tanh MLP.
+
+    The bag is the linear layer over the sparse content vector that DropoutNet, Heater and ALDI put first.
+    """
+
+    def __init__(self, n_features: int, hidden: int, out: int) -> None:
+        super().__init__()
+        self.bag = FeatureBag(n_features, hidden, init_std=1.0 / np.sqrt(hidden))
+        self.mlp = nn.Sequential(nn.Tanh(), nn.Linear(hidden, out))
+
+    def forward(self, rows: SparseRows) -> torch.Tensor:
+        return self.mlp(self.bag(rows))
+
+
+class BackboneFactors(nn.Module):
+    """The teacher's factors as buffers, so they are saved, loaded and moved with the specialist's network."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("users", torch.zeros(n_users, dim))
+        self.register_buffer("items", torch.zeros(n_items, dim))
+
+    def set(self, factors: WarmFactors) -> None:
+        """Copy freshly fitted backbone factors in (the network was built before they existed on the device)."""
+        self.users.copy_(factors.user_factors)
+        self.items.copy_(factors.item_factors)
+
+
+def specialist_sizes(data: TrainData, factors: WarmFactors) -> dict[str, int]:
+    """The integers a backbone-based specialist's network is built from (`TorchRecommender.module_sizes`)."""
+    return {"n_users": data.n_users, "n_items": data.n_items, "pref_dim": factors.dim,
+            "n_user_features": data.user_features.n_features if data.user_features is not None else 0,
+            "n_item_features": data.item_features.n_features if data.item_features is not None else 0}
+
+
+class BackboneSpecialist(TorchRecommender):
+    """A gradient model whose network (`module.backbone`) carries the factors of a warm backbone it learns from.
+
+    Its config has `backbone` and `backbone_factors`; `_fit` starts with `init_with_teacher`.
+    """
+
+    teacher: WarmFactors | None = None
+
+    def module_sizes(self, data: TrainData) -> dict[str, int]:
+        if self.teacher is None:
+            raise RuntimeError("fit the warm backbone (init_with_teacher) before sizing the network")
+        return specialist_sizes(data, self.teacher)
+
+    def init_with_teacher(self, data: TrainData, context: FitContext) -> nn.Module:
+        """Fit the backbone, build the network for the data and copy the teacher's factors into it."""
+        self.teacher = fit_warm_backbone(data, self.config.backbone, self.config.backbone_factors, self.seed, context)
+        module = self.init_module(data, context)
+        module.backbone.set(self.teacher)
+        return module
