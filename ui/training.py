@@ -177,7 +177,8 @@ def _run_card(run: RunRow, events: pd.DataFrame, now: datetime) -> None:
     title = f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {run.model}** · seed {run.seed} · {run.status}"
     with st.container(border=True):
         st.markdown(title)
-        st.caption(f"{run.device or 'device pending'} · {seconds} · {run.message}")
+        live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
+        st.caption(f"{run.device or 'device pending'} · {seconds}{live_message}")
         if run.status == "running":
             _live_progress(run, events)
         if run.status == "failed":
