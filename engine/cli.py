@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.data.errors import DataError
+from engine.jobs.supervisor import add_worker_arguments, run_worker
 from engine.models.registry import UnknownModelError
 from engine.protocols.common import ProtocolError
 from engine.runner import RunInputError
@@ -238,6 +239,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                            run_evaluate),
     "split": Subcommand("write a split folder made with a protocol", add_split_command_arguments, run_split),
     "models": Subcommand("list the registered models and what they can serve", add_models_arguments, run_models),
+    "worker": Subcommand("run the training supervisor: claim queued runs and run each in its own process",
+                         add_worker_arguments, run_worker),
 }
 
 
