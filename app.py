@@ -40,6 +40,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
     st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/model_training:", url_path="runs"),
     st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:", url_path="compare"),
     st.Page("pages/explore.py", title="Explore", icon=":material/travel_explore:", url_path="explore"),
 ]

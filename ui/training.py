@@ -172,13 +172,14 @@ def _actions(run: RunRow) -> None:
         st.warning(str(error))
 
 
-def _run_card(run: RunRow, events: pd.DataFrame, now: datetime) -> None:
+def _run_card(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment: bool) -> None:
     seconds = _elapsed_and_eta(run, now)
     title = f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {run.model}** · seed {run.seed} · {run.status}"
     with st.container(border=True):
         st.markdown(title)
         live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
-        st.caption(f"{run.device or 'device pending'} · {seconds}{live_message}")
+        where = f"experiment #{run.experiment_id} · " if show_experiment else ""
+        st.caption(f"{where}{run.device or 'device pending'} · {seconds}{live_message}")
         if run.status == "running":
             _live_progress(run, events)
         if run.status == "failed":
@@ -211,10 +212,11 @@ def _results_table(run: RunRow) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"results-{run.id}")
 
 
-def _runs_view(experiment_id: int) -> None:
+def _runs_view(experiment_id: int | None, polling_key: str) -> None:
     runs = list_runs(experiment_id)
     if not runs:
-        st.caption("No runs yet for this experiment: pick models above and press Train.")
+        st.caption("No runs yet: pick an experiment and models on the Experiments page and press Train."
+                   if experiment_id is None else "No runs yet for this experiment: pick models above and press Train.")
         return
     active = [r for r in runs if r.status in ACTIVE_STATES]
     finished = [r for r in runs if r.status not in ACTIVE_STATES][:FINISHED_SHOWN]
@@ -224,10 +226,23 @@ def _runs_view(experiment_id: int) -> None:
                    "`python -m engine worker`.", icon=":material/warning:")
     now = utcnow()
     for run in active + finished:
-        _run_card(run, events[events["run_id"] == run.id], now)
-    if not active and st.session_state.get(f"polling-{experiment_id}"):
-        st.session_state[f"polling-{experiment_id}"] = False
+        _run_card(run, events[events["run_id"] == run.id], now, show_experiment=experiment_id is None)
+    if not active and st.session_state.get(polling_key):
+        st.session_state[polling_key] = False
         st.rerun()  # a full rerun stops the polling timer now that nothing is left to watch
+
+
+def live_runs_view(experiment_id: int | None = None) -> None:
+    """Runs of one experiment (or of all), re-read from the database every second while any is queued or running."""
+    polling_key = f"polling-{'all' if experiment_id is None else experiment_id}"
+    polling = any(run.status in ACTIVE_STATES for run in list_runs(experiment_id))
+    st.session_state[polling_key] = polling
+
+    @st.fragment(run_every=POLL_EVERY if polling else None)
+    def live_runs() -> None:
+        _runs_view(experiment_id, polling_key)
+
+    live_runs()
 
 
 def training_panel(experiment_id: int) -> None:
@@ -235,11 +250,4 @@ def training_panel(experiment_id: int) -> None:
     st.subheader("Train")
     _train_form(experiment_id)
     st.subheader("Runs")
-    polling = any(run.status in ACTIVE_STATES for run in list_runs(experiment_id))
-    st.session_state[f"polling-{experiment_id}"] = polling
-
-    @st.fragment(run_every=POLL_EVERY if polling else None)
-    def live_runs() -> None:
-        _runs_view(experiment_id)
-
-    live_runs()
+    live_runs_view(experiment_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -9,6 +11,8 @@ from engine.jobs.queue import claim_next_run, finish_run, list_runs, submit_runs
 from engine.store.db import session_scope
 from engine.store.tables import RunEventRow, RunRow, utcnow
 from tests.unit.jobs_support import empty_experiment, register_fault_models, run_status
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _panel(experiment_id: int) -> None:
@@ -103,3 +107,20 @@ def test_a_finished_run_shows_its_results_and_can_be_deleted(experiment):
     assert "not applicable: cannot score new users" in set(table["result"].dropna())
     _button(app, "Delete").click().run()
     assert list_runs(experiment) == []
+
+
+def test_the_runs_page_lists_runs_of_every_experiment_with_where_they_belong(experiment):
+    other = empty_experiment("another")
+    (first,) = submit_runs(experiment, "tiny_popularity")
+    (second,) = submit_runs(other, "tiny_popularity_b")
+    claim_next_run("w", "cpu")
+    finish_run(first, "failed", message="failed", error="ValueError: bad data",
+               traceback="Traceback (most recent call last):\nValueError: bad data")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).switch_page("pages/runs.py").run()
+    assert not app.exception
+    assert [title.value for title in app.title] == ["Runs"]
+    captions = [caption.value for caption in app.caption]
+    assert any(c.startswith(f"experiment #{other} ·") for c in captions)
+    assert any(c.startswith(f"experiment #{experiment} ·") for c in captions)
+    assert app.error[0].value == "ValueError: bad data"
+    assert run_status(second).status == "queued"

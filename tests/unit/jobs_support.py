@@ -27,11 +27,11 @@ def register_fault_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EXTRA_MODELS_ENV, FAULT_MODELS)
 
 
-def empty_experiment() -> int:
+def empty_experiment(name: str = "queue-only") -> int:
     """An experiment row (no stored split) for tests of the queue alone; returns its id."""
     with session_scope() as session:
-        dataset = DatasetRow(name="queue-only", source="synthetic", path="datasets/none")
-        experiment = ExperimentRow(name="queue-only", dataset=dataset, protocol="warm", seed=0)
+        dataset = DatasetRow(name=name, source="synthetic", path="datasets/none")
+        experiment = ExperimentRow(name=name, dataset=dataset, protocol="warm", seed=0)
         session.add_all([dataset, experiment])
         session.flush()
         return experiment.id
