@@ -1,0 +1,129 @@
+"""The supervisor's decisions, driven tick by tick with a recording executor instead of real processes."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from engine.jobs.executor import child_environment
+from engine.jobs.params import capability_summary, param_fields
+from engine.jobs.queue import JobError, cancel_run, submit_runs
+from engine.jobs.supervisor import Supervisor, describe_exit, device_slots, max_runs_per_device
+from jobs_support import empty_experiment, register_fault_models, run_status
+from ui.training import parse_seeds
+
+
+class RecordingExecutor:
+    """Launches nothing; remembers what the supervisor asked for and reports exit codes the test sets."""
+
+    def __init__(self) -> None:
+        self.launched: dict[int, str] = {}
+        self.exit_codes: dict[int, int] = {}
+        self.cancelled: list[int] = []
+
+    def launch(self, run_id: int, slot: str) -> int:
+        self.launched[run_id] = slot
+        return 10_000_000 + run_id  # no such process: nobody may signal it
+
+    def poll(self, run_id: int) -> int | None:
+        code = self.exit_codes.pop(run_id, None)
+        if code is not None:
+            del self.launched[run_id]
+        return code
+
+    def cancel(self, run_id: int) -> None:
+        self.cancelled.append(run_id)
+
+    def running(self) -> dict[int, str]:
+        return dict(self.launched)
+
+    def prepare(self, slots: list[str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def experiment(coldstart_home, monkeypatch) -> int:
+    register_fault_models(monkeypatch)
+    return empty_experiment()
+
+
+def _supervisor(slots: list[str], runs_per_slot: int) -> tuple[Supervisor, RecordingExecutor]:
+    executor = RecordingExecutor()
+    supervisor = Supervisor(executor=executor, slots=slots, runs_per_slot=runs_per_slot)
+    supervisor.start()
+    return supervisor, executor
+
+
+def test_the_supervisor_fills_each_device_up_to_its_limit_and_no_further(experiment):
+    ids = submit_runs(experiment, "tiny_popularity", seeds=list(range(7)))
+    supervisor, executor = _supervisor(["cuda:0", "cuda:1"], runs_per_slot=2)
+    supervisor.tick()
+    assert sorted(executor.launched) == ids[:4]
+    assert sorted(executor.launched.values()) == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
+    assert [run_status(i).status for i in ids] == ["running"] * 4 + ["queued"] * 3
+    executor.exit_codes[ids[0]] = 0
+    supervisor.tick()
+    assert sorted(executor.launched) == ids[1:5]
+
+
+def test_a_child_that_dies_without_recording_is_failed_with_the_signal_explained(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity")
+    supervisor, executor = _supervisor(["cpu"], runs_per_slot=1)
+    supervisor.tick()
+    executor.exit_codes[run_id] = -signal.SIGKILL
+    supervisor.tick()
+    row = run_status(run_id)
+    assert row.status == "failed" and "killed (SIGKILL)" in row.error
+    assert "exited with code 3" in describe_exit(3)
+
+
+def test_a_cancel_request_reaches_the_runs_own_child_and_its_exit_ends_the_run_cancelled(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity")
+    supervisor, executor = _supervisor(["cpu"], runs_per_slot=1)
+    supervisor.tick()
+    cancel_run(run_id)
+    supervisor.tick()
+    assert executor.cancelled == [run_id]
+    executor.exit_codes[run_id] = -signal.SIGTERM
+    supervisor.tick()
+    assert run_status(run_id).status == "cancelled"
+
+
+def test_device_and_concurrency_settings_are_validated_with_the_variable_named(monkeypatch):
+    monkeypatch.setenv("COLDSTART_DEVICE_SLOTS", "cuda:1, cpu,cuda:1")
+    assert device_slots() == ["cuda:1", "cpu"]
+    monkeypatch.setenv("COLDSTART_DEVICE_SLOTS", "gpu0")
+    with pytest.raises(ValueError, match="COLDSTART_DEVICE_SLOTS has gpu0"):
+        device_slots()
+    monkeypatch.setenv("COLDSTART_MAX_RUNS_PER_DEVICE", "3")
+    assert max_runs_per_device() == 3
+    monkeypatch.setenv("COLDSTART_MAX_RUNS_PER_DEVICE", "many")
+    with pytest.raises(ValueError, match="COLDSTART_MAX_RUNS_PER_DEVICE='many'"):
+        max_runs_per_device()
+
+
+def test_a_gpu_run_sees_only_its_own_gpu_and_a_cpu_run_gets_a_thread_cap(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert child_environment("cuda:3", threads=None)["CUDA_VISIBLE_DEVICES"] == "3"
+    assert child_environment("cpu", threads=2)["OMP_NUM_THREADS"] == "2"
+
+
+def test_the_train_form_is_built_from_the_models_typed_config(monkeypatch):
+    register_fault_models(monkeypatch)
+    fields = {field.name: field for field in param_fields("tiny_popularity")}
+    assert (fields["epochs"].kind, fields["epochs"].default, fields["epochs"].minimum) == ("int", 3, 1)
+    assert fields["fault"].kind == "choice" and "disk_full" in fields["fault"].choices
+    assert fields["epoch_seconds"].kind == "float" and fields["epochs"].help.startswith("Epochs of counting")
+    assert capability_summary("tiny_popularity") == "new users (attributes)"
+
+
+def test_seeds_are_read_from_lists_and_ranges_and_nonsense_is_refused():
+    assert parse_seeds("0, 2;5-7, 2") == [0, 2, 5, 6, 7]
+    with pytest.raises(JobError, match="range like 0-4"):
+        parse_seeds("3-1")
+    with pytest.raises(JobError, match="at least one seed"):
+        parse_seeds(" , ")
