@@ -155,9 +155,8 @@ class MetaEmb(BackboneSpecialist):
         self.run_training(batches, batch_loss, context)
 
     def _fit_head(self, data: TrainData) -> None:
-        """Calibrate the frozen base model's logistic head (scale, bias) on training positives and random
-        pairs, so log-losses of generated embeddings are on the backbone's scale (closed-form-ish: a few LBFGS
-        steps on two scalars)."""
+        """Fit the base model's logistic head (scale, bias) on training positives and random pairs, then freeze
+        it: MetaEmb trains only the generators, against a base model whose probabilities are calibrated."""
         coo = data.matrix.tocoo()
         generator = torch.Generator().manual_seed(self.seed)
         take = torch.randperm(len(coo.row), generator=generator)[:50_000].numpy()
