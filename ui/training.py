@@ -15,8 +15,8 @@ import streamlit as st
 from engine.jobs.liveness import live_workers
 from engine.jobs.params import ParamField, capability_summary, model_choices, param_fields, suggested_grid
 from engine.jobs.progress import format_seconds
-from engine.jobs.queue import (ACTIVE_STATES, JobError, cancel_run, delete_run, list_runs, rerun_run, run_events,
-                               submit_runs)
+from engine.jobs.queue import (ACTIVE_STATES, JobError, cancel_run, delete_run, list_runs, parse_seeds, rerun_run,
+                               run_events, submit_runs)
 from engine.models.registry import model_names
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart
@@ -26,27 +26,6 @@ FINISHED_SHOWN = 20
 """Finished runs listed under the live ones; the Compare page holds the rest."""
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_activity:",
                 "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/block:"}
-
-
-def parse_seeds(text: str) -> list[int]:
-    """Seeds from "0" or "0, 1, 2" or "0-4"; a JobError says what was wrong."""
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.replace(";", ",").split(",")):
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                low, high = (int(x) for x in part.split("-", 1))
-                if high < low:
-                    raise ValueError
-                seeds.extend(range(low, high + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise JobError(f"seed {part!r} is not a whole number or a range like 0-4") from None
-    if not seeds:
-        raise JobError("give at least one seed, e.g. 0 or 0, 1, 2")
-    return list(dict.fromkeys(seeds))
 
 
 def _field_widget(model: str, field: ParamField):

@@ -66,6 +66,27 @@ def expand_grid(grid: dict[str, list[Any]] | None) -> list[dict[str, Any]]:
     return [dict(zip(names, combo)) for combo in itertools.product(*(grid[n] for n in names))]
 
 
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from "0" or "0, 1, 2" or "0-4"; a JobError says what was wrong."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                low, high = (int(x) for x in part.split("-", 1))
+                if high < low:
+                    raise ValueError
+                seeds.extend(range(low, high + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise JobError(f"seed {part!r} is not a whole number or a range like 0-4") from None
+    if not seeds:
+        raise JobError("give at least one seed, e.g. 0 or 0, 1, 2")
+    return list(dict.fromkeys(seeds))
+
+
 def _validated_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
     """The model's full typed config for `params`, as JSON, or a JobError naming the bad field."""
     # imported here: claiming and reading runs (supervisors, the page's live view) never needs torch

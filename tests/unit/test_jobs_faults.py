@@ -140,7 +140,7 @@ def test_restarting_the_app_during_a_run_reuses_the_live_supervisor_and_the_run_
 def test_two_supervisors_started_at_once_run_every_run_exactly_once(supervisors):
     experiment = tiny_experiment()
     ids = submit_runs(experiment, "tiny_popularity", seeds=[0, 1, 2, 3])
-    supervisors(warm=True), supervisors(warm=True)
+    supervisors(), supervisors()
     rows = wait_final(ids)
     assert {row.status for row in rows.values()} == {"done"}
     starts = run_events(ids)

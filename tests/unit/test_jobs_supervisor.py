@@ -8,10 +8,9 @@ import pytest
 
 from engine.jobs.executor import child_environment
 from engine.jobs.params import capability_summary, param_fields
-from engine.jobs.queue import JobError, cancel_run, submit_runs
+from engine.jobs.queue import JobError, cancel_run, parse_seeds, submit_runs
 from engine.jobs.supervisor import Supervisor, describe_exit, device_slots, max_runs_per_device
 from jobs_support import empty_experiment, register_fault_models, run_status
-from ui.training import parse_seeds
 
 
 class RecordingExecutor:
