@@ -24,8 +24,9 @@ from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
 
-RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label", "variant", "seed",
-               "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params", "created_at", "finished_at"]
+RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
+               "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",
+               "created_at", "finished_at"]
 
 # Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
 # higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
@@ -37,7 +38,7 @@ _FEW_SHOT = re.compile(r"^few-shot-(user|item)-k(\d+)$")
 
 
 class ComparisonError(ValueError):
-    """A comparison that cannot be made as asked (unknown run, runs on different splits, no per-user values)."""
+    """A comparison that cannot be made as asked (runs on different splits, no per-user values, unknown attribute)."""
 
 
 def model_label(name: str) -> str:
@@ -54,15 +55,17 @@ def _params_text(params: dict) -> str:
 
 def _variant_labels(runs: pd.DataFrame) -> pd.Series:
     """One label per variant: the model's name, plus what tells apart variants that share that name."""
-    key = runs["model"] + "|" + runs["params"].map(lambda p: json.dumps(p, sort_keys=True)) + "|" + runs["setting"]
+    params_key = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
+    key = runs["model"] + "|" + params_key + "|" + runs["setting"]
     labels = pd.Series(runs["label"].to_numpy(dtype=object), index=runs.index)
     for _, group in runs.groupby("label"):
         if key[group.index].nunique() < 2:
             continue
+        params_differ = params_key[group.index].nunique() > 1
+        settings_differ = group["setting"].nunique() > 1
         for idx in group.index:
-            parts = [_params_text(runs.at[idx, "params"])] if group["params"].map(json.dumps).nunique() > 1 else []
-            if group["setting"].nunique() > 1:
-                parts.append(runs.at[idx, "setting"])
+            parts = [_params_text(runs.at[idx, "params"]) if params_differ else "",
+                     runs.at[idx, "setting"] if settings_differ else ""]
             labels[idx] = f"{runs.at[idx, 'label']} ({'; '.join(p for p in parts if p) or 'default'})"
     return labels
 
@@ -352,12 +355,13 @@ def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_per_user(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-user metric values of the finished `runs` that kept them, with run_id and variant columns added."""
+    """Per-user metric values of the finished `runs` that kept them, with run_id, experiment_id and variant added."""
     settings = get_settings()
     with session_scope() as session:
         paths = dict(session.execute(select(RunRow.id, RunRow.artifact_path)
                                      .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
     variant = dict(zip(runs["run_id"], runs["variant"]))
+    experiment = dict(zip(runs["run_id"], runs["experiment_id"]))
     frames = []
     for run_id, artifact in paths.items():
         file = settings.home / artifact / PER_USER_FILE if artifact else None
@@ -365,10 +369,11 @@ def load_per_user(runs: pd.DataFrame) -> pd.DataFrame:
             continue
         frame = pd.read_parquet(file)
         frame.insert(0, "variant", variant[run_id])
+        frame.insert(0, "experiment_id", experiment[run_id])
         frame.insert(0, "run_id", run_id)
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=["run_id", "variant", "slice", "user_id", "history"])
+        return pd.DataFrame(columns=["run_id", "experiment_id", "variant", "slice", "user_id", "history"])
     combined = pd.concat(frames, ignore_index=True)
     combined["user_id"] = combined["user_id"].astype(str)
     return combined
@@ -416,21 +421,34 @@ def user_groups(per_user: pd.DataFrame, metric_name: str, slice_name: str, users
     return _grouped(per_user, metric_name, slice_name, per_user["user_id"].map(values))
 
 
+def _paired_rows(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both runs' per-user rows on a slice, indexed by user; refused when the runs used different splits, since
+    then the same user id was tested on different held-out items and a paired comparison means nothing."""
+    experiments = per_user.loc[per_user["run_id"].isin([run_a, run_b])].groupby("run_id")["experiment_id"].first()
+    if experiments.nunique() > 1:
+        raise ComparisonError(f"runs {run_a} and {run_b} were evaluated on different experiments (splits); "
+                              "compare two runs of the same experiment user by user")
+    rows = per_user.loc[per_user["slice"] == slice_name]
+    return (rows.loc[rows["run_id"] == run_a].set_index("user_id"),
+            rows.loc[rows["run_id"] == run_b].set_index("user_id"))
+
+
 def paired_table(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str,
                  metric_names: list[str]) -> pd.DataFrame:
-    """Run B minus run A per metric on the users both evaluated: difference, bootstrap CI, Wilcoxon p-value."""
-    rows = per_user.loc[per_user["slice"] == slice_name]
-    a = rows.loc[rows["run_id"] == run_a].set_index("user_id")
-    b = rows.loc[rows["run_id"] == run_b].set_index("user_id")
+    """Run B minus run A per metric on the users both evaluated: their means, the difference, its paired bootstrap
+    CI and the Wilcoxon p-value (from the metrics module's `paired_comparison`)."""
+    a, b = _paired_rows(per_user, run_a, run_b, slice_name)
     if a.empty or b.empty:
         raise ComparisonError(f"runs {run_a} and {run_b} do not both have per-user values on {slice_name}; "
                               "pick a slice both runs were evaluated on")
     records = []
     for metric in metric_names:
-        if metric not in rows.columns:
+        if metric not in per_user.columns:
             continue
         result = paired_comparison(b[metric], a[metric])
-        records.append({"metric": metric, "A": float(a[metric].mean()), "B": float(b[metric].mean()),
+        # the means shown beside the difference are over the same shared users, so B - A adds up
+        shared = pd.concat({"a": a[metric], "b": b[metric]}, axis=1, join="inner").dropna()
+        records.append({"metric": metric, "A": float(shared["a"].mean()), "B": float(shared["b"].mean()),
                         "difference": result.mean_difference, "ci_low": result.ci[0], "ci_high": result.ci[1],
                         "p_value": result.p_value, "n_users": result.n_users, "test": result.test})
     return pd.DataFrame(records, columns=["metric", "A", "B", "difference", "ci_low", "ci_high", "p_value",
@@ -440,9 +458,7 @@ def paired_table(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str
 def disagreements(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str, metric_name: str,
                   n: int = 20) -> pd.DataFrame:
     """The `n` users on whom the two runs differ most on a metric (largest |B - A|), with their history length."""
-    rows = per_user.loc[per_user["slice"] == slice_name]
-    a = rows.loc[rows["run_id"] == run_a].set_index("user_id")
-    b = rows.loc[rows["run_id"] == run_b].set_index("user_id")
+    a, b = _paired_rows(per_user, run_a, run_b, slice_name)
     joined = pd.DataFrame({"history": a["history"], "A": a[metric_name], "B": b[metric_name]}).dropna(subset=["A", "B"])
     joined["difference"] = joined["B"] - joined["A"]
     order = joined["difference"].abs().sort_values(ascending=False, kind="stable").index

@@ -83,3 +83,16 @@ def test_per_user_values_drop_users_without_a_held_out_positive(coldstart_home):
     seed_runs([SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.1}}, per_user=_per_user(values, [1] * len(USERS)))])
     frame = comparison.per_user_values(comparison.load_per_user(comparison.list_runs()), "ndcg@10", "cold-user")
     assert len(frame) == len(USERS) - 1
+
+
+def test_runs_of_different_experiments_are_not_compared_user_by_user(coldstart_home):
+    history = [1] * len(USERS)
+    first = seed_runs([SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.1}},
+                                 per_user=_per_user(np.full(len(USERS), 0.1), history))],
+                      dataset="one", experiment="split A")
+    second = seed_runs([SeededRun("content", {"cold-user": {"ndcg@10": 0.2}},
+                                  per_user=_per_user(np.full(len(USERS), 0.2), history))],
+                       dataset="two", experiment="split B")
+    per_user = comparison.load_per_user(comparison.list_runs())
+    with pytest.raises(comparison.ComparisonError, match="different experiments"):
+        comparison.paired_table(per_user, first["mostpop"][0], second["content"][0], "cold-user", ["ndcg@10"])
