@@ -93,7 +93,8 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
         query = query.where(RunRow.id.in_([int(r) for r in run_ids]))
     with session_scope() as session:
         rows = [{
-            "run_id": run.id, "dataset": dataset.name, "dataset_id": dataset.id, "experiment": experiment.name, "experiment_id": experiment.id,
+            "run_id": run.id, "dataset": dataset.name, "dataset_id": dataset.id, "experiment": experiment.name,
+            "experiment_id": experiment.id,
             "protocol": experiment.protocol, "model": run.model, "label": model_label(run.model), "seed": run.seed,
             "split_seed": experiment.seed, "status": run.status, "device": run.device or "",
             "fit_seconds": run.fit_seconds, "eval_seconds": run.eval_seconds, "params": dict(run.params or {}),
@@ -128,7 +129,8 @@ def load_metrics(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=columns)
     with session_scope() as session:
-        rows = session.execute(select(MetricRow).where(MetricRow.run_id.in_(runs["run_id"].astype(int).tolist()))).scalars()
+        run_ids = runs["run_id"].astype(int).tolist()
+        rows = session.execute(select(MetricRow).where(MetricRow.run_id.in_(run_ids))).scalars()
         frame = pd.DataFrame([{"run_id": m.run_id, "slice": m.slice, "name": m.name, "mean": m.mean,
                                "ci_low": m.ci_low, "ci_high": m.ci_high, "n_users": m.n_users} for m in rows],
                              columns=[c for c in columns if c != "variant"])
@@ -269,7 +271,8 @@ def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name:
         n_users.at[variant, name] = group["n_users"].mean()
         if len(group) > 1:
             spread = group["mean"].std(ddof=1)
-            low.at[variant, name], high.at[variant, name] = value.at[variant, name] - spread, value.at[variant, name] + spread
+            centre = value.at[variant, name]
+            low.at[variant, name], high.at[variant, name] = centre - spread, centre + spread
         else:
             low.at[variant, name], high.at[variant, name] = group["ci_low"].iloc[0], group["ci_high"].iloc[0]
     reasons = {v: r for v, r in zip(refused["variant"], refused["reason"]) if v not in set(rows["variant"])}

@@ -186,8 +186,8 @@ if metrics.empty and refused.empty:
 families, cutoffs = comparison.metric_catalogue(metrics)
 accuracy_families = [f for f in families if f not in BEYOND_ACCURACY]
 left, right = st.columns([3, 1])
-chosen_families = left.multiselect("Metrics", accuracy_families, key="metric-families",
-                                   default=[f for f in DEFAULT_FAMILIES if f in accuracy_families] or accuracy_families[:2])
+default_families = [f for f in DEFAULT_FAMILIES if f in accuracy_families] or accuracy_families[:2]
+chosen_families = left.multiselect("Metrics", accuracy_families, default=default_families, key="metric-families")
 k = right.selectbox("K", cutoffs, index=cutoffs.index(20) if 20 in cutoffs else 0, key="cutoff") if cutoffs else None
 metric_names = comparison.metric_columns(metrics, chosen_families, k)
 headline = metric_names[0] if metric_names else None

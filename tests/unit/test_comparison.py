@@ -41,7 +41,8 @@ def test_leaderboard_averages_seeds_and_reports_their_standard_deviation(seeded)
                                    "cold-user", ["ndcg@10", "recall@10"])
     assert board.value.at[label("content"), "ndcg@10"] == pytest.approx(0.16)
     spread = math.sqrt(((0.14 - 0.16) ** 2 + (0.18 - 0.16) ** 2) / 1)
-    assert board.high.at[label("content"), "ndcg@10"] - board.value.at[label("content"), "ndcg@10"] == pytest.approx(spread)
+    content = label("content")
+    assert board.high.at[content, "ndcg@10"] - board.value.at[content, "ndcg@10"] == pytest.approx(spread)
     assert board.n_runs[label("content")] == 2
     assert board.display().at[label("content"), "ndcg@10"] == f"0.1600 ± {spread:.4f} (2 seeds)"
 
@@ -50,7 +51,8 @@ def test_single_run_keeps_its_recorded_confidence_interval(seeded):
     runs = comparison.list_runs()
     board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs),
                                    "cold-user", ["ndcg@10"])
-    assert (board.low.at[label("mostpop"), "ndcg@10"], board.high.at[label("mostpop"), "ndcg@10"]) == pytest.approx((0.09, 0.11))
+    mostpop = label("mostpop")
+    assert (board.low.at[mostpop, "ndcg@10"], board.high.at[mostpop, "ndcg@10"]) == pytest.approx((0.09, 0.11))
     assert board.display().at[label("mostpop"), "ndcg@10"] == "0.1000 [0.0900, 0.1100]"
 
 
@@ -69,7 +71,8 @@ def test_leaderboard_marks_the_best_per_column_and_explains_not_applicable(seede
 def test_lower_is_better_metrics_crown_the_smallest_value(coldstart_home):
     seed_runs([SeededRun("als", {"warm": {"rmse": 0.95}}), SeededRun("svd", {"warm": {"rmse": 0.90}})])
     runs = comparison.list_runs()
-    board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs), "warm", ["rmse"])
+    board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs), "warm",
+                                   ["rmse"])
     assert board.best["rmse"] == [label("svd")]
 
 

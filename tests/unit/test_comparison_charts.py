@@ -16,9 +16,10 @@ from ui.report import ComparisonReport, comparison_report_html
 @pytest.fixture
 def recorded(coldstart_home):
     seed_runs([
-        SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.10, "coverage@10": 0.05}, "few-shot-user-k2": {"ndcg@10": 0.11}},
-                  fit_seconds=0.1),
-        SeededRun("content", {"cold-user": {"ndcg@10": 0.14, "coverage@10": 0.40}, "few-shot-user-k2": {"ndcg@10": 0.2}},
+        SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.10, "coverage@10": 0.05},
+                              "few-shot-user-k2": {"ndcg@10": 0.11}}, fit_seconds=0.1),
+        SeededRun("content", {"cold-user": {"ndcg@10": 0.14, "coverage@10": 0.40},
+                              "few-shot-user-k2": {"ndcg@10": 0.2}},
                   fit_seconds=2.0, losses=[0.8, 0.6],
                   not_applicable={"warm": "Content has no warm slice in this toy"}),
     ])
@@ -61,7 +62,8 @@ def test_report_is_self_contained_and_carries_every_leaderboard_and_chart(record
     runs, metrics, refused = recorded
     boards = [comparison.leaderboard(metrics, refused, name, ["ndcg@10"]) for name in ("cold-user", "warm")]
     figures = {"bars": charts.slice_bars(comparison.slice_overview(metrics, "ndcg@10"), "ndcg@10"),
-               "beyond": charts.beyond_accuracy_chart(comparison.metrics_on_slice(metrics, ["coverage@10"], "cold-user"))}
+               "beyond": charts.beyond_accuracy_chart(
+                   comparison.metrics_on_slice(metrics, ["coverage@10"], "cold-user"))}
     page = comparison_report_html(ComparisonReport(runs=runs, leaderboards=boards, figures=figures))
     assert page.count("<h3>") == 2
     assert '<td class="best">0.1400 [0.1300, 0.1500]</td>' in page
