@@ -80,6 +80,13 @@ def describe_feature(column: str) -> str:
     return column.replace("=", " ", 1)
 
 
+def _feature_priority(column: str) -> int:
+    """Named values (genre, brand) read best, then numeric ranges, then single words of a text field."""
+    if "~" in column:
+        return 2
+    return 1 if ":bin" in column else 0
+
+
 def _l2_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
     csr = sp.csr_matrix(matrix, dtype=np.float64)
     norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
@@ -132,7 +139,8 @@ class Explainer:
         for row in rows:
             # numeric z-score columns can be negative; only categorical, multi, text and bin columns are "shared"
             shared = np.where((row > 0) & (profile > 0), row * profile, 0.0)
-            order = [c for c in np.argsort(-shared)[:top] if shared[c] > 0]
+            candidates = np.flatnonzero(shared > 0)
+            order = sorted(candidates, key=lambda c: (_feature_priority(features.columns[c]), -shared[c]))[:top]
             text = ", ".join(describe_feature(features.columns[c]) for c in order)
             reasons.append(Reason(f"matches {text}", "attributes") if order else None)
         return reasons

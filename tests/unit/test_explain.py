@@ -69,6 +69,19 @@ def test_popular_reason_is_the_share_of_all_training_users(toy):
     assert explainer.popular(["f"]) == [None]
 
 
+def test_named_attribute_values_come_before_numeric_ranges_and_words(toy):
+    data, _ = toy
+    items = pd.DataFrame({"item_id": list("abcdef"),
+                          "genres": ["Comedy", "Comedy", "Horror", "Horror", "Drama", "Drama"],
+                          "year": [1990, 1990, 1995, 1995, 2020, 2021], "plot": ["space war"] * 2 + ["love"] * 4})
+    dataset = Dataset(data.interactions[["user_id", "item_id"]], items, None,
+                      {"genres": "multi", "year": "numeric", "plot": "text"})
+    explainer = Explainer(build_train_data(dataset.positives(), dataset))
+    # a and b share a year range and a plot word, but the genre is what a reader wants first
+    assert explainer.explain("attributes", ["b"], history=["a"], user_row=None)[0].text == (
+        "matches genres Comedy, similar year")
+
+
 def test_feature_columns_read_as_words():
     assert describe_feature("genres=Comedy") == "genres Comedy"
     assert describe_feature("title~love") == "'love' in title"
