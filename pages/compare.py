@@ -57,8 +57,9 @@ def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
                        "variant": "model", "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
                        "eval_seconds": st.column_config.NumberColumn("eval s", format="%.2f")})
     selected = shown.iloc[list(event.selection.rows)]
-    # ids of the link that the table does not show now (filtered out, or still training) stay in the link
-    hidden = [r for r in wanted if r not in set(shown["run_id"])]
+    # runs of the link that the table does not show now (filtered out, or still training) stay in the link;
+    # ids of deleted runs drop out
+    hidden = [r for r in wanted if r in set(runs["run_id"]) and r not in set(shown["run_id"])]
     ids = ",".join(str(r) for r in [*selected["run_id"], *hidden])
     if ids != st.query_params.get(RUNS_PARAM, ""):
         if ids:

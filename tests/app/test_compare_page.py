@@ -66,10 +66,11 @@ def test_shared_link_restores_the_selection_and_shows_the_stored_numbers(seeded)
     assert app.query_params["runs"] == ",".join(map(str, sorted(ids, reverse=True)))
 
 
-def test_stale_ids_in_a_link_are_ignored(seeded):
+def test_stale_ids_in_a_link_are_ignored_and_dropped_from_it(seeded):
     app = _open("999,abc")
     assert not app.exception
     assert "Select one or more runs" in app.info[0].value
+    assert "runs" not in app.query_params
 
 
 def test_paired_comparison_of_two_selected_runs_shows_the_per_user_difference(seeded):
