@@ -60,54 +60,50 @@ def _child_pid(marker: Path) -> int:
     return int(wait_until(fitting))
 
 
-def test_a_run_killed_mid_epoch_fails_with_a_reason_and_the_run_beside_it_finishes(supervisors, tmp_path):
+def test_a_run_killed_mid_epoch_fails_with_a_reason_a_cancelled_one_stops_and_the_one_beside_them_finishes(
+        supervisors, tmp_path):
     experiment = tiny_experiment()
-    marker = tmp_path / "fitting"
-    (victim,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
+    killed_marker, cancelled_marker = tmp_path / "killed", tmp_path / "cancelled"
+    (killed,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(killed_marker)})
+    (cancelled,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(cancelled_marker)})
     (neighbour,) = submit_runs(experiment, "tiny_popularity_b")
-    supervisors(2)
-    os.kill(_child_pid(marker), signal.SIGKILL)
-    rows = wait_final([victim, neighbour])
-    assert rows[victim].status == "failed"
-    assert "killed (SIGKILL)" in rows[victim].error
-    assert_nothing_recorded(victim)
+    supervisors(3)
+    os.kill(_child_pid(killed_marker), signal.SIGKILL)
+    _child_pid(cancelled_marker)
+    cancel_run(cancelled)
+    rows = wait_final([killed, cancelled, neighbour])
+    assert rows[killed].status == "failed"
+    assert "killed (SIGKILL)" in rows[killed].error
+    assert rows[cancelled].status == "cancelled"
+    for run_id in (killed, cancelled):
+        assert_nothing_recorded(run_id)
     assert_done_with_results(neighbour)
 
 
-def test_a_killed_supervisor_leaves_its_run_going_and_a_new_supervisor_takes_the_queue(supervisors, tmp_path):
+def test_when_a_supervisor_dies_its_live_run_finishes_its_dead_run_is_worker_lost_and_a_new_supervisor_carries_on(
+        supervisors, tmp_path):
     experiment = tiny_experiment()
-    marker = tmp_path / "fitting"
-    (running,) = submit_runs(experiment, "tiny_popularity", {"epochs": 20, "epoch_seconds": 0.1,
-                                                            "marker": str(marker)})
-    first = supervisors()
-    _child_pid(marker)
+    live_marker, dead_marker = tmp_path / "live", tmp_path / "dead"
+    (live,) = submit_runs(experiment, "tiny_popularity", {"epochs": 40, "epoch_seconds": 0.1,
+                                                         "marker": str(live_marker)})
+    (dead,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(dead_marker)})
+    first = supervisors(2)
+    _child_pid(live_marker)
+    dead_pid = _child_pid(dead_marker)
     first.kill()
-    (queued,) = submit_runs(experiment, "tiny_popularity_b")
-    # the run lives in its own process: it finishes and records itself with no supervisor alive
-    wait_final([running])
-    assert_done_with_results(running)
-    assert run_status(queued).status == "queued"
+    os.killpg(dead_pid, signal.SIGKILL)
+    # a run lives in its own process: it finishes and records itself with no supervisor alive
+    wait_final([live])
+    assert_done_with_results(live)
+    assert run_status(dead).status == "running"  # nobody has looked yet
     supervisors()
-    wait_final([queued])
-    assert_done_with_results(queued)
-    assert run_status(queued).worker_id != run_status(running).worker_id
-
-
-def test_a_run_whose_supervisor_and_process_both_died_is_marked_worker_lost_and_can_be_rerun(supervisors, tmp_path):
-    experiment = tiny_experiment()
-    marker = tmp_path / "fitting"
-    (lost,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
-    first = supervisors()
-    pid = _child_pid(marker)
-    first.kill()
-    os.killpg(pid, signal.SIGKILL)
-    supervisors()
-    row = wait_final([lost])[lost]
+    row = wait_final([dead])[dead]
     assert (row.status, row.error) == ("failed", WORKER_LOST)
-    assert_nothing_recorded(lost)
-    again = rerun_run(lost)
+    assert_nothing_recorded(dead)
+    again = rerun_run(dead)
     wait_final([again])
     assert_done_with_results(again)
+    assert run_status(again).worker_id != run_status(live).worker_id
 
 
 def test_restarting_the_app_during_a_run_reuses_the_live_supervisor_and_the_run_finishes(coldstart_home,
@@ -165,18 +161,6 @@ def test_a_database_locked_for_a_while_by_another_writer_delays_a_run_but_does_n
     assert_done_with_results(run_id)
     epochs = run_events([run_id]).query("kind == 'progress' and step != step")["epoch"]
     assert list(epochs) == list(range(1, 21))  # no progress lost while the database was held
-
-
-def test_cancelling_a_running_run_stops_it_and_records_nothing(supervisors, tmp_path):
-    experiment = tiny_experiment()
-    marker = tmp_path / "fitting"
-    (run_id,) = submit_runs(experiment, "tiny_popularity", {**SLOW, "marker": str(marker)})
-    supervisors()
-    _child_pid(marker)
-    cancel_run(run_id)
-    row = wait_final([run_id])[run_id]
-    assert row.status == "cancelled"
-    assert_nothing_recorded(run_id)
 
 
 # -- faults raised inside a run: one supervisor works through all of them, beside a healthy run -----------------
