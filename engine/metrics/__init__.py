@@ -1,11 +1,11 @@
 """engine.metrics: full-ranking accuracy, beyond-accuracy and rating metrics per user, and their statistics."""
 
-from engine.metrics.beyond import BEYOND_METRICS, beyond_accuracy, coverage, intra_list_diversity
-from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, auc_per_user, metric_names, top_k
+from engine.metrics.beyond import beyond_accuracy, coverage, intra_list_diversity
+from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, auc_per_user, top_k
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import (HISTORY_BUCKETS, PairedComparison, bootstrap_ci, bootstrap_means,
                                        group_summary, history_bucket, paired_comparison, seed_summary)
 
-__all__ = ["AT_K_METRICS", "BEYOND_METRICS", "HISTORY_BUCKETS", "PairedComparison", "at_k_metrics", "auc_from_positions", "auc_per_user",
-           "beyond_accuracy", "bootstrap_ci", "bootstrap_means", "coverage", "group_summary", "history_bucket",
-           "intra_list_diversity", "metric_names", "paired_comparison", "rating_errors", "seed_summary", "top_k"]
+__all__ = ["AT_K_METRICS", "HISTORY_BUCKETS", "PairedComparison", "at_k_metrics", "auc_from_positions",
+           "auc_per_user", "beyond_accuracy", "bootstrap_ci", "bootstrap_means", "coverage", "group_summary",
+           "history_bucket", "intra_list_diversity", "paired_comparison", "rating_errors", "seed_summary", "top_k"]

@@ -17,9 +17,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-BEYOND_METRICS = ("popularity", "novelty", "diversity")
-
-
 def candidate_popularity(train_counts: np.ndarray, candidate_index: np.ndarray, n_train_users: int) -> np.ndarray:
     """Training popularity counts of candidates (0 for items new to training)."""
     counts = np.zeros(len(candidate_index), dtype=np.float64)

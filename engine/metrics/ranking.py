@@ -20,11 +20,6 @@ import torch
 AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")
 
 
-def metric_names(ks: Sequence[int]) -> list[str]:
-    """The accuracy metric names for the cut-offs `ks`, e.g. `ndcg@20`, plus `auc`."""
-    return [f"{metric}@{k}" for k in ks for metric in AT_K_METRICS] + ["auc"]
-
-
 def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k best (scores, candidate positions) per user; k is capped at the number of candidates."""
     return torch.topk(scores, min(k, scores.shape[1]), dim=1)

@@ -13,9 +13,6 @@ import pandas as pd
 
 from engine.data.dataset import Dataset
 
-SPLIT_COLUMNS = ("user_id", "item_id", "weight", "rating", "timestamp")
-
-
 class ProtocolError(ValueError):
     """A protocol that cannot be applied as asked: bad parameters or a dataset too small or lacking a column."""
 

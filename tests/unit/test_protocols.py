@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data.dataset import Dataset, Feedback
+from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
 from engine.protocols import ProtocolError, make_split, split_parts, split_sizes
 from engine.protocols.split import Split
