@@ -16,7 +16,7 @@ from pydantic import Field
 from engine.data.features import FeatureMatrix
 from engine.models._scoring import as_scores
 from engine.models.als import ALSConfig, ALSRecommender
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.models.base import Capabilities, FitContext, ItemQuery, Recommender, TrainData, UserQuery
 
 
 class AttributeMapperConfig(ALSConfig):
