@@ -12,9 +12,8 @@ import itertools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 
@@ -22,6 +21,9 @@ from engine.config import get_settings
 from engine.jobs.transactions import immediate_session, with_lock_retry
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, RunEventRow, RunRow, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("done", "failed", "cancelled")
@@ -250,6 +252,8 @@ def get_run(run_id: int) -> RunRow:
 
 def run_events(run_ids: list[int]) -> pd.DataFrame:
     """Progress events and log lines of the given runs, oldest first, as a frame for charts and logs."""
+    import pandas as pd  # here, so the supervisor starts without loading pandas
+
     columns = ["run_id", "at", "kind", "epoch", "n_epochs", "step", "n_steps", "loss", "metric", "message"]
     if not run_ids:
         return pd.DataFrame(columns=columns)
