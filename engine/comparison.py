@@ -117,6 +117,11 @@ def slice_sort_key(name: str) -> tuple[int, int, str]:
     return rank, int(match.group(2)) if match else 0, name
 
 
+def first_cold_slice(names: list[str]) -> int:
+    """Position of the first cold-start slice among `names` (0 when there is none): the one a page opens on."""
+    return next((i for i, name in enumerate(names) if name not in ("overall", "warm")), 0)
+
+
 def few_shot_k(name: str) -> tuple[str, int] | None:
     """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
     match = _FEW_SHOT.match(name)

@@ -108,7 +108,7 @@ def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Fig
         st.info("This dataset has no user attributes (such as gender or age) to group users by.")
         return None
     attribute = st.selectbox("User attribute", attributes, key="group-attribute")
-    group_slice = st.selectbox("Slice", slices, key="group-slice")
+    group_slice = st.selectbox("Slice", slices, index=comparison.first_cold_slice(slices), key="group-slice")
     return charts.group_chart(comparison.user_groups(per_user, metric, group_slice, users, attribute),
                               metric, attribute)
 
@@ -123,7 +123,7 @@ def _paired_section(per_user: pd.DataFrame, metric_names: list[str], slices: lis
     left, middle, right = st.columns(3)
     name_a = left.selectbox("Run A", list(names), index=0, key="paired-a")
     name_b = middle.selectbox("Run B", list(names), index=1, key="paired-b")
-    paired_slice = right.selectbox("Slice", slices, key="paired-slice")
+    paired_slice = right.selectbox("Slice", slices, index=comparison.first_cold_slice(slices), key="paired-slice")
     if name_a == name_b:
         st.info("Pick two different runs.")
         return {}
@@ -193,6 +193,7 @@ k = right.selectbox("K", cutoffs, index=cutoffs.index(20) if 20 in cutoffs else 
 metric_names = comparison.metric_columns(metrics, chosen_families, k)
 headline = metric_names[0] if metric_names else None
 slices = comparison.available_slices(metrics, refused)
+cold_index = comparison.first_cold_slice(slices)  # per-slice charts open on the first cold-start slice
 
 st.subheader("Leaderboard per slice")
 st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard deviation. Best per column in green.")
@@ -223,18 +224,18 @@ if headline is not None:
             comparison.cold_start_curve(metrics, headline, side), headline, side)
         _chart(figures["cold-start-curve"], "cold-start-curve")
     with tabs[2]:
-        bucket_slice = st.selectbox("Slice", slices, key="bucket-slice")
+        bucket_slice = st.selectbox("Slice", slices, index=cold_index, key="bucket-slice")
         figures["history-length"] = charts.bucket_chart(
             comparison.history_buckets(per_user, headline, bucket_slice), headline)
         _chart(figures["history-length"], "history-length")
     with tabs[3]:
-        spread_slice = st.selectbox("Slice", slices, key="spread-slice")
+        spread_slice = st.selectbox("Slice", slices, index=cold_index, key="spread-slice")
         kind = st.radio("Draw as", ["box", "violin"], horizontal=True, key="spread-kind")
         figures["per-user"] = charts.distribution_chart(
             comparison.per_user_values(per_user, headline, spread_slice), headline, kind)
         _chart(figures["per-user"], "per-user")
     with tabs[4]:
-        cost_slice = st.selectbox("Slice", slices, key="cost-slice")
+        cost_slice = st.selectbox("Slice", slices, index=cold_index, key="cost-slice")
         figures["quality-vs-time"] = charts.pareto_chart(
             comparison.quality_vs_cost(runs, metrics, headline, cost_slice), headline)
         _chart(figures["quality-vs-time"], "quality-vs-time")
@@ -242,7 +243,7 @@ if headline is not None:
         figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
         _chart(figures["training-curves"], "training-curves")
     with tabs[6]:
-        beyond_slice = st.selectbox("Slice", slices, key="beyond-slice")
+        beyond_slice = st.selectbox("Slice", slices, index=cold_index, key="beyond-slice")
         names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
         rows = comparison.metrics_on_slice(metrics, names, beyond_slice)
         figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)

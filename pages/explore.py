@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import explore
-from engine.comparison import list_runs, slice_sort_key
+from engine.comparison import first_cold_slice, list_runs, slice_sort_key
 from engine.config import get_settings
 from engine.data.errors import DataError
 from engine.experiments import ExperimentError
@@ -107,9 +107,7 @@ test_tab, user_tab, item_tab = st.tabs(["A test user", "Try a new user", "Try a 
 
 with test_tab:
     slice_names = sorted((s.name for s in context.split.test), key=slice_sort_key)
-    # open on the first cold-start slice: that is what this lab is for
-    first_cold = next((i for i, name in enumerate(slice_names) if name not in ("overall", "warm")), 0)
-    slice_name = st.selectbox("Slice", slice_names, index=first_cold, key="explore-slice")
+    slice_name = st.selectbox("Slice", slice_names, index=first_cold_slice(slice_names), key="explore-slice")
     users = explore.slice_users(context, slice_name)
     if not users:
         st.info("This slice has no test users.")
