@@ -144,6 +144,6 @@ def paired_difference_chart(paired: pd.DataFrame, name_a: str, name_b: str) -> g
     return figure
 
 
-def figure_html(figure: go.Figure, *, standalone: bool = True) -> str:
-    """The figure as HTML; standalone embeds plotly.js so the file opens offline, otherwise a fragment."""
-    return figure.to_html(full_html=standalone, include_plotlyjs=True if standalone else False)
+def figure_html(figure: go.Figure) -> str:
+    """The figure as a standalone HTML page with plotly.js embedded, so the downloaded file opens offline."""
+    return figure.to_html(full_html=True, include_plotlyjs=True)

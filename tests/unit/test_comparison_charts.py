@@ -71,3 +71,10 @@ def test_report_is_self_contained_and_carries_every_leaderboard_and_chart(record
     assert page.count("Plotly.newPlot") == 2
     # plotly.js is inlined once, never fetched from a CDN, so the report opens offline
     assert re.search(r"<script[^>]*src=", page) is None and page.count("plotly.js v") == 1
+
+
+def test_a_downloaded_chart_is_a_whole_page_that_opens_offline(recorded):
+    _, metrics, _ = recorded
+    page = charts.figure_html(charts.slice_bars(comparison.slice_overview(metrics, "ndcg@10"), "ndcg@10"))
+    assert page.lower().startswith("<!doctype html>") and page.count("plotly.js v") == 1
+    assert re.search(r"<script[^>]*src=", page) is None
