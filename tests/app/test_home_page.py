@@ -46,3 +46,19 @@ def test_demo_button_queues_four_runs_and_lands_on_compare_with_them_linked(cold
     assert sorted(map(int, app.query_params["runs"].split(","))) == [run_id for run_id, _ in queued]
     assert app.title[0].value == "Compare runs"
     assert "4 of the linked runs are still training" in app.info[0].value
+
+
+def test_a_demo_that_cannot_start_says_why_instead_of_showing_a_traceback(coldstart_home, monkeypatch):
+    import engine.demo
+    from engine.jobs.queue import JobError
+
+    def refuse(plan):
+        raise JobError("invalid hyper-parameters for DropoutNet: epochs: must be at least 1")
+
+    monkeypatch.setattr(engine.demo, "start_demo", refuse)
+    app = _open()
+    app.button(key="run-demo").click().run()
+    assert not app.exception
+    assert app.error[0].value == ("The demo could not start: invalid hyper-parameters for DropoutNet: epochs: "
+                                  "must be at least 1")
+    assert app.title[0].value == "Cold-Start Lab"

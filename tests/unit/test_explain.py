@@ -92,3 +92,23 @@ def test_unknown_reason_kind_is_refused_with_the_known_ones(toy):
     _, explainer = toy
     with pytest.raises(ValueError, match="expected one of co-liked"):
         explainer.explain("magic", ["a"], history=[], user_row=None)
+
+
+def test_on_movielens_itemknn_recommendations_are_explained_by_movies_the_user_rated_highly(ml100k_dir):
+    from engine.data.canonical import read_canonical_folder
+    from engine.data.indexing import item_query, user_query
+    from engine.models.registry import create_model
+
+    dataset = read_canonical_folder(ml100k_dir)
+    data = build_train_data(dataset.positives(), dataset)
+    explainer = Explainer(data, item_labels(dataset.items))
+    model = create_model("itemknn").fit(data)
+    _, positions = model.recommend(user_query(data, ["1"]), item_query(data, data.item_ids), 10)
+    recommended = [str(data.item_ids[p]) for p in positions[0].tolist()]
+    liked = [str(data.item_ids[i]) for i in data.matrix[data.user_ids.tolist().index("1")].indices]
+    titles = {explainer.label(i) for i in liked}
+    reasons = explainer.explain("co-liked", recommended, history=liked, user_row=None)
+    assert all(r is not None for r in reasons)
+    for reason in reasons:
+        named = reason.text.removeprefix("because you liked ").rsplit(" (similarity", 1)[0]
+        assert named in titles
