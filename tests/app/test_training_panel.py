@@ -124,3 +124,29 @@ def test_the_runs_page_lists_runs_of_every_experiment_with_where_they_belong(exp
     assert any(c.startswith(f"experiment #{experiment} ·") for c in captions)
     assert app.error[0].value == "ValueError: bad data"
     assert run_status(second).status == "queued"
+
+
+@pytest.fixture
+def fresh_resources():
+    """Forget cached resources (app.py starts the worker once per server process) before and after the test."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_the_app_still_starts_and_says_why_when_the_background_worker_cannot(coldstart_home, monkeypatch,
+                                                                            fresh_resources):
+    import engine.jobs.supervisor as supervisor
+
+    def refuse() -> str:
+        raise supervisor.SupervisorStartError("the background worker exited at start (code 2); see supervisor.log")
+
+    monkeypatch.setattr(supervisor, "ensure_supervisor", refuse)
+    monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "1")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not app.exception
+    assert app.title  # the home page rendered
+    warning = app.sidebar.warning[0].value
+    assert "Training runs will wait in the queue" in warning and "exited at start (code 2)" in warning
