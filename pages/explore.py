@@ -37,7 +37,7 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                 st.info(f"Not applicable: {answer.not_applicable}")
                 continue
             table = answer.table
-            shown = [c for c in ("rank", label_column, "item_id", "user_id", "hit", "why") if c and c in table.columns]
+            shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id") if c and c in table.columns]
             shown += [c for c in table.columns if c not in shown and c != "score"]
             st.dataframe(table[shown], hide_index=True, column_config={
                 "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user")})

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TIMEOUT_MS = 6 * 60_000
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def test_demo_button_trains_four_models_and_lands_on_their_comparison(page, app_
 
     page.goto(app_url)
     expect(page.get_by_role("heading", name="Cold-Start Lab")).to_be_visible()
+    expect(page.locator(IDLE)).to_have_count(1)
     page.screenshot(path=str(artifacts_dir / "home.png"), full_page=True)
     page.get_by_role("button", name="Run the demo").click()
 
@@ -48,7 +50,7 @@ def test_demo_button_trains_four_models_and_lands_on_their_comparison(page, app_
     # the notice goes away once every demo run has finished; the page then compares all four
     expect(page.get_by_text("still training")).to_have_count(0, timeout=DEMO_TIMEOUT_MS)
     # the last rerun may still be replacing the page: wait until the script is idle before clicking
-    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_have_count(1)
+    expect(page.locator(IDLE)).to_have_count(1)
     expect(page.get_by_role("tab", name="few-shot-user-k1", exact=True).first).to_be_visible()
     expect(page.get_by_role("heading", name="Paired comparison of two runs")).to_be_visible()
     for model in ("MostPopular", "ItemKNN", "Hybrid MF", "DropoutNet"):
@@ -61,5 +63,6 @@ def test_demo_button_trains_four_models_and_lands_on_their_comparison(page, app_
     page.get_by_test_id("stSidebarNav").get_by_text("Explore", exact=True).click()
     expect(page.get_by_role("heading", name="Explore recommendations")).to_be_visible()
     expect(page.get_by_text("What the models know about")).to_be_visible()
+    expect(page.locator(IDLE)).to_have_count(1)
     assert page.get_by_test_id("stException").count() == 0
     page.screenshot(path=str(artifacts_dir / "explore_demo.png"), full_page=True)
