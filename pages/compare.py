@@ -81,7 +81,7 @@ def _styled(board: comparison.Leaderboard):
 
 
 def _chart(figure: go.Figure, name: str) -> None:
-    """A chart plus its HTML download (PNG only when kaleido is installed, which this app does not require)."""
+    """A chart plus its HTML download; PNG comes from the chart's own toolbar (camera icon), drawn by the browser."""
     st.plotly_chart(figure, key=f"chart-{name}")
     st.download_button("Download chart (HTML)", data=lambda: charts.figure_html(figure), file_name=f"{name}.html",
                        mime="text/html", key=f"download-{name}", on_click="ignore")
