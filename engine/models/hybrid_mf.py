@@ -67,7 +67,7 @@ class HybridMFRecommender(TorchRecommender):
     Config = HybridMFConfig
     capabilities = Capabilities(new_users=True, new_items=True, uses_user_features=True, uses_item_features=True)
     search_space = {"n_factors": [32, 64, 128], "lr": [0.002, 0.005, 0.01], "loss": ["warp", "bpr"],
-                    "use_item_ids": [True, False]}
+                    "use_item_ids": [True, False], "use_user_ids": [True, False]}
     test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8}
     config: HybridMFConfig
 
@@ -116,9 +116,9 @@ class HybridMFRecommender(TorchRecommender):
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         module = self.fitted_module()
+        user_rows = query_rows(users.features, self.device, use=self.sizes["n_user_features"] > 0)
+        item_rows = query_rows(items.features, self.device, use=self.sizes["n_item_features"] > 0)
         with torch.no_grad():
-            user_vectors, _ = module.users(index_tensor(users.index, self.device),
-                                           query_rows(users.features, self.device, self.sizes["n_user_features"] > 0))
-            item_vectors, item_bias = module.items(index_tensor(items.index, self.device),
-                                                   query_rows(items.features, self.device, self.sizes["n_item_features"] > 0))
+            user_vectors, _ = module.users(index_tensor(users.index, self.device), user_rows)
+            item_vectors, item_bias = module.items(index_tensor(items.index, self.device), item_rows)
             return dot_scores(user_vectors, item_vectors, item_bias)
