@@ -18,7 +18,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from engine.config import get_settings
-from engine.metrics.statistics import HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison
+from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
+                                       seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
@@ -272,11 +273,11 @@ def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name:
     n_runs = pd.Series(0, index=value.index, dtype="int64")
     for (variant, name), group in rows.groupby(["variant", "name"]):
         n_runs[variant] = max(n_runs[variant], len(group))
-        value.at[variant, name] = group["mean"].mean()
+        summary = seed_summary(group["mean"])
+        value.at[variant, name] = summary["mean"]
         n_users.at[variant, name] = group["n_users"].mean()
         if len(group) > 1:
-            spread = group["mean"].std(ddof=1)
-            centre = value.at[variant, name]
+            centre, spread = summary["mean"], summary["std"]
             low.at[variant, name], high.at[variant, name] = centre - spread, centre + spread
         else:
             low.at[variant, name], high.at[variant, name] = group["ci_low"].iloc[0], group["ci_high"].iloc[0]
