@@ -72,6 +72,8 @@ class Tower(nn.Module):
 
 
 class TwoTowerNetwork(nn.Module):
+    """The user and item towers, plus each item's log sampling probability for the in-batch correction."""
+
     def __init__(self, sizes: dict[str, int], config: TwoTowerConfig) -> None:
         super().__init__()
         self.users = Tower(sizes["n_users"], sizes["n_user_features"], config)

@@ -130,6 +130,7 @@ class FieldEmbeddings(nn.Module):
         self.register_buffer("column_field", torch.as_tensor(np.asarray(column_field), dtype=torch.int64))
 
     def forward(self, rows: SparseRows) -> torch.Tensor:
+        """(rows.n_rows, n_fields, dim) field embeddings."""
         # one bag per (row, field); a stable sort makes each bag's entries contiguous for EmbeddingBag
         bag = rows.row_of_entry() * self.n_fields + self.column_field[rows.indices]
         order = torch.argsort(bag, stable=True)

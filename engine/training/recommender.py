@@ -40,6 +40,7 @@ class TorchRecommender(Recommender):
 
     @property
     def device(self) -> torch.device:
+        """Where the module lives (the training device after fit, the CPU after load)."""
         return next(self.fitted_module().parameters()).device
 
     def fitted_module(self) -> nn.Module:
