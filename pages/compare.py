@@ -13,6 +13,9 @@ from engine.data.catalog import load_dataset
 from engine.data.errors import DataError
 from ui import charts
 from ui.report import ComparisonReport, comparison_report_html
+from ui.router import require_router
+
+require_router()
 
 RUNS_PARAM = "runs"
 DEFAULT_FAMILIES = ("ndcg", "recall")

@@ -21,6 +21,9 @@ from engine.data.synthetic import generate_synthetic
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
                                   default_feedback)
 from ui.data_widgets import render_profile
+from ui.router import require_router
+
+require_router()
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "parquet", "pq", "gz", "zip"]
 NONE = "(none)"

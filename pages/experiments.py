@@ -13,7 +13,10 @@ from engine.data.errors import DataError
 from engine.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from engine.protocols import (PROTOCOL_DESCRIPTIONS, ProtocolError, make_split, protocol_parameters, sizes_table,
                               split_sizes)
+from ui.router import require_router
 from ui.training import training_panel
+
+require_router()
 
 PARAMETER_HELP = {
     "cold_fraction": "Share of users or items held out as cold (no training interaction); halved into validation "

@@ -11,6 +11,9 @@ from engine.data.errors import DataError
 from engine.experiments import ExperimentError
 from engine.explain import REASON_KINDS
 from engine.protocols.common import ProtocolError
+from ui.router import require_router
+
+require_router()
 
 LOAD_ERRORS = (explore.ExploreError, DataError, ExperimentError, ProtocolError)
 NOT_SET = "(not set)"

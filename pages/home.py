@@ -10,6 +10,9 @@ from engine.data.errors import DataError
 from engine.demo import DemoPlan, start_demo
 from engine.jobs.queue import JobError
 from engine.protocols.common import ProtocolError
+from ui.router import require_router
+
+require_router()
 
 RECENT = 8
 

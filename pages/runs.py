@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.router import require_router
 from ui.training import live_runs_view
+
+require_router()
 
 st.title("Runs")
 st.caption("Everything queued, running or finished, newest first; the view follows running runs by itself. "

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -55,17 +56,16 @@ def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve app.py on a free port for the session and yield its URL; the whole process group is stopped after."""
+@contextmanager
+def serve_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Serve app.py on a free port and yield its URL; the whole process group is stopped after."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=app_env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -85,6 +85,13 @@ def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
                 break
             except subprocess.TimeoutExpired:
                 continue
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served for the whole session (see `serve_app`)."""
+    with serve_app(app_env, tmp_path_factory.mktemp("e2e-log") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
