@@ -31,7 +31,7 @@ class NeuMFConfig(GradientConfig):
     n_negatives: int = Field(4, ge=1, le=64, title="Negatives per positive",
                              description="Sampled negatives per positive (the paper uses 4).")
     dropout: float = Field(0.0, ge=0, lt=1, title="Dropout", description="Dropout between MLP layers.")
-    epochs: int = tuned_default("epochs", 30)
+    epochs: int = tuned_default("epochs", 60)
     lr: float = tuned_default("lr", 0.001)
     patience: int = tuned_default("patience", 4)
 
