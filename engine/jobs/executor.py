@@ -2,9 +2,9 @@
 
 Each run gets its own fresh interpreter (`python -m engine.jobs.child`, spawned, never forked, since CUDA does not
 survive fork), in its own session so Streamlit reruns or a Ctrl-C of the app do not reach it, and with
-`CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Importing torch and the engine takes seconds, so one interpreter per
-slot is started ahead ("warm": imports done, CUDA untouched) and handed the next run id on stdin; it still serves
-exactly one run. Cancel sends SIGTERM to the run's process group (the child stops cooperatively), then SIGKILL when
+`CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Importing torch and the engine takes seconds, so a few interpreters per
+slot are started ahead ("warm": imports done, CUDA untouched) and the oldest is handed the next run id on stdin; each
+still serves exactly one run. Two per slot keep back-to-back runs from waiting on the one that was just started. Cancel sends SIGTERM to the run's process group (the child stops cooperatively), then SIGKILL when
 it has not exited after a grace period. A distributed executor (Ray jobs) can implement the same methods without the
 pages noticing.
 """
@@ -24,6 +24,8 @@ from engine.config import get_settings
 
 CANCEL_GRACE_S = 5.0
 """Seconds a cancelled run gets to stop on its own before its process group is killed."""
+WARM_PER_SLOT = 2
+"""Ready interpreters per device slot: one may still be importing when a run finishes, so keep a second."""
 
 
 class Executor(Protocol):
@@ -76,12 +78,13 @@ def child_environment(slot: str, threads: int | None) -> dict[str, str]:
 class LocalExecutor:
     """Runs each run as a child process on this machine."""
 
-    def __init__(self, threads_per_run: int | None = None, grace_s: float = CANCEL_GRACE_S, warm: bool = True) -> None:
+    def __init__(self, threads_per_run: int | None = None, grace_s: float = CANCEL_GRACE_S,
+                 warm: int = WARM_PER_SLOT) -> None:
         self.threads_per_run = threads_per_run
         self.warm = warm
         self.grace_s = grace_s
         self._children: dict[int, _Child] = {}
-        self._warm: dict[str, subprocess.Popen] = {}
+        self._warm: dict[str, list[subprocess.Popen]] = {}
 
     def _spawn(self, slot: str, argument: str, log_name: str) -> subprocess.Popen:
         logs = get_settings().home / "logs"
@@ -92,20 +95,26 @@ class LocalExecutor:
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True, text=True)
 
     def _warm_up(self, slot: str) -> None:
-        if self.warm:
-            self._warm[slot] = self._spawn(slot, "--warm", "warm-children.log")
+        """Top the slot's pool of ready interpreters up to `warm` live ones."""
+        pool = [process for process in self._warm.get(slot, []) if process.poll() is None]
+        while len(pool) < self.warm:
+            pool.append(self._spawn(slot, "--warm", "warm-children.log"))
+        self._warm[slot] = pool
 
     def _hand_over(self, slot: str, run_id: int) -> subprocess.Popen | None:
-        """Give the run to the slot's warm child; None when there is none alive to take it."""
-        process = self._warm.pop(slot, None)
-        if process is None or process.poll() is not None:
-            return None
-        try:
-            process.stdin.write(f"{run_id}\n")
-            process.stdin.close()
-        except OSError:
-            return None
-        return process
+        """Give the run to the slot's oldest live warm child (the likeliest to be ready); None when there is none."""
+        pool = self._warm.get(slot, [])
+        while pool:
+            process = pool.pop(0)
+            if process.poll() is not None:
+                continue
+            try:
+                process.stdin.write(f"{run_id}\n")
+                process.stdin.close()
+            except OSError:
+                continue
+            return process
+        return None
 
     def launch(self, run_id: int, slot: str) -> int:
         process = self._hand_over(slot, run_id) or self._spawn(slot, str(run_id), f"run-{run_id}.log")
@@ -119,9 +128,10 @@ class LocalExecutor:
                 self._warm_up(slot)
 
     def close(self) -> None:
-        for process in self._warm.values():
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
+        for pool in self._warm.values():
+            for process in pool:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
         self._warm.clear()
 
     def poll(self, run_id: int) -> int | None:

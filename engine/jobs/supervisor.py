@@ -24,7 +24,7 @@ from typing import Iterator
 from sqlalchemy import select
 
 from engine.config import get_settings
-from engine.jobs.executor import CANCEL_GRACE_S, Executor, LocalExecutor
+from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, LocalExecutor
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
 from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
@@ -37,7 +37,8 @@ MAX_RUNS_ENV = "COLDSTART_MAX_RUNS_PER_DEVICE"
 DEVICE_SLOTS_ENV = "COLDSTART_DEVICE_SLOTS"
 """Comma-separated slots to use ("cpu", or "cuda:0,cuda:1"); default: every visible GPU, else the CPU."""
 WARM_CHILDREN_ENV = "COLDSTART_WARM_CHILDREN"
-"""0 to start each run's interpreter only when the run is claimed (saves the idle memory of a ready one)."""
+"""Ready interpreters kept per device slot (default 2); 0 starts each run's interpreter only when the run is claimed,
+saving their idle memory at the cost of a slower start."""
 AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
 """Set to 0 where the app must not start a background worker (page tests, which drive the queue themselves)."""
 SUPERVISOR_START_TIMEOUT_S = 30.0
@@ -45,6 +46,14 @@ SUPERVISOR_START_TIMEOUT_S = 30.0
 
 class SupervisorStartError(RuntimeError):
     """The app could not start a supervisor; the message says where its log is."""
+
+
+def warm_children() -> int:
+    """Ready interpreters per slot from `COLDSTART_WARM_CHILDREN` (default `WARM_PER_SLOT`)."""
+    raw = os.environ.get(WARM_CHILDREN_ENV, str(WARM_PER_SLOT)).strip()
+    if not raw.isdigit():
+        raise ValueError(f"{WARM_CHILDREN_ENV}={raw!r} is not a whole number; set it to 0 (none), 1, 2 or more")
+    return int(raw)
 
 
 def max_runs_per_device() -> int:
@@ -93,8 +102,7 @@ class Supervisor:
         self.slots = slots
         self.runs_per_slot = runs_per_slot or max_runs_per_device()
         threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
-        warm = os.environ.get(WARM_CHILDREN_ENV, "1").strip() != "0"
-        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads, warm=warm)
+        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads, warm=warm_children())
         self.poll_s = poll_s
         self._last_beat = 0.0
         self._orphan_kill_at: dict[int, float] = {}
