@@ -182,13 +182,22 @@ def rename_dataset(dataset_id: int, new_name: str) -> str:
     return cleaned
 
 
+def _derived_folders(row: DatasetRow, home: Path) -> list[Path]:
+    """Split folders of the dataset's experiments and artifact folders of their runs, inside the data folder."""
+    relative = [experiment.split_path for experiment in row.experiments]
+    relative += [run.artifact_path for experiment in row.experiments for run in experiment.runs]
+    folders = [home / path for path in relative if path]
+    return [folder for folder in folders if folder.resolve().is_relative_to(home.resolve())]
+
+
 def delete_dataset(dataset_id: int) -> None:
-    """Delete a dataset, its files and (through the database's cascade) its experiments and runs."""
+    """Delete a dataset, its files and (through the database's cascade) its experiments and runs with their files."""
     home = get_settings().home
     parked: tuple[Path, Path] | None = None
     try:
         with session_scope() as session:
             row = _row(session, dataset_id)
+            derived = _derived_folders(row, home)
             folder = home / row.path if row.path else None
             if folder is not None and folder.is_dir() and folder.resolve().is_relative_to(home.resolve()):
                 # Park the files under a hidden name first so a failed delete can put them back.
@@ -202,3 +211,5 @@ def delete_dataset(dataset_id: int) -> None:
         raise
     if parked is not None:
         shutil.rmtree(parked[0], ignore_errors=True)
+    for stale in derived:
+        shutil.rmtree(stale, ignore_errors=True)

@@ -125,3 +125,26 @@ def test_missing_files_are_reported_not_crashed_on(coldstart_home: Path):
         file.unlink()
     with pytest.raises(DataError, match="files of dataset 'x' are missing"):
         load_dataset(dataset_id)
+
+
+def test_deleting_a_dataset_also_removes_its_experiments_split_files_and_run_artifacts(coldstart_home: Path):
+    from engine.experiments import create_experiment
+    from engine.store.tables import RunRow
+
+    keep = save_dataset(generate_synthetic(30, 25, 300), "keep", "synthetic")
+    only_keep = _folder_content(coldstart_home)
+    gone = save_dataset(generate_synthetic(30, 25, 300, seed=3), "gone", "synthetic")
+    experiment_id = create_experiment(gone, "warm", {}, seed=1)
+    artifact = coldstart_home / "artifacts" / "run-1"
+    artifact.mkdir(parents=True)
+    (artifact / "state.pt").write_bytes(b"tensors")
+    with session_scope() as session:
+        split_folder = coldstart_home / session.get(ExperimentRow, experiment_id).split_path
+        session.add(RunRow(experiment_id=experiment_id, model="mostpop", status="done",
+                           artifact_path=str(artifact.relative_to(coldstart_home))))
+    assert split_folder.is_dir() and any(split_folder.iterdir())
+    delete_dataset(gone)
+    assert not split_folder.exists()
+    assert not artifact.exists()
+    assert _folder_content(coldstart_home) == only_keep
+    assert [d.id for d in list_datasets()] == [keep]
