@@ -27,6 +27,10 @@ class Settings:
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
 
+    def run_dir(self, run_id: int) -> Path:
+        """Where a run's model and per-user files live: `artifacts_dir/run-<id>/` (the job system and results agree)."""
+        return self.artifacts_dir / f"run-{run_id}"
+
 
 def get_settings() -> Settings:
     """Settings from `COLDSTART_HOME` (default `./var`), `DATABASE_URL` and `COLDSTART_MAX_UPLOAD_MB`."""

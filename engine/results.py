@@ -24,17 +24,12 @@ from engine.store.tables import MetricRow, RunRow, utcnow
 PER_USER_FILE = "per_user.parquet"
 
 
-def run_folder(run_id: int) -> Path:
-    """The artifact folder of a run: `artifacts_dir/run-<id>/`."""
-    return get_settings().artifacts_dir / f"run-{run_id}"
-
-
 def record_run_result(session: Session, run_row: RunRow, result: RunResult) -> None:
     """Write `result` onto `run_row` (results, seconds, device, artifact path), its metric rows, and the per-user
     Parquet file. Replaces earlier metric rows of the run, so recording twice leaves one set."""
     if run_row.id is None:
         session.flush()
-    folder = run_folder(run_row.id)
+    folder = get_settings().run_dir(run_row.id)
     folder.mkdir(parents=True, exist_ok=True)
     result.per_user.to_parquet(folder / PER_USER_FILE, index=False)
     run_row.results = result.results

@@ -5,7 +5,8 @@ from __future__ import annotations
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.experiments import create_experiment, load_split
-from engine.results import record_run_result, run_folder
+from engine.config import get_settings
+from engine.results import record_run_result
 from engine.runner import fit_and_evaluate
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
@@ -25,6 +26,6 @@ def finished_runs(models: tuple[str, ...], protocol: str = "cold-user") -> tuple
             session.add(row)
             session.flush()
             record_run_result(session, row, result)
-            result.model.save(run_folder(row.id))
+            result.model.save(get_settings().run_dir(row.id))
             run_ids.append(row.id)
     return experiment_id, run_ids

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine.config import get_settings
 from engine.jobs.progress import RunProgress
-from engine.jobs.queue import finish_run, get_run, run_artifact_dir
+from engine.jobs.queue import finish_run, get_run
 from engine.jobs.transactions import immediate_session, with_lock_retry
 from engine.store.tables import RunRow, utcnow
 
@@ -57,7 +57,7 @@ def _record_device(run_id: int, device_label: str) -> None:
 
 def _save_artifact(run_id: int, model) -> Path:
     """Write the model to `run-<id>.partial/`; it becomes `run-<id>/` only with the final transaction."""
-    partial = run_artifact_dir(run_id).with_name(f"run-{run_id}.partial")
+    partial = get_settings().run_dir(run_id).with_name(f"run-{run_id}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(partial)
     return partial
@@ -67,7 +67,7 @@ def _record_done(run_id: int, result, partial: Path, progress: RunProgress) -> b
     """Record results and publish the artifact in one transaction; False when a cancel got there first."""
     from engine.results import record_run_result
 
-    final = run_artifact_dir(run_id)
+    final = get_settings().run_dir(run_id)
 
     def write() -> bool:
         with immediate_session() as session:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -45,14 +44,9 @@ class ClaimedRun:
     slot: str
 
 
-def run_artifact_dir(run_id: int) -> Path:
-    """Where a run's model and per-user files live: `artifacts_dir/run-<id>/`."""
-    return get_settings().artifacts_dir / f"run-{run_id}"
-
-
 def remove_run_artifact(run_id: int) -> None:
     """Delete a run's artifact folder (and a half-written one beside it) if present."""
-    folder = run_artifact_dir(run_id)
+    folder = get_settings().run_dir(run_id)
     for path in (folder, folder.with_name(folder.name + ".partial")):
         shutil.rmtree(path, ignore_errors=True)
 

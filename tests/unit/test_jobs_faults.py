@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine.config import get_settings
 from engine.jobs.liveness import WORKER_LOST, live_workers
-from engine.jobs.queue import cancel_run, rerun_run, run_artifact_dir, run_events, submit_runs
+from engine.jobs.queue import cancel_run, rerun_run, run_events, submit_runs
 from engine.models.registry import EXTRA_MODELS_ENV
 from engine.store.db import dispose_engines, session_scope
 from engine.store.tables import MetricRow, WorkerRow
@@ -40,7 +41,7 @@ def assert_nothing_recorded(run_id: int) -> None:
     """A run that did not finish leaves no metrics, no results and no artifact (not even a half-written one)."""
     row = run_status(run_id)
     assert _metric_rows(run_id) == 0 and row.results == {} and row.artifact_path is None
-    artifact = run_artifact_dir(run_id)
+    artifact = get_settings().run_dir(run_id)
     assert not artifact.exists() and not artifact.with_name(artifact.name + ".partial").exists()
 
 
@@ -48,7 +49,7 @@ def assert_done_with_results(run_id: int) -> None:
     row = run_status(run_id)
     assert row.status == "done" and row.progress == 1.0 and row.error is None
     assert _metric_rows(run_id) > 0 and row.results["slices"]
-    assert (run_artifact_dir(run_id) / "model.json").exists()
+    assert (get_settings().run_dir(run_id) / "model.json").exists()
 
 
 def _child_pid(marker: Path) -> int:

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
+from engine.config import get_settings
 from engine.jobs.queue import (JobError, cancel_run, claim_next_run, delete_run, expand_grid, finish_run, list_runs,
-                               rerun_run, run_artifact_dir, submit_runs)
+                               rerun_run, submit_runs)
 from jobs_support import ROOT, empty_experiment, register_fault_models, run_status
 
 
@@ -131,9 +132,9 @@ def test_delete_removes_the_run_and_its_artifact_but_refuses_a_running_one(exper
     claim_next_run("w", "cpu")
     with pytest.raises(JobError, match="cancel it first"):
         delete_run(keep)
-    run_artifact_dir(gone).mkdir(parents=True)
+    get_settings().run_dir(gone).mkdir(parents=True)
     delete_run(gone)
     assert [run.id for run in list_runs(experiment)] == [keep]
-    assert not run_artifact_dir(gone).exists()
+    assert not get_settings().run_dir(gone).exists()
     with pytest.raises(JobError, match="does not exist"):
         delete_run(gone)
