@@ -119,9 +119,9 @@ def _mostly_numeric(values: pd.Series, share: float = 0.98) -> bool:
 def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     """A default kind for one attribute column: what a feature encoder should make of it.
 
-    Identifier-like columns (ids, zip codes, URLs, near-unique codes) and dates are ignored: as features they
-    would only memorise rows. Numbers are numeric, `a|b` lists multi-valued, many-word strings text, and
-    everything else with repeating values categorical.
+    Identifier-like columns (ids, zip codes, URLs, near-unique codes) are ignored: as features they would only
+    memorise rows. Dates are dates (how recent an item is often predicts its audience), numbers numeric, `a|b`
+    lists multi-valued, many-word strings text, and everything else with repeating values categorical.
     """
     text = _non_empty_text(values)
     if text.empty:
@@ -131,8 +131,10 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     n_unique = text.nunique()
     if _IDENTIFIER_NAME.search(_normalise_words(name)):
         return "ignore"
-    if sample.str.match(_URL).mean() > 0.5 or sample.str.match(_DATE).mean() > 0.9:
+    if sample.str.match(_URL).mean() > 0.5:
         return "ignore"
+    if sample.str.match(_DATE).mean() > 0.9:
+        return "date"
     if _mostly_numeric(values):
         return "numeric"
     if sample.str.contains(MULTI_VALUE_SEPARATOR, regex=False).mean() > 0.1:

@@ -13,8 +13,8 @@ from typing import Literal
 
 import pandas as pd
 
-AttributeKind = Literal["categorical", "multi", "numeric", "text", "ignore"]
-ATTRIBUTE_KINDS: tuple[AttributeKind, ...] = ("categorical", "multi", "numeric", "text", "ignore")
+AttributeKind = Literal["categorical", "multi", "numeric", "date", "text", "ignore"]
+ATTRIBUTE_KINDS: tuple[AttributeKind, ...] = ("categorical", "multi", "numeric", "date", "text", "ignore")
 MULTI_VALUE_SEPARATOR = "|"
 
 

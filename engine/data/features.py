@@ -4,6 +4,8 @@ Each attribute is a *field*; its columns are:
 - categorical: one-hot over values seen at least `min_count` times (rarer values share an `<other>` column);
 - multi (`a|b|c`): multi-hot, each of a row's k values weighted 1/k so a field always sums to one;
 - numeric: a z-scored value plus a one-hot quantile bin (so linear and embedding models both get a handle);
+  up to 20 bins of at least ~25 rows each, because effects such as a release year's are far from linear;
+- date: days since 1970 encoded like a numeric (a release or publication date says how recent an item is);
 - text: TF-IDF over lower-cased word tokens, L2-normalised, vocabulary capped by document frequency.
 Missing values give an all-zero field. Rows follow `ids`; unknown ids look up as all-zero rows.
 """
@@ -95,11 +97,16 @@ def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix,
     return matrix, [f"{name}={v}" for v in kept]
 
 
-def _numeric(values: pd.Series, name: str, n_bins: int = 5) -> tuple[sp.csr_matrix, list[str]]:
+MAX_NUMERIC_BINS = 20
+ROWS_PER_BIN = 25
+
+
+def _numeric(values: pd.Series, name: str) -> tuple[sp.csr_matrix, list[str]]:
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     present = ~np.isnan(x)
     if not present.any():
         return sp.csr_matrix((len(x), 0), dtype=np.float32), []
+    n_bins = int(np.clip(present.sum() // ROWS_PER_BIN, 2, MAX_NUMERIC_BINS))
     mean, std = x[present].mean(), x[present].std() or 1.0
     z = np.where(present, (x - mean) / std, 0.0)
     edges = np.unique(np.quantile(x[present], np.linspace(0, 1, n_bins + 1)[1:-1]))
@@ -111,6 +118,17 @@ def _numeric(values: pd.Series, name: str, n_bins: int = 5) -> tuple[sp.csr_matr
     matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(x), n_cols))
     labels = [f"{name}"] + [f"{name}:bin{b}" for b in range(len(edges) + 1)]
     return matrix, labels
+
+
+def _date(values: pd.Series, name: str) -> tuple[sp.csr_matrix, list[str]]:
+    parsed = parse_dates(values)
+    days = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
+    return _numeric(pd.Series(days, index=values.index), name)
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """Dates or date-times as UTC timestamps; anything unreadable (or missing) becomes NaT."""
+    return pd.to_datetime(values.astype("string"), errors="coerce", utc=True, format="mixed")
 
 
 def _text(values: pd.Series, name: str, max_terms: int, min_df: int) -> tuple[sp.csr_matrix, list[str]]:
@@ -164,6 +182,8 @@ def encode_attributes(
             block, labels = _multi(values, name, min_count)
         elif kind == "numeric":
             block, labels = _numeric(values, name)
+        elif kind == "date":
+            block, labels = _date(values, name)
         elif kind == "text":
             block, labels = _text(values, name, max_text_terms, min_df=min_count)
         else:

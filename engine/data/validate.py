@@ -17,6 +17,7 @@ from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_ki
                                  to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples
+from engine.data.features import parse_dates
 
 DuplicatePolicy = Literal["last", "sum", "max"]
 DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max")
@@ -286,8 +287,15 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                                             f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
                                             "Fix them or set the attribute's kind to categorical"))
             attributes[column] = numbers
-        else:
-            attributes[column] = values.astype("string").str.strip().replace("", pd.NA).astype("str")
+            continue
+        if kind == "date":
+            lost = parse_dates(values).isna().to_numpy() & ~is_blank(values).to_numpy()
+            if lost.any():
+                warnings.append(DataWarning(f"{int(lost.sum())} values of date attribute '{column}' are not dates "
+                                            f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
+                                            "Use ISO dates such as 2024-03-01, or set the attribute's kind to "
+                                            "categorical"))
+        attributes[column] = values.astype("string").str.strip().replace("", pd.NA).astype("str")
     return attributes, kinds, warnings
 
 

@@ -16,7 +16,7 @@ def test_ml100k_reads_with_string_ids_inferred_kinds_and_explicit_feedback(ml100
     assert len(frame) == 100_000
     assert frame["user_id"].nunique() == 943 and frame["item_id"].nunique() == 1682
     assert frame["user_id"].dtype == "str" and frame["timestamp"].dtype == "int64"
-    assert data.item_kinds == {"title": "text", "year": "numeric", "release_date": "ignore", "genres": "multi",
+    assert data.item_kinds == {"title": "text", "year": "numeric", "release_date": "date", "genres": "multi",
                                "imdb_url": "ignore"}
     assert data.user_kinds == {"age": "numeric", "gender": "categorical", "occupation": "categorical",
                                "zip_code": "ignore"}

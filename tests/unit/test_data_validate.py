@@ -161,6 +161,16 @@ def test_attribute_kinds_can_be_overridden_but_only_for_real_columns_and_kinds()
         build_dataset(interactions, ROLES, users=AttributeInput(users, "user_id", {"age": "number"}))
 
 
+def test_date_attributes_are_inferred_kept_as_text_and_unreadable_ones_warned_about():
+    interactions = _table("user_id,item_id,rating\n" + "".join(f"{i % 2},{i},5\n" for i in range(12)))
+    dated = "".join(f"{i},1995-01-{i + 1:02d}\n" for i in range(11))
+    items = _table("item_id,released\n" + dated + "11,someday\n")
+    result = build_dataset(interactions, ROLES, items=AttributeInput(items, "item_id", label="items.csv"))
+    assert result.dataset.item_kinds == {"released": "date"}
+    assert result.dataset.items["released"].tolist()[-2:] == ["1995-01-11", "someday"]
+    assert "1 values of date attribute 'released' are not dates (e.g. 'someday')" in " ".join(map(str, result.warnings))
+
+
 def test_an_attribute_table_without_its_id_column_is_refused():
     interactions = _table("user_id,item_id,rating\n1,a,5\n2,b,3\n")
     with pytest.raises(DataError, match="id column 'item_id' is not in the file"):

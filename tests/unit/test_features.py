@@ -68,3 +68,24 @@ def test_rows_returns_zero_rows_for_unknown_ids_in_the_requested_order(items):
 def test_unknown_kind_is_rejected_with_the_column_name(items):
     with pytest.raises(ValueError, match="brand"):
         encode_attributes(items, "item_id", {"brand": "colour"})
+
+
+def test_dates_become_days_with_bins_and_unreadable_dates_an_all_zero_field():
+    table = pd.DataFrame({"item_id": ["a", "b", "c", "d"],
+                          "released": ["1995-01-01", "1995-01-03", "02-Jan-1995", "not a date"]})
+    fm = encode_attributes(table, "item_id", {"released": "date"})
+    released = fm.values("released", table["item_id"]).toarray()
+    # days 9131, 9133, 9132 z-score to -1.22, 1.22, 0: the middle date sits in the middle
+    np.testing.assert_allclose(released[:3, 0], [-1.2247449, 1.2247449, 0.0], rtol=1e-5)
+    assert released[:3, 1:].sum(axis=1).tolist() == [1.0, 1.0, 1.0]
+    assert not released[3].any()
+
+
+def test_numeric_bins_grow_with_rows_up_to_twenty_of_about_25_rows_each():
+    def n_bins(n_rows: int) -> int:
+        table = pd.DataFrame({"item_id": [str(i) for i in range(n_rows)], "x": np.arange(n_rows, dtype=float)})
+        return sum(c.startswith("x:bin") for c in encode_attributes(table, "item_id", {"x": "numeric"}).columns)
+
+    assert n_bins(30) == 2
+    assert n_bins(250) == 10
+    assert n_bins(5000) == 20
