@@ -5,6 +5,10 @@ Models come from the registry, so a newly registered model appears here without 
 (those trained by engine.training's loop) run a fixed number of epochs without early stopping, so their figures
 are comparable; the others fit with their defaults.
 
+When implicit is installed (`.venv/bin/pip install -r requirements-bench.txt`), our ALS and BPR are timed side by
+side with implicit's on the same data, same vector length and same number of iterations / epochs, through the
+adapters of `benchmarks/library_models.py`; the libraries get as many threads as torch (`--threads`).
+
     .venv/bin/python benchmarks/train_speed.py                          # every model, both datasets, CPU (+GPU)
     .venv/bin/python benchmarks/train_speed.py --models bpr,hybridmf --skip-synthetic
     .venv/bin/python benchmarks/train_speed.py --synthetic-interactions 200000 --epochs 2
@@ -13,6 +17,7 @@ are comparable; the others fit with their defaults.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -23,11 +28,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.library_models import (INSTALL_HINT, THREADS_ENV, ImplicitALS, ImplicitBPR,  # noqa: E402
+                                       missing_libraries)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.dataset import Dataset  # noqa: E402
 from engine.data.indexing import build_train_data  # noqa: E402
 from engine.data.synthetic import generate_synthetic  # noqa: E402
-from engine.models.base import FitContext, TrainData  # noqa: E402
+from engine.models.base import FitContext, Recommender, TrainData  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
 from engine.training.device import describe_device  # noqa: E402
 from engine.training.recommender import TorchRecommender  # noqa: E402
@@ -96,6 +103,70 @@ def _time_fit(name: str, data: TrainData, dataset_name: str, device: str, epochs
     return timing
 
 
+@dataclass
+class SideBySide:
+    """Our model and its library counterpart fitted on the same data with the same size and number of passes."""
+
+    idea: str
+    dataset: str
+    unit: str
+    passes: int
+    ours: Timing
+    library: Timing
+
+    def per_pass(self, timing: Timing) -> str:
+        """Fit seconds per iteration (epoch), set-up included, the same rule on both sides."""
+        return "" if timing.fit_s is None else f"{timing.fit_s / self.passes:.4f}"
+
+
+def _fit_seconds(model: Recommender, data: TrainData, timing: Timing) -> Timing:
+    """Time one CPU fit of an already configured model into `timing` (errors reported, not raised)."""
+    try:
+        started = time.perf_counter()
+        model.fit(data, FitContext(device="cpu"))
+        timing.fit_s = time.perf_counter() - started
+    except Exception as error:  # a library failing on this data is reported, not fatal for the benchmark
+        timing.error = f"{type(error).__name__}: {error}"
+    return timing
+
+
+def _library_side_by_side(models: list[str], datasets: list[tuple[str, TrainData]], epochs: int,
+                          cpu: list[Timing]) -> list[SideBySide]:
+    """Our ALS and BPR (from the CPU timings) next to implicit's, same data, vector length and passes."""
+    ours_by_key = {(t.model, t.dataset): t for t in cpu}
+    rows = []
+    for label, data in datasets:
+        if "als" in models:
+            ours = create_model("als", {}, seed=0).config
+            library = ImplicitALS({"factors": ours.factors, "iterations": ours.iterations}, seed=0)
+            rows.append(SideBySide("ALS", label, "iteration", ours.iterations, ours_by_key[("als", label)],
+                                   _fit_seconds(library, data, Timing("implicit_als", label, "cpu"))))
+        if "bpr" in models:
+            n_factors = create_model("bpr", {}, seed=0).config.n_factors
+            # implicit appends the item bias as one more column, as our BPR keeps one bias per item
+            library = ImplicitBPR({"factors": n_factors, "iterations": epochs, "patience": 0}, seed=0)
+            rows.append(SideBySide("BPR", label, "epoch", epochs, ours_by_key[("bpr", label)],
+                                   _fit_seconds(library, data, Timing("implicit_bpr", label, "cpu"))))
+    return rows
+
+
+def _side_by_side_table(rows: list[SideBySide], threads: int) -> None:
+    print(f"\nOurs vs implicit on the same data (CPU, {threads} thread(s) each; s / pass = fit s / iterations or "
+          "epochs, set-up included)\n")
+    print("| idea | dataset | passes | ours fit s | ours s / pass | implicit fit s | implicit s / pass | "
+          "ours / implicit time |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        failed = next((t for t in (row.ours, row.library) if t.error), None)
+        if failed is not None:
+            print(f"| {row.idea} | {row.dataset} | {row.passes} {row.unit}s | failed ({failed.model}): "
+                  f"{failed.error[:90]} | | | | |")
+            continue
+        ratio = row.ours.fit_s / row.library.fit_s if row.library.fit_s else float("nan")
+        print(f"| {row.idea} | {row.dataset} | {row.passes} {row.unit}s | {row.ours.fit_s:.2f} | "
+              f"{row.per_pass(row.ours)} | {row.library.fit_s:.2f} | {row.per_pass(row.library)} | {ratio:.2f}x |")
+
+
 def _synthetic(n_interactions: int) -> Dataset:
     """A synthetic shop of `n_interactions` rows: 20 interactions per user, 200 per item on average."""
     return generate_synthetic(n_users=max(50, n_interactions // 20), n_items=max(40, n_interactions // 200),
@@ -132,6 +203,13 @@ def main() -> None:
 
     cpu = [_time_fit(name, data, label, "cpu", args.epochs) for label, data in datasets for name in models]
     _table(cpu, f"CPU ({args.threads} threads), gradient models {args.epochs} epochs. Reference: {REFERENCES}")
+
+    if {"als", "bpr"} & set(models):
+        if missing_libraries(["implicit_als"]):
+            print(f"\nimplicit ALS and BPR side by side skipped: implicit is not installed ({INSTALL_HINT})")
+        else:
+            os.environ[THREADS_ENV] = str(args.threads)
+            _side_by_side_table(_library_side_by_side(models, datasets, args.epochs, cpu), args.threads)
 
     if not torch.cuda.is_available():
         print("\nGPU section skipped: no CUDA device on this machine (torch.cuda.is_available() is False).")
