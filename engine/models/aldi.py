@@ -28,7 +28,7 @@ from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpec
                                      training_table)
 from engine.models._scoring import as_scores, require_known_users
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
-from engine.training.loop import GradientConfig
+from engine.training.loop import GradientConfig, tuned_default
 from engine.training.sampler import NegativeSampler
 
 
@@ -49,7 +49,7 @@ class ALDIConfig(GradientConfig):
     qualifying_cap: float = Field(4.0, ge=0.0, title="Teacher-qualifying cap (M)",
                                   description="A teacher of average frequency gets weight tanh(M) (capped there); "
                                               "0 turns the weighting off (every teacher weighs 1).")
-    lr: float = Field(0.001, gt=0, le=10, title="Learning rate", description="Adam step size.")
+    lr: float = tuned_default("lr", 0.001)
 
 
 class _Student(nn.Module):

@@ -20,7 +20,7 @@ from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpec
 from engine.models._scoring import as_scores
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
 from engine.training.feature_modules import SparseRows
-from engine.training.loop import GradientConfig
+from engine.training.loop import GradientConfig, tuned_default
 from engine.training.sampler import NegativeSampler
 
 
@@ -39,8 +39,8 @@ class DropoutNetConfig(GradientConfig):
                                        "(the paper's key idea; 0 = plain content+preference regression).")
     n_negatives: int = Field(4, ge=1, le=100, title="Random items per positive",
                              description="Unobserved items per positive whose backbone score is also regressed.")
-    epochs: int = Field(30, ge=1, le=10_000, title="Epochs", description="Maximum passes over the training positives.")
-    lr: float = Field(0.001, gt=0, le=10, title="Learning rate", description="Adam step size.")
+    epochs: int = tuned_default("epochs", 30)
+    lr: float = tuned_default("lr", 0.001)
 
 
 class _Tower(nn.Module):

@@ -24,7 +24,7 @@ from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpec
 from engine.models._scoring import as_scores
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
 from engine.training.feature_modules import FeatureBag, SparseRows
-from engine.training.loop import GradientConfig
+from engine.training.loop import GradientConfig, tuned_default
 from engine.training.sampler import NegativeSampler
 
 
@@ -49,7 +49,7 @@ class HeaterConfig(GradientConfig):
                                                  "content transform.")
     n_negatives: int = Field(4, ge=1, le=100, title="Random items per positive",
                              description="Unobserved items per positive whose backbone score is also regressed.")
-    lr: float = Field(0.001, gt=0, le=10, title="Learning rate", description="Adam step size.")
+    lr: float = tuned_default("lr", 0.001)
 
 
 class MixtureOfExperts(nn.Module):

@@ -21,7 +21,7 @@ from torch import nn
 from engine.models._backbone import history_mean
 from engine.models._scoring import as_scores, require_known_items
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
-from engine.training.loop import GradientConfig
+from engine.training.loop import GradientConfig, tuned_default
 from engine.training.recommender import TorchRecommender
 from engine.training.sampler import NegativeSampler, NegativeSampling
 
@@ -34,8 +34,8 @@ class Item2VecConfig(GradientConfig):
     negative_sampling: NegativeSampling = Field(
         "popularity", title="Negative sampling",
         description="popularity (word2vec's unigram ** alpha, the default) or uniform.")
-    epochs: int = Field(20, ge=1, le=10_000, title="Epochs", description="Passes over the training positives.")
-    lr: float = Field(0.01, gt=0, le=10, title="Learning rate", description="Adam step size.")
+    epochs: int = tuned_default("epochs", 20)
+    lr: float = tuned_default("lr", 0.01)
 
 
 class _SkipGram(nn.Module):

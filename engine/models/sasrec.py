@@ -22,7 +22,7 @@ from torch import nn
 
 from engine.models._scoring import as_scores, require_known_items
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
-from engine.training.loop import GradientConfig
+from engine.training.loop import GradientConfig, tuned_default
 from engine.training.recommender import TorchRecommender
 from engine.training.sampler import NegativeSampler
 
@@ -38,8 +38,8 @@ class SASRecConfig(GradientConfig):
     dropout: float = Field(0.2, ge=0.0, lt=1.0, title="Dropout", description="Dropout inside attention blocks.")
     n_negatives: int = Field(20, ge=1, le=1000, title="Negatives",
                              description="Sampled negatives per hidden positive in the sampled softmax.")
-    epochs: int = Field(30, ge=1, le=10_000, title="Epochs", description="Passes over the training positives.")
-    lr: float = Field(0.001, gt=0, le=10, title="Learning rate", description="Adam step size.")
+    epochs: int = tuned_default("epochs", 30)
+    lr: float = tuned_default("lr", 0.001)
 
 
 class SelfAttentiveUserEncoder(nn.Module):
