@@ -261,11 +261,12 @@ def seen_mask(users: UserQuery, items: ItemQuery) -> torch.Tensor:
     new_items = ~known_items
     if new_items.any() and items.history.nnz:
         # a new item's revealed interactions name the known users who already had it
-        user_pos = {int(u): j for j, u in enumerate(users.index) if u >= 0}
-        coo = items.history[np.flatnonzero(new_items)].tocoo()
+        user_position = np.full(items.history.shape[1], -1, dtype=np.int64)
+        known_users = np.flatnonzero(users.index >= 0)
+        user_position[users.index[known_users]] = known_users
         new_cols = np.flatnonzero(new_items)
-        for r, c in zip(coo.row, coo.col):
-            j = user_pos.get(int(c))
-            if j is not None:
-                mask[j, new_cols[r]] = True
+        coo = items.history[new_cols].tocoo()
+        rows = user_position[coo.col]
+        hit = rows >= 0
+        mask[torch.from_numpy(rows[hit]), torch.from_numpy(new_cols[coo.row[hit]])] = True
     return mask
