@@ -8,6 +8,8 @@ the chosen attribute values with the dataset's own encoding, and whose revealed 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ import torch
 from engine.config import get_settings
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
-from engine.data.features import FeatureMatrix, encode_attributes
+from engine.data.features import FeatureMatrix, NumericLayout, encode_attributes, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.evaluation import reason_not_served
 from engine.experiments import get_experiment, load_split
@@ -212,11 +214,24 @@ def numeric_attributes(context: ExploreContext, side: str) -> dict[str, tuple[fl
     return out
 
 
+def date_attributes(context: ExploreContext, side: str) -> dict[str, tuple[dt.date, dt.date, dt.date]]:
+    """(earliest, median, latest) per date attribute, for date inputs."""
+    table = context.dataset.attribute_table(side)
+    out = {}
+    for name, kind in context.dataset.attribute_kinds(side).items():
+        if kind == "date" and table is not None and name in table.columns:
+            dates = parse_dates(table[name]).dropna().sort_values()
+            if not dates.empty:
+                out[name] = (dates.iloc[0].date(), dates.iloc[len(dates) // 2].date(), dates.iloc[-1].date())
+    return out
+
+
 def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:
     """The feature row of a made-up user or item with attribute `values`, in the columns of the dataset's encoding.
 
-    The made-up row is encoded together with the dataset's table, so values get the same one-hot, multi-hot and
-    text columns; numeric levels are standardised with it included (a 1/n shift). Values the dataset never had
+    Categorical, multi-valued and text values are encoded together with the dataset's table, so they get the
+    same one-hot, multi-hot and text columns; numbers and dates are z-scored and binned with the dataset's own
+    mean, spread and bin edges, as if the made-up entity had been there all along. Values the dataset never had
     (or had too rarely to get a column) contribute nothing, exactly as for a real entity.
     """
     features: FeatureMatrix | None = context.data.user_features if side == "user" else context.data.item_features
@@ -228,14 +243,25 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
     if unknown:
         raise ExploreError(f"unknown {side} attribute(s) {', '.join(unknown)}; the dataset has "
                            f"{', '.join(c for c in table.columns if c != id_column)}")
+    kinds = context.dataset.attribute_kinds(side)
+    levelled = {name for name, kind in kinds.items() if kind in ("numeric", "date") and name in table.columns}
     row = {column: None for column in table.columns} | dict(values)
     row[id_column] = NEW_USER_ID if side == "user" else NEW_ITEM_ID
     extended = pd.concat([table.astype(object), pd.DataFrame([row]).astype(object)], ignore_index=True)
-    encoded = encode_attributes(extended, id_column, context.dataset.attribute_kinds(side))
-    last = encoded.matrix[len(extended) - 1]
+    encoded = encode_attributes(extended, id_column, {n: k for n, k in kinds.items() if n not in levelled})
     position = {name: i for i, name in enumerate(features.columns)}
-    coo = last.tocoo()
-    keep = [(position[encoded.columns[c]], v) for c, v in zip(coo.col, coo.data) if encoded.columns[c] in position]
+    coo = encoded.matrix[len(extended) - 1].tocoo()
+    entries = [(encoded.columns[c], v) for c, v in zip(coo.col, coo.data)]
+    for name in sorted(levelled & set(values)):
+        kind = kinds[name]
+        levels = numeric_levels(table[name], kind)
+        if np.isnan(levels).all():  # the dataset has no usable value here, so the field has no columns
+            continue
+        layout = NumericLayout.fit(levels)
+        new_row = layout.encode(numeric_levels(pd.Series([values[name]], dtype=object), kind)).tocoo()
+        labels = layout.labels(name)
+        entries += [(labels[c], v) for c, v in zip(new_row.col, new_row.data)]
+    keep = [(position[label], v) for label, v in entries if label in position]
     cols = [c for c, _ in keep]
     data = [v for _, v in keep]
     return sp.csr_matrix((np.asarray(data, np.float32), ([0] * len(cols), cols)), shape=(1, features.n_features))

@@ -68,6 +68,12 @@ def _attribute_inputs(context: explore.ExploreContext, side: str, key: str) -> d
                                  key=f"{key}-{name}")
         if number is not None:
             values[name] = number
+    for name, (earliest, middle, latest) in explore.date_attributes(context, side).items():
+        date = st.date_input(f"{name} ({earliest:%Y-%m-%d} to {latest:%Y-%m-%d})", value=None, key=f"{key}-{name}",
+                             min_value=earliest, max_value=latest.replace(year=latest.year + 10, day=28),
+                             help=f"For example {middle:%Y-%m-%d}")
+        if date is not None:
+            values[name] = date.isoformat()
     for name, kind in kinds.items():
         if kind == "text":
             text = st.text_input(name, key=f"{key}-{name}")

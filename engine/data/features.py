@@ -101,29 +101,49 @@ MAX_NUMERIC_BINS = 20
 ROWS_PER_BIN = 25
 
 
-def _numeric(values: pd.Series, name: str) -> tuple[sp.csr_matrix, list[str]]:
-    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    present = ~np.isnan(x)
-    if not present.any():
+def numeric_levels(values: pd.Series, kind: AttributeKind) -> np.ndarray:
+    """A numeric or date attribute as floats (dates as days since 1970); missing or unreadable values are NaN."""
+    if kind == "date":
+        days = (parse_dates(values) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
+        return np.asarray(days, dtype=np.float64)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+
+
+@dataclass
+class NumericLayout:
+    """How one numeric field is encoded: its mean and spread for the z-score, and its quantile bin edges."""
+
+    mean: float
+    std: float
+    edges: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> "NumericLayout":
+        present = x[~np.isnan(x)]
+        n_bins = int(np.clip(len(present) // ROWS_PER_BIN, 2, MAX_NUMERIC_BINS))
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, n_bins + 1)[1:-1]))
+        return cls(float(present.mean()), float(present.std()) or 1.0, edges)
+
+    def labels(self, name: str) -> list[str]:
+        return [f"{name}"] + [f"{name}:bin{b}" for b in range(len(self.edges) + 1)]
+
+    def encode(self, x: np.ndarray) -> sp.csr_matrix:
+        """Rows of [z-score, one-hot bin]; a missing value gives an all-zero row."""
+        present = ~np.isnan(x)
+        z = (x[present] - self.mean) / self.std
+        bins = np.searchsorted(self.edges, x[present], side="right")
+        rows = np.concatenate([np.flatnonzero(present), np.flatnonzero(present)])
+        cols = np.concatenate([np.zeros(present.sum(), dtype=int), 1 + bins])
+        data = np.concatenate([z, np.ones(present.sum())]).astype(np.float32)
+        return sp.csr_matrix((data, (rows, cols)), shape=(len(x), len(self.edges) + 2))
+
+
+def _numeric(values: pd.Series, name: str, kind: AttributeKind = "numeric") -> tuple[sp.csr_matrix, list[str]]:
+    x = numeric_levels(values, kind)
+    if np.isnan(x).all():
         return sp.csr_matrix((len(x), 0), dtype=np.float32), []
-    n_bins = int(np.clip(present.sum() // ROWS_PER_BIN, 2, MAX_NUMERIC_BINS))
-    mean, std = x[present].mean(), x[present].std() or 1.0
-    z = np.where(present, (x - mean) / std, 0.0)
-    edges = np.unique(np.quantile(x[present], np.linspace(0, 1, n_bins + 1)[1:-1]))
-    bins = np.searchsorted(edges, x[present], side="right")
-    n_cols = 1 + len(edges) + 1
-    rows = np.concatenate([np.flatnonzero(present), np.flatnonzero(present)])
-    cols = np.concatenate([np.zeros(present.sum(), dtype=int), 1 + bins])
-    data = np.concatenate([z[present], np.ones(present.sum())]).astype(np.float32)
-    matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(x), n_cols))
-    labels = [f"{name}"] + [f"{name}:bin{b}" for b in range(len(edges) + 1)]
-    return matrix, labels
-
-
-def _date(values: pd.Series, name: str) -> tuple[sp.csr_matrix, list[str]]:
-    parsed = parse_dates(values)
-    days = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
-    return _numeric(pd.Series(days, index=values.index), name)
+    layout = NumericLayout.fit(x)
+    return layout.encode(x), layout.labels(name)
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
@@ -180,10 +200,8 @@ def encode_attributes(
             block, labels = _categorical(values, name, min_count)
         elif kind == "multi":
             block, labels = _multi(values, name, min_count)
-        elif kind == "numeric":
-            block, labels = _numeric(values, name)
-        elif kind == "date":
-            block, labels = _date(values, name)
+        elif kind in ("numeric", "date"):
+            block, labels = _numeric(values, name, kind)
         elif kind == "text":
             block, labels = _text(values, name, max_text_terms, min_df=min_count)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine import explore
@@ -111,6 +112,16 @@ def test_new_entity_encoding_uses_the_dataset_columns(explored):
     assert columns == ["category=toys"]
 
 
+def test_a_made_up_items_number_is_encoded_exactly_like_an_existing_item_with_that_number(explored):
+    context, _, _ = explored
+    features = context.data.item_features
+    existing = context.dataset.items.dropna(subset=["price"]).iloc[0]
+    made_up = explore.encode_new_entity(context, "item", {"price": float(existing["price"])}).toarray()[0]
+    price_columns = np.flatnonzero(features.column_field == features.field_names.index("price"))
+    np.testing.assert_array_equal(made_up[price_columns], features.values("price", [existing["item_id"]]).toarray()[0])
+    assert made_up[price_columns].any()
+
+
 def test_runs_without_a_fitted_model_cannot_be_explored_and_say_why(explored):
     context, _, run_ids = explored
     with pytest.raises(explore.ExploreError, match="does not exist"):
@@ -126,3 +137,20 @@ def test_runs_without_a_fitted_model_cannot_be_explored_and_say_why(explored):
         explore.load_fitted_run(queued_id)
     with pytest.raises(explore.ExploreError, match="kept no model file"):
         explore.load_fitted_run(headless_id)
+
+
+def test_date_attributes_offer_the_earliest_median_and_latest_date():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from engine.data.dataset import Dataset
+
+    interactions = pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["a", "b"], "weight": [1.0, 1.0]})
+    items = pd.DataFrame({"item_id": ["a", "b", "c"], "released": ["1995-03-01", "02-Jan-1990", "not a date"]})
+    dataset = Dataset(interactions, items, None, {"released": "date"}, {})
+    context = SimpleNamespace(dataset=dataset)
+    assert explore.date_attributes(context, "item") == {
+        "released": (dt.date(1990, 1, 2), dt.date(1995, 3, 1), dt.date(1995, 3, 1))}
+    assert explore.date_attributes(context, "user") == {}
