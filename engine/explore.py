@@ -9,7 +9,6 @@ the chosen attribute values with the dataset's own encoding, and whose revealed 
 from __future__ import annotations
 
 import datetime as dt
-
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ import torch
 from engine.config import get_settings
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
-from engine.data.features import FeatureMatrix, NumericLayout, encode_attributes, numeric_levels, parse_dates
+from engine.data.features import FeatureMatrix, encode_attributes, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.evaluation import reason_not_served
 from engine.experiments import get_experiment, load_split
@@ -244,7 +243,7 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
         raise ExploreError(f"unknown {side} attribute(s) {', '.join(unknown)}; the dataset has "
                            f"{', '.join(c for c in table.columns if c != id_column)}")
     kinds = context.dataset.attribute_kinds(side)
-    levelled = {name for name, kind in kinds.items() if kind in ("numeric", "date") and name in table.columns}
+    levelled = {name for name, kind in kinds.items() if kind in ("numeric", "date")}
     row = {column: None for column in table.columns} | dict(values)
     row[id_column] = NEW_USER_ID if side == "user" else NEW_ITEM_ID
     extended = pd.concat([table.astype(object), pd.DataFrame([row]).astype(object)], ignore_index=True)
@@ -252,13 +251,9 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
     position = {name: i for i, name in enumerate(features.columns)}
     coo = encoded.matrix[len(extended) - 1].tocoo()
     entries = [(encoded.columns[c], v) for c, v in zip(coo.col, coo.data)]
-    for name in sorted(levelled & set(values)):
-        kind = kinds[name]
-        levels = numeric_levels(table[name], kind)
-        if np.isnan(levels).all():  # the dataset has no usable value here, so the field has no columns
-            continue
-        layout = NumericLayout.fit(levels)
-        new_row = layout.encode(numeric_levels(pd.Series([values[name]], dtype=object), kind)).tocoo()
+    for name in sorted(set(values) & set(features.numeric_layouts)):
+        layout = features.numeric_layouts[name]
+        new_row = layout.encode(numeric_levels(pd.Series([values[name]], dtype=object), kinds[name])).tocoo()
         labels = layout.labels(name)
         entries += [(labels[c], v) for c, v in zip(new_row.col, new_row.data)]
     keep = [(position[label], v) for label, v in entries if label in position]

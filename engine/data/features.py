@@ -13,7 +13,7 @@ Missing values give an all-zero field. Rows follow `ids`; unknown ids look up as
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,8 @@ class FeatureMatrix:
     columns: list[str]
     column_field: np.ndarray
     field_names: list[str]
+    numeric_layouts: dict[str, "NumericLayout"] = field(default_factory=dict)
+    """The z-score and bins of each numeric or date field, so a made-up entity can be encoded the same way."""
 
     @property
     def n_features(self) -> int:
@@ -138,14 +140,6 @@ class NumericLayout:
         return sp.csr_matrix((data, (rows, cols)), shape=(len(x), len(self.edges) + 2))
 
 
-def _numeric(values: pd.Series, name: str, kind: AttributeKind = "numeric") -> tuple[sp.csr_matrix, list[str]]:
-    x = numeric_levels(values, kind)
-    if np.isnan(x).all():
-        return sp.csr_matrix((len(x), 0), dtype=np.float32), []
-    layout = NumericLayout.fit(x)
-    return layout.encode(x), layout.labels(name)
-
-
 def parse_dates(values: pd.Series) -> pd.Series:
     """Dates or date-times as UTC timestamps; anything unreadable (or missing) becomes NaT."""
     return pd.to_datetime(values.astype("string"), errors="coerce", utc=True, format="mixed")
@@ -192,6 +186,7 @@ def encode_attributes(
     columns: list[str] = []
     column_field: list[int] = []
     field_names: list[str] = []
+    layouts: dict[str, NumericLayout] = {}
     for name, kind in kinds.items():
         if kind == "ignore" or name == id_column or name not in table.columns:
             continue
@@ -201,7 +196,11 @@ def encode_attributes(
         elif kind == "multi":
             block, labels = _multi(values, name, min_count)
         elif kind in ("numeric", "date"):
-            block, labels = _numeric(values, name, kind)
+            levels = numeric_levels(values, kind)
+            if np.isnan(levels).all():  # no usable value: the field gets no columns
+                continue
+            layouts[name] = layout = NumericLayout.fit(levels)
+            block, labels = layout.encode(levels), layout.labels(name)
         elif kind == "text":
             block, labels = _text(values, name, max_text_terms, min_df=min_count)
         else:
@@ -214,4 +213,4 @@ def encode_attributes(
         columns.extend(labels)
     ids = table[id_column].astype(str).to_numpy(dtype=object)
     matrix = sp.hstack(blocks, format="csr", dtype=np.float32) if blocks else sp.csr_matrix((len(ids), 0), dtype=np.float32)
-    return FeatureMatrix(ids, matrix, columns, np.asarray(column_field, dtype=np.int64), field_names)
+    return FeatureMatrix(ids, matrix, columns, np.asarray(column_field, dtype=np.int64), field_names, layouts)
