@@ -26,12 +26,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.protocol_cases import ProtocolCase, protocol_cases  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.data.indexing import build_train_data  # noqa: E402
-from engine.evaluation import make_validator, reason_not_served  # noqa: E402
+from engine.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
-from engine.protocols import make_split  # noqa: E402
 from engine.runner import fit_and_evaluate  # noqa: E402
 from engine.tuning import record_tuning, tune_model, tuned_params  # noqa: E402
 
@@ -58,15 +57,14 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _parameters(args: argparse.Namespace, dataset, split, name: str, protocol: str, seed: int) -> dict:
+def _parameters(args: argparse.Namespace, case: ProtocolCase, name: str, protocol: str) -> dict:
     """Parameters tuned on the validation slice: searched now with `--budget`, else the recorded ones."""
     dataset_key = Path(args.data).name
     if args.budget <= 0:
-        return tuned_params(dataset_key, protocol, name, seed)
-    train = build_train_data(split.train, dataset)
-    tuning = tune_model(name, train, make_validator(train, split, METRIC, seed=seed), budget=args.budget, seed=seed)
+        return tuned_params(dataset_key, protocol, name, case.seed)
+    tuning = tune_model(name, case.train, case.validator, budget=args.budget, seed=case.seed)
     if args.record:
-        record_tuning(tuning, dataset_key, protocol, seed)
+        record_tuning(tuning, dataset_key, protocol, case.seed)
     return tuning.best_params
 
 
@@ -89,17 +87,15 @@ def main() -> None:
     per_user: dict[tuple[str, str, str], list[pd.Series]] = {}
     not_applicable: dict[tuple[str, str], str] = {}
     for protocol in protocols:
-        for seed in seeds:
-            split = make_split(dataset, protocol, seed)
-            test_slice = next(s for s in split.test if s.name == protocol)
-            train = build_train_data(split.train, dataset)
+        for case in protocol_cases(dataset, protocol, seeds, METRIC):
+            seed = case.seed
             for name in baselines + cold_start:
-                reason = reason_not_served(get_model_class(name), train, test_slice)
+                reason = reason_not_served(get_model_class(name), case.train, case.test_slice)
                 if reason is not None:
                     not_applicable[(name, protocol)] = reason
                     continue
-                params = _parameters(args, dataset, split, name, protocol, seed)
-                run = fit_and_evaluate(dataset, split, name, params, seed, ks=(20,), device="auto")
+                params = _parameters(args, case, name, protocol)
+                run = fit_and_evaluate(dataset, case.split, name, params, seed, ks=(20,), device="auto")
                 for slice_name in {protocol, "warm"}:
                     summary = run.results["slices"].get(slice_name, {"not_applicable": "no such slice"})
                     if "not_applicable" not in summary:

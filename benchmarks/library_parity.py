@@ -36,12 +36,12 @@ os.environ["COLDSTART_EXTRA_MODELS"] = ",".join(
     m for m in [*os.environ.get("COLDSTART_EXTRA_MODELS", "").split(","), "benchmarks.library_models"] if m.strip())
 
 from benchmarks.library_models import INSTALL_HINT, THREADS_ENV, missing_libraries  # noqa: E402
+from benchmarks.protocol_cases import protocol_cases  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.data.indexing import build_train_data, dataset_features  # noqa: E402
-from engine.evaluation import evaluate, make_validator, reason_not_served  # noqa: E402
+from engine.data.indexing import dataset_features  # noqa: E402
+from engine.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
-from engine.protocols import make_split  # noqa: E402
 from engine.tuning import DEFAULT_BUDGET, tune_model  # noqa: E402
 
 METRIC = "ndcg@20"
@@ -138,11 +138,8 @@ def main() -> None:
     for protocol in protocols:
         models = list(dict.fromkeys(name for pair in pairs if protocol in pair.protocols
                                     for name in (pair.ours, pair.library)))
-        for seed in seeds:
-            split = make_split(dataset, protocol, seed)
-            train = build_train_data(split.train, dataset, features)
-            validator = make_validator(train, split, METRIC, seed=seed)
-            test_slice = next(s for s in split.test if s.name == protocol)
+        for case in protocol_cases(dataset, protocol, seeds, METRIC, features):
+            seed, train, validator, test_slice = case.seed, case.train, case.validator, case.test_slice
             for name in models:
                 reason = reason_not_served(get_model_class(name), train, test_slice)
                 if reason is not None:

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.data.indexing import build_train_data, dataset_features  # noqa: E402
-from engine.evaluation import evaluate, make_validator, reason_not_served  # noqa: E402
+from benchmarks.protocol_cases import protocol_cases  # noqa: E402
+from engine.data.indexing import dataset_features  # noqa: E402
+from engine.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
-from engine.protocols import make_split  # noqa: E402
 from engine.tuning import DEFAULT_BUDGET, record_tuning, tune_model  # noqa: E402
 
 ZOO_ONE = ["random", "mostpop", "segmentpop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "svdpp",
@@ -80,11 +80,8 @@ def main() -> None:
     not_applicable: dict[tuple[str, str], str] = {}
     fit_seconds: dict[str, list[float]] = {}
     for protocol in protocols:
-        for seed in seeds:
-            split = make_split(dataset, protocol, seed)
-            train = build_train_data(split.train, dataset, features)
-            validator = make_validator(train, split, METRIC, seed=seed)
-            test_slice = next(s for s in split.test if s.name == protocol)
+        for case in protocol_cases(dataset, protocol, seeds, METRIC, features):
+            seed, train, validator, test_slice = case.seed, case.train, case.validator, case.test_slice
             for name in models:
                 reason = reason_not_served(get_model_class(name), train, test_slice)
                 if reason is not None:

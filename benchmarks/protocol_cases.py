@@ -1,0 +1,40 @@
+"""The seeded cases the ml-100k tables iterate over: one split per seed, indexed once, with its validator.
+
+`zoo_table.py`, `coldstart_table.py` and `library_parity.py` all tune on a split's validation slice and score on
+the test slice named like the protocol; this is that shared setup, so each table indexes a split only once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from engine.data.dataset import Dataset
+from engine.data.features import FeatureMatrix
+from engine.data.indexing import build_train_data, dataset_features
+from engine.evaluation import SliceValidator, make_validator
+from engine.models.base import TrainData
+from engine.protocols import make_split
+from engine.protocols.split import EvalSlice, Split
+
+
+@dataclass
+class ProtocolCase:
+    """One seeded split of a protocol, ready for tuning (`validator`) and scoring (`test_slice`)."""
+
+    seed: int
+    split: Split
+    train: TrainData
+    validator: SliceValidator
+    test_slice: EvalSlice
+
+
+def protocol_cases(dataset: Dataset, protocol: str, seeds: Sequence[int], metric: str,
+                   features: tuple[FeatureMatrix | None, FeatureMatrix | None] | None = None) -> Iterator[ProtocolCase]:
+    """Each seed's split of `protocol`; `features` (the dataset's encoding) is computed once when not given."""
+    features = features if features is not None else dataset_features(dataset)
+    for seed in seeds:
+        split = make_split(dataset, protocol, seed)
+        train = build_train_data(split.train, dataset, features)
+        yield ProtocolCase(seed, split, train, make_validator(train, split, metric, seed=seed),
+                           next(s for s in split.test if s.name == protocol))
