@@ -42,6 +42,9 @@ class HybridMFConfig(GradientConfig):
                                     description="Add user attribute embeddings (needed to serve new users).")
     use_item_features: bool = Field(True, title="Use item attributes",
                                     description="Add item attribute embeddings (needed to serve new items).")
+    average: bool = Field(True, title="Average features",
+                          description="Divide a representation by its total feature weight (id + attribute values), "
+                                      "as LightFM's normalised feature rows do; off: plain sum.")
     l2: float = Field(1e-5, ge=0, title="L2 regularisation",
                       description="Penalty on the squared norms of the representations in each batch.")
     epochs: int = tuned_default("epochs", 60)
@@ -52,10 +55,11 @@ class HybridMFConfig(GradientConfig):
 class HybridFactorization(nn.Module):
     """User and item encoders (id + attributes); items also carry a bias."""
 
-    def __init__(self, sizes: dict[str, int], n_factors: int) -> None:
+    def __init__(self, sizes: dict[str, int], n_factors: int, average: bool) -> None:
         super().__init__()
-        self.users = IdAndFeatureEmbedding(sizes["n_user_ids"], sizes["n_user_features"], n_factors)
-        self.items = IdAndFeatureEmbedding(sizes["n_item_ids"], sizes["n_item_features"], n_factors, with_bias=True)
+        self.users = IdAndFeatureEmbedding(sizes["n_user_ids"], sizes["n_user_features"], n_factors, average=average)
+        self.items = IdAndFeatureEmbedding(sizes["n_item_ids"], sizes["n_item_features"], n_factors, with_bias=True,
+                                           average=average)
 
 
 class HybridMFRecommender(TorchRecommender):
@@ -86,7 +90,7 @@ class HybridMFRecommender(TorchRecommender):
         return sizes
 
     def build_module(self, sizes: dict[str, int]) -> HybridFactorization:
-        return HybridFactorization(sizes, self.config.n_factors)
+        return HybridFactorization(sizes, self.config.n_factors, self.config.average)
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         module = self.init_module(data, context)

@@ -146,11 +146,14 @@ class IdAndFeatureEmbedding(nn.Module):
 
     Either part can be switched off (`n_entities=0`: features only; `n_features=0`: ids only). Entities unseen in
     training (index -1) get no id part, so they are represented by their attributes alone. With `with_bias` a
-    scalar bias is built the same way (id bias + feature biases), for the item popularity term.
+    scalar bias is built the same way (id bias + feature biases), for the item popularity term. With `average`
+    the sum is divided by the row's total weight (1 for the id plus the absolute feature values), as LightFM's
+    normalised feature rows do: the id and the attributes then share one unit of weight, so an entity with many
+    attribute values is not dominated by them.
     """
 
     def __init__(self, n_entities: int, n_features: int, dim: int, *, with_bias: bool = False,
-                 init_std: float = 0.01) -> None:
+                 average: bool = False, init_std: float = 0.01) -> None:
         super().__init__()
         if n_entities < 1 and n_features < 1:
             raise ValueError("IdAndFeatureEmbedding needs id embeddings, attribute features, or both")
@@ -159,6 +162,7 @@ class IdAndFeatureEmbedding(nn.Module):
         self.id_bias = nn.Embedding(n_entities, 1) if with_bias and n_entities else None
         self.feature_bias = FeatureBag(n_features, 1, init_std=0.0) if with_bias and n_features else None
         self.with_bias = with_bias
+        self.average = average
         self.dim = dim
         if self.ids is not None:
             nn.init.normal_(self.ids.weight, std=init_std)
@@ -169,8 +173,10 @@ class IdAndFeatureEmbedding(nn.Module):
         """(vectors (n, dim), biases (n,) or None) for entities at training `index` (-1 = unseen) with `rows`."""
         vectors = torch.zeros((len(index), self.dim), device=index.device)
         bias = torch.zeros(len(index), device=index.device) if self.with_bias else None
+        total_weight = torch.zeros(len(index), device=index.device)
         if self.ids is not None:
             known = index >= 0
+            total_weight = total_weight + known
             safe = index.clamp(min=0)
             vectors = vectors + self.ids(safe) * known.unsqueeze(1)
             if self.id_bias is not None:
@@ -179,4 +185,10 @@ class IdAndFeatureEmbedding(nn.Module):
             vectors = vectors + self.features(rows)
             if self.feature_bias is not None:
                 bias = bias + self.feature_bias(rows).squeeze(1)
+            total_weight = total_weight.index_add(0, rows.row_of_entry(), rows.weights.abs())
+        if self.average:
+            # an entity with no id and no attribute values has a zero representation either way
+            scale = 1.0 / total_weight.clamp(min=1e-12)
+            vectors = vectors * scale.unsqueeze(1)
+            bias = bias * scale if bias is not None else None
         return vectors, bias
