@@ -9,6 +9,8 @@ objective with every trained factor held fixed (`engine.training.fold_in`), with
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 from pydantic import Field
@@ -23,6 +25,11 @@ from engine.training.sampler import NegativeSampler
 from engine.training.scoring import dot_scores, index_tensor
 
 
+SPARSE_FROM_ROWS = 10_000
+"""From this many users + items on, "auto" embedding updates are sparse: a dense Adam step rewrites every row of
+the tables, which dominates the step on large catalogues (benchmarks/train_speed.py)."""
+
+
 class BPRConfig(GradientConfig):
     """BPR-MF hyper-parameters (the shared training settings plus the factorization's own)."""
 
@@ -33,6 +40,11 @@ class BPRConfig(GradientConfig):
                              description="Sampled negative items per training positive.")
     fold_in_steps: int = Field(50, ge=1, le=1000, title="Fold-in steps",
                                description="BPR steps fitting a new user's (item's) vector from revealed interactions.")
+    embedding_updates: Literal["auto", "sparse", "dense"] = Field(
+        "auto", title="Embedding updates",
+        description="sparse: each step updates only the rows its batch touched (lazy Adam), much faster on large "
+                    "catalogues; dense: every row every step; auto: sparse from "
+                    f"{SPARSE_FROM_ROWS:,} users + items on.")
     epochs: int = tuned_default("epochs", 60)
     lr: float = tuned_default("lr", 0.005)
     patience: int = tuned_default("patience", 5)
@@ -41,23 +53,26 @@ class BPRConfig(GradientConfig):
 class MatrixFactorization(nn.Module):
     """User and item vectors plus an item bias: score(u, i) = p_u . q_i + b_i."""
 
-    def __init__(self, n_users: int, n_items: int, n_factors: int) -> None:
+    def __init__(self, n_users: int, n_items: int, n_factors: int, sparse: bool = False) -> None:
         super().__init__()
-        self.user_factors = nn.Embedding(n_users, n_factors)
-        self.item_factors = nn.Embedding(n_items, n_factors)
-        self.item_bias = nn.Embedding(n_items, 1)
+        self.user_factors = nn.Embedding(n_users, n_factors, sparse=sparse)
+        self.item_factors = nn.Embedding(n_items, n_factors, sparse=sparse)
+        self.item_bias = nn.Embedding(n_items, 1, sparse=sparse)
         nn.init.normal_(self.user_factors.weight, std=0.1)
         nn.init.normal_(self.item_factors.weight, std=0.1)
         nn.init.zeros_(self.item_bias.weight)
 
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """Scores of aligned (users, items); items may be (B, n) for several candidates per user."""
+    def triplet_scores(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Scores of (B,) positives and (B, n) negatives, and the looked-up vectors for the L2 penalty.
+
+        Each table is read once per batch: every lookup adds a backward pass over its table.
+        """
         p = self.user_factors(users)
+        items = torch.cat([positives.unsqueeze(1), negatives], dim=1)
         q = self.item_factors(items)
-        bias = self.item_bias(items).squeeze(-1)
-        if items.dim() == 2:
-            return torch.einsum("bd,bnd->bn", p, q) + bias
-        return (p * q).sum(dim=-1) + bias
+        scores = torch.einsum("bd,bnd->bn", p, q) + self.item_bias(items).squeeze(-1)
+        return scores[:, 0], scores[:, 1:], torch.cat([p, q.flatten(1)], dim=1)
 
 
 class BPRRecommender(TorchRecommender):
@@ -76,7 +91,11 @@ class BPRRecommender(TorchRecommender):
         return {"n_users": data.n_users, "n_items": data.n_items}
 
     def build_module(self, sizes: dict[str, int]) -> MatrixFactorization:
-        return MatrixFactorization(sizes["n_users"], sizes["n_items"], self.config.n_factors)
+        updates = self.config.embedding_updates
+        large = sizes["n_users"] + sizes["n_items"] >= SPARSE_FROM_ROWS
+        # weight decay touches every row, so "auto" keeps dense updates when it is on
+        sparse = updates == "sparse" or (updates == "auto" and large and not self.config.weight_decay)
+        return MatrixFactorization(sizes["n_users"], sizes["n_items"], self.config.n_factors, sparse=sparse)
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         module = self.init_module(data, context)
@@ -87,10 +106,8 @@ class BPRRecommender(TorchRecommender):
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
-            loss = bpr_loss(module(users, positives), module(users, negatives))
-            penalty = l2_penalty(module.user_factors(users), module.item_factors(positives),
-                                 module.item_factors(negatives).flatten(1))
-            return loss + l2 * penalty
+            positive, negative, vectors = module.triplet_scores(users, positives, negatives)
+            return bpr_loss(positive, negative) + l2 * l2_penalty(vectors)
 
         self.run_training(sampler, batch_loss, context)
 

@@ -111,11 +111,32 @@ class TrainingReport:
         return self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
-def make_optimizer(parameters, config: GradientConfig) -> torch.optim.Optimizer:
-    """The optimizer the config names, with its learning rate and weight decay."""
-    params = [p for p in parameters if p.requires_grad]
+def _sparse_gradient_weights(module: nn.Module) -> set[int]:
+    """ids of the weights of embedding tables built with `sparse=True` (their gradients are sparse rows)."""
+    return {id(m.weight) for m in module.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse}
+
+
+def make_optimizer(module: nn.Module, config: GradientConfig) -> torch.optim.Optimizer:
+    """The optimizer the config names, with its learning rate and weight decay.
+
+    A module whose embedding tables are sparse (`nn.Embedding(..., sparse=True)`) updates only the rows a batch
+    touched: SparseAdam for adam (the "lazy Adam" of large embedding tables), and adagrad and sgd natively. Then
+    every trainable weight must be such a table, and weight decay is off (it would touch every row); models
+    regularise the rows of each batch instead.
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
+    sparse = _sparse_gradient_weights(module)
+    if sparse:
+        if any(id(p) not in sparse for p in params):
+            raise ValueError("a module with sparse embedding tables must have no other trainable weights: "
+                             "one optimizer updates them all")
+        if config.weight_decay:
+            raise ValueError(f"weight decay ({config.weight_decay}) needs dense gradients; with sparse embedding "
+                             "updates set it to 0 and use the model's own L2 penalty")
+        if config.optimizer == "adam":
+            return torch.optim.SparseAdam(params, lr=config.lr)
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adagrad":
@@ -197,7 +218,7 @@ def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss, *, c
     device = torch.device(device)
     seed_everything(seed)
     module.to(device).train()
-    optimizer = make_optimizer(module.parameters(), config)
+    optimizer = make_optimizer(module, config)
     precision = MixedPrecision(device)
     report = TrainingReport(device=str(device))
     run = _Run(module, config, context, model, report)

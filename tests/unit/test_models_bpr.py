@@ -10,7 +10,7 @@ import torch
 
 from engine.data.indexing import item_query, user_query
 from engine.models.base import TrainData
-from engine.models.bpr import BPRRecommender
+from engine.models.bpr import SPARSE_FROM_ROWS, BPRRecommender
 from engine.models.registry import create_model
 from tests.unit.gradient_world import planted_split, test_ndcg
 
@@ -65,3 +65,19 @@ def test_factors_reproduce_the_scores_for_backbone_use() -> None:
     users, items = model.factors()
     scores = model.score(user_query(train, train.user_ids), item_query(train, train.item_ids))
     assert torch.allclose(torch.from_numpy(users @ items.T), scores, atol=1e-5)
+
+
+def test_sparse_embedding_updates_learn_as_well_as_dense_ones() -> None:
+    _, train = planted_split("warm")
+    dense = BPRRecommender({**FAST, "embedding_updates": "dense"}, seed=0).fit(train)
+    sparse = BPRRecommender({**FAST, "embedding_updates": "sparse"}, seed=0).fit(train)
+    assert sparse.module.user_factors.sparse and not dense.module.user_factors.sparse
+    assert test_ndcg(sparse, "warm") > 0.8 * test_ndcg(dense, "warm")
+
+
+def test_auto_embedding_updates_are_sparse_only_for_large_catalogues_without_weight_decay() -> None:
+    small = {"n_users": 100, "n_items": 50}
+    large = {"n_users": SPARSE_FROM_ROWS, "n_items": 50}
+    assert not BPRRecommender({}).build_module(small).user_factors.sparse
+    assert BPRRecommender({}).build_module(large).user_factors.sparse
+    assert not BPRRecommender({"weight_decay": 1e-4}).build_module(large).user_factors.sparse

@@ -8,7 +8,7 @@ from torch import nn
 
 from engine.models.base import FitContext
 from engine.training.batches import TensorBatches
-from engine.training.loop import GradientConfig, TrainingDivergedError, train
+from engine.training.loop import GradientConfig, TrainingDivergedError, make_optimizer, train
 
 
 class ScriptedValidator:
@@ -149,3 +149,31 @@ def test_a_validator_without_a_servable_slice_means_no_early_stopping_and_the_la
     assert torch.equal(module.weight, validator.seen_weights[-1])
     assert not torch.equal(module.weight, validator.seen_weights[0])
     assert any("no early stopping" in m for m in progress.messages)
+
+
+class _SparseTables(nn.Module):
+    def __init__(self, with_dense_layer: bool = False) -> None:
+        super().__init__()
+        self.table = nn.Embedding(10, 3, sparse=True)
+        self.dense = nn.Linear(3, 1) if with_dense_layer else None
+
+
+def test_sparse_embedding_tables_get_an_optimizer_that_updates_only_the_rows_of_the_batch() -> None:
+    for name in ("adam", "adagrad", "sgd"):
+        module = _SparseTables()
+        optimizer = make_optimizer(module, GradientConfig(optimizer=name, lr=0.1))
+        for rows in ([2, 5], [7]):
+            # the second step touches only row 7: dense Adam's momentum would move rows 2 and 5 again
+            before = module.table.weight.detach().clone()
+            optimizer.zero_grad()
+            module.table(torch.tensor(rows)).sum().backward()
+            optimizer.step()
+            changed = (module.table.weight.detach() != before).any(dim=1)
+            assert changed.tolist() == [i in rows for i in range(10)], name
+
+
+def test_sparse_tables_refuse_weight_decay_and_dense_weights_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="weight decay .* dense gradients"):
+        make_optimizer(_SparseTables(), GradientConfig(weight_decay=1e-4))
+    with pytest.raises(ValueError, match="no other trainable weights"):
+        make_optimizer(_SparseTables(with_dense_layer=True), GradientConfig())
