@@ -186,9 +186,16 @@ def _table(timings: list[Timing], title: str) -> None:
         print(f"| {t.model} | {t.dataset} | {t.device} | {t.fit_s:.2f} | {per_epoch} | {rate} |")
 
 
+def _warm_up() -> None:
+    """Pay once, untimed, the process-wide cost the first torch optimizer pays (it imports torch._dynamo, seconds
+    on this machine), so it is not charged to whichever model happens to be timed first."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def main() -> None:
     args = _arguments()
     torch.set_num_threads(args.threads)
+    _warm_up()
     models = [m for m in args.models.split(",") if m] or model_names()
     datasets: list[tuple[str, TrainData]] = []
     ml = read_canonical_folder(args.data)

@@ -8,6 +8,7 @@ are folded in by solving for their vector with the other side fixed, like implic
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -35,24 +36,11 @@ class ALSConfig(ModelConfig):
                           description="Conjugate-gradient steps per vector and sweep (3 is implicit's default).")
 
 
-_DOT_BLOCK_ENTRIES = 1 << 22
-"""Rows of the dense (rows x columns) product computed at once when reading off observed dot products."""
-
-
-def _observed_dots(vectors: torch.Tensor, fixed: torch.Tensor, crow: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """v_u . y_i for every observed (u, i), in CSR order, via dense row blocks (BLAS) rather than gathers."""
-    out = torch.empty(len(cols), dtype=vectors.dtype, device=vectors.device)
-    block = max(1, _DOT_BLOCK_ENTRIES // max(fixed.shape[0], 1))
-    for start in range(0, vectors.shape[0], block):
-        stop = min(start + block, vectors.shape[0])
-        lo, hi = int(crow[start]), int(crow[stop])
-        if hi == lo:
-            continue
-        dense = vectors[start:stop] @ fixed.T
-        counts = crow[start + 1:stop + 1] - crow[start:stop]
-        local_rows = torch.repeat_interleave(torch.arange(stop - start, device=vectors.device), counts)
-        out[lo:hi] = dense[local_rows, cols[lo:hi]]
-    return out
+def _csr(crow: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """A torch CSR matrix over the (already sorted, validated) pattern of a scipy CSR matrix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, cols, values, size=shape, check_invariants=False)
 
 
 def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor, regularization: float,
@@ -60,7 +48,8 @@ def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor,
     """One ALS half-step for every row of `matrix`: min sum_i c_ui (p_ui - x_u y_i)^2 + reg |x_u|^2, by batched CG.
 
     All rows are solved at once (vectorised over users), starting from `start`. The (C_u - I) term is a sparse
-    matrix of alpha * r_ui * (x_u . y_i) times the fixed factors, so each CG step is two BLAS products and one
+    matrix of alpha * r_ui * (x_u . y_i) times the fixed factors, so each CG step is one dense product, one
+    sampled product (the dots x_u . y_i at observed (u, i) only, never the dense users x items product) and one
     sparse product.
     """
     csr = sp.csr_matrix(matrix, dtype=np.float32)
@@ -72,18 +61,15 @@ def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor,
     shape = csr.shape
     gram = fixed.T @ fixed + regularization * torch.eye(fixed.shape[1], device=device, dtype=dtype)
 
-    rows = torch.repeat_interleave(torch.arange(shape[0], device=device), crow[1:] - crow[:-1])
-    indices = torch.stack([rows, cols])
-
-    def sparse(values: torch.Tensor) -> torch.Tensor:
-        return torch.sparse_coo_tensor(indices, values, size=shape, device=device, dtype=dtype, is_coalesced=True,
-                                       check_invariants=False)
+    pattern = _csr(crow, cols, torch.ones(len(cols), device=device, dtype=dtype), shape)
+    fixed_t = fixed.T.contiguous()
 
     def apply(v: torch.Tensor) -> torch.Tensor:
-        return v @ gram + sparse(extra * _observed_dots(v, fixed, crow, cols)) @ fixed
+        observed_dots = torch.sparse.sampled_addmm(pattern, v, fixed_t, beta=0.0).values()
+        return v @ gram + _csr(crow, cols, extra * observed_dots, shape) @ fixed
 
     # right-hand side: sum over observed i of c_ui * y_i (preference p_ui = 1 there, 0 elsewhere)
-    rhs = sparse(1.0 + extra) @ fixed
+    rhs = _csr(crow, cols, 1.0 + extra, shape) @ fixed
     x = start.clone()
     residual = rhs - apply(x)
     direction = residual.clone()
