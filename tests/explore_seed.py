@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.data.catalog import save_dataset
+from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
 from engine.experiments import create_experiment, load_split
 from engine.config import get_settings
@@ -12,10 +13,11 @@ from engine.store.db import session_scope
 from engine.store.tables import RunRow
 
 
-def finished_runs(models: tuple[str, ...], protocol: str = "cold-user") -> tuple[int, list[int]]:
-    """Store a 60-user synthetic dataset and a `protocol` experiment, fit and record `models`, save each model in
-    its run's artifact folder; returns the experiment id and the run ids in the order of `models`."""
-    dataset = generate_synthetic(60, 40, 900, seed=1)
+def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
+                  dataset: Dataset | None = None) -> tuple[int, list[int]]:
+    """Store `dataset` (default: 60-user synthetic data) and a `protocol` experiment, fit and record `models`, save
+    each model in its run's artifact folder; returns the experiment id and the run ids in the order of `models`."""
+    dataset = dataset if dataset is not None else generate_synthetic(60, 40, 900, seed=1)
     experiment_id = create_experiment(save_dataset(dataset, "synthetic", "synthetic"), protocol, {}, seed=0)
     split = load_split(experiment_id)
     run_ids = []
