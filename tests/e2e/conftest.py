@@ -56,6 +56,19 @@ def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def app_database(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point this test process's engine at the served app's data folder, so what a fixture stores there (datasets,
+    finished runs) is what the browser sees; the engine's connections are dropped before and after."""
+    from engine.store.db import dispose_engines
+
+    monkeypatch.setenv("COLDSTART_HOME", app_env["COLDSTART_HOME"])
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    dispose_engines()
+    yield
+    dispose_engines()
+
+
 @contextmanager
 def serve_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """Serve app.py on a free port and yield its URL; the whole process group is stopped after."""

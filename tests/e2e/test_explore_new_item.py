@@ -9,25 +9,20 @@ import pandas as pd
 import pytest
 
 from engine.data.synthetic import generate_synthetic
-from engine.store.db import dispose_engines
 from tests.explore_seed import finished_runs
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def dated_runs(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def dated_runs(app_database: None) -> list[int]:
     """Cold-item runs of two attribute models on a shop whose items carry a release date."""
-    monkeypatch.setenv("COLDSTART_HOME", app_env["COLDSTART_HOME"])
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    dispose_engines()
     shop = generate_synthetic(60, 40, 900, seed=1)
     released = pd.date_range("2019-01-01", periods=len(shop.items), freq="17D").strftime("%Y-%m-%d")
     items = shop.items.assign(released=released)
     dataset = dataclasses.replace(shop, items=items, item_kinds={**shop.item_kinds, "released": "date"},
                                   name="dated shop")
     _, run_ids = finished_runs(("content", "mapper"), protocol="cold-item", dataset=dataset)
-    dispose_engines()
     return run_ids
 
 

@@ -6,23 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from engine.store.db import dispose_engines
 from tests.comparison_seed import SeededRun, seed_runs
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def linked_runs(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def linked_runs(app_database: None) -> list[int]:
     """Two finished runs written into the served app's database, as a colleague's comparison would be."""
-    monkeypatch.setenv("COLDSTART_HOME", app_env["COLDSTART_HOME"])
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    dispose_engines()
     ids = seed_runs([SeededRun("mostpop", {"cold-user": {"ndcg@20": 0.1234}}),
                      SeededRun("content", {"cold-user": {"ndcg@20": 0.2345}}),
                      SeededRun("itemknn", {"cold-user": {"ndcg@20": 0.3456}})],
                     dataset="shared-link toy", experiment="shared link")
-    dispose_engines()
     return [ids["mostpop"][0], ids["content"][0]]
 
 
