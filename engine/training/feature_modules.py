@@ -173,10 +173,8 @@ class IdAndFeatureEmbedding(nn.Module):
         """(vectors (n, dim), biases (n,) or None) for entities at training `index` (-1 = unseen) with `rows`."""
         vectors = torch.zeros((len(index), self.dim), device=index.device)
         bias = torch.zeros(len(index), device=index.device) if self.with_bias else None
-        total_weight = torch.zeros(len(index), device=index.device)
         if self.ids is not None:
             known = index >= 0
-            total_weight = total_weight + known
             safe = index.clamp(min=0)
             vectors = vectors + self.ids(safe) * known.unsqueeze(1)
             if self.id_bias is not None:
@@ -185,10 +183,16 @@ class IdAndFeatureEmbedding(nn.Module):
             vectors = vectors + self.features(rows)
             if self.feature_bias is not None:
                 bias = bias + self.feature_bias(rows).squeeze(1)
-            total_weight = total_weight.index_add(0, rows.row_of_entry(), rows.weights.abs())
         if self.average:
             # an entity with no id and no attribute values has a zero representation either way
-            scale = 1.0 / total_weight.clamp(min=1e-12)
+            scale = 1.0 / self._total_weight(index, rows).clamp(min=1e-12)
             vectors = vectors * scale.unsqueeze(1)
             bias = bias * scale if bias is not None else None
         return vectors, bias
+
+    def _total_weight(self, index: torch.Tensor, rows: SparseRows | None) -> torch.Tensor:
+        """Each entity's weight in the sum: 1 for a known id (when ids are used) plus its absolute attribute values."""
+        total = (index >= 0).float() if self.ids is not None else torch.zeros(len(index), device=index.device)
+        if self.features is not None and rows is not None:
+            total = total.index_add(0, rows.row_of_entry(), rows.weights.abs())
+        return total

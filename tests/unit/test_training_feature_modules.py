@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch import nn
 
-from engine.training.feature_modules import FeatureBag, FeatureTable, FieldEmbeddings, SparseRows
+from engine.training.feature_modules import (FeatureBag, FeatureTable, FieldEmbeddings, IdAndFeatureEmbedding,
+                                             SparseRows)
 
 
 def _features() -> sp.csr_matrix:
@@ -44,3 +46,19 @@ def test_field_embeddings_sum_each_field_separately() -> None:
     for field in range(3):
         columns = torch.from_numpy(np.flatnonzero(column_field == field))
         assert torch.allclose(out[:, field], dense[:, columns] @ weight[columns], atol=1e-6)
+
+
+def test_averaged_id_and_feature_embedding_divides_by_the_id_plus_absolute_feature_weights() -> None:
+    matrix = _features()
+    encoder = IdAndFeatureEmbedding(4, 5, 3, with_bias=True, average=True)
+    nn.init.normal_(encoder.id_bias.weight)
+    nn.init.normal_(encoder.feature_bias.bag.weight)
+    index = torch.tensor([0, 1, 2, -1])  # the last entity is new: attributes only
+    vectors, bias = encoder(index, SparseRows.from_csr(matrix))
+    dense = torch.from_numpy(matrix.toarray())
+    known = (index >= 0).float()
+    ids = encoder.ids(index.clamp(min=0)) * known[:, None]
+    total = known + dense.abs().sum(dim=1)  # rows: 2, 3.2, 1 (id only), 2.3 (no id)
+    assert torch.allclose(vectors, (ids + dense @ encoder.features.bag.weight) / total[:, None], atol=1e-6)
+    id_bias = encoder.id_bias(index.clamp(min=0)).squeeze(1) * known
+    assert torch.allclose(bias, (id_bias + dense @ encoder.feature_bias.bag.weight.squeeze(1)) / total, atol=1e-6)
