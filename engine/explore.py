@@ -201,28 +201,29 @@ def attribute_choices(context: ExploreContext, side: str, limit: int = 50) -> di
     return choices
 
 
+def _sorted_values(context: ExploreContext, side: str, kind: str) -> dict[str, pd.Series]:
+    """The present values of each `kind` ("numeric" or "date") attribute, parsed and sorted; empty ones left out."""
+    table = context.dataset.attribute_table(side)
+    parse = parse_dates if kind == "date" else (lambda v: pd.to_numeric(v, errors="coerce"))
+    out = {}
+    for name, attribute_kind in context.dataset.attribute_kinds(side).items():
+        if attribute_kind == kind and table is not None and name in table.columns:
+            values = parse(table[name]).dropna().sort_values()
+            if not values.empty:
+                out[name] = values
+    return out
+
+
 def numeric_attributes(context: ExploreContext, side: str) -> dict[str, tuple[float, float, float]]:
     """(min, median, max) per numeric attribute, for number inputs."""
-    table = context.dataset.attribute_table(side)
-    out = {}
-    for name, kind in context.dataset.attribute_kinds(side).items():
-        if kind == "numeric" and table is not None and name in table.columns:
-            values = pd.to_numeric(table[name], errors="coerce").dropna()
-            if not values.empty:
-                out[name] = (float(values.min()), float(values.median()), float(values.max()))
-    return out
+    return {name: (float(values.iloc[0]), float(values.median()), float(values.iloc[-1]))
+            for name, values in _sorted_values(context, side, "numeric").items()}
 
 
 def date_attributes(context: ExploreContext, side: str) -> dict[str, tuple[dt.date, dt.date, dt.date]]:
     """(earliest, median, latest) per date attribute, for date inputs."""
-    table = context.dataset.attribute_table(side)
-    out = {}
-    for name, kind in context.dataset.attribute_kinds(side).items():
-        if kind == "date" and table is not None and name in table.columns:
-            dates = parse_dates(table[name]).dropna().sort_values()
-            if not dates.empty:
-                out[name] = (dates.iloc[0].date(), dates.iloc[len(dates) // 2].date(), dates.iloc[-1].date())
-    return out
+    return {name: (dates.iloc[0].date(), dates.iloc[len(dates) // 2].date(), dates.iloc[-1].date())
+            for name, dates in _sorted_values(context, side, "date").items()}
 
 
 def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:

@@ -154,3 +154,19 @@ def test_date_attributes_offer_the_earliest_median_and_latest_date():
     assert explore.date_attributes(context, "item") == {
         "released": (dt.date(1990, 1, 2), dt.date(1995, 3, 1), dt.date(1995, 3, 1))}
     assert explore.date_attributes(context, "user") == {}
+
+
+def test_numeric_attributes_offer_the_minimum_median_and_maximum():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from engine.data.dataset import Dataset
+
+    interactions = pd.DataFrame({"user_id": ["u1", "u2"], "item_id": ["a", "b"], "weight": [1.0, 1.0]})
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "price": ["9.5", "2", "unknown", "4"],
+                          "note": ["x", "y", "z", "w"]})
+    dataset = Dataset(interactions, items, None, {"price": "numeric", "note": "categorical"}, {})
+    context = SimpleNamespace(dataset=dataset)
+    assert explore.numeric_attributes(context, "item") == {"price": (2.0, 4.0, 9.5)}
+    assert explore.numeric_attributes(context, "user") == {}
