@@ -44,8 +44,9 @@ def _csr(crow: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tu
 
 
 def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor, regularization: float,
-                  alpha: float, steps: int) -> torch.Tensor:
-    """One ALS half-step for every row of `matrix`: min sum_i c_ui (p_ui - x_u y_i)^2 + reg |x_u|^2, by batched CG.
+                  alpha: float, steps: int, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """One ALS half-step for every row of `matrix`: min sum_i c_ui (p_ui - x_u y_i)^2 + reg |x_u - m_u|^2, by batched
+    CG, where the prior means m_u are the rows of `prior` (zero without one, the usual ALS penalty).
 
     All rows are solved at once (vectorised over users), starting from `start`. The (C_u - I) term is a sparse
     matrix of alpha * r_ui * (x_u . y_i) times the fixed factors, so each CG step is one dense product, one
@@ -70,6 +71,8 @@ def solve_factors(matrix: sp.spmatrix, fixed: torch.Tensor, start: torch.Tensor,
 
     # right-hand side: sum over observed i of c_ui * y_i (preference p_ui = 1 there, 0 elsewhere)
     rhs = _csr(crow, cols, 1.0 + extra, shape) @ fixed
+    if prior is not None:
+        rhs = rhs + regularization * prior.to(device, dtype)
     x = start.clone()
     residual = rhs - apply(x)
     direction = residual.clone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -25,6 +26,23 @@ def test_conjugate_gradient_half_step_matches_the_exact_weighted_least_squares_s
         confidence = 1.0 + alpha * matrix[u].toarray().ravel()
         preference = (matrix[u].toarray().ravel() > 0).astype(float)
         exact = np.linalg.solve(y.T @ (confidence[:, None] * y) + reg * np.eye(4), y.T @ (confidence * preference))
+        np.testing.assert_allclose(solved[u], exact, rtol=1e-3, atol=1e-4)
+
+
+def test_half_step_with_a_prior_solves_the_penalty_centred_on_the_prior_mean() -> None:
+    rng = np.random.default_rng(1)
+    matrix = sp.random(5, 9, density=0.3, random_state=2, format="csr", dtype=np.float32)
+    matrix.data[:] = 1.0
+    fixed = torch.from_numpy(rng.normal(size=(9, 4)).astype(np.float32))
+    prior = torch.from_numpy(rng.normal(size=(5, 4)).astype(np.float32))
+    reg, alpha = 2.0, 3.0
+    solved = solve_factors(matrix, fixed, prior.clone(), reg, alpha, steps=8, prior=prior).numpy()
+    y = fixed.numpy().astype(np.float64)
+    for u in range(5):
+        confidence = 1.0 + alpha * matrix[u].toarray().ravel()
+        preference = (matrix[u].toarray().ravel() > 0).astype(float)
+        exact = np.linalg.solve(y.T @ (confidence[:, None] * y) + reg * np.eye(4),
+                                y.T @ (confidence * preference) + reg * prior[u].numpy())
         np.testing.assert_allclose(solved[u], exact, rtol=1e-3, atol=1e-4)
 
 
@@ -67,3 +85,19 @@ def test_mapper_serves_new_users_and_items_from_their_attributes() -> None:
     users = user_query(data, ["f_new", "m_new"])
     scores = model.score(users, item_query(data, ["n1", "n2"])).numpy()  # n1 is a drama, n2 action
     assert scores[0, 0] > scores[0, 1] and scores[1, 1] > scores[1, 0]
+
+
+def test_mapper_refines_a_new_items_attribute_prediction_with_its_revealed_users_under_the_prior() -> None:
+    _, data = two_taste_world()
+    params = {"factors": 4, "regularization": 1.0, "iterations": 10, "ridge": 0.01}
+    women, men = user_query(data, ["f1", "f2", "f3"]), user_query(data, ["m1", "m2", "m3"])
+    # n1 is a drama (the women's genre) whose only revealed user is a man
+    drama_seen_by_a_man = item_query(data, ["n1"], pd.DataFrame({"user_id": ["m3"], "item_id": ["n1"]}))
+
+    def audience_gap(prior_strength: float) -> float:
+        """How much more the women than the men are predicted to like n1."""
+        model = AttributeMapperRecommender({**params, "prior_strength": prior_strength}).fit(data)
+        return float(model.score(women, drama_seen_by_a_man).mean() - model.score(men, drama_seen_by_a_man).mean())
+
+    assert audience_gap(1000.0) > 0  # a strong prior keeps the attributes' answer: a drama, for the women
+    assert audience_gap(0.001) < 0  # a weak one lets the one revealed man decide, as the plain ALS fold-in does
