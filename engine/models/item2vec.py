@@ -3,9 +3,14 @@
 Barkan, Koenigstein, "Item2Vec: Neural Item Embedding for Collaborative Filtering", MLSP 2016 (word2vec's SGNS,
 Mikolov et al., NeurIPS 2013, with a user's item set as the sentence and every other item of the set as context).
 Each training positive (u, i) is a centre item; a context item is drawn from the rest of u's history, and
-negatives from the smoothed popularity distribution (count ** 0.75, as word2vec). A user's profile is the mean of
-the normalised vectors of the items they had, so a new user who reveals a few items is folded in for free; items
-unseen in training have no vector (warm items only).
+negatives from the smoothed popularity distribution (count ** 0.75, as word2vec).
+Scoring reads the trained network the way skip-gram's optimum is understood (Levy & Goldberg, "Neural Word
+Embedding as Implicit Matrix Factorization", NeurIPS 2014): centre_h . context_j approximates
+log P(j | h) - log Pn(j) - log k, with Pn the noise distribution the negatives came from. A candidate j scores the
+mean over the user's items h of centre_h . context_j, plus log Pn(j): the average log-probability of j next to the
+user's items. The plain cosine between item vectors leaves out the log Pn(j) term and with it how often items are
+chosen at all; on MovieLens 100K warm validation it scored NDCG@20 0.122 against 0.194 (seeds 1-2). A new user who
+reveals a few items is folded in for free; items unseen in training have no vector (warm items only).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ class _SkipGram(nn.Module):
         self.context = nn.Embedding(n_items, dim)
         nn.init.normal_(self.centre.weight, std=dim ** -0.5)
         nn.init.zeros_(self.context.weight)
+        self.register_buffer("log_noise", torch.zeros(n_items))
+        """log Pn(j): each item's log-probability under the negative-sampling distribution, set at fit."""
 
 
 def _draw_context(indptr: torch.Tensor, indices: torch.Tensor, users: torch.Tensor,
@@ -87,6 +94,7 @@ class Item2Vec(TorchRecommender):
         sampler = NegativeSampler(data.matrix, batch_size=cfg.batch_size, n_negatives=cfg.n_negatives,
                                   kind=cfg.negative_sampling, alpha=cfg.popularity_alpha,
                                   reject_positives=False, seed=self.seed)
+        net.log_noise.copy_(torch.as_tensor(sampler.log_probabilities(), dtype=torch.float32))
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, centre, negatives, _ = batch
@@ -98,14 +106,10 @@ class Item2Vec(TorchRecommender):
 
         self.run_training(sampler, batch_loss, context)
 
-    def item_vectors(self) -> torch.Tensor:
-        """Unit-length centre vectors: cosine similarity is what skip-gram embeddings are compared by."""
-        return F.normalize(self.fitted_module().centre.weight.detach(), dim=1)
-
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
-        """Cosine between the mean of the user's history vectors and each candidate's vector."""
+        """Mean over the user's items h of centre_h . context_j, plus log Pn(j): see the module docstring."""
         item_index = torch.as_tensor(require_known_items(self, items), device=self.device)
-        vectors = self.item_vectors()
-        # a user without any history has an all-zero profile: every candidate scores 0 (no information)
-        profiles = history_mean(users.history, vectors)
-        return as_scores(F.normalize(profiles, dim=1) @ vectors[item_index].T)
+        net = self.fitted_module()
+        # a user without any history has an all-zero profile: candidates are ranked by log Pn(j) alone
+        profiles = history_mean(users.history, net.centre.weight.detach())
+        return as_scores(profiles @ net.context.weight.detach()[item_index].T + net.log_noise[item_index][None, :])

@@ -69,6 +69,12 @@ class NegativeSampler:
     def n_samples(self) -> int:
         return len(self.users)
 
+    def log_probabilities(self) -> np.ndarray:
+        """Log of each item's probability of being drawn as a negative (the noise distribution of word2vec)."""
+        if self._cumulative is None:
+            return np.full(self.n_items, -np.log(self.n_items))
+        return np.log(np.diff(self._cumulative, prepend=0.0))
+
     def draw(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
         """Item indices drawn from the sampling distribution (no rejection)."""
         if self._cumulative is None:

@@ -152,6 +152,17 @@ def test_history_readers_fold_in_few_shot_users_better_than_random(name):
     assert test_ndcg(model, "few-shot-user", slice_name) > random_ndcg("few-shot-user", slice_name) + 0.03
 
 
+def test_item2vec_ranks_for_a_user_without_history_by_how_often_items_are_chosen():
+    # with no items to sit next to, the log-probability of a candidate is its log Pn(j): popularity ** 0.75
+    _, data = planted("few-shot-user")
+    model = fitted("item2vec", "few-shot-user")
+    nobody = user_query(data, ["someone new"])
+    scores = model.score(nobody, item_query(data, data.item_ids)).numpy().ravel()
+    popularity = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
+    assert np.argmax(scores) == np.argmax(popularity)
+    assert np.corrcoef(np.argsort(np.argsort(scores)), np.argsort(np.argsort(popularity)))[0, 1] > 0.95
+
+
 # -- persistence -----------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(FAST))
 def test_saved_and_loaded_model_scores_new_and_known_entities_identically(name, tmp_path):

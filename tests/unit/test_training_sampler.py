@@ -75,6 +75,19 @@ def test_popularity_sampling_draws_popular_items_more_often_than_uniform() -> No
     assert abs(np.mean(uniform == 0) - 1 / n_items) < 0.01
 
 
+def test_log_probabilities_are_the_drawing_distribution() -> None:
+    matrix = _random_matrix(40, 12, 0.2, seed=4)
+    sampler = NegativeSampler(matrix, batch_size=64, kind="popularity", alpha=0.75)
+    drawn = np.bincount(sampler.draw(np.random.default_rng(1), 200_000), minlength=12) / 200_000
+    probabilities = np.exp(sampler.log_probabilities())
+    np.testing.assert_allclose(probabilities.sum(), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(drawn, probabilities, atol=0.005)
+    popularity = np.asarray((matrix > 0).sum(axis=0)).ravel()
+    np.testing.assert_allclose(probabilities, (popularity + 1.0) ** 0.75 / ((popularity + 1.0) ** 0.75).sum())
+    uniform = NegativeSampler(matrix, batch_size=64, kind="uniform")
+    np.testing.assert_allclose(np.exp(uniform.log_probabilities()), np.full(12, 1 / 12))
+
+
 def test_positive_weights_travel_with_their_pairs() -> None:
     matrix = sp.csr_matrix(np.array([[0, 2.5, 0], [1.0, 0, 0]], dtype=np.float32))
     users, positives, _, weights = _collect(NegativeSampler(matrix, batch_size=1, seed=0), 1)
