@@ -1,7 +1,7 @@
 """The seeded cases the ml-100k tables iterate over: one split per seed, indexed once, with its validator.
 
-`zoo_table.py`, `coldstart_table.py` and `library_parity.py` all tune on a split's validation slice and score on
-the test slice named like the protocol; this is that shared setup, so each table indexes a split only once.
+`zoo_table.py`, `coldstart_table.py`, `library_parity.py` and `fewshot_table.py` all tune on a split's validation
+slice and score on its test part; this is that shared setup, so each table indexes a split only once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from engine.protocols.split import EvalSlice, Split
 
 @dataclass
 class ProtocolCase:
-    """One seeded split of a protocol, ready for tuning (`validator`) and scoring (`test_slice`)."""
+    """One seeded split of a protocol, ready for tuning (`validator`) and scoring (`test_slice`).
+
+    `test_slice` is the test slice named like the protocol, or `overall` for the few-shot protocols, whose test
+    part is one slice per k (all in `split.test`).
+    """
 
     seed: int
     split: Split
@@ -37,4 +41,10 @@ def protocol_cases(dataset: Dataset, protocol: str, seeds: Sequence[int], metric
         split = make_split(dataset, protocol, seed)
         train = build_train_data(split.train, dataset, features)
         yield ProtocolCase(seed, split, train, make_validator(train, split, metric, seed=seed),
-                           next(s for s in split.test if s.name == protocol))
+                           headline_slice(split, protocol))
+
+
+def headline_slice(split: Split, protocol: str) -> EvalSlice:
+    """The test slice a protocol is summed up by: the one named like it, else `overall` (few-shot protocols)."""
+    by_name = {s.name: s for s in split.test}
+    return by_name.get(protocol) or by_name["overall"]
