@@ -9,6 +9,7 @@ the chosen attribute values with the dataset's own encoding, and whose revealed 
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +106,14 @@ def load_fitted_run(run_id: int) -> FittedRun:
         cls = get_model_class(name)
     except UnknownModelError as error:
         raise ExploreError(f"run {run_id}: {error}") from None
-    return FittedRun(run_id, name, cls.label, cls.family, cls.load(folder))
+    try:
+        model = cls.load(folder)
+    except (RuntimeError, KeyError, ValueError, OSError, pickle.UnpicklingError) as error:
+        # typically a model saved by an older version whose tensors or settings have changed since
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise ExploreError(f"run {run_id} ({name}): its saved model does not load with this version of "
+                           f"{cls.label} ({reason}); re-run it to explore it") from None
+    return FittedRun(run_id, name, cls.label, cls.family, model)
 
 
 def _rows_of(frame: pd.DataFrame | None, column: str, value: str) -> pd.DataFrame:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
+import torch
 
 from engine import explore
+from engine.config import get_settings
 from engine.store.db import dispose_engines, session_scope
 from engine.store.tables import RunRow
 from tests.explore_seed import finished_runs
@@ -137,6 +141,24 @@ def test_runs_without_a_fitted_model_cannot_be_explored_and_say_why(explored):
         explore.load_fitted_run(queued_id)
     with pytest.raises(explore.ExploreError, match="kept no model file"):
         explore.load_fitted_run(headless_id)
+
+
+def test_a_saved_model_that_no_longer_loads_is_refused_with_what_to_do(explored):
+    # a model saved by an older version: its tensors are not the ones this version's model reads
+    context, _, run_ids = explored
+    with session_scope() as session:
+        original = session.get(RunRow, run_ids[MODELS.index("itemknn")])
+        stale = RunRow(experiment_id=context.experiment_id, model="itemknn", status="done",
+                       artifact_path="artifacts/stale-itemknn")
+        session.add(stale)
+        session.flush()
+        stale_id, source = stale.id, get_settings().home / original.artifact_path
+    folder = get_settings().home / "artifacts" / "stale-itemknn"
+    folder.mkdir(parents=True)
+    shutil.copy(source / "model.json", folder / "model.json")
+    torch.save({"weights_of_an_older_version": torch.zeros(2)}, folder / "state.pt")
+    with pytest.raises(explore.ExploreError, match=rf"run {stale_id} \(itemknn\): its saved model does not load.*re-run it"):
+        explore.load_fitted_run(stale_id)
 
 
 def test_date_attributes_offer_the_earliest_median_and_latest_date():
