@@ -157,7 +157,8 @@ def test_a_saved_model_that_no_longer_loads_is_refused_with_what_to_do(explored)
     folder.mkdir(parents=True)
     shutil.copy(source / "model.json", folder / "model.json")
     torch.save({"weights_of_an_older_version": torch.zeros(2)}, folder / "state.pt")
-    with pytest.raises(explore.ExploreError, match=rf"run {stale_id} \(itemknn\): its saved model does not load.*re-run it"):
+    refusal = rf"run {stale_id} \(itemknn\): its saved model does not load.*re-run it"
+    with pytest.raises(explore.ExploreError, match=refusal):
         explore.load_fitted_run(stale_id)
 
 
