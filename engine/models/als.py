@@ -134,11 +134,11 @@ class ALSRecommender(Recommender):
 
     def user_vectors(self, users: UserQuery) -> torch.Tensor:
         """Trained vectors for known users, folded-in vectors for new ones (zero without revealed items)."""
-        return _vectors(users.index, users.history, self.user_factors, lambda h: self.fold_in(h, self.item_factors))
+        return known_or_folded_in(users.index, users.history, self.user_factors, lambda h: self.fold_in(h, self.item_factors))
 
     def item_vectors(self, items: ItemQuery) -> torch.Tensor:
         """Trained vectors for known items, folded-in vectors for new ones (zero without revealed users)."""
-        return _vectors(items.index, items.history, self.item_factors, lambda h: self.fold_in(h, self.user_factors))
+        return known_or_folded_in(items.index, items.history, self.item_factors, lambda h: self.fold_in(h, self.user_factors))
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         """Dot products of user and item vectors (trained or folded in)."""
@@ -153,9 +153,9 @@ class ALSRecommender(Recommender):
         self.user_factors, self.item_factors = state["user_factors"], state["item_factors"]
 
 
-def _vectors(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor,
-             fold_in: Callable[[sp.csr_matrix], torch.Tensor]) -> torch.Tensor:
-    """Rows of `trained` for known entities, `fold_in(history rows)` for the others."""
+def known_or_folded_in(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor,
+                       fold_in: Callable[[sp.csr_matrix], torch.Tensor]) -> torch.Tensor:
+    """Rows of `trained` for known entities; for the new ones, `fold_in` of their history rows (in index order)."""
     out = torch.zeros(len(index), trained.shape[1], dtype=torch.float32)
     known = index >= 0
     if known.any():

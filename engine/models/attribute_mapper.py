@@ -18,7 +18,7 @@ from pydantic import Field
 
 from engine.data.features import FeatureMatrix
 from engine.models._scoring import as_scores
-from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, solve_factors
+from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, known_or_folded_in, solve_factors
 from engine.models.base import Capabilities, FitContext, ItemQuery, Recommender, TrainData, UserQuery
 
 
@@ -93,26 +93,25 @@ class AttributeMapperRecommender(Recommender):
         """Trained rows for known entities. A new one gets its attribute prediction, folded in with its revealed
         interactions under a prior centred on that prediction; without attributes on its side, the plain ALS
         fold-in (zero without interactions)."""
-        out = torch.zeros(len(index), trained.shape[1], dtype=torch.float32)
-        known = np.flatnonzero(index >= 0)
-        out[torch.from_numpy(known)] = trained[torch.from_numpy(index[known])]
-        new = np.flatnonzero(index < 0)
-        if not len(new):
-            return out
-        revealed = sp.csr_matrix(history)[new]
         if weights is None or features is None:
-            out[torch.from_numpy(new)] = self.als.fold_in(revealed, fixed)
-            return out
-        vectors = apply_ridge_map(sp.csr_matrix(features)[new], weights)
+            return known_or_folded_in(index, history, trained, lambda revealed: self.als.fold_in(revealed, fixed))
+        predicted = apply_ridge_map(sp.csr_matrix(features)[np.flatnonzero(index < 0)], weights)
+        return known_or_folded_in(index, history, trained,
+                                  lambda revealed: self._refine(predicted, revealed, fixed))
+
+    def _refine(self, predicted: torch.Tensor, revealed: sp.csr_matrix, fixed: torch.Tensor) -> torch.Tensor:
+        """The predicted vectors, each re-solved from its revealed interactions (when it has some) by ALS with a
+        penalty of `prior_strength` x the L2 regularisation on the distance to the prediction."""
         shown = np.flatnonzero(revealed.getnnz(axis=1) > 0)
-        if len(shown):
-            prior = vectors[torch.from_numpy(shown)]
-            config = self.config
-            vectors[torch.from_numpy(shown)] = solve_factors(
-                revealed[shown], fixed, prior, config.regularization * config.prior_strength, config.alpha,
-                FOLD_IN_CG_STEPS, prior=prior)
-        out[torch.from_numpy(new)] = vectors
-        return out
+        if not len(shown):
+            return predicted
+        refined = predicted.clone()
+        prior = predicted[torch.from_numpy(shown)]
+        config = self.config
+        refined[torch.from_numpy(shown)] = solve_factors(
+            revealed[shown], fixed, prior, config.regularization * config.prior_strength, config.alpha,
+            FOLD_IN_CG_STEPS, prior=prior)
+        return refined
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The ALS factors (prefixed `als.`) and the user / item attribute maps that exist."""
