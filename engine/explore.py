@@ -156,8 +156,9 @@ def user_history(context: ExploreContext, slice_name: str, user_id: str) -> pd.D
 
 
 def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items: ItemQuery, k: int,
-            history: list[str], user_row: sp.csr_matrix | None, hits: set[str] = frozenset()) -> ModelAnswer:
-    """Top-k of one model for one user, with test hits and a reason per item."""
+            history: list[str], user_row: sp.csr_matrix | None, hits: set[str] | None = None) -> ModelAnswer:
+    """Top-k of one model for one user, with a reason per item and, for a test user (`hits` given), which items
+    are held-out positives; a made-up user has no held-out positives, so no such column."""
     scores, positions = fitted.model.recommend(users, items, k)
     finite = torch.isfinite(scores[0])
     ids = [str(items.ids[p]) for p in positions[0][finite].tolist()]
@@ -166,8 +167,9 @@ def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items:
     reasons = context.explainer.explain(kind, ids, history=history, user_row=user_row)
     table = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "item_id": ids,
                           "score": scores[0][finite].numpy().astype(np.float64),
-                          "hit": [i in hits for i in ids],
                           "why": [r.text if isinstance(r, Reason) else "" for r in reasons]})
+    if hits is not None:
+        table.insert(3, "hit", [i in hits for i in ids])
     return ModelAnswer(fitted, with_item_attributes(context, table), reason_kind=kind)
 
 

@@ -32,18 +32,21 @@ def _fitted(run_id: int, database: str, created_at: str) -> explore.FittedRun:
 
 
 def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) -> None:
-    """Models side by side: each one's ranked table, or why it cannot answer; then what the reasons mean."""
-    for column, answer in zip(st.columns(len(answers)), answers):
-        with column:
-            st.markdown(f"**{answer.run.label}** · run {answer.run.run_id}")
-            if answer.not_applicable is not None:
-                st.info(f"Not applicable: {answer.not_applicable}")
-                continue
-            table = answer.table
-            shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id") if c and c in table.columns]
-            shown += [c for c in table.columns if c not in shown and c != "score"]
-            st.dataframe(table[shown], hide_index=True, column_config={
-                "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user")})
+    """Models side by side, two to a row: each one's ranked table, or why it cannot answer; then what the reasons
+    mean. Two to a row leave a title and its reason room to be read; four in one row cut both short."""
+    for first in range(0, len(answers), 2):
+        for column, answer in zip(st.columns(2), answers[first:first + 2]):
+            with column:
+                st.markdown(f"**{answer.run.label}** · run {answer.run.run_id}")
+                if answer.not_applicable is not None:
+                    st.info(f"Not applicable: {answer.not_applicable}")
+                    continue
+                table = answer.table
+                shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id")
+                         if c and c in table.columns]
+                shown += [c for c in table.columns if c not in shown and c != "score"]
+                st.dataframe(table[shown], hide_index=True, column_config={
+                    "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user")})
     kinds = sorted({a.reason_kind for a in answers if a.reason_kind})
     for kind in kinds:
         st.caption(REASON_KINDS[kind])

@@ -73,6 +73,7 @@ def test_new_user_from_attributes_only_is_answered_by_models_that_serve_new_user
     assert answers["content"].reason_kind == "similar-users"
     assert answers["mostpop"].reason_kind == "popular"
     assert answers["mostpop"].table["why"].str.startswith("liked by").all()
+    assert "hit" not in answers["content"].table.columns  # a made-up user has no held-out positives to mark
 
 
 def test_new_users_attributes_change_a_content_models_list(explored):
