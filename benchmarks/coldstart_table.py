@@ -26,7 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.protocol_cases import ProtocolCase, protocol_cases  # noqa: E402
+from benchmarks.protocol_cases import (ProtocolCase, best_of, ci_verdict, per_user_series,  # noqa: E402
+                                       protocol_cases)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
@@ -68,12 +69,6 @@ def _parameters(args: argparse.Namespace, case: ProtocolCase, name: str, protoco
     return tuning.best_params
 
 
-def _per_user(frame: pd.DataFrame, slice_name: str, seed: int) -> pd.Series:
-    """One slice's per-user NDCG@20, indexed by (seed, user) so seeds pool into one paired comparison."""
-    rows = frame.loc[frame["slice"] == slice_name]
-    return pd.Series(rows[METRIC].to_numpy(), index=[f"{seed}:{u}" for u in rows["user_id"]])
-
-
 def main() -> None:
     args = _arguments()
     torch.set_num_threads(args.threads)
@@ -100,7 +95,7 @@ def main() -> None:
                     summary = run.results["slices"].get(slice_name, {"not_applicable": "no such slice"})
                     if "not_applicable" not in summary:
                         per_user.setdefault((name, protocol, slice_name), []).append(
-                            _per_user(run.per_user, slice_name, seed))
+                            per_user_series(run.per_user, slice_name, seed, METRIC))
                 score = run.results["slices"][protocol][METRIC]["mean"]
                 print(f"[{protocol} seed {seed}] {name:<10} test {score:.4f} fit {run.fit_seconds:.1f}s "
                       f"params {params}", file=sys.stderr, flush=True)
@@ -123,17 +118,15 @@ def main() -> None:
         print(f"| {cls.label} (`{name}`) | {cls.family} | " + " | ".join(cells) + " |")
     print()
     for protocol in protocols:
-        def best(group: list[str]) -> str | None:
-            scored = [m for m in group if (m, protocol, protocol) in means]
-            return max(scored, key=lambda m: means[(m, protocol, protocol)]) if scored else None
-
-        challenger, champion = best(cold_start), best(baselines)
+        on_protocol = {model: value for (model, p, slice_name), value in means.items()
+                       if p == protocol and slice_name == protocol}
+        challenger, champion = best_of(cold_start, on_protocol), best_of(baselines, on_protocol)
         if challenger is None or champion is None:
             continue
         comparison = paired_comparison(pd.concat(per_user[(challenger, protocol, protocol)]),
                                        pd.concat(per_user[(champion, protocol, protocol)]))
         low, high = comparison.ci
-        verdict = "beats" if low > 0 else ("loses to" if high < 0 else "does not separate from")
+        verdict = ci_verdict(low, high)
         target, reached_value = TARGETS.get(protocol), means[(challenger, protocol, protocol)]
         reached = "" if target is None else f"; target {target:.3f} {'met' if reached_value >= target else 'missed'}"
         print(f"{protocol}: best cold-start {challenger} {reached_value:.3f} {verdict} best "

@@ -23,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.protocol_cases import protocol_cases  # noqa: E402
+from benchmarks.protocol_cases import best_of, ci_verdict, per_user_series, protocol_cases  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
 from engine.evaluation import evaluate, reason_not_served  # noqa: E402
@@ -50,11 +50,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=4, help="tuning trials per model, protocol and seed")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
-
-
-def _best(group: list[str], means: dict[str, float]) -> str | None:
-    scored = [m for m in group if m in means]
-    return max(scored, key=means.get) if scored else None
 
 
 def main() -> None:
@@ -86,9 +81,8 @@ def main() -> None:
                 scored = evaluate(tuning.best_model, case.train, reported, (20,), seed=case.seed, n_bootstrap=0,
                                   beyond=False)
                 for slice_name in slice_names:
-                    rows = scored.per_user.loc[scored.per_user["slice"] == slice_name]
                     per_user.setdefault((name, slice_name), []).append(
-                        pd.Series(rows[METRIC].to_numpy(), index=[f"{case.seed}:{u}" for u in rows["user_id"]]))
+                        per_user_series(scored.per_user, slice_name, case.seed, METRIC))
                 curve = " ".join(f"{scored.slices[s.name][METRIC]['mean']:.3f}" for s in shots)
                 print(f"[{protocol} seed {case.seed}] {name:<10} valid {tuning.best_score:.4f} test k-curve {curve} "
                       f"params {tuning.best_params}", file=sys.stderr, flush=True)
@@ -114,12 +108,12 @@ def _print_protocol(protocol: str, args: argparse.Namespace, slice_names: list[s
     print()
     for slice_name in slice_names[:-1]:
         by_model = {name: means[(name, slice_name)] for name in baselines + specialists if (name, slice_name) in means}
-        challenger, champion = _best(specialists, by_model), _best(baselines, by_model)
+        challenger, champion = best_of(specialists, by_model), best_of(baselines, by_model)
         if challenger is None or champion is None:
             continue
         comparison = paired_comparison(pooled[(challenger, slice_name)], pooled[(champion, slice_name)])
         low, high = comparison.ci
-        verdict = "beats" if low > 0 else ("loses to" if high < 0 else "does not separate from")
+        verdict = ci_verdict(low, high)
         print(f"{slice_name}: best cold-start/deep {challenger} {by_model[challenger]:.3f} {verdict} best zoo-I "
               f"{champion} {by_model[champion]:.3f}: {comparison.mean_difference:+.4f} "
               f"(paired 95% CI {low:+.4f} .. {high:+.4f}, {comparison.n_users} user-splits)")

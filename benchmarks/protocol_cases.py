@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 from engine.data.dataset import Dataset
 from engine.data.features import FeatureMatrix
 from engine.data.indexing import build_train_data, dataset_features
@@ -48,3 +50,21 @@ def headline_slice(split: Split, protocol: str) -> EvalSlice:
     """The test slice a protocol is summed up by: the one named like it, else `overall` (few-shot protocols)."""
     by_name = {s.name: s for s in split.test}
     return by_name.get(protocol) or by_name["overall"]
+
+
+def per_user_series(per_user: pd.DataFrame, slice_name: str, seed: int, metric: str) -> pd.Series:
+    """One slice's per-user `metric` from an evaluation's per-user frame, indexed "seed:user" so the seeds of a
+    protocol pool into one paired comparison."""
+    rows = per_user.loc[per_user["slice"] == slice_name]
+    return pd.Series(rows[metric].to_numpy(), index=[f"{seed}:{u}" for u in rows["user_id"]])
+
+
+def best_of(group: Sequence[str], means: dict[str, float]) -> str | None:
+    """The model of `group` with the highest mean, or None when none of them was scored."""
+    scored = [m for m in group if m in means]
+    return max(scored, key=means.get) if scored else None
+
+
+def ci_verdict(low: float, high: float) -> str:
+    """How a challenger stands against a champion, read from the paired CI of their difference."""
+    return "beats" if low > 0 else ("loses to" if high < 0 else "does not separate from")

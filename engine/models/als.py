@@ -134,11 +134,13 @@ class ALSRecommender(Recommender):
 
     def user_vectors(self, users: UserQuery) -> torch.Tensor:
         """Trained vectors for known users, folded-in vectors for new ones (zero without revealed items)."""
-        return known_or_folded_in(users.index, users.history, self.user_factors, lambda h: self.fold_in(h, self.item_factors))
+        return known_or_folded_in(users.index, users.history, self.user_factors,
+                                  lambda h: self.fold_in(h, self.item_factors))
 
     def item_vectors(self, items: ItemQuery) -> torch.Tensor:
         """Trained vectors for known items, folded-in vectors for new ones (zero without revealed users)."""
-        return known_or_folded_in(items.index, items.history, self.item_factors, lambda h: self.fold_in(h, self.user_factors))
+        return known_or_folded_in(items.index, items.history, self.item_factors,
+                                  lambda h: self.fold_in(h, self.user_factors))
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         """Dot products of user and item vectors (trained or folded in)."""
