@@ -15,6 +15,10 @@ from engine.data.dataset import MULTI_VALUE_SEPARATOR, Dataset
 COLD_BUCKETS = ("0", "1", "2-5", "6-20", ">20")
 _BUCKET_EDGES = [-1, 0, 1, 5, 20, np.inf]
 _WORD = r"[A-Za-z0-9]{2,}"
+# The activity chart's bucket: the finest period that keeps the chart readable for the data's time span (days).
+ACTIVITY_PERIODS = (("day", 180), ("week", 3 * 365), ("month", 30 * 365), ("year", np.inf))
+# Period aliases (not offset aliases: `to_period` refuses "MS" and "YS", which name the start of a month or year).
+_PERIOD_FREQUENCIES = {"day": "D", "week": "W-SUN", "month": "M", "year": "Y"}
 
 
 @dataclass
@@ -27,7 +31,7 @@ class DatasetProfile:
     ratings: pd.DataFrame | None  # rating, interactions
     events: pd.DataFrame | None  # event, interactions
     activity: pd.DataFrame | None  # period (datetime), interactions, new_users, new_items
-    activity_period: str | None  # "day" | "week" | "month"
+    activity_period: str | None  # "day" | "week" | "month" | "year"
     attributes: pd.DataFrame  # side, attribute, kind, coverage (share of all entities), cardinality
     cold_buckets: pd.DataFrame  # bucket, users, items
 
@@ -75,8 +79,8 @@ def _activity(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
         return None, None
     when = pd.to_datetime(frame["timestamp"], unit="s")
     span_days = (when.max() - when.min()).days
-    period, freq = ("day", "D") if span_days <= 180 else ("week", "W-SUN") if span_days <= 3 * 365 else ("month", "MS")
-    bucket = when.dt.to_period(freq).dt.start_time
+    period = next(name for name, longest in ACTIVITY_PERIODS if span_days <= longest)
+    bucket = when.dt.to_period(_PERIOD_FREQUENCIES[period]).dt.start_time
     first_user = bucket.groupby(frame["user_id"].to_numpy()).min()
     first_item = bucket.groupby(frame["item_id"].to_numpy()).min()
     activity = pd.DataFrame({
