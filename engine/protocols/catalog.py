@@ -25,8 +25,16 @@ PROTOCOLS: dict[str, Callable[..., SplitParts]] = {
 }
 
 PROTOCOL_DESCRIPTIONS: dict[str, str] = {
-    name: inspect.getdoc(function).split("\n")[0] for name, function in PROTOCOLS.items()
+    "warm": "each user's positives are split into training, validation and test (nobody and nothing is new)",
+    "cold-item": "a share of the items has no training interaction, like items just added to a catalogue",
+    "cold-user": "a share of the users has no training interaction, like people who just signed up",
+    "cold-both": "a share of the users and of the items is new, and new users meet new items too",
+    "few-shot-user": "held-out users reveal only k of their interactions (k = 1, 2, 3, 5, 10 by default)",
+    "few-shot-item": "held-out items reveal only k of their interactions and are ranked among the held-out items",
+    "temporal": "train on the oldest interactions, validate on the next ones, test on the newest (the seed is unused)",
 }
+"""One line of plain text per protocol for a newcomer (form options and CLI help show no markdown); the details,
+with parameter names, are in each protocol function's docstring."""
 
 
 def protocol_function(name: str) -> Callable[..., SplitParts]:

@@ -8,7 +8,8 @@ import pytest
 
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
-from engine.protocols import ProtocolError, make_split, split_parts, split_sizes
+from engine.protocols import (PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProtocolError, make_split, split_parts,
+                              split_sizes)
 from engine.protocols.split import Split
 
 SEEDED_PROTOCOLS = ["warm", "cold-item", "cold-user", "cold-both", "few-shot-user", "few-shot-item"]
@@ -182,6 +183,13 @@ def test_slice_sizes_count_users_candidates_and_rows(dataset):
                                           "interactions": len(cold.truth), "revealed": 0}
     assert sizes["train"]["interactions"] == len(split.train)
     assert sizes["cold_items"] == len(split.cold_items)
+
+
+def test_every_protocol_has_one_line_of_plain_text_for_the_form_options():
+    # selectbox options and --help show text as typed: markdown marks would appear raw
+    assert list(PROTOCOL_DESCRIPTIONS) == list(PROTOCOLS)
+    for name, text in PROTOCOL_DESCRIPTIONS.items():
+        assert text and "`" not in text and "*" not in text and "\n" not in text, name
 
 
 def test_reference_protocol_on_movielens_keeps_ratings_of_four_and_above(ml100k_dir):
