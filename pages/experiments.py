@@ -74,7 +74,11 @@ def _define(dataset: DatasetInfo) -> None:
         with column:
             params[name] = _parameter_widget(protocol, name, default)
     seed = int(columns[-1].number_input("Seed", min_value=0, value=0, step=1, key="experiment-seed"))
-    name = st.text_input("Name", value=f"{dataset.name} · {protocol} · seed {seed}", key="experiment-name")
+    # empty by default, so the automatic name follows protocol and seed until the user types one of their own
+    automatic_name = f"{dataset.name} · {protocol} · seed {seed}"
+    typed_name = st.text_input("Name", placeholder=automatic_name, key="experiment-name",
+                               help="Leave empty to use the name shown, made from the dataset, protocol and seed.")
+    name = typed_name.strip() or automatic_name
     preview, create = st.columns(2)
     try:
         if preview.button("Preview slice sizes", key="experiment-preview"):

@@ -55,10 +55,19 @@ def test_creating_an_experiment_stores_its_split_and_lists_it(dataset_id):
     assert not app.exception and not app.error
     (experiment,) = list_experiments(dataset_id)
     assert experiment.protocol == "cold-user" and experiment.seed == 7 and experiment.params["cold_fraction"] == 0.3
+    assert experiment.name == "tiny shop · cold-user · seed 7", "the automatic name follows protocol and seed"
     assert load_split(experiment.id).fingerprint == experiment.fingerprint
     assert any("cold-user" in set(frame.value.get("slice", [])) for frame in app.dataframe
                if "slice" in frame.value.columns)
 
+
+def test_a_name_the_user_typed_is_kept_whatever_the_protocol(dataset_id):
+    app = _open()
+    app.text_input(key="experiment-name").input("  my first split  ").run()
+    app.selectbox(key="experiment-protocol").set_value("cold-item").run()
+    _button(app, "Create experiment").click().run()
+    assert not app.exception and not app.error
+    assert [e.name for e in list_experiments(dataset_id)] == ["my first split"]
 
 def test_bad_protocol_parameters_show_a_specific_error_and_store_nothing(dataset_id):
     app = _open()
