@@ -9,6 +9,7 @@ Pressing the button again reuses the dataset, the experiment and any demo run th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -42,12 +43,46 @@ class DemoPlan:
     })
 
 
+@dataclass(frozen=True)
+class DemoSizes:
+    """Users, items and interactions of the demo sample as the data catalogue counts them."""
+
+    users: int
+    items: int
+    interactions: int
+
+
+def _stored_dataset(plan: DemoPlan) -> DatasetRow | None:
+    """The demo dataset's catalogue row, once the demo has stored it."""
+    with session_scope() as session:
+        return session.scalar(select(DatasetRow).where(DatasetRow.name == plan.dataset_name))
+
+
+@lru_cache(maxsize=4)
+def _generated_sizes(n_users: int, n_items: int, n_interactions: int, seed: int) -> DemoSizes:
+    """Sizes of the seeded sample, generated once per process: the Home page asks on every visit."""
+    frame = generate_synthetic(n_users, n_items, n_interactions, seed).interactions
+    return DemoSizes(frame["user_id"].nunique(), frame["item_id"].nunique(), len(frame))
+
+
+def demo_sizes(plan: DemoPlan) -> DemoSizes:
+    """What the demo stores, counted as the catalogue counts (users and items with an interaction).
+
+    The plan's sizes are only what the generator is asked for: a user or item that none of its random draws reached
+    has no interaction and is not stored, so the Home page states these counts instead. They come from the stored
+    sample, or (before the first demo) from the same seeded sample the button will store.
+    """
+    row = _stored_dataset(plan)
+    if row is not None:
+        return DemoSizes(row.n_users, row.n_items, row.n_interactions)
+    return _generated_sizes(plan.n_users, plan.n_items, plan.n_interactions, plan.seed)
+
+
 def _dataset_id(plan: DemoPlan) -> int:
     """The demo dataset, generated and stored the first time."""
-    with session_scope() as session:
-        existing = session.scalar(select(DatasetRow.id).where(DatasetRow.name == plan.dataset_name))
+    existing = _stored_dataset(plan)
     if existing is not None:
-        return existing
+        return existing.id
     dataset = generate_synthetic(plan.n_users, plan.n_items, plan.n_interactions, plan.seed)
     details = {"origin": "Home page demo", "n_users": plan.n_users, "n_items": plan.n_items,
                "n_interactions": plan.n_interactions, "seed": plan.seed}

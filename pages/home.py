@@ -7,7 +7,7 @@ import streamlit as st
 from engine.comparison import list_runs
 from engine.data.catalog import list_datasets
 from engine.data.errors import DataError
-from engine.demo import DemoPlan, start_demo
+from engine.demo import DemoPlan, demo_sizes, start_demo
 from engine.jobs.queue import JobError
 from engine.protocols.common import ProtocolError
 from ui.router import require_router
@@ -26,11 +26,13 @@ st.markdown(
 )
 
 plan = DemoPlan()
+sizes = demo_sizes(plan)
 with st.container(border=True):
-    st.markdown(f"**See it in a few minutes.** The demo stores a synthetic shop ({plan.n_users} users, "
-                f"{plan.n_items} items), hides 20% of the users and reveals 1 to 10 of their interactions, and trains "
-                "four kinds of model in the background: popularity, collaborative filtering (ItemKNN), a hybrid "
-                "(LightFM-style) and a cold-start specialist (DropoutNet). You land on Compare while they train.")
+    st.markdown(f"**See it in a few minutes.** The demo stores a synthetic shop ({sizes.users} users, "
+                f"{sizes.items} items, {sizes.interactions:,} interactions), hides 20% of the users and reveals 1 to "
+                "10 of their interactions, and trains four kinds of model in the background: popularity, "
+                "collaborative filtering (ItemKNN), a hybrid (LightFM-style) and a cold-start specialist "
+                "(DropoutNet). You land on Compare while they train.")
     if st.button("Run the demo", type="primary", icon=":material/play_arrow:", key="run-demo"):
         try:
             with st.spinner("Preparing the sample and queueing the runs…"):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from engine.comparison import model_label
+from engine.data.catalog import list_datasets
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
 from tests.comparison_seed import SeededRun, seed_runs
@@ -47,6 +48,15 @@ def test_demo_button_queues_four_runs_and_lands_on_compare_with_them_linked(cold
     assert app.title[0].value == "Compare runs"
     assert "4 of the linked runs are still training" in app.info[0].value
 
+
+def test_the_demo_promises_the_users_and_items_that_the_catalogue_then_lists(coldstart_home):
+    app = _open()
+    promise = next(m.value for m in app.markdown if "synthetic shop" in m.value)
+    app.button(key="run-demo").click().run()
+    (stored,) = list_datasets()
+    counts = f"({stored.n_users} users, {stored.n_items} items, {stored.n_interactions:,} interactions)"
+    assert counts in promise
+    assert counts in next(m.value for m in _open().markdown if "synthetic shop" in m.value)
 
 def test_a_demo_that_cannot_start_says_why_instead_of_showing_a_traceback(coldstart_home, monkeypatch):
     import engine.demo
