@@ -21,13 +21,14 @@ from engine.config import get_settings
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
+from engine.protocols.folders import SLICE_KINDS
 from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
 
 RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
                "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",
-               "created_at", "finished_at"]
+               "setting", "created_at", "finished_at"]
 
 # Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
 # higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
@@ -54,21 +55,40 @@ def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
+def _facets(run: pd.Series) -> dict[str, str]:
+    """What can set a run apart from runs of the same model name, each as display text: the registry key, dataset,
+    protocol and its parameters, and every hyper-parameter."""
+    facets = {"model": run["model"], "dataset": run["dataset"], "protocol": run["protocol"]}
+    facets |= {f"protocol {k}": f"{k}={v}" for k, v in sorted(run["protocol_params"].items())}
+    facets |= {f"param {k}": f"{k}={v}" for k, v in sorted(run["params"].items())}
+    return facets
+
+
 def _variant_labels(runs: pd.DataFrame) -> pd.Series:
-    """One label per variant: the model's name, plus what tells apart variants that share that name."""
+    """One short label per variant: the model's name, plus only what differs between variants sharing that name
+    (`ALS · factors=64` beside `ALS · factors=128`); `variant_settings` spells out the rest."""
     params_key = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
     key = runs["model"] + "|" + params_key + "|" + runs["setting"]
     labels = pd.Series(runs["label"].to_numpy(dtype=object), index=runs.index)
     for _, group in runs.groupby("label"):
         if key[group.index].nunique() < 2:
             continue
-        params_differ = params_key[group.index].nunique() > 1
-        settings_differ = group["setting"].nunique() > 1
-        for idx in group.index:
-            parts = [_params_text(runs.at[idx, "params"]) if params_differ else "",
-                     runs.at[idx, "setting"] if settings_differ else ""]
-            labels[idx] = f"{runs.at[idx, 'label']} ({'; '.join(p for p in parts if p) or 'default'})"
+        # a parameter some runs did not record (an older version of the model) reads as `name=–`
+        facets = {idx: _facets(runs.loc[idx]) for idx in group.index}
+        names = dict.fromkeys(name for own in facets.values() for name in own)
+        shown = {idx: {n: own.get(n, f"{n.split()[-1]}=–") for n in names} for idx, own in facets.items()}
+        differing = [n for n in names if len({own[n] for own in shown.values()}) > 1]
+        for idx, own in shown.items():
+            labels[idx] = f"{runs.at[idx, 'label']} · " + ", ".join(own[n] for n in differing)
     return labels
+
+
+def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
+    """Everything behind each variant label: data, protocol, hyper-parameters and the seeds of its runs."""
+    rows = [{"model": variant, "runs": len(group), "seeds": ", ".join(map(str, sorted(group["seed"].unique()))),
+             "data and protocol": group["setting"].iloc[0], "hyper-parameters": _params_text(group["params"].iloc[0])}
+            for variant, group in runs.groupby("variant", sort=True)]
+    return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "hyper-parameters"])
 
 
 def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable[int] | None = None,
@@ -76,7 +96,8 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
               run_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Runs with their dataset and experiment, newest first, filtered by any of the given values.
 
-    Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed.
+    Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed, `setting` the data and
+    protocol they ran on.
     """
     query = (select(RunRow, ExperimentRow, DatasetRow)
              .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
@@ -102,6 +123,7 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
             "created_at": run.created_at, "finished_at": run.finished_at,
             # what must match for two runs to be seeds of one another: data, protocol and its parameters
             "setting": f"{dataset.name} / {experiment.protocol} {_params_text(experiment.params or {})}".strip(),
+            "protocol_params": dict(experiment.params or {}),
         } for run, experiment, dataset in session.execute(query)]
     if not rows:
         return pd.DataFrame(columns=RUN_COLUMNS)
@@ -127,6 +149,16 @@ def few_shot_k(name: str) -> tuple[str, int] | None:
     """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
     match = _FEW_SHOT.match(name)
     return (match.group(1), int(match.group(2))) if match else None
+
+
+def slice_description(name: str) -> str:
+    """What a slice measures (whose held-out rows, ranked among which items), from the protocols' one declaration;
+    empty for a slice no protocol declares."""
+    shot = few_shot_k(name)
+    kind = SLICE_KINDS.get(f"few-shot-{shot[0]}-kK" if shot else name)
+    if kind is None:
+        return ""
+    return re.sub(r"\bK\b", str(shot[1]), kind.sentence()) if shot else kind.sentence()
 
 
 def load_metrics(runs: pd.DataFrame) -> pd.DataFrame:
@@ -462,6 +494,28 @@ def paired_table(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str
                         "p_value": result.p_value, "n_users": result.n_users, "test": result.test})
     return pd.DataFrame(records, columns=["metric", "A", "B", "difference", "ci_low", "ci_high", "p_value",
                                           "n_users", "test"])
+
+
+def default_pair(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_name: str,
+                 slices: list[str]) -> tuple[int, int, str] | None:
+    """(run A, run B, slice) the paired comparison opens on: the first slice, cold-start ones first, on which two
+    runs of one experiment both kept per-user values, and there the two best of the leaderboard by `metric_name`
+    (the better one as A). None when no two of the runs can be compared user by user."""
+    if metric_name not in per_user.columns:
+        return None
+    start = first_cold_slice(slices)
+    for slice_name in slices[start:] + slices[:start]:
+        rows = per_user.loc[(per_user["slice"] == slice_name) & per_user[metric_name].notna()]
+        experiment = rows.groupby("run_id")["experiment_id"].first()
+        quality = metrics.loc[(metrics["slice"] == slice_name) & (metrics["name"] == metric_name)]
+        ranked = (quality.groupby("run_id")["mean"].first().reindex(experiment.index)
+                  .sort_values(ascending=lower_is_better(metric_name), na_position="last", kind="stable"))
+        best_of: dict[int, int] = {}
+        for run_id in ranked.index:
+            if experiment[run_id] in best_of:
+                return best_of[experiment[run_id]], int(run_id), slice_name
+            best_of[experiment[run_id]] = int(run_id)
+    return None
 
 
 def disagreements(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str, metric_name: str,

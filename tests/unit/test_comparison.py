@@ -109,4 +109,33 @@ def test_training_curves_take_the_last_event_of_each_epoch(seeded):
 def test_variants_with_different_parameters_get_distinct_labels(coldstart_home):
     seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.2}}, params={"factors": 16}),
                SeededRun("als", {"warm": {"ndcg@10": 0.3}}, params={"factors": 64})])
-    assert sorted(comparison.list_runs()["variant"]) == [f"{label('als')} (factors=16)", f"{label('als')} (factors=64)"]
+    assert sorted(comparison.list_runs()["variant"]) == [f"{label('als')} · factors=16", f"{label('als')} · factors=64"]
+
+
+def test_a_variant_is_named_by_what_differs_from_its_siblings_and_its_settings_are_listed_apart(coldstart_home):
+    # runs store the model's full config, so every hyper-parameter is there and all but one agree
+    full = {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15, "fold_in_regularization": 1.0}
+    seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.2}}, params=full, seed=0),
+               SeededRun("als", {"warm": {"ndcg@10": 0.25}}, params=full, seed=1),
+               SeededRun("als", {"warm": {"ndcg@10": 0.3}}, params=full | {"factors": 128}),
+               SeededRun("mostpop", {"warm": {"ndcg@10": 0.1}}, params={"window_days": None})])
+    seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.1}}, params=full)], dataset="other shop")
+    runs = comparison.list_runs()
+    assert sorted(runs["variant"].unique()) == sorted([
+        f"{label('als')} · toy, factors=64", f"{label('als')} · toy, factors=128",
+        f"{label('als')} · other shop, factors=64", label("mostpop")])
+    settings = comparison.variant_settings(runs).set_index("model")
+    row = settings.loc[f"{label('als')} · toy, factors=64"]
+    assert (row["runs"], row["seeds"]) == (2, "0, 1")
+    assert row["hyper-parameters"] == "alpha=2.0, factors=64, fold_in_regularization=1.0, iterations=15, " \
+                                      "regularization=0.05"
+    assert row["data and protocol"] == "toy / cold-user"
+
+
+def test_every_slice_says_what_it_ranks_against_from_the_protocols_one_declaration():
+    assert "ranked among the new items only" in comparison.slice_description("cold-item")
+    assert "ranked among all training items plus the new items" in comparison.slice_description("cold-item-all")
+    assert "much harder" in comparison.slice_description("cold-item-all")
+    assert "revealed 3 of their interactions" in comparison.slice_description("few-shot-user-k3")
+    assert comparison.slice_description("few-shot-item-k1").startswith("held-out interactions with new items")
+    assert comparison.slice_description("no such slice") == ""
