@@ -116,17 +116,28 @@ def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Fig
                               metric, attribute)
 
 
-def _paired_section(per_user: pd.DataFrame, metric_names: list[str], slices: list[str]) -> dict[str, pd.DataFrame]:
-    """Two runs compared user by user on one slice; returns the tables for the report."""
+def _paired_section(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names: list[str],
+                    slices: list[str]) -> dict[str, pd.DataFrame]:
+    """Two runs compared user by user on one slice, opening on a pair that can be compared; returns the tables for
+    the report."""
     st.subheader("Paired comparison of two runs")
-    names = {f"#{r} {v}": int(r) for r, v in zip(runs["run_id"], runs["variant"])}
-    if len(names) < 2:
+    if len(runs) < 2:
         st.info("Select at least two runs to compare them user by user.")
         return {}
+    pair = comparison.default_pair(per_user, metrics, metric_names[0], slices)
+    if pair is None:
+        st.info("No two of the selected runs can be compared user by user: that needs two runs of one experiment "
+                "that both kept per-user values on a slice (runs the model cannot serve on a slice, and runs "
+                "recorded without per-user values, have none). Select two such runs.")
+        return {}
+    kept = set(per_user["run_id"])
+    names = {f"#{r} {v}": int(r) for r, v in zip(runs["run_id"], runs["variant"]) if r in kept}
+    ids = list(names.values())
     left, middle, right = st.columns(3)
-    name_a = left.selectbox("Run A", list(names), index=0, key="paired-a")
-    name_b = middle.selectbox("Run B", list(names), index=1, key="paired-b")
-    paired_slice = right.selectbox("Slice", slices, index=comparison.first_cold_slice(slices), key="paired-slice")
+    name_a = left.selectbox("Run A", list(names), index=ids.index(pair[0]), key="paired-a")
+    name_b = middle.selectbox("Run B", list(names), index=ids.index(pair[1]), key="paired-b")
+    paired_slice = right.selectbox("Slice", slices, index=slices.index(pair[2]), key="paired-slice")
+    st.caption(f"**{paired_slice}**: {comparison.slice_description(paired_slice)}")
     if name_a == name_b:
         st.info("Pick two different runs.")
         return {}
@@ -203,11 +214,15 @@ st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard de
 boards = [comparison.leaderboard(metrics, refused, name, metric_names) for name in slices]
 for tab, board in zip(st.tabs(slices), boards):
     with tab:
+        st.caption(f"**{board.slice}**: {comparison.slice_description(board.slice)}")
         st.table(_styled(board))
         users = board.n_users.max(axis=1).dropna()
         if not users.empty:
             st.caption(f"Users evaluated on {board.slice}: {int(users.min())}"
                        + (f" to {int(users.max())}" if users.max() != users.min() else ""))
+with st.expander("What each model name stands for"):
+    st.caption("A model with several settings among the selected runs is named by what differs; here is the rest.")
+    st.dataframe(comparison.variant_settings(runs), hide_index=True)
 export = pd.concat([b.to_csv_frame() for b in boards]) if boards else pd.DataFrame()
 st.download_button("Download leaderboards (CSV)", data=export.to_csv().encode(), file_name="leaderboard.csv",
                    mime="text/csv", key="download-csv", on_click="ignore")
@@ -256,7 +271,7 @@ if headline is not None:
         if group_figure is not None:
             figures["user-groups"] = group_figure
             _chart(group_figure, "user-groups")
-    paired = _paired_section(per_user, metric_names, slices)
+    paired = _paired_section(per_user, metrics, metric_names, slices)
 else:
     paired = {}
 

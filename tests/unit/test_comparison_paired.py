@@ -96,3 +96,35 @@ def test_runs_of_different_experiments_are_not_compared_user_by_user(coldstart_h
     per_user = comparison.load_per_user(comparison.list_runs())
     with pytest.raises(comparison.ComparisonError, match="different experiments"):
         comparison.paired_table(per_user, first["mostpop"][0], second["content"][0], "cold-user", ["ndcg@10"])
+
+
+def test_the_paired_comparison_opens_on_the_two_best_runs_that_kept_per_user_values_on_a_cold_slice(coldstart_home):
+    history = [1] * len(USERS)
+    ids = seed_runs([
+        SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.1}}, per_user=_per_user(np.full(len(USERS), 0.1), history)),
+        SeededRun("content", {"cold-user": {"ndcg@10": 0.3}}, per_user=_per_user(np.full(len(USERS), 0.3), history)),
+        SeededRun("random", {"cold-user": {"ndcg@10": 0.05}}, per_user=_per_user(np.full(len(USERS), 0.05), history)),
+        # the newest two: one cannot serve the cold slice, one was recorded without per-user values
+        SeededRun("itemknn", {"warm": {"ndcg@10": 0.4}}, not_applicable={"cold-user": "cannot score new users"},
+                  per_user=_per_user(np.full(len(USERS), 0.4), history, "warm")),
+        SeededRun("segmentpop", {"cold-user": {"ndcg@10": 0.5}}),
+    ])
+    runs = comparison.list_runs()
+    per_user, metrics = comparison.load_per_user(runs), comparison.load_metrics(runs)
+    slices = ["warm", "cold-user"]
+    assert comparison.default_pair(per_user, metrics, "ndcg@10", slices) == (
+        ids["content"][0], ids["mostpop"][0], "cold-user")
+    table = comparison.paired_table(per_user, ids["content"][0], ids["mostpop"][0], "cold-user", ["ndcg@10"])
+    assert table["difference"].iloc[0] == pytest.approx(-0.2)
+
+
+def test_no_default_pair_when_no_two_runs_kept_per_user_values_on_one_slice(coldstart_home):
+    history = [1] * len(USERS)
+    seed_runs([SeededRun("mostpop", {"cold-user": {"ndcg@10": 0.1}},
+                         per_user=_per_user(np.full(len(USERS), 0.1), history)),
+               SeededRun("itemknn", {"warm": {"ndcg@10": 0.4}},
+                         per_user=_per_user(np.full(len(USERS), 0.4), history, "warm")),
+               SeededRun("content", {"cold-user": {"ndcg@10": 0.3}})])
+    runs = comparison.list_runs()
+    assert comparison.default_pair(comparison.load_per_user(runs), comparison.load_metrics(runs), "ndcg@10",
+                                   ["warm", "cold-user"]) is None
