@@ -37,6 +37,8 @@ _FAMILY_KIND = {
 """The reason that matches what a model family uses; every collaborative family gets co-liked."""
 
 _LABEL_COLUMNS = ("title", "name", "label")
+MIN_SUPPORT = 3
+"""Fewer likers than this among a group is an anecdote, not evidence: such a share gives no reason."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,14 @@ def _feature_priority(column: str) -> int:
     return 1 if ":bin" in column else 0
 
 
+def share_text(share: float) -> str:
+    """A share as a percentage precise enough never to print a real share as 0% (12%, 3.4%, 0.31%)."""
+    percent = 100 * share
+    if percent >= 10 or percent == 0:
+        return f"{percent:.0f}%"
+    return f"{percent:.1f}%" if percent >= 1 else f"{percent:.2g}%"
+
+
 def _l2_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
     csr = sp.csr_matrix(matrix, dtype=np.float64)
     norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
@@ -102,7 +112,8 @@ class Explainer:
         self._item_index = pd.Index(data.item_ids)
         # item x user, rows unit length: one sparse product gives every cosine between two items
         self._item_vectors = _l2_rows(data.matrix.T)
-        self._overall_share = np.asarray((data.matrix > 0).sum(axis=0)).ravel() / max(data.n_users, 1)
+        self._likers = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
+        self._overall_share = self._likers / max(data.n_users, 1)
         features = data.user_features
         self._user_attributes = features.rows(data.user_ids).tocsc() if features is not None else None
 
@@ -146,7 +157,8 @@ class Explainer:
         return reasons
 
     def liked_by_similar_users(self, user_row: sp.csr_matrix, items: list[str]) -> list[Reason | None]:
-        """Per item: the user's attribute value whose holders liked the item most often relative to everyone.
+        """Per item: the user's attribute value whose holders liked the item most often relative to everyone, when
+        at least `MIN_SUPPORT` of them liked it; None otherwise.
 
         `user_row` is the user's feature row (from the dataset, or built from attribute values chosen on a page).
         """
@@ -166,22 +178,22 @@ class Explainer:
             best, best_share, best_lift = None, 0.0, 1.0
             for column in values:
                 holders = self._user_attributes[:, column].toarray().ravel() > 0
-                if holders.sum() == 0:
+                if liked_by[holders].sum() < MIN_SUPPORT:
                     continue
                 share = liked_by[holders].mean()
-                lift = share / self._overall_share[position] if self._overall_share[position] > 0 else 0.0
+                lift = share / self._overall_share[position]
                 if lift > best_lift:
                     best, best_share, best_lift = column, share, lift
             reasons.append(None if best is None else Reason(
-                f"liked by {best_share:.0%} of users with {describe_feature(features.columns[best])} "
-                f"(vs {self._overall_share[position]:.0%} overall)", "similar-users"))
+                f"liked by {share_text(best_share)} of users with {describe_feature(features.columns[best])} "
+                f"(vs {share_text(self._overall_share[position])} overall)", "similar-users"))
         return reasons
 
     def popular(self, items: list[str]) -> list[Reason | None]:
-        """Per item: the share of training users who liked it (None for items unseen in training)."""
+        """Per item: the share of training users who liked it (None for items unseen in training or liked by none)."""
         positions = self._item_index.get_indexer([str(i) for i in items])
-        return [Reason(f"liked by {self._overall_share[p]:.0%} of all users", "popular") if p >= 0 else None
-                for p in positions]
+        return [Reason(f"liked by {share_text(self._overall_share[p])} of all users", "popular")
+                if p >= 0 and self._likers[p] > 0 else None for p in positions]
 
     def explain(self, kind: str, items: list[str], *, history: list[str],
                 user_row: sp.csr_matrix | None) -> list[Reason | None]:

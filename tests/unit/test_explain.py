@@ -54,6 +54,23 @@ def test_similar_users_reason_reports_the_lift_of_the_users_own_attribute_value(
     assert reason[1] is None
 
 
+def test_similar_users_shares_are_never_rounded_to_zero_and_need_real_support():
+    # 1000 users, half of them women; "rare" is liked by 3 women and 1 man, "odd" by a single woman
+    users = pd.DataFrame({"user_id": [f"u{i}" for i in range(1000)], "gender": ["F", "M"] * 500})
+    likes = [(f"u{i}", "rare") for i in (0, 2, 4, 1)] + [("u6", "odd")]
+    likes += [(f"u{i}", "common") for i in range(1000)]
+    dataset = Dataset(pd.DataFrame(likes, columns=["user_id", "item_id"]), None, users, None,
+                      {"gender": "categorical"})
+    data = build_train_data(dataset.positives(), dataset)
+    explainer = Explainer(data)
+    reasons = explainer.liked_by_similar_users(data.user_features.rows(["u0"]), ["rare", "odd"])
+    assert reasons[0].text == "liked by 0.6% of users with gender F (vs 0.4% overall)"
+    # one liker is an anecdote: twice the overall share, but no reason to give
+    assert reasons[1] is None
+    assert [r.text for r in explainer.popular(["rare", "common"])] == ["liked by 0.4% of all users",
+                                                                       "liked by 100% of all users"]
+
+
 def test_reason_kind_follows_the_model_family_and_falls_back_to_segments_without_history():
     assert reason_kind_for("neighbourhood", has_history=True) == "co-liked"
     assert reason_kind_for("content", has_history=True) == "attributes"
