@@ -13,13 +13,13 @@ from engine.data.canonical import read_canonical_result
 from engine.data.catalog import (check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset,
                                  save_dataset)
 from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribute_kinds
-from engine.data.dataset import ATTRIBUTE_KINDS, Feedback
+from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
 from engine.data.profile import DatasetProfile, profile_dataset
 from engine.data.read import RawTable, read_table
 from engine.data.synthetic import generate_synthetic
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
-                                  default_feedback)
+                                  counts_note, default_feedback)
 from ui.data_widgets import render_profile
 from ui.router import require_router
 
@@ -29,6 +29,7 @@ UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "parquet", "pq", "gz", "zip"]
 NONE = "(none)"
 ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp",
                "event": "Event type"}
+COUNT_WEIGHT_LABELS = {None: "none (every row weighs 1)", "log": "log(1 + count)", "capped": "count, capped"}
 DUPLICATE_LABELS = {"last": "keep the latest row", "sum": "sum the ratings", "max": "keep the strongest row"}
 SYNTHETIC_SIZES = {  # label: (users, items, interactions)
     "tiny (50 users, 500 interactions)": (50, 40, 500),
@@ -106,19 +107,37 @@ def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:
 
 
 def _feedback(raw: RawTable, roles: RoleMapping, key: str) -> Feedback:
-    """Explicit ratings with a threshold, or implicit events with a weight per event type."""
+    """Explicit ratings with a threshold, or implicit feedback: counts with a weighting, events with weights."""
     ratings = raw.frame[roles.rating] if roles.rating else None
     default = default_feedback(ratings)
+    if default.count_weight is not None:
+        st.info(f"{counts_note(ratings, roles.rating)}: read as {default.describe()}. Choose explicit if they are "
+                "ratings.", icon=":material/lightbulb:")
     kinds = ["explicit", "implicit"] if roles.rating else ["implicit"]
     kind = st.radio("Feedback", kinds, index=kinds.index(default.kind), horizontal=True, key=f"{key}-feedback",
                     help="Explicit: ratings, positive at or above a threshold. Implicit: every interaction (or "
-                         "event, with a weight per type) signals interest.")
+                         "event, with a weight per type) signals interest; a count column (plays, views) can weigh "
+                         "each row.")
     if kind == "explicit":
         threshold = st.number_input("A rating counts as positive from", value=float(default.positive_threshold or 1.0),
                                     step=0.5, key=f"{key}-threshold")
         return Feedback("explicit", float(threshold))
+    threshold, count_weight = None, None
+    if roles.rating:
+        weights = [None, *COUNT_WEIGHTS]
+        left, right = st.columns(2)
+        count_weight = left.radio(f"Weight of a row by its '{roles.rating}' count", weights,
+                                  index=weights.index(default.count_weight), format_func=COUNT_WEIGHT_LABELS.get,
+                                  horizontal=True, key=f"{key}-count-weight")
+        threshold = float(right.number_input("Smallest count that signals interest", value=1.0, min_value=0.0,
+                                             step=1.0, key=f"{key}-count-threshold"))
+    return Feedback("implicit", threshold, _event_weights(raw, roles, key), count_weight)
+
+
+def _event_weights(raw: RawTable, roles: RoleMapping, key: str) -> dict[str, float]:
+    """A weight per event type (the most frequent ones), 1 by default; none without an event column."""
     if not roles.event:
-        return Feedback("implicit")
+        return {}
     events = raw.frame[roles.event].dropna().astype(str).str.strip().value_counts().index.tolist()
     if len(events) > MAX_EVENT_TYPES:
         st.warning(f"{len(events)} event types: only the {MAX_EVENT_TYPES} most frequent get a weight here; "
@@ -129,7 +148,7 @@ def _feedback(raw: RawTable, roles: RoleMapping, key: str) -> Feedback:
         with cells[position % 4]:
             weights[event] = float(st.number_input(f"weight of '{event}'", value=1.0, min_value=0.0, step=0.5,
                                                    key=f"{key}-weight-{event}"))
-    return Feedback("implicit", None, weights)
+    return weights
 
 
 def _show_warnings(warnings: list[DataWarning]) -> None:
@@ -155,7 +174,8 @@ def _store(make: Callable[[], IntakeResult], name: str, source: str, details: di
     st.session_state["dataset_id"] = dataset_id
     frame = result.dataset.interactions
     st.success(f"Saved '{name}': {frame['user_id'].nunique():,} users, {frame['item_id'].nunique():,} items, "
-               f"{len(frame):,} interactions. Its profile is under Datasets.", icon=":material/check_circle:")
+               f"{len(frame):,} interactions; {result.dataset.feedback.describe()}. Its profile is under Datasets.",
+               icon=":material/check_circle:")
     _show_warnings(result.warnings)
 
 
@@ -222,7 +242,7 @@ def _datasets_section() -> None:
         st.info("No datasets yet: upload tables or load a sample.")
         return
     st.dataframe([{"id": d.id, "name": d.name, "source": d.source, "users": d.n_users, "items": d.n_items,
-                   "interactions": d.n_interactions, "feedback": d.feedback.kind, "created": d.created_at}
+                   "interactions": d.n_interactions, "feedback": d.feedback.describe(), "created": d.created_at}
                   for d in datasets], hide_index=True)
     by_id = {d.id: d for d in datasets}
     current = st.session_state.get("dataset_id")
@@ -255,6 +275,10 @@ def _datasets_section() -> None:
         render_profile(_profile(chosen, info.fingerprint), info.name)
     except DataError as error:
         st.error(str(error), icon=":material/error:")
+    except Exception as error:  # noqa: BLE001  a profile bug must not take the page (and every dataset) down
+        st.error(f"The profile of '{info.name}' could not be drawn ({type(error).__name__}: {error}). The dataset "
+                 "itself is stored and can be used in experiments; please report this with the dataset's shape.",
+                 icon=":material/error:")
 
 
 st.title("Data")

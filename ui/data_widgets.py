@@ -36,6 +36,16 @@ def rating_chart(profile: DatasetProfile) -> go.Figure | None:
     return figure
 
 
+def count_chart(profile: DatasetProfile) -> go.Figure | None:
+    """Bars of how many interactions have a count in each doubling range (None without counts)."""
+    if profile.counts is None:
+        return None
+    figure = px.bar(profile.counts, x="count", y="interactions", height=_HEIGHT,
+                    title="Counts per interaction (plays, views...): implicit feedback weights")
+    figure.update_xaxes(type="category")
+    return figure
+
+
 def activity_chart(profile: DatasetProfile) -> go.Figure | None:
     """Interactions, first-time users and first-time items per period (None without timestamps)."""
     if profile.activity is None:
@@ -54,6 +64,12 @@ def cold_bucket_chart(profile: DatasetProfile) -> go.Figure:
     return figure
 
 
+def _attribute_share_text(summary: dict) -> str:
+    shares = [f"{summary[f'{side}s_with_attributes']:.0%} of the {side}s with interactions" for side in ("user", "item")
+              if f"{side}s_with_attributes" in summary]
+    return f" Attributes describe {' and '.join(shares)}." if shares else ""
+
+
 def render_profile(profile: DatasetProfile, name: str) -> None:
     """The profile section of the Data page: key numbers, the long tail, ratings, activity, attributes, cold part."""
     st.subheader(f"Profile of {name}")
@@ -68,14 +84,14 @@ def render_profile(profile: DatasetProfile, name: str) -> None:
     st.caption(f"Median interactions per user {summary['median_per_user']:g}, per item {summary['median_per_item']:g}; "
                f"the top 10% of items hold {summary['top_10pct_items_share']:.0%} of all interactions. "
                f"{summary['users_without_interactions']:,} users and {summary['items_without_interactions']:,} items "
-               "have attributes but no interactions.")
+               "have attributes but no interactions." + _attribute_share_text(summary))
     left, right = st.columns(2)
     left.plotly_chart(long_tail_chart(profile), width="stretch")
     right.plotly_chart(cold_bucket_chart(profile), width="stretch")
     left, right = st.columns(2)
-    ratings, activity = rating_chart(profile), activity_chart(profile)
-    if ratings is not None:
-        left.plotly_chart(ratings, width="stretch")
+    feedback_chart, activity = rating_chart(profile) or count_chart(profile), activity_chart(profile)
+    if feedback_chart is not None:
+        left.plotly_chart(feedback_chart, width="stretch")
     elif profile.events is not None:
         left.plotly_chart(px.bar(profile.events, x="event", y="interactions", title="Event types", height=_HEIGHT),
                           width="stretch")

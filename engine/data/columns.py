@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
-from engine.data.errors import DataError, row_examples
+from engine.data.errors import DataError, row_examples, value_examples
 
 ROLES = ("user", "item", "rating", "timestamp", "event")
 
@@ -102,6 +102,20 @@ def detect_roles(frame: pd.DataFrame) -> RoleMapping:
     return RoleMapping(**{role: found.get(role) for role in ROLES})
 
 
+def looks_like_counts(values: pd.Series) -> bool:
+    """Whether a numeric `rating` column holds counts (plays, views, quantities) rather than a rating scale.
+
+    Counts are whole numbers from 0 up with no fixed top and a heavy right tail: the largest values are many times
+    the typical one (play counts of 1 to 350,000 with a median of 12). Rating scales top out at a round number
+    close to their typical value (1..5, 1..10, 0..100): a median of 4 on 1..5 or 70 on 0..100.
+    """
+    numbers = to_numbers(values).dropna()
+    if numbers.empty or (numbers < 0).any() or (numbers != np.floor(numbers)).any():
+        return False
+    top, median = float(numbers.max()), max(float(numbers.median()), 1.0)
+    return top > 10 and (top >= 10 * median or float(numbers.quantile(0.99)) >= 4 * median)
+
+
 def _non_empty_text(values: pd.Series) -> pd.Series:
     text = values.dropna().astype(str).str.strip()
     return text[text != ""]
@@ -185,11 +199,9 @@ def to_unix_seconds(values: pd.Series, column: str, first_row: int = 2) -> pd.Se
         parsed = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
         bad = present & parsed.isna()
         if bad.any():
-            rows = np.flatnonzero(bad.to_numpy()) + first_row
-            example = values[bad].iloc[0]
             raise DataError(
-                f"Column '{column}' has values that are neither unix seconds nor dates, e.g. '{example}'",
-                row_examples(rows),
+                f"Column '{column}' has {int(bad.sum()):,} values that are neither unix seconds nor dates: "
+                f"{value_examples(values, bad, first_row)}", "",
                 "Use unix seconds or ISO dates such as 2024-03-01 or 2024-03-01T12:30:00, or do not map a "
                 "timestamp column",
             )

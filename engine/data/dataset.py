@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
+CountWeight = Literal["log", "capped"]
+COUNT_WEIGHTS: tuple[CountWeight, ...] = ("log", "capped")
 AttributeKind = Literal["categorical", "multi", "numeric", "date", "text", "ignore"]
 ATTRIBUTE_KINDS: tuple[AttributeKind, ...] = ("categorical", "multi", "numeric", "date", "text", "ignore")
 MULTI_VALUE_SEPARATOR = "|"
@@ -24,14 +27,24 @@ class Feedback:
 
     explicit: a row is positive when `rating >= positive_threshold`; other rows are kept for RMSE/MAE only.
     implicit: a row's weight is `event_weights[event]` (1.0 when there is no event column); weight <= 0 drops it.
+      A `rating` column then holds counts or strengths (plays, views, quantities), never a rating scale: with
+      `count_weight` a row weighs `log(1 + count)` ("log") or `min(count, count_cap)` ("capped") times its event
+      weight, and rows below `positive_threshold` (default: a count of 0) are not positives. Without `count_weight`
+      every row weighs 1 (the column is only a filter). Counts are never used as ratings (no RMSE, no SVD++).
     """
 
     kind: Literal["explicit", "implicit"] = "implicit"
     positive_threshold: float | None = None
     event_weights: dict[str, float] = field(default_factory=dict)
+    count_weight: CountWeight | None = None
+    count_cap: float | None = None
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "positive_threshold": self.positive_threshold, "event_weights": dict(self.event_weights)}
+        data = {"kind": self.kind, "positive_threshold": self.positive_threshold,
+                "event_weights": dict(self.event_weights)}
+        if self.count_weight is not None:  # older stored datasets keep their fingerprint
+            data |= {"count_weight": self.count_weight, "count_cap": self.count_cap}
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "Feedback":
@@ -39,15 +52,33 @@ class Feedback:
             kind=data.get("kind", "implicit"),
             positive_threshold=data.get("positive_threshold"),
             event_weights=dict(data.get("event_weights") or {}),
+            count_weight=data.get("count_weight"),
+            count_cap=data.get("count_cap"),
         )
+
+    def describe(self) -> str:
+        """One line for pages and the CLI: how a row becomes a positive and what it weighs."""
+        if self.kind == "explicit":
+            threshold = self.positive_threshold
+            return "explicit ratings" + (f", positive from {threshold:g}" if threshold is not None else "")
+        text = "implicit feedback"
+        if self.count_weight == "log":
+            text += ", each row weighted by log(1 + count)"
+        elif self.count_weight == "capped":
+            text += f", each row weighted by its count capped at {self.count_cap:g}"
+        if self.positive_threshold is not None:
+            text += f", counts from {self.positive_threshold:g}"
+        if self.event_weights:
+            text += ", event weights " + ", ".join(f"{e} {w:g}" for e, w in self.event_weights.items())
+        return text
 
 
 @dataclass
 class Dataset:
     """Validated interactions plus optional attribute tables, all with string ids.
 
-    `interactions` columns: `user_id`, `item_id` (str) and any of `rating` (float), `timestamp` (int64 unix
-    seconds), `event` (str). At most one row per (user, item): duplicates are resolved at intake.
+    `interactions` columns: `user_id`, `item_id` (str) and any of `rating` (float: a rating under explicit feedback,
+    a count under implicit feedback), `timestamp` (int64 unix seconds), `event` (str). At most one row per (user, item): duplicates are resolved at intake.
     `items` / `users`: `item_id` / `user_id` plus attribute columns, whose kinds are in `item_kinds` / `user_kinds`.
     """
 
@@ -61,7 +92,12 @@ class Dataset:
 
     @property
     def has_ratings(self) -> bool:
-        return "rating" in self.interactions.columns
+        """Star ratings (explicit feedback); under implicit feedback a `rating` column holds counts."""
+        return self.feedback.kind == "explicit" and "rating" in self.interactions.columns
+
+    @property
+    def has_counts(self) -> bool:
+        return self.feedback.kind == "implicit" and "rating" in self.interactions.columns
 
     @property
     def has_timestamps(self) -> bool:
@@ -83,8 +119,24 @@ class Dataset:
                 out["weight"] = out["event"].map(self.feedback.event_weights).fillna(0.0).astype("float64")
             else:
                 out["weight"] = 1.0
+            if "rating" in out.columns:
+                out["weight"] *= self._count_weights(out.pop("rating"))
             out = out.loc[out["weight"] > 0]
         return out.reset_index(drop=True)
+
+    def _count_weights(self, counts: pd.Series) -> np.ndarray:
+        """Each row's factor from its count under implicit feedback (0 for rows that are not positives)."""
+        feedback = self.feedback
+        values = counts.to_numpy(np.float64)
+        floor = feedback.positive_threshold
+        keep = values >= floor if floor is not None else (values > 0 if feedback.count_weight else True)
+        if feedback.count_weight == "log":
+            factor = np.log1p(np.maximum(values, 0.0))
+        elif feedback.count_weight == "capped":
+            factor = np.minimum(values, feedback.count_cap if feedback.count_cap is not None else np.inf)
+        else:
+            factor = np.ones_like(values)
+        return np.where(keep, factor, 0.0)
 
     def attribute_kinds(self, side: Literal["user", "item"]) -> dict[str, AttributeKind]:
         return dict(self.user_kinds if side == "user" else self.item_kinds)

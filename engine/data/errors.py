@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 def _sentence(what: str, where: str, fix: str) -> str:
     parts = [what.rstrip(".")]
@@ -53,3 +55,23 @@ def row_examples(row_numbers, limit: int = 5) -> str:
     if total > len(shown):
         text += f" and {total - len(shown)} more"
     return f"{label} {text}"
+
+
+def value_examples(values, mask, rows: int | np.ndarray, limit: int = 3, width: int = 40) -> str:
+    """"'five' (row 3), 'x' (row 9) and 34 more": a few of the values `mask` flags, with their file rows.
+
+    `values` and `mask` are aligned by position; `rows` is the file row number of position 0, or of every position
+    (a table whose rows were filtered). Long values are cut to `width` characters and say how long they really
+    are, so a message never repeats a 10,000-character cell.
+    """
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    file_rows = positions + rows if isinstance(rows, int) else np.asarray(rows)[positions]
+    shown = []
+    for position, row in zip(positions[:limit], file_rows[:limit]):
+        text = str(values.iloc[position])
+        if len(text) > width:
+            text = f"{text[:width]}… ({len(text):,} characters)"
+        shown.append(f"'{text}' (row {row})")
+    if len(positions) > limit:
+        shown.append(f"{len(positions) - limit:,} more")
+    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else "".join(shown)

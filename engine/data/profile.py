@@ -28,7 +28,8 @@ class DatasetProfile:
     summary: dict[str, float | int]
     user_counts: pd.Series  # interactions per user, largest first; users with attributes only count 0
     item_counts: pd.Series
-    ratings: pd.DataFrame | None  # rating, interactions
+    ratings: pd.DataFrame | None  # rating, interactions (explicit feedback)
+    counts: pd.DataFrame | None  # count (a range such as "5-8"), interactions (implicit feedback with counts)
     events: pd.DataFrame | None  # event, interactions
     activity: pd.DataFrame | None  # period (datetime), interactions, new_users, new_items
     activity_period: str | None  # "day" | "week" | "month" | "year"
@@ -74,6 +75,30 @@ def _attributes(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["side", "attribute", "kind", "coverage", "cardinality"])
 
 
+def _count_ranges(counts: pd.Series) -> pd.DataFrame:
+    """Interactions per range of counts that double in width (1, 2, 3-4, 5-8, ...): counts span orders of magnitude."""
+    values = counts.to_numpy(np.float64)
+    top = max(float(values.max()), 1.0)
+    edges = [-np.inf, 0.0] + [2.0 ** k for k in range(int(np.ceil(np.log2(top))) + 1)]
+    labels = ["0"] + [f"{int(low) + 1}-{int(high)}" if high - low > 1 else f"{int(high)}"
+                      for low, high in zip([0.0] + edges[2:-1], edges[2:])]
+    binned = pd.cut(values, edges, labels=labels).value_counts().reindex(labels, fill_value=0)
+    if binned.iloc[0] == 0:
+        binned = binned.iloc[1:]
+    return binned.rename_axis("count").reset_index(name="interactions").astype({"count": str})
+
+
+def _attribute_shares(dataset: Dataset) -> dict[str, float]:
+    """Share of the users (items) with interactions that have a row in their attribute table."""
+    shares = {}
+    for side in ("user", "item"):
+        table = dataset.attribute_table(side)
+        if table is not None:
+            active = pd.Index(dataset.interactions[f"{side}_id"].unique())
+            shares[f"{side}s_with_attributes"] = float(active.isin(table[f"{side}_id"]).mean())
+    return shares
+
+
 def _activity(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str | None]:
     if "timestamp" not in frame.columns or frame.empty:
         return None, None
@@ -111,10 +136,12 @@ def profile_dataset(dataset: Dataset) -> DatasetProfile:
         "median_per_user": float(user_counts[user_counts > 0].median()) if n_users else 0.0,
         "median_per_item": float(item_counts[item_counts > 0].median()) if n_items else 0.0,
         "top_10pct_items_share": float(item_counts.head(max(n_items // 10, 1)).sum()) / max(n_interactions, 1),
+        **_attribute_shares(dataset),
     }
     ratings = None
     if dataset.has_ratings:
         ratings = frame["rating"].value_counts().sort_index().rename_axis("rating").reset_index(name="interactions")
+    counts = _count_ranges(frame["rating"]) if dataset.has_counts else None
     events = None
     if "event" in frame.columns:
         events = frame["event"].value_counts().rename_axis("event").reset_index(name="interactions")
@@ -125,5 +152,5 @@ def profile_dataset(dataset: Dataset) -> DatasetProfile:
         for side, counts in (("users", user_counts), ("items", item_counts))
     }).rename_axis("bucket").reset_index()
     cold["bucket"] = cold["bucket"].astype(str)
-    return DatasetProfile(summary, user_counts, item_counts, ratings, events, activity, period,
+    return DatasetProfile(summary, user_counts, item_counts, ratings, counts, events, activity, period,
                           _attributes(dataset), cold)

@@ -17,12 +17,16 @@ of the category and its first tag.
 4. Each interaction picks a user by activity, a category by the user's taste, and an item of that category with
    probability proportional to `popularity * exp(appeal)`. Repeated (user, item) draws are dropped.
 5. The rating is `round(3.6 + 0.8 * z + 0.6 * noise)` clipped to 1..5, where z is taste + appeal standardised over
-   the drawn pairs, so ratings also reflect the attribute match; positives are ratings >= 4.
-6. Timestamps: users join and items are released at uniform times over two years from 2021-01-01; each
+   the drawn pairs, so ratings also reflect the attribute match; positives are ratings >= 4. With
+   `feedback="counts"` the same z and noise give play counts instead, `ceil(exp(1.5 + 1.2 * z + 1.3 * noise))`
+   (1 to thousands, a heavy tail, no fixed top), read as implicit feedback weighted by log(1 + count).
+6. Timestamps: users join and items are released at uniform times over `years` years from 2021-01-01; each
    interaction happens uniformly between the later of the two and the end, so new items and users appear over time.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -45,7 +49,7 @@ _CATEGORY_WORDS = {
 }
 _ADJECTIVES = ("bright", "little", "grand", "classic", "smart", "wild", "urban", "golden", "silent", "happy")
 _START = int(pd.Timestamp("2021-01-01", tz="UTC").timestamp())
-_SPAN = 2 * 365 * 86_400
+_YEAR = 365 * 86_400
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -125,14 +129,19 @@ def _items_within_category(rng: np.random.Generator, user_of: np.ndarray, catego
 
 
 def generate_synthetic(n_users: int = 1000, n_items: int = 500, n_interactions: int = 20_000,
-                       seed: int = 0) -> Dataset:
-    """A synthetic dataset with attribute-driven tastes, long-tail popularity, timestamps and 1..5 ratings.
+                       seed: int = 0, *, years: float = 2.0,
+                       feedback: Literal["ratings", "counts"] = "ratings") -> Dataset:
+    """A synthetic dataset with attribute-driven tastes, long-tail popularity, timestamps over `years` years and
+    1..5 ratings (or play counts, with `feedback="counts"`).
 
     Returns at most `n_interactions` distinct (user, item) rows (fewer only when the catalogue is too small to
     hold that many distinct pairs). Small sizes such as 50 users and 40 items suit fast model tests.
     """
     if n_users < 2 or n_items < 2 or n_interactions < 1:
         raise ValueError("generate_synthetic needs at least 2 users, 2 items and 1 interaction")
+    if years <= 0:
+        raise ValueError("generate_synthetic needs a time span of more than 0 years")
+    span = years * _YEAR
     rng = np.random.default_rng(seed)
     users, age_group, occupation = _users(rng, n_users)
     items, category, tag_share, price_z = _items(rng, n_items)
@@ -180,11 +189,17 @@ def generate_synthetic(n_users: int = 1000, n_items: int = 500, n_interactions: 
     # scale looks like real 1..5 data (mean about 3.6) whatever the sizes.
     match = taste[user_of, category_of] + appeal[item_of, age_group[user_of]]
     match = (match - match.mean()) / (match.std() or 1.0)
-    rating = np.clip(np.round(3.6 + 0.8 * match + 0.6 * rng.normal(size=len(keep))), 1, 5)
-    joined = rng.uniform(0, 0.8 * _SPAN, size=n_users)
-    released = rng.uniform(0, 0.9 * _SPAN, size=n_items)
+    noise = rng.normal(size=len(keep))
+    if feedback == "counts":
+        rating = np.ceil(np.exp(1.5 + 1.2 * match + 1.3 * noise))
+        interpretation = Feedback(kind="implicit", count_weight="log")
+    else:
+        rating = np.clip(np.round(3.6 + 0.8 * match + 0.6 * noise), 1, 5)
+        interpretation = Feedback(kind="explicit", positive_threshold=4.0)
+    joined = rng.uniform(0, 0.8 * span, size=n_users)
+    released = rng.uniform(0, 0.9 * span, size=n_items)
     earliest = np.maximum(joined[user_of], released[item_of])
-    when = _START + earliest + rng.random(len(keep)) * (_SPAN - earliest)
+    when = _START + earliest + rng.random(len(keep)) * (span - earliest)
 
     by_time = np.argsort(when, kind="stable")
     user_ids = users["user_id"].to_numpy(dtype=object)
@@ -201,6 +216,6 @@ def generate_synthetic(n_users: int = 1000, n_items: int = 500, n_interactions: 
         users=users,
         item_kinds={"category": "categorical", "tags": "multi", "price": "numeric", "title": "text"},
         user_kinds={"age": "numeric", "occupation": "categorical", "region": "categorical"},
-        feedback=Feedback(kind="explicit", positive_threshold=4.0),
+        feedback=interpretation,
         name=f"synthetic-{n_users}u-{n_items}i-seed{seed}",
     )

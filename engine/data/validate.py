@@ -7,20 +7,27 @@ page shows next to the result. Checks are vectorised so a million interactions v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, to_numbers,
-                                 to_unix_seconds)
+from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
+                                 to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
-from engine.data.errors import DataError, DataWarning, row_examples
+from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
 
 DuplicatePolicy = Literal["last", "sum", "max"]
 DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max")
+OPTIONAL_ROLES = ("rating", "timestamp", "event")
+MAX_ID_LENGTH = 256
+"""Longest accepted user or item id: ids are keys, stored and shown everywhere; long text belongs in attributes."""
+LONG_VALUE = {"text": 100_000}
+"""Attribute values longer than this (characters; 1,000 for kinds not listed) are kept but warned about."""
+_LONG_VALUE_DEFAULT = 1_000
+_COUNT_CAP_QUANTILE = 0.95
 
 
 @dataclass(frozen=True)
@@ -55,13 +62,28 @@ class IntakeResult:
 
 
 def default_feedback(ratings: pd.Series | None) -> Feedback:
-    """Explicit feedback with positives at 80% of the top rating (4 on a 1..5 scale) when there are ratings."""
+    """The guess when the user chose none: implicit feedback weighted by log(1 + count) when the rating column
+    holds counts (see `looks_like_counts`); explicit feedback with positives at 80% of the top rating (4 on a 1..5
+    scale) when it holds ratings; plain implicit feedback without one."""
     if ratings is None:
         return Feedback(kind="implicit")
     values = to_numbers(ratings).dropna()
     if values.empty or values.max() <= 0:
         return Feedback(kind="implicit")
-    return Feedback(kind="explicit", positive_threshold=round(0.8 * float(values.max()), 6))
+    if looks_like_counts(values):
+        return Feedback(kind="implicit", count_weight="log")
+    return Feedback(kind="explicit", positive_threshold=_top_rating_threshold(values))
+
+
+def _top_rating_threshold(ratings: pd.Series) -> float:
+    return round(0.8 * float(to_numbers(ratings).max()), 6)
+
+
+def counts_note(ratings: pd.Series, column: str) -> str:
+    """Why a column was taken for counts, in numbers a person can check against their data."""
+    values = to_numbers(ratings).dropna()
+    return (f"Column '{column}' holds counts (whole numbers from {values.min():,.0f} to {values.max():,.0f}, median "
+            f"{values.median():,.0f}), not a rating scale")
 
 
 def _rows(mask: pd.Series | np.ndarray, first_row: int) -> np.ndarray:
@@ -93,6 +115,15 @@ def _check_roles(frame: pd.DataFrame, roles: RoleMapping, label: str) -> None:
                         "Map each role to a different column")
 
 
+def _check_id_lengths(ids: pd.Series, role: str, column: str, label: str, first_row: int) -> None:
+    too_long = (ids.str.len() > MAX_ID_LENGTH).fillna(False).to_numpy(bool)
+    if too_long.any():
+        raise DataError(f"{int(too_long.sum()):,} {role} ids in column '{column}' are longer than {MAX_ID_LENGTH} "
+                        f"characters: {value_examples(ids, too_long, first_row)}", label,
+                        f"Use short {role} ids such as a code or a number, and put long text in an attribute table; "
+                        "or check that this is the id column")
+
+
 def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row: int) -> pd.Series:
     ids = ids_as_strings(values)
     missing = ids.isna()
@@ -100,6 +131,7 @@ def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row:
         raise DataError(f"{int(missing.sum())} rows have an empty {role} id in column '{column}'",
                         f"{label}, {row_examples(_rows(missing, first_row))}",
                         f"Fill in the {role} ids or delete those rows")
+    _check_id_lengths(ids, role, column, label, first_row)
     return ids
 
 
@@ -110,9 +142,8 @@ def _clean_ratings(values: pd.Series, column: str, label: str, first_row: int) -
     present = ~is_blank(values)
     wrong = present & (numbers.isna() | ~np.isfinite(numbers.fillna(0.0)))
     if wrong.any():
-        example = values[wrong].iloc[0]
-        raise DataError(f"Column '{column}' has ratings that are not numbers, e.g. '{example}'",
-                        f"{label}, {row_examples(_rows(wrong, first_row))}",
+        raise DataError(f"Column '{column}' has {int(wrong.sum()):,} ratings that are not numbers: "
+                        f"{value_examples(values, wrong, first_row)}", label,
                         "Make every rating a number such as 4 or 3.5 (a dot before decimals), or map another column "
                         "as the rating")
     if (~present).any():
@@ -132,16 +163,48 @@ def _clean_events(values: pd.Series, column: str, label: str, first_row: int) ->
     return events.astype("str").rename("event")
 
 
-def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str) -> tuple[Feedback, list[DataWarning]]:
+def _without_empty_columns(frame: pd.DataFrame, roles: RoleMapping, label: str
+                           ) -> tuple[RoleMapping, list[DataWarning]]:
+    """An optional column that is empty in every row is absent (a canonical file may carry it as a placeholder)."""
+    warnings: list[DataWarning] = []
+    for role in OPTIONAL_ROLES:
+        column = getattr(roles, role)
+        if column is not None and is_blank(frame[column]).all():
+            roles = replace(roles, **{role: None})
+            warnings.append(DataWarning(f"Column '{column}' is empty in every row, so the data is read without a "
+                                        f"{role} column", label, ""))
+    return roles, warnings
+
+
+def _resolve_counts(frame: pd.DataFrame, feedback: Feedback, label: str) -> Feedback:
+    """Implicit feedback with a count column: counts must be >= 0, and a capped weight gets its cap."""
+    counts = frame["rating"]
+    if feedback.count_weight is not None and (counts < 0).any():
+        raise DataError(f"Column 'rating' has {int((counts < 0).sum()):,} negative counts, "
+                        f"e.g. {counts[counts < 0].iloc[0]:g}", label,
+                        "Counts start at 0; choose explicit feedback if these are ratings")
+    if feedback.count_weight == "capped" and feedback.count_cap is None:
+        positive = counts[counts > 0]
+        cap = float(np.ceil(positive.quantile(_COUNT_CAP_QUANTILE))) if not positive.empty else 1.0
+        feedback = replace(feedback, count_cap=cap)
+    return feedback
+
+
+def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str, rating_column: str | None
+                      ) -> tuple[Feedback, list[DataWarning]]:
     warnings: list[DataWarning] = []
     if feedback is None:
         feedback = default_feedback(frame["rating"] if "rating" in frame.columns else None)
+        if feedback.count_weight is not None:
+            warnings.append(DataWarning(
+                f"{counts_note(frame['rating'], rating_column or 'rating')}, so it is read as {feedback.describe()}",
+                label, "Choose explicit feedback (on the command line: --feedback explicit) if they are ratings"))
     if feedback.kind == "explicit":
         if "rating" not in frame.columns:
-            raise DataError("Explicit feedback needs a rating column, but none is mapped", label,
-                            "Map the rating column, or choose implicit feedback")
+            raise DataError("Explicit feedback needs ratings, but no rating column is mapped (or it is empty in "
+                            "every row)", label, "Map the rating column, or choose implicit feedback")
         if feedback.positive_threshold is None:
-            feedback = Feedback("explicit", default_feedback(frame["rating"]).positive_threshold)
+            feedback = replace(feedback, positive_threshold=_top_rating_threshold(frame["rating"]))
         if not (frame["rating"] >= feedback.positive_threshold).any():
             raise DataError(f"No rating reaches the positive threshold {feedback.positive_threshold:g}",
                             f"{label}, ratings range {frame['rating'].min():g} to {frame['rating'].max():g}",
@@ -157,7 +220,9 @@ def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str
         if not any(weights.get(event, 0.0) > 0 for event in seen):
             raise DataError("No event type has a positive weight, so there are no positives", label,
                             "Give at least one event type (such as purchase) a weight above 0")
-        feedback = Feedback("implicit", None, weights)
+        feedback = replace(feedback, event_weights=weights)
+    if feedback.kind == "implicit" and "rating" in frame.columns:
+        feedback = _resolve_counts(frame, feedback, label)
     return feedback, warnings
 
 
@@ -209,6 +274,7 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
     _check_roles(frame, roles, label)
     if frame.empty:
         raise DataError("The interactions table has a header but no rows", label, "Upload a file with data rows")
+    roles, empty_warnings = _without_empty_columns(frame, roles, label)
     if options.duplicates not in DUPLICATE_POLICIES:
         raise DataError(f"Unknown duplicates policy '{options.duplicates}'", label,
                         f"Use one of: {', '.join(DUPLICATE_POLICIES)}")
@@ -222,14 +288,17 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
         out["timestamp"] = to_unix_seconds(frame[roles.timestamp], roles.timestamp, first_row)
     if roles.event is not None:
         out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
-    feedback, warnings = _resolve_feedback(out, options.feedback, label)
+    feedback, warnings = _resolve_feedback(out, options.feedback, label, roles.rating)
     out, duplicate_warnings = _resolve_duplicates(out, options.duplicates, feedback, label, first_row)
     for role, count in (("user", out["user_id"].nunique()), ("item", out["item_id"].nunique())):
         if count < 2:
             raise DataError(f"The interactions name only {count} {role}", label,
                             f"A recommender needs at least two {role}s to compare; check that the {role} id column "
                             "is the right one")
-    return out, feedback, warnings + duplicate_warnings
+    if Dataset(out, feedback=feedback).positives().empty:
+        raise DataError(f"No interaction counts as a positive under {feedback.describe()}", label,
+                        "Lower the threshold, or give the event types that signal interest a weight above 0")
+    return out, feedback, empty_warnings + warnings + duplicate_warnings
 
 
 def _check_kinds(kinds: dict[str, AttributeKind], columns: list[str], label: str) -> None:
@@ -242,10 +311,56 @@ def _check_kinds(kinds: dict[str, AttributeKind], columns: list[str], label: str
                             f"Use one of: {', '.join(ATTRIBUTE_KINDS)}")
 
 
+def _long_values(values: pd.Series, column: str, kind: AttributeKind, label: str, first_rows: np.ndarray
+                 ) -> list[DataWarning]:
+    limit = LONG_VALUE.get(kind, _LONG_VALUE_DEFAULT)
+    long = (values.astype("string").str.len() > limit).fillna(False).to_numpy(bool)
+    if not long.any():
+        return []
+    fix = ("Check the file: a value this long is usually a delimiter or quoting problem" if kind == "text" else
+           "Set the attribute's kind to text if it is free text, or to ignore")
+    return [DataWarning(f"{int(long.sum()):,} values of {kind} attribute '{column}' are longer than {limit:,} "
+                        f"characters: {value_examples(values, long, first_rows)}", label, fix)]
+
+
+def _check_matching_ids(attribute_ids: pd.Series, interaction_ids: pd.Series, side: str, label: str
+                        ) -> list[DataWarning]:
+    """Refuse an attribute table none of whose ids occur in the interactions; say how many do when some don't."""
+    known = pd.Index(interaction_ids.unique())
+    described = pd.Index(attribute_ids)
+    matched = int(known.isin(described).sum())
+    if matched == 0:
+        raise DataError(f"None of the {len(described):,} ids in {label} is {_article(side)} {side} id of the interactions",
+                        f"{label} has ids such as {_quoted(described[:3])}; the interactions have "
+                        f"{_quoted(known[:3])}",
+                        f"Pick the column of {label} that holds the same {side} ids as the interactions")
+    warnings = []
+    if matched < len(known):
+        warnings.append(DataWarning(
+            f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) have "
+            f"attributes; the other {len(known) - matched:,} are seen without attributes", label,
+            f"Add rows for them to {label} if attributes should describe every {side}"))
+    unknown = known.get_indexer(described) < 0
+    if unknown.any():
+        warnings.append(DataWarning(
+            f"{int(unknown.sum()):,} ids have attributes but no interactions (e.g. {_quoted(described[unknown][:3])}); "
+            "they are kept as entities with zero interactions", label,
+            "Check that the id column matches the interactions if this is unexpected"))
+    return warnings
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _quoted(ids) -> str:
+    return ", ".join(f"'{str(v)[:40]}'" for v in ids)
+
+
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
                      ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
     """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds."""
-    frame, label = table.frame, table.label
+    frame, label, side = table.frame, table.label, canonical_id.removesuffix("_id")
     columns = [str(c) for c in frame.columns]
     if table.id_column not in columns:
         raise DataError(f"The id column '{table.id_column}' is not in the file",
@@ -267,32 +382,30 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                                     f"e.g. '{ids[repeated].iloc[0]}'; the first row of each id was kept",
                                     f"{label}, {row_examples(_rows(repeated, table.first_row))}",
                                     "Keep one row per id"))
+    _check_id_lengths(ids, side, table.id_column, label, table.first_row)
+    first_rows = np.flatnonzero(~missing & ~repeated) + table.first_row
     attributes = attributes.loc[~missing & ~repeated].reset_index(drop=True)
-    unknown = pd.Index(interaction_ids.unique()).get_indexer(attributes[canonical_id]) < 0
-    if unknown.any():
-        examples = ", ".join(f"'{v}'" for v in attributes.loc[unknown, canonical_id].head(3))
-        warnings.append(DataWarning(f"{int(unknown.sum())} ids have attributes but no interactions (e.g. {examples}); "
-                                    "they are kept as entities with zero interactions", label,
-                                    "Check that the id column matches the interactions if this is unexpected"))
+    warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)
     kinds = {**infer_attribute_kinds(attributes, canonical_id), **table.kinds}
     kinds.pop(table.id_column, None)
     for column, kind in kinds.items():
         values = attributes[column]
+        warnings += _long_values(values, column, kind, label, first_rows)
         if kind == "numeric":
             numbers = to_numbers(values)
             lost = numbers.isna() & ~is_blank(values)
             if lost.any():
-                warnings.append(DataWarning(f"{int(lost.sum())} values of numeric attribute '{column}' are not numbers "
-                                            f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
-                                            "Fix them or set the attribute's kind to categorical"))
+                warnings.append(DataWarning(f"{int(lost.sum()):,} values of numeric attribute '{column}' are not "
+                                            f"numbers and count as missing: {value_examples(values, lost, first_rows)}",
+                                            label, "Fix them or set the attribute's kind to categorical"))
             attributes[column] = numbers
             continue
         if kind == "date":
             lost = parse_dates(values).isna().to_numpy() & ~is_blank(values).to_numpy()
             if lost.any():
-                warnings.append(DataWarning(f"{int(lost.sum())} values of date attribute '{column}' are not dates "
-                                            f"(e.g. '{values[lost].iloc[0]}') and count as missing", label,
+                warnings.append(DataWarning(f"{int(lost.sum()):,} values of date attribute '{column}' are not dates "
+                                            f"and count as missing: {value_examples(values, lost, first_rows)}", label,
                                             "Use ISO dates such as 2024-03-01, or set the attribute's kind to "
                                             "categorical"))
         attributes[column] = values.astype("string").str.strip().replace("", pd.NA).astype("str")

@@ -113,7 +113,7 @@ def test_bad_ratings_show_the_rows_at_save_and_store_nothing(coldstart_home):
     app.run()
     _button(app, "Save dataset").click().run()
     assert not app.exception
-    assert any("not numbers, e.g. 'great'" in e and "row 3" in e for e in _errors(app))
+    assert any("not numbers: 'great' (row 3)" in e for e in _errors(app))
     assert list_datasets() == [] and _stored_folders(coldstart_home) == []
 
 
