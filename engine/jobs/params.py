@@ -26,6 +26,11 @@ CAPABILITY_LABELS = {
     "item_fold_in": "new items (a few interactions)",
     "needs_ratings": "needs ratings",
 }
+WITHOUT_ATTRIBUTES = {
+    "new_users": ("uses_user_features", "new users (without attributes, not personalised)"),
+    "new_items": ("uses_item_features", "new items (without attributes)"),
+}
+"""How serving new users (items) reads for a model that does not read their attributes (MostPopular, Random)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +94,17 @@ def param_fields(model: str) -> list[ParamField]:
     return result
 
 
+def _capability_label(caps: Capabilities, key: str) -> str:
+    if key in WITHOUT_ATTRIBUTES and not getattr(caps, WITHOUT_ATTRIBUTES[key][0]):
+        return WITHOUT_ATTRIBUTES[key][1]
+    return CAPABILITY_LABELS[key]
+
+
 def capability_summary(model: str) -> str:
-    """What a model can serve, in words for the model picker, e.g. "new items (attributes) · needs ratings"."""
+    """What a model can serve, in words for the model picker, e.g. "new items (attributes) · needs ratings";
+    new users or items served without attributes say so."""
     caps: Capabilities = get_model_class(model).capabilities
-    served = [label for key, label in CAPABILITY_LABELS.items() if getattr(caps, key)]
+    served = [_capability_label(caps, key) for key in CAPABILITY_LABELS if getattr(caps, key)]
     return " · ".join(served) or "known users and items only"
 
 

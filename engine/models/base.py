@@ -36,9 +36,11 @@ class Capabilities:
     """What a model can serve. Anything not declared is reported as not applicable, never silently faked."""
 
     new_users: bool = False
-    """Scores users unseen in training from their attributes alone (zero interactions)."""
+    """Scores users unseen in training with zero interactions: from their attributes when `uses_user_features`,
+    else without telling them apart (MostPopular's one list, Random)."""
     new_items: bool = False
-    """Scores items unseen in training from their attributes alone."""
+    """Scores items unseen in training with zero interactions: from their attributes when `uses_item_features`,
+    else blindly (Random)."""
     user_fold_in: bool = False
     """Scores users unseen in training from a few revealed interactions, without retraining."""
     item_fold_in: bool = False
@@ -48,7 +50,9 @@ class Capabilities:
     predicts_ratings: bool = False
     """Scores are rating predictions, so RMSE and MAE are meaningful."""
     uses_user_features: bool = False
+    """Reads user attributes (what a new user is served from, when `new_users`)."""
     uses_item_features: bool = False
+    """Reads item attributes (what a new item is served from, when `new_items`)."""
 
 
 @dataclass

@@ -117,7 +117,7 @@ def test_the_train_form_is_built_from_the_models_typed_config(monkeypatch):
     assert (fields["epochs"].kind, fields["epochs"].default, fields["epochs"].minimum) == ("int", 3, 1)
     assert fields["fault"].kind == "choice" and "disk_full" in fields["fault"].choices
     assert fields["epoch_seconds"].kind == "float" and fields["epochs"].help.startswith("Epochs of counting")
-    assert capability_summary("tiny_popularity") == "new users (attributes)"
+    assert capability_summary("tiny_popularity") == "new users (without attributes, not personalised)"
 
 
 def test_seeds_are_read_from_lists_and_ranges_and_nonsense_is_refused():
