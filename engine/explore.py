@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from engine.comparison import first_cold_slice, slice_sort_key
 from engine.config import get_settings
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
@@ -114,6 +115,36 @@ def load_fitted_run(run_id: int) -> FittedRun:
         raise ExploreError(f"run {run_id} ({name}): its saved model does not load with this version of "
                            f"{cls.label} ({reason}); re-run it to explore it") from None
     return FittedRun(run_id, name, cls.label, cls.family, model)
+
+
+def serves(context: ExploreContext, model: str, slice_name: str) -> bool:
+    """Whether registered model `model` can serve a test slice, read from its class: no fitted model is loaded."""
+    try:
+        cls = get_model_class(model)
+    except UnknownModelError:
+        return False
+    return reason_not_served(cls, context.data, context.test_slice(slice_name)) is None
+
+
+def slice_names(context: ExploreContext) -> list[str]:
+    """The experiment's test slices in reading order (overall, warm, cold ones, few-shot by k)."""
+    return sorted((s.name for s in context.split.test), key=slice_sort_key)
+
+
+def opening_slice(context: ExploreContext, models: list[str]) -> str:
+    """The slice to open on: the first cold-start slice one of `models` can serve, else any slice one serves, so
+    the page never opens on answers that are all "not applicable"."""
+    names = slice_names(context)
+    start = first_cold_slice(names)
+    ordered = names[start:] + names[:start]
+    return next((name for name in ordered if any(serves(context, m, name) for m in models)), names[start])
+
+
+def default_runs(context: ExploreContext, models: dict[int, str], limit: int = 4) -> list[int]:
+    """Up to `limit` of the runs `models` (run id -> registry key) to open with, those that can answer on the
+    opening slice first."""
+    opening = opening_slice(context, list(models.values()))
+    return sorted(models, key=lambda run_id: not serves(context, models[run_id], opening))[:limit]
 
 
 def _rows_of(frame: pd.DataFrame | None, column: str, value: str) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import explore
-from engine.comparison import first_cold_slice, list_runs, slice_sort_key
+from engine.comparison import list_runs, slice_description
 from engine.config import get_settings
 from engine.data.errors import DataError
 from engine.experiments import ExperimentError
@@ -45,8 +45,11 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                 shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id")
                          if c and c in table.columns]
                 shown += [c for c in table.columns if c not in shown and c != "score"]
+                # the reason is the column a reader came for: wide enough to be read without widening it by hand
                 st.dataframe(table[shown], hide_index=True, column_config={
-                    "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user")})
+                    "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user"),
+                    "why": st.column_config.TextColumn("why", width="large",
+                                                       help=REASON_KINDS.get(answer.reason_kind or ""))})
     kinds = sorted({a.reason_kind for a in answers if a.reason_kind})
     for kind in kinds:
         st.caption(REASON_KINDS[kind])
@@ -95,16 +98,22 @@ experiments = finished.drop_duplicates("experiment_id")
 labels = {int(r.experiment_id): f"{r.experiment} ({r.dataset}, {r.protocol})" for r in experiments.itertuples()}
 experiment_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="explore-experiment")
 candidates = finished.loc[finished["experiment_id"] == experiment_id]
+try:
+    database = get_settings().database_url
+    context = _context(experiment_id, database)
+except LOAD_ERRORS as error:
+    st.error(str(error))
+    st.stop()
+
 run_names = {int(r.run_id): f"#{r.run_id} {r.variant}" for r in candidates.itertuples()}
-chosen = st.multiselect("Models (finished runs)", list(run_names), default=list(run_names)[:4],
+models = {int(r.run_id): r.model for r in candidates.itertuples()}
+chosen = st.multiselect("Models (finished runs)", list(run_names), default=explore.default_runs(context, models),
                         format_func=run_names.get, key="explore-runs")
 if not chosen:
     st.info("Pick at least one run.")
     st.stop()
 
 try:
-    database = get_settings().database_url
-    context = _context(experiment_id, database)
     created = dict(zip(candidates["run_id"], candidates["created_at"].astype(str)))
     runs = [_fitted(run_id, database, created[run_id]) for run_id in chosen]
 except LOAD_ERRORS as error:
@@ -118,8 +127,10 @@ k = st.number_input("How many recommendations (K)", min_value=1, max_value=50, v
 test_tab, user_tab, item_tab = st.tabs(["A test user", "Try a new user", "Try a new item"])
 
 with test_tab:
-    slice_names = sorted((s.name for s in context.split.test), key=slice_sort_key)
-    slice_name = st.selectbox("Slice", slice_names, index=first_cold_slice(slice_names), key="explore-slice")
+    slice_names = explore.slice_names(context)
+    opening = slice_names.index(explore.opening_slice(context, [models[r] for r in chosen]))
+    slice_name = st.selectbox("Slice", slice_names, index=opening, key="explore-slice")
+    st.caption(f"**{slice_name}**: {slice_description(slice_name)}")
     users = explore.slice_users(context, slice_name)
     if not users:
         st.info("This slice has no test users.")

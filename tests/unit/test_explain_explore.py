@@ -194,3 +194,14 @@ def test_numeric_attributes_offer_the_minimum_median_and_maximum():
     context = SimpleNamespace(dataset=dataset)
     assert explore.numeric_attributes(context, "item") == {"price": (2.0, 4.0, 9.5)}
     assert explore.numeric_attributes(context, "user") == {}
+
+
+def test_the_page_opens_on_runs_and_a_slice_where_something_answers(explored):
+    context, _, run_ids = explored
+    mostpop, itemknn, content = run_ids
+    assert explore.opening_slice(context, ["itemknn", "mostpop"]) == "cold-user"
+    # ItemKNN cannot score new users, so alone it opens on the warm slice rather than on "not applicable"
+    assert explore.opening_slice(context, ["itemknn"]) == "warm"
+    newest_first = {itemknn: "itemknn", content: "content", mostpop: "mostpop"}
+    assert explore.default_runs(context, newest_first, limit=2) == [content, mostpop]
+    assert explore.default_runs(context, newest_first) == [content, mostpop, itemknn]
