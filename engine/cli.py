@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.cli_intake import add_intake_arguments
 from engine.data.errors import DataError
 from engine.jobs.supervisor import add_worker_arguments, run_worker
 from engine.models.registry import UnknownModelError
@@ -90,11 +91,12 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-def load_data(folder: str):
-    """The dataset in a canonical folder (interactions.csv, optional items.csv and users.csv)."""
-    from engine.data.canonical import read_canonical_folder
+def load_data(args: argparse.Namespace):
+    """The dataset in the --data folder (interactions.csv, optional items.csv and users.csv), read as the options
+    say; warnings go to stderr."""
+    from engine.cli_intake import load_folder
 
-    return read_canonical_folder(folder)
+    return load_folder(args)
 
 
 def obtain_split(args: argparse.Namespace, dataset):
@@ -122,6 +124,7 @@ def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: boo
         source.add_argument("--split-dir", metavar="DIR",
                             help="use an existing split folder (train.csv, valid.csv, test.csv [+ split.json]); "
                                  "candidates follow from the files: an item in valid/test but not in train is cold")
+    add_intake_arguments(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
     parser.add_argument("--split-param", action="append", default=[], metavar="KEY=VALUE",
                         help="protocol parameter, repeatable, e.g. cold_fraction=0.2 or shots=1,2,3,5,10 "
@@ -162,7 +165,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         device = pick_device(args.device)
     except ValueError as error:
         raise InputError(f"--device: {error}") from None
-    dataset = load_data(args.data)
+    dataset = load_data(args)
     split = obtain_split(args, dataset)
     recorder = RunRecorder.start(dataset, split, source=str(Path(args.data).resolve()))
     document: dict[str, Any] = {"split": split_summary(split), "models": {}, "environment": library_versions()}
@@ -202,7 +205,7 @@ def run_split(args: argparse.Namespace) -> int:
     """Write a split folder and print its fingerprint and slice sizes."""
     from engine.protocols import sizes_table, split_sizes, write_split_folder
 
-    split = obtain_split(args, load_data(args.data))
+    split = obtain_split(args, load_data(args))
     write_split_folder(split, args.out)
     print(f"split {split.protocol} seed {split.seed} fingerprint {split.fingerprint} -> {args.out}")
     print(sizes_table(split_sizes(split)).to_string(index=False))

@@ -6,10 +6,11 @@ with roles taken from the canonical column names and attribute kinds and feedbac
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.data.columns import RoleMapping
-from engine.data.dataset import Dataset
+from engine.data.columns import ROLES, RoleMapping
+from engine.data.dataset import AttributeKind, Dataset
 from engine.data.errors import DataError
 from engine.data.read import read_path
 from engine.data.validate import AttributeInput, IntakeOptions, IntakeResult, build_dataset
@@ -19,7 +20,31 @@ ITEMS_FILE = "items.csv"
 USERS_FILE = "users.csv"
 
 
-def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptions()) -> IntakeResult:
+@dataclass(frozen=True)
+class FolderMapping:
+    """How to read a folder whose columns are not (all) the canonical ones: what the Data page's selectboxes set.
+
+    columns: role -> column of interactions.csv, None to leave a role unmapped; roles not named keep their
+    canonical column (`user_id`, `item_id`, `rating`, `timestamp`, `event`) when the file has it.
+    id_columns: "item" / "user" -> the id column of items.csv / users.csv (default `item_id` / `user_id`).
+    kinds: "item" / "user" -> attribute kind overrides; other attributes are inferred.
+    """
+
+    columns: dict[str, str | None] = field(default_factory=dict)
+    id_columns: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, dict[str, AttributeKind]] = field(default_factory=dict)
+
+    def roles(self, present: set[str]) -> RoleMapping:
+        """The role mapping for an interactions file with these columns."""
+        canonical = {"user": "user_id", "item": "item_id"}
+        return RoleMapping(**{
+            role: self.columns[role] if role in self.columns
+            else (canonical.get(role, role) if canonical.get(role, role) in present else None)
+            for role in ROLES})
+
+
+def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptions(),
+                          mapping: FolderMapping = FolderMapping()) -> IntakeResult:
     """Like `read_canonical_folder`, but also returns the warnings raised while validating."""
     folder = Path(path).expanduser()
     if not folder.is_dir():
@@ -34,26 +59,21 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
         raise DataError(f"The folder has no {INTERACTIONS_FILE}", f"{folder} holds {present}",
                         f"Add {INTERACTIONS_FILE} with columns user_id, item_id[, rating][, timestamp][, event]")
     interactions = read_path(folder / INTERACTIONS_FILE)
-    columns = set(interactions.frame.columns)
-    roles = RoleMapping(
-        user="user_id" if "user_id" in columns else None,
-        item="item_id" if "item_id" in columns else None,
-        rating="rating" if "rating" in columns else None,
-        timestamp="timestamp" if "timestamp" in columns else None,
-        event="event" if "event" in columns else None,
-    )
+    roles = mapping.roles(set(interactions.frame.columns))
     tables: dict[str, AttributeInput | None] = {}
-    for side, file in (("items", ITEMS_FILE), ("users", USERS_FILE)):
+    for side, file in (("item", ITEMS_FILE), ("user", USERS_FILE)):
         table_path = folder / file
         if table_path.is_file():
             raw = read_path(table_path)
-            tables[side] = AttributeInput(raw.frame, f"{side[:-1]}_id", label=file, first_row=raw.first_row)
+            tables[side] = AttributeInput(raw.frame, mapping.id_columns.get(side, f"{side}_id"),
+                                          dict(mapping.kinds.get(side, {})), label=file, first_row=raw.first_row)
         else:
             tables[side] = None
-    return build_dataset(interactions.frame, roles, options, items=tables["items"], users=tables["users"],
+    return build_dataset(interactions.frame, roles, options, items=tables["item"], users=tables["user"],
                          name=folder.name, label=INTERACTIONS_FILE, first_row=interactions.first_row)
 
 
-def read_canonical_folder(path: str | Path, options: IntakeOptions = IntakeOptions()) -> Dataset:
+def read_canonical_folder(path: str | Path, options: IntakeOptions = IntakeOptions(),
+                          mapping: FolderMapping = FolderMapping()) -> Dataset:
     """The validated `Dataset` stored in a canonical folder; raises `DataError` for a missing or unusable folder."""
-    return read_canonical_result(path, options).dataset
+    return read_canonical_result(path, options, mapping).dataset

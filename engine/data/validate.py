@@ -38,8 +38,9 @@ class IntakeOptions:
     event with the largest weight); `sum` adds ratings up (without ratings it keeps the strongest event, as `max`).
     """
 
-    feedback: Feedback | None = None  # None: explicit when there are ratings (see `default_feedback`), else implicit
+    feedback: Feedback | None = None  # None: guessed from the rating column, see `default_feedback`
     duplicates: DuplicatePolicy = "last"
+    guess_count_weight: bool = False  # implicit feedback without a count weight: log when the column holds counts
 
 
 @dataclass
@@ -288,7 +289,11 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
         out["timestamp"] = to_unix_seconds(frame[roles.timestamp], roles.timestamp, first_row)
     if roles.event is not None:
         out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
-    feedback, warnings = _resolve_feedback(out, options.feedback, label, roles.rating)
+    feedback = options.feedback
+    if (options.guess_count_weight and feedback is not None and feedback.kind == "implicit"
+            and feedback.count_weight is None and "rating" in out.columns and looks_like_counts(out["rating"])):
+        feedback = replace(feedback, count_weight="log")
+    feedback, warnings = _resolve_feedback(out, feedback, label, roles.rating)
     out, duplicate_warnings = _resolve_duplicates(out, options.duplicates, feedback, label, first_row)
     for role, count in (("user", out["user_id"].nunique()), ("item", out["item_id"].nunique())):
         if count < 2:
