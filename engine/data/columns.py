@@ -23,7 +23,9 @@ _ROLE_NAMES: dict[str, tuple[str, ...]] = {
              "accountid", "clientid", "sessionid"),
     "item": ("itemid", "item", "iid", "movieid", "movie", "productid", "product", "sku", "asin", "articleid",
              "bookid", "isbn", "trackid", "songid", "contentid"),
-    "rating": ("rating", "ratings", "score", "stars", "star", "value", "grade", "preference"),
+    "rating": ("rating", "ratings", "score", "stars", "star", "value", "grade", "preference",
+               # counts and strengths of implicit feedback (read as such when they look like counts)
+               "playcount", "plays", "listens", "count", "counts", "views", "clicks", "quantity", "weight"),
     "timestamp": ("timestamp", "time", "ts", "datetime", "date", "eventtime", "createdat", "ratedat", "unixtime"),
     "event": ("event", "eventtype", "action", "behavior", "behaviour", "interaction", "type", "eventname"),
 }

@@ -218,3 +218,31 @@ def test_latin1_upload_is_read_as_latin1_and_attribute_problems_are_warnings(col
     assert "repeat an id" in warnings and "no interactions (e.g. 'z')" in warnings
     (stored,) = list_datasets()
     assert stored.n_users == 2
+
+
+def test_play_counts_are_guessed_implicit_on_the_page_and_the_guess_can_be_overridden(coldstart_home):
+    plays = generate_synthetic(60, 40, 700, seed=5, feedback="counts").interactions.rename(columns={"rating": "plays"})
+    app = _open()
+    _uploader(app, "upload-interactions").upload("plays.csv", plays.to_csv(index=False).encode(), "text/csv")
+    app.run()
+    assert app.selectbox(key="map-role-rating").value == "plays"
+    assert any("Column 'plays' holds counts (whole numbers from 1 to" in i.value and "log(1 + count)" in i.value
+               for i in app.info)
+    assert app.radio(key="upload-feedback").value == "implicit"
+    assert app.radio(key="upload-count-weight").value == "log"
+    app.radio(key="upload-count-weight").set_value("capped")
+    app.number_input(key="upload-count-threshold").set_value(2.0)
+    app.text_input(key="upload-name").set_value("plays")
+    _button(app, "Save dataset").click().run()
+    assert not app.exception and not _errors(app)
+    (stored,) = list_datasets()
+    assert stored.feedback.kind == "implicit" and stored.feedback.count_weight == "capped"
+    assert stored.feedback.positive_threshold == 2.0 and stored.feedback.count_cap >= 2
+    assert any("implicit feedback, each row weighted by its count capped at" in s.value for s in app.success)
+
+
+def test_a_dataset_spanning_ten_years_profiles_by_month_on_the_page(coldstart_home):
+    save_dataset(generate_synthetic(80, 50, 2_000, seed=1, years=10), "ten years", "synthetic")
+    app = _open()
+    assert not app.exception and not _errors(app)
+    assert any(h.value == "Profile of ten years" for h in app.subheader)
