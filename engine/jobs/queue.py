@@ -26,12 +26,38 @@ if TYPE_CHECKING:
 
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("done", "failed", "cancelled")
+STANDING_STATES = ("queued", "running", "done")
+"""States in which a run makes another with the same experiment, model, hyper-parameters and seed a duplicate."""
 MAX_RUNS_PER_SUBMIT = 48
 """A grid larger than this is almost surely a typo; it would also hold the queue for hours."""
 
 
 class JobError(ValueError):
     """A request the queue refuses, with a message that says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ExistingRun:
+    """A standing run that a submission would have duplicated."""
+
+    id: int
+    model: str
+    seed: int
+    status: str
+
+    def describe(self) -> str:
+        """One line, e.g. Run #3 (als, seed 0) already exists (done)."""
+        return f"Run #{self.id} ({self.model}, seed {self.seed}) already exists ({self.status})"
+
+
+class DuplicateRunError(JobError):
+    """Some of the runs asked for already stand; nothing was queued. `free_seeds` can be queued instead."""
+
+    def __init__(self, existing: list[ExistingRun], free_seeds: list[int]) -> None:
+        self.existing = existing
+        self.free_seeds = free_seeds
+        super().__init__(f"{'; '.join(run.describe() for run in existing)}: to train again, queue seed"
+                         f"{'s' if len(free_seeds) > 1 else ''} {', '.join(map(str, free_seeds))} instead")
 
 
 @dataclass(frozen=True)
@@ -99,11 +125,32 @@ def _validated_params(model: str, params: dict[str, Any]) -> dict[str, Any]:
         raise JobError(f"invalid hyper-parameters for {cls.label}: {problems}") from None
 
 
+def free_seeds(wanted: list[int] | tuple[int, ...], taken: set[int]) -> list[int]:
+    """`wanted` with every seed in `taken` replaced by the next seed above it that is neither taken nor wanted."""
+    chosen = [seed for seed in wanted if seed not in taken]
+    for seed in wanted:
+        if seed in taken:
+            candidate = seed + 1
+            while candidate in taken or candidate in chosen:
+                candidate += 1
+            chosen.append(candidate)
+    return sorted(chosen)
+
+
+def _standing_runs(session, experiment_id: int, model: str, configs: list[dict[str, Any]]) -> list[ExistingRun]:
+    """Standing runs of `model` on the experiment with one of `configs`, oldest first."""
+    rows = session.scalars(select(RunRow).where(RunRow.experiment_id == experiment_id, RunRow.model == model,
+                                                RunRow.status.in_(STANDING_STATES)).order_by(RunRow.id))
+    return [ExistingRun(row.id, row.model, row.seed, row.status) for row in rows if row.params in configs]
+
+
 def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = None,
                 seeds: list[int] | tuple[int, ...] = (0,), grid: dict[str, list[Any]] | None = None) -> list[int]:
     """Queue one run per seed and grid point of `model` on an experiment; returns the new run ids in order.
 
-    Parameters are validated against the model's typed config now, so a typo fails here and not in a worker.
+    Parameters are validated against the model's typed config now, so a typo fails here and not in a worker. When
+    any of the runs already stands, nothing is queued and `DuplicateRunError` names the standing runs and the seeds
+    that are free; the check and the insert share one write transaction, so concurrent submissions cannot both pass.
     """
     if not seeds:
         raise JobError("no seeds given: pass at least one seed, e.g. [0]")
@@ -114,9 +161,13 @@ def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = 
     configs = [_validated_params(model, {**(params or {}), **combo}) for combo in combos]
 
     def write() -> list[int]:
-        with session_scope() as session:
+        with immediate_session() as session:
             if session.get(ExperimentRow, experiment_id) is None:
                 raise JobError(f"experiment {experiment_id} does not exist: create it on the Experiments page first")
+            standing = _standing_runs(session, experiment_id, model, configs)
+            duplicates = [run for run in standing if run.seed in seeds]
+            if duplicates:
+                raise DuplicateRunError(duplicates, free_seeds(seeds, {run.seed for run in standing}))
             rows = [RunRow(experiment_id=experiment_id, model=model, params=config, seed=int(seed), status="queued")
                     for config in configs for seed in seeds]
             session.add_all(rows)

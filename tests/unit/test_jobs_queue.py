@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from engine.config import get_settings
-from engine.jobs.queue import (JobError, cancel_run, claim_next_run, delete_run, expand_grid, finish_run, list_runs,
-                               rerun_run, submit_runs)
+from engine.jobs.queue import (DuplicateRunError, JobError, cancel_run, claim_next_run, delete_run, expand_grid,
+                               finish_run, free_seeds, list_runs, rerun_run, submit_runs)
 from jobs_support import ROOT, empty_experiment, register_fault_models, run_status
 
 
@@ -138,3 +138,33 @@ def test_delete_removes_the_run_and_its_artifact_but_refuses_a_running_one(exper
     assert not get_settings().run_dir(gone).exists()
     with pytest.raises(JobError, match="does not exist"):
         delete_run(gone)
+
+
+def test_submitting_a_run_that_stands_again_queues_nothing_and_names_it_with_a_free_seed(experiment):
+    (done,) = submit_runs(experiment, "tiny_popularity", {"epochs": 3})
+    claim_next_run("w", "cpu")
+    with pytest.raises(DuplicateRunError) as refused:
+        submit_runs(experiment, "tiny_popularity", {"epochs": 3}, seeds=[0, 1])
+    assert [(r.id, r.seed, r.status) for r in refused.value.existing] == [(done, 0, "running")]
+    assert str(refused.value).startswith(f"Run #{done} (tiny_popularity, seed 0) already exists (running)")
+    assert refused.value.free_seeds == [1, 2]
+    assert [run.id for run in list_runs(experiment)] == [done]
+    # the same model with other settings, or on the suggested seeds, is a different run
+    assert len(submit_runs(experiment, "tiny_popularity", {"epochs": 4})) == 1
+    assert len(submit_runs(experiment, "tiny_popularity", {"epochs": 3}, seeds=refused.value.free_seeds)) == 2
+
+
+def test_a_failed_or_cancelled_run_does_not_block_training_it_again(experiment):
+    failed, cancelled = submit_runs(experiment, "tiny_popularity", seeds=[0, 1])
+    claim_next_run("w", "cpu")
+    finish_run(failed, "failed", error="boom")
+    cancel_run(cancelled)
+    again = submit_runs(experiment, "tiny_popularity", seeds=[0, 1])
+    assert [run_status(run_id).status for run_id in again] == ["queued", "queued"]
+
+
+def test_free_seeds_keep_the_free_ones_and_move_the_taken_ones_up():
+    assert free_seeds([0], {0}) == [1]
+    assert free_seeds([0, 1, 2], {0, 1}) == [2, 3, 4]
+    assert free_seeds([0, 3], {0, 1}) == [2, 3]
+
