@@ -107,7 +107,6 @@ def execute_run(run_id: int) -> int:
         device = pick_device()
         _record_device(run_id, describe_device(device))
         progress.log(f"training {run.model} (seed {run.seed}) on {describe_device(device)}")
-        progress.training_starts()
         result = fit_and_evaluate(dataset, split, run.model, dict(run.params), run.seed, progress=progress,
                                   device=device)
         if progress.should_stop():

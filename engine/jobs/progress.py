@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select, update
@@ -57,15 +56,14 @@ class RunProgress:
         self._pending = _Pending()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._training_started = time.monotonic()
         self._thread = threading.Thread(target=self._write_loop, name=f"run-{run_id}-progress", daemon=True)
 
     # -- ProgressReporter ----------------------------------------------------------------------------------------
     def report(self, *, epoch: int, n_epochs: int, loss: float | None = None, metric: float | None = None,
                step: int | None = None, n_steps: int | None = None) -> None:
-        """Record an epoch (step None) or a mid-epoch step; the message carries loss, metric and ETA."""
+        """Record an epoch (step None) or a mid-epoch step; the message carries loss and metric (the page estimates
+        the time left from the events, engine.jobs.observe)."""
         done = training_fraction(epoch, n_epochs, step, n_steps)
-        elapsed = time.monotonic() - self._training_started
         parts = [f"epoch {epoch}/{n_epochs}"]
         if step is not None and n_steps:
             parts.append(f"step {step}/{n_steps}")
@@ -73,8 +71,6 @@ class RunProgress:
             parts.append(f"loss {loss:.4f}")
         if metric is not None:
             parts.append(f"validation {metric:.4f}")
-        if 0 < done < 1:
-            parts.append(f"ETA {format_seconds(elapsed * (1 - done) / done)}")
         event = dict(kind="progress", at=utcnow(), epoch=epoch, n_epochs=n_epochs, step=step, n_steps=n_steps,
                      loss=loss, metric=metric, message=" · ".join(parts))
         with self._lock:
@@ -98,10 +94,6 @@ class RunProgress:
         return self.cancel.is_set()
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
-    def training_starts(self) -> None:
-        """Start the ETA clock here, so loading data does not count as training time."""
-        self._training_started = time.monotonic()
-
     def start(self) -> "RunProgress":
         """Begin heartbeats and periodic writes."""
         self._thread.start()

@@ -1,0 +1,79 @@
+"""A run's recorded progress read back for people: one line of time, with one estimate of training left, and its
+training curve.
+
+The estimate is the rate of progress between the most recent progress events, not the time since the run started
+scaled by the fraction done: that time includes starting a process, loading the data and building the model, which
+say nothing about how fast training goes, and early in a run it made estimates ten times too long.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from engine.jobs.progress import format_seconds, training_fraction
+from engine.store.tables import RunRow
+
+RATE_EVENTS = 20
+"""The latest progress events the rate is measured over, so a slow first epoch or a change of pace fades out."""
+MIN_RATE_EVENTS = 3
+"""No estimate before this many progress events: the first only starts the clock, two intervals make a rate."""
+
+
+def _progress_events(events: pd.DataFrame) -> pd.DataFrame:
+    return events[(events["kind"] == "progress") & events["epoch"].notna() & events["n_epochs"].notna()]
+
+
+def _fraction(event) -> float:
+    """How much of training was done at a progress event (a row of the events frame)."""
+    step, n_steps = (int(v) if pd.notna(v) else None for v in (event.step, event.n_steps))
+    return training_fraction(int(event.epoch), int(event.n_epochs), step, n_steps)
+
+
+def training_seconds_left(events: pd.DataFrame, now: datetime) -> float | None:
+    """Seconds of training left from the rate of progress over the latest events of one run; None until there are
+    `MIN_RATE_EVENTS` events that moved progress forward, and None once the estimate has run out."""
+    recent = _progress_events(events).tail(RATE_EVENTS)
+    if len(recent) < MIN_RATE_EVENTS:
+        return None
+    fractions = [_fraction(event) for event in recent.itertuples()]
+    gained = fractions[-1] - fractions[0]
+    spent = (recent["at"].iloc[-1] - recent["at"].iloc[0]).total_seconds()
+    if gained <= 0 or spent <= 0:
+        return None
+    left = (1 - fractions[-1]) * spent / gained - (now - recent["at"].iloc[-1]).total_seconds()
+    return left if left > 0 else None
+
+
+def run_timing(run: RunRow, events: pd.DataFrame, now: datetime) -> str:
+    """The one line of time on a run's card: waiting, elapsed with the time of training left when it can be said,
+    or how long the run took. The estimate is an upper bound: early stopping can end training sooner."""
+    if run.started_at is None:
+        return "waiting for a worker" if run.status == "queued" else "never started"
+    if run.finished_at is not None:
+        return f"took {format_seconds((run.finished_at - run.started_at).total_seconds())}"
+    text = f"elapsed {format_seconds((now - run.started_at).total_seconds())}"
+    left = training_seconds_left(events, now) if run.status == "running" else None
+    if left is not None:
+        text += f" · up to about {format_seconds(left)} of training left"
+    return text
+
+
+def training_curve(events: pd.DataFrame) -> pd.DataFrame:
+    """Epoch-end training loss and validation metric of one run (columns epoch, loss, metric); only epochs that
+    recorded either, so a run without numbers has an empty curve rather than an empty chart."""
+    epochs = _progress_events(events)
+    epochs = epochs[epochs["step"].isna()].drop_duplicates("epoch", keep="last")
+    curve = pd.DataFrame({"epoch": epochs["epoch"].astype(int), "loss": epochs["loss"].astype(float),
+                          "metric": epochs["metric"].astype(float)})
+    return curve.dropna(subset=["loss", "metric"], how="all")
+
+
+def no_curve_reason(events: pd.DataFrame) -> str:
+    """Why a finished run has no training curve, in one line."""
+    epochs = _progress_events(events)
+    if epochs.empty:
+        return "Fitted in one step: no training curve."
+    return (f"Trained {int(epochs['epoch'].max())} epochs without recording a loss or a validation score: "
+            "no training curve.")

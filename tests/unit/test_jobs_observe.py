@@ -1,0 +1,74 @@
+"""A run's progress read back for its card: one honest estimate of training left, and a curve only from numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from engine.jobs.observe import no_curve_reason, run_timing, training_curve, training_seconds_left
+from engine.store.tables import RunRow
+
+STARTED = datetime(2024, 5, 1, 12, 0, 0)
+COLUMNS = ["run_id", "at", "kind", "epoch", "n_epochs", "step", "n_steps", "loss", "metric", "message"]
+
+
+def _events(*rows: dict) -> pd.DataFrame:
+    """An events frame as `run_events` returns it; each row gives seconds after the start and what it recorded."""
+    records = [{"run_id": 1, "kind": "progress", "step": None, "n_steps": None, "loss": None, "metric": None,
+                "message": "", **row, "at": STARTED + timedelta(seconds=row["at"])} for row in rows]
+    return pd.DataFrame(records, columns=COLUMNS)
+
+
+def _epochs(seconds: list[float], n_epochs: int = 10, **numbers) -> pd.DataFrame:
+    return _events(*({"at": at, "epoch": epoch, "n_epochs": n_epochs, **numbers}
+                     for epoch, at in enumerate(seconds, start=1)))
+
+
+def test_time_left_comes_from_the_recent_rate_not_from_the_setup_before_the_first_epoch():
+    # two minutes of imports and data loading, then one epoch every 10 s: 7 of 10 epochs are left
+    events = _epochs([120, 130, 140])
+    assert training_seconds_left(events, now=STARTED + timedelta(seconds=140)) == pytest.approx(70)
+    # the elapsed * (1 - done) / done rule would have said 140 * 0.7 / 0.3, over five minutes
+    assert training_seconds_left(events, now=STARTED + timedelta(seconds=150)) == pytest.approx(60)
+
+
+def test_no_estimate_until_progress_has_moved_over_two_intervals_nor_once_it_has_run_out():
+    now = STARTED + timedelta(seconds=200)
+    assert training_seconds_left(_epochs([120]), now) is None
+    assert training_seconds_left(_epochs([120, 130]), now) is None
+    assert training_seconds_left(_epochs([120, 130, 140]), now=STARTED + timedelta(seconds=300)) is None
+
+
+def test_mid_epoch_steps_count_toward_the_rate():
+    events = _events({"at": 10, "epoch": 1, "n_epochs": 2, "step": 1, "n_steps": 4},
+                     {"at": 12, "epoch": 1, "n_epochs": 2, "step": 2, "n_steps": 4},
+                     {"at": 14, "epoch": 1, "n_epochs": 2, "step": 3, "n_steps": 4})
+    # 1/8 of training every 2 s, 5/8 left
+    assert training_seconds_left(events, now=STARTED + timedelta(seconds=14)) == pytest.approx(10)
+
+
+def _run(status: str, started: float | None, finished: float | None = None) -> RunRow:
+    at = (lambda s: None if s is None else STARTED + timedelta(seconds=s))
+    return RunRow(id=1, model="als", seed=0, status=status, started_at=at(started), finished_at=at(finished))
+
+
+def test_the_card_says_one_time_line_per_state():
+    events = _epochs([120, 130, 140])
+    now = STARTED + timedelta(seconds=140)
+    assert run_timing(_run("queued", None), events, now) == "waiting for a worker"
+    assert run_timing(_run("cancelled", None, 5), events, now) == "never started"
+    assert run_timing(_run("running", 0), events, now) == "elapsed 2 min 20 s · up to about 1 min 10 s of training left"
+    assert run_timing(_run("running", 0), _epochs([120]), now) == "elapsed 2 min 20 s"
+    assert run_timing(_run("done", 0, 185), events, now) == "took 3 min 05 s"
+
+
+def test_the_curve_keeps_epochs_with_numbers_and_says_why_there_is_none_otherwise():
+    curve = training_curve(pd.concat([_epochs([1, 2], loss=0.5),
+                                      _events({"at": 3, "epoch": 3, "n_epochs": 10, "step": 1, "n_steps": 2})]))
+    assert list(curve["epoch"]) == [1, 2] and list(curve["loss"]) == [0.5, 0.5]
+    numberless = _epochs([1, 2, 3])
+    assert training_curve(numberless).empty
+    assert no_curve_reason(numberless).startswith("Trained 3 epochs without recording")
+    assert no_curve_reason(_events()) == "Fitted in one step: no training curve."
