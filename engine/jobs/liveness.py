@@ -1,7 +1,7 @@
 """Who is alive: supervisor heartbeats in the `workers` table and checks on the processes runs name.
 
 A supervisor is alive while its heartbeat is fresh. A run lives in its own child process, so it survives its
-supervisor (and the app) dying. A running run is "worker lost" when nobody is left to finish it: on this host, when
+supervisor dying (the app's own supervisor stops its runs on purpose when the app exits). A running run is "worker lost" when nobody is left to finish it: on this host, when
 its process and its supervisor are both gone; for a run on another host, when its own heartbeat has gone stale.
 """
 

@@ -4,6 +4,11 @@ Every tick it refreshes its heartbeat, reaps children that ended (turning an exi
 failed run with a reason), forwards cancel requests to the children's process groups, marks runs whose process is
 gone as "worker lost", and claims more runs. Several supervisors may run at once: claims are atomic, and runs are
 independent of the supervisor that started them, so killing a supervisor never kills its runs.
+
+The supervisor the app starts is the exception: it belongs to the app, so when the app's server process exits
+(Ctrl-C on `make run`) it fails its runs with that reason, stops their processes and its ready interpreters, and
+exits. Otherwise a stopped app would leave training and about a gigabyte of idle interpreters behind. One started by
+hand (`python -m engine worker`) runs until it is stopped itself.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ saving their idle memory at the cost of a slower start."""
 AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
 """Set to 0 where the app must not start a background worker (page tests, which drive the queue themselves)."""
 SUPERVISOR_START_TIMEOUT_S = 30.0
+APP_STOPPED = ("the app was stopped while this run trained, and the background worker it had started stopped with "
+               "it; re-run it")
+STOP_MARGIN_S = 5.0
+"""Seconds beyond the cancel grace that stopping the runs waits for their processes to be reaped."""
 
 
 class SupervisorStartError(RuntimeError):
@@ -93,17 +102,26 @@ def describe_exit(code: int) -> str:
     return f"the run's process exited with code {code} without recording a result; see logs/run-<id>.log"
 
 
+def _cancel_requested(run_id: int) -> bool:
+    """Whether the run's user asked to cancel it (it then ends "cancelled", whatever stopped it)."""
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        return row is not None and row.cancel_requested
+
+
 class Supervisor:
     """Claims and watches runs on this machine's devices."""
 
     def __init__(self, executor: Executor | None = None, slots: list[str] | None = None,
-                 runs_per_slot: int | None = None, poll_s: float = 0.2) -> None:
+                 runs_per_slot: int | None = None, poll_s: float = 0.2, app_pid: int | None = None) -> None:
         self.worker_id = new_worker_id()
         self.slots = slots
         self.runs_per_slot = runs_per_slot or max_runs_per_device()
         threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
         self.executor: Executor = executor or LocalExecutor(threads_per_run=threads, warm=warm_children())
         self.poll_s = poll_s
+        self.app_pid = app_pid
+        """The app server process that started this supervisor and owns it; None when started by hand."""
         self._last_beat = 0.0
         self._orphan_kill_at: dict[int, float] = {}
 
@@ -129,10 +147,19 @@ class Supervisor:
         self._fill_slots()
 
     def run(self, stop: threading.Event) -> None:
-        """Tick until `stop` is set; runs in flight keep going after the supervisor stops."""
+        """Start, then serve until `stop` is set or the owning app exits."""
         self.start()
+        self.serve(stop)
+
+    def serve(self, stop: threading.Event) -> None:
+        """Tick until `stop` is set (runs in flight keep going) or the owning app exits (its runs are stopped)."""
         try:
             while not stop.is_set():
+                if self.app_exited():
+                    log.info("the app (pid %d) that started this supervisor exited: stopping its runs", self.app_pid)
+                    stop_worker(self.worker_id)  # an app started again meanwhile must not count on this supervisor
+                    self.stop_runs(APP_STOPPED)
+                    break
                 try:
                     self.tick()
                 except Exception:  # one bad tick (a database hiccup) must not end the supervisor
@@ -142,16 +169,35 @@ class Supervisor:
             self.executor.close()
             stop_worker(self.worker_id)
 
+    def app_exited(self) -> bool:
+        """Whether the owning app has exited: its children, this one included, then get another parent."""
+        return self.app_pid is not None and os.getppid() != self.app_pid
+
+    def stop_runs(self, reason: str) -> None:
+        """End this supervisor's runs failed with `reason` (cancelled where the user asked) and stop their processes.
+
+        The state is written first, so what the stopped child records on its way out changes nothing; the wait for
+        the processes is bounded by the cancel grace, after which they are killed.
+        """
+        for run_id in list(self.executor.running()):
+            if _cancel_requested(run_id):
+                finish_run(run_id, "cancelled", message="cancelled")
+            else:
+                finish_run(run_id, "failed", message="app stopped", error=reason)
+            self.executor.cancel(run_id)
+        deadline = time.monotonic() + CANCEL_GRACE_S + STOP_MARGIN_S
+        while self.executor.running() and time.monotonic() < deadline:
+            for run_id in list(self.executor.running()):
+                self.executor.poll(run_id)
+            time.sleep(self.poll_s)
+
     def _reap(self) -> None:
         for run_id in list(self.executor.running()):
             code = self.executor.poll(run_id)
             if code is None:
                 continue
-            with session_scope() as session:
-                row = session.get(RunRow, run_id)
-                cancelled = row is not None and row.cancel_requested
             # a child that recorded its final state already left "running"; finish_run then changes nothing
-            if cancelled:
+            if _cancel_requested(run_id):
                 finish_run(run_id, "cancelled", message="cancelled")
             else:
                 finish_run(run_id, "failed", message="failed", error=describe_exit(code))
@@ -216,7 +262,9 @@ def autostart_enabled() -> bool:
 def ensure_supervisor(timeout_s: float = SUPERVISOR_START_TIMEOUT_S) -> str:
     """The id of a live supervisor (by heartbeat), starting one in the background when none is alive.
 
-    The supervisor runs in its own session, so it outlives the app process that started it.
+    A supervisor started here belongs to the calling process (the app's server): it stops, with its runs, when that
+    process exits. It runs in its own session all the same, so a Ctrl-C meant for the app reaches only the app, and
+    the supervisor winds its runs down itself.
     """
     with _launch_lock():
         alive = live_workers()
@@ -226,8 +274,9 @@ def ensure_supervisor(timeout_s: float = SUPERVISOR_START_TIMEOUT_S) -> str:
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / "supervisor.log"
         with open(log_path, "ab") as out:
-            process = subprocess.Popen([sys.executable, "-m", "engine.jobs.supervisor"], stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen([sys.executable, "-m", "engine.jobs.supervisor", "--app-pid", str(os.getpid())],
+                                       stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             alive = [w for w in live_workers() if w.pid == process.pid]
@@ -244,6 +293,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `python -m engine worker`."""
     parser.add_argument("--max-runs-per-device", type=int, default=None,
                         help=f"concurrent runs per GPU (or on the CPU); default from {MAX_RUNS_ENV} or 1")
+    parser.add_argument("--app-pid", type=int, default=None, metavar="PID",
+                        help="the app that starts this worker passes its process id: when that process exits, the "
+                             "worker fails its runs with that reason and exits too (default: run until stopped)")
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -255,7 +307,7 @@ def run_worker(args: argparse.Namespace) -> int:
     try:
         if args.max_runs_per_device is not None and args.max_runs_per_device < 1:
             raise ValueError(f"--max-runs-per-device {args.max_runs_per_device} must be 1 or more")
-        supervisor = Supervisor(runs_per_slot=args.max_runs_per_device)
+        supervisor = Supervisor(runs_per_slot=args.max_runs_per_device, app_pid=args.app_pid)
         supervisor.slots = device_slots()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 
 import pytest
 
 from engine.jobs.executor import child_environment
+from engine.jobs.liveness import live_workers
 from engine.jobs.params import capability_summary, param_fields
 from engine.jobs.queue import JobError, cancel_run, parse_seeds, submit_runs
-from engine.jobs.supervisor import Supervisor, describe_exit, device_slots, max_runs_per_device
+from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit, device_slots, max_runs_per_device
 from jobs_support import empty_experiment, register_fault_models, run_status
 
 
@@ -92,6 +95,39 @@ def test_a_cancel_request_reaches_the_runs_own_child_and_its_exit_ends_the_run_c
     assert run_status(run_id).status == "cancelled"
 
 
+class CooperativeExecutor(RecordingExecutor):
+    """A recording executor whose runs exit on cancel (SIGTERM), as a run's child does, and that notes `close`."""
+
+    closed = False
+
+    def cancel(self, run_id: int) -> None:
+        super().cancel(run_id)
+        self.exit_codes[run_id] = -signal.SIGTERM
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_when_the_app_that_started_it_exits_the_supervisor_fails_its_runs_stops_them_and_exits(experiment,
+                                                                                            monkeypatch):
+    training, cancelling, waiting = submit_runs(experiment, "tiny_popularity", seeds=[0, 1, 2])
+    executor = CooperativeExecutor()
+    supervisor = Supervisor(executor=executor, slots=["cpu"], runs_per_slot=2, app_pid=os.getppid())
+    supervisor.start()
+    supervisor.tick()
+    cancel_run(cancelling)
+    assert not supervisor.app_exited()
+    monkeypatch.setattr(os, "getppid", lambda: 1)  # what a child sees once its parent has exited
+    supervisor.serve(threading.Event())  # returns by itself: nobody sets the stop event
+    assert (run_status(training).status, run_status(training).error) == ("failed", APP_STOPPED)
+    assert run_status(cancelling).status == "cancelled"
+    assert run_status(waiting).status == "queued", "queued runs wait for the next start of the app"
+    assert executor.cancelled == [training, cancelling] and not executor.running() and executor.closed
+    assert live_workers() == []
+    by_hand = Supervisor(executor=RecordingExecutor(), slots=["cpu"], runs_per_slot=1)
+    assert not by_hand.app_exited(), "a worker started by hand runs until it is stopped itself"
+
+
 def test_device_and_concurrency_settings_are_validated_with_the_variable_named(monkeypatch):
     monkeypatch.setenv("COLDSTART_DEVICE_SLOTS", "cuda:1, cpu,cuda:1")
     assert device_slots() == ["cuda:1", "cpu"]
@@ -118,6 +154,7 @@ def test_the_train_form_is_built_from_the_models_typed_config(monkeypatch):
     assert fields["fault"].kind == "choice" and "disk_full" in fields["fault"].choices
     assert fields["epoch_seconds"].kind == "float" and fields["epochs"].help.startswith("Epochs of counting")
     assert capability_summary("tiny_popularity") == "new users (without attributes, not personalised)"
+
 
 
 def test_seeds_are_read_from_lists_and_ranges_and_nonsense_is_refused():
