@@ -1,8 +1,9 @@
 """Who is alive: supervisor heartbeats in the `workers` table and checks on the processes runs name.
 
 A supervisor is alive while its heartbeat is fresh. A run lives in its own child process, so it survives its
-supervisor dying (the app's own supervisor stops its runs on purpose when the app exits). A running run is "worker lost" when nobody is left to finish it: on this host, when
-its process and its supervisor are both gone; for a run on another host, when its own heartbeat has gone stale.
+supervisor dying (the app's own supervisor stops its runs on purpose when the app exits). A running run is "worker
+lost" when nobody is left to finish it: on this host, when its process and its supervisor are both gone; for a run on
+another host, when its own heartbeat has gone stale.
 """
 
 from __future__ import annotations
