@@ -2,7 +2,7 @@
 
 For each protocol (cold-item, cold-user, warm) and split seed, every model is fitted once by
 `engine.runner.fit_and_evaluate` (early stopping on the protocol's validation slice) with its parameters tuned on
-valid: those recorded in engine/models/tuned/<dataset>.json by `benchmarks/zoo_table.py --record` or this script's
+valid: those recorded in benchmarks/tuned/<dataset>.json by `benchmarks/zoo_table.py --record` or this script's
 `--budget N --record` (the same seeded search and trial budget for every model), else the model's defaults.
 The table shows NDCG@20 on the test slice named like the protocol (mean over seeds) and, for the cold protocols,
 on the split's warm slice, so cold-start gains and warm losses sit side by side. Below it, per protocol, the best
@@ -33,7 +33,8 @@ from engine.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runner import fit_and_evaluate  # noqa: E402
-from engine.tuning import record_tuning, tune_model, tuned_params  # noqa: E402
+from benchmarks.tuned_store import record_tuning, tuned_params  # noqa: E402
+from engine.tuning import tune_model  # noqa: E402
 
 COLD_START = ["dropoutnet", "heater", "aldi", "metaemb", "item2vec", "sasrec"]
 BASELINES = ["random", "mostpop", "segmentpop", "itemknn", "ease", "als", "bpr", "content", "mapper", "hybridmf"]

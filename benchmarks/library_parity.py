@@ -42,7 +42,7 @@ from engine.data.indexing import dataset_features  # noqa: E402
 from engine.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
-from engine.tuning import DEFAULT_BUDGET, tune_model  # noqa: E402
+from engine.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
 
 METRIC = "ndcg@20"
 PROTOCOLS = ["cold-item", "cold-user", "warm"]

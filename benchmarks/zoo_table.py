@@ -29,7 +29,8 @@ from benchmarks.protocol_cases import protocol_cases  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
 from engine.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
-from engine.tuning import DEFAULT_BUDGET, record_tuning, tune_model  # noqa: E402
+from benchmarks.tuned_store import record_tuning  # noqa: E402
+from engine.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
 
 ZOO_ONE = ["random", "mostpop", "segmentpop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "svdpp",
            "content", "mapper", "hybridmf"]
@@ -54,7 +55,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="tuning trials per model, protocol, seed")
     parser.add_argument("--models", default=",".join(ZOO_ONE), help="registry keys, comma-separated")
     parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="protocols, comma-separated")
-    parser.add_argument("--record", action="store_true", help="store tuned parameters in engine/models/tuned/")
+    parser.add_argument("--record", action="store_true", help="store tuned parameters in benchmarks/tuned/")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
 

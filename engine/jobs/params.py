@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 
 from engine.models.base import Capabilities
 from engine.models.registry import get_model_class
+from engine.models.search_space import grid_points
 
 FieldKind = Literal["int", "float", "bool", "choice", "text", "fixed"]
 
@@ -118,6 +119,6 @@ def model_choices(names: list[str]) -> dict[str, str]:
 
 
 def suggested_grid(model: str) -> dict[str, list[Any]]:
-    """The model's small declared search space (may be empty)."""
-    return dict(get_model_class(model).search_space)
+    """A few values per dimension of the model's search space (ends and middle of a range), for a grid by hand."""
+    return {name: grid_points(dimension) for name, dimension in get_model_class(model).search_space.items()}
 

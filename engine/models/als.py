@@ -18,6 +18,7 @@ from pydantic import Field
 
 from engine.models._scoring import as_scores
 from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 
 FOLD_IN_CG_STEPS = 32
 """CG steps when folding in a vector from zero: enough to converge for the factor sizes used here."""
@@ -122,10 +123,10 @@ class ALSRecommender(Recommender):
     Config = ALSConfig
     capabilities = Capabilities(user_fold_in=True, item_fold_in=True)
     search_space = {
-        "factors": [16, 32, 64, 128],
-        "regularization": [1.0, 5.0, 20.0, 50.0, 100.0],
-        "alpha": [0.5, 1.0, 2.0, 5.0, 10.0],
-        "iterations": [10, 15, 30],
+        "factors": IntRange(8, 256, log=True),
+        "regularization": FloatRange(0.01, 1000.0, log=True),
+        "alpha": FloatRange(0.1, 100.0, log=True),
+        "iterations": IntRange(5, 30),
     }
     test_params = {"factors": 8, "iterations": 4}
     """A smaller configuration that keeps the conformance suite fast."""

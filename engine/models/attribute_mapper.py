@@ -20,6 +20,7 @@ from engine.data.features import FeatureMatrix
 from engine.models._scoring import as_scores
 from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, known_or_folded_in, solve_factors
 from engine.models.base import Capabilities, FitContext, ItemQuery, Recommender, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 
 
 class AttributeMapperConfig(ALSConfig):
@@ -60,8 +61,8 @@ class AttributeMapperRecommender(Recommender):
     Config = AttributeMapperConfig
     capabilities = Capabilities(new_users=True, new_items=True, user_fold_in=True, item_fold_in=True,
                                 uses_user_features=True, uses_item_features=True)
-    search_space = {"factors": [16, 32, 64], "regularization": [5.0, 20.0, 50.0], "alpha": [1.0, 2.0, 5.0],
-                    "ridge": [0.1, 1.0, 10.0, 100.0]}
+    search_space = {"factors": IntRange(8, 128, log=True), "regularization": FloatRange(0.1, 1000.0, log=True),
+                    "alpha": FloatRange(0.1, 50.0, log=True), "ridge": FloatRange(0.01, 1000.0, log=True)}
     test_params = {"factors": 8, "iterations": 4}
     """A smaller configuration that keeps the conformance suite fast."""
 

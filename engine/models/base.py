@@ -23,6 +23,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from engine.data.features import FeatureMatrix
+from engine.models.search_space import SearchSpace
 
 
 class ModelConfig(BaseModel):
@@ -156,8 +157,9 @@ class Recommender(ABC):
     """popularity, neighbourhood, linear, factorization, content, hybrid, deep or cold-start."""
     Config: ClassVar[type[ModelConfig]]
     capabilities: ClassVar[Capabilities]
-    search_space: ClassVar[dict[str, list[Any]]] = {}
-    """A small grid of values per hyper-parameter, tried with the same budget for every model."""
+    search_space: ClassVar[SearchSpace] = {}
+    """Ranges or lists of values per hyper-parameter, searched with the same budget for every model; they contain
+    the defaults (see `engine.models.search_space`)."""
 
     def __init__(self, config: ModelConfig | dict | None = None, seed: int = 0) -> None:
         if config is None:

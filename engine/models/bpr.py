@@ -17,6 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 from engine.training.fold_in import fold_in_vectors
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.losses import bpr_loss, l2_penalty
@@ -83,7 +84,8 @@ class BPRRecommender(TorchRecommender):
     family = "factorization"
     Config = BPRConfig
     capabilities = Capabilities(user_fold_in=True, item_fold_in=True)
-    search_space = {"n_factors": [32, 64, 128], "lr": [0.002, 0.005, 0.01], "l2": [1e-5, 1e-4, 1e-3]}
+    search_space = {"n_factors": IntRange(16, 256, log=True), "lr": FloatRange(0.001, 0.05, log=True),
+                    "l2": FloatRange(1e-6, 1e-2, log=True)}
     test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8}
     config: BPRConfig
 

@@ -17,6 +17,7 @@ from engine.models._scoring import as_scores, sparse_from_state, sparse_state
 from engine.models._similarity import (column_kinds, feature_rows, indicator_columns, l2_normalize_rows,
                                        segment_item_rates, segment_scores)
 from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.models.search_space import FloatRange
 
 
 class ContentConfig(ModelConfig):
@@ -40,8 +41,8 @@ class ContentRecommender(Recommender):
     Config = ContentConfig
     capabilities = Capabilities(new_users=True, new_items=True, user_fold_in=True,
                                 uses_user_features=True, uses_item_features=True)
-    search_space = {"category_weight": [0.5, 1.0, 2.0], "text_weight": [0.0, 0.25, 0.5, 1.0],
-                    "numeric_weight": [0.0, 0.25, 0.5, 1.0], "segment_smoothing": [5.0, 20.0, 100.0]}
+    search_space = {"category_weight": FloatRange(0.0, 3.0), "text_weight": FloatRange(0.0, 3.0),
+                    "numeric_weight": FloatRange(0.0, 3.0), "segment_smoothing": FloatRange(1.0, 1000.0, log=True)}
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         """Weighted, normalised vectors of the training items, and one taste profile per user attribute value."""

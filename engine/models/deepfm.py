@@ -17,6 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, query_rows, table_rows,
                                              take_rows, training_table)
 from engine.training.loop import GradientConfig, tuned_default
@@ -112,7 +113,8 @@ class DeepFMRecommender(TorchRecommender):
     family = "deep"
     Config = DeepFMConfig
     capabilities = Capabilities(new_users=True, new_items=True, uses_user_features=True, uses_item_features=True)
-    search_space = {"n_factors": [8, 16, 32], "lr": [0.0005, 0.001, 0.003], "id_dropout": [0.0, 0.2, 0.5]}
+    search_space = {"n_factors": IntRange(4, 64, log=True), "lr": FloatRange(0.0002, 0.01, log=True),
+                    "id_dropout": FloatRange(0.0, 0.8)}
     test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8, "mlp_layers": [32, 16]}
     config: DeepFMConfig
 

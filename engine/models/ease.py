@@ -11,6 +11,7 @@ from pydantic import Field
 
 from engine.models._item_to_item import ItemToItemRecommender
 from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
+from engine.models.search_space import FloatRange
 
 MAX_ITEMS = 25_000
 """Above this, the dense item x item inverse no longer fits a typical machine's memory (float64)."""
@@ -31,7 +32,7 @@ class EASERecommender(ItemToItemRecommender):
     family = "linear"
     Config = EASEConfig
     capabilities = Capabilities(user_fold_in=True)
-    search_space = {"l2": [20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]}
+    search_space = {"l2": FloatRange(1.0, 10_000.0, log=True)}
 
     def _item_weights(self, data: TrainData, context: FitContext) -> np.ndarray:
         """The closed-form weights, computed on the run's device in float64 for a stable inverse."""

@@ -17,6 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 from engine.training.feature_modules import (FeatureTable, IdAndFeatureEmbedding, query_rows, table_rows,
                                              take_rows, training_table)
 from engine.training.loop import GradientConfig, tuned_default
@@ -70,7 +71,8 @@ class HybridMFRecommender(TorchRecommender):
     family = "hybrid"
     Config = HybridMFConfig
     capabilities = Capabilities(new_users=True, new_items=True, uses_user_features=True, uses_item_features=True)
-    search_space = {"n_factors": [32, 64, 128], "lr": [0.002, 0.005, 0.01], "loss": ["warp", "bpr"],
+    search_space = {"n_factors": IntRange(16, 128, log=True), "lr": FloatRange(0.001, 0.05, log=True),
+                    "loss": ["warp", "bpr"],
                     "use_item_ids": [True, False], "use_user_ids": [True, False]}
     test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8}
     config: HybridMFConfig

@@ -13,6 +13,7 @@ from pydantic import Field
 from engine.models._item_to_item import ItemToItemRecommender
 from engine.models._similarity import cosine_top_k
 from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
+from engine.models.search_space import FloatRange, IntRange
 
 
 class ItemKNNConfig(ModelConfig):
@@ -31,7 +32,7 @@ class ItemKNNRecommender(ItemToItemRecommender):
     family = "neighbourhood"
     Config = ItemKNNConfig
     capabilities = Capabilities(user_fold_in=True)
-    search_space = {"k": [20, 50, 100, 200, 400], "shrink": [0.0, 10.0, 50.0, 100.0, 300.0]}
+    search_space = {"k": IntRange(5, 1000, log=True), "shrink": FloatRange(0.0, 500.0)}
 
     def _item_weights(self, data: TrainData, context: FitContext) -> sp.csr_matrix:
         """Item i's row holds its k most similar items j (neighbours of i vote for j)."""

@@ -11,6 +11,7 @@ from pydantic import Field
 from engine.models._item_to_item import ItemToItemRecommender
 from engine.models._similarity import rp3beta_top_k
 from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
+from engine.models.search_space import FloatRange, IntRange
 
 
 class RP3betaConfig(ModelConfig):
@@ -32,7 +33,7 @@ class RP3betaRecommender(ItemToItemRecommender):
     family = "neighbourhood"
     Config = RP3betaConfig
     capabilities = Capabilities(user_fold_in=True)
-    search_space = {"alpha": [0.5, 0.8, 1.0, 1.2], "beta": [0.0, 0.2, 0.4, 0.6, 0.8], "k": [50, 100, 200, 500]}
+    search_space = {"alpha": FloatRange(0.2, 2.0), "beta": FloatRange(0.0, 1.0), "k": IntRange(10, 1000, log=True)}
 
     def _item_weights(self, data: TrainData, context: FitContext) -> sp.csr_matrix:
         return rp3beta_top_k(data.matrix, self.config.alpha, self.config.beta, self.config.k)

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, table_rows, take_rows,
                                              training_table)
 from engine.training.loop import GradientConfig, tuned_default
@@ -89,7 +90,8 @@ class TwoTowerRecommender(TorchRecommender):
     family = "deep"
     Config = TwoTowerConfig
     capabilities = Capabilities(new_users=True, new_items=True, uses_user_features=True, uses_item_features=True)
-    search_space = {"n_factors": [32, 64, 128], "temperature": [0.05, 0.1, 0.2], "id_dropout": [0.0, 0.3, 0.6]}
+    search_space = {"n_factors": IntRange(16, 128, log=True), "temperature": FloatRange(0.02, 0.5, log=True),
+                    "id_dropout": FloatRange(0.0, 0.8)}
     test_params = {"epochs": 8, "batch_size": 128, "lr": 0.01, "n_factors": 8, "hidden": 16}
     config: TwoTowerConfig
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from engine.models._scoring import as_scores, sparse_from_state, sparse_state
 from engine.models._similarity import cosine_top_k
 from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.models.search_space import FloatRange, IntRange
 
 
 class UserKNNConfig(ModelConfig):
@@ -33,7 +34,7 @@ class UserKNNRecommender(Recommender):
     family = "neighbourhood"
     Config = UserKNNConfig
     capabilities = Capabilities(user_fold_in=True, item_fold_in=True)
-    search_space = {"k": [10, 25, 50, 100, 200, 400], "shrink": [0.0, 10.0, 50.0, 100.0]}
+    search_space = {"k": IntRange(5, 1000, log=True), "shrink": FloatRange(0.0, 500.0)}
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         """Keep the training matrix: neighbourhoods are computed per query."""

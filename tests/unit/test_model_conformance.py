@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from engine.models.base import Recommender
+from engine.models.search_space import contains, describe, grid_points
 from engine.models.registry import create_model, get_model_class, model_names
 from tests.unit.tiny_world import tiny_world
 
@@ -39,10 +40,14 @@ def test_model_declares_documented_config_and_search_space_within_it(name: str) 
     assert cls.name == name
     for field_name, info in cls.Config.model_fields.items():
         assert info.description, f"{name}.{field_name} has no description"
-    for field_name, values in cls.search_space.items():
+    defaults = cls.Config().model_dump()
+    for field_name, dimension in cls.search_space.items():
         assert field_name in cls.Config.model_fields, f"{name} searches unknown field {field_name}"
-        for value in values:
-            cls.Config(**{field_name: value})  # every grid value must validate
+        for value in grid_points(dimension):
+            cls.Config(**{field_name: value})  # both ends of a range and every listed value must validate
+        # the defaults are a point of the space, so tuning (whose first trial is the defaults) never does worse
+        assert contains(dimension, defaults[field_name]), \
+            f"{name}.{field_name} default {defaults[field_name]!r} is outside its search space {describe(dimension)}"
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

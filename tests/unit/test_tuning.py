@@ -1,20 +1,26 @@
-"""Tuning: same budget for every model, validation only, seeded, failures skipped, results recorded per dataset."""
+"""Tuning: the same budget for every model, the defaults first, validation only, seeded, failures and hopeless trials
+stopped, and the test part never able to change what is chosen."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+import math
 
+import numpy as np
 import pytest
 
+from engine.data.indexing import build_train_data
+from engine.data.synthetic import generate_synthetic
+from engine.evaluation import make_validator
 from engine.models.base import Recommender
 from engine.models.ease import EASERecommender
-from engine.tuning import candidate_params, record_tuning, tune_model, tuned_params
+from engine.protocols import make_split
+from engine.tuning import TuningBudget, TuningError, tune_model
 from tests.unit.tiny_world import tiny_world
 
 
 class RecordingValidator:
-    """Scores a model by how close its EASE l2 is to 500 and remembers every configuration it saw."""
+    """Scores a model by how close its EASE l2 is to 500 (in orders of magnitude) and remembers what it saw."""
 
     metric_name = "closeness"
 
@@ -23,63 +29,108 @@ class RecordingValidator:
 
     def __call__(self, model: Recommender) -> float:
         self.seen.append(model.config.model_dump())
-        return -abs(getattr(model.config, "l2", 0.0) - 500.0)
+        return -abs(math.log10(getattr(model.config, "l2", 1.0)) - math.log10(500.0))
 
 
-def test_candidates_start_with_the_defaults_then_distinct_grid_points_up_to_the_budget() -> None:
-    space = {"a": [1, 2, 3], "b": [10, 20]}
-    candidates = candidate_params(space, budget=4, seed=0)
-    assert candidates[0] == {}
-    assert len(candidates) == 4
-    assert len({tuple(sorted(c.items())) for c in candidates[1:]}) == 3
-
-
-def test_candidates_never_repeat_the_defaults_and_stop_at_the_whole_grid() -> None:
-    space = {"a": [1, 2, 3]}
-    candidates = candidate_params(space, budget=10, seed=0, defaults={"a": 2})
-    assert candidates[0] == {} and sorted(c["a"] for c in candidates[1:]) == [1, 3]
-
-
-def test_candidates_are_reproducible_with_the_seed_and_change_with_it() -> None:
-    space = {"a": list(range(20)), "b": list(range(20))}
-    assert candidate_params(space, 6, seed=1) == candidate_params(space, 6, seed=1)
-    assert candidate_params(space, 6, seed=1) != candidate_params(space, 6, seed=2)
-
-
-def test_a_zero_budget_is_refused() -> None:
-    with pytest.raises(ValueError, match="at least 1 trial"):
-        candidate_params({"a": [1]}, budget=0, seed=0)
-
-
-def test_tuning_fits_exactly_the_budget_and_keeps_the_best_validated_configuration() -> None:
+def test_tuning_fits_exactly_the_budget_starting_from_the_defaults_and_keeps_the_best() -> None:
     validator = RecordingValidator()
-    grid_size = len(EASERecommender.search_space["l2"])
-    result = tune_model("ease", tiny_world().data, validator, budget=grid_size, seed=0)
-    assert len(result.trials) == len(validator.seen) == grid_size
-    assert result.best_params == {"l2": 500.0}
-    assert result.best_score == 0.0
-    assert result.best_model is not None and result.best_model.config.l2 == 500.0
+    result = tune_model("ease", tiny_world().data, validator, budget=12, seed=0)
+    assert len(result.trials) == len(validator.seen) == 12
+    assert result.trials[0].params == {"l2": EASERecommender.Config().l2}  # the defaults come first
+    assert [t.number for t in result.trials] == list(range(12))
+    complete = [t for t in result.trials if t.state == "complete"]
+    assert result.best_score == max(t.score for t in complete)
+    assert result.best_params == next(t.params for t in complete if t.score == result.best_score)
+    assert result.best_model is not None and result.best_model.config.l2 == result.best_params["l2"]
+    # the search covers orders of magnitude and homes in: the best is far closer to 500 than the default 200
+    assert abs(math.log10(result.best_params["l2"] / 500.0)) < 0.2
+    assert len({t.params["l2"] for t in result.trials}) == 12
+
+
+def test_the_same_seed_and_budget_give_the_same_trials_and_another_seed_others() -> None:
+    def trials(seed: int) -> list[tuple]:
+        result = tune_model("itemknn", tiny_world().data, RecordingValidator(), budget=6, seed=seed)
+        return [(t.params["k"], round(t.params["shrink"], 9)) for t in result.trials]
+
+    assert trials(1) == trials(1)
+    assert trials(1)[1:] != trials(2)[1:]
+
+
+def test_known_good_settings_are_tried_right_after_the_defaults() -> None:
+    known = {"l2": 480.0}
+    result = tune_model("ease", tiny_world().data, RecordingValidator(), budget=3, seed=0,
+                        start_from=[known, {"l2": -5.0}, {"unknown_field": 1}])
+    assert result.trials[1].params == known
+    assert all(t.params["l2"] > 0 for t in result.trials)  # settings outside today's space are not enqueued
 
 
 def test_configurations_that_cannot_be_fitted_are_recorded_and_skipped() -> None:
     data = tiny_world().data
     without_time = dataclasses.replace(data, interactions=data.interactions.drop(columns="timestamp"))
     result = tune_model("mostpop", without_time, RecordingValidator(), budget=4, seed=0)
-    failed = [t for t in result.trials if t.error]
-    assert failed and all("timestamps" in t.error for t in failed)
-    assert result.best_params == {}  # only the all-time default could be fitted
+    failed = [t for t in result.trials if t.state == "failed"]
+    assert failed and all("timestamps" in t.error for t in failed) and all(math.isnan(t.score) for t in failed)
+    assert result.best_params == {"window_days": None}  # only the all-time default could be fitted
+    seen = []
+    tune_model("mostpop", without_time, RecordingValidator(), budget=4, seed=0, on_trial=seen.append)
+    assert [t.state for t in seen] == [t.state for t in result.trials]
 
 
-def test_tuned_parameters_are_recorded_per_protocol_model_and_seed(tmp_path: Path) -> None:
-    result = tune_model("ease", tiny_world().data, RecordingValidator(), budget=3, seed=0)
-    for seed, params in ((1, {"l2": 500.0}), (2, {"l2": 50.0}), (3, {"l2": 500.0})):
-        record_tuning(dataclasses.replace(result, best_params=params), "tiny", "warm", seed, directory=tmp_path)
-    assert tuned_params("tiny", "warm", "ease", split_seed=2, directory=tmp_path) == {"l2": 50.0}
-    assert tuned_params("tiny", "warm", "ease", directory=tmp_path) == {"l2": 500.0}  # chosen for most seeds
-    assert tuned_params("tiny", "cold-item", "ease", directory=tmp_path) == {}
-    assert tuned_params("other", "warm", "ease", directory=tmp_path) == {}
+def test_a_search_where_nothing_fits_says_why() -> None:
+    data = tiny_world().data
+    without_items = dataclasses.replace(data, item_features=None)
+    with pytest.raises(TuningError, match="no configuration could be fitted and validated .*item attributes"):
+        tune_model("content", without_items, RecordingValidator(), budget=2, seed=0)
 
 
-def test_a_dataset_key_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="dataset key"):
-        tuned_params("../escape", "warm", "ease", directory=tmp_path)
+def test_a_time_budget_stops_the_search() -> None:
+    result = tune_model("ease", tiny_world().data, RecordingValidator(), seed=0,
+                        budget=TuningBudget(trials=None, minutes=0.5 / 60))
+    assert 1 <= len(result.trials) < 200
+
+
+@pytest.mark.parametrize(("budget", "message"), [
+    (dict(trials=0), "at least 1"), (dict(trials=None, minutes=None), "trials or of minutes"),
+    (dict(minutes=0.0), "more than 0"), (dict(trial_seconds=-1.0), "more than 0")])
+def test_unusable_budgets_are_refused(budget: dict, message: str) -> None:
+    with pytest.raises(TuningError, match=message):
+        TuningBudget(**budget)
+
+
+class FadingValidator:
+    """The first three models tuned validate well at every epoch; every later one validates badly."""
+
+    metric_name = "fading"
+
+    def __init__(self) -> None:
+        self.order: dict[int, int] = {}
+
+    def __call__(self, model: Recommender) -> float:
+        rank = self.order.setdefault(id(model), len(self.order))
+        return 0.5 if rank < 3 else 0.01
+
+
+def test_a_trial_whose_validation_curve_falls_below_the_median_is_pruned() -> None:
+    result = tune_model("bpr", tiny_world().data, FadingValidator(), budget=6, seed=0)
+    states = [t.state for t in result.trials]
+    assert states[:3] == ["complete"] * 3
+    assert states[3:] == ["pruned"] * 3
+    assert all(t.fit_seconds > 0 for t in result.trials)
+
+
+def test_changing_the_test_rows_cannot_change_the_chosen_settings() -> None:
+    """Tuning reads the validation part only: scramble every test slice and the trials stay the same."""
+    dataset = generate_synthetic(120, 80, 2_500, seed=7)
+    split = make_split(dataset, "cold-item", 3, {})
+    rng = np.random.default_rng(0)
+    scrambled = dataclasses.replace(split, test=[
+        dataclasses.replace(part, truth=part.truth.assign(item_id=rng.permutation(part.truth["item_id"].to_numpy()),
+                                                         user_id=rng.permutation(part.truth["user_id"].to_numpy())))
+        for part in split.test])
+
+    def chosen(which) -> list[tuple]:
+        train = build_train_data(which.train, dataset)
+        result = tune_model("content", train, make_validator(train, which, "ndcg@20", seed=3), budget=5, seed=3)
+        return [(tuple(sorted(t.params.items())), t.score) for t in result.trials]
+
+    assert chosen(split) == chosen(scrambled)
