@@ -145,6 +145,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write each model's top-K lists per slice to DIR/MODEL/SLICE.csv "
                              "(user_id,item_id,rank,score)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N] (default auto)")
+    tuning = parser.add_argument_group("tuning (the same budget for every model, on the validation slice only)")
+    tuning.add_argument("--tune", type=int, metavar="N",
+                        help="tune each model with N trials over its search space, then score the best once on test "
+                             "(--param values are then ignored)")
+    tuning.add_argument("--tune-minutes", type=float, metavar="M",
+                        help="tune each model for M minutes of wall time (with --tune: whichever ends first)")
+    tuning.add_argument("--tune-trial-seconds", type=float, metavar="S",
+                        help="stop training one trial after S seconds, keeping its best epoch so far")
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -160,6 +168,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for name in models:
         get_model_class(name)
     params = parse_model_params(args.param, models)
+    tuning = tuning_budget(args)
     ks = parse_ks(args.k)
     try:
         device = pick_device(args.device)
@@ -170,10 +179,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     recorder = RunRecorder.start(dataset, split, source=str(Path(args.data).resolve()))
     document: dict[str, Any] = {"split": split_summary(split), "models": {}, "environment": library_versions()}
     for name in models:
-        run_id = recorder.begin(name, params[name], split.seed)
+        run_id = recorder.begin(name, params[name], split.seed, tuning)
         try:
             result = fit_and_evaluate(dataset, split, name, params[name], split.seed, ks=ks, device=device,
-                                      save_recommendations=args.save_recommendations)
+                                      save_recommendations=args.save_recommendations, tuning=tuning,
+                                      start_from=recorder.best_known_settings(name, split.protocol) if tuning else None)
         except INPUT_ERRORS as error:
             recorder.fail(run_id, one_line(error))
             raise
@@ -183,6 +193,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return 1
         recorder.finish(run_id, result)
         document["models"][name] = result.results
+        if tuning is not None:
+            print(f"tuned {name}: {tuning_summary(result.results['tuning'])}", file=sys.stderr)
     document["recorded"] = recorder.summary()
     text = json.dumps(document, indent=1, default=str)
     if args.out:
@@ -191,6 +203,30 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
+
+
+def tuning_budget(args: argparse.Namespace):
+    """The TuningBudget that --tune / --tune-minutes / --tune-trial-seconds ask for; None without them."""
+    if args.tune is None and args.tune_minutes is None:
+        if args.tune_trial_seconds is not None:
+            raise InputError("--tune-trial-seconds needs --tune N or --tune-minutes M")
+        return None
+    from engine.tuning import TuningBudget, TuningError
+
+    try:
+        return TuningBudget(args.tune, args.tune_minutes, args.tune_trial_seconds)
+    except TuningError as error:
+        raise InputError(f"--tune: {error}") from None
+
+
+def tuning_summary(tuning: dict[str, Any]) -> str:
+    """'16 trials (2 pruned), best ndcg@20 0.1873 with factors=32, ...' for one model."""
+    states = [trial["state"] for trial in tuning["trials"]]
+    dropped = ", ".join(f"{states.count(state)} {state}" for state in ("pruned", "failed") if state in states)
+    settings = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                         for key, value in tuning["best_params"].items())
+    return (f"{len(states)} trials" + (f" ({dropped})" if dropped else "")
+            + f", best {tuning['metric']} {tuning['best_score']:.4f}" + (f" with {settings}" if settings else ""))
 
 
 # -- split -------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -20,6 +21,10 @@ from engine.protocols.split import Split
 from engine.runner import RunResult
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow, RunRow, utcnow
+from engine.tuning_store import best_known_settings, record_trials
+
+if TYPE_CHECKING:
+    from engine.tuning import TuningBudget
 
 PER_USER_FILE = "per_user.parquet"
 
@@ -37,6 +42,7 @@ def record_run_result(session: Session, run_row: RunRow, result: RunResult) -> N
     run_row.eval_seconds = result.eval_seconds
     run_row.device = result.results.get("device", run_row.device)
     run_row.artifact_path = str(folder.relative_to(get_settings().home))
+    record_trials(session, run_row, result.results.get("tuning"))
     session.execute(delete(MetricRow).where(MetricRow.run_id == run_row.id))
     for slice_name, metrics in result.results["slices"].items():
         if "not_applicable" in metrics:
@@ -71,11 +77,12 @@ class RunRecorder:
         experiment_id = store_experiment(dataset_id, split, f"cli {split.protocol} seed {split.seed}")
         return cls(dataset_id, experiment_id)
 
-    def begin(self, model: str, params: dict, seed: int) -> int:
-        """A running run row for `model`; returns its id."""
+    def begin(self, model: str, params: dict, seed: int, tuning: TuningBudget | None = None) -> int:
+        """A running run row for `model` (tuned with `tuning` when given); returns its id."""
         with session_scope() as session:
             row = RunRow(experiment_id=self.experiment_id, model=model, params=dict(params), seed=seed,
-                         status="running", worker_id="cli", started_at=utcnow())
+                         status="running", worker_id="cli", started_at=utcnow(),
+                         tuning=tuning.to_json() if tuning is not None else None)
             session.add(row)
             session.flush()
             self.run_ids[model] = row.id
@@ -93,6 +100,10 @@ class RunRecorder:
         with session_scope() as session:
             row = session.get(RunRow, run_id)
             row.status, row.message, row.error, row.finished_at = "failed", "failed", reason, utcnow()
+
+    def best_known_settings(self, model: str, protocol: str) -> list[dict]:
+        """Where a tuned run of `model` starts: the best settings known on this dataset and protocol."""
+        return best_known_settings(self.dataset_id, protocol, model)
 
     def summary(self) -> dict:
         """Where the runs were recorded (the `recorded` entry of results.json)."""

@@ -11,7 +11,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import pandas as pd
 import torch
@@ -24,6 +24,9 @@ from engine.models.base import FitContext, ProgressReporter, Recommender
 from engine.models.registry import create_model
 from engine.protocols.split import Split
 from engine.training.device import describe_device, pick_device, seed_everything
+
+if TYPE_CHECKING:
+    from engine.tuning import TuningBudget
 
 VALIDATION_METRIC = "ndcg@20"
 LIBRARIES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "streamlit")
@@ -87,9 +90,14 @@ def write_recommendations(recommendations: dict[str, pd.DataFrame], folder: str 
 def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: dict[str, Any], seed: int, *,
                      ks: Sequence[int] = DEFAULT_KS, progress: ProgressReporter | None = None,
                      device: torch.device | str = "auto", save_recommendations: str | Path | None = None,
-                     validation_metric: str = VALIDATION_METRIC) -> RunResult:
+                     validation_metric: str = VALIDATION_METRIC, tuning: "TuningBudget | None" = None,
+                     start_from: list[dict[str, Any]] | None = None) -> RunResult:
     """Fit `model_name` with `params` on the split's training part (early stopping on its validation slice) and
-    evaluate it on every test slice; optionally write the top-K lists under `save_recommendations`."""
+    evaluate it on every test slice; optionally write the top-K lists under `save_recommendations`.
+
+    With a `tuning` budget, `params` are ignored: the model's search space is searched on the validation slice
+    (starting from the defaults, then `start_from`), and the best trial's model is the one evaluated, once, on test.
+    """
     seed_everything(seed)
     model = build_model(model_name, params, seed)
     train_data = build_train_data(split.train, dataset)
@@ -97,7 +105,15 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     chosen_device = device if isinstance(device, torch.device) else pick_device(device)
     context = FitContext(validator=validator, progress=progress, device=str(chosen_device))
     started = time.perf_counter()
-    model.fit(train_data, context)
+    search = None
+    if tuning is not None:
+        from engine.tuning import tune_model  # optuna only where tuning is asked for (GPU workers may lack it)
+
+        search = tune_model(model_name, train_data, validator, budget=tuning, seed=seed, context=context,
+                            start_from=start_from)
+        model = search.best_model
+    else:
+        model.fit(train_data, context)
     fit_seconds = time.perf_counter() - started
     if progress is not None:
         progress.log("evaluating on the test slices")
@@ -115,4 +131,6 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
                        "slice": validation_slice.name if validation_slice is not None else None},
         "slices": evaluation.slices, "excluded_users": evaluation.excluded_users,
     }
+    if search is not None:
+        results["tuning"] = search.to_json()
     return RunResult(model, results, evaluation.per_user, fit_seconds, eval_seconds, evaluation.recommendations)

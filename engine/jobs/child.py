@@ -100,15 +100,18 @@ def execute_run(run_id: int) -> int:
         from engine.runner import fit_and_evaluate
         from engine.training.device import describe_device, pick_device
 
-        dataset_id = get_experiment(run.experiment_id).dataset_id
+        experiment = get_experiment(run.experiment_id)
+        dataset_id = experiment.dataset_id
         progress.log(f"loading dataset {dataset_id} and the split of experiment {run.experiment_id}")
         dataset = load_dataset(dataset_id)
         split = load_split(run.experiment_id)
         device = pick_device()
         _record_device(run_id, describe_device(device))
-        progress.log(f"training {run.model} (seed {run.seed}) on {describe_device(device)}")
+        tuning, start_from = _tuning_plan(run.tuning, dataset_id, experiment.protocol, run.model)
+        progress.log(f"{'tuning' if tuning else 'training'} {run.model} (seed {run.seed}) on "
+                     f"{describe_device(device)}" + (f" with {tuning.describe()}" if tuning else ""))
         result = fit_and_evaluate(dataset, split, run.model, dict(run.params), run.seed, progress=progress,
-                                  device=device)
+                                  device=device, tuning=tuning, start_from=start_from)
         if progress.should_stop():
             raise RunCancelled
         progress.log("saving the model and recording results")
@@ -130,6 +133,16 @@ def execute_run(run_id: int) -> int:
             return EXIT_CANCELLED
         finish_run(run_id, "failed", message="failed", error=failure_reason(error), traceback=trace)
         return EXIT_FAILED
+
+
+def _tuning_plan(budget: dict | None, dataset_id: int, protocol: str, model: str):
+    """The run's tuning budget and the best settings known on its dataset and protocol; (None, None) untuned."""
+    if not budget:
+        return None, None
+    from engine.tuning import TuningBudget
+    from engine.tuning_store import best_known_settings
+
+    return TuningBudget.from_json(budget), best_known_settings(dataset_id, protocol, model)
 
 
 def preload() -> None:

@@ -98,6 +98,7 @@ class RunRow(Base):
     eval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     artifact_path: Mapped[str | None] = mapped_column(String(500), nullable=True)
     results: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the per-model entry of results.json
+    tuning: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)  # a TuningBudget's JSON; None: defaults
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -106,6 +107,8 @@ class RunRow(Base):
     experiment: Mapped[ExperimentRow] = relationship(back_populates="runs")
     metrics: Mapped[list["MetricRow"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     events: Mapped[list["RunEventRow"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    trials: Mapped[list["TuningTrialRow"]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                          order_by="TuningTrialRow.number")
 
 
 class MetricRow(Base):
@@ -122,6 +125,23 @@ class MetricRow(Base):
     ci_low: Mapped[float | None] = mapped_column(Float, nullable=True)
     ci_high: Mapped[float | None] = mapped_column(Float, nullable=True)
     n_users: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TuningTrialRow(Base):
+    """One configuration tried while tuning a run on its validation slice (the run's experiment names the dataset
+    and protocol, so later comparisons on them start from the best settings known)."""
+
+    __tablename__ = "tuning_trials"
+    __table_args__ = (Index("ix_tuning_trials_run_number", "run_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # validation; None when pruned or failed
+    state: Mapped[str] = mapped_column(String(20))  # complete | pruned | failed
+    fit_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RunEventRow(Base):
