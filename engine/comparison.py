@@ -28,7 +28,7 @@ from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRo
 
 RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
                "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",
-               "setting", "created_at", "finished_at"]
+               "setting", "protocol_params", "created_at", "finished_at"]
 
 # Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
 # higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
@@ -64,9 +64,10 @@ def _facets(run: pd.Series) -> dict[str, str]:
     return facets
 
 
-def _variant_labels(runs: pd.DataFrame) -> pd.Series:
-    """One short label per variant: the model's name, plus only what differs between variants sharing that name
-    (`ALS · factors=64` beside `ALS · factors=128`); `variant_settings` spells out the rest."""
+def variant_labels(runs: pd.DataFrame) -> pd.Series:
+    """One short label per variant among `runs`: the model's name, plus only what differs between variants sharing
+    that name (`ALS · factors=64` beside `ALS · factors=128`); `variant_settings` spells out the rest. Label a
+    selection on its own and a model that has no sibling in it keeps its bare name."""
     params_key = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
     key = runs["model"] + "|" + params_key + "|" + runs["setting"]
     labels = pd.Series(runs["label"].to_numpy(dtype=object), index=runs.index)
@@ -78,6 +79,10 @@ def _variant_labels(runs: pd.DataFrame) -> pd.Series:
         names = dict.fromkeys(name for own in facets.values() for name in own)
         shown = {idx: {n: own.get(n, f"{n.split()[-1]}=–") for n in names} for idx, own in facets.items()}
         differing = [n for n in names if len({own[n] for own in shown.values()}) > 1]
+        # another protocol (model) explains its own parameters: name it, not each parameter that follows from it
+        for owner, prefix in (("protocol", "protocol "), ("model", "param ")):
+            if owner in differing:
+                differing = [n for n in differing if not n.startswith(prefix)]
         for idx, own in shown.items():
             labels[idx] = f"{runs.at[idx, 'label']} · " + ", ".join(own[n] for n in differing)
     return labels
@@ -96,8 +101,8 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
               run_ids: Iterable[int] | None = None) -> pd.DataFrame:
     """Runs with their dataset and experiment, newest first, filtered by any of the given values.
 
-    Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed, `setting` the data and
-    protocol they ran on.
+    Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed (labelled among all the
+    runs listed), `setting` the data and protocol they ran on.
     """
     query = (select(RunRow, ExperimentRow, DatasetRow)
              .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
@@ -128,7 +133,7 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
     if not rows:
         return pd.DataFrame(columns=RUN_COLUMNS)
     frame = pd.DataFrame(rows)
-    frame["variant"] = _variant_labels(frame)
+    frame["variant"] = variant_labels(frame)
     return frame[RUN_COLUMNS].reset_index(drop=True)
 
 

@@ -191,6 +191,7 @@ if runs.empty:
     if not linked_unfinished:
         st.info("Select one or more runs in the table above.")
     st.stop()
+runs = runs.assign(variant=comparison.variant_labels(runs))  # named by what differs among the runs compared
 
 metrics = comparison.load_metrics(runs)
 refused = comparison.load_not_applicable(runs)

@@ -139,3 +139,16 @@ def test_every_slice_says_what_it_ranks_against_from_the_protocols_one_declarati
     assert "revealed 3 of their interactions" in comparison.slice_description("few-shot-user-k3")
     assert comparison.slice_description("few-shot-item-k1").startswith("held-out interactions with new items")
     assert comparison.slice_description("no such slice") == ""
+
+
+def test_a_selection_is_labelled_among_itself_and_a_protocol_change_is_named_not_its_parameters(coldstart_home):
+    seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.2}}, params={"factors": 16}),
+               SeededRun("als", {"warm": {"ndcg@10": 0.3}}, params={"factors": 64})])
+    seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.1}}, params={"factors": 16})], protocol="warm",
+              dataset="toy 2", experiment="warm split")
+    runs = comparison.list_runs()
+    runs["protocol_params"] = [{"valid_fraction": 0.2}, {}, {}]  # newest first: only the warm split has parameters
+    assert sorted(comparison.variant_labels(runs)) == [f"{label('als')} · toy 2, warm, factors=16",
+                                                       f"{label('als')} · toy, cold-user, factors=16",
+                                                       f"{label('als')} · toy, cold-user, factors=64"]
+    assert comparison.variant_labels(runs.iloc[1:2]).tolist() == [label("als")]
