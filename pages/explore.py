@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import explore
-from engine.comparison import list_runs, slice_description
+from engine.comparison import list_runs, slice_description, variant_labels
 from engine.config import get_settings
 from engine.data.errors import DataError
 from engine.experiments import ExperimentError
@@ -32,10 +32,12 @@ def _fitted(run_id: int, database: str, created_at: str) -> explore.FittedRun:
 
 
 def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) -> None:
-    """Models side by side, two to a row: each one's ranked table, or why it cannot answer; then what the reasons
-    mean. Two to a row leave a title and its reason room to be read; four in one row cut both short."""
-    for first in range(0, len(answers), 2):
-        for column, answer in zip(st.columns(2), answers[first:first + 2]):
+    """Each model's ranked table, or why it cannot answer; then what the reasons mean. Tables with a reason per item
+    take the page's width, so an item's title and its whole reason can be read side by side (half a page cut the
+    reason short); audiences, without reasons, go two to a row."""
+    per_row = 1 if any("why" in a.table.columns for a in answers) else 2
+    for first in range(0, len(answers), per_row):
+        for column, answer in zip(st.columns(per_row), answers[first:first + per_row]):
             with column:
                 st.markdown(f"**{answer.run.label}** · run {answer.run.run_id}")
                 if answer.not_applicable is not None:
@@ -45,7 +47,6 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                 shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id")
                          if c and c in table.columns]
                 shown += [c for c in table.columns if c not in shown and c != "score"]
-                # the reason is the column a reader came for: wide enough to be read without widening it by hand
                 st.dataframe(table[shown], hide_index=True, column_config={
                     "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user"),
                     "why": st.column_config.TextColumn("why", width="large",
@@ -98,6 +99,7 @@ experiments = finished.drop_duplicates("experiment_id")
 labels = {int(r.experiment_id): f"{r.experiment} ({r.dataset}, {r.protocol})" for r in experiments.itertuples()}
 experiment_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="explore-experiment")
 candidates = finished.loc[finished["experiment_id"] == experiment_id]
+candidates = candidates.assign(variant=variant_labels(candidates))  # named by what differs within the experiment
 try:
     database = get_settings().database_url
     context = _context(experiment_id, database)
