@@ -15,10 +15,12 @@ from engine.store.tables import RunRow
 
 def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
                   dataset: Dataset | None = None) -> tuple[int, list[int]]:
-    """Store `dataset` (default: 60-user synthetic data) and a `protocol` experiment, fit and record `models`, save
-    each model in its run's artifact folder; returns the experiment id and the run ids in the order of `models`."""
+    """Store `dataset` (default: 60-user synthetic data) under its own name and a `protocol` experiment, fit and
+    record `models`, save each model in its run's artifact folder; returns the experiment id and the run ids in the
+    order of `models`. Dataset names are unique, so tests sharing a database pass differently named datasets."""
     dataset = dataset if dataset is not None else generate_synthetic(60, 40, 900, seed=1)
-    experiment_id = create_experiment(save_dataset(dataset, "synthetic", "synthetic"), protocol, {}, seed=0)
+    experiment_id = create_experiment(save_dataset(dataset, dataset.name or "synthetic", "synthetic"), protocol, {},
+                                      seed=0)
     split = load_split(experiment_id)
     run_ids = []
     for name in models:
