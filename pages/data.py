@@ -17,7 +17,7 @@ from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
 from engine.data.profile import DatasetProfile, profile_dataset
 from engine.data.read import RawTable, read_table
-from engine.data.synthetic import generate_synthetic
+from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
                                   counts_note, default_feedback)
 from ui.data_widgets import render_profile
@@ -216,16 +216,21 @@ def _upload_section() -> None:
 
 
 def _samples_section() -> None:
-    st.markdown("**Synthetic shop**: users' tastes follow their age and occupation, items' appeal their category, "
-                "tags and price; long-tail popularity, timestamps and 1..5 ratings.")
-    left, middle, right = st.columns([2, 1, 2])
-    size = left.selectbox("Size", list(SYNTHETIC_SIZES), index=1, key="synthetic-size")
+    st.markdown("**Synthetic data**: the shop (users' tastes follow their age and occupation, items' appeal their "
+                "category, tags and price; timestamps and 1..5 ratings), or another kind of data, shaped like a "
+                "real data set, whose attributes carry the taste signal.")
+    kind_column, size_column, middle, right = st.columns([2, 2, 1, 2])
+    kind = kind_column.selectbox("Kind", list(DATA_KINDS), key="synthetic-kind",
+                                 format_func=lambda k: f"{DATA_KINDS[k].label} (like {DATA_KINDS[k].imitates})")
+    size = size_column.selectbox("Size", list(SYNTHETIC_SIZES), index=1, key="synthetic-size")
     seed = int(middle.number_input("Seed", value=0, min_value=0, step=1, key="synthetic-seed"))
     n_users, n_items, n_interactions = SYNTHETIC_SIZES[size]
-    name = right.text_input("Name", value=f"synthetic-{size.split()[0]}-seed{seed}", key="synthetic-name")
+    prefix = "synthetic" if kind == "shop" else kind
+    name = right.text_input("Name", value=f"{prefix}-{size.split()[0]}-seed{seed}", key="synthetic-name")
     if st.button("Create synthetic dataset", key="synthetic-create"):
-        _store(lambda: IntakeResult(generate_synthetic(n_users, n_items, n_interactions, seed), []), name,
-               "synthetic", {"n_users": n_users, "n_items": n_items, "n_interactions": n_interactions, "seed": seed})
+        _store(lambda: IntakeResult(generate_kind(kind, n_users, n_items, n_interactions, seed), []), name,
+               "synthetic", {"kind": kind, "n_users": n_users, "n_items": n_items, "n_interactions": n_interactions,
+                             "seed": seed})
     st.divider()
     st.markdown("**A folder in the canonical layout**: `interactions.csv` (user_id, item_id[, rating][, timestamp]"
                 "[, event]) and optional `items.csv` / `users.csv` keyed by item_id / user_id.")

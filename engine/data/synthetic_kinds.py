@@ -20,7 +20,7 @@ import pandas as pd
 from engine.data.dataset import Dataset, Feedback
 from engine.data.synthetic import generate_synthetic
 
-KindName = Literal["tags", "genres", "text", "counts"]
+KindName = Literal["shop", "tags", "genres", "text", "counts"]
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
 _SYLLABLES = [c + v for c in _CONSONANTS for v in _VOWELS]
@@ -286,6 +286,7 @@ def generate_counts(n_users: int, n_items: int, n_interactions: int, seed: int) 
 
 
 DATA_KINDS: dict[KindName, DataKind] = {kind.name: kind for kind in (
+    DataKind("shop", "Shop with ratings and timestamps", "a web shop's reviews", generate_synthetic),
     DataKind("tags", "Bookmarks with free tags", "Delicious / BibSonomy (HetRec delicious-2k)", generate_tags),
     DataKind("genres", "Movie ratings with genres", "MovieLens 1M", generate_genres),
     DataKind("text", "Play counts of tracks with descriptions", "Last.fm 1K / 360K", generate_text),

@@ -152,6 +152,18 @@ def test_a_tiny_synthetic_sample_is_one_click_and_a_name_clash_is_refused(coldst
     assert [d.name for d in list_datasets()] == ["tiny shop"] and _stored_folders(coldstart_home) == folders
 
 
+def test_a_tagged_bookmarks_sample_is_created_from_its_kind_and_saved_without_ratings(coldstart_home):
+    app = _open()
+    app.selectbox(key="synthetic-kind").set_value("tags")
+    app.selectbox(key="synthetic-size").set_value("tiny (50 users, 500 interactions)")
+    app.text_input(key="synthetic-name").set_value("tags-tiny-seed0")
+    _button(app, "Create synthetic dataset").click().run()
+    assert not app.exception and not _errors(app)
+    (stored,) = list_datasets()
+    assert stored.name == "tags-tiny-seed0" and stored.n_interactions == 500
+    assert stored.feedback.kind == "implicit"
+
+
 def test_loading_ml100k_from_its_folder_profiles_it(coldstart_home, ml100k_dir):
     app = _open()
     app.text_input(key="folder-path").set_value(str(ml100k_dir))

@@ -41,10 +41,10 @@ def test_same_seed_gives_identical_data_and_another_seed_differs(kind):
     assert not first.interactions.duplicated(["user_id", "item_id"]).any()
 
 
-def test_every_kind_says_which_real_data_set_it_imitates():
-    for kind in DATA_KINDS.values():
-        assert kind.imitates and kind.label
-        assert "like" in kind.generate.__doc__
+def test_every_kind_says_which_real_data_set_it_imitates_and_the_shop_is_unchanged():
+    assert all(kind.imitates and kind.label for kind in DATA_KINDS.values())
+    pd.testing.assert_frame_equal(generate_kind("shop", 50, 40, 500, seed=1).interactions,
+                                  generate_synthetic(50, 40, 500, seed=1).interactions)
 
 
 def test_tags_have_a_large_zipf_vocabulary_implicit_feedback_and_no_users():
@@ -115,5 +115,5 @@ def test_attributes_carry_a_signal_content_finds_on_new_items(kind):
 
 
 def test_unknown_kind_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="tags, genres, text, counts"):
+    with pytest.raises(ValueError, match="shop, tags, genres, text, counts"):
         generate_kind("ratings", 10, 10, 10)  # type: ignore[arg-type]
