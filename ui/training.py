@@ -1,22 +1,23 @@
 """The train-and-watch panel of the Experiments page: queue runs, then watch them live from the database.
 
-Nothing here trains: Train writes queued runs and returns at once; background workers do the work. The live view is
-a fragment that re-reads the runs table every second while anything is queued or running, so closing the browser
-loses nothing and the page stays responsive.
+Nothing here trains: Train writes queued runs and returns at once; background workers do the work. While anything is
+queued or running, fragments re-read the database every second (the runs table, and each running run's progress),
+so closing the browser loses nothing; the buttons are drawn outside them and stay still.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 from engine.jobs.liveness import live_workers
+from engine.jobs.observe import no_curve_reason, run_timing, training_curve
 from engine.jobs.params import ParamField, capability_summary, model_choices, param_fields, suggested_grid
-from engine.jobs.progress import format_seconds
-from engine.jobs.queue import (ACTIVE_STATES, JobError, cancel_run, delete_run, list_runs, parse_seeds, rerun_run,
-                               run_events, submit_runs)
+from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
+                               parse_seeds, rerun_run, run_events, submit_runs)
 from engine.models.registry import model_names
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart
@@ -94,34 +95,87 @@ def _train_form(experiment_id: int) -> None:
         _queue(experiment_id, settings, seeds_text)
 
 
+@dataclass(frozen=True)
+class _Refused:
+    """A model's submission refused as a duplicate, kept until the person queues the free seeds or trains again."""
+
+    model: str
+    params: dict
+    grid: dict
+    error: DuplicateRunError
+
+
+def _refused_key(experiment_id: int) -> str:
+    return f"train-refused-{experiment_id}"
+
+
 def _queue(experiment_id: int, settings: dict[str, tuple[dict, dict]], seeds_text: str) -> None:
+    """Queue each model's runs; a model whose runs already stand is set aside with the seeds free instead."""
     try:
         seeds = parse_seeds(seeds_text)
-        queued = [run_id for model, (params, grid) in settings.items()
-                  for run_id in submit_runs(experiment_id, model, params, seeds=seeds, grid=grid)]
     except JobError as error:
         st.error(str(error))
         return
-    st.toast(f"Queued {len(queued)} run(s); they start as soon as a worker is free.", icon=":material/schedule:")
+    refused: list[_Refused] = []
+    queued = 0
+    for model, (params, grid) in settings.items():
+        try:
+            queued += len(submit_runs(experiment_id, model, params, seeds=seeds, grid=grid))
+        except DuplicateRunError as error:
+            refused.append(_Refused(model, params, grid, error))
+        except JobError as error:
+            st.error(str(error))
+    st.session_state[_refused_key(experiment_id)] = refused
+    if queued:
+        st.toast(f"Queued {queued} run(s); they start as soon as a worker is free.", icon=":material/schedule:")
 
 
-def _elapsed_and_eta(run: RunRow, now: datetime) -> str:
-    if run.started_at is None:
-        return "waiting for a worker"
-    end = run.finished_at or now
-    elapsed = (end - run.started_at).total_seconds()
-    text = f"elapsed {format_seconds(elapsed)}"
-    if run.status == "running" and 0 < run.progress < 1:
-        text += f" · about {format_seconds(elapsed * (1 - run.progress) / run.progress)} left"
-    return text
+def _duplicates_notice(experiment_id: int) -> None:
+    """Say which runs already exist, point to them, and offer to queue the free seeds instead."""
+    refused: list[_Refused] = st.session_state.get(_refused_key(experiment_id), [])
+    for position, entry in enumerate(refused):
+        seeds = entry.error.free_seeds
+        existing = "; ".join(run.describe() for run in entry.error.existing)
+        st.warning(f"{existing}: see it under Runs. Nothing new was queued for {entry.model}.",
+                   icon=":material/content_copy:")
+        label = f"Queue {entry.model} with seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} instead"
+        if st.button(label, key=f"train-free-seeds-{experiment_id}-{position}", icon=":material/add:"):
+            try:
+                submit_runs(experiment_id, entry.model, entry.params, seeds=seeds, grid=entry.grid)
+            except DuplicateRunError as error:  # another tab took these seeds meanwhile: offer the next ones
+                refused[position] = _Refused(entry.model, entry.params, entry.grid, error)
+            except JobError as error:
+                st.error(str(error))
+                return
+            else:
+                refused.pop(position)
+            st.rerun()
 
 
-def _curves(run: RunRow, events: pd.DataFrame) -> pd.DataFrame:
-    """Epoch-end loss and validation metric of one run, in the shape the shared curves chart reads."""
-    epochs = events[(events["kind"] == "progress") & events["step"].isna() & events["epoch"].notna()]
-    epochs = epochs.drop_duplicates("epoch", keep="last")
-    return pd.DataFrame({"variant": f"#{run.id} {run.model}", "epoch": epochs["epoch"].astype(int),
-                         "loss": epochs["loss"].astype(float), "metric": epochs["metric"].astype(float)})
+def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment: bool) -> None:
+    """Everything on a run's card but its buttons: state, one line of time, progress, curve, logs, results."""
+    st.markdown(f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {run.model}** · seed {run.seed} · {run.status}")
+    live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
+    where = f"experiment #{run.experiment_id} · " if show_experiment else ""
+    st.caption(f"{where}{run.device or 'device pending'} · {run_timing(run, events, now)}{live_message}")
+    if run.status == "running":
+        _live_progress(run, events)
+    if run.status == "failed":
+        st.error(run.error or "failed without a reason")
+        if run.traceback:
+            with st.expander("Traceback"):
+                st.code(run.traceback, language="text")
+    curve = training_curve(events)
+    if not curve.empty:
+        chart = training_curves_chart(curve.assign(variant=f"#{run.id} {run.model}"))
+        st.plotly_chart(chart, key=f"curves-{run.id}-{len(curve)}")
+    elif run.status == "done":
+        st.caption(no_curve_reason(events))
+    logs = events[events["kind"] == "log"]["message"].tail(4)
+    if not logs.empty:
+        st.code("\n".join(logs), language="text")
+    if run.status == "done":
+        _results_table(run)
 
 
 def _live_progress(run: RunRow, events: pd.DataFrame) -> None:
@@ -133,48 +187,33 @@ def _live_progress(run: RunRow, events: pd.DataFrame) -> None:
         st.progress(float(min(max(within, 0.0), 1.0)), text=f"Epoch {int(row['epoch'])} of {int(row['n_epochs'])}")
 
 
+@st.fragment(run_every=POLL_EVERY)
+def _live_card_body(run_id: int, show_experiment: bool) -> None:
+    """A running run's card body, re-read every second; its buttons sit outside this fragment, so they stay put."""
+    try:
+        run = get_run(run_id)
+    except JobError:
+        return  # deleted meanwhile: the watcher redraws the list
+    _card_body(run, run_events([run_id]), utcnow(), show_experiment)
+
+
 def _actions(run: RunRow) -> None:
+    """Cancel, Re-run and Delete; each redraws the whole list, the only place buttons are drawn."""
     columns = st.columns(6)
     try:
         if run.status in ACTIVE_STATES and not run.cancel_requested:
             if columns[0].button("Cancel", key=f"cancel-{run.id}", icon=":material/stop:"):
                 cancel_run(run.id)
-                st.rerun(scope="fragment")
+                st.rerun()
         if run.status not in ACTIVE_STATES:
             if columns[0].button("Re-run", key=f"rerun-{run.id}", icon=":material/replay:"):
                 rerun_run(run.id)
                 st.rerun()
             if columns[1].button("Delete", key=f"delete-{run.id}", icon=":material/delete:"):
                 delete_run(run.id)
-                st.rerun(scope="fragment")
+                st.rerun()
     except JobError as error:
         st.warning(str(error))
-
-
-def _run_card(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment: bool) -> None:
-    seconds = _elapsed_and_eta(run, now)
-    title = f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {run.model}** · seed {run.seed} · {run.status}"
-    with st.container(border=True):
-        st.markdown(title)
-        live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
-        where = f"experiment #{run.experiment_id} · " if show_experiment else ""
-        st.caption(f"{where}{run.device or 'device pending'} · {seconds}{live_message}")
-        if run.status == "running":
-            _live_progress(run, events)
-        if run.status == "failed":
-            st.error(run.error or "failed without a reason")
-            if run.traceback:
-                with st.expander("Traceback"):
-                    st.code(run.traceback, language="text")
-        curves = _curves(run, events)
-        if not curves.empty:
-            st.plotly_chart(training_curves_chart(curves), key=f"curves-{run.id}-{len(curves)}")
-        logs = events[events["kind"] == "log"]["message"].tail(4)
-        if not logs.empty:
-            st.code("\n".join(logs), language="text")
-        if run.status == "done":
-            _results_table(run)
-        _actions(run)
 
 
 def _results_table(run: RunRow) -> None:
@@ -191,7 +230,25 @@ def _results_table(run: RunRow) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"results-{run.id}")
 
 
-def _runs_view(experiment_id: int | None, polling_key: str) -> None:
+def _drawn_state(runs: list[RunRow]) -> tuple[tuple[int, str, bool], ...]:
+    """What the drawn list depends on beyond its figures: which runs exist, their states, pending cancels."""
+    return tuple((run.id, run.status, run.cancel_requested) for run in runs)
+
+
+@st.fragment(run_every=POLL_EVERY)
+def _watch(experiment_id: int | None, drawn: tuple[tuple[int, str, bool], ...]) -> None:
+    """Re-read the runs every second and redraw the whole list only when one appears, changes state or goes."""
+    if _drawn_state(list_runs(experiment_id)) != drawn:
+        st.rerun()
+    if not live_workers():
+        st.warning("No background worker is running, so queued runs wait. Restart the app, or start one with "
+                   "`python -m engine worker`.", icon=":material/warning:")
+
+
+def live_runs_view(experiment_id: int | None = None) -> None:
+    """Runs of one experiment (or of all) as cards. While any is queued or running, a small fragment watches the
+    runs table and each running card redraws its own figures every second; the buttons are drawn outside both, so
+    they stay still and take the first click."""
     runs = list_runs(experiment_id)
     if not runs:
         st.caption("No runs yet: pick an experiment and models on the Experiments page and press Train."
@@ -199,34 +256,24 @@ def _runs_view(experiment_id: int | None, polling_key: str) -> None:
         return
     active = [r for r in runs if r.status in ACTIVE_STATES]
     finished = [r for r in runs if r.status not in ACTIVE_STATES][:FINISHED_SHOWN]
-    events = run_events([r.id for r in active + finished])
-    if active and not live_workers():
-        st.warning("No background worker is running, so queued runs wait. Restart the app, or start one with "
-                   "`python -m engine worker`.", icon=":material/warning:")
+    if active:
+        _watch(experiment_id, _drawn_state(runs))
+    events = run_events([r.id for r in active + finished if r.status != "running"])
     now = utcnow()
+    show_experiment = experiment_id is None
     for run in active + finished:
-        _run_card(run, events[events["run_id"] == run.id], now, show_experiment=experiment_id is None)
-    if not active and st.session_state.get(polling_key):
-        st.session_state[polling_key] = False
-        st.rerun()  # a full rerun stops the polling timer now that nothing is left to watch
-
-
-def live_runs_view(experiment_id: int | None = None) -> None:
-    """Runs of one experiment (or of all), re-read from the database every second while any is queued or running."""
-    polling_key = f"polling-{'all' if experiment_id is None else experiment_id}"
-    polling = any(run.status in ACTIVE_STATES for run in list_runs(experiment_id))
-    st.session_state[polling_key] = polling
-
-    @st.fragment(run_every=POLL_EVERY if polling else None)
-    def live_runs() -> None:
-        _runs_view(experiment_id, polling_key)
-
-    live_runs()
+        with st.container(border=True, key=f"run-{run.id}"):
+            if run.status == "running":
+                _live_card_body(run.id, show_experiment)
+            else:
+                _card_body(run, events[events["run_id"] == run.id], now, show_experiment)
+            _actions(run)
 
 
 def training_panel(experiment_id: int) -> None:
     """Pick models and hyper-parameters for an experiment, queue runs, and watch them live."""
     st.subheader("Train")
     _train_form(experiment_id)
+    _duplicates_notice(experiment_id)
     st.subheader("Runs")
     live_runs_view(experiment_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,6 @@ def test_a_running_run_shows_progress_per_epoch_and_overall_and_can_be_cancelled
     assert not app.exception
     bars = [element for element in app.get("progress")]
     assert [bar.proto.text for bar in bars] == ["Overall 38%", "Epoch 2 of 4"]
-    assert "about" in app.caption[0].value  # time left is estimated from progress
     assert app.get("plotly_chart")
     _button(app, "Cancel").click().run()
     assert run_status(run_id).cancel_requested
@@ -150,3 +151,44 @@ def test_the_app_still_starts_and_says_why_when_the_background_worker_cannot(col
     assert app.title  # the home page rendered
     warning = app.sidebar.warning[0].value
     assert "Training runs will wait in the queue" in warning and "exited at start (code 2)" in warning
+
+
+def test_a_running_card_shows_one_estimate_of_time_left_measured_from_its_recent_epochs(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity", {"epochs": 10})
+    claim_next_run("w", "cpu")
+    now = utcnow()
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        # ten minutes of setup before the first epoch, then an epoch a minute: 7 epochs, about 7 minutes, are left
+        row.started_at, row.progress, row.message = now - timedelta(minutes=12), 0.3, "epoch 3/10 · loss 0.7000"
+        session.add_all([RunEventRow(run_id=run_id, kind="progress", epoch=epoch, n_epochs=10, loss=1.0 / epoch,
+                                     at=now - timedelta(minutes=3 - epoch)) for epoch in (1, 2, 3)])
+    caption = _open(experiment).caption[0].value
+    assert caption.count(" left") == 1
+    # not the 28 minutes of elapsed * (1 - done) / done
+    assert re.search(r"up to about [67] min \d\d s of training left", caption), caption
+
+
+def test_a_finished_run_without_a_curve_says_so_instead_of_an_empty_chart(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity")
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        row.status, row.finished_at, row.started_at = "done", utcnow(), utcnow()
+        session.add_all([RunEventRow(run_id=run_id, kind="progress", epoch=epoch, n_epochs=2) for epoch in (1, 2)])
+    app = _open(experiment)
+    assert not app.get("plotly_chart")
+    assert any("Trained 2 epochs without recording a loss" in caption.value for caption in app.caption)
+
+
+def test_train_on_a_run_that_already_exists_says_so_and_offers_the_next_free_seed(experiment):
+    (existing,) = submit_runs(experiment, "tiny_popularity")
+    app = _open(experiment)
+    app.multiselect[0].select("tiny_popularity").run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert [r.id for r in list_runs(experiment)] == [existing]
+    assert app.warning[0].value.startswith(f"Run #{existing} (tiny_popularity, seed 0) already exists (queued)")
+    _button(app, "Queue tiny_popularity with seed 1 instead").click().run()
+    assert not app.exception
+    assert sorted((r.seed, r.status) for r in list_runs(experiment)) == [(0, "queued"), (1, "queued")]
+    assert not any(b.label.startswith("Queue tiny_popularity") for b in app.button)
