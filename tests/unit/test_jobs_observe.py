@@ -59,7 +59,8 @@ def test_the_card_says_one_time_line_per_state():
     now = STARTED + timedelta(seconds=140)
     assert run_timing(_run("queued", None), events, now) == "waiting for a worker"
     assert run_timing(_run("cancelled", None, 5), events, now) == "never started"
-    assert run_timing(_run("running", 0), events, now) == "elapsed 2 min 20 s · up to about 1 min 10 s of training left"
+    left = "up to about 1 min 10 s of training left"
+    assert run_timing(_run("running", 0), events, now) == f"elapsed 2 min 20 s · {left}"
     assert run_timing(_run("running", 0), _epochs([120]), now) == "elapsed 2 min 20 s"
     assert run_timing(_run("done", 0, 185), events, now) == "took 3 min 05 s"
 
