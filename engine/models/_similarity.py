@@ -164,3 +164,43 @@ def column_kinds(features: FeatureMatrix) -> np.ndarray:
         else:
             kinds.append("category")
     return np.asarray(kinds, dtype=object)
+
+
+def smooth_idf(document_frequency: np.ndarray, n_documents: int) -> np.ndarray:
+    """log((1 + n) / (1 + df)) + 1: the smoothed inverse document frequency, the formula `features.py` gives its
+    TF-IDF text columns, so the term counts behind an encoded text value can be read back."""
+    return np.log((1.0 + n_documents) / (1.0 + np.asarray(document_frequency, dtype=np.float64))) + 1.0
+
+
+def tfidf_rows(matrix: sp.spmatrix, idf: np.ndarray, kept: np.ndarray, column_field: np.ndarray,
+               is_text: np.ndarray, is_numeric: np.ndarray, sublinear_tf: bool) -> sp.csr_matrix:
+    """Each row's term fields (categories, multi-valued attributes, text) as TF-IDF vectors of unit length per
+    field; numeric columns pass through unchanged; term columns not `kept` are dropped.
+
+    A categorical or multi value counts once (tf 1). A text column holds tf * idf scaled to unit length by the
+    encoder, so value / idf gives the counts up to scale, read relative to the rarest term of the document (which
+    occurs once in almost any text); `sublinear_tf` then uses 1 + log(tf), so a word repeated ten times weighs
+    about three times a word said once, not ten (Salton and Buckley 1988).
+    """
+    csr = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    csr.sort_indices()
+    if csr.nnz == 0:
+        return csr
+    cols = csr.indices
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    terms = ~is_numeric[cols]
+    # fields are contiguous column ranges, so a (row, field)'s entries are contiguous in sorted CSR data
+    group = rows * (int(column_field.max(initial=0)) + 1) + column_field[cols]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    group_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
+    text = is_text[cols]
+    counts = np.where(text, np.abs(csr.data) / idf[cols], np.inf)
+    rarest = np.minimum.reduceat(counts, starts)[group_of]
+    tf = np.where(text, counts / np.where(np.isfinite(rarest) & (rarest > 0), rarest, 1.0), 1.0)
+    if sublinear_tf:
+        tf = 1.0 + np.log(np.maximum(tf, 1.0))
+    weights = np.where(terms & kept[cols], tf * idf[cols], 0.0)
+    norms = np.sqrt(np.add.reduceat(weights ** 2, starts))[group_of]
+    csr.data = np.where(terms, np.divide(weights, norms, out=np.zeros_like(weights), where=norms > 0), csr.data)
+    csr.eliminate_zeros()
+    return csr
