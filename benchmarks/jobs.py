@@ -15,6 +15,7 @@ Usage: .venv/bin/python benchmarks/jobs.py [--runs 20] [--pause 3.0]
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import statistics
@@ -65,8 +66,10 @@ def main() -> int:
         while not live_workers():
             time.sleep(0.1)
 
+        seeds = itertools.count()
+
         def run_once() -> tuple[int, RunRow, datetime]:
-            (run_id,) = submit_runs(experiment, "mostpop")
+            (run_id,) = submit_runs(experiment, "mostpop", seeds=[next(seeds)])  # an identical run would be refused
             while (row := get_run(run_id)).status in ("queued", "running"):
                 time.sleep(0.02)
             seen = utcnow()

@@ -188,7 +188,7 @@ def tune_model(name: str, train_data: TrainData, validator: Validator, *,
             model.fit(train_data, FitContext(validator=_PruningValidator(validator, trial),
                                              progress=_CancelOnly(context.progress),
                                              time_budget_s=budget.trial_seconds, device=context.device,
-                                             extras=context.extras))
+                                             watched=False, extras=context.extras))
             score = float(validator(model))
         except _FIT_ERRORS as error:
             trial.set_user_attr("error", f"{type(error).__name__}: {error}")

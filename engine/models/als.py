@@ -145,9 +145,9 @@ class ALSRecommender(Recommender):
             users = solve_factors(matrix, items, users, config.regularization, config.alpha, config.cg_steps)
             items = solve_factors(transposed, users, items, config.regularization, config.alpha, config.cg_steps)
             if context.progress is not None:
-                # the objective is computed only for someone watching: it costs about one CG step
-                loss = weighted_loss(matrix, users, items, config.regularization, config.alpha)
-                context.progress.report(epoch=iteration + 1, n_epochs=config.iterations, loss=loss)
+                if context.watched:  # the objective is computed only for someone watching: about one CG step
+                    loss = weighted_loss(matrix, users, items, config.regularization, config.alpha)
+                    context.progress.report(epoch=iteration + 1, n_epochs=config.iterations, loss=loss)
                 if context.progress.should_stop():
                     break
         self.user_factors = users.cpu()

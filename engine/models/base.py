@@ -143,6 +143,9 @@ class FitContext:
     progress: ProgressReporter | None = None
     time_budget_s: float | None = None
     device: str = "cpu"
+    watched: bool = True
+    """Someone looks at this fit's training curve; False for tuning trials, whose curves are never shown, so a
+    model need not spend time on figures only a curve would use."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
