@@ -15,11 +15,13 @@ import streamlit as st
 
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import no_curve_reason, run_timing, training_curve
-from engine.jobs.params import ParamField, capability_summary, model_choices, param_fields, suggested_grid
+from engine.jobs.params import (ParamField, capability_summary, model_choices, param_fields, search_space_summary,
+                                suggested_grid)
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.models.registry import model_names
 from engine.store.tables import RunRow, utcnow
+from engine.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from ui.charts import training_curves_chart
 
 POLL_EVERY = "1s"
@@ -84,15 +86,46 @@ def _train_form(experiment_id: int) -> None:
         st.caption(f"**{labels[model]}** can serve: {capability_summary(model)}")
     if not chosen:
         return
+    tune = st.toggle("Tune every model on the validation slice, with the same budget", key=f"train-tune-{experiment_id}",
+                     help="A fair comparison: each model searches its own space (optuna, seeded), the best trial on "
+                          "the validation slice is scored once on test. Without it, each model trains with the "
+                          "settings below.")
     with st.form(f"train-form-{experiment_id}", border=False):
-        settings = {}
-        for model in chosen:
-            with st.expander(f"{labels[model]} hyper-parameters", expanded=len(chosen) == 1):
-                settings[model] = _model_form(model)
+        settings, tuning = {}, None
+        if tune:
+            tuning = _tuning_form(experiment_id)
+            for model in chosen:
+                st.caption(f"**{labels[model]}** searches {search_space_summary(model)}")
+                settings[model] = ({}, {})
+        else:
+            for model in chosen:
+                with st.expander(f"{labels[model]} hyper-parameters", expanded=len(chosen) == 1):
+                    settings[model] = _model_form(model)
         seeds_text = st.text_input("Seeds", value="0", help="One run per seed: 0, or 0, 1, 2, or 0-4.")
-        pressed = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
+        pressed = st.form_submit_button("Tune and train" if tune else "Train", type="primary",
+                                        icon=":material/play_arrow:")
     if pressed:
-        _queue(experiment_id, settings, seeds_text)
+        _queue(experiment_id, settings, seeds_text, tuning)
+
+
+def _tuning_form(experiment_id: int) -> dict:
+    """The budget every chosen model gets: trials, an optional time limit per model, a time limit per trial."""
+    left, middle, right = st.columns(3)
+    trials = left.number_input("Trials per model", min_value=1, max_value=500, value=DEFAULT_TRIALS, step=1,
+                               key=f"train-tune-trials-{experiment_id}",
+                               help="Each model fits this many settings; the first is its defaults.")
+    minutes = middle.number_input("At most minutes per model (0: no limit)", min_value=0.0, value=0.0, step=1.0,
+                                  key=f"train-tune-minutes-{experiment_id}",
+                                  help="Stops a model's search after this wall time, whichever comes first.")
+    seconds = right.number_input("Seconds per trial", min_value=1.0, value=DEFAULT_TRIAL_SECONDS, step=10.0,
+                                 key=f"train-tune-seconds-{experiment_id}",
+                                 help="A trial's training stops here (gradient models keep their best epoch so "
+                                      "far), so one slow model cannot take the whole budget.")
+    st.caption(f"Every model gets {int(trials)} trials, each stopped after {seconds:g} s of training"
+               + (f", and at most {minutes:g} minutes in all." if minutes else ".")
+               + " Trials that fall behind the median on the validation curve are stopped early. Only the "
+                 "validation slice is read; the test slice is scored once, for the best trial.")
+    return {"trials": int(trials), "minutes": float(minutes) or None, "trial_seconds": float(seconds)}
 
 
 @dataclass(frozen=True)
@@ -103,13 +136,15 @@ class _Refused:
     params: dict
     grid: dict
     error: DuplicateRunError
+    tuning: dict | None = None
 
 
 def _refused_key(experiment_id: int) -> str:
     return f"train-refused-{experiment_id}"
 
 
-def _queue(experiment_id: int, settings: dict[str, tuple[dict, dict]], seeds_text: str) -> None:
+def _queue(experiment_id: int, settings: dict[str, tuple[dict, dict]], seeds_text: str,
+           tuning: dict | None = None) -> None:
     """Queue each model's runs; a model whose runs already stand is set aside with the seeds free instead."""
     try:
         seeds = parse_seeds(seeds_text)
@@ -120,9 +155,9 @@ def _queue(experiment_id: int, settings: dict[str, tuple[dict, dict]], seeds_tex
     queued = 0
     for model, (params, grid) in settings.items():
         try:
-            queued += len(submit_runs(experiment_id, model, params, seeds=seeds, grid=grid))
+            queued += len(submit_runs(experiment_id, model, params, seeds=seeds, grid=grid, tuning=tuning))
         except DuplicateRunError as error:
-            refused.append(_Refused(model, params, grid, error))
+            refused.append(_Refused(model, params, grid, error, tuning))
         except JobError as error:
             st.error(str(error))
     st.session_state[_refused_key(experiment_id)] = refused
@@ -141,9 +176,10 @@ def _duplicates_notice(experiment_id: int) -> None:
         label = f"Queue {entry.model} with seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} instead"
         if st.button(label, key=f"train-free-seeds-{experiment_id}-{position}", icon=":material/add:"):
             try:
-                submit_runs(experiment_id, entry.model, entry.params, seeds=seeds, grid=entry.grid)
+                submit_runs(experiment_id, entry.model, entry.params, seeds=seeds, grid=entry.grid,
+                            tuning=entry.tuning)
             except DuplicateRunError as error:  # another tab took these seeds meanwhile: offer the next ones
-                refused[position] = _Refused(entry.model, entry.params, entry.grid, error)
+                refused[position] = _Refused(entry.model, entry.params, entry.grid, error, entry.tuning)
             except JobError as error:
                 st.error(str(error))
                 return

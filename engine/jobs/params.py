@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 
 from engine.models.base import Capabilities
 from engine.models.registry import get_model_class
-from engine.models.search_space import grid_points
+from engine.models.search_space import describe, grid_points
 
 FieldKind = Literal["int", "float", "bool", "choice", "text", "fixed"]
 
@@ -116,6 +116,13 @@ def model_choices(names: list[str]) -> dict[str, str]:
         cls = get_model_class(name)
         out[name] = f"{cls.label} ({cls.family})"
     return out
+
+
+def search_space_summary(model: str) -> str:
+    """'factors 8 to 256 (log), regularization 0.01 to 1000 (log)' or 'nothing (no settings to tune)'."""
+    space = get_model_class(model).search_space
+    return "; ".join(f"{name} {describe(dimension)}" for name, dimension in space.items()) or \
+        "nothing (no settings to tune: one trial)"
 
 
 def suggested_grid(model: str) -> dict[str, list[Any]]:

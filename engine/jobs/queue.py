@@ -137,23 +137,43 @@ def free_seeds(wanted: list[int] | tuple[int, ...], taken: set[int]) -> list[int
     return sorted(chosen)
 
 
-def _standing_runs(session, experiment_id: int, model: str, configs: list[dict[str, Any]]) -> list[ExistingRun]:
-    """Standing runs of `model` on the experiment with one of `configs`, oldest first."""
+def _standing_runs(session, experiment_id: int, model: str, configs: list[dict[str, Any]],
+                   tuning: dict[str, Any] | None) -> list[ExistingRun]:
+    """Standing runs of `model` on the experiment with one of `configs` and the same tuning, oldest first."""
     rows = session.scalars(select(RunRow).where(RunRow.experiment_id == experiment_id, RunRow.model == model,
                                                 RunRow.status.in_(STANDING_STATES)).order_by(RunRow.id))
-    return [ExistingRun(row.id, row.model, row.seed, row.status) for row in rows if row.params in configs]
+    return [ExistingRun(row.id, row.model, row.seed, row.status) for row in rows
+            if row.params in configs and row.tuning == tuning]
+
+
+def _validated_tuning(tuning: dict[str, Any] | None, grid: dict[str, list[Any]] | None) -> dict[str, Any] | None:
+    """A tuning budget as stored on the run (a TuningBudget's JSON), or a JobError saying what is wrong with it."""
+    if tuning is None:
+        return None
+    if grid:
+        raise JobError("a tuned run searches the model's whole space itself: queue it without a grid of values")
+    from engine.tuning import TuningBudget, TuningError  # imported here: only submitting a tuned run needs optuna
+
+    try:
+        return TuningBudget.from_json(tuning).to_json()
+    except (TuningError, TypeError) as error:
+        raise JobError(f"tuning budget: {error}") from None
 
 
 def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = None,
-                seeds: list[int] | tuple[int, ...] = (0,), grid: dict[str, list[Any]] | None = None) -> list[int]:
+                seeds: list[int] | tuple[int, ...] = (0,), grid: dict[str, list[Any]] | None = None,
+                tuning: dict[str, Any] | None = None) -> list[int]:
     """Queue one run per seed and grid point of `model` on an experiment; returns the new run ids in order.
 
-    Parameters are validated against the model's typed config now, so a typo fails here and not in a worker. When
-    any of the runs already stands, nothing is queued and `DuplicateRunError` names the standing runs and the seeds
-    that are free; the check and the insert share one write transaction, so concurrent submissions cannot both pass.
+    Parameters are validated against the model's typed config now, so a typo fails here and not in a worker. With
+    `tuning` (a `TuningBudget` as JSON, e.g. {"trials": 16}) each run searches the model's space on the validation
+    slice within that budget instead of using `params`. When any of the runs already stands, nothing is queued and
+    `DuplicateRunError` names the standing runs and the seeds that are free; the check and the insert share one
+    write transaction, so concurrent submissions cannot both pass.
     """
     if not seeds:
         raise JobError("no seeds given: pass at least one seed, e.g. [0]")
+    tuning = _validated_tuning(tuning, grid)
     combos = expand_grid(grid)
     if len(combos) * len(seeds) > MAX_RUNS_PER_SUBMIT:
         raise JobError(f"{len(combos)} grid points x {len(seeds)} seeds = {len(combos) * len(seeds)} runs, more than "
@@ -164,12 +184,12 @@ def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = 
         with immediate_session() as session:
             if session.get(ExperimentRow, experiment_id) is None:
                 raise JobError(f"experiment {experiment_id} does not exist: create it on the Experiments page first")
-            standing = _standing_runs(session, experiment_id, model, configs)
+            standing = _standing_runs(session, experiment_id, model, configs, tuning)
             duplicates = [run for run in standing if run.seed in seeds]
             if duplicates:
                 raise DuplicateRunError(duplicates, free_seeds(seeds, {run.seed for run in standing}))
-            rows = [RunRow(experiment_id=experiment_id, model=model, params=config, seed=int(seed), status="queued")
-                    for config in configs for seed in seeds]
+            rows = [RunRow(experiment_id=experiment_id, model=model, params=config, seed=int(seed), status="queued",
+                           tuning=tuning) for config in configs for seed in seeds]
             session.add_all(rows)
             session.flush()
             return [row.id for row in rows]
@@ -252,7 +272,8 @@ def rerun_run(run_id: int) -> int:
             row = _existing_run(session, run_id)
             if row.status in ACTIVE_STATES:
                 raise JobError(f"run {run_id} is still {row.status}; re-run it once it has finished")
-            fresh = RunRow(experiment_id=row.experiment_id, model=row.model, params=dict(row.params), seed=row.seed)
+            fresh = RunRow(experiment_id=row.experiment_id, model=row.model, params=dict(row.params), seed=row.seed,
+                           tuning=row.tuning)
             session.add(fresh)
             session.flush()
             return fresh.id

@@ -192,3 +192,22 @@ def test_train_on_a_run_that_already_exists_says_so_and_offers_the_next_free_see
     assert not app.exception
     assert sorted((r.seed, r.status) for r in list_runs(experiment)) == [(0, "queued"), (1, "queued")]
     assert not any(b.label.startswith("Queue tiny_popularity") for b in app.button)
+
+
+def test_tune_gives_every_chosen_model_the_same_budget_and_shows_what_each_searches(coldstart_home):
+    experiment = empty_experiment()
+    app = _open(experiment)
+    app.multiselect[0].select("ease").select("mostpop").run()
+    app.toggle(key=f"train-tune-{experiment}").set_value(True).run()
+    assert not app.exception
+    captions = " ".join(c.value for c in app.caption)
+    assert "**EASE (linear)** searches l2 1 to 10000 (log)" in captions
+    assert "Every model gets 16 trials, each stopped after 60 s of training." in captions
+    assert not [e for e in app.expander if "hyper-parameters" in e.label]  # no settings to fill in when tuning
+    app.number_input(key=f"train-tune-trials-{experiment}").set_value(8)
+    app.number_input(key=f"train-tune-minutes-{experiment}").set_value(5.0)
+    _button(app, "Tune and train").click().run()
+    assert not app.exception
+    runs = list_runs(experiment)
+    assert sorted(r.model for r in runs) == ["ease", "mostpop"]
+    assert {str(r.tuning) for r in runs} == {str({"trials": 8, "minutes": 5.0, "trial_seconds": 60.0})}

@@ -168,3 +168,17 @@ def test_free_seeds_keep_the_free_ones_and_move_the_taken_ones_up():
     assert free_seeds([0, 1, 2], {0, 1}) == [2, 3, 4]
     assert free_seeds([0, 3], {0, 1}) == [2, 3]
 
+
+
+def test_a_tuned_run_is_queued_with_its_budget_and_differs_from_the_untuned_one(coldstart_home):
+    experiment = empty_experiment()
+    (untuned,) = submit_runs(experiment, "ease")
+    (tuned,) = submit_runs(experiment, "ease", tuning={"trials": 8})  # same model, settings and seed: not a duplicate
+    assert run_status(untuned).tuning is None
+    assert run_status(tuned).tuning == {"trials": 8, "minutes": None, "trial_seconds": None}
+    with pytest.raises(DuplicateRunError):
+        submit_runs(experiment, "ease", tuning={"trials": 8})
+    with pytest.raises(JobError, match="tuning budget: a tuning budget of 0 trials is not enough"):
+        submit_runs(experiment, "ease", seeds=[1], tuning={"trials": 0})
+    with pytest.raises(JobError, match="queue it without a grid"):
+        submit_runs(experiment, "ease", seeds=[1], tuning={"trials": 4}, grid={"l2": [1.0, 2.0]})
