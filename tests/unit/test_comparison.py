@@ -109,7 +109,8 @@ def test_training_curves_take_the_last_event_of_each_epoch(seeded):
 def test_variants_with_different_parameters_get_distinct_labels(coldstart_home):
     seed_runs([SeededRun("als", {"warm": {"ndcg@10": 0.2}}, params={"factors": 16}),
                SeededRun("als", {"warm": {"ndcg@10": 0.3}}, params={"factors": 64})])
-    assert sorted(comparison.list_runs()["variant"]) == [f"{label('als')} · factors=16", f"{label('als')} · factors=64"]
+    assert sorted(comparison.list_runs()["variant"]) == [f"{label('als')} · factors=16",
+                                                         f"{label('als')} · factors=64"]
 
 
 def test_a_variant_is_named_by_what_differs_from_its_siblings_and_its_settings_are_listed_apart(coldstart_home):
