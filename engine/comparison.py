@@ -150,6 +150,12 @@ def first_cold_slice(names: list[str]) -> int:
     return next((i for i, name in enumerate(names) if name not in ("overall", "warm")), 0)
 
 
+def cold_first(names: list[str]) -> list[str]:
+    """Slices in the order a page looks for one to open on: cold-start slices first, then overall and warm."""
+    start = first_cold_slice(names)
+    return names[start:] + names[:start]
+
+
 def few_shot_k(name: str) -> tuple[str, int] | None:
     """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
     match = _FEW_SHOT.match(name)
@@ -508,8 +514,7 @@ def default_pair(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_name: str
     (the better one as A). None when no two of the runs can be compared user by user."""
     if metric_name not in per_user.columns:
         return None
-    start = first_cold_slice(slices)
-    for slice_name in slices[start:] + slices[:start]:
+    for slice_name in cold_first(slices):
         rows = per_user.loc[(per_user["slice"] == slice_name) & per_user[metric_name].notna()]
         experiment = rows.groupby("run_id")["experiment_id"].first()
         quality = metrics.loc[(metrics["slice"] == slice_name) & (metrics["name"] == metric_name)]

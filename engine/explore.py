@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from engine.comparison import first_cold_slice, slice_sort_key
+from engine.comparison import cold_first, slice_sort_key
 from engine.config import get_settings
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
@@ -134,10 +134,8 @@ def slice_names(context: ExploreContext) -> list[str]:
 def opening_slice(context: ExploreContext, models: list[str]) -> str:
     """The slice to open on: the first cold-start slice one of `models` can serve, else any slice one serves, so
     the page never opens on answers that are all "not applicable"."""
-    names = slice_names(context)
-    start = first_cold_slice(names)
-    ordered = names[start:] + names[:start]
-    return next((name for name in ordered if any(serves(context, m, name) for m in models)), names[start])
+    ordered = cold_first(slice_names(context))
+    return next((name for name in ordered if any(serves(context, m, name) for m in models)), ordered[0])
 
 
 def default_runs(context: ExploreContext, models: dict[int, str], limit: int = 4) -> list[int]:
