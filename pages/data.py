@@ -21,6 +21,7 @@ from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
                                   counts_note, default_feedback)
 from ui.data_widgets import render_profile
+from ui.naming import name_input
 from ui.router import require_router
 
 require_router()
@@ -206,7 +207,7 @@ def _upload_section() -> None:
     feedback = _feedback(interactions, roles, "upload")
     duplicates = st.radio("Several rows for one (user, item)", DUPLICATE_POLICIES, horizontal=True,
                           format_func=DUPLICATE_LABELS.get, key="upload-duplicates")
-    name = st.text_input("Dataset name", value=Path(interactions.name).name.split(".")[0], key="upload-name")
+    name = name_input(Path(interactions.name).name.split(".")[0], "upload-name", label="Dataset name")
     if st.button("Save dataset", type="primary", key="upload-save"):
         options = IntakeOptions(feedback=feedback, duplicates=duplicates)
         _store(lambda: build_dataset(interactions.frame, roles, options, items=item_input, users=user_input,
@@ -226,7 +227,7 @@ def _samples_section() -> None:
     seed = int(middle.number_input("Seed", value=0, min_value=0, step=1, key="synthetic-seed"))
     n_users, n_items, n_interactions = SYNTHETIC_SIZES[size]
     prefix = "synthetic" if kind == "shop" else kind
-    name = right.text_input("Name", value=f"{prefix}-{size.split()[0]}-seed{seed}", key="synthetic-name")
+    name = name_input(f"{prefix}-{size.split()[0]}-seed{seed}", "synthetic-name", where=right)
     if st.button("Create synthetic dataset", key="synthetic-create"):
         _store(lambda: IntakeResult(generate_kind(kind, n_users, n_items, n_interactions, seed), []), name,
                "synthetic", {"kind": kind, "n_users": n_users, "n_items": n_items, "n_interactions": n_interactions,
@@ -236,7 +237,7 @@ def _samples_section() -> None:
                 "[, event]) and optional `items.csv` / `users.csv` keyed by item_id / user_id.")
     left, right = st.columns([3, 2])
     folder = left.text_input("Folder", value=str(ML100K) if ML100K.is_dir() else "", key="folder-path")
-    name = right.text_input("Name", value=Path(folder).name if folder else "", key="folder-name")
+    name = name_input(Path(folder).name if folder else "", "folder-name", where=right)
     if st.button("Load folder", key="folder-load"):
         _store(lambda: read_canonical_result(folder), name, "folder", {"folder": folder})
 

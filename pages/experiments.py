@@ -13,6 +13,7 @@ from engine.data.errors import DataError
 from engine.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from engine.protocols import (PROTOCOL_DESCRIPTIONS, ProtocolError, make_split, protocol_parameters, sizes_table,
                               split_sizes)
+from ui.naming import name_input
 from ui.router import require_router
 from ui.training import training_panel
 
@@ -74,11 +75,7 @@ def _define(dataset: DatasetInfo) -> None:
         with column:
             params[name] = _parameter_widget(protocol, name, default)
     seed = int(columns[-1].number_input("Seed", min_value=0, value=0, step=1, key="experiment-seed"))
-    # empty by default, so the automatic name follows protocol and seed until the user types one of their own
-    automatic_name = f"{dataset.name} · {protocol} · seed {seed}"
-    typed_name = st.text_input("Name", placeholder=automatic_name, key="experiment-name",
-                               help="Leave empty to use the name shown, made from the dataset, protocol and seed.")
-    name = typed_name.strip() or automatic_name
+    name = name_input(f"{dataset.name} · {protocol} · seed {seed}", "experiment-name")
     preview, create = st.columns(2)
     try:
         if preview.button("Preview slice sizes", key="experiment-preview"):
