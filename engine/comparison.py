@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
@@ -25,10 +25,11 @@ from engine.protocols.folders import SLICE_KINDS
 from engine.results import PER_USER_FILE
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
+from engine.tuning_store import run_trials
 
 RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
                "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",
-               "setting", "protocol_params", "created_at", "finished_at"]
+               "tuning", "setting", "protocol_params", "created_at", "finished_at"]
 
 # Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
 # higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
@@ -51,6 +52,20 @@ def model_label(name: str) -> str:
         return name
 
 
+def how_set(run: RunRow) -> str:
+    """How a run's hyper-parameters were set: 'tuned (16 trials)', 'to be tuned (16 trials)' while it waits,
+    'defaults', or 'set by hand'. Said on every leaderboard row, so a tuned model is never compared unawares with
+    an untuned one."""
+    if run.tuning:
+        done = (run.results or {}).get("tuning")
+        return f"tuned ({done['n_trials']} trials)" if done else f"to be tuned ({run.tuning.get('trials') or '?'} trials)"
+    try:
+        defaults = get_model_class(run.model).Config().model_dump(mode="json")
+    except UnknownModelError:
+        return "set by hand"
+    return "defaults" if all(defaults.get(k) == v for k, v in (run.params or {}).items()) else "set by hand"
+
+
 def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
@@ -60,16 +75,26 @@ def _facets(run: pd.Series) -> dict[str, str]:
     protocol and its parameters, and every hyper-parameter."""
     facets = {"model": run["model"], "dataset": run["dataset"], "protocol": run["protocol"]}
     facets |= {f"protocol {k}": f"{k}={v}" for k, v in sorted(run["protocol_params"].items())}
+    if run["tuning"].startswith(("tuned", "to be tuned")):
+        return facets | {"tuning": run["tuning"]}
+    facets |= {"tuning": run["tuning"]}
     facets |= {f"param {k}": f"{k}={v}" for k, v in sorted(run["params"].items())}
     return facets
+
+
+def _variant_key(runs: pd.DataFrame) -> pd.Series:
+    """What runs of one variant share: model, data and protocol, and their settings (their tuning, when tuned:
+    each seed of a tuned run may pick other settings)."""
+    settings = [tuning if tuning.startswith(("tuned", "to be tuned")) else json.dumps(params, sort_keys=True)
+                for tuning, params in zip(runs["tuning"], runs["params"])]
+    return runs["model"] + "|" + pd.Series(settings, index=runs.index) + "|" + runs["setting"]
 
 
 def variant_labels(runs: pd.DataFrame) -> pd.Series:
     """One short label per variant among `runs`: the model's name, plus only what differs between variants sharing
     that name (`ALS · factors=64` beside `ALS · factors=128`); `variant_settings` spells out the rest. Label a
     selection on its own and a model that has no sibling in it keeps its bare name."""
-    params_key = runs["params"].map(lambda p: json.dumps(p, sort_keys=True))
-    key = runs["model"] + "|" + params_key + "|" + runs["setting"]
+    key = _variant_key(runs)
     labels = pd.Series(runs["label"].to_numpy(dtype=object), index=runs.index)
     for _, group in runs.groupby("label"):
         if key[group.index].nunique() < 2:
@@ -80,7 +105,7 @@ def variant_labels(runs: pd.DataFrame) -> pd.Series:
         shown = {idx: {n: own.get(n, f"{n.split()[-1]}=–") for n in names} for idx, own in facets.items()}
         differing = [n for n in names if len({own[n] for own in shown.values()}) > 1]
         # another protocol (model) explains its own parameters: name it, not each parameter that follows from it
-        for owner, prefix in (("protocol", "protocol "), ("model", "param ")):
+        for owner, prefix in (("protocol", "protocol "), ("model", "param "), ("tuning", "param ")):
             if owner in differing:
                 differing = [n for n in differing if not n.startswith(prefix)]
         for idx, own in shown.items():
@@ -91,9 +116,30 @@ def variant_labels(runs: pd.DataFrame) -> pd.Series:
 def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
     """Everything behind each variant label: data, protocol, hyper-parameters and the seeds of its runs."""
     rows = [{"model": variant, "runs": len(group), "seeds": ", ".join(map(str, sorted(group["seed"].unique()))),
-             "data and protocol": group["setting"].iloc[0], "hyper-parameters": _params_text(group["params"].iloc[0])}
+             "data and protocol": group["setting"].iloc[0], "settings": group["tuning"].iloc[0],
+             "hyper-parameters": " | ".join(dict.fromkeys(_params_text(p) for p in group["params"]))}
             for variant, group in runs.groupby("variant", sort=True)]
-    return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "hyper-parameters"])
+    return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "settings", "hyper-parameters"])
+
+
+def variant_tuning(runs: pd.DataFrame) -> dict[str, str]:
+    """How each variant's hyper-parameters were set (see `how_set`), for the leaderboards' settings column."""
+    return {variant: group["tuning"].iloc[0] for variant, group in runs.groupby("variant")}
+
+
+def load_trials(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every tuning trial of `runs` with the variant and the best validation score so far: what the Compare page
+    tables and plots. Columns: run_id, variant, trial, score, best_so_far, state, fit_seconds, params."""
+    columns = ["run_id", "variant", "trial", "score", "best_so_far", "state", "fit_seconds", "params"]
+    frame = pd.DataFrame(run_trials(runs["run_id"].astype(int).tolist()) if not runs.empty else [])
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
+    frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
+    frame["score"] = frame["score"].astype("float64")
+    frame["best_so_far"] = frame.groupby("run_id")["score"].cummax()
+    frame["params"] = frame["params"].map(_params_text)
+    return frame[columns]
 
 
 def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable[int] | None = None,
@@ -125,6 +171,7 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
             "protocol": experiment.protocol, "model": run.model, "label": model_label(run.model), "seed": run.seed,
             "split_seed": experiment.seed, "status": run.status, "device": run.device or "",
             "fit_seconds": run.fit_seconds, "eval_seconds": run.eval_seconds, "params": dict(run.params or {}),
+            "tuning": how_set(run),
             "created_at": run.created_at, "finished_at": run.finished_at,
             # what must match for two runs to be seeds of one another: data, protocol and its parameters
             "setting": f"{dataset.name} / {experiment.protocol} {_params_text(experiment.params or {})}".strip(),
@@ -189,14 +236,22 @@ def load_metrics(runs: pd.DataFrame) -> pd.DataFrame:
     return frame[columns]
 
 
+def run_results(runs: pd.DataFrame) -> list[dict]:
+    """The recorded results entry (results.json's per-model entry) of each of `runs`, in their order."""
+    if runs.empty:
+        return []
+    with session_scope() as session:
+        results = dict(session.execute(select(RunRow.id, RunRow.results)
+                                       .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
+    return [results.get(int(run_id)) or {} for run_id in runs["run_id"]]
+
+
 def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
     """Slices a run's model could not serve, with the model's own reason (from the run's recorded results)."""
     columns = ["run_id", "variant", "slice", "reason"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    with session_scope() as session:
-        results = dict(session.execute(select(RunRow.id, RunRow.results)
-                                       .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
+    results = dict(zip(runs["run_id"], run_results(runs)))
     variant = dict(zip(runs["run_id"], runs["variant"]))
     rows = [{"run_id": run_id, "variant": variant[run_id], "slice": name, "reason": entry["not_applicable"]}
             for run_id, result in results.items()
@@ -257,19 +312,20 @@ class Leaderboard:
     n_users: pd.DataFrame
     best: dict[str, list[str]]
     not_applicable: dict[str, str]
+    settings: dict[str, str] = field(default_factory=dict)
+    """How each variant's hyper-parameters were set: 'tuned (16 trials)', 'defaults' or 'set by hand'."""
 
     def display(self, digits: int = 4) -> pd.DataFrame:
-        """Text cells for a table: `0.1234 [0.1100, 0.1350]` for one run, `0.1234 ± 0.0040 (3 seeds)` for several."""
+        """Text cells for a table: `0.1234 [0.1100, 0.1350]` for one run, `0.1234 ± 0.0040 (3 seeds)` for several;
+        a first column says how each row's settings were chosen."""
         rows = {}
         for variant in self.value.index:
             if variant in self.not_applicable:
                 rows[variant] = {m: f"not applicable: {self.not_applicable[variant]}" for m in self.metrics}
-                continue
-            cells = {}
-            for metric in self.metrics:
-                cells[metric] = self._cell(variant, metric, digits)
-            rows[variant] = cells
-        frame = pd.DataFrame.from_dict(rows, orient="index", columns=self.metrics)
+            else:
+                rows[variant] = {metric: self._cell(variant, metric, digits) for metric in self.metrics}
+            rows[variant] = {"settings": self.settings.get(variant, ""), **rows[variant]}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["settings", *self.metrics])
         frame.index.name = "model"
         return frame
 
@@ -294,6 +350,7 @@ class Leaderboard:
                                        f"{metric} high": self.high[metric], f"{metric} users": self.n_users[metric]}))
         frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=self.value.index)
         frame.insert(0, "seeds", self.n_runs)
+        frame.insert(0, "settings", [self.settings.get(v, "") for v in frame.index])
         frame["not applicable"] = [self.not_applicable.get(v, "") for v in frame.index]
         frame.insert(0, "slice", self.slice)
         frame.index.name = "model"
@@ -301,7 +358,7 @@ class Leaderboard:
 
 
 def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name: str,
-                metric_names: list[str]) -> Leaderboard:
+                metric_names: list[str], settings: dict[str, str] | None = None) -> Leaderboard:
     """The leaderboard of one slice over the chosen metrics, best per column marked.
 
     A variant with several runs shows the mean over its runs and their standard deviation (ddof=1); one run shows
@@ -333,7 +390,8 @@ def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name:
             continue
         target = column.min() if lower_is_better(metric) else column.max()
         best[metric] = column.index[np.isclose(column.to_numpy(), target)].tolist()
-    return Leaderboard(slice_name, list(metric_names), value, low, high, n_runs, n_users, best, reasons)
+    return Leaderboard(slice_name, list(metric_names), value, low, high, n_runs, n_users, best, reasons,
+                       dict(settings or {}))
 
 
 def slice_overview(metrics: pd.DataFrame, metric_name: str) -> pd.DataFrame:

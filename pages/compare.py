@@ -158,15 +158,33 @@ def _paired_section(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names:
     return {f"{name_b} minus {name_a} on {paired_slice}": table}
 
 
+def _tuning_tab(runs: pd.DataFrame, figures: dict[str, go.Figure]) -> None:
+    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them."""
+    trials = comparison.load_trials(runs)
+    metric = next((entry["tuning"]["metric"] for entry in comparison.run_results(runs) if "tuning" in entry), "score")
+    figures["tuning"] = charts.tuning_trials_chart(trials, metric)
+    _chart(figures["tuning"], "tuning")
+    if trials.empty:
+        return
+    st.caption("Each model searched its own space with the same budget, scored on the validation slice only; the "
+               "best trial (its settings in the leaderboard's details) was scored once on test. Stopped trials fell "
+               "behind the median on their validation curve, or could not be fitted.")
+    st.dataframe(trials, hide_index=True, key="tuning-trials")
+    st.download_button("Download the trials (CSV)", data=trials.to_csv(index=False).encode(), file_name="trials.csv",
+                       mime="text/csv", key="download-trials", on_click="ignore")
+
+
 @st.fragment(run_every="3s")
 def _training_notice(run_ids: list[int]) -> None:
-    """While linked runs are queued or running, say so; rerun the page when one finishes so it joins the tables."""
+    """While linked runs are queued or running, say so; rerun the page when one finishes so it joins the tables.
+
+    `run_ids` are all the linked runs, so the counts add up to what the page shows below."""
     states = comparison.list_runs(run_ids=run_ids)
     waiting = states.loc[states["status"].isin(["queued", "running"])]
     if waiting.empty:
         st.rerun()
     done = int((states["status"] == "done").sum())
-    st.info(f"{len(waiting)} of the linked runs are still training ({', '.join(waiting['variant'])}); "
+    st.info(f"{len(waiting)} of the {len(states)} linked runs are still training ({', '.join(waiting['variant'])}); "
             f"{done} finished. Finished runs appear below as they complete.", icon=":material/hourglass_top:")
     if done != st.session_state.get("finished-linked-runs", done):
         st.session_state["finished-linked-runs"] = done
@@ -182,10 +200,10 @@ if all_runs.empty:
     st.stop()
 
 st.caption("Select rows to compare. The address bar keeps the selection: copy it to share this comparison.")
-linked_unfinished = all_runs.loc[all_runs["run_id"].isin(_ids_from_url())
-                                 & all_runs["status"].isin(["queued", "running"]), "run_id"].tolist()
+linked = all_runs.loc[all_runs["run_id"].isin(_ids_from_url())]
+linked_unfinished = linked.loc[linked["status"].isin(["queued", "running"]), "run_id"].tolist()
 if linked_unfinished:
-    _training_notice([int(r) for r in linked_unfinished])
+    _training_notice([int(r) for r in linked["run_id"]])
 runs = _pick_runs(all_runs)
 if runs.empty:
     if not linked_unfinished:
@@ -211,8 +229,10 @@ slices = comparison.available_slices(metrics, refused)
 cold_index = comparison.first_cold_slice(slices)  # per-slice charts open on the first cold-start slice
 
 st.subheader("Leaderboard per slice")
-st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard deviation. Best per column in green.")
-boards = [comparison.leaderboard(metrics, refused, name, metric_names) for name in slices]
+st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard deviation. Best per column in green. "
+           "Settings: tuned on the validation slice with the same budget, the model's defaults, or set by hand.")
+settings = comparison.variant_tuning(runs)
+boards = [comparison.leaderboard(metrics, refused, name, metric_names, settings) for name in slices]
 for tab, board in zip(st.tabs(slices), boards):
     with tab:
         st.caption(f"**{board.slice}**: {comparison.slice_description(board.slice)}")
@@ -232,7 +252,7 @@ figures: dict[str, go.Figure] = {}
 if headline is not None:
     st.subheader("Charts")
     per_user = comparison.load_per_user(runs)
-    tabs = st.tabs(["By slice", "Cold-start curve", "History length", "Per user", "Cost", "Training",
+    tabs = st.tabs(["By slice", "Cold-start curve", "History length", "Per user", "Cost", "Training", "Tuning",
                     "Beyond accuracy", "User groups"])
     with tabs[0]:
         figures["by-slice"] = charts.slice_bars(comparison.slice_overview(metrics, headline), headline)
@@ -262,12 +282,14 @@ if headline is not None:
         figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
         _chart(figures["training-curves"], "training-curves")
     with tabs[6]:
+        _tuning_tab(runs, figures)
+    with tabs[7]:
         beyond_slice = st.selectbox("Slice", slices, index=cold_index, key="beyond-slice")
         names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
         rows = comparison.metrics_on_slice(metrics, names, beyond_slice)
         figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)
         _chart(figures["beyond-accuracy"], "beyond-accuracy")
-    with tabs[7]:
+    with tabs[8]:
         group_figure = _group_tab(per_user, headline, slices)
         if group_figure is not None:
             figures["user-groups"] = group_figure

@@ -107,6 +107,33 @@ def training_curves_chart(curves: pd.DataFrame) -> go.Figure:
     return figure
 
 
+def tuning_trials_chart(trials: pd.DataFrame, metric_name: str) -> go.Figure:
+    """Validation score of every tuning trial (dots; pruned and failed ones at the bottom as crosses) and the best
+    so far (a line), per tuned run: how fast each model's search found its settings, with the same budget."""
+    title = f"Tuning: validation {metric_name} per trial"
+    if trials.empty:
+        return _empty(title, "None of the selected runs was tuned: turn on 'Tune every model' in the Train panel.")
+    figure = go.Figure()
+    palette = px.colors.qualitative.Plotly
+    floor = float(trials["score"].min()) if trials["score"].notna().any() else 0.0
+    for position, (name, run) in enumerate(trials.groupby("variant", sort=True)):
+        color = palette[position % len(palette)]
+        scored = run.dropna(subset=["score"])
+        figure.add_trace(go.Scatter(x=scored["trial"], y=scored["score"], mode="markers", name=name, legendgroup=name,
+                                    marker={"color": color}, customdata=scored["params"],
+                                    hovertemplate="trial %{x}: %{y:.4f}<br>%{customdata}<extra></extra>"))
+        figure.add_trace(go.Scatter(x=run["trial"], y=run["best_so_far"], mode="lines", name=f"{name}: best so far",
+                                    legendgroup=name, showlegend=False, line={"color": color, "shape": "hv"}))
+        dropped = run.loc[run["score"].isna()]
+        if not dropped.empty:
+            figure.add_trace(go.Scatter(x=dropped["trial"], y=[floor] * len(dropped), mode="markers",
+                                        name=f"{name}: stopped", legendgroup=name, showlegend=False,
+                                        marker={"color": color, "symbol": "x"}, customdata=dropped["state"],
+                                        hovertemplate="trial %{x}: %{customdata}<extra></extra>"))
+    figure.update_layout(title=title, height=_HEIGHT, xaxis_title="trial", yaxis_title=f"validation {metric_name}")
+    return figure
+
+
 def beyond_accuracy_chart(rows: pd.DataFrame) -> go.Figure:
     """Coverage, popularity bias, novelty and diversity side by side, one small panel per measure."""
     title = "Beyond accuracy"

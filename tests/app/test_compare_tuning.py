@@ -1,0 +1,44 @@
+"""The Compare page on really tuned runs: every leaderboard row says how its settings were chosen, and the Tuning
+tab plots and lists every trial, with a CSV of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from engine.cli import main
+from engine.comparison import list_runs
+from engine.data.synthetic import generate_synthetic
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+def _evaluate(folder: Path, *extra: str) -> None:
+    assert main(["evaluate", "--data", str(folder), "--protocol", "cold-item", "--seed", "1", "--models",
+                 "content,mostpop", "--out", str(folder / "results.json"), *extra]) == 0
+
+
+def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_home, tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
+    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
+    dataset.items.to_csv(folder / "items.csv", index=False)
+    _evaluate(folder, "--tune", "3")
+    _evaluate(folder)
+    runs = list_runs()
+    assert sorted(runs["tuning"]) == ["defaults", "defaults", "tuned (3 trials)", "tuned (3 trials)"]
+
+    app = AppTest.from_file(APP, default_timeout=90)
+    app.query_params["runs"] = ",".join(str(r) for r in runs["run_id"])
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    board = app.table[0].value
+    assert sorted(board["settings"]) == ["defaults", "defaults", "tuned (3 trials)", "tuned (3 trials)"]
+    assert {"Content (attributes) · tuned (3 trials)", "Content (attributes) · defaults"} <= set(board.index)
+    trials = next(frame.value for frame in app.dataframe if "best_so_far" in frame.value.columns)
+    assert len(trials) == 6 and sorted(trials["trial"].unique()) == [1, 2, 3]
+    assert (trials["best_so_far"] >= trials["score"].fillna(-1)).all()
+    assert any(button.label == "Download the trials (CSV)" for button in app.get("download_button"))
