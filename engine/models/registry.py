@@ -34,6 +34,7 @@ MODELS: dict[str, str] = {
     "heater": "engine.models.heater:Heater",
     "aldi": "engine.models.aldi:ALDI",
     "metaemb": "engine.models.metaemb:MetaEmb",
+    "auto": "engine.models.auto:AutoRecommender",
 }
 
 

@@ -1,0 +1,404 @@
+"""Auto: for the data and protocol at hand, pick the candidate model (or blend) that validates best per cold-start kind.
+
+Which model wins depends on what is cold: attributes carry new items, collaborative filtering carries warm users,
+popularity among similar users carries new ones. Auto fits a small, diverse set of registered models with their
+default settings, scores each on every validation slice of the split (never the test part), one slice per serving
+kind (known, new or few-shot users x known, new or few-shot items), and per kind keeps the best one, or a blend of
+the best few when one beats it on that slice: each candidate's scores are z-scored per user and summed with weights
+from a small grid (the linear stacking of the Netflix-prize blends, Töscher, Jahrer & Bell 2009, here without a
+second-level learner, since a validation slice of a few hundred users affords a grid, not a regression). Kinds the
+split does not validate are served by the candidate ranked best on the protocol's primary validation slice among
+those that can serve them (preferring one that reads revealed interactions for few-shot kinds); without a
+validator, by the order of the candidate list. The choice, with the scores compared, is logged and saved
+(`choice`), so a user sees what was chosen and why.
+
+A model's capabilities are a class attribute; auto's are the union of its candidates', so an instance built with
+a candidate list that cannot serve new items is an instance of a subclass that says so (`__new__`), and the
+evaluator reports "not applicable, because" instead of calling it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from pydantic import Field, field_validator
+
+from engine.evaluation import make_validator
+from engine.models._scoring import as_scores
+from engine.models.base import (Capabilities, FitContext, ItemQuery, ModelConfig, ProgressReporter, Recommender,
+                                TrainData, UserQuery, Validator)
+from engine.models.registry import create_model, get_model_class, model_names
+from engine.protocols.split import EvalSlice
+
+Side = Literal["known", "new", "few-shot"]
+DEFAULT_CANDIDATES = ("mapper", "content", "hybridmf", "ease", "itemknn", "segmentpop", "mostpop")
+"""Fast with default settings on a laptop, and diverse: attribute maps, attributes, a hybrid factorization, two
+item-to-item models, popularity among similar users and overall."""
+BLEND_STEPS = 4
+"""Blend weights are multiples of 1/4 summing to one: 3 blends of two models, 12 of three."""
+_CHOICE_TENSOR = "choice.json"
+
+
+@dataclass(frozen=True)
+class ServingKind:
+    """Who is scored against what: known, new (attributes only) or few-shot (a few revealed interactions)."""
+
+    users: Side
+    items: Side
+
+    @property
+    def key(self) -> str:
+        return f"{self.users} users, {self.items} items"
+
+    def cannot_serve(self, model_class: type[Recommender], ratings: bool) -> str | None:
+        """Why `model_class` cannot serve this kind, or None."""
+        return model_class.cannot_serve(new_users=self.users != "known", new_items=self.items != "known",
+                                        revealed_users=self.users == "few-shot",
+                                        revealed_items=self.items == "few-shot", ratings=ratings)
+
+    def reads_revealed(self, caps: Capabilities) -> bool:
+        """Whether a model with `caps` uses the revealed interactions of this kind (a few-shot kind wants that)."""
+        return (self.users != "few-shot" or caps.user_fold_in) and (self.items != "few-shot" or caps.item_fold_in)
+
+
+SIDES: tuple[Side, ...] = ("known", "new", "few-shot")
+KINDS = tuple(ServingKind(users, items) for users, items in itertools.product(SIDES, SIDES))
+
+
+def _union_capabilities(names: tuple[str, ...]) -> Capabilities:
+    """What at least one candidate serves; ratings are needed only when every candidate needs them."""
+    every = [get_model_class(name).capabilities for name in names]
+    served = {field: any(getattr(caps, field) for caps in every)
+              for field in ("new_users", "new_items", "user_fold_in", "item_fold_in", "uses_user_features",
+                            "uses_item_features")}
+    return Capabilities(**served, needs_ratings=all(caps.needs_ratings for caps in every))
+
+
+class AutoConfig(ModelConfig):
+    """Which models auto compares, and whether it may blend them."""
+
+    candidates: list[str] = Field(list(DEFAULT_CANDIDATES), min_length=1, title="Candidate models",
+                                  description="Registered models fitted with their default settings and compared on "
+                                              "the validation slices; auto serves what at least one of them serves.")
+    blend_size: int = Field(3, ge=1, le=4, title="Models per blend",
+                            description="Blend the scores of up to this many of the best candidates per kind of "
+                                        "user and item, kept only when the blend beats the best single model on "
+                                        "validation; 1: choose one model.")
+
+    @field_validator("candidates")
+    @classmethod
+    def _registered_candidates(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in model_names() or name == AutoRecommender.name]
+        if unknown:
+            raise ValueError(f"auto cannot compare {', '.join(unknown)}; candidates are registered models other "
+                             f"than auto: {', '.join(n for n in model_names() if n != AutoRecommender.name)}")
+        return list(dict.fromkeys(names))
+
+
+class AutoRecommender(Recommender):
+    """The best candidate (or blend) per serving kind, chosen on the validation slices."""
+
+    name = "auto"
+    label = "Auto (best on validation)"
+    family = "hybrid"
+    Config = AutoConfig
+    capabilities = _union_capabilities(DEFAULT_CANDIDATES)
+    test_params = {"candidates": ["content", "itemknn", "mostpop"]}
+    """A smaller candidate list that keeps the conformance suite fast."""
+
+    def __new__(cls, config: ModelConfig | dict | None = None, seed: int = 0) -> "AutoRecommender":
+        """An instance of the class whose capabilities are those of the configured candidates."""
+        if config is None:
+            config = cls.Config()
+        elif isinstance(config, dict):
+            config = cls.Config(**config)
+        return super().__new__(_serving_class(tuple(config.candidates)))
+
+    def _fit(self, data: TrainData, context: FitContext) -> None:
+        """Fit every candidate, validate them per serving kind, and keep what each kind uses."""
+        self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed)
+        self.choice: dict[str, Any] = {"metric": getattr(context.validator, "metric_name", None), "kinds": {},
+                                       "not_fitted": failed}
+        slices = _kind_slices(context.validator, data)
+        for kind, evaluation_slice in slices.items():
+            self.choice["kinds"][kind.key] = self._validated_choice(kind, evaluation_slice, data, context.validator)
+        reference = self._reference_scores(slices, context.validator)
+        for kind in KINDS:
+            if kind.key not in self.choice["kinds"]:
+                self.choice["kinds"][kind.key] = self._fallback_choice(kind, data, reference)
+        used = {name for entry in self.choice["kinds"].values() for name in entry["use"]}
+        self.models = {name: model for name, model in self.models.items() if name in used}
+        self.choice["configs"] = {name: model.config.model_dump(mode="json") for name, model in self.models.items()}
+        for line in describe_choice(self.choice):
+            _log(context.progress, line)
+
+    def _servers(self, kind: ServingKind, data: TrainData) -> list[str]:
+        """Fitted candidates that can serve `kind`, in candidate order."""
+        ratings = data.ratings is not None
+        return [name for name, model in self.models.items() if kind.cannot_serve(type(model), ratings) is None]
+
+    def _validated_choice(self, kind: ServingKind, evaluation_slice: EvalSlice, data: TrainData,
+                          validator: Validator) -> dict[str, Any]:
+        """The best single candidate on this kind's validation slice, or the best blend when it does better."""
+        kind_validator = make_validator(data, replace(validator.split, valid=[evaluation_slice]),
+                                        validator.metric_name, seed=getattr(validator, "seed", 0))
+        scores = {name: float(kind_validator(self.models[name])) for name in self._servers(kind, data)}
+        scores = {name: score for name, score in scores.items() if math.isfinite(score)}
+        entry: dict[str, Any] = {"slice": evaluation_slice.name, "scores": _rounded(scores)}
+        if not scores:
+            return {**entry, "use": {}, "valid": None,
+                    "why": self._unserved_reason(kind, data) if not self._servers(kind, data)
+                    else f"no candidate could be scored on validation slice {evaluation_slice.name}"}
+        best = max(scores, key=scores.__getitem__)  # the first in candidate order wins a tie
+        entry.update(use={best: 1.0}, valid=round(scores[best], 6), why="best single model on validation")
+        ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:self.config.blend_size]
+        if len(ranked) < 2:
+            return entry
+        blends = []
+        for weights in _blend_grid(ranked):
+            self.choice["kinds"][kind.key] = {"use": weights}  # auto itself, using this blend, is validated
+            blends.append((weights, float(kind_validator(self))))
+        blends = [(weights, score) for weights, score in blends if math.isfinite(score)]
+        if not blends:
+            return entry
+        weights, score = max(blends, key=lambda blend: blend[1])
+        entry["best_blend"] = {"weights": weights, "valid": round(score, 6)}
+        if score > scores[best]:
+            entry.update(use=weights, valid=round(score, 6),
+                         why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation")
+        return entry
+
+    def _reference_scores(self, slices: dict[ServingKind, EvalSlice], validator: Validator | None) -> dict[str, float]:
+        """Per candidate, the score that ranks it for kinds without a validation slice: on the primary slice."""
+        if slices:
+            return self.choice["kinds"][next(iter(slices)).key]["scores"]
+        if validator is None:
+            return {}
+        return _rounded({name: float(validator(model)) for name, model in self.models.items()})
+
+    def _fallback_choice(self, kind: ServingKind, data: TrainData, reference: dict[str, float]) -> dict[str, Any]:
+        """A kind the split does not validate: the candidate that reads its revealed interactions, if any, ranked
+        by the reference score, then by candidate order."""
+        servers = self._servers(kind, data)
+        if not servers:
+            return {"use": {}, "slice": None, "valid": None, "scores": {}, "why": self._unserved_reason(kind, data)}
+
+        def rank(name: str) -> tuple[bool, float]:
+            score = reference.get(name, math.nan)
+            return not kind.reads_revealed(type(self.models[name]).capabilities), -score if math.isfinite(score) else math.inf
+
+        best = min(servers, key=rank)  # min is stable: the first in candidate order wins a tie
+        why = (f"not validated here; best on the primary validation slice among those serving it"
+               if math.isfinite(reference.get(best, math.nan)) else "not validated here; first candidate serving it")
+        return {"use": {best: 1.0}, "slice": None, "valid": None, "scores": {}, "why": why}
+
+    def _unserved_reason(self, kind: ServingKind, data: TrainData) -> str:
+        """Why no fitted candidate serves `kind`: each candidate's own reason."""
+        ratings = data.ratings is not None
+        reasons = [kind.cannot_serve(type(model), ratings) for model in self.models.values()]
+        return "no candidate serves it: " + "; ".join(r for r in reasons if r) if reasons else \
+            "no candidate could be fitted"
+
+    # -- scoring -------------------------------------------------------------------------------------------------
+    def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
+        """Each group of users (known, new, few-shot) scored by what its kind uses against these candidates; the
+        candidates are of the hardest kind among them, whose model can score the easier ones too."""
+        item_sides = set(_sides(items.is_new, items.history))
+        item_side = next(side for side in reversed(SIDES) if side in item_sides) if item_sides else "known"
+        user_sides = _sides(users.is_new, users.history)
+        scores = torch.empty((len(users), len(items)), dtype=torch.float32)
+        for side in SIDES:
+            rows = np.flatnonzero(user_sides == side)
+            if len(rows):
+                scores[torch.from_numpy(rows)] = self._score_kind(ServingKind(side, item_side),
+                                                                  _take_users(users, rows), items)
+        return scores
+
+    def _score_kind(self, kind: ServingKind, users: UserQuery, items: ItemQuery) -> torch.Tensor:
+        """One model's scores, or the weighted sum of per-user z-scored scores of a blend."""
+        entry = self.choice["kinds"][kind.key]
+        weights: dict[str, float] = entry["use"]
+        if not weights:
+            raise ValueError(f"{self.label} cannot serve {kind.key}: {entry.get('why', '')}")
+        if len(weights) == 1:
+            return as_scores(self.models[next(iter(weights))].score(users, items))
+        total = torch.zeros((len(users), len(items)), dtype=torch.float64)
+        for name, weight in weights.items():
+            total += weight * _per_user_z(self.models[name].score(users, items))
+        return as_scores(total)
+
+    # -- persistence ---------------------------------------------------------------------------------------------
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """The used candidates' tensors under `NAME.`, and the choice as a UTF-8 JSON byte tensor."""
+        state = {f"{name}.{key}": value for name, model in self.models.items()
+                 for key, value in model.state_tensors().items()}
+        state[_CHOICE_TENSOR] = torch.tensor(list(json.dumps(self.choice).encode()), dtype=torch.uint8)
+        return state
+
+    def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
+        """Rebuild the choice, then each used candidate from its saved settings and tensors."""
+        self.choice = json.loads(bytes(state[_CHOICE_TENSOR].tolist()).decode())
+        self.models = {}
+        for name, config in self.choice["configs"].items():
+            model = create_model(name, config, seed=self.seed)
+            model.user_ids, model.item_ids = self.user_ids, self.item_ids
+            prefix = f"{name}."
+            model.load_state_tensors({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+            self.models[name] = model
+
+
+@lru_cache(maxsize=None)
+def _serving_class(candidates: tuple[str, ...]) -> type[AutoRecommender]:
+    """AutoRecommender itself when the candidates serve what the defaults serve, else a subclass declaring less."""
+    capabilities = _union_capabilities(candidates)
+    if capabilities == AutoRecommender.capabilities:
+        return AutoRecommender
+    return type(AutoRecommender.__name__, (AutoRecommender,), {"capabilities": capabilities, "__module__": __name__,
+                                                              "__doc__": AutoRecommender.__doc__})
+
+
+@dataclass
+class _CandidateProgress:
+    """A candidate's progress inside auto's fit: its log lines named, its epochs kept off auto's curve."""
+
+    outer: ProgressReporter | None
+    candidate: str
+
+    def report(self, **_: Any) -> None:
+        """Auto's curve counts candidates, not a candidate's epochs."""
+
+    def log(self, message: str) -> None:
+        _log(self.outer, f"{self.candidate}: {message}")
+
+    def should_stop(self) -> bool:
+        return self.outer is not None and self.outer.should_stop()
+
+
+def _log(progress: ProgressReporter | None, message: str) -> None:
+    if progress is not None:
+        progress.log(f"auto: {message}")
+
+
+def _fit_candidates(names: list[str], data: TrainData, context: FitContext,
+                    seed: int) -> tuple[dict[str, Recommender], dict[str, str]]:
+    """Each candidate fitted with its defaults (a share of what is left of the time budget); those that cannot be
+    fitted on this data (no attributes, too many items) are set aside with their reason."""
+    fitted: dict[str, Recommender] = {}
+    failed: dict[str, str] = {}
+    started = time.perf_counter()
+    for position, name in enumerate(names):
+        if context.progress is not None and context.progress.should_stop():
+            break
+        budget = None
+        if context.time_budget_s is not None:
+            budget = max(context.time_budget_s - (time.perf_counter() - started), 0.0) / (len(names) - position)
+        try:
+            fitted[name] = create_model(name, seed=seed).fit(data, replace(
+                context, progress=_CandidateProgress(context.progress, name), time_budget_s=budget))
+        except ValueError as error:
+            failed[name] = str(error)
+            _log(context.progress, f"{name} set aside: {error}")
+        if context.progress is not None:
+            context.progress.report(epoch=position + 1, n_epochs=len(names))
+    if not fitted:
+        raise ValueError("auto could fit none of its candidates: " + "; ".join(f"{n}: {r}" for n, r in failed.items()))
+    return fitted, failed
+
+
+def _kind_slices(validator: Validator | None, data: TrainData) -> dict[ServingKind, EvalSlice]:
+    """The first validation slice of each serving kind, the protocol's primary one first; none when the validator
+    does not expose its split (then only its one score per candidate is known)."""
+    split = getattr(validator, "split", None)
+    if split is None:
+        return {}
+    slices: dict[ServingKind, EvalSlice] = {}
+    for evaluation_slice in split.valid:
+        kind = _slice_kind(evaluation_slice, data)
+        if kind is not None:
+            slices.setdefault(kind, evaluation_slice)
+    return slices
+
+
+def _slice_kind(evaluation_slice: EvalSlice, data: TrainData) -> ServingKind | None:
+    """The serving kind of a slice, or None when it mixes known and new users (as `overall` may)."""
+    new_users = ~evaluation_slice.truth["user_id"].isin(data.user_ids).to_numpy()
+    if new_users.any() and not new_users.all():
+        return None
+    revealed = evaluation_slice.revealed if evaluation_slice.revealed is not None else pd.DataFrame(
+        columns=["user_id", "item_id"])
+    users: Side = "known"
+    if new_users.all():
+        users = "few-shot" if (~revealed["user_id"].isin(data.user_ids)).any() else "new"
+    items: Side = "known"
+    if evaluation_slice.new_items:
+        items = "few-shot" if (~revealed["item_id"].isin(data.item_ids)).any() else "new"
+    return ServingKind(users, items)
+
+
+def _sides(is_new: np.ndarray, history: sp.spmatrix) -> np.ndarray:
+    """Per user (item): known, new, or few-shot when new with revealed interactions."""
+    revealed = np.diff(sp.csr_matrix(history).indptr) > 0
+    return np.where(~is_new, "known", np.where(revealed, "few-shot", "new")).astype(object)
+
+
+def _take_users(users: UserQuery, rows: np.ndarray) -> UserQuery:
+    """The users at positions `rows`."""
+    return UserQuery(users.ids[rows], users.index[rows], users.history[rows],
+                     None if users.features is None else users.features[rows])
+
+
+def _per_user_z(scores: torch.Tensor) -> torch.Tensor:
+    """Scores centred and scaled per user, so models on different scales can be summed (a constant row is 0)."""
+    values = scores.detach().to("cpu", torch.float64)
+    centred = values - values.mean(dim=1, keepdim=True)
+    return centred / centred.std(dim=1, unbiased=False, keepdim=True).clamp_min(1e-12)
+
+
+def _blend_grid(names: list[str]) -> list[dict[str, float]]:
+    """Weights in multiples of 1/BLEND_STEPS summing to one over `names`, at least two of them non-zero."""
+    grid = []
+    for steps in itertools.product(range(BLEND_STEPS + 1), repeat=len(names)):
+        if sum(steps) == BLEND_STEPS and sum(1 for s in steps if s) >= 2:
+            grid.append({name: s / BLEND_STEPS for name, s in zip(names, steps) if s})
+    return grid
+
+
+def _blend_label(weights: dict[str, float]) -> str:
+    return " + ".join(f"{weight:g} {name}" for name, weight in weights.items())
+
+
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    return {name: round(score, 6) for name, score in scores.items() if math.isfinite(score)}
+
+
+def describe_choice(choice: dict[str, Any]) -> list[str]:
+    """One line per serving kind: what it uses and the validation scores compared, e.g.
+    "known users, new items -> mapper (valid 0.1800 on cold-item vs content 0.1500, hybridmf 0.1600)"."""
+    lines = []
+    for key, entry in choice["kinds"].items():
+        if not entry["use"]:
+            lines.append(f"{key} -> not served ({entry['why']})")
+            continue
+        used = _blend_label(entry["use"]) if len(entry["use"]) > 1 else next(iter(entry["use"]))
+        if entry["slice"] is None:
+            lines.append(f"{key} -> {used} ({entry['why']})")
+            continue
+        others = ", ".join(f"{name} {score:.4f}" for name, score in entry["scores"].items()
+                           if entry["use"] != {name: 1.0})
+        blend = entry.get("best_blend")
+        if blend is not None and len(entry["use"]) == 1:
+            others += f"; best blend {_blend_label(blend['weights'])} {blend['valid']:.4f}"
+        lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']} vs {others or 'nothing else'})")
+    for name, reason in choice.get("not_fitted", {}).items():
+        lines.append(f"{name} not compared: {reason}")
+    return lines
