@@ -66,6 +66,10 @@ class ServingKind:
                                         revealed_users=self.users == "few-shot",
                                         revealed_items=self.items == "few-shot", ratings=ratings)
 
+    @property
+    def few_shot(self) -> bool:
+        return "few-shot" in (self.users, self.items)
+
     def reads_revealed(self, caps: Capabilities) -> bool:
         """Whether a model with `caps` uses the revealed interactions of this kind (a few-shot kind wants that)."""
         return (self.users != "few-shot" or caps.user_fold_in) and (self.items != "few-shot" or caps.item_fold_in)
@@ -198,8 +202,10 @@ class AutoRecommender(Recommender):
             return not kind.reads_revealed(type(self.models[name]).capabilities), -score if math.isfinite(score) else math.inf
 
         best = min(servers, key=rank)  # min is stable: the first in candidate order wins a tie
-        why = (f"not validated here; best on the primary validation slice among those serving it"
-               if math.isfinite(reference.get(best, math.nan)) else "not validated here; first candidate serving it")
+        reads = kind.few_shot and kind.reads_revealed(type(self.models[best]).capabilities)
+        among = "those reading its revealed interactions" if reads else "those serving it"
+        why = (f"not validated here; best on the primary validation slice among {among}"
+               if math.isfinite(reference.get(best, math.nan)) else f"not validated here; first of {among}")
         return {"use": {best: 1.0}, "slice": None, "valid": None, "scores": {}, "why": why}
 
     def _unserved_reason(self, kind: ServingKind, data: TrainData) -> str:

@@ -1,0 +1,144 @@
+"""Auto: per kind of user and item, the candidate (or blend) that validates best, chosen on validation only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pydantic
+import pytest
+import torch
+
+from engine.data.indexing import build_train_data, item_query, user_query
+from engine.data.synthetic_kinds import generate_kind
+from engine.evaluation import SliceValidator, evaluate, make_validator
+from engine.models.auto import AutoRecommender, describe_choice
+from engine.models.base import FitContext, Recommender, TrainData
+from engine.models.registry import create_model
+from engine.protocols import make_split
+from engine.protocols.split import Split
+
+CANDIDATES = ["random", "content", "itemknn", "mostpop"]
+"""Random comes first, so a choice that is not random's was made on validation, not by the list's order."""
+NEW_ITEMS = "known users, new items"
+WARM = "known users, known items"
+
+
+@dataclass
+class PlantedSplit:
+    split: Split
+    train: TrainData
+    validator: SliceValidator
+
+
+@lru_cache(maxsize=None)
+def planted(protocol: str = "cold-item") -> PlantedSplit:
+    """Genres drive taste, so attributes find new items and co-occurrence finds warm ones."""
+    dataset = generate_kind("genres", n_users=300, n_items=300, n_interactions=9000, seed=0)
+    split = make_split(dataset, protocol, seed=1)
+    train = build_train_data(split.train, dataset)
+    return PlantedSplit(split, train, make_validator(train, split))
+
+
+@lru_cache(maxsize=None)
+def fitted_auto(blend_size: int = 3, candidates: tuple[str, ...] = tuple(CANDIDATES)) -> Recommender:
+    world = planted()
+    config = {"candidates": list(candidates), "blend_size": blend_size}
+    return create_model("auto", config, seed=0).fit(world.train, FitContext(validator=world.validator))
+
+
+def test_auto_serves_new_items_from_attributes_and_warm_users_from_collaborative_filtering() -> None:
+    choice = fitted_auto(blend_size=1).choice["kinds"]
+    assert choice[NEW_ITEMS]["use"] == {"content": 1.0}
+    assert choice[NEW_ITEMS]["slice"] == "cold-item"
+    assert choice[WARM]["use"] == {"itemknn": 1.0}
+    assert choice[WARM]["slice"] == "warm"
+    assert set(choice[WARM]["scores"]) == set(CANDIDATES)
+
+
+def test_auto_validates_at_least_as_well_as_its_best_candidate() -> None:
+    world = planted()
+    best = max(world.validator(create_model(name, seed=0).fit(world.train, FitContext(validator=world.validator)))
+               for name in CANDIDATES)
+    assert world.validator(fitted_auto()) >= best - 1e-9
+
+
+def test_a_blend_is_kept_only_when_it_beats_the_best_single_candidate_on_validation() -> None:
+    for entry in fitted_auto().choice["kinds"].values():
+        if len(entry["use"]) > 1:
+            assert entry["valid"] > max(entry["scores"].values())
+        elif entry.get("best_blend"):
+            assert entry["best_blend"]["valid"] <= entry["valid"]
+
+
+def test_known_and_new_users_in_one_query_are_each_scored_by_their_kinds_choice() -> None:
+    world = planted()
+    auto = fitted_auto(blend_size=1)
+    choice = auto.choice["kinds"]
+    known = world.train.user_ids[:3]
+    new = np.asarray(["someone new"], dtype=object)
+    users = user_query(world.train, np.concatenate([known, new]))
+    items = item_query(world.train, world.train.item_ids)
+    scores = auto.score(users, items)
+    warm_model = auto.models[next(iter(choice[WARM]["use"]))]
+    new_user_model = auto.models[next(iter(choice["new users, known items"]["use"]))]
+    assert torch.equal(scores[:3], warm_model.score(user_query(world.train, known), items))
+    assert torch.equal(scores[3:], new_user_model.score(user_query(world.train, new), items))
+
+
+def test_the_choice_is_saved_and_scores_are_identical_after_loading(tmp_path: Path) -> None:
+    world = planted()
+    auto = fitted_auto()
+    auto.save(tmp_path / "auto")
+    loaded = AutoRecommender.load(tmp_path / "auto")
+    assert loaded.choice == auto.choice
+    assert describe_choice(loaded.choice) == describe_choice(auto.choice)
+    cold = next(s for s in world.split.test if s.name == "cold-item")
+    users = user_query(world.train, cold.users)
+    items = item_query(world.train, cold.candidate_items)
+    assert torch.equal(loaded.score(users, items), auto.score(users, items))
+    assert loaded.models.keys() == {name for entry in auto.choice["kinds"].values() for name in entry["use"]}
+
+
+def test_the_choice_is_logged_with_the_validation_scores_compared() -> None:
+    world = planted()
+    lines: list[str] = []
+
+    class Recorder:
+        def report(self, **_: object) -> None: ...
+        def log(self, message: str) -> None: lines.append(message)
+        def should_stop(self) -> bool: return False
+
+    create_model("auto", {"candidates": CANDIDATES, "blend_size": 1}).fit(
+        world.train, FitContext(validator=world.validator, progress=Recorder()))
+    assert any(line.startswith(f"auto: {NEW_ITEMS} -> content (valid ") and "random" in line for line in lines)
+
+
+def test_candidates_that_cannot_serve_new_items_make_auto_say_so() -> None:
+    world = planted()
+    auto = fitted_auto(candidates=("itemknn", "mostpop"))
+    assert not type(auto).capabilities.new_items
+    assert "cannot score items it never saw" in type(auto).cannot_serve(new_users=False, new_items=True)
+    entry = auto.choice["kinds"][NEW_ITEMS]
+    assert entry["use"] == {} and "ItemKNN cannot score items" in entry["why"]
+    result = evaluate(auto, world.train, world.split.test, (20,), n_bootstrap=0, beyond=False)
+    assert "not_applicable" in result.slices["cold-item"]
+    assert result.slices["warm"]["ndcg@20"]["mean"] > 0
+    assert AutoRecommender.capabilities.new_items  # the default candidates still serve new items
+
+
+def test_without_a_validator_each_kind_takes_the_first_candidate_that_serves_it() -> None:
+    auto = create_model("auto", {"candidates": ["content", "itemknn", "mostpop"]}).fit(planted().train)
+    choice = auto.choice["kinds"]
+    assert choice[WARM]["use"] == {"content": 1.0}
+    assert choice["known users, few-shot items"]["use"] == {"mostpop": 1.0}  # the one reading revealed items
+    assert choice[NEW_ITEMS]["slice"] is None
+
+
+def test_unknown_or_recursive_candidates_are_refused() -> None:
+    with pytest.raises(pydantic.ValidationError, match="nope"):
+        AutoRecommender.Config(candidates=["content", "nope"])
+    with pytest.raises(pydantic.ValidationError, match="auto"):
+        AutoRecommender.Config(candidates=["auto"])
