@@ -199,7 +199,8 @@ class AutoRecommender(Recommender):
 
         def rank(name: str) -> tuple[bool, float]:
             score = reference.get(name, math.nan)
-            return not kind.reads_revealed(type(self.models[name]).capabilities), -score if math.isfinite(score) else math.inf
+            ignores_revealed = not kind.reads_revealed(type(self.models[name]).capabilities)
+            return ignores_revealed, -score if math.isfinite(score) else math.inf
 
         best = min(servers, key=rank)  # min is stable: the first in candidate order wins a tie
         reads = kind.few_shot and kind.reads_revealed(type(self.models[best]).capabilities)
