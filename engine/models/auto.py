@@ -113,7 +113,7 @@ class AutoRecommender(Recommender):
     """The best candidate (or blend) per serving kind, chosen on the validation slices."""
 
     name = "auto"
-    label = "Auto (best on validation)"
+    label = "Auto (validated choice)"
     family = "hybrid"
     Config = AutoConfig
     capabilities = _union_capabilities(DEFAULT_CANDIDATES)
