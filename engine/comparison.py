@@ -56,14 +56,21 @@ def how_set(run: RunRow) -> str:
     """How a run's hyper-parameters were set: 'tuned (16 trials)', 'to be tuned (16 trials)' while it waits,
     'defaults', or 'set by hand'. Said on every leaderboard row, so a tuned model is never compared unawares with
     an untuned one."""
-    if run.tuning:
-        done = (run.results or {}).get("tuning")
-        return f"tuned ({done['n_trials']} trials)" if done else f"to be tuned ({run.tuning.get('trials') or '?'} trials)"
     try:
-        defaults = get_model_class(run.model).Config().model_dump(mode="json")
+        model = get_model_class(run.model)
     except UnknownModelError:
         return "set by hand"
+    if run.tuning and not model.search_space:
+        return "defaults (nothing to tune)"
+    if run.tuning:
+        done = (run.results or {}).get("tuning")
+        return f"tuned ({_trials(done['n_trials'])})" if done else f"to be tuned ({_trials(run.tuning.get('trials'))})"
+    defaults = model.Config().model_dump(mode="json")
     return "defaults" if all(defaults.get(k) == v for k, v in (run.params or {}).items()) else "set by hand"
+
+
+def _trials(count: int | None) -> str:
+    return "a time budget" if count is None else f"{count} trial{'s' if count != 1 else ''}"
 
 
 def _params_text(params: dict) -> str:

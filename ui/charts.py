@@ -5,6 +5,8 @@ They take no Streamlit state, so tests and the HTML report build exactly the fig
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -131,6 +133,7 @@ def tuning_trials_chart(trials: pd.DataFrame, metric_name: str) -> go.Figure:
                                         marker={"color": color, "symbol": "x"}, customdata=dropped["state"],
                                         hovertemplate="trial %{x}: %{customdata}<extra></extra>"))
     figure.update_layout(title=title, height=_HEIGHT, xaxis_title="trial", yaxis_title=f"validation {metric_name}")
+    figure.update_xaxes(tick0=1, dtick=max(1, math.ceil(trials["trial"].max() / 10)))  # whole trials only
     return figure
 
 
