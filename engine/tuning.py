@@ -26,8 +26,9 @@ from engine.models.search_space import contains, suggest
 
 DEFAULT_TRIALS = 16
 """Enough for TPE to home in on a handful of dimensions; the Train form's and the benchmarks' default."""
-DEFAULT_TRIAL_SECONDS = 60.0
-"""The Train form's cap on one trial's training (benchmarks/fit_times.py measures the models against it)."""
+DEFAULT_TRIAL_SECONDS = 30.0
+"""The Train form's cap on one trial's training, so 16 trials of any model take minutes: on ML-100K every model
+serving new items but DeepFM and two-tower fits in less with its defaults (benchmarks/fit_times.py)."""
 TrialState = Literal["complete", "pruned", "failed"]
 _STATES: dict[optuna.trial.TrialState, TrialState] = {
     optuna.trial.TrialState.COMPLETE: "complete", optuna.trial.TrialState.PRUNED: "pruned",

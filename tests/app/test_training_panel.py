@@ -202,7 +202,7 @@ def test_tune_gives_every_chosen_model_the_same_budget_and_shows_what_each_searc
     assert not app.exception
     captions = " ".join(c.value for c in app.caption)
     assert "**EASE (linear)** searches l2 1 to 10000 (log)" in captions
-    assert "Every model gets 16 trials, each stopped after 60 s of training." in captions
+    assert "Every model gets 16 trials, each stopped after 30 s of training." in captions
     assert not [e for e in app.expander if "hyper-parameters" in e.label]  # no settings to fill in when tuning
     app.number_input(key=f"train-tune-trials-{experiment}").set_value(8)
     app.number_input(key=f"train-tune-minutes-{experiment}").set_value(5.0)
@@ -210,4 +210,4 @@ def test_tune_gives_every_chosen_model_the_same_budget_and_shows_what_each_searc
     assert not app.exception
     runs = list_runs(experiment)
     assert sorted(r.model for r in runs) == ["ease", "mostpop"]
-    assert {str(r.tuning) for r in runs} == {str({"trials": 8, "minutes": 5.0, "trial_seconds": 60.0})}
+    assert {str(r.tuning) for r in runs} == {str({"trials": 8, "minutes": 5.0, "trial_seconds": 30.0})}

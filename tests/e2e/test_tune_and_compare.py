@@ -42,7 +42,7 @@ def test_five_models_tuned_with_one_budget_show_their_trials_and_labels_on_compa
         _choose(page, "Models", labels[model])
     page.keyboard.press("Escape")
     page.get_by_text("Tune every model on the validation slice, with the same budget").click()
-    expect(page.get_by_text("Every model gets 16 trials, each stopped after 60 s of training")).to_be_visible()
+    expect(page.get_by_text("Every model gets 16 trials, each stopped after 30 s of training")).to_be_visible()
     trials = page.get_by_role("spinbutton", name="Trials per model")
     trials.fill(str(TRIALS))
     trials.press("Tab")
