@@ -4,6 +4,7 @@ These are *post-hoc* explanations: they do not read a model's internals, they po
 agrees with a recommendation. Three kinds exist, and the page says which one it shows:
 - co-liked: the user's history item most similar to the recommended one (cosine of their columns in the training
   matrix), the classic item-to-item explanation of neighbourhood and factorization models (Herlocker et al. 2000);
+  a new item, which nobody liked in training, gets the attribute reason instead;
 - attributes: the attribute values (genre, brand, words) the item shares with what the user liked, which is what a
   content model matches on;
 - similar users: for a user with no history, how much more often users sharing one of the user's attribute values
@@ -195,11 +196,26 @@ class Explainer:
         return [Reason(f"liked by {share_text(self._overall_share[p])} of all users", "popular")
                 if p >= 0 and self._likers[p] > 0 else None for p in positions]
 
+    def _new_items_by_attributes(self, reasons: list[Reason | None], items: list[str],
+                                 history: list[str]) -> list[Reason | None]:
+        """`reasons` with each item unseen in training (a new item: nobody liked it, so no co-liked evidence exists)
+        given what it shares with the user's history instead, the only evidence a model can have used for it."""
+        unseen = [position for position, item in enumerate(items)
+                  if reasons[position] is None and self._item_index.get_indexer([str(item)])[0] < 0]
+        if not unseen:
+            return reasons
+        matched = self.explain("attributes", [items[position] for position in unseen], history=history,
+                               user_row=None)
+        filled = list(reasons)
+        for position, reason in zip(unseen, matched):
+            filled[position] = reason
+        return filled
+
     def explain(self, kind: str, items: list[str], *, history: list[str],
                 user_row: sp.csr_matrix | None) -> list[Reason | None]:
         """Reasons of `kind` (see `reason_kind_for`) for `items` recommended to a user with `history`."""
         if kind == "co-liked":
-            return self.because_you_liked(history, items)
+            return self._new_items_by_attributes(self.because_you_liked(history, items), items, history)
         if kind == "attributes":
             if self.data.item_features is None or not history:
                 return [None] * len(items)

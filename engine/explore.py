@@ -79,6 +79,8 @@ class ModelAnswer:
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     not_applicable: str | None = None
     reason_kind: str | None = None
+    reason_kinds: tuple[str, ...] = ()
+    """Every kind of reason the table's rows give (a co-liked answer gives new items the attribute reason)."""
 
 
 def load_context(experiment_id: int) -> ExploreContext:
@@ -199,7 +201,9 @@ def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items:
                           "why": [r.text if isinstance(r, Reason) else "" for r in reasons]})
     if hits is not None:
         table.insert(3, "hit", [i in hits for i in ids])
-    return ModelAnswer(fitted, with_item_attributes(context, table), reason_kind=kind)
+    given = tuple(sorted({r.kind for r in reasons if isinstance(r, Reason)}))
+    return ModelAnswer(fitted, with_item_attributes(context, table), reason_kind=given[0] if len(given) == 1 else kind,
+                       reason_kinds=given)
 
 
 def recommend_for_test_user(context: ExploreContext, runs: list[FittedRun], slice_name: str, user_id: str,

@@ -51,7 +51,7 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                     "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user"),
                     "why": st.column_config.TextColumn("why", width="large",
                                                        help=REASON_KINDS.get(answer.reason_kind or ""))})
-    kinds = sorted({a.reason_kind for a in answers if a.reason_kind})
+    kinds = sorted({kind for a in answers for kind in (a.reason_kinds or ((a.reason_kind,) if a.reason_kind else ()))})
     for kind in kinds:
         st.caption(REASON_KINDS[kind])
 

@@ -129,3 +129,12 @@ def test_on_movielens_itemknn_recommendations_are_explained_by_movies_the_user_r
     for reason in reasons:
         named = reason.text.removeprefix("because you liked ").rsplit(" (similarity", 1)[0]
         assert named in titles
+
+
+def test_a_new_item_of_a_co_liked_answer_gets_what_it_shares_with_the_history_instead_of_an_empty_reason(toy):
+    # 'f' (Phi, Comedy) has attributes but nobody liked it in training, like every item of a cold-item slice
+    _, explainer = toy
+    reasons = explainer.explain("co-liked", ["b", "f"], history=["a"], user_row=None)
+    assert reasons[0].kind == "co-liked" and reasons[0].text.startswith("because you liked Alpha")
+    assert reasons[1] is not None and reasons[1].kind == "attributes"
+    assert reasons[1].text == "matches genres Comedy"
