@@ -12,6 +12,9 @@ import streamlit as st
 from engine.data.profile import DatasetProfile
 
 _HEIGHT = 340
+TITLE_FITS = 56
+"""Characters of a chart title that fit the half page each profile chart gets (wide layout, sidebar open); longer
+titles are cut off by plotly rather than wrapped."""
 
 
 def long_tail_chart(profile: DatasetProfile) -> go.Figure:
@@ -41,8 +44,8 @@ def count_chart(profile: DatasetProfile) -> go.Figure | None:
     if profile.counts is None:
         return None
     figure = px.bar(profile.counts, x="count", y="interactions", height=_HEIGHT,
-                    title="Counts per interaction (plays, views...): implicit feedback weights")
-    figure.update_xaxes(type="category")
+                    title="Counts per interaction (plays, views...)")
+    figure.update_xaxes(type="category", title="count (weighs the row as implicit feedback)")
     return figure
 
 
@@ -51,8 +54,11 @@ def activity_chart(profile: DatasetProfile) -> go.Figure | None:
     if profile.activity is None:
         return None
     long = profile.activity.melt(id_vars="period", var_name="series", value_name="count")
-    return px.line(long, x="period", y="count", color="series", height=_HEIGHT,
-                   title=f"Activity per {profile.activity_period}: interactions, new users, new items")
+    long["series"] = long["series"].str.replace("_", " ")  # legend entries read as words: "new users"
+    figure = px.line(long, x="period", y="count", color="series", height=_HEIGHT,
+                     title=f"Activity per {profile.activity_period}: interactions, new users, new items")
+    figure.update_layout(legend_title=None)
+    return figure
 
 
 def cold_bucket_chart(profile: DatasetProfile) -> go.Figure:

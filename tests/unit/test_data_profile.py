@@ -9,7 +9,7 @@ import pandas as pd
 from engine.data.canonical import read_canonical_folder
 from engine.data.dataset import Dataset, Feedback
 from engine.data.profile import COLD_BUCKETS, profile_dataset
-from ui.data_widgets import activity_chart, cold_bucket_chart, long_tail_chart, rating_chart
+from ui.data_widgets import TITLE_FITS, activity_chart, cold_bucket_chart, count_chart, long_tail_chart, rating_chart
 
 
 def _small() -> Dataset:
@@ -70,3 +70,16 @@ def test_figures_are_built_from_the_profile():
     without.feedback = Feedback("implicit")
     bare = profile_dataset(without)
     assert rating_chart(bare) is None and activity_chart(bare) is None
+
+
+def test_profile_chart_titles_fit_their_half_page_and_legends_read_as_words():
+    # counts (plays) as well as ratings: each of the two feedback charts shares a row with the activity chart
+    counted = _small()
+    counted.interactions["rating"] = [1.0, 3, 12, 40, 2, 7, 1, 5, 130, 9]
+    counted.feedback = Feedback("implicit", 1.0, count_weight="log")
+    for profile in (profile_dataset(_small()), profile_dataset(counted)):
+        figures = [long_tail_chart(profile), cold_bucket_chart(profile), activity_chart(profile),
+                   rating_chart(profile) or count_chart(profile)]
+        assert all(figure is not None and len(figure.layout.title.text) <= TITLE_FITS for figure in figures)
+    legend = {trace.name for trace in activity_chart(profile_dataset(_small())).data}
+    assert legend == {"interactions", "new users", "new items"}
