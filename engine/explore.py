@@ -141,10 +141,15 @@ def opening_slice(context: ExploreContext, models: list[str]) -> str:
 
 
 def default_runs(context: ExploreContext, models: dict[int, str], limit: int = 4) -> list[int]:
-    """Up to `limit` of the runs `models` (run id -> registry key) to open with, those that can answer on the
-    opening slice first."""
+    """Up to `limit` of the runs `models` (run id -> registry key, newest first) to open with: those that can answer
+    on the opening slice first, and one run per model before a second run of any (four runs of one model, tuned and
+    not, would otherwise hide every other model)."""
     opening = opening_slice(context, list(models.values()))
-    return sorted(models, key=lambda run_id: not serves(context, models[run_id], opening))[:limit]
+    first_of_model: dict[str, int] = {}
+    for run_id, model in models.items():
+        first_of_model.setdefault(model, run_id)
+    return sorted(models, key=lambda run_id: (not serves(context, models[run_id], opening),
+                                              first_of_model[models[run_id]] != run_id))[:limit]
 
 
 def _rows_of(frame: pd.DataFrame | None, column: str, value: str) -> pd.DataFrame:

@@ -205,3 +205,13 @@ def test_the_page_opens_on_runs_and_a_slice_where_something_answers(explored):
     newest_first = {itemknn: "itemknn", content: "content", mostpop: "mostpop"}
     assert explore.default_runs(context, newest_first, limit=2) == [content, mostpop]
     assert explore.default_runs(context, newest_first) == [content, mostpop, itemknn]
+
+
+def test_the_page_opens_on_one_run_per_model_before_a_second_run_of_any(explored):
+    # a model trained again (tuned, another seed) must not push the other models out of the opening selection
+    context, _, run_ids = explored
+    mostpop, itemknn, content = run_ids
+    newest_first = {100: "content", 101: "content", 102: "content", content: "content", mostpop: "mostpop",
+                    itemknn: "itemknn"}
+    # (ItemKNN cannot answer on the opening cold-user slice, so a second Content run comes before it)
+    assert explore.default_runs(context, newest_first, limit=3) == [100, mostpop, 101]
