@@ -45,7 +45,7 @@ DEFAULT_CANDIDATES = ("mapper", "content", "hybridmf", "ease", "itemknn", "segme
 """Fast with default settings on a laptop, and diverse: attribute maps, attributes, a hybrid factorization, two
 item-to-item models, popularity among similar users and overall."""
 BLEND_STEPS = 4
-"""Blend weights are multiples of 1/4 summing to one: 3 blends of two models, 12 of three."""
+"""Blend weights are multiples of 1/4 summing to one: 3 blends of two models, 12 among three."""
 _CHOICE_TENSOR = "choice.json"
 
 
