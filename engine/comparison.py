@@ -82,17 +82,21 @@ def _facets(run: pd.Series) -> dict[str, str]:
     protocol and its parameters, and every hyper-parameter."""
     facets = {"model": run["model"], "dataset": run["dataset"], "protocol": run["protocol"]}
     facets |= {f"protocol {k}": f"{k}={v}" for k, v in sorted(run["protocol_params"].items())}
-    if run["tuning"].startswith(("tuned", "to be tuned")):
+    if _is_tuned(run["tuning"]):  # a tuned run is named by its budget: each seed may pick other settings
         return facets | {"tuning": run["tuning"]}
-    facets |= {"tuning": run["tuning"]}
+    facets |= {"tuning": "not tuned"}
     facets |= {f"param {k}": f"{k}={v}" for k, v in sorted(run["params"].items())}
     return facets
+
+
+def _is_tuned(how: str) -> bool:
+    return how.startswith(("tuned", "to be tuned"))
 
 
 def _variant_key(runs: pd.DataFrame) -> pd.Series:
     """What runs of one variant share: model, data and protocol, and their settings (their tuning, when tuned:
     each seed of a tuned run may pick other settings)."""
-    settings = [tuning if tuning.startswith(("tuned", "to be tuned")) else json.dumps(params, sort_keys=True)
+    settings = [tuning if _is_tuned(tuning) else json.dumps(params, sort_keys=True)
                 for tuning, params in zip(runs["tuning"], runs["params"])]
     return runs["model"] + "|" + pd.Series(settings, index=runs.index) + "|" + runs["setting"]
 

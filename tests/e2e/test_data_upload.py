@@ -22,7 +22,7 @@ def test_uploading_ml100k_tables_saves_a_dataset_and_shows_its_profile(page, app
         inputs.nth(position).set_input_files(str(ml100k_dir / name))
         expect(page.get_by_text(f"{name}: ", exact=False)).to_be_visible()
     expect(page.get_by_text("User id column")).to_be_visible()
-    name_box = page.get_by_label("Dataset name")
+    name_box = page.get_by_role("textbox", name="Dataset name")
     name_box.fill("MovieLens in the browser")
     name_box.press("Enter")
     page.get_by_role("button", name="Save dataset").click()
