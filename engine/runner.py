@@ -36,6 +36,11 @@ class RunInputError(ValueError):
     """A run that cannot start as asked (bad hyper-parameters, for instance), with a message for the user."""
 
 
+class StopRequested(Exception):
+    """Fitting ended because the run was asked to stop: a model cut short is not worth evaluating, and a run that
+    was stopped must not say it evaluated."""
+
+
 @dataclass
 class RunResult:
     """A fitted model and everything recorded about its run.
@@ -93,7 +98,8 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
                      validation_metric: str = VALIDATION_METRIC, tuning: "TuningBudget | None" = None,
                      start_from: list[dict[str, Any]] | None = None) -> RunResult:
     """Fit `model_name` with `params` on the split's training part (early stopping on its validation slice) and
-    evaluate it on every test slice; optionally write the top-K lists under `save_recommendations`.
+    evaluate it on every test slice; optionally write the top-K lists under `save_recommendations`. Raises
+    `StopRequested`, before evaluating, when `progress` asked the fit to stop.
 
     With a `tuning` budget, `params` are ignored: the model's search space is searched on the validation slice
     (starting from the defaults, then `start_from`), and the best trial's model is the one evaluated, once, on test.
@@ -115,6 +121,8 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     else:
         model.fit(train_data, context)
     fit_seconds = time.perf_counter() - started
+    if progress is not None and progress.should_stop():
+        raise StopRequested
     if progress is not None:
         progress.log("evaluating on the test slices")
     started = time.perf_counter()

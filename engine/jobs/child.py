@@ -97,7 +97,7 @@ def execute_run(run_id: int) -> int:
         run = get_run(run_id)
         from engine.data.catalog import load_dataset
         from engine.experiments import get_experiment, load_split
-        from engine.runner import fit_and_evaluate
+        from engine.runner import StopRequested, fit_and_evaluate
         from engine.training.device import describe_device, pick_device
 
         experiment = get_experiment(run.experiment_id)
@@ -110,8 +110,11 @@ def execute_run(run_id: int) -> int:
         tuning, start_from = _tuning_plan(run.tuning, dataset_id, experiment.protocol, run.model)
         progress.log(f"{'tuning' if tuning else 'training'} {run.model} (seed {run.seed}) on "
                      f"{describe_device(device)}" + (f" with {tuning.describe()}" if tuning else ""))
-        result = fit_and_evaluate(dataset, split, run.model, dict(run.params), run.seed, progress=progress,
-                                  device=device, tuning=tuning, start_from=start_from)
+        try:
+            result = fit_and_evaluate(dataset, split, run.model, dict(run.params), run.seed, progress=progress,
+                                      device=device, tuning=tuning, start_from=start_from)
+        except StopRequested:
+            raise RunCancelled from None
         if progress.should_stop():
             raise RunCancelled
         progress.log("saving the model and recording results")

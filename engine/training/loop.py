@@ -268,6 +268,7 @@ def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss, *, c
     if context.progress is not None:
         best = f", best {context.validator.metric_name} {report.best_metric:.4f} at epoch {report.best_epoch}" \
             if context.validator is not None and report.best_metric is not None else ""
-        context.progress.log(f"training stopped ({report.stop_reason}) after {report.epochs_run} epochs on "
-                             f"{report.device}{best}")
+        # a stop request is a cancel from the page or the app shutting down: the log cannot tell which
+        why = "early: stop requested" if report.stop_reason == "cancelled" else f"({report.stop_reason})"
+        context.progress.log(f"training stopped {why} after {report.epochs_run} epochs on {report.device}{best}")
     return report

@@ -221,3 +221,22 @@ def test_a_cancel_arriving_while_the_run_is_finishing_ends_it_cancelled_with_not
 
 def test_the_healthy_run_beside_the_faulty_ones_finishes_with_results(fault_batch):
     assert_done_with_results(fault_batch["none"])
+
+
+def test_a_run_asked_to_stop_while_fitting_ends_cancelled_without_evaluating(coldstart_home, monkeypatch):
+    """In the run's own process: a fit cut short by a stop is not evaluated, so its log never says it was."""
+    from engine.jobs.child import EXIT_CANCELLED, execute_run
+    from engine.store.tables import RunRow
+
+    monkeypatch.setenv(EXTRA_MODELS_ENV, FAULT_MODELS)
+    with session_scope() as session:
+        run = RunRow(experiment_id=tiny_experiment(), model="tiny_popularity", params=SLOW, seed=0,
+                     status="running", cancel_requested=True)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    assert execute_run(run_id) == EXIT_CANCELLED
+    assert run_status(run_id).status == "cancelled"
+    assert_nothing_recorded(run_id)
+    logs = list(run_events([run_id]).query("kind == 'log'")["message"])
+    assert logs and not [line for line in logs if "evaluating" in line], logs
