@@ -89,23 +89,32 @@ def pareto_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
 
 
 def training_curves_chart(curves: pd.DataFrame) -> go.Figure:
-    """Training loss and validation metric per epoch, every selected run overlaid."""
+    """Training loss and validation metric per epoch, every selected run overlaid; a panel only for what some run
+    recorded, since models fitted in alternating steps (ALS, the attribute mapper) report no validation score and
+    an empty half would read as a failed validation."""
     title = "Training and validation curves"
-    if curves.empty:
+    panels = {column: label for column, label in (("loss", "training loss"), ("metric", "validation metric"))
+              if curves[column].notna().any()}
+    if not panels:
         return _empty(title, "The selected runs reported no epochs (non-iterative models train in one step).")
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation metric"))
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels.values()))
     palette = px.colors.qualitative.Plotly
     for position, (name, run) in enumerate(curves.groupby("variant", sort=True)):
         color = palette[position % len(palette)]
-        for column, col in (("loss", 1), ("metric", 2)):
+        drawn = [column for column in panels if run[column].notna().any()]
+        for col, column in enumerate(panels, start=1):
             points = run.dropna(subset=[column])
             if points.empty:
                 continue
             figure.add_trace(go.Scatter(x=points["epoch"], y=points[column], mode="lines+markers", name=name,
-                                        legendgroup=name, showlegend=bool(col == 1 or run["loss"].isna().all()),
-                                        line={"color": color}), row=1, col=col)
+                                        legendgroup=name, showlegend=column == drawn[0], line={"color": color}),
+                             row=1, col=col)
     figure.update_xaxes(title_text="epoch")
     figure.update_layout(title=title, height=_HEIGHT)
+    if "metric" not in panels:
+        figure.update_layout(title={"text": "Training loss", "subtitle": {
+            "text": "No validation score during training: models fitted in alternating steps (ALS) report only "
+                    "their loss."}})
     return figure
 
 

@@ -78,3 +78,18 @@ def test_a_downloaded_chart_is_a_whole_page_that_opens_offline(recorded):
     page = charts.figure_html(charts.slice_bars(comparison.slice_overview(metrics, "ndcg@10"), "ndcg@10"))
     assert page.lower().startswith("<!doctype html>") and page.count("plotly.js v") == 1
     assert re.search(r"<script[^>]*src=", page) is None
+
+
+def _panel_titles(figure) -> list[str]:
+    return [annotation.text for annotation in figure.layout.annotations]
+
+
+def test_training_curves_draw_only_the_panels_some_run_recorded():
+    als = pd.DataFrame({"variant": "als", "epoch": [1, 2], "loss": [0.8, 0.6], "metric": [None, None]})
+    loss_only = charts.training_curves_chart(als)  # alternating steps: a loss, no validation score
+    assert _panel_titles(loss_only) == ["training loss"] and len(loss_only.data) == 1
+    assert "No validation score during training" in loss_only.layout.title.subtitle.text
+    bpr = pd.DataFrame({"variant": "bpr", "epoch": [1, 2], "loss": [0.9, 0.7], "metric": [0.1, 0.2]})
+    both = charts.training_curves_chart(pd.concat([als, bpr]))
+    assert _panel_titles(both) == ["training loss", "validation metric"] and not both.layout.title.subtitle.text
+    assert [(trace.name, trace.showlegend) for trace in both.data] == [("als", True), ("bpr", True), ("bpr", False)]
