@@ -36,8 +36,18 @@ def _background_worker() -> str | None:
 if (worker_problem := _background_worker()) is not None:
     st.sidebar.warning(worker_problem, icon=":material/warning:")
 
+HOME = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="", default=True)
+
+
+def _home_alias() -> None:
+    """Send /home to Home at the root URL: Streamlit serves the default page only at `/`, and an unknown path first
+    shows a 'Page not found' dialog."""
+    st.switch_page(HOME)
+
+
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    HOME,
+    st.Page(_home_alias, title="Home", url_path="home", visibility="hidden"),
     st.Page("pages/data.py", title="Data", icon=":material/table:", url_path="data"),
     st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
     st.Page("pages/runs.py", title="Runs", icon=":material/model_training:", url_path="runs"),

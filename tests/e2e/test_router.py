@@ -24,3 +24,14 @@ def test_first_visit_to_a_page_url_on_a_fresh_server_gets_the_router_and_keeps_t
         expect(tab.get_by_role("heading", name="Compare runs")).to_be_visible()
         assert tab.url.endswith("/compare?runs=4,7")
         context.close()
+
+
+def test_home_url_lands_on_home_at_the_root_without_a_page_not_found_dialog(page, app_url):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_url}/home")
+    expect(page.get_by_role("heading", name="Cold-Start Lab")).to_be_visible()
+    expect(page).to_have_url(f"{app_url}/")
+    # one Home entry in the sidebar: the /home alias is hidden from the menu
+    expect(page.get_by_test_id("stSidebarNav").get_by_text("Home", exact=True)).to_have_count(1)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
