@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from engine.jobs.liveness import live_workers
-from engine.jobs.observe import no_curve_reason, run_timing, training_curve
+from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
 from engine.jobs.params import (ParamField, capability_summary, model_choices, param_fields, search_space_summary,
                                 suggested_grid)
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
@@ -22,7 +23,7 @@ from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cance
 from engine.models.registry import model_names
 from engine.store.tables import RunRow, utcnow
 from engine.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
-from ui.charts import training_curves_chart
+from ui.charts import training_curves_chart, tuning_trials_chart
 
 POLL_EVERY = "1s"
 FINISHED_SHOWN = 20
@@ -194,17 +195,16 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
     live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
     where = f"experiment #{run.experiment_id} · " if show_experiment else ""
     st.caption(f"{where}{run.device or 'device pending'} · {run_timing(run, events, now)}{live_message}")
+    curve = run_curve(run, events)
     if run.status == "running":
-        _live_progress(run, events)
+        _live_progress(run, events, curve.unit)
     if run.status == "failed":
         st.error(run.error or "failed without a reason")
         if run.traceback:
             with st.expander("Traceback"):
                 st.code(run.traceback, language="text")
-    curve = training_curve(events)
-    if not curve.empty:
-        chart = training_curves_chart(curve.assign(variant=f"#{run.id} {run.model}"))
-        st.plotly_chart(chart, key=f"curves-{run.id}-{len(curve)}")
+    if not curve.points.empty:
+        st.plotly_chart(_curve_chart(run, curve), key=f"curves-{run.id}-{len(curve.points)}")
     elif run.status == "done":
         st.caption(no_curve_reason(events))
     logs = events[events["kind"] == "log"]["message"].tail(4)
@@ -214,13 +214,20 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
         _results_table(run)
 
 
-def _live_progress(run: RunRow, events: pd.DataFrame) -> None:
+def _curve_chart(run: RunRow, curve: RunCurve) -> go.Figure:
+    """The run's curve as its kind says: validation score per trial for a tuned run, loss and metric per epoch."""
+    points = curve.points.assign(variant=f"#{run.id} {run.model}")
+    return tuning_trials_chart(points, "score") if curve.kind == "trials" else training_curves_chart(points)
+
+
+def _live_progress(run: RunRow, events: pd.DataFrame, unit: str) -> None:
+    """Overall progress, and progress within the current epoch (or, tuning, the trials done: `unit` says which)."""
     st.progress(min(max(run.progress, 0.0), 1.0), text=f"Overall {run.progress:.0%}")
     latest = events[events["kind"] == "progress"].tail(1)
     if not latest.empty and pd.notna(latest["epoch"].iloc[0]):
         row = latest.iloc[0]
         within = row["step"] / row["n_steps"] if pd.notna(row["step"]) and pd.notna(row["n_steps"]) else 1.0
-        st.progress(float(min(max(within, 0.0), 1.0)), text=f"Epoch {int(row['epoch'])} of {int(row['n_epochs'])}")
+        st.progress(float(min(max(within, 0.0), 1.0)), text=f"{unit} {int(row['epoch'])} of {int(row['n_epochs'])}")
 
 
 @st.fragment(run_every=POLL_EVERY)

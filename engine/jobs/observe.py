@@ -1,5 +1,5 @@
 """A run's recorded progress read back for people: one line of time, with one estimate of training left, and its
-training curve.
+curve: loss and validation metric per epoch, or, for a tuned run, validation score per trial.
 
 The estimate is the rate of progress between the most recent progress events, not the time since the run started
 scaled by the fraction done: that time includes starting a process, loading the data and building the model, which
@@ -8,7 +8,9 @@ say nothing about how fast training goes, and early in a run it made estimates t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 
@@ -68,6 +70,41 @@ def training_curve(events: pd.DataFrame) -> pd.DataFrame:
     curve = pd.DataFrame({"epoch": epochs["epoch"].astype(int), "loss": epochs["loss"].astype(float),
                           "metric": epochs["metric"].astype(float)})
     return curve.dropna(subset=["loss", "metric"], how="all")
+
+
+def trial_curve(events: pd.DataFrame) -> pd.DataFrame:
+    """Validation score per finished trial of a tuned run and the best so far (columns trial, score, best_so_far,
+    state, params: the frame `ui.charts.tuning_trials_chart` draws); a trial without a score was pruned or failed,
+    and which one, with its settings, is in its log line, not in the progress events."""
+    trials = _progress_events(events).drop_duplicates("epoch", keep="last")
+    score = trials["metric"].astype(float)
+    return pd.DataFrame({"trial": trials["epoch"].astype(int), "score": score, "best_so_far": score.cummax().ffill(),
+                         "state": score.notna().map({True: "complete", False: "pruned or failed"}),
+                         "params": ""})
+
+
+CurveKind = Literal["epochs", "trials"]
+
+
+@dataclass(frozen=True)
+class RunCurve:
+    """What a run's card draws and how its progress is counted: a tuned run reports each finished trial where an
+    untuned run reports an epoch (engine/tuning.py `_report`), so the same events mean trials there."""
+
+    kind: CurveKind
+    points: pd.DataFrame
+
+    @property
+    def unit(self) -> str:
+        """What one progress event counts, as the card's progress bar says it ("Trial 3 of 4")."""
+        return "Trial" if self.kind == "trials" else "Epoch"
+
+
+def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
+    """The curve of one run from its events: score per trial when it was tuned, loss and metric per epoch else."""
+    if run.tuning:
+        return RunCurve("trials", trial_curve(events))
+    return RunCurve("epochs", training_curve(events))
 
 
 def no_curve_reason(events: pd.DataFrame) -> str:

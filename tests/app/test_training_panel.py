@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -211,3 +212,20 @@ def test_tune_gives_every_chosen_model_the_same_budget_and_shows_what_each_searc
     runs = list_runs(experiment)
     assert sorted(r.model for r in runs) == ["ease", "mostpop"]
     assert {str(r.tuning) for r in runs} == {str({"trials": 8, "minutes": 5.0, "trial_seconds": 30.0})}
+
+
+def test_a_tuned_run_counts_trials_and_draws_the_validation_score_per_trial(experiment):
+    (run_id,) = submit_runs(experiment, "tiny_popularity", tuning={"trials": 4, "minutes": None, "trial_seconds": 5})
+    claim_next_run("w", "cpu")
+    with session_scope() as session:
+        session.get(RunRow, run_id).progress = 0.75
+        session.add_all([RunEventRow(run_id=run_id, kind="progress", epoch=trial, n_epochs=4, metric=0.1 * trial)
+                         for trial in (1, 2, 3)])
+    app = _open(experiment)
+    assert not app.exception
+    assert [bar.proto.text for bar in app.get("progress")] == ["Overall 75%", "Trial 3 of 4"]
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert figure["layout"]["title"]["text"] == "Tuning: validation score per trial"
+    assert figure["layout"]["xaxis"]["title"]["text"] == "trial" and "xaxis2" not in figure["layout"]
+    assert {trace["name"] for trace in figure["data"]} == {f"#{run_id} tiny_popularity",
+                                                            f"#{run_id} tiny_popularity: best so far"}

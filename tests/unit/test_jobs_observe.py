@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from engine.jobs.observe import no_curve_reason, run_timing, training_curve, training_seconds_left
+from engine.jobs.observe import no_curve_reason, run_curve, run_timing, training_curve, training_seconds_left
 from engine.store.tables import RunRow
 
 STARTED = datetime(2024, 5, 1, 12, 0, 0)
@@ -73,3 +73,18 @@ def test_the_curve_keeps_epochs_with_numbers_and_says_why_there_is_none_otherwis
     assert training_curve(numberless).empty
     assert no_curve_reason(numberless).startswith("Trained 3 epochs without recording")
     assert no_curve_reason(_events()) == "Fitted in one step: no training curve."
+
+
+def test_a_tuned_runs_events_are_trials_and_its_curve_is_the_validation_score_per_trial():
+    # engine/tuning.py reports each finished trial as epoch k of n with its validation score; trial 2 was pruned
+    events = _events({"at": 5, "epoch": 1, "n_epochs": 3, "metric": 0.2},
+                     {"at": 9, "epoch": 2, "n_epochs": 3, "metric": None},
+                     {"at": 12, "epoch": 3, "n_epochs": 3, "metric": 0.3})
+    tuned = RunRow(id=1, model="ease", seed=0, status="running", tuning={"trials": 3})
+    curve = run_curve(tuned, events)
+    assert (curve.kind, curve.unit) == ("trials", "Trial")
+    assert list(curve.points["trial"]) == [1, 2, 3]
+    assert list(curve.points["best_so_far"]) == [0.2, 0.2, 0.3]
+    assert list(curve.points["state"]) == ["complete", "pruned or failed", "complete"]
+    untuned = run_curve(RunRow(id=1, model="ease", seed=0, status="running"), events)
+    assert (untuned.kind, untuned.unit) == ("epochs", "Epoch") and list(untuned.points["epoch"]) == [1, 3]
