@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from engine.comparison import cold_first
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
 from engine.jobs.params import (ParamField, capability_summary, model_choices, param_fields, search_space_summary,
@@ -260,9 +261,12 @@ def _actions(run: RunRow) -> None:
 
 
 def _results_table(run: RunRow) -> None:
-    """The run's headline numbers per slice, from the results it recorded."""
+    """The run's headline numbers per slice, from the results it recorded; cold-start slices first, as on Compare,
+    since they are what the experiment is about."""
+    slices = run.results.get("slices") or {}
     rows = []
-    for slice_name, metrics in (run.results.get("slices") or {}).items():
+    for slice_name in cold_first(list(slices)):
+        metrics = slices[slice_name]
         if "not_applicable" in metrics:
             rows.append({"slice": slice_name, "result": f"not applicable: {metrics['not_applicable']}"})
             continue
@@ -314,7 +318,8 @@ def live_runs_view(experiment_id: int | None = None) -> None:
 
 
 def training_panel(experiment_id: int) -> None:
-    """Pick models and hyper-parameters for an experiment, queue runs, and watch them live."""
+    """Pick models and hyper-parameters for an experiment, queue runs, and watch them live: two headings, Train and
+    Runs, which the Experiments page does not repeat."""
     st.subheader("Train")
     _train_form(experiment_id)
     _duplicates_notice(experiment_id)

@@ -107,6 +107,7 @@ def test_a_finished_run_shows_its_results_and_can_be_deleted(experiment):
     table = app.dataframe[0].value
     assert table.loc[table["slice"] == "warm", "mean"].item() == 0.25
     assert "not applicable: cannot score new users" in set(table["result"].dropna())
+    assert list(table["slice"]) == ["cold-user", "warm"]  # recorded warm first; the cold-start slice leads
     _button(app, "Delete").click().run()
     assert list_runs(experiment) == []
 
