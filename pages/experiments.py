@@ -120,7 +120,6 @@ def _experiments(dataset: DatasetInfo) -> None:
     except (ExperimentError, ProtocolError, OSError) as error:
         st.error(f"The split of experiment {chosen} cannot be read: {error}", icon=":material/error:")
     st.divider()
-    st.subheader("Train and watch")
     training_panel(chosen)
 
 

@@ -88,3 +88,10 @@ def test_chosen_experiment_shows_its_sizes_and_offers_its_split_for_download(dat
     assert set(sizes["slice"]) == {"train", "warm", "overall"}
     (download,) = app.get("download_button")
     assert "Export the split" in download.proto.label and download.proto.url
+
+
+def test_the_training_part_of_the_page_has_one_heading_per_part_not_a_heading_over_a_heading(dataset_id):
+    create_experiment(dataset_id, "warm", {}, seed=1, name="warm one")
+    app = _open()
+    assert not app.exception
+    assert [heading.value for heading in app.subheader] == ["Train", "Runs"]
