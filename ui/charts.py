@@ -12,6 +12,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.comparison import split_metric_name
+
 _HEIGHT = 380
 
 
@@ -146,14 +148,38 @@ def tuning_trials_chart(trials: pd.DataFrame, metric_name: str) -> go.Figure:
     return figure
 
 
+_ZERO_BECAUSE = {"popularity": "every recommended item is new, so none has a training popularity"}
+"""Why a beyond-accuracy measure can be 0 for every model, said in place of its empty panel."""
+
+
+def _blank_measure_notes(rows: pd.DataFrame) -> dict[str, str]:
+    """Per measure with nothing to draw (no value, or 0 for every model), the sentence saying so."""
+    notes = {}
+    for name, values in rows.groupby("name", sort=True)["mean"]:
+        if values.isna().all():
+            notes[name] = f"{name} was not recorded on this slice"
+        elif values.fillna(0).eq(0).all():
+            reason = _ZERO_BECAUSE.get(split_metric_name(name)[0])
+            notes[name] = f"{name} is 0 for every model" + (f" ({reason})" if reason else "")
+    return notes
+
+
 def beyond_accuracy_chart(rows: pd.DataFrame) -> go.Figure:
-    """Coverage, popularity bias, novelty and diversity side by side, one small panel per measure."""
+    """Coverage, popularity bias, novelty and diversity side by side, one small panel per measure, with horizontal
+    bars so model names read level on the shared axis; a measure with nothing to draw is named with the reason."""
     title = "Beyond accuracy"
     if rows.empty:
         return _empty(title, "The selected runs recorded no beyond-accuracy measures on this slice.")
-    figure = px.bar(rows, x="variant", y="mean", color="variant", facet_col="name", title=title, height=_HEIGHT,
-                    labels={"mean": "", "variant": "model", "name": ""})
-    figure.update_yaxes(matches=None, showticklabels=True)
+    notes = _blank_measure_notes(rows)
+    note = "Not drawn: " + "; ".join(notes.values()) + "." if notes else ""
+    drawn = rows.loc[~rows["name"].isin(list(notes))]
+    if drawn.empty:
+        return _empty(title, note)
+    height = max(_HEIGHT, 160 + 30 * drawn["variant"].nunique())
+    figure = px.bar(drawn, x="mean", y="variant", color="variant", orientation="h", facet_col="name", height=height,
+                    facet_col_spacing=0.06, labels={"mean": "", "variant": "", "name": ""})
+    figure.update_xaxes(matches=None, showticklabels=True)
+    figure.update_layout(title={"text": title, "subtitle": {"text": note}}, showlegend=False)
     figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return figure
 

@@ -93,3 +93,24 @@ def test_training_curves_draw_only_the_panels_some_run_recorded():
     both = charts.training_curves_chart(pd.concat([als, bpr]))
     assert _panel_titles(both) == ["training loss", "validation metric"] and not both.layout.title.subtitle.text
     assert [(trace.name, trace.showlegend) for trace in both.data] == [("als", True), ("bpr", True), ("bpr", False)]
+
+
+def test_beyond_accuracy_lays_model_names_level_and_says_why_a_measure_is_left_out():
+    rows = pd.DataFrame({"variant": ["Most popular", "Content-based (attributes)"] * 3,
+                         "name": ["coverage@20"] * 2 + ["popularity@20"] * 2 + ["diversity@20"] * 2,
+                         "mean": [0.05, 0.4, 0.0, 0.0, float("nan"), float("nan")]})
+    figure = charts.beyond_accuracy_chart(rows)
+    # horizontal bars: model names on the shared y axis, read level, no rotated x tick labels
+    assert {trace.orientation for trace in figure.data} == {"h"}
+    assert {name for trace in figure.data for name in trace.y} == {"Most popular", "Content-based (attributes)"}
+    assert [a.text for a in figure.layout.annotations] == ["coverage@20"]
+    note = figure.layout.title.subtitle.text
+    assert "popularity@20 is 0 for every model (every recommended item is new" in note
+    assert "diversity@20 was not recorded on this slice" in note
+
+
+def test_beyond_accuracy_with_nothing_to_draw_says_why_instead_of_empty_panels():
+    rows = pd.DataFrame({"variant": ["Most popular", "Content"], "name": "popularity@20", "mean": [0.0, 0.0]})
+    figure = charts.beyond_accuracy_chart(rows)
+    assert "popularity@20 is 0 for every model" in figure.layout.annotations[0].text
+    assert not figure.data
