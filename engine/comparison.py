@@ -522,24 +522,60 @@ def _grouped(per_user: pd.DataFrame, metric_name: str, slice_name: str, groups: 
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
+def _in_order(frame: pd.DataFrame, order: Iterable[str]) -> pd.DataFrame:
+    """`_grouped`'s rows with groups in reading order (not the text order `group_summary` sorts them in)."""
+    rank = {group: i for i, group in enumerate(order)}
+    return frame.sort_values(["group", "variant"], key=lambda c: c.map(rank) if c.name == "group" else c,
+                             kind="stable").reset_index(drop=True)
+
+
 def history_buckets(per_user: pd.DataFrame, metric_name: str, slice_name: str) -> pd.DataFrame:
     """A metric per history-length bucket (0, 1, 2-5, 6-20, >20 interactions the model saw), per variant."""
     frame = _grouped(per_user, metric_name, slice_name, history_bucket(per_user["history"]).set_axis(per_user.index))
-    frame = frame.rename(columns={"group": "bucket"})
-    frame["order"] = frame["bucket"].map({b: i for i, b in enumerate(HISTORY_BUCKETS)})
-    return frame.sort_values(["order", "variant"]).drop(columns="order").reset_index(drop=True)
+    return _in_order(frame, HISTORY_BUCKETS).rename(columns={"group": "bucket"})
+
+
+def _number(value: float) -> str:
+    """A group edge as a reader writes it: `25`, not `25.0`; `0.1235`, not `0.123456`."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.4g}"
+
+
+def _range_labels(values: pd.Series, n_bins: int) -> pd.Series:
+    """`values` in at most `n_bins` quantile ranges labelled as a reader writes them: `18-24`, `25-34` for whole
+    numbers (each range starts after the last one ends), `0.5 to 1.2` otherwise, never pandas' `6.999` left edge."""
+    known = values.dropna()
+    edges = np.unique(np.quantile(known, np.linspace(0, 1, n_bins + 1)))
+    codes = pd.Series(np.searchsorted(edges[1:-1], values, side="left"), index=values.index).where(values.notna())
+    if np.allclose(known, np.round(known)):
+        highs = np.floor(edges[1:])
+        lows = np.concatenate([[edges[0]], highs[:-1] + 1])
+        labels = [_number(lo) if lo == hi else f"{_number(lo)}-{_number(hi)}" for lo, hi in zip(lows, highs)]
+    else:
+        labels = [f"{_number(lo)} to {_number(hi)}" for lo, hi in zip(edges[:-1], edges[1:])]
+    return codes.map(dict(enumerate(labels)))
+
+
+def _attribute_groups(values: pd.Series, n_bins: int) -> tuple[pd.Series, list[str]]:
+    """Each user's group of one attribute and the groups in reading order: categories alphabetically, numbers in
+    ascending order (`10` after `9`), many distinct numbers as `n_bins` quantile ranges."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values, sorted(values.dropna().astype(str).unique())
+    if values.nunique() > n_bins:
+        labels = _range_labels(values, n_bins)
+        return labels, list(dict.fromkeys(labels.loc[values.sort_values().index].dropna()))
+    labels = values.map(_number, na_action="ignore")
+    return labels, [_number(v) for v in sorted(values.dropna().unique())]
 
 
 def user_groups(per_user: pd.DataFrame, metric_name: str, slice_name: str, users: pd.DataFrame,
                 attribute: str, n_bins: int = 4) -> pd.DataFrame:
-    """A metric per value of a user attribute (numeric attributes in `n_bins` quantile ranges), per variant."""
+    """A metric per value of a user attribute (numeric attributes in `n_bins` quantile ranges), per variant, groups
+    in reading order."""
     if attribute not in users.columns:
         raise ComparisonError(f"the users table has no attribute {attribute!r}; choose one of "
                               f"{', '.join(c for c in users.columns if c != 'user_id')}")
-    values = users.set_index(users["user_id"].astype(str))[attribute]
-    if pd.api.types.is_numeric_dtype(values) and values.nunique() > n_bins:
-        values = pd.qcut(values, n_bins, duplicates="drop").map(lambda r: f"{r.left:g} to {r.right:g}")
-    return _grouped(per_user, metric_name, slice_name, per_user["user_id"].map(values))
+    labels, order = _attribute_groups(users.set_index(users["user_id"].astype(str))[attribute], n_bins)
+    return _in_order(_grouped(per_user, metric_name, slice_name, per_user["user_id"].map(labels)), order)
 
 
 def _paired_rows(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str) -> tuple[pd.DataFrame, pd.DataFrame]:

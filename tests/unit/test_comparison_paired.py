@@ -128,3 +128,22 @@ def test_no_default_pair_when_no_two_runs_kept_per_user_values_on_one_slice(cold
     runs = comparison.list_runs()
     assert comparison.default_pair(comparison.load_per_user(runs), comparison.load_metrics(runs), "ndcg@10",
                                    ["warm", "cold-user"]) is None
+
+
+def test_numeric_user_groups_read_in_numeric_order_with_whole_number_edges(two_runs):
+    _, _, per_user, base, _ = two_runs
+    # ages 7..46: text order would put "7-16" after "37-46", and pandas' quantile cut starts at 6.999
+    ages = [7 + i for i in range(len(USERS))]
+    users = pd.DataFrame({"user_id": USERS, "age": ages})
+    frame = comparison.user_groups(per_user, "ndcg@10", "cold-user", users, "age")
+    mostpop = frame.loc[frame["variant"] == comparison.model_label("mostpop")].set_index("group")
+    assert mostpop.index.tolist() == ["7-16", "17-26", "27-36", "37-46"]
+    assert mostpop.at["7-16", "mean"] == pytest.approx(base[:10].mean())
+    assert mostpop["n_users"].tolist() == [10, 10, 10, 10]
+
+
+def test_a_numeric_attribute_with_few_values_is_ordered_as_numbers_not_text(two_runs):
+    _, _, per_user, _, _ = two_runs
+    users = pd.DataFrame({"user_id": USERS, "visits": [[2, 10, 9][i % 3] for i in range(len(USERS))]})
+    frame = comparison.user_groups(per_user, "ndcg@10", "cold-user", users, "visits")
+    assert frame["group"].drop_duplicates().tolist() == ["2", "9", "10"]
