@@ -612,6 +612,17 @@ def paired_table(per_user: pd.DataFrame, run_a: int, run_b: int, slice_name: str
                                           "n_users", "test"])
 
 
+PAIRED_HEADERS = {"A": "A", "B": "B", "difference": "difference (B − A)", "ci_low": "95% CI low",
+                  "ci_high": "95% CI high", "p_value": "p (Wilcoxon)", "n_users": "users"}
+"""Reader-facing headers of `paired_table`'s columns, shown on the page and in the report; the test's name is in the
+p-value's header, so its own column is not shown."""
+
+
+def paired_display(table: pd.DataFrame) -> pd.DataFrame:
+    """`paired_table` with readable headers, for the page and the report (charts keep reading the raw columns)."""
+    return table[["metric", *PAIRED_HEADERS]].rename(columns=PAIRED_HEADERS)
+
+
 def default_pair(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_name: str,
                  slices: list[str]) -> tuple[int, int, str] | None:
     """(run A, run B, slice) the paired comparison opens on: the first slice, cold-start ones first, on which two

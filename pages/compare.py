@@ -148,14 +148,16 @@ def _paired_section(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names:
         return {}
     st.caption("Difference = B − A on the users both runs evaluated; 95% paired bootstrap interval; "
                "Wilcoxon signed-rank p-value. An interval that excludes 0 means the difference is unlikely chance.")
-    st.dataframe(table, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(format="%.4f") for c in ("A", "B", "difference", "ci_low", "ci_high")})
+    shown = comparison.paired_display(table)
+    st.dataframe(shown, hide_index=True, column_config={
+        comparison.PAIRED_HEADERS[c]: st.column_config.NumberColumn(format="%.4f")
+        for c in ("A", "B", "difference", "ci_low", "ci_high")})
     figures["paired"] = charts.paired_difference_chart(table, name_a, name_b)
     _chart(figures["paired"], "paired")
     worst = comparison.disagreements(per_user, names[name_a], names[name_b], paired_slice, table["metric"].iloc[0])
     st.markdown(f"**Users where they disagree most** on {table['metric'].iloc[0]}")
     st.dataframe(worst, hide_index=True)
-    return {f"{name_b} minus {name_a} on {paired_slice}": table}
+    return {f"{name_b} minus {name_a} on {paired_slice}": shown}
 
 
 def _tuning_tab(runs: pd.DataFrame, figures: dict[str, go.Figure]) -> None:

@@ -81,11 +81,13 @@ def test_paired_comparison_of_two_selected_runs_shows_the_per_user_difference(se
     app = _open(",".join(map(str, ids)))
     assert not app.exception
     assert app.selectbox(key="paired-slice").value == "cold-user"
-    table = next(d.value for d in app.dataframe if "difference" in d.value.columns)
+    table = next(d.value for d in app.dataframe if "p (Wilcoxon)" in d.value.columns)
     row = table.set_index("metric").loc["ndcg@20"]
     # run A is the newest selected run (content), run B the older one (mostpop): B - A over the six users
-    assert row["difference"] == pytest.approx((0.7 - 1.9) / 6)
-    assert row["n_users"] == 6
+    assert row["difference (B − A)"] == pytest.approx((0.7 - 1.9) / 6)
+    assert row["users"] == 6
+    assert list(table.columns) == ["metric", "A", "B", "difference (B − A)", "95% CI low", "95% CI high",
+                                   "p (Wilcoxon)", "users"]
 
 
 def test_linked_runs_still_training_are_announced_and_kept_in_the_link(coldstart_home):
