@@ -186,8 +186,11 @@ def _training_notice(run_ids: list[int]) -> None:
     if waiting.empty:
         st.rerun()
     done = int((states["status"] == "done").sum())
-    st.info(f"{len(waiting)} of the {len(states)} linked runs are still training ({', '.join(waiting['variant'])}); "
-            f"{done} finished. Finished runs appear below as they complete.", icon=":material/hourglass_top:")
+    # a queued run is not training yet: say how many wait for the worker and how many it is training now
+    queued, running = (int((waiting["status"] == status).sum()) for status in ("queued", "running"))
+    st.info(f"{len(waiting)} of the {len(states)} linked runs are waiting or training ({queued} queued, {running} "
+            f"running: {', '.join(waiting['variant'])}); {done} finished. Finished runs appear below as they "
+            "complete.", icon=":material/hourglass_top:")
     if done != st.session_state.get("finished-linked-runs", done):
         st.session_state["finished-linked-runs"] = done
         st.rerun()

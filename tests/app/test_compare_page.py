@@ -96,9 +96,9 @@ def test_linked_runs_still_training_are_announced_and_kept_in_the_link(coldstart
     done, queued = ids["mostpop"][0], ids["itemknn"][0]
     app = _open(f"{done},{queued}")
     assert not app.exception
-    # the counts cover every linked run: one still training, one finished (not "0 finished")
-    assert app.info[0].value.startswith(f"1 of the 2 linked runs are still training ({model_label('itemknn')}); "
-                                        "1 finished.")
+    # the counts cover every linked run: one waiting (queued, not yet training), one finished (not "0 finished")
+    assert app.info[0].value.startswith(f"1 of the 2 linked runs are waiting or training (1 queued, 0 running: "
+                                        f"{model_label('itemknn')}); 1 finished.")
     assert app.tabs[0].label == "warm"
     assert set(app.query_params["runs"].split(",")) == {str(done), str(queued)}
 

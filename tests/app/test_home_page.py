@@ -46,7 +46,7 @@ def test_demo_button_queues_four_runs_and_lands_on_compare_with_them_linked(cold
     assert [status for _, status in queued] == ["queued"] * 4
     assert sorted(map(int, app.query_params["runs"].split(","))) == [run_id for run_id, _ in queued]
     assert app.title[0].value == "Compare runs"
-    assert "4 of the 4 linked runs are still training" in app.info[0].value
+    assert "4 of the 4 linked runs are waiting or training (4 queued, 0 running: " in app.info[0].value
 
 
 def test_the_demo_promises_the_users_and_items_that_the_catalogue_then_lists(coldstart_home):

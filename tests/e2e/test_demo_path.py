@@ -46,9 +46,9 @@ def test_demo_button_trains_four_models_and_lands_on_their_comparison(page, app_
 
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
     assert "runs=" in page.url
-    expect(page.get_by_text("still training")).to_be_visible()
+    expect(page.get_by_text("waiting or training")).to_be_visible()
     # the notice goes away once every demo run has finished; the page then compares all four
-    expect(page.get_by_text("still training")).to_have_count(0, timeout=DEMO_TIMEOUT_MS)
+    expect(page.get_by_text("waiting or training")).to_have_count(0, timeout=DEMO_TIMEOUT_MS)
     # the last rerun may still be replacing the page: wait until the script is idle before clicking
     expect(page.locator(IDLE)).to_have_count(1)
     expect(page.get_by_role("tab", name="few-shot-user-k1", exact=True).first).to_be_visible()
