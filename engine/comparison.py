@@ -393,6 +393,11 @@ def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name:
         else:
             low.at[variant, name], high.at[variant, name] = group["ci_low"].iloc[0], group["ci_high"].iloc[0]
     reasons = {v: r for v, r in zip(refused["variant"], refused["reason"]) if v not in set(rows["variant"])}
+    if metric_names:
+        # best first by the headline metric; rows without a value (not applicable, no result) last, by name
+        order = value[metric_names[0]].sort_values(ascending=lower_is_better(metric_names[0]), na_position="last",
+                                                   kind="stable").index
+        value, low, high, n_users, n_runs = (part.loc[order] for part in (value, low, high, n_users, n_runs))
     best = {}
     for metric in metric_names:
         column = value[metric].dropna()
@@ -420,6 +425,25 @@ def metrics_on_slice(metrics: pd.DataFrame, metric_names: list[str], slice_name:
     return rows.groupby(["variant", "name"], as_index=False).agg(mean=("mean", "mean"))
 
 
+CURVE_SIDES = ("user", "item")
+
+
+def _curve_k(slice_name: str, side: str) -> int | None:
+    """Where a slice sits on the cold-start curve of `side`: 0 for the fully cold slice, k for few-shot-`side`-kK,
+    None for a slice that is not on that curve."""
+    if slice_name == f"cold-{side}":
+        return 0
+    shot = few_shot_k(slice_name)
+    return shot[1] if shot is not None and shot[0] == side else None
+
+
+def cold_start_sides(slices: Iterable[str]) -> list[str]:
+    """The sides (`user`, `item`) whose cold-start curve has points among `slices`, so a page opens on one with data
+    (a cold-item experiment has no new-user curve)."""
+    names = list(slices)
+    return [side for side in CURVE_SIDES if any(_curve_k(name, side) is not None for name in names)]
+
+
 def cold_start_curve(metrics: pd.DataFrame, metric_name: str, side: str) -> pd.DataFrame:
     """Metric against k, the number of revealed interactions of a new user (side=`user`) or item (`item`).
 
@@ -427,9 +451,7 @@ def cold_start_curve(metrics: pd.DataFrame, metric_name: str, side: str) -> pd.D
     model knows attributes only.
     """
     rows = metrics.loc[metrics["name"] == metric_name].copy()
-    shots = rows["slice"].map(few_shot_k)
-    rows["k"] = [s[1] if s is not None and s[0] == side else (0 if name == f"cold-{side}" else np.nan)
-                 for s, name in zip(shots, rows["slice"])]
+    rows["k"] = [_curve_k(name, side) for name in rows["slice"]]
     rows = rows.dropna(subset=["k"])
     rows["k"] = rows["k"].astype(int)
     return (rows.groupby(["variant", "k"], as_index=False)

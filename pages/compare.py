@@ -263,7 +263,9 @@ if headline is not None:
         figures["by-slice"] = charts.slice_bars(comparison.slice_overview(metrics, headline), headline)
         _chart(figures["by-slice"], "by-slice")
     with tabs[1]:
-        side = st.radio("New", ["user", "item"], horizontal=True, key="curve-side")
+        sides = comparison.cold_start_sides(slices)  # open on a side with data: a cold-item run has no user curve
+        side = st.radio("New", comparison.CURVE_SIDES, index=comparison.CURVE_SIDES.index(sides[0]) if sides else 0,
+                        horizontal=True, key="curve-side")
         figures["cold-start-curve"] = charts.cold_start_curve_chart(
             comparison.cold_start_curve(metrics, headline, side), headline, side)
         _chart(figures["cold-start-curve"], "cold-start-curve")

@@ -132,3 +132,23 @@ def test_every_chart_is_drawn_and_user_groups_average_the_stored_per_user_values
     # toy users alternate M (u0, u2, u4) and F (u1, u3, u5); MostPopular scored them 0.1, 0.2, 0.0, 0.3, 0.1, 0.0
     assert groups[model_label("mostpop")]["M"] == pytest.approx(0.2 / 3)
     assert groups[model_label("mostpop")]["F"] == pytest.approx(0.5 / 3)
+
+
+def test_a_cold_item_experiment_opens_the_cold_start_curve_on_new_items(coldstart_home):
+    ids = seed_runs([SeededRun("mostpop", {"cold-item": {"ndcg@20": 0.05}, "few-shot-item-k2": {"ndcg@20": 0.08}}),
+                     SeededRun("content", {"cold-item": {"ndcg@20": 0.12}})],
+                    protocol="cold-item", experiment="toy cold items")
+    app = _open(",".join(str(ids[m][0]) for m in ("mostpop", "content")))
+    assert not app.exception
+    assert app.radio(key="curve-side").value == "item"
+    curve = _figures(app)["Cold-start curve: ndcg@20 against known interactions of a new item"]
+    points = {trace["name"]: _values(trace["x"]) for trace in curve["data"]}
+    assert points == {model_label("mostpop"): [0, 2], model_label("content"): [0]}
+
+
+def test_leaderboard_rows_are_ranked_by_the_headline_metric_not_by_name(seeded):
+    ids = [seeded["mostpop"][0], seeded["content"][0], seeded["itemknn"][0]]
+    app = _open(",".join(map(str, ids)))
+    assert not app.exception
+    assert app.tabs[0].table[0].value.index.tolist() == [model_label(m) for m in ("itemknn", "mostpop", "content")]
+    assert app.tabs[1].table[0].value.index.tolist() == [model_label(m) for m in ("content", "mostpop", "itemknn")]

@@ -85,6 +85,32 @@ def test_cold_start_curve_starts_at_the_fully_cold_slice_and_follows_k(coldstart
     assert curve["mean"].tolist() == pytest.approx([0.05, 0.08, 0.12])
 
 
+def test_cold_start_sides_are_those_with_a_cold_or_few_shot_slice():
+    assert comparison.cold_start_sides(["overall", "warm", "cold-item", "cold-item-all"]) == ["item"]
+    assert comparison.cold_start_sides(["few-shot-user-k3", "few-shot-item-k1"]) == ["user", "item"]
+    assert comparison.cold_start_sides(["warm", "cold-both", "temporal"]) == []
+
+
+def test_leaderboard_rows_run_best_first_by_the_headline_metric_and_not_applicable_last(seeded):
+    runs = comparison.list_runs()
+    metrics, refused = comparison.load_metrics(runs), comparison.load_not_applicable(runs)
+    cold = comparison.leaderboard(metrics, refused, "cold-user", ["recall@10", "ndcg@10"])
+    # content (mean recall 0.21) before mostpop (0.20), though alphabetically it is the other way round
+    assert cold.display().index.tolist() == [label("content"), label("mostpop"), label("itemknn")]
+    warm = comparison.leaderboard(metrics, refused, "warm", ["ndcg@10"])
+    assert warm.display().index.tolist() == [label("itemknn"), label("mostpop"), label("content")]
+    assert warm.to_csv_frame().index.tolist() == warm.display().index.tolist()
+
+
+def test_a_lower_is_better_headline_sorts_the_smallest_value_first(coldstart_home):
+    seed_runs([SeededRun("svd", {"warm": {"rmse": 0.95}}), SeededRun("als", {"warm": {"rmse": 0.90}}),
+               SeededRun("mostpop", {"warm": {"rmse": 1.20}})])
+    runs = comparison.list_runs()
+    board = comparison.leaderboard(comparison.load_metrics(runs), comparison.load_not_applicable(runs), "warm",
+                                   ["rmse"])
+    assert board.display().index.tolist() == [label("als"), label("svd"), label("mostpop")]
+
+
 def test_pareto_front_keeps_only_models_no_other_beats_on_both_speed_and_quality(seeded):
     runs = comparison.list_runs()
     frame = comparison.quality_vs_cost(runs, comparison.load_metrics(runs), "ndcg@10", "warm")
