@@ -477,8 +477,11 @@ def quality_vs_cost(runs: pd.DataFrame, metrics: pd.DataFrame, metric_name: str,
 
 
 def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch training loss and validation metric of `runs`, from their progress events (last event per epoch)."""
+    """Per-epoch training loss and validation metric of `runs`, from their progress events (last event per epoch).
+
+    Tuned runs are left out: their progress events count trials, which the Tuning tab draws (`load_trials`)."""
     columns = ["run_id", "variant", "epoch", "loss", "metric"]
+    runs = runs.loc[~runs["tuning"].map(_is_tuned)] if not runs.empty else runs
     if runs.empty:
         return pd.DataFrame(columns=columns)
     with session_scope() as session:

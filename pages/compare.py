@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine import comparison
-from engine.data.catalog import load_dataset
+from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
 from ui import charts
 from ui.report import ComparisonReport, comparison_report_html
@@ -91,8 +91,10 @@ def _chart(figure: go.Figure, name: str) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _users_table(dataset_id: int) -> pd.DataFrame | None:
-    """The users table of a stored dataset (for quality by user group); None when it has no user attributes."""
+def _users_table(dataset_id: int, fingerprint: str) -> pd.DataFrame | None:
+    """The users table of a stored dataset (for quality by user group); None when it has no user attributes.
+
+    Cached per content: an id alone can name another dataset later (SQLite reuses the id of a deleted row)."""
     return load_dataset(dataset_id).users
 
 
@@ -102,7 +104,8 @@ def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Fig
         st.info("Quality by user group needs runs of one dataset: narrow the selection to a single dataset.")
         return None
     try:
-        users = _users_table(int(runs["dataset_id"].iloc[0]))
+        dataset_id = int(runs["dataset_id"].iloc[0])
+        users = _users_table(dataset_id, get_dataset_info(dataset_id).fingerprint)
     except DataError as error:
         st.warning(f"Cannot group users: {error}")
         return None

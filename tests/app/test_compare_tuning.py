@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engine.cli import main
-from engine.comparison import list_runs
+from engine.comparison import list_runs, load_training_curves
 from engine.data.synthetic import generate_synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +42,6 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
     assert len(trials) == 6 and sorted(trials["trial"].unique()) == [1, 2, 3]
     assert (trials["best_so_far"] >= trials["score"].fillna(-1)).all()
     assert any(button.label == "Download the trials (CSV)" for button in app.get("download_button"))
+    # the Training tab draws epochs of untuned runs only: a tuned run's progress counts trials, not epochs
+    curves = load_training_curves(runs)
+    assert set(curves["run_id"]) <= set(runs.loc[~runs["tuning"].str.startswith("tuned"), "run_id"])
