@@ -69,6 +69,18 @@ class FittedRun:
     label: str
     family: str
     model: Recommender
+    experiment_id: int | None = None
+    """The experiment the run was fitted on: its split and dataset rebuild the model's training data."""
+
+
+@dataclass
+class RankedItems:
+    """One model's top-k for one user: item ids best first, their scores, a reason each, the kind of reason."""
+
+    ids: list[str]
+    scores: np.ndarray
+    reasons: list[Reason | None]
+    kind: str
 
 
 @dataclass
@@ -98,7 +110,7 @@ def load_fitted_run(run_id: int) -> FittedRun:
         row = session.get(RunRow, run_id)
         if row is None:
             raise ExploreError(f"run {run_id} does not exist; pick a run from the list")
-        status, name, artifact = row.status, row.model, row.artifact_path
+        status, name, artifact, experiment_id = row.status, row.model, row.artifact_path, row.experiment_id
     if status != "done" or not artifact:
         raise ExploreError(f"run {run_id} ({name}) is {status} and has no fitted model; pick a finished run")
     folder = get_settings().home / artifact
@@ -116,7 +128,7 @@ def load_fitted_run(run_id: int) -> FittedRun:
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         raise ExploreError(f"run {run_id} ({name}): its saved model does not load with this version of "
                            f"{cls.label} ({reason}); re-run it to explore it") from None
-    return FittedRun(run_id, name, cls.label, cls.family, model)
+    return FittedRun(run_id, name, cls.label, cls.family, model, experiment_id)
 
 
 def serves(context: ExploreContext, model: str, slice_name: str) -> bool:
@@ -191,18 +203,26 @@ def user_history(context: ExploreContext, slice_name: str, user_id: str) -> pd.D
     return with_item_attributes(context, history)
 
 
-def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items: ItemQuery, k: int,
-            history: list[str], user_row: sp.csr_matrix | None, hits: set[str] | None = None) -> ModelAnswer:
-    """Top-k of one model for one user, with a reason per item and, for a test user (`hits` given), which items
-    are held-out positives; a made-up user has no held-out positives, so no such column."""
-    scores, positions = fitted.model.recommend(users, items, k)
+def rank_with_reasons(context: ExploreContext, fitted: FittedRun, users: UserQuery, items: ItemQuery, k: int,
+                      history: list[str], user_row: sp.csr_matrix | None, exclude_seen: bool = True) -> RankedItems:
+    """Top-k of one model for the single user of `users` among `items`, each with the reason that fits the model
+    (items scored -inf, such as seen ones, are left out rather than padded in)."""
+    scores, positions = fitted.model.recommend(users, items, k, exclude_seen=exclude_seen)
     finite = torch.isfinite(scores[0])
     ids = [str(items.ids[p]) for p in positions[0][finite].tolist()]
     kind = reason_kind_for(fitted.family, has_history=bool(history),
                            uses_user_features=type(fitted.model).capabilities.uses_user_features)
     reasons = context.explainer.explain(kind, ids, history=history, user_row=user_row)
-    table = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "item_id": ids,
-                          "score": scores[0][finite].numpy().astype(np.float64),
+    return RankedItems(ids, scores[0][finite].numpy().astype(np.float64), reasons, kind)
+
+
+def _ranked(context: ExploreContext, fitted: FittedRun, users: UserQuery, items: ItemQuery, k: int,
+            history: list[str], user_row: sp.csr_matrix | None, hits: set[str] | None = None) -> ModelAnswer:
+    """Top-k of one model for one user, with a reason per item and, for a test user (`hits` given), which items
+    are held-out positives; a made-up user has no held-out positives, so no such column."""
+    ranked = rank_with_reasons(context, fitted, users, items, k, history, user_row)
+    ids, reasons, kind = ranked.ids, ranked.reasons, ranked.kind
+    table = pd.DataFrame({"rank": np.arange(1, len(ids) + 1), "item_id": ids, "score": ranked.scores,
                           "why": [r.text if isinstance(r, Reason) else "" for r in reasons]})
     if hits is not None:
         table.insert(3, "hit", [i in hits for i in ids])
@@ -311,19 +331,24 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
     return sp.csr_matrix((np.asarray(data, np.float32), ([0] * len(cols), cols)), shape=(1, features.n_features))
 
 
+def new_user_query(context: ExploreContext, values: dict[str, Any], liked: list[str]) -> UserQuery:
+    """The query of a made-up user with attribute `values` who revealed the `liked` training items."""
+    unknown = sorted(set(liked) - set(context.data.item_ids))
+    if unknown:
+        raise ExploreError(f"liked items {', '.join(unknown)} are not training items; pick items from the list")
+    revealed = pd.DataFrame({"user_id": NEW_USER_ID, "item_id": list(liked), "weight": 1.0})
+    query = user_query(context.data, [NEW_USER_ID], revealed)
+    return UserQuery(query.ids, query.index, query.history, encode_new_entity(context, "user", values))
+
+
 def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],
                            liked: list[str], k: int = 10) -> list[ModelAnswer]:
     """Each model's top-k for a made-up user with attribute `values` who revealed the `liked` training items.
 
     Without liked items only models that serve brand-new users answer; with them, fold-in models answer too.
     """
-    unknown = sorted(set(liked) - set(context.data.item_ids))
-    if unknown:
-        raise ExploreError(f"liked items {', '.join(unknown)} are not training items; pick items from the list")
-    revealed = pd.DataFrame({"user_id": NEW_USER_ID, "item_id": list(liked), "weight": 1.0})
-    query = user_query(context.data, [NEW_USER_ID], revealed)
-    user_row = encode_new_entity(context, "user", values)
-    users = UserQuery(query.ids, query.index, query.history, user_row)
+    users = new_user_query(context, values, liked)
+    user_row = users.features
     items = item_query(context.data, context.data.item_ids)
     answers = []
     for fitted in runs:
