@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -273,6 +274,36 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- serve -------------------------------------------------------------------------------------------------------
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `serve`: the run, and where to listen (loopback unless told otherwise)."""
+    parser.add_argument("--run", type=int, required=True, metavar="RUN_ID",
+                        help="id of a finished run with a saved model (runs trained from the app keep one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: this machine only; set COLDSTART_API_KEY "
+                             "before opening it wider)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Load the run once and serve it with uvicorn until interrupted; OpenAPI docs at /docs."""
+    import uvicorn
+
+    from engine.explore import ExploreError
+    from engine.serving import create_app
+
+    try:
+        app = create_app(args.run)
+    except ExploreError as error:
+        raise InputError(f"--run {args.run}: {error}") from None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("COLDSTART_API_KEY"):
+        print(f"warning: serving on {args.host} without COLDSTART_API_KEY: anyone who can reach it can use it",
+              file=sys.stderr)
+    print(f"serving run {args.run} on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "evaluate": Subcommand("fit and evaluate models on a split; write results.json", add_evaluate_arguments,
                            run_evaluate),
@@ -280,6 +311,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "models": Subcommand("list the registered models and what they can serve", add_models_arguments, run_models),
     "worker": Subcommand("run the training supervisor: claim queued runs and run each in its own process",
                          add_worker_arguments, run_worker),
+    "serve": Subcommand("serve a finished run's model as an HTTP API (recommendations, new users and items, "
+                        "feedback)", add_serve_arguments, run_serve),
 }
 
 

@@ -1,0 +1,247 @@
+"""One finished run, loaded once and answering the questions the HTTP API asks; no HTTP in here.
+
+The model, the experiment's training data and the explainer come from `engine.explore`, so the API scores exactly
+what the Explore page shows. The catalogue is the training items plus, for a model that scores new items, the
+dataset's cold items and items added while serving; added items are journalled so a restart serves them again.
+Every refusal is a `ServingError` carrying the HTTP status and a message that says what to send instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from engine.config import get_settings
+from engine.data.catalog import DatasetInfo, get_dataset_info
+from engine.experiments import get_experiment
+from engine.explain import item_labels
+from engine.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
+                            load_context, load_fitted_run, new_user_query, rank_with_reasons)
+from engine.data.indexing import item_query, user_query
+from engine.models.base import Capabilities
+from engine.serving.journal import JsonLinesJournal
+
+ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
+"""How a user was served: a user the model was fitted on, folded in from liked items, from attributes, or with
+the one list a model gives everybody it cannot tell apart."""
+
+
+class ServingError(ValueError):
+    """A request the run cannot answer as asked; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Recommendation:
+    """A ranked answer and which path served it."""
+
+    path: ServedPath
+    ranked: RankedItems
+
+
+def _shown(values: list[str], limit: int = 10) -> str:
+    return ", ".join(values[:limit]) + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
+
+
+class ServedRun:
+    """A finished run ready to serve: model, training data, catalogue, journals of added items and feedback."""
+
+    def __init__(self, fitted: FittedRun, context: ExploreContext, dataset: DatasetInfo, folder: Path) -> None:
+        self.fitted = fitted
+        self.context = context
+        self.dataset = dataset
+        self.protocol = get_experiment(context.experiment_id).protocol
+        self.items_journal = JsonLinesJournal(folder / "items.jsonl")
+        self.feedback_journal = JsonLinesJournal(folder / "feedback.jsonl")
+        self._lock = threading.Lock()
+        data = context.data
+        training = [str(i) for i in data.item_ids]
+        cold = []
+        if self.capabilities.new_items and context.dataset.items is not None:
+            known = set(training)
+            cold = [i for i in context.dataset.items["item_id"].astype(str) if i not in known]
+        self.catalogue: tuple[str, ...] = tuple(training + cold)
+        items = context.dataset.items
+        self.item_table = (items.assign(item_id=items["item_id"].astype(str)) if items is not None
+                           else pd.DataFrame({"item_id": list(self.catalogue)}))
+        for record in self.items_journal.records():
+            self._apply_item(record["item_id"], record["attributes"])
+
+    @classmethod
+    def load(cls, run_id: int) -> "ServedRun":
+        """Load run `run_id` (an `ExploreError` when it has no loadable model), its experiment and dataset."""
+        fitted = load_fitted_run(run_id)
+        context = load_context(fitted.experiment_id)
+        dataset = get_dataset_info(get_experiment(context.experiment_id).dataset_id)
+        return cls(fitted, context, dataset, get_settings().run_dir(run_id) / "serving")
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return type(self.fitted.model).capabilities
+
+    @property
+    def label(self) -> str:
+        return self.fitted.label
+
+    # -- users ---------------------------------------------------------------------------------------------------
+    def recommend_for_user(self, user_id: str, k: int, exclude_seen: bool,
+                           where: dict[str, str]) -> Recommendation:
+        """Top-k for a user the model was fitted on, among the catalogue items matching `where`."""
+        data = self.context.data
+        position = pd.Index(data.user_ids).get_indexer([user_id])[0]
+        if position < 0:
+            hint = ("it is in the dataset but not in this run's training data (a cold user): "
+                    "POST /recommendations/new-user with its attributes or liked items"
+                    if self._dataset_has_user(user_id) else "check the id, or POST /recommendations/new-user")
+            raise ServingError(404, f"user {user_id!r} is unknown to run {self.fitted.run_id}; {hint}")
+        users = user_query(data, [user_id])
+        history = [str(data.item_ids[i]) for i in data.matrix[position].indices]
+        items = item_query(data, self.candidates(where))
+        return Recommendation("known", rank_with_reasons(self.context, self.fitted, users, items, k, history,
+                                                         users.features, exclude_seen))
+
+    def recommend_for_new_user(self, attributes: dict[str, Any], liked: list[str], k: int,
+                               where: dict[str, str]) -> Recommendation:
+        """Top-k for a user the model never saw, from attributes and a few liked training items; a 422 with the
+        model's own reason when it cannot serve such a user, never another model's answer instead."""
+        reason = type(self.fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=bool(liked),
+                                                      ratings=self.context.data.ratings is not None)
+        if reason is not None:
+            raise ServingError(422, f"{reason}; this run cannot serve new users as asked")
+        unknown = sorted(set(liked) - set(self.context.data.item_ids))
+        if unknown:
+            raise ServingError(422, f"liked: {_shown(unknown)} are not training items of run {self.fitted.run_id}; "
+                                    "a new user is folded in from items the model was trained on")
+        if attributes and self.context.dataset.users is None:
+            raise ServingError(422, "the dataset has no user attributes; send liked items only")
+        users = new_user_query(self.context, attributes, liked)
+        path = self._new_user_path(bool(liked), users.features)
+        items = item_query(self.context.data, self.candidates(where))
+        return Recommendation(path, rank_with_reasons(self.context, self.fitted, users, items, k, list(liked),
+                                                      users.features))
+
+    def _new_user_path(self, has_liked: bool, features: sp.csr_matrix | None) -> ServedPath:
+        caps = self.capabilities
+        if has_liked and caps.user_fold_in:
+            return "fold-in"
+        if caps.uses_user_features:
+            if features is None or features.nnz == 0:
+                raise ServingError(422, f"{self.label} serves a new user from attributes, and none of the values "
+                                        "sent matches the dataset's user attributes; send values the dataset has "
+                                        f"({self._attribute_examples('user')})")
+            return "attributes"
+        return "popularity"
+
+    def _dataset_has_user(self, user_id: str) -> bool:
+        users = self.context.dataset.users
+        return users is not None and user_id in set(users["user_id"].astype(str))
+
+    def _attribute_examples(self, side: str) -> str:
+        table = self.context.dataset.attribute_table(side)
+        if table is None or table.empty:
+            return f"the dataset has no {side} attributes"
+        row = table.iloc[0]
+        return ", ".join(f"{name}={row[name]}" for name in table.columns[:4] if name != f"{side}_id"
+                         and pd.notna(row[name])) + ", ..."
+
+    # -- items ---------------------------------------------------------------------------------------------------
+    def candidates(self, where: dict[str, str]) -> list[str]:
+        """Catalogue items whose attributes match every `name: value` of `where` (a multi-valued attribute such as
+        `tags` matches when one of its values does)."""
+        catalogue = list(self.catalogue)
+        if not where:
+            return catalogue
+        table = self.item_table.set_index("item_id").reindex(catalogue)
+        keep = np.ones(len(catalogue), dtype=bool)
+        kinds = self.context.dataset.item_kinds
+        for name, value in where.items():
+            if name not in table.columns:
+                raise ServingError(422, f"filter: unknown item attribute {name!r}; the items have "
+                                        f"{_shown([c for c in table.columns]) or 'no attributes'}")
+            column = table[name].astype("string").fillna("")
+            if kinds.get(name) == "multi":
+                matches = column.str.split("|").apply(lambda parts: str(value) in [p.strip() for p in parts])
+            else:
+                matches = column == str(value)
+            keep &= matches.to_numpy(dtype=bool)
+        if not keep.any():
+            raise ServingError(422, f"filter {where} matches no item of the catalogue; check the values "
+                                    f"(e.g. {next(iter(where))} is {self._attribute_examples('item')})")
+        return [item for item, kept in zip(catalogue, keep) if kept]
+
+    def add_item(self, item_id: str, attributes: dict[str, Any]) -> None:
+        """Make a new item recommendable at once; journalled (fsync'd) first, so it survives a restart."""
+        reason = type(self.fitted.model).cannot_serve(new_users=False, new_items=True,
+                                                      ratings=self.context.data.ratings is not None)
+        if reason is not None:
+            raise ServingError(422, f"{reason}; this run cannot make new items recommendable")
+        with self._lock:
+            if item_id in set(self.catalogue) or item_id in set(self.item_table["item_id"]):
+                raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
+            row = encode_new_entity(self.context, "item", attributes)
+            if self.capabilities.uses_item_features and (row is None or row.nnz == 0):
+                raise ServingError(422, f"{self.label} scores a new item from its attributes, and none of the values "
+                                        "sent matches the dataset's item attributes; send values the dataset has "
+                                        f"({self._attribute_examples('item')})")
+            self.items_journal.append({"item_id": item_id, "attributes": attributes,
+                                       "added_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+            self._apply_item(item_id, attributes)
+
+    def _apply_item(self, item_id: str, attributes: dict[str, Any]) -> None:
+        """Extend the item features, attribute table, labels and catalogue by one item (validated before)."""
+        data = self.context.data
+        row = encode_new_entity(self.context, "item", attributes)
+        if row is not None and data.item_features is not None:
+            features = data.item_features
+            # the explainer reads the same TrainData, so the new item's attributes also give it reasons
+            data.item_features = dataclasses.replace(features, ids=np.append(features.ids, item_id),
+                                                     matrix=sp.vstack([features.matrix, row]).tocsr())
+        entry = pd.DataFrame([{"item_id": item_id, **attributes}])
+        self.item_table = pd.concat([self.item_table, entry], ignore_index=True)
+        self.context.explainer.labels.update(item_labels(entry))
+        self.catalogue = (*self.catalogue, item_id)
+
+    def similar_items(self, item_id: str, k: int) -> RankedItems:
+        """What the model recommends to someone who liked only `item_id`: its item-to-item view."""
+        if item_id not in set(self.catalogue):
+            raise ServingError(404, f"item {item_id!r} is not in the catalogue of run {self.fitted.run_id}; "
+                                    "check the id (GET /health names the dataset)")
+        if item_id not in set(self.context.data.item_ids):
+            raise ServingError(422, f"item {item_id!r} has no training interactions, so no liked-item evidence "
+                                    "links it to others; ask POST /items/audience with its attributes instead")
+        if not self.capabilities.user_fold_in:
+            raise ServingError(422, f"{self.label} cannot fold in a user from liked items, so it has no "
+                                    "item-to-item view; use a run of a fold-in model such as itemknn")
+        users = new_user_query(self.context, {}, [item_id])
+        items = item_query(self.context.data, list(self.catalogue))
+        return rank_with_reasons(self.context, self.fitted, users, items, k, [item_id], None)
+
+    def audience(self, attributes: dict[str, Any], n: int) -> pd.DataFrame:
+        """The `n` training users the model scores highest for a new item with `attributes` (user_id, score)."""
+        if not attributes:
+            raise ServingError(422, "attributes: describe the new item with at least one attribute "
+                                    f"({self._attribute_examples('item')})")
+        answer = audience_for_new_item(self.context, [self.fitted], attributes, n)[0]
+        if answer.not_applicable is not None:
+            raise ServingError(422, f"{answer.not_applicable}; this run cannot find an audience for a new item")
+        return answer.table[["user_id", "score"]]
+
+    # -- feedback ------------------------------------------------------------------------------------------------
+    def record_feedback(self, record: dict[str, Any]) -> None:
+        """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue."""
+        if record["item_id"] not in set(self.catalogue):
+            raise ServingError(404, f"item_id {record['item_id']!r} is not in the catalogue; feedback must name an "
+                                    "item the run serves (POST /items adds one)")
+        self.feedback_journal.append(record)
+
