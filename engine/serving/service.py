@@ -21,11 +21,11 @@ import scipy.sparse as sp
 
 from engine.config import get_settings
 from engine.data.catalog import DatasetInfo, get_dataset_info
+from engine.data.indexing import item_query, user_query
 from engine.experiments import get_experiment
 from engine.explain import item_labels
 from engine.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
                             load_context, load_fitted_run, new_user_query, rank_with_reasons)
-from engine.data.indexing import item_query, user_query
 from engine.models.base import Capabilities
 from engine.serving.journal import JsonLinesJournal
 
@@ -76,7 +76,8 @@ class ServedRun:
         self.item_table = (items.assign(item_id=items["item_id"].astype(str)) if items is not None
                            else pd.DataFrame({"item_id": list(self.catalogue)}))
         for record in self.items_journal.records():
-            self._apply_item(record["item_id"], record["attributes"])
+            self._apply_item(record["item_id"], record["attributes"],
+                             encode_new_entity(context, "item", record["attributes"]))
 
     @classmethod
     def load(cls, run_id: int) -> "ServedRun":
@@ -125,6 +126,7 @@ class ServedRun:
                                     "a new user is folded in from items the model was trained on")
         if attributes and self.context.dataset.users is None:
             raise ServingError(422, "the dataset has no user attributes; send liked items only")
+        self.encode_attributes("user", attributes)
         users = new_user_query(self.context, attributes, liked)
         path = self._new_user_path(bool(liked), users.features)
         items = item_query(self.context.data, self.candidates(where))
@@ -137,11 +139,29 @@ class ServedRun:
             return "fold-in"
         if caps.uses_user_features:
             if features is None or features.nnz == 0:
-                raise ServingError(422, f"{self.label} serves a new user from attributes, and none of the values "
-                                        "sent matches the dataset's user attributes; send values the dataset has "
-                                        f"({self._attribute_examples('user')})")
+                raise self._nothing_matches("user")
             return "attributes"
         return "popularity"
+
+    def encode_attributes(self, side: str, values: dict[str, Any], required: bool = False) -> sp.csr_matrix | None:
+        """The feature row of a new user or item (`side`) with attribute `values`; a 422 for the id column sent as
+        an attribute, for numbers so far outside the dataset's range that they encode to inf, and, when `required`
+        (the model scores from attributes alone), for values of which none matches the dataset's."""
+        id_column = f"{side}_id"
+        if id_column in values:
+            raise ServingError(422, f"attributes: {id_column} is the {side}'s id, not an attribute; leave it out")
+        row = encode_new_entity(self.context, side, values)
+        if row is not None and not np.isfinite(row.data).all():
+            raise ServingError(422, f"attributes {values} lie too far outside the dataset's range to be scored; "
+                                    f"send values like the dataset's ({self._attribute_examples(side)})")
+        if required and (row is None or row.nnz == 0):
+            raise self._nothing_matches(side)
+        return row
+
+    def _nothing_matches(self, side: str) -> ServingError:
+        return ServingError(422, f"{self.label} scores a new {side} from attributes, and none of the values sent "
+                                 f"matches the dataset's {side} attributes; send values the dataset has "
+                                 f"({self._attribute_examples(side)})")
 
     def _dataset_has_user(self, user_id: str) -> bool:
         users = self.context.dataset.users
@@ -168,7 +188,7 @@ class ServedRun:
         for name, value in where.items():
             if name not in table.columns:
                 raise ServingError(422, f"filter: unknown item attribute {name!r}; the items have "
-                                        f"{_shown([c for c in table.columns]) or 'no attributes'}")
+                                        f"{_shown(list(table.columns)) or 'no attributes'}")
             column = table[name].astype("string").fillna("")
             if kinds.get(name) == "multi":
                 matches = column.str.split("|").apply(lambda parts: str(value) in [p.strip() for p in parts])
@@ -189,19 +209,14 @@ class ServedRun:
         with self._lock:
             if item_id in set(self.catalogue) or item_id in set(self.item_table["item_id"]):
                 raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
-            row = encode_new_entity(self.context, "item", attributes)
-            if self.capabilities.uses_item_features and (row is None or row.nnz == 0):
-                raise ServingError(422, f"{self.label} scores a new item from its attributes, and none of the values "
-                                        "sent matches the dataset's item attributes; send values the dataset has "
-                                        f"({self._attribute_examples('item')})")
+            row = self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
             self.items_journal.append({"item_id": item_id, "attributes": attributes,
                                        "added_at": dt.datetime.now(dt.timezone.utc).isoformat()})
-            self._apply_item(item_id, attributes)
+            self._apply_item(item_id, attributes, row)
 
-    def _apply_item(self, item_id: str, attributes: dict[str, Any]) -> None:
-        """Extend the item features, attribute table, labels and catalogue by one item (validated before)."""
+    def _apply_item(self, item_id: str, attributes: dict[str, Any], row: sp.csr_matrix | None) -> None:
+        """Extend the item features (by `row`, its encoding), attribute table, labels and catalogue by one item."""
         data = self.context.data
-        row = encode_new_entity(self.context, "item", attributes)
         if row is not None and data.item_features is not None:
             features = data.item_features
             # the explainer reads the same TrainData, so the new item's attributes also give it reasons
@@ -229,9 +244,7 @@ class ServedRun:
 
     def audience(self, attributes: dict[str, Any], n: int) -> pd.DataFrame:
         """The `n` training users the model scores highest for a new item with `attributes` (user_id, score)."""
-        if not attributes:
-            raise ServingError(422, "attributes: describe the new item with at least one attribute "
-                                    f"({self._attribute_examples('item')})")
+        self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
         answer = audience_for_new_item(self.context, [self.fitted], attributes, n)[0]
         if answer.not_applicable is not None:
             raise ServingError(422, f"{answer.not_applicable}; this run cannot find an audience for a new item")

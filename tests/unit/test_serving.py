@@ -193,6 +193,9 @@ BAD_REQUESTS = [
     ("get", "/items/i1/similar?k=abc", None),
     ("post", "/items/audience", {"attributes": {}}),
     ("post", "/items/audience", {"attributes": {"no_such_attribute": "x"}}),
+    ("post", "/items/audience", {"attributes": {"price": "cheap"}}),
+    ("post", "/items", {"item_id": "z", "attributes": {"item_id": "other", "category": "books"}}),
+    ("post", "/recommendations/new-user", {"attributes": {"age": 1e308}}),
     ("post", "/feedback", {"user_id": "u1", "item_id": "i1"}),
     ("post", "/feedback", {"user_id": "u1", "item_id": "no-such-item", "event": "click"}),
     ("post", "/feedback", {"user_id": "u1", "item_id": "i1", "rating": "five"}),
@@ -201,6 +204,7 @@ BAD_REQUESTS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # the age of 1e308
 @pytest.mark.parametrize("model", ["mapper", "itemknn"])
 def test_no_bad_input_ever_gets_a_500(runs: dict[str, int], model: str):
     client = TestClient(create_app(runs[model]), raise_server_exceptions=False)
