@@ -97,7 +97,7 @@ class ServedRun:
 
     # -- users ---------------------------------------------------------------------------------------------------
     def recommend_for_user(self, user_id: str, k: int, exclude_seen: bool,
-                           where: dict[str, str]) -> Recommendation:
+                           where: dict[str, Any]) -> Recommendation:
         """Top-k for a user the model was fitted on, among the catalogue items matching `where`."""
         data = self.context.data
         position = pd.Index(data.user_ids).get_indexer([user_id])[0]
@@ -113,7 +113,7 @@ class ServedRun:
                                                          users.features, exclude_seen))
 
     def recommend_for_new_user(self, attributes: dict[str, Any], liked: list[str], k: int,
-                               where: dict[str, str]) -> Recommendation:
+                               where: dict[str, Any]) -> Recommendation:
         """Top-k for a user the model never saw, from attributes and a few liked training items; a 422 with the
         model's own reason when it cannot serve such a user, never another model's answer instead."""
         reason = type(self.fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=bool(liked),
@@ -176,7 +176,7 @@ class ServedRun:
                          and pd.notna(row[name])) + ", ..."
 
     # -- items ---------------------------------------------------------------------------------------------------
-    def candidates(self, where: dict[str, str]) -> list[str]:
+    def candidates(self, where: dict[str, Any]) -> list[str]:
         """Catalogue items whose attributes match every `name: value` of `where` (a multi-valued attribute such as
         `tags` matches when one of its values does)."""
         catalogue = list(self.catalogue)
