@@ -257,6 +257,7 @@ def add_models_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_models(args: argparse.Namespace) -> int:
     """List registered models with what they can serve and their default hyper-parameters."""
+    from engine.jobs.params import capability_summary
     from engine.models.registry import get_model_class, model_names
 
     entries = []
@@ -269,8 +270,7 @@ def run_models(args: argparse.Namespace) -> int:
         print(json.dumps(entries, indent=1))
         return 0
     for entry in entries:
-        serves = [key.replace("_", " ") for key, value in entry["capabilities"].items() if value]
-        print(f"{entry['name']:<16} {entry['label']:<24} {entry['family']:<14} {', '.join(serves) or 'warm only'}")
+        print(f"{entry['name']:<16} {entry['label']:<24} {entry['family']:<14} {capability_summary(entry['name'])}")
     return 0
 
 

@@ -84,7 +84,9 @@ def test_models_lists_what_each_model_can_serve(capsys):
     assert models["random"]["capabilities"]["new_items"] is True
     assert models["mostpop"]["capabilities"]["new_items"] is False
     code, table, _ = run_cli(capsys, "models")
-    assert code == 0 and "mostpop" in table
+    # the same words as the Train form: MostPopular serves new users without reading their attributes
+    line = next(row for row in table.splitlines() if row.startswith("mostpop "))
+    assert code == 0 and "new users (without attributes, not personalised)" in line
 
 
 @pytest.mark.parametrize("argv, reason", [
