@@ -187,10 +187,14 @@ def with_item_attributes(context: ExploreContext, frame: pd.DataFrame) -> pd.Dat
     items = context.dataset.items
     if items is None:
         return frame
-    shown = [c for c in items.columns if c == "item_id" or context.dataset.item_kinds.get(c) != "ignore"
-             or c in ("title", "name")]
-    table = items[shown].assign(item_id=items["item_id"].astype(str))
-    return frame.merge(table, on="item_id", how="left")
+    return frame.merge(_described(items, "item_id", context.dataset.item_kinds), on="item_id", how="left")
+
+
+def _described(table: pd.DataFrame, id_column: str, kinds: dict[str, str]) -> pd.DataFrame:
+    """An attribute table as a person reads it: string ids, without the attributes set to 'ignore' (zip codes,
+    urls), but keeping a title or name, which identify an item to a person even when no model reads them."""
+    shown = [c for c in table.columns if c == id_column or kinds.get(c) != "ignore" or c in ("title", "name")]
+    return table[shown].assign(**{id_column: table[id_column].astype(str)})
 
 
 def user_history(context: ExploreContext, slice_name: str, user_id: str) -> pd.DataFrame:
@@ -382,6 +386,7 @@ def audience_for_new_item(context: ExploreContext, runs: list[FittedRun], values
                               "user_id": [str(users.ids[i]) for i in top.indices.tolist()],
                               "score": top.values.numpy().astype(np.float64)})
         if user_table is not None:
-            table = table.merge(user_table.assign(user_id=user_table["user_id"].astype(str)), on="user_id", how="left")
+            table = table.merge(_described(user_table, "user_id", context.dataset.user_kinds), on="user_id",
+                                how="left")
         answers.append(ModelAnswer(fitted, table))
     return answers

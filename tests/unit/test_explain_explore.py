@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -215,3 +216,12 @@ def test_the_page_opens_on_one_run_per_model_before_a_second_run_of_any(explored
                     itemknn: "itemknn"}
     # (ItemKNN cannot answer on the opening cold-user slice, so a second Content run comes before it)
     assert explore.default_runs(context, newest_first, limit=3) == [100, mostpop, 101]
+
+
+def test_a_new_items_audience_leaves_out_the_user_attributes_set_to_ignore(explored):
+    context, runs, _ = explored
+    ignoring = dataclasses.replace(context, dataset=dataclasses.replace(
+        context.dataset, user_kinds={**context.dataset.user_kinds, "region": "ignore"}))
+    (answer,) = [a for a in explore.audience_for_new_item(ignoring, runs, {"category": "toys"}, n=5)
+                 if a.run.name == "content"]
+    assert "occupation" in answer.table.columns and "region" not in answer.table.columns
