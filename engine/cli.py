@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.cli_intake import add_intake_arguments
+from engine.cli_intake import add_intake_arguments, parse_assignments
 from engine.data.errors import DataError
 from engine.jobs.supervisor import add_worker_arguments, run_worker
 from engine.models.registry import UnknownModelError
@@ -46,17 +46,6 @@ class Subcommand:
 def one_line(error: BaseException) -> str:
     """An error message flattened to one line (data errors carry what, where and how to fix)."""
     return " ".join(str(error).split())
-
-
-def parse_assignments(items: list[str], option: str) -> dict[str, str]:
-    """`key=value` pairs of a repeatable option into a dict."""
-    pairs: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"{option} {item!r} must look like key=value")
-        pairs[key.strip()] = value.strip()
-    return pairs
 
 
 def parse_value(text: str) -> Any:

@@ -50,12 +50,13 @@ def add_intake_arguments(parser: argparse.ArgumentParser) -> None:
                             "strongest (default last)")
 
 
-def _pairs(items: list[str], option: str) -> dict[str, str]:
+def parse_assignments(items: list[str], option: str) -> dict[str, str]:
+    """`key=value` pairs of a repeatable option into a dict (every `--x k=v` option of the command line)."""
     pairs: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise DataError(f"{option} {item!r} must look like key=value", option, f"For example {option} a=b")
+            raise DataError(f"{option} {item!r} must look like key=value")
         pairs[key.strip()] = value.strip()
     return pairs
 
@@ -63,13 +64,13 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 def folder_mapping(args: argparse.Namespace) -> FolderMapping:
     """The column mapping the options ask for; unknown roles and kinds are bad input."""
     columns: dict[str, str | None] = {}
-    for role, column in _pairs(args.column, "--column").items():
+    for role, column in parse_assignments(args.column, "--column").items():
         if role not in ROLES:
             raise DataError(f"--column names the role '{role}'", "--column", f"Use one of: {', '.join(ROLES)}")
         columns[role] = None if column.lower() in _UNMAPPED else column
     kinds = {}
     for side in ("item", "user"):
-        chosen = _pairs(getattr(args, f"{side}_kind"), f"--{side}-kind")
+        chosen = parse_assignments(getattr(args, f"{side}_kind"), f"--{side}-kind")
         unknown = sorted(set(chosen.values()) - set(ATTRIBUTE_KINDS))
         if unknown:
             raise DataError(f"--{side}-kind names the kind '{unknown[0]}'", f"--{side}-kind",
@@ -82,7 +83,7 @@ def folder_mapping(args: argparse.Namespace) -> FolderMapping:
 def intake_options(args: argparse.Namespace) -> IntakeOptions:
     """Feedback and duplicates as the options ask; None feedback leaves the guess to intake."""
     weights = {}
-    for event, weight in _pairs(args.event_weight, "--event-weight").items():
+    for event, weight in parse_assignments(args.event_weight, "--event-weight").items():
         try:
             weights[event] = float(weight)
         except ValueError:

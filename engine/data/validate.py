@@ -191,9 +191,13 @@ def _resolve_counts(frame: pd.DataFrame, feedback: Feedback, label: str) -> Feed
     return feedback
 
 
-def _resolve_feedback(frame: pd.DataFrame, feedback: Feedback | None, label: str, rating_column: str | None
+def _resolve_feedback(frame: pd.DataFrame, options: IntakeOptions, label: str, rating_column: str | None
                       ) -> tuple[Feedback, list[DataWarning]]:
     warnings: list[DataWarning] = []
+    feedback = options.feedback
+    if (options.guess_count_weight and feedback is not None and feedback.kind == "implicit"
+            and feedback.count_weight is None and "rating" in frame.columns and looks_like_counts(frame["rating"])):
+        feedback = replace(feedback, count_weight="log")
     if feedback is None:
         feedback = default_feedback(frame["rating"] if "rating" in frame.columns else None)
         if feedback.count_weight is not None:
@@ -289,11 +293,7 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
         out["timestamp"] = to_unix_seconds(frame[roles.timestamp], roles.timestamp, first_row)
     if roles.event is not None:
         out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
-    feedback = options.feedback
-    if (options.guess_count_weight and feedback is not None and feedback.kind == "implicit"
-            and feedback.count_weight is None and "rating" in out.columns and looks_like_counts(out["rating"])):
-        feedback = replace(feedback, count_weight="log")
-    feedback, warnings = _resolve_feedback(out, feedback, label, roles.rating)
+    feedback, warnings = _resolve_feedback(out, options, label, roles.rating)
     out, duplicate_warnings = _resolve_duplicates(out, options.duplicates, feedback, label, first_row)
     for role, count in (("user", out["user_id"].nunique()), ("item", out["item_id"].nunique())):
         if count < 2:
