@@ -87,6 +87,10 @@ def pareto_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
     figure.add_trace(go.Scatter(x=front["fit_seconds"], y=front["quality"], mode="lines", name="Pareto front",
                                 line={"dash": "dot", "color": "grey"}))
     figure.update_traces(marker={"size": 12}, selector={"mode": "markers"})
+    # plotly names a colour-and-symbol trace "variant, True": the star already says which runs are on the front
+    figure.for_each_trace(lambda trace: trace.update(name=trace.name.rsplit(", ", 1)[0]),
+                          selector={"mode": "markers"})
+    figure.update_layout(legend_title_text="model (star: on the Pareto front)")
     return figure
 
 

@@ -56,6 +56,9 @@ def test_pareto_chart_joins_only_the_front(recorded):
     figure = charts.pareto_chart(frame, "ndcg@10")
     front = next(t for t in figure.data if t.name == "Pareto front")
     assert list(front.x) == pytest.approx([0.1, 2.0])
+    # the legend names models, not "model, True": the star marks the front
+    points = [t.name for t in figure.data if t.mode == "markers"]
+    assert sorted(points) == sorted(frame["variant"]) and not any(n.endswith(("True", "False")) for n in points)
 
 
 def test_report_is_self_contained_and_carries_every_leaderboard_and_chart(recorded):
