@@ -1,15 +1,16 @@
-"""One SQLAlchemy engine per process, SQLite tuned for a reader app plus writer workers, schema kept current."""
+"""One SQLAlchemy engine per process (embedded SQLite tuned for a reader app plus writer workers, or PostgreSQL for
+several machines), its schema brought to the newest Alembic revision on first use."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import get_settings
-from engine.store.tables import Base
+from engine.store.migrate import upgrade_to_head
 
 _engines: dict[str, Engine] = {}
 
@@ -35,22 +36,9 @@ def get_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
-        migrate(engine)
+        upgrade_to_head(engine)
         _engines[url] = engine
     return engine
-
-
-def migrate(engine: Engine) -> None:
-    """Create missing tables and add columns introduced since the file was made (additive migrations only)."""
-    Base.metadata.create_all(engine)
-    inspector = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present:
-                    ddl_type = column.type.compile(dialect=engine.dialect)
-                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl_type}'))
 
 
 def dispose_engines() -> None:
