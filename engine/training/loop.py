@@ -6,21 +6,24 @@ optimizer from the config, device and mixed precision, seeded batches, early sto
 validation slice (`FitContext.validator`, never the test part) with `patience` and `eval_every`, the best epoch's
 weights restored at the end, the time budget, progress events and cooperative cancellation.
 
-    class BPR(Recommender):
-        Config = BPRConfig                      # extends GradientConfig: epochs, batch_size, lr, patience, ...
+A model subclasses `TorchRecommender` and calls `self.run_training(sampler, batch_loss, context)` from `_fit`
+(see `engine/models/bpr.py`); underneath, that is this call, runnable as it stands:
 
-        def _fit(self, data, context):
-            self.device = pick_device(context.device)
-            self.module = MatrixFactorization(data.n_users, data.n_items, self.config.dim).to(self.device)
-            sampler = NegativeSampler(data.matrix, batch_size=self.config.batch_size, seed=self.seed,
-                                      kind=self.config.negative_sampling, alpha=self.config.popularity_alpha)
-
-            def batch_loss(batch):
-                users, positives, negatives, _weights = batch
-                return bpr_loss(self.module, users, positives, negatives[:, 0])
-
-            self.training_report = train(self.module, sampler, batch_loss, config=self.config,
-                                         context=context, model=self, seed=self.seed, device=self.device)
+    >>> import scipy.sparse as sp
+    >>> from engine.training.losses import bpr_loss
+    >>> from engine.training.sampler import NegativeSampler
+    >>> matrix = sp.random(30, 20, density=0.3, format="csr", random_state=0)
+    >>> module = nn.ModuleDict({"user": nn.Embedding(30, 4), "item": nn.Embedding(20, 4)})
+    >>> def batch_loss(batch):
+    ...     users, positives, negatives, _weights = batch          # negatives: (B, n_negatives)
+    ...     p = module["user"](users)
+    ...     positive = (p * module["item"](positives)).sum(-1)     # (B,)
+    ...     negative = torch.einsum("bd,bnd->bn", p, module["item"](negatives))
+    ...     return bpr_loss(positive, negative)                     # scores, not the module
+    >>> sampler = NegativeSampler(matrix, batch_size=32, seed=0)
+    >>> report = train(module, sampler, batch_loss, config=GradientConfig(epochs=3), context=FitContext())
+    >>> report.epochs_run, report.stop_reason, len(report.history)
+    (3, 'completed', 3)
 
 `score` must read the module's current weights, because the validator scores the model mid-training.
 """
