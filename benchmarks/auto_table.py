@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_cases import ProtocolCase, protocol_cases  # noqa: E402
+from engine.core.model import FitContext, Recommender  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.dataset import Dataset  # noqa: E402
 from engine.data.synthetic_kinds import generate_kind  # noqa: E402
 from engine.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.auto import DEFAULT_CANDIDATES  # noqa: E402
-from engine.models.base import FitContext, Recommender  # noqa: E402
 from engine.models.registry import create_model  # noqa: E402
 
 METRIC = "ndcg@20"

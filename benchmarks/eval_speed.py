@@ -26,9 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.data.features import FeatureMatrix  # noqa: E402
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.features import FeatureMatrix  # noqa: E402
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender  # noqa: E402
 from engine.evaluation import evaluate  # noqa: E402
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery  # noqa: E402
 from engine.protocols.split import EvalSlice  # noqa: E402
 from engine.training.device import describe_device, pick_device  # noqa: E402
 

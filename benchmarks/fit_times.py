@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_cases import protocol_cases  # noqa: E402
+from engine.core.model import FitContext  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.models.base import FitContext  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
 from engine.tuning import DEFAULT_TRIAL_SECONDS  # noqa: E402
 

@@ -33,8 +33,8 @@ from pydantic import Field
 if __package__ in (None, ""):  # run as a script: make the engine importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.models.base import (Capabilities, FitContext, ItemQuery, ModelConfig, Recommender,  # noqa: E402
-                                TrainData, UserQuery)
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 from engine.models.hybrid_mf import HybridMFConfig, HybridMFRecommender  # noqa: E402
 
 MODELS: dict[str, str] = {

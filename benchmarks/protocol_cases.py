@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from engine.core.data import TrainData
+from engine.core.features import FeatureMatrix
 from engine.data.dataset import Dataset
-from engine.data.features import FeatureMatrix
 from engine.data.indexing import build_train_data, dataset_features
 from engine.evaluation import SliceValidator, make_validator
-from engine.models.base import TrainData
 from engine.protocols import make_split
 from engine.protocols.split import EvalSlice, Split
 

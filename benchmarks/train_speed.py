@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.library_models import (INSTALL_HINT, THREADS_ENV, ImplicitALS, ImplicitBPR,  # noqa: E402
                                        missing_libraries)
+from engine.core.data import TrainData
+from engine.core.model import FitContext, Recommender  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.dataset import Dataset  # noqa: E402
 from engine.data.indexing import build_train_data  # noqa: E402
 from engine.data.synthetic import generate_synthetic  # noqa: E402
-from engine.models.base import FitContext, Recommender, TrainData  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
 from engine.training.device import describe_device  # noqa: E402
 from engine.training.recommender import TorchRecommender  # noqa: E402

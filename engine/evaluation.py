@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from engine.core.data import ItemQuery, TrainData, seen_mask
+from engine.core.model import Recommender
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
 from engine.metrics.ranking import at_k_metrics, auc_from_positions, top_k
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
-from engine.models.base import ItemQuery, Recommender, TrainData, seen_mask
 from engine.protocols.common import rng_for
 from engine.protocols.split import EvalSlice, Split
 
@@ -265,5 +266,5 @@ class SliceValidator:
 
 
 def make_validator(train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> SliceValidator:
-    """A `Validator` (engine.models.base) on the protocol's validation slice, for early stopping and tuning."""
+    """A `Validator` (engine.core.model) on the protocol's validation slice, for early stopping and tuning."""
     return SliceValidator(train_data, split, metric, seed)

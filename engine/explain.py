@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.models.base import TrainData
+from engine.core.data import TrainData
 
 REASON_KINDS = {
     "co-liked": "Because you liked X: the item in your history most often liked by the same people (item-item "

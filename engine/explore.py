@@ -20,14 +20,16 @@ import torch
 
 from engine.comparison import cold_first, slice_sort_key
 from engine.config import get_settings
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.features import FeatureMatrix
+from engine.core.model import Recommender
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
-from engine.data.features import FeatureMatrix, encode_attributes, numeric_levels, parse_dates
+from engine.data.features import encode_attributes, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.evaluation import reason_not_served
 from engine.experiments import get_experiment, load_split
 from engine.explain import Explainer, Reason, item_labels, reason_kind_for
-from engine.models.base import ItemQuery, Recommender, TrainData, UserQuery
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.protocols.split import EvalSlice, Split
 from engine.store.db import session_scope

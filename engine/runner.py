@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 from pydantic import ValidationError
 
+from engine.core.model import FitContext, ProgressReporter, Recommender
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 from engine.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
-from engine.models.base import FitContext, ProgressReporter, Recommender
 from engine.models.registry import create_model
 from engine.protocols.split import Split
 from engine.training.device import describe_device, pick_device, seed_everything

@@ -2,7 +2,7 @@
 
 A comparison is fair only when every model had the same chance on the user's data (Rendle et al. 2019, "On the
 difficulty of evaluating baselines"). Each model gets the same `TuningBudget` (trials, or minutes of wall time)
-over its declared search space (`engine.models.search_space`): optuna's TPE sampler, seeded, so the same seed and
+over its declared search space (`engine.core.search_space`): optuna's TPE sampler, seeded, so the same seed and
 budget give the same trials; the first trial is always the model's defaults, then the best settings known from
 earlier comparisons (`start_from`); a trial whose validation curve falls below the median of earlier trials at the
 same epoch is pruned (optuna's MedianPruner), and `trial_seconds` caps one fit (gradient models keep their best
@@ -20,9 +20,10 @@ from typing import Any, Callable, Literal
 import optuna
 from pydantic import ValidationError
 
-from engine.models.base import FitContext, ProgressReporter, Recommender, TrainData, Validator
+from engine.core.data import TrainData
+from engine.core.model import FitContext, ProgressReporter, Recommender, Validator
+from engine.core.search_space import contains, suggest
 from engine.models.registry import create_model, get_model_class
-from engine.models.search_space import contains, suggest
 
 DEFAULT_TRIALS = 16
 """Enough for TPE to home in on a handful of dimensions; the Train form's and the benchmarks' default."""

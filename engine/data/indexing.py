@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.features import FeatureMatrix
 from engine.data.dataset import Dataset
-from engine.data.features import FeatureMatrix, encode_attributes
-from engine.models.base import ItemQuery, TrainData, UserQuery
+from engine.data.features import encode_attributes
 
 
 def dataset_features(dataset: Dataset) -> tuple[FeatureMatrix | None, FeatureMatrix | None]:

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic.fields import FieldInfo
 
-from engine.models.base import Capabilities
+from engine.core.model import Capabilities
+from engine.core.search_space import describe, grid_points
 from engine.models.registry import get_model_class
-from engine.models.search_space import describe, grid_points
 
 FieldKind = Literal["int", "float", "bool", "choice", "text", "fixed"]
 

@@ -15,8 +15,9 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from engine.data.features import FeatureMatrix
-from engine.models.base import FitContext, TrainData
+from engine.core.data import TrainData
+from engine.core.features import FeatureMatrix
+from engine.core.model import FitContext
 from engine.training.feature_modules import FeatureBag, FeatureTable, SparseRows
 from engine.training.recommender import TorchRecommender
 

@@ -12,8 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import FitContext, Recommender
 from engine.models._scoring import as_scores, require_known_items, sparse_from_state, sparse_state
-from engine.models.base import FitContext, ItemQuery, Recommender, TrainData, UserQuery
 
 
 class ItemToItemRecommender(Recommender):

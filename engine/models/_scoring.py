@@ -11,7 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from engine.models.base import ItemQuery, Recommender, UserQuery
+from engine.core.data import ItemQuery, UserQuery
+from engine.core.model import Recommender
 
 
 def as_scores(values: np.ndarray | sp.spmatrix | torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from engine.data.features import FeatureMatrix
+from engine.core.features import FeatureMatrix
 
 _BLOCK_ROWS = 2048
 

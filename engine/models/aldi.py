@@ -24,10 +24,11 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
 from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, ContentEncoder, query_rows,
                                      training_table)
 from engine.models._scoring import as_scores, require_known_users
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.sampler import NegativeSampler
 

@@ -16,9 +16,10 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
 
 FOLD_IN_CG_STEPS = 32
 """CG steps when folding in a vector from zero: enough to converge for the factor sizes used here."""

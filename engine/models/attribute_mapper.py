@@ -16,11 +16,12 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
-from engine.data.features import FeatureMatrix
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.features import FeatureMatrix
+from engine.core.model import Capabilities, FitContext, Recommender
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores
 from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, known_or_folded_in, solve_factors
-from engine.models.base import Capabilities, FitContext, ItemQuery, Recommender, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
 
 
 class AttributeMapperConfig(ALSConfig):

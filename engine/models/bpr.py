@@ -16,8 +16,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
+from engine.core.search_space import FloatRange, IntRange
 from engine.training.fold_in import fold_in_vectors
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.losses import bpr_loss, l2_penalty

@@ -20,12 +20,13 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
-from engine.data.features import FeatureMatrix
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.features import FeatureMatrix
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores, sparse_from_state, sparse_state
 from engine.models._similarity import (column_kinds, feature_rows, indicator_columns, l2_normalize_rows,
                                        segment_item_rates, segment_scores, smooth_idf, tfidf_rows)
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
 
 _KIND_CODES = {"numeric": 0, "category": 1, "text": 2}
 

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from engine.core.data import TrainData
+from engine.core.model import Capabilities, FitContext, ModelConfig
+from engine.core.search_space import FloatRange
 from engine.models._item_to_item import ItemToItemRecommender
-from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
-from engine.models.search_space import FloatRange
 
 MAX_ITEMS = 25_000
 """Above this, the dense item x item inverse no longer fits a typical machine's memory (float64)."""

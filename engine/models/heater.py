@@ -19,10 +19,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
 from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, query_factors, query_rows,
                                      training_table)
 from engine.models._scoring import as_scores
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
 from engine.training.feature_modules import FeatureBag, SparseRows
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.sampler import NegativeSampler

@@ -16,8 +16,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
+from engine.core.search_space import FloatRange, IntRange
 from engine.training.feature_modules import (FeatureTable, IdAndFeatureEmbedding, query_rows, table_rows,
                                              take_rows, training_table)
 from engine.training.loop import GradientConfig, tuned_default

@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
 from engine.models._backbone import history_mean
 from engine.models._scoring import as_scores, require_known_items
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.recommender import TorchRecommender
 from engine.training.sampler import NegativeSampler, NegativeSampling

@@ -10,10 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import Field
 
+from engine.core.data import TrainData
+from engine.core.model import Capabilities, FitContext, ModelConfig
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._item_to_item import ItemToItemRecommender
 from engine.models._similarity import cosine_top_k
-from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
-from engine.models.search_space import FloatRange, IntRange
 
 
 class ItemKNNConfig(ModelConfig):

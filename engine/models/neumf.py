@@ -12,7 +12,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.pair_mlp import PairMLP
 from engine.training.recommender import TorchRecommender

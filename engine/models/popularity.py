@@ -7,8 +7,9 @@ import pandas as pd
 import torch
 from pydantic import Field
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 from engine.models._scoring import as_scores
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
 
 SECONDS_PER_DAY = 86_400
 

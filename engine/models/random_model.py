@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 from engine.models._scoring import as_scores, splitmix64, stable_id_hash
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
 
 
 class RandomConfig(ModelConfig):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from importlib import import_module
 
-from engine.models.base import Recommender
+from engine.core.model import Recommender
 
 MODELS: dict[str, str] = {
     # key: "engine.models.<module>:<Class>"   (keep grouped by family)

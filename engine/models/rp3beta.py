@@ -8,10 +8,11 @@ from __future__ import annotations
 import scipy.sparse as sp
 from pydantic import Field
 
+from engine.core.data import TrainData
+from engine.core.model import Capabilities, FitContext, ModelConfig
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._item_to_item import ItemToItemRecommender
 from engine.models._similarity import rp3beta_top_k
-from engine.models.base import Capabilities, FitContext, ModelConfig, TrainData
-from engine.models.search_space import FloatRange, IntRange
 
 
 class RP3betaConfig(ModelConfig):

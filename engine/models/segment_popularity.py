@@ -7,9 +7,10 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 from engine.models._scoring import as_scores, require_known_items
 from engine.models._similarity import feature_rows, indicator_columns, segment_item_rates, segment_scores
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
 
 
 class SegmentPopularityConfig(ModelConfig):

@@ -14,7 +14,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, TrainData, UserQuery
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext
 from engine.training.batches import TensorBatches
 from engine.training.feature_modules import FeatureBag, FeatureTable, SparseRows
 from engine.training.loop import GradientConfig, tuned_default

@@ -12,10 +12,11 @@ import scipy.sparse as sp
 import torch
 from pydantic import Field
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
+from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores, sparse_from_state, sparse_state
 from engine.models._similarity import cosine_top_k
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
-from engine.models.search_space import FloatRange, IntRange
 
 
 class UserKNNConfig(ModelConfig):

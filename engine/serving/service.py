@@ -20,13 +20,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine.config import get_settings
+from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query, user_query
 from engine.experiments import get_experiment
 from engine.explain import item_labels
 from engine.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
                             load_context, load_fitted_run, new_user_query, rank_with_reasons)
-from engine.models.base import Capabilities
 from engine.serving.journal import JsonLinesJournal
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]

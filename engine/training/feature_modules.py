@@ -1,4 +1,4 @@
-"""The one feature encoder for models: sparse attribute rows (engine.data.features.FeatureMatrix) -> torch.
+"""The one feature encoder for models: sparse attribute rows (engine.core.features.FeatureMatrix) -> torch.
 
 - `SparseRows`: a batch of CSR rows as torch tensors (column indices, row offsets, values);
 - `FeatureTable`: every training entity's rows kept on the device, gathered by index without leaving it;
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from engine.data.features import FeatureMatrix
+from engine.core.features import FeatureMatrix
 
 
 @dataclass

@@ -41,7 +41,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from torch import nn
 
-from engine.models.base import FitContext, ModelConfig, Recommender
+from engine.core.model import FitContext, ModelConfig, Recommender
 from engine.training.batches import BatchProvider
 from engine.training.device import MixedPrecision, seed_everything
 from engine.training.sampler import NegativeSampling

@@ -12,7 +12,8 @@ from abc import abstractmethod
 import torch
 from torch import nn
 
-from engine.models.base import FitContext, ModelConfig, Recommender, TrainData
+from engine.core.data import TrainData
+from engine.core.model import FitContext, ModelConfig, Recommender
 from engine.training.batches import BatchProvider
 from engine.training.device import pick_device
 from engine.training.loop import BatchLoss, TrainingReport, train

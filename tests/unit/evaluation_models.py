@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 
 
 class NoConfig(ModelConfig):

@@ -15,7 +15,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from engine.models.base import Capabilities, FitContext, ItemQuery, ModelConfig, Recommender, TrainData, UserQuery
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 
 MODELS = {
     "tiny_popularity": "tests.unit.fault_models:TinyPopularity",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from engine.core.data import TrainData
+from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
 from engine.evaluation import evaluate
-from engine.models.base import Recommender, TrainData
 from engine.protocols import Split, make_split
 
 K = 10

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from engine.core.data import TrainData
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
-from engine.models.base import TrainData
 
 
 def interactions(pairs: list[tuple[str, str]], timestamps: list[int] | None = None) -> pd.DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.core.data import seen_mask
 from engine.data.dataset import Dataset, Feedback
 from engine.data.indexing import build_train_data, item_query, user_query
-from engine.models.base import seen_mask
 
 
 def _train() -> pd.DataFrame:

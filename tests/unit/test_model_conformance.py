@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.models.base import Recommender
-from engine.models.search_space import contains, describe, grid_points
+from engine.core.model import Recommender
+from engine.core.search_space import contains, describe, grid_points
 from engine.models.registry import create_model, get_model_class, model_names
 from tests.unit.tiny_world import tiny_world
 

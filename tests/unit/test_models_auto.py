@@ -11,11 +11,12 @@ import pydantic
 import pytest
 import torch
 
+from engine.core.data import TrainData
+from engine.core.model import FitContext, Recommender
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.data.synthetic_kinds import generate_kind
 from engine.evaluation import SliceValidator, evaluate, make_validator
 from engine.models.auto import AutoRecommender, describe_choice
-from engine.models.base import FitContext, Recommender, TrainData
 from engine.models.registry import create_model
 from engine.protocols import make_split
 from engine.protocols.split import Split

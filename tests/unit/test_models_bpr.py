@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from engine.core.data import TrainData
 from engine.data.indexing import item_query, user_query
-from engine.models.base import TrainData
 from engine.models.bpr import SPARSE_FROM_ROWS, BPRRecommender
 from engine.models.registry import create_model
 from tests.unit.gradient_world import planted_split, test_ndcg

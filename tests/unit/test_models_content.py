@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from engine.core.data import TrainData
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.models._similarity import tfidf_rows
-from engine.models.base import TrainData
 from engine.models.content import ContentRecommender
 from tests.unit.model_fixtures import interactions, two_taste_world
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from engine.core.data import TrainData
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.data.synthetic import generate_synthetic
-from engine.models.base import TrainData
 from engine.models.svdpp import SVDPPRecommender
 from tests.unit.model_fixtures import two_taste_world
 

@@ -8,9 +8,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from engine.core.model import FitContext
 from engine.models.als import ALSRecommender, weighted_loss
 from engine.models.attribute_mapper import AttributeMapperRecommender
-from engine.models.base import FitContext
 from tests.unit.tiny_world import tiny_world
 
 

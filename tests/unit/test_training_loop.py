@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models.base import FitContext
+from engine.core.model import FitContext
 from engine.training.batches import TensorBatches
 from engine.training.loop import GradientConfig, TrainingDivergedError, make_optimizer, train
 

@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
 from engine.evaluation import make_validator
-from engine.models.base import Recommender
 from engine.models.ease import EASERecommender
 from engine.protocols import make_split
 from engine.tuning import TuningBudget, TuningError, tune_model

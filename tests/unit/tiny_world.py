@@ -10,9 +10,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.data.synthetic import generate_synthetic
-from engine.models.base import ItemQuery, TrainData, UserQuery
 
 N_NEW_USERS = 8
 N_NEW_ITEMS = 6
