@@ -27,7 +27,7 @@ from engine.core.model import FitContext, Recommender  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.dataset import Dataset  # noqa: E402
 from engine.data.synthetic_kinds import generate_kind  # noqa: E402
-from engine.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.auto import DEFAULT_CANDIDATES  # noqa: E402
 from engine.models.registry import create_model  # noqa: E402
 

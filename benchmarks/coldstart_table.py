@@ -1,7 +1,7 @@
 """Issue 6's cold-start table: do the cold-start specialists beat the best model-zoo-I baseline on MovieLens 100K?
 
 For each protocol (cold-item, cold-user, warm) and split seed, every model is fitted once by
-`engine.runner.fit_and_evaluate` (early stopping on the protocol's validation slice) with its parameters tuned on
+`engine.runs.runner.fit_and_evaluate` (early stopping on the protocol's validation slice) with its parameters tuned on
 valid: those recorded in benchmarks/tuned/<dataset>.json by `benchmarks/zoo_table.py --record` or this script's
 `--budget N --record` (the same seeded search and trial budget for every model), else the model's defaults.
 The table shows NDCG@20 on the test slice named like the protocol (mean over seeds) and, for the cold protocols,
@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.protocol_cases import (ProtocolCase, best_of, ci_verdict, per_user_series,  # noqa: E402
                                        protocol_cases)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.evaluation import reason_not_served  # noqa: E402
+from engine.metrics.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
-from engine.runner import fit_and_evaluate  # noqa: E402
+from engine.runs.runner import fit_and_evaluate  # noqa: E402
 from benchmarks.tuned_store import record_tuning, tuned_params  # noqa: E402
-from engine.tuning import tune_model  # noqa: E402
+from engine.runs.tuning import tune_model  # noqa: E402
 
 COLD_START = ["dropoutnet", "heater", "aldi", "metaemb", "item2vec", "sasrec"]
 BASELINES = ["random", "mostpop", "segmentpop", "itemknn", "ease", "als", "bpr", "content", "mapper", "hybridmf"]

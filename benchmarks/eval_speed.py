@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.features import FeatureMatrix  # noqa: E402
 from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender  # noqa: E402
-from engine.evaluation import evaluate  # noqa: E402
+from engine.metrics.evaluation import evaluate  # noqa: E402
 from engine.protocols.split import EvalSlice  # noqa: E402
 from engine.training.device import describe_device, pick_device  # noqa: E402
 

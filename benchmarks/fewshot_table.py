@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.protocol_cases import best_of, ci_verdict, per_user_series, protocol_cases  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
-from engine.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
-from engine.tuning import tune_model  # noqa: E402
+from engine.runs.tuning import tune_model  # noqa: E402
 
 BASELINES = ["mostpop", "segmentpop", "itemknn", "userknn", "ease", "als", "bpr", "content", "mapper"]
 """Model zoo I models that use revealed interactions (fold-in) or attributes for a new user or item."""

@@ -3,7 +3,7 @@ MovieLens 100K's cold-item split, timed; tuning multiplies it by the budget.
 
 Prints per model the fit seconds, its validation NDCG@20 and whether it fits in `--limit` seconds (30 by default:
 16 trials in a coffee break). A model over the limit is still tunable: each trial's training stops at the Train
-form's per-trial cap (`engine.tuning.DEFAULT_TRIAL_SECONDS`), gradient models keeping their best epoch so far, and
+form's per-trial cap (`engine.runs.tuning.DEFAULT_TRIAL_SECONDS`), gradient models keeping their best epoch so far, and
 the form says so. Also prints the time-capped fit of those over the limit, so the cost of the cap is visible.
 
     .venv/bin/python benchmarks/fit_times.py --threads 1
@@ -26,7 +26,7 @@ from benchmarks.protocol_cases import protocol_cases  # noqa: E402
 from engine.core.model import FitContext  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
-from engine.tuning import DEFAULT_TRIAL_SECONDS  # noqa: E402
+from engine.runs.tuning import DEFAULT_TRIAL_SECONDS  # noqa: E402
 
 METRIC = "ndcg@20"
 

@@ -52,7 +52,7 @@ def main() -> int:
 
     from engine.data.catalog import save_dataset
     from engine.data.synthetic import generate_synthetic
-    from engine.experiments import create_experiment
+    from engine.runs.experiments import create_experiment
     from engine.jobs.liveness import live_workers
     from engine.jobs.queue import get_run, run_events, submit_runs
     from engine.store.tables import utcnow

@@ -2,9 +2,10 @@
 
 implicit's ALS (Hu, Koren & Volinsky, ICDM 2008) and BPR (Rendle et al., UAI 2009), and LightFM (Kula, CBRecSys
 2015) in two variants: ids + attributes, and attributes only for items. Wrapped in our interface, they are tuned by
-`engine.tuning.tune_model` on the validation slice with the same trial budget and scored by `engine.evaluation`
-exactly like our models, so a difference in a table is the implementation's, not the protocol's. One entry is
-ours: `hybridmf_features`, our hybrid MF pinned to LightFM's features-only item representation.
+`engine.runs.tuning.tune_model` on the validation slice with the same trial budget and scored by
+`engine.metrics.evaluation` exactly like our models, so a difference in a table is the implementation's, not the
+protocol's. One entry is ours: `hybridmf_features`, our hybrid MF pinned to LightFM's features-only item
+representation.
 
 Benchmark-only: registered through `COLDSTART_EXTRA_MODELS=benchmarks.library_models` (never in the product
 registry), and the libraries are imported only when a model is fitted, so this module imports without them.

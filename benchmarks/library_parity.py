@@ -1,7 +1,7 @@
 """Issue 4's parity check: each re-implemented idea against its library counterpart, NDCG@20 on MovieLens 100K.
 
 Same protocol as `zoo_table.py`: positives are ratings >= 4; splits by `engine.protocols.make_split`; for each
-protocol and seed both models of a pair are tuned by `engine.tuning.tune_model` on the validation slice with the
+protocol and seed both models of a pair are tuned by `engine.runs.tuning.tune_model` on the validation slice with the
 same trial budget, and the best configuration is scored once on the test slice named like the protocol. The
 libraries run through the adapters of `benchmarks/library_models.py`, so both sides see the same split, candidates,
 tie order and metric code. The difference is paired user by user (`engine.metrics.statistics.paired_comparison`):
@@ -39,10 +39,10 @@ from benchmarks.library_models import INSTALL_HINT, THREADS_ENV, missing_librari
 from benchmarks.protocol_cases import protocol_cases  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
-from engine.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
-from engine.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
+from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
 
 METRIC = "ndcg@20"
 PROTOCOLS = ["cold-item", "cold-user", "warm"]

@@ -15,7 +15,7 @@ from engine.core.data import TrainData
 from engine.core.features import FeatureMatrix
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data, dataset_features
-from engine.evaluation import SliceValidator, make_validator
+from engine.metrics.evaluation import SliceValidator, make_validator
 from engine.protocols import make_split
 from engine.protocols.split import EvalSlice, Split
 

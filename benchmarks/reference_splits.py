@@ -33,11 +33,11 @@ from benchmarks.library_models import THREADS_ENV, missing_libraries  # noqa: E4
 from benchmarks.protocol_cases import best_of, ci_verdict  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import build_train_data, dataset_features  # noqa: E402
-from engine.evaluation import evaluate, make_validator, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate, make_validator, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
 from engine.protocols import check_split_matches, read_split_folder  # noqa: E402
-from engine.tuning import DEFAULT_TRIALS, tune_model  # noqa: E402
+from engine.runs.tuning import DEFAULT_TRIALS, tune_model  # noqa: E402
 
 METRIC = "ndcg@20"
 SPLITS = ROOT.parent / "shared" / "splits" / "ml-100k"

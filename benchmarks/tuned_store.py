@@ -1,5 +1,5 @@
 """The benchmark tables' record of tuned parameters: `benchmarks/tuned/<dataset key>.json`, per protocol, model
-and split seed. Benchmarks only: the product records every trial in the database (see `engine.tuning` and the
+and split seed. Benchmarks only: the product records every trial in the database (see `engine.runs.tuning` and the
 Compare page); these files let a long table be re-run from its recorded choices (`--record`, then without it).
 
     {"dataset": "ml-100k", "metric": "ndcg@20",
@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from engine.tuning import TuningResult
+from engine.runs.tuning import TuningResult
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

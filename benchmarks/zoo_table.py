@@ -2,7 +2,7 @@
 
 Protocol: positives are ratings >= 4 (the dataset's feedback rule); splits by `engine.protocols.make_split`
 (cold-item and cold-user: 20% of items / users cold, halved into valid and test; warm: 10% valid and 10% test per
-user). For each protocol and seed every model is tuned by `engine.tuning.tune_model` on the validation slice with
+user). For each protocol and seed every model is tuned by `engine.runs.tuning.tune_model` on the validation slice with
 the same trial budget, and the best configuration is scored once on the test slice named like the protocol.
 Models that cannot serve a slice show "n/a" and why.
 
@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from benchmarks.protocol_cases import protocol_cases  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
-from engine.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from benchmarks.tuned_store import record_tuning  # noqa: E402
-from engine.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
+from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
 
 ZOO_ONE = ["random", "mostpop", "segmentpop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "svdpp",
            "content", "mapper", "hybridmf"]

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import comparison
+from engine.analysis import comparison
 from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
 from ui import charts

@@ -8,7 +8,6 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.config import get_settings
 from engine.data.canonical import read_canonical_result
 from engine.data.catalog import (check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset,
                                  save_dataset)
@@ -20,6 +19,7 @@ from engine.data.read import RawTable, read_table
 from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
                                   counts_note, default_feedback)
+from engine.settings import get_settings
 from ui.data_widgets import render_profile
 from ui.naming import name_input
 from ui.router import require_router

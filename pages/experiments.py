@@ -10,9 +10,9 @@ import streamlit as st
 
 from engine.data.catalog import DatasetInfo, list_datasets, load_dataset
 from engine.data.errors import DataError
-from engine.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from engine.protocols import (PROTOCOL_DESCRIPTIONS, ProtocolError, make_split, protocol_parameters, sizes_table,
                               split_sizes)
+from engine.runs.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from ui.naming import name_input
 from ui.router import require_router
 from ui.training import training_panel

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import explore
-from engine.comparison import list_runs, slice_description, variant_labels
-from engine.config import get_settings
+from engine.analysis import explore
+from engine.analysis.comparison import list_runs, slice_description, variant_labels
+from engine.analysis.explain import REASON_KINDS
 from engine.data.errors import DataError
-from engine.experiments import ExperimentError
-from engine.explain import REASON_KINDS
 from engine.protocols.common import ProtocolError
+from engine.runs.experiments import ExperimentError
+from engine.settings import get_settings
 from ui.router import require_router
 
 require_router()

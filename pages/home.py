@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.comparison import list_runs
+from engine.analysis.comparison import list_runs
 from engine.data.catalog import list_datasets
 from engine.data.errors import DataError
-from engine.demo import DemoPlan, demo_sizes, start_demo
+from engine.jobs.demo import DemoPlan, demo_sizes, start_demo
 from engine.jobs.queue import JobError
 from engine.protocols.common import ProtocolError
 from ui.router import require_router

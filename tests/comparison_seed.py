@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.config import get_settings
 from engine.data.catalog import save_dataset
 from engine.data.dataset import Dataset
-from engine.results import PER_USER_FILE
+from engine.runs.results import PER_USER_FILE
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, MetricRow, RunEventRow, RunRow
 

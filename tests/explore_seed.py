@@ -5,10 +5,10 @@ from __future__ import annotations
 from engine.data.catalog import save_dataset
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
-from engine.experiments import create_experiment, load_split
-from engine.config import get_settings
-from engine.results import record_run_result
-from engine.runner import fit_and_evaluate
+from engine.runs.experiments import create_experiment, load_split
+from engine.runs.results import record_run_result
+from engine.runs.runner import fit_and_evaluate
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
 

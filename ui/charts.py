@@ -1,4 +1,4 @@
-"""Plotly figures of the Compare page, as pure functions of the frames engine/comparison.py returns.
+"""Plotly figures of the Compare page, as pure functions of the frames engine/analysis/comparison.py returns.
 
 They take no Streamlit state, so tests and the HTML report build exactly the figures the page shows.
 """
@@ -12,7 +12,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.comparison import split_metric_name
+from engine.analysis.comparison import split_metric_name
 
 _HEIGHT = 380
 

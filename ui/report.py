@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.comparison import Leaderboard
+from engine.analysis.comparison import Leaderboard
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }

@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine.comparison import cold_first
+from engine.analysis.comparison import cold_first
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
 from engine.jobs.params import (ParamField, capability_summary, model_choices, param_fields, search_space_summary,
@@ -22,8 +22,8 @@ from engine.jobs.params import (ParamField, capability_summary, model_choices, p
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.models.registry import model_names
+from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
-from engine.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from ui.charts import training_curves_chart, tuning_trials_chart
 
 POLL_EVERY = "1s"

@@ -23,9 +23,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.config import get_settings
 from engine.data.dataset import Dataset, Feedback
 from engine.data.errors import DataError
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.config import get_settings
 from engine.data.errors import DataError
+from engine.settings import get_settings
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet", ".pq")
 DELIMITERS = (",", "\t", ";", "|")

@@ -17,10 +17,10 @@ import sys
 import traceback
 from pathlib import Path
 
-from engine.config import get_settings
 from engine.jobs.progress import RunProgress
 from engine.jobs.queue import finish_run, get_run
 from engine.jobs.transactions import immediate_session, with_lock_retry
+from engine.settings import get_settings
 from engine.store.tables import RunRow, utcnow
 
 EXIT_DONE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
@@ -65,7 +65,7 @@ def _save_artifact(run_id: int, model) -> Path:
 
 def _record_done(run_id: int, result, partial: Path, progress: RunProgress) -> bool:
     """Record results and publish the artifact in one transaction; False when a cancel got there first."""
-    from engine.results import record_run_result
+    from engine.runs.results import record_run_result
 
     final = get_settings().run_dir(run_id)
 
@@ -96,8 +96,8 @@ def execute_run(run_id: int) -> int:
     try:
         run = get_run(run_id)
         from engine.data.catalog import load_dataset
-        from engine.experiments import get_experiment, load_split
-        from engine.runner import StopRequested, fit_and_evaluate
+        from engine.runs.experiments import get_experiment, load_split
+        from engine.runs.runner import StopRequested, fit_and_evaluate
         from engine.training.device import describe_device, pick_device
 
         experiment = get_experiment(run.experiment_id)
@@ -142,8 +142,8 @@ def _tuning_plan(budget: dict | None, dataset_id: int, protocol: str, model: str
     """The run's tuning budget and the best settings known on its dataset and protocol; (None, None) untuned."""
     if not budget:
         return None, None
-    from engine.tuning import TuningBudget
-    from engine.tuning_store import best_known_settings
+    from engine.runs.tuning import TuningBudget
+    from engine.runs.tuning_store import best_known_settings
 
     return TuningBudget.from_json(budget), best_known_settings(dataset_id, protocol, model)
 
@@ -154,9 +154,9 @@ def preload() -> None:
     A warm child does this while it waits, so a claimed run starts training without paying for the imports.
     """
     import engine.data.catalog  # noqa: F401  (imported for its side effect: loaded modules stay loaded)
-    import engine.experiments  # noqa: F401
-    import engine.results  # noqa: F401
-    import engine.runner  # noqa: F401
+    import engine.runs.experiments  # noqa: F401
+    import engine.runs.results  # noqa: F401
+    import engine.runs.runner  # noqa: F401
 
 
 def _log_to_run_file(run_id: int) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from engine.config import get_settings
+from engine.settings import get_settings
 
 CANCEL_GRACE_S = 5.0
 """Seconds a cancelled run gets to stop on its own before its process group is killed."""

@@ -89,7 +89,7 @@ CurveKind = Literal["epochs", "trials"]
 @dataclass(frozen=True)
 class RunCurve:
     """What a run's card draws and how its progress is counted: a tuned run reports each finished trial where an
-    untuned run reports an epoch (engine/tuning.py `_report`), so the same events mean trials there."""
+    untuned run reports an epoch (engine/runs/tuning.py `_report`), so the same events mean trials there."""
 
     kind: CurveKind
     points: pd.DataFrame

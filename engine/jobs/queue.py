@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 
-from engine.config import get_settings
 from engine.jobs.transactions import immediate_session, with_lock_retry
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, RunEventRow, RunRow, utcnow
 
@@ -152,7 +152,7 @@ def _validated_tuning(tuning: dict[str, Any] | None, grid: dict[str, list[Any]] 
         return None
     if grid:
         raise JobError("a tuned run searches the model's whole space itself: queue it without a grid of values")
-    from engine.tuning import TuningBudget, TuningError  # imported here: only submitting a tuned run needs optuna
+    from engine.runs.tuning import TuningBudget, TuningError  # imported here: only submitting a tuned run needs optuna
 
     try:
         return TuningBudget.from_json(tuning).to_json()

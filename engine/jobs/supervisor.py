@@ -28,11 +28,11 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from engine.config import get_settings
 from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, LocalExecutor
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
 from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
 

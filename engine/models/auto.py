@@ -35,7 +35,7 @@ from pydantic import Field, field_validator
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
-from engine.evaluation import make_validator
+from engine.metrics.evaluation import make_validator
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
 from engine.protocols.split import EvalSlice

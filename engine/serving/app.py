@@ -19,7 +19,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.explore import ExploreError, RankedItems
+from engine.analysis.explore import ExploreError, RankedItems
 from engine.serving.metrics import RequestMetrics
 from engine.serving.schemas import (Audience, AudienceRequest, AudienceUser, FeedbackRequest, FeedbackStored, Health,
                                     NewItem, NewItemRequest, NewUserRecommendationRequest, Problem, RecommendedItem,

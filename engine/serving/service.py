@@ -1,9 +1,9 @@
 """One finished run, loaded once and answering the questions the HTTP API asks; no HTTP in here.
 
-The model, the experiment's training data and the explainer come from `engine.explore`, so the API scores exactly
-what the Explore page shows. The catalogue is the training items plus, for a model that scores new items, the
-dataset's cold items and items added while serving; added items are journalled so a restart serves them again.
-Every refusal is a `ServingError` carrying the HTTP status and a message that says what to send instead.
+The model, the experiment's training data and the explainer come from `engine.analysis.explore`, so the API
+scores exactly what the Explore page shows. The catalogue is the training items plus, for a model that scores new
+items, the dataset's cold items and items added while serving; added items are journalled so a restart serves
+them again. Every refusal is a `ServingError` carrying the HTTP status and a message that says what to send instead.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from engine.config import get_settings
+from engine.analysis.explain import item_labels
+from engine.analysis.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
+                                     load_context, load_fitted_run, new_user_query, rank_with_reasons)
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query, user_query
-from engine.experiments import get_experiment
-from engine.explain import item_labels
-from engine.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
-                            load_context, load_fitted_run, new_user_query, rank_with_reasons)
+from engine.runs.experiments import get_experiment
 from engine.serving.journal import JsonLinesJournal
+from engine.settings import get_settings
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
 """How a user was served: a user the model was fitted on, folded in from liked items, from attributes, or with

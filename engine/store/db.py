@@ -9,7 +9,7 @@ from typing import Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.config import get_settings
+from engine.settings import get_settings
 from engine.store.migrate import upgrade_to_head
 
 _engines: dict[str, Engine] = {}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.comparison import model_label
+from engine.analysis.comparison import model_label
 from tests.comparison_seed import SeededRun, seed_runs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from engine.cli import main
-from engine.comparison import list_runs, load_training_curves
+from engine.analysis.comparison import list_runs, load_training_curves
+from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
-from engine.experiments import create_experiment, list_experiments, load_split
+from engine.runs.experiments import create_experiment, list_experiments, load_split
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

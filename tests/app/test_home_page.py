@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from engine.comparison import model_label
+from engine.analysis.comparison import model_label
 from engine.data.catalog import list_datasets
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
@@ -59,13 +59,13 @@ def test_the_demo_promises_the_users_and_items_that_the_catalogue_then_lists(col
     assert counts in next(m.value for m in _open().markdown if "synthetic shop" in m.value)
 
 def test_a_demo_that_cannot_start_says_why_instead_of_showing_a_traceback(coldstart_home, monkeypatch):
-    import engine.demo
+    import engine.jobs.demo
     from engine.jobs.queue import JobError
 
     def refuse(plan):
         raise JobError("invalid hyper-parameters for DropoutNet: epochs: must be at least 1")
 
-    monkeypatch.setattr(engine.demo, "start_demo", refuse)
+    monkeypatch.setattr(engine.jobs.demo, "start_demo", refuse)
     app = _open()
     app.button(key="run-demo").click().run()
     assert not app.exception

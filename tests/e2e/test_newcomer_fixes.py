@@ -27,7 +27,7 @@ def test_a_cold_item_experiment_with_seed_3_is_named_so_from_plain_options_witho
 
     from engine.data.catalog import save_dataset
     from engine.data.synthetic import generate_synthetic
-    from engine.experiments import list_experiments
+    from engine.runs.experiments import list_experiments
 
     dataset_id = save_dataset(generate_synthetic(n_users=60, n_items=40, n_interactions=900, seed=2), DATASET,
                               "synthetic")

@@ -89,7 +89,7 @@ def shop_experiment(app_database: None) -> int:
     """A small synthetic dataset with a warm split, stored in the served app's data folder."""
     from engine.data.catalog import save_dataset
     from engine.data.synthetic import generate_synthetic
-    from engine.experiments import create_experiment
+    from engine.runs.experiments import create_experiment
 
     dataset = save_dataset(generate_synthetic(n_users=60, n_items=40, n_interactions=600, seed=2), DATASET,
                            "synthetic")

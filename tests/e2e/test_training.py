@@ -37,7 +37,7 @@ def training_worker(app_env: dict[str, str]) -> Iterator[None]:
 def experiment(app_env: dict[str, str]) -> None:
     """A small synthetic dataset with a warm split, stored in the served app's data folder."""
     script = ("from engine.data.catalog import save_dataset; from engine.data.synthetic import generate_synthetic; "
-              "from engine.experiments import create_experiment; "
+              "from engine.runs.experiments import create_experiment; "
               f"d = save_dataset(generate_synthetic(n_users=80, n_items=60, n_interactions=1200, seed=1), "
               f"{DATASET!r}, 'synthetic'); create_experiment(d, 'warm', None, 0, name='e2e warm')")
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=app_env, check=True, timeout=120)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.comparison import list_runs
+from engine.analysis.comparison import list_runs
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
-from engine.experiments import create_experiment
 from engine.jobs.params import model_choices
+from engine.runs.experiments import create_experiment
 from tests.e2e.test_training import TRAIN_TIMEOUT_MS, _choose, training_worker  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from engine.core.data import TrainData
 from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
-from engine.evaluation import evaluate
+from engine.metrics.evaluation import evaluate
 from engine.protocols import Split, make_split
 
 K = 10

@@ -47,7 +47,7 @@ def tiny_experiment() -> int:
     """A stored tiny synthetic dataset split warm, the smallest real input a run can train and evaluate on."""
     from engine.data.catalog import save_dataset
     from engine.data.synthetic import generate_synthetic
-    from engine.experiments import create_experiment
+    from engine.runs.experiments import create_experiment
 
     dataset_id = save_dataset(generate_synthetic(n_users=40, n_items=30, n_interactions=400, seed=0), "tiny",
                               "synthetic")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow, RunRow

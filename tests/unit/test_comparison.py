@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from engine import comparison
+from engine.analysis import comparison
 from tests.comparison_seed import SeededRun, seed_runs
 
 label = comparison.model_label

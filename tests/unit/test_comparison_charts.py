@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from engine import comparison
+from engine.analysis import comparison
 from tests.comparison_seed import SeededRun, seed_runs
 from ui import charts
 from ui.report import ComparisonReport, comparison_report_html

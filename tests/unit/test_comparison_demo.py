@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.demo import DemoPlan, start_demo
+from engine.jobs.demo import DemoPlan, start_demo
 from engine.jobs.queue import cancel_run
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow

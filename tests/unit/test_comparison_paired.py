@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine import comparison
+from engine.analysis import comparison
 from tests.comparison_seed import SeededRun, seed_runs
 
 USERS = [f"u{i}" for i in range(40)]

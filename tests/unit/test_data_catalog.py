@@ -128,7 +128,7 @@ def test_missing_files_are_reported_not_crashed_on(coldstart_home: Path):
 
 
 def test_deleting_a_dataset_also_removes_its_experiments_split_files_and_run_artifacts(coldstart_home: Path):
-    from engine.experiments import create_experiment
+    from engine.runs.experiments import create_experiment
     from engine.store.tables import RunRow
 
     keep = save_dataset(generate_synthetic(30, 25, 300), "keep", "synthetic")

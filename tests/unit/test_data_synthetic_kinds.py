@@ -15,7 +15,7 @@ from engine.data.indexing import build_train_data, dataset_features
 from engine.data.profile import profile_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.data.synthetic_kinds import DATA_KINDS, GENRES, generate_kind
-from engine.evaluation import make_validator
+from engine.metrics.evaluation import make_validator
 from engine.models.registry import create_model
 from engine.protocols import make_split
 

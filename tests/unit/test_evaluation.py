@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import engine.evaluation as evaluation_module
+import engine.metrics.evaluation as evaluation_module
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
-from engine.evaluation import evaluate, make_validator
+from engine.metrics.evaluation import evaluate, make_validator
 from engine.protocols import make_split
 from tests.unit.evaluation_models import PreferenceModel, RatingModel, WarmOnlyModel
 

@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from engine.config import get_settings
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
-from engine.experiments import (ExperimentError, create_experiment, export_split, list_experiments, load_split,
-                                split_zip)
 from engine.protocols import ProtocolError, make_split, read_split_folder
-from engine.results import PER_USER_FILE, record_run_result
-from engine.runner import RunInputError, fit_and_evaluate
+from engine.runs.experiments import (ExperimentError, create_experiment, export_split, list_experiments, load_split,
+                                     split_zip)
+from engine.runs.results import PER_USER_FILE, record_run_result
+from engine.runs.runner import RunInputError, fit_and_evaluate
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, MetricRow, RunRow
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from engine.analysis.explain import Explainer, describe_feature, item_labels, reason_kind_for
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
-from engine.explain import Explainer, describe_feature, item_labels, reason_kind_for
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine import explore
-from engine.config import get_settings
+from engine.analysis import explore
+from engine.settings import get_settings
 from engine.store.db import dispose_engines, session_scope
 from engine.store.tables import RunRow
 from tests.explore_seed import finished_runs

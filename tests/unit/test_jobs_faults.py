@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.config import get_settings
 from engine.jobs.liveness import WORKER_LOST, live_workers
 from engine.jobs.queue import cancel_run, rerun_run, run_events, submit_runs
 from engine.models.registry import EXTRA_MODELS_ENV
+from engine.settings import get_settings
 from engine.store.db import dispose_engines, session_scope
 from engine.store.tables import MetricRow, WorkerRow
 from jobs_support import (FAULT_MODELS, ROOT, SupervisorProcess, run_status, supervisors, tiny_experiment,

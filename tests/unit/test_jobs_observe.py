@@ -76,7 +76,7 @@ def test_the_curve_keeps_epochs_with_numbers_and_says_why_there_is_none_otherwis
 
 
 def test_a_tuned_runs_events_are_trials_and_its_curve_is_the_validation_score_per_trial():
-    # engine/tuning.py reports each finished trial as epoch k of n with its validation score; trial 2 was pruned
+    # engine/runs/tuning.py reports each finished trial as epoch k of n with its validation score; trial 2 was pruned
     events = _events({"at": 5, "epoch": 1, "n_epochs": 3, "metric": 0.2},
                      {"at": 9, "epoch": 2, "n_epochs": 3, "metric": None},
                      {"at": 12, "epoch": 3, "n_epochs": 3, "metric": 0.3})

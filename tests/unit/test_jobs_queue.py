@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from engine.config import get_settings
 from engine.jobs.queue import (DuplicateRunError, JobError, cancel_run, claim_next_run, delete_run, expand_grid,
                                finish_run, free_seeds, list_runs, rerun_run, submit_runs)
+from engine.settings import get_settings
 from jobs_support import ROOT, empty_experiment, register_fault_models, run_status
 
 

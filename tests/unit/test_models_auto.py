@@ -15,7 +15,7 @@ from engine.core.data import TrainData
 from engine.core.model import FitContext, Recommender
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.data.synthetic_kinds import generate_kind
-from engine.evaluation import SliceValidator, evaluate, make_validator
+from engine.metrics.evaluation import SliceValidator, evaluate, make_validator
 from engine.models.auto import AutoRecommender, describe_choice
 from engine.models.registry import create_model
 from engine.protocols import make_split

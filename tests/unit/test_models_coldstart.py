@@ -17,7 +17,7 @@ from engine.core.data import TrainData
 from engine.core.model import FitContext, Recommender
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.data.synthetic import generate_synthetic
-from engine.evaluation import evaluate
+from engine.metrics.evaluation import evaluate
 from engine.models.aldi import teacher_qualifying_weights
 from engine.models.registry import create_model
 from engine.protocols.catalog import make_split

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.cli import main
-from engine.config import get_settings
+from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
 from engine.serving import create_app
 from engine.serving.service import ServedRun
+from engine.settings import get_settings
 from engine.store.db import dispose_engines
 from tests.explore_seed import finished_runs
 

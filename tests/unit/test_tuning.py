@@ -12,10 +12,10 @@ import pytest
 from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
-from engine.evaluation import make_validator
+from engine.metrics.evaluation import make_validator
 from engine.models.ease import EASERecommender
 from engine.protocols import make_split
-from engine.tuning import TuningBudget, TuningError, tune_model
+from engine.runs.tuning import TuningBudget, TuningError, tune_model
 from tests.unit.tiny_world import tiny_world
 
 

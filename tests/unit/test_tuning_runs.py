@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
+from engine.runs.tuning_store import best_known_settings, run_trials
 from engine.store.db import session_scope
 from engine.store.tables import RunRow, TuningTrialRow
-from engine.tuning_store import best_known_settings, run_trials
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.config import get_settings
+from engine.settings import get_settings
 from engine.store.tables import Base
 
 

@@ -17,15 +17,15 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from engine.config import get_settings
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.protocols.folders import SLICE_KINDS
-from engine.results import PER_USER_FILE
+from engine.runs.results import PER_USER_FILE
+from engine.runs.tuning_store import run_trials
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRow, RunRow
-from engine.tuning_store import run_trials
 
 RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
                "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",

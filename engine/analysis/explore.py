@@ -18,8 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from engine.comparison import cold_first, slice_sort_key
-from engine.config import get_settings
+from engine.analysis.comparison import cold_first, slice_sort_key
+from engine.analysis.explain import Explainer, Reason, item_labels, reason_kind_for
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.features import FeatureMatrix
 from engine.core.model import Recommender
@@ -27,11 +27,11 @@ from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
 from engine.data.features import encode_attributes, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
-from engine.evaluation import reason_not_served
-from engine.experiments import get_experiment, load_split
-from engine.explain import Explainer, Reason, item_labels, reason_kind_for
+from engine.metrics.evaluation import reason_not_served
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.protocols.split import EvalSlice, Split
+from engine.runs.experiments import get_experiment, load_split
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
 

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.cli_intake import add_intake_arguments, parse_assignments
+from engine.cli.intake import add_intake_arguments, parse_assignments
 from engine.data.errors import DataError
 from engine.jobs.supervisor import add_worker_arguments, run_worker
 from engine.models.registry import UnknownModelError
 from engine.protocols.common import ProtocolError
-from engine.runner import RunInputError
+from engine.runs.runner import RunInputError
 from engine.training.device import DeviceUnavailableError
 
 
@@ -84,7 +84,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 def load_data(args: argparse.Namespace):
     """The dataset in the --data folder (interactions.csv, optional items.csv and users.csv), read as the options
     say; warnings go to stderr."""
-    from engine.cli_intake import load_folder
+    from engine.cli.intake import load_folder
 
     return load_folder(args)
 
@@ -148,8 +148,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Fit and evaluate each model on one split; write results.json and record the runs in the database."""
     from engine.models.registry import get_model_class
-    from engine.results import RunRecorder
-    from engine.runner import fit_and_evaluate, library_versions, split_summary
+    from engine.runs.results import RunRecorder
+    from engine.runs.runner import fit_and_evaluate, library_versions, split_summary
     from engine.training.device import pick_device
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -201,7 +201,7 @@ def tuning_budget(args: argparse.Namespace):
         if args.tune_trial_seconds is not None:
             raise InputError("--tune-trial-seconds needs --tune N or --tune-minutes M")
         return None
-    from engine.tuning import TuningBudget, TuningError
+    from engine.runs.tuning import TuningBudget, TuningError
 
     try:
         return TuningBudget(args.tune, args.tune_minutes, args.tune_trial_seconds)
@@ -278,7 +278,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Load the run once and serve it with uvicorn until interrupted; OpenAPI docs at /docs."""
     import uvicorn
 
-    from engine.explore import ExploreError
+    from engine.analysis.explore import ExploreError
     from engine.serving import create_app
 
     try:

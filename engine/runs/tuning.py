@@ -7,7 +7,7 @@ budget give the same trials; the first trial is always the model's defaults, the
 earlier comparisons (`start_from`); a trial whose validation curve falls below the median of earlier trials at the
 same epoch is pruned (optuna's MedianPruner), and `trial_seconds` caps one fit (gradient models keep their best
 epoch so far). The score is whatever `Validator` the caller passes, which by contract reads the split's validation
-part, never test (see `engine.evaluation.make_validator`); the test part is scored once, after, by the caller.
+part, never test (see `engine.metrics.evaluation.make_validator`); the test part is scored once, after, by the caller.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
-from engine.experiments import create_experiment
 from engine.jobs.queue import submit_runs
+from engine.runs.experiments import create_experiment
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
 

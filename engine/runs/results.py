@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from engine.config import get_settings
 from engine.data.catalog import dataset_fingerprint, list_datasets, save_dataset
 from engine.data.dataset import Dataset
-from engine.experiments import store_experiment
 from engine.protocols.split import Split
-from engine.runner import RunResult
+from engine.runs.experiments import store_experiment
+from engine.runs.runner import RunResult
+from engine.runs.tuning_store import best_known_settings, record_trials
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow, RunRow, utcnow
-from engine.tuning_store import best_known_settings, record_trials
 
 if TYPE_CHECKING:
-    from engine.tuning import TuningBudget
+    from engine.runs.tuning import TuningBudget
 
 PER_USER_FILE = "per_user.parquet"
 

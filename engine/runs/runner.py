@@ -1,7 +1,7 @@
 """Fit one model on a split and evaluate it on the split's test slices: the unit of work of the CLI and job system.
 
 Free of database code on purpose: the job system calls `fit_and_evaluate` in its child process and records the
-`RunResult` with `engine.results.record_run_result`, the CLI does the same, so both produce identical records.
+`RunResult` with `engine.runs.results.record_run_result`, the CLI does the same, so both produce identical records.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pydantic import ValidationError
 from engine.core.model import FitContext, ProgressReporter, Recommender
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
-from engine.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
+from engine.metrics.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
 from engine.models.registry import create_model
 from engine.protocols.split import Split
 from engine.training.device import describe_device, pick_device, seed_everything
 
 if TYPE_CHECKING:
-    from engine.tuning import TuningBudget
+    from engine.runs.tuning import TuningBudget
 
 VALIDATION_METRIC = "ndcg@20"
 LIBRARIES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "streamlit")
@@ -113,7 +113,7 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     started = time.perf_counter()
     search = None
     if tuning is not None:
-        from engine.tuning import tune_model  # optuna only where tuning is asked for (GPU workers may lack it)
+        from engine.runs.tuning import tune_model  # optuna only where tuning is asked for (GPU workers may lack it)
 
         search = tune_model(model_name, train_data, validator, budget=tuning, seed=seed, context=context,
                             start_from=start_from)

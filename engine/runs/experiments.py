@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.config import get_settings
 from engine.data.catalog import load_dataset
 from engine.protocols import make_split, read_split_folder, split_sizes, write_split_folder
 from engine.protocols.split import Split
+from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow
 

@@ -1,0 +1,1 @@
+"""engine.analysis: reading finished runs back: compare them side by side, explore one model's recommendations."""
