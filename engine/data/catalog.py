@@ -93,8 +93,12 @@ def _write_tables(dataset: Dataset, folder: Path) -> None:
             frame.to_parquet(folder / f"{name}.parquet", index=False)
 
 
-def save_dataset(dataset: Dataset, name: str, source: str, details: dict[str, Any] | None = None) -> int:
-    """Store `dataset` under `name` and return its id; on any failure nothing is left behind."""
+def save_dataset(dataset: Dataset, name: str, source: str, details: dict[str, Any] | None = None,
+                 parent_id: int | None = None, extra_tables: dict[str, pd.DataFrame] | None = None) -> int:
+    """Store `dataset` under `name` and return its id; on any failure nothing is left behind.
+
+    A version made from another dataset names it as `parent_id` (lineage); `extra_tables` are kept beside the
+    dataset's own files as `NAME.parquet` (such as which rows came from served feedback)."""
     name = check_dataset_name(name)
     root = get_settings().datasets_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -102,6 +106,8 @@ def save_dataset(dataset: Dataset, name: str, source: str, details: dict[str, An
     final: Path | None = None
     try:
         _write_tables(dataset, staging)
+        for table_name, frame in (extra_tables or {}).items():
+            frame.to_parquet(staging / f"{table_name}.parquet", index=False)
         frame = dataset.interactions
         with session_scope() as session:
             row = DatasetRow(
@@ -109,6 +115,7 @@ def save_dataset(dataset: Dataset, name: str, source: str, details: dict[str, An
                 item_kinds=dict(dataset.item_kinds), user_kinds=dict(dataset.user_kinds),
                 n_users=int(frame["user_id"].nunique()), n_items=int(frame["item_id"].nunique()),
                 n_interactions=len(frame), fingerprint=dataset_fingerprint(dataset), details=dict(details or {}),
+                parent_id=parent_id,
             )
             session.add(row)
             session.flush()

@@ -30,6 +30,7 @@ class Health(BaseModel):
     experiment_id: int
     protocol: str
     dataset: str
+    dataset_id: int
     dataset_fingerprint: str = Field(description="sha256 of the dataset content the model was trained on")
     capabilities: dict[str, bool]
     catalogue_size: int
@@ -141,6 +142,36 @@ class FeedbackStored(BaseModel):
 
     stored: Literal[True] = True
     record: dict[str, Any]
+
+
+class SwapRequest(Request):
+    """The finished run to serve instead of the current one."""
+
+    run_id: int = Field(ge=1, description="id of a finished run with a saved model")
+
+
+class Swapped(BaseModel):
+    """The run served now, and the one it replaced."""
+
+    previous_run_id: int
+    run_id: int
+    model: str
+    dataset: str
+
+
+class ForgetRequest(Request):
+    """A user of the served dataset who asked to be forgotten."""
+
+    user_id: str = Field(min_length=1, max_length=200)
+
+
+class Forgotten(BaseModel):
+    """What was erased (the user named by keyed hash only) and which runs were trained on them."""
+
+    user_hash: str
+    datasets: list[int]
+    runs_marked: list[int]
+    summary: str
 
 
 class Problem(BaseModel):

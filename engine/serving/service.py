@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -20,14 +19,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine.analysis.explain import item_labels
-from engine.analysis.explore import (ExploreContext, FittedRun, RankedItems, audience_for_new_item, encode_new_entity,
-                                     load_context, load_fitted_run, new_user_query, rank_with_reasons)
+from engine.analysis.explore import (ExploreContext, ExploreError, FittedRun, RankedItems, audience_for_new_item,
+                                     encode_new_entity, load_context, load_fitted_run, new_user_query,
+                                     rank_with_reasons)
+from engine.core.data import ItemQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query, user_query
+from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
-from engine.serving.journal import JsonLinesJournal
-from engine.settings import get_settings
+from engine.serving.journal import feedback_journal, items_journal
+from engine.store.db import session_scope
+from engine.store.tables import RunRow
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
 """How a user was served: a user the model was fitted on, folded in from liked items, from attributes, or with
@@ -57,15 +60,18 @@ def _shown(values: list[str], limit: int = 10) -> str:
 class ServedRun:
     """A finished run ready to serve: model, training data, catalogue, journals of added items and feedback."""
 
-    def __init__(self, fitted: FittedRun, context: ExploreContext, dataset: DatasetInfo, folder: Path) -> None:
+    def __init__(self, fitted: FittedRun, context: ExploreContext, dataset: DatasetInfo) -> None:
         self.fitted = fitted
         self.context = context
         self.dataset = dataset
         self.protocol = get_experiment(context.experiment_id).protocol
-        self.items_journal = JsonLinesJournal(folder / "items.jsonl")
-        self.feedback_journal = JsonLinesJournal(folder / "feedback.jsonl")
+        self.items_journal = items_journal(fitted.run_id)
+        self.feedback_journal = feedback_journal(fitted.run_id)
+        self.forgotten = ForgottenUsers(dataset.id)
         self._lock = threading.Lock()
         data = context.data
+        self._catalogue_query: ItemQuery | None = None
+        self._user_positions = {str(user): position for position, user in enumerate(data.user_ids)}
         training = [str(i) for i in data.item_ids]
         cold = []
         if self.capabilities.new_items and context.dataset.items is not None:
@@ -81,11 +87,19 @@ class ServedRun:
 
     @classmethod
     def load(cls, run_id: int) -> "ServedRun":
-        """Load run `run_id` (an `ExploreError` when it has no loadable model), its experiment and dataset."""
+        """Load run `run_id`, its experiment and dataset; an `ExploreError` with the reason when it has no loadable
+        model or was trained on data a user asked to forget (its model still encodes them)."""
+        with session_scope() as session:
+            row = session.get(RunRow, int(run_id))
+            forgotten_at = row.forgotten_data_at if row is not None else None
+        if forgotten_at is not None:
+            raise ExploreError(f"run {run_id} was trained on data a user asked to forget "
+                               f"({forgotten_at:%Y-%m-%d %H:%M} UTC) and its model still encodes them; retrain it "
+                               "and serve the new run")
         fitted = load_fitted_run(run_id)
         context = load_context(fitted.experiment_id)
         dataset = get_dataset_info(get_experiment(context.experiment_id).dataset_id)
-        return cls(fitted, context, dataset, get_settings().run_dir(run_id) / "serving")
+        return cls(fitted, context, dataset)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -96,11 +110,18 @@ class ServedRun:
         return self.fitted.label
 
     # -- users ---------------------------------------------------------------------------------------------------
+    def refuse_forgotten(self, user_id: str) -> None:
+        """A 410 for a user who asked to be forgotten (checked against the shared list on every request)."""
+        if user_id in self.forgotten:
+            raise ServingError(410, "this user asked to be forgotten: their data was erased and they are not "
+                                    "served or recorded any more")
+
     def recommend_for_user(self, user_id: str, k: int, exclude_seen: bool,
                            where: dict[str, Any]) -> Recommendation:
         """Top-k for a user the model was fitted on, among the catalogue items matching `where`."""
         data = self.context.data
-        position = pd.Index(data.user_ids).get_indexer([user_id])[0]
+        self.refuse_forgotten(user_id)
+        position = self._user_positions.get(user_id, -1)
         if position < 0:
             hint = ("it is in the dataset but not in this run's training data (a cold user): "
                     "POST /recommendations/new-user with its attributes or liked items"
@@ -108,7 +129,7 @@ class ServedRun:
             raise ServingError(404, f"user {user_id!r} is unknown to run {self.fitted.run_id}; {hint}")
         users = user_query(data, [user_id])
         history = [str(data.item_ids[i]) for i in data.matrix[position].indices]
-        items = item_query(data, self.candidates(where))
+        items = self.candidate_query(where)
         return Recommendation("known", rank_with_reasons(self.context, self.fitted, users, items, k, history,
                                                          users.features, exclude_seen))
 
@@ -129,7 +150,7 @@ class ServedRun:
         self.encode_attributes("user", attributes)
         users = new_user_query(self.context, attributes, liked)
         path = self._new_user_path(bool(liked), users.features)
-        items = item_query(self.context.data, self.candidates(where))
+        items = self.candidate_query(where)
         return Recommendation(path, rank_with_reasons(self.context, self.fitted, users, items, k, list(liked),
                                                       users.features))
 
@@ -176,6 +197,15 @@ class ServedRun:
                          and pd.notna(row[name])) + ", ..."
 
     # -- items ---------------------------------------------------------------------------------------------------
+    def candidate_query(self, where: dict[str, Any]) -> ItemQuery:
+        """The items to rank: the whole catalogue's query is built once (per catalogue size), not per request."""
+        if where:
+            return item_query(self.context.data, self.candidates(where))
+        cached = self._catalogue_query
+        if cached is None or len(cached.ids) != len(self.catalogue):
+            cached = self._catalogue_query = item_query(self.context.data, list(self.catalogue))
+        return cached
+
     def candidates(self, where: dict[str, Any]) -> list[str]:
         """Catalogue items whose attributes match every `name: value` of `where` (a multi-valued attribute such as
         `tags` matches when one of its values does)."""
@@ -239,20 +269,22 @@ class ServedRun:
             raise ServingError(422, f"{self.label} cannot fold in a user from liked items, so it has no "
                                     "item-to-item view; use a run of a fold-in model such as itemknn")
         users = new_user_query(self.context, {}, [item_id])
-        items = item_query(self.context.data, list(self.catalogue))
+        items = self.candidate_query({})
         return rank_with_reasons(self.context, self.fitted, users, items, k, [item_id], None)
 
     def audience(self, attributes: dict[str, Any], n: int) -> pd.DataFrame:
         """The `n` training users the model scores highest for a new item with `attributes` (user_id, score)."""
         self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
-        answer = audience_for_new_item(self.context, [self.fitted], attributes, n)[0]
+        answer = audience_for_new_item(self.context, [self.fitted], attributes, n + self.forgotten.size())[0]
         if answer.not_applicable is not None:
             raise ServingError(422, f"{answer.not_applicable}; this run cannot find an audience for a new item")
-        return answer.table[["user_id", "score"]]
+        table = answer.table[["user_id", "score"]]
+        return table.loc[[user not in self.forgotten for user in table["user_id"].astype(str)]].head(n)
 
     # -- feedback ------------------------------------------------------------------------------------------------
     def record_feedback(self, record: dict[str, Any]) -> None:
         """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue."""
+        self.refuse_forgotten(record["user_id"])
         if record["item_id"] not in set(self.catalogue):
             raise ServingError(404, f"item_id {record['item_id']!r} is not in the catalogue; feedback must name an "
                                     "item the run serves (POST /items adds one)")

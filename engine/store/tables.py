@@ -45,6 +45,8 @@ class DatasetRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # origin, options, warnings shown at intake
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # lineage: the version this one was made from (with served feedback added); its `details["lineage"]` says how
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     experiments: Mapped[list["ExperimentRow"]] = relationship(back_populates="dataset", cascade="all, delete-orphan",
                                                               passive_deletes=True)
@@ -103,6 +105,8 @@ class RunRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # set when a user this run was trained on asked to be forgotten: its model still encodes them
+    forgotten_data_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     experiment: Mapped[ExperimentRow] = relationship(back_populates="runs")
     metrics: Mapped[list["MetricRow"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
@@ -161,6 +165,19 @@ class RunEventRow(Base):
     loss: Mapped[float | None] = mapped_column(Float, nullable=True)
     metric: Mapped[float | None] = mapped_column(Float, nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
+
+
+class ForgottenUserRow(Base):
+    """A user erased from a dataset at their request, by keyed hash only (the raw id is never stored)."""
+
+    __tablename__ = "forgotten_users"
+    __table_args__ = (Index("ix_forgotten_users_dataset_hash", "dataset_id", "user_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    user_hash: Mapped[str] = mapped_column(String(64))
+    forgotten_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    removed: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rows removed per place, runs marked
 
 
 class WorkerRow(Base):
