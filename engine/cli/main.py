@@ -102,12 +102,12 @@ def obtain_split(args: argparse.Namespace, dataset):
 
 def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: bool) -> None:
     """--data, --protocol / --split-dir, --seed and --split-param, shared by `evaluate` and `split`."""
-    from engine.protocols import PROTOCOL_DESCRIPTIONS
+    from engine.protocols import protocol_summaries
 
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="dataset folder in the canonical layout: interactions.csv (user_id,item_id[,rating]"
                              "[,timestamp][,event]) and optional items.csv, users.csv")
-    protocols = "; ".join(f"{name}: {text}" for name, text in PROTOCOL_DESCRIPTIONS.items())
+    protocols = "; ".join(f"{name}: {text}" for name, text in protocol_summaries().items())
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--protocol", metavar="NAME", help=f"split protocol. {protocols}")
     if allow_split_dir:
@@ -272,24 +272,62 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="address to listen on (default 127.0.0.1: this machine only; set COLDSTART_API_KEY "
                              "before opening it wider)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--app-pid", type=int, default=None, metavar="PID",
+                        help="the app that starts this server passes its process id: the server stops when that "
+                             "process exits (default: serve until stopped)")
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Load the run once and serve it with uvicorn until interrupted; OpenAPI docs at /docs."""
-    import uvicorn
-
     from engine.analysis.explore import ExploreError
-    from engine.serving import create_app
+    from engine.serving.process import ServeError, serve_forever
 
-    try:
-        app = create_app(args.run)
-    except ExploreError as error:
-        raise InputError(f"--run {args.run}: {error}") from None
     if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("COLDSTART_API_KEY"):
         print(f"warning: serving on {args.host} without COLDSTART_API_KEY: anyone who can reach it can use it",
               file=sys.stderr)
-    print(f"serving run {args.run} on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"loading run {args.run}; then serving on http://{args.host}:{args.port} (API docs at /docs)",
+          file=sys.stderr, flush=True)
+    try:
+        serve_forever(args.run, args.host, args.port, args.app_pid)
+    except (ExploreError, ServeError) as error:
+        raise InputError(f"--run {args.run}: {error}") from None
+    return 0
+
+
+# -- the feedback loop and privacy ----------------------------------------------------------------------------------
+def add_retrain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `retrain-with-feedback`."""
+    parser.add_argument("--run", type=int, required=True, metavar="RUN_ID",
+                        help="a served run: its dataset gets a new version with the feedback its served runs "
+                             "gathered, and its experiment's models are queued on it")
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    """Make the new dataset version, queue the runs, print what was made and the runs to compare."""
+    from engine.serving.feedback_loop import FeedbackLoopError, retrain_with_feedback
+
+    try:
+        made = retrain_with_feedback(args.run)
+    except FeedbackLoopError as error:
+        raise InputError(str(error)) from None
+    print(made.describe())
+    print(f"the worker trains the queued runs (python -m engine worker, or the app's own); compare them on the "
+          f"Compare page: ?runs={','.join(map(str, made.compare_run_ids))}")
+    return 0
+
+
+def add_forget_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `forget-user`."""
+    parser.add_argument("--dataset", type=int, required=True, metavar="DATASET_ID",
+                        help="the dataset the user is in (versions made from it are included)")
+    parser.add_argument("--user", required=True, metavar="USER_ID", help="the user's id, exactly as in the data")
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    """Forget one user everywhere their data lives; print what was removed and the runs trained on them."""
+    from engine.privacy.forget import forget_user
+
+    print(forget_user(args.dataset, args.user).describe())
     return 0
 
 
@@ -302,6 +340,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                          add_worker_arguments, run_worker),
     "serve": Subcommand("serve a finished run's model as an HTTP API (recommendations, new users and items, "
                         "feedback)", add_serve_arguments, run_serve),
+    "retrain-with-feedback": Subcommand("make a new dataset version with a served run's feedback and queue the "
+                                        "same models on it", add_retrain_arguments, run_retrain),
+    "forget-user": Subcommand("erase a user from a dataset, its versions, splits and feedback; mark runs trained "
+                              "on them", add_forget_arguments, run_forget),
 }
 
 
