@@ -10,25 +10,15 @@ import streamlit as st
 
 from engine.data.catalog import DatasetInfo, list_datasets, load_dataset
 from engine.data.errors import DataError
-from engine.protocols import (PROTOCOL_DESCRIPTIONS, ProtocolError, make_split, protocol_parameters, sizes_table,
-                              split_sizes)
+from engine.jobs.params import declared_fields
+from engine.protocols import ProtocolError, get_protocol, make_split, protocol_summaries, sizes_table, split_sizes
 from engine.runs.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
+from ui.forms import field_widget
 from ui.naming import name_input
 from ui.router import require_router
 from ui.training import training_panel
 
 require_router()
-
-PARAMETER_HELP = {
-    "cold_fraction": "Share of users or items held out as cold (no training interaction); halved into validation "
-                     "and test by entity.",
-    "valid_fraction": "Share of the warm records (or of each user's records, or of time) used for validation.",
-    "test_fraction": "Share of the warm records (or of each user's records, or of time) used for testing.",
-    "min_positives": "Users with fewer positives stay whole in training.",
-    "shots": "How many interactions each held-out user or item reveals at inference, e.g. 1,2,3,5,10.",
-    "overall_shots": "The number of revealed interactions used in the 'overall' slice (one of the shots).",
-}
-
 
 @st.cache_data(max_entries=8, show_spinner="Splitting to count the slices...")
 def _preview_sizes(dataset_id: int, fingerprint: str, protocol: str, params_json: str, seed: int) -> dict:
@@ -43,19 +33,6 @@ def _zip(experiment_id: int, fingerprint: str) -> bytes:
     return split_zip(experiment_id)
 
 
-def _parameter_widget(protocol: str, name: str, default: Any) -> Any:
-    """The input for one protocol parameter, typed after its default."""
-    key = f"protocol-{protocol}-{name}"
-    label = name.replace("_", " ").capitalize()
-    help_text = PARAMETER_HELP.get(name)
-    if isinstance(default, tuple):
-        return st.text_input(label, value=",".join(str(v) for v in default), help=help_text, key=key)
-    if isinstance(default, float):
-        return st.number_input(label, min_value=0.0, max_value=0.95, value=default, step=0.05, format="%.2f",
-                               help=help_text, key=key)
-    return st.number_input(label, min_value=0, value=int(default), step=1, help=help_text, key=key)
-
-
 def _sizes_view(sizes: dict) -> None:
     """Slice sizes as a table, plus the cold entity counts."""
     st.dataframe(sizes_table(sizes), hide_index=True)
@@ -65,15 +42,15 @@ def _sizes_view(sizes: dict) -> None:
 
 def _define(dataset: DatasetInfo) -> None:
     """The form for a new experiment: protocol, parameters, seed; preview sizes, then create."""
-    protocols = list(PROTOCOL_DESCRIPTIONS)
-    protocol = st.selectbox("Protocol", protocols, format_func=lambda p: f"{p}: {PROTOCOL_DESCRIPTIONS[p]}",
+    summaries = protocol_summaries()
+    protocol = st.selectbox("Protocol", list(summaries), format_func=lambda p: f"{p}: {summaries[p]}",
                             key="experiment-protocol")
-    defaults = protocol_parameters(protocol)
-    columns = st.columns(max(len(defaults), 1) + 1)
+    fields = declared_fields(get_protocol(protocol).Params)
+    columns = st.columns(max(len(fields), 1) + 1)
     params: dict[str, Any] = {}
-    for (name, default), column in zip(defaults.items(), columns):
+    for field, column in zip(fields, columns):
         with column:
-            params[name] = _parameter_widget(protocol, name, default)
+            params[field.name] = field_widget(field, f"protocol-{protocol}-{field.name}")
     seed = int(columns[-1].number_input("Seed", min_value=0, value=0, step=1, key="experiment-seed"))
     name = name_input(f"{dataset.name} · {protocol} · seed {seed}", "experiment-name")
     preview, create = st.columns(2)

@@ -17,14 +17,14 @@ import streamlit as st
 from engine.analysis.comparison import cold_first
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
-from engine.jobs.params import (ParamField, capability_summary, model_choices, param_fields, search_space_summary,
-                                suggested_grid)
+from engine.jobs.params import capability_summary, model_choices, param_fields, search_space_summary, suggested_grid
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.models.registry import model_names
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart, tuning_trials_chart
+from ui.forms import field_widget
 
 POLL_EVERY = "1s"
 FINISHED_SHOWN = 20
@@ -33,37 +33,13 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_
                 "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/block:"}
 
 
-def _field_widget(model: str, field: ParamField):
-    """The widget for one hyper-parameter; returns its value (None for fields kept at their default)."""
-    key = f"train-{model}-{field.name}"
-    if field.kind == "choice":
-        return st.selectbox(field.label, field.choices, index=field.choices.index(field.default), help=field.help,
-                            key=key)
-    if field.kind == "bool":
-        return st.checkbox(field.label, value=bool(field.default), help=field.help, key=key)
-    if field.kind == "int":
-        low = int(field.minimum) if field.minimum is not None else None
-        high = int(field.maximum) if field.maximum is not None else None
-        return st.number_input(field.label, value=int(field.default), min_value=low, max_value=high, step=1,
-                               help=field.help, key=key)
-    if field.kind == "float":
-        low = float(field.minimum) if field.minimum is not None else None
-        high = float(field.maximum) if field.maximum is not None else None
-        return st.number_input(field.label, value=float(field.default), min_value=low, max_value=high,
-                               help=field.help, key=key, format="%g")
-    if field.kind == "text":
-        return st.text_input(field.label, value=str(field.default), help=field.help, key=key)
-    st.caption(f"{field.label}: {field.default!r} (fixed at its default here)")
-    return None
-
-
 def _model_form(model: str) -> tuple[dict, dict]:
     """Hyper-parameter widgets and the optional grid of one model; returns (params, grid)."""
     params = {}
     columns = st.columns(3)
     for position, field in enumerate(param_fields(model)):
         with columns[position % 3]:
-            value = _field_widget(model, field)
+            value = field_widget(field, f"train-{model}-{field.name}")
         if value is not None:
             params[field.name] = value
     grid = {}

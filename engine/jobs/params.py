@@ -1,7 +1,9 @@
-"""What the Train form shows for a model: its hyper-parameters read from the typed config, and what it can serve.
+"""What a form shows for a typed declaration: a model's hyper-parameters (and what it can serve), a protocol's
+parameters.
 
-Pages build widgets from these descriptions, so a new model gets a form without page code: numbers become number
-inputs with their bounds, `Literal` fields become select boxes, booleans checkboxes, and descriptions become help.
+Pages build widgets from these descriptions, so a new model or protocol gets a form without page code: numbers
+become number inputs with their bounds, `Literal` fields become select boxes, booleans checkboxes, lists of whole
+numbers a text input (`1,2,3`), and descriptions become help.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from engine.core.model import Capabilities
 from engine.core.search_space import describe, grid_points
 from engine.models.registry import get_model_class
 
-FieldKind = Literal["int", "float", "bool", "choice", "text", "fixed"]
+FieldKind = Literal["int", "float", "bool", "choice", "text", "whole_numbers", "fixed"]
 
 CAPABILITY_LABELS = {
     "new_users": "new users (attributes)",
@@ -36,7 +39,7 @@ WITHOUT_ATTRIBUTES = {
 
 @dataclass(frozen=True)
 class ParamField:
-    """One hyper-parameter as a form field."""
+    """One parameter as a form field."""
 
     name: str
     label: str
@@ -69,7 +72,11 @@ def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
 
 def param_fields(model: str) -> list[ParamField]:
     """The form fields of `model`'s config, in declaration order."""
-    config = get_model_class(model).Config
+    return declared_fields(get_model_class(model).Config)
+
+
+def declared_fields(config: type[BaseModel]) -> list[ParamField]:
+    """The form fields of a typed declaration (a model config, a protocol's parameters), in declaration order."""
     result = []
     for name, info in config.model_fields.items():
         annotation = _strip_optional(info.annotation)
@@ -87,6 +94,8 @@ def param_fields(model: str) -> list[ParamField]:
             kind, choices = "float", ()
         elif annotation is str:
             kind, choices = "text", ()
+        elif typing.get_origin(annotation) is tuple and typing.get_args(annotation) == (int, Ellipsis):
+            kind, choices = "whole_numbers", ()
         else:
             kind, choices = "fixed", ()
         if default is None and kind != "fixed":

@@ -13,15 +13,22 @@ import pandas as pd
 
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
-from engine.protocols.common import (ProtocolError, check_fraction, choose_entities, move_unknown_back, record_parts,
-                                     rows_to_split)
+from engine.protocols.common import ProtocolError, choose_entities, move_unknown_back, record_parts, rows_to_split
+from engine.protocols.declaration import ProtocolDeclaration, ProtocolParams, fraction
 
 
-def check_warm_fractions(valid_fraction: float, test_fraction: float) -> None:
-    """Validate the record split of the warm part (shared by the entity-holdout protocols)."""
-    check_fraction("valid_fraction", valid_fraction)
-    check_fraction("test_fraction", test_fraction)
-    if valid_fraction + test_fraction >= 1:
+class HoldoutParams(ProtocolParams):
+    """Parameters of the entity-holdout protocols (cold and few-shot): who is held out, how the rest splits."""
+
+    cold_fraction: float = fraction(0.2, "Cold fraction", "Share of users or items held out as cold (no training "
+                                    "interaction); halved into validation and test by entity.", allow_zero=False)
+    valid_fraction: float = fraction(0.1, "Valid fraction", "Share of the warm records used for validation.")
+    test_fraction: float = fraction(0.1, "Test fraction", "Share of the warm records used for testing.")
+
+
+def check_warm_fractions(params: HoldoutParams) -> None:
+    """The record split of the warm part must leave rows for training (shared by the entity-holdout protocols)."""
+    if params.valid_fraction + params.test_fraction >= 1:
         raise ProtocolError("valid_fraction + test_fraction must leave some warm rows for training (sum below 1)")
 
 
@@ -36,10 +43,10 @@ def known_to(train: pd.DataFrame, rows: pd.DataFrame, column: str) -> pd.DataFra
     return rows.loc[rows[column].isin(set(train[column]))]
 
 
-def _cold_split(dataset: Dataset, seed: int, *, cold_users: bool, cold_items: bool, cold_fraction: float,
-                valid_fraction: float, test_fraction: float, protocol: str) -> SplitParts:
-    check_fraction("cold_fraction", cold_fraction, allow_zero=False)
-    check_warm_fractions(valid_fraction, test_fraction)
+def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_users: bool, cold_items: bool,
+                protocol: str) -> SplitParts:
+    check_warm_fractions(params)
+    cold_fraction, valid_fraction, test_fraction = params.cold_fraction, params.valid_fraction, params.test_fraction
     rows = rows_to_split(dataset)
     empty = np.asarray([], dtype=object)
     valid_users, test_users = choose_entities(rows["user_id"].to_numpy(), cold_fraction, seed, "cold-users") \
@@ -64,29 +71,33 @@ def _cold_split(dataset: Dataset, seed: int, *, cold_users: bool, cold_items: bo
     test = pd.concat([warm.loc[parts == "test"], cold_test], ignore_index=True)
     if cold_test.empty:
         raise ProtocolError(f"the {protocol} split left no cold test rows; raise cold_fraction or use a larger dataset")
-    params = {"cold_fraction": cold_fraction, "valid_fraction": valid_fraction, "test_fraction": test_fraction}
-    return SplitParts(protocol, seed, params, train, valid, test,
+    return SplitParts(protocol, seed, params.model_dump(), train, valid, test,
                       cold_users=sorted(set(valid_users) | set(test_users)),
                       cold_items=sorted(set(valid_items) | set(test_items)))
 
 
-def cold_item_split(dataset: Dataset, seed: int = 0, *, cold_fraction: float = 0.2, valid_fraction: float = 0.1,
-                    test_fraction: float = 0.1) -> SplitParts:
+def cold_item_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of items have no training row; slices `cold-item`, `cold-item-all`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, cold_users=False, cold_items=True, cold_fraction=cold_fraction,
-                       valid_fraction=valid_fraction, test_fraction=test_fraction, protocol="cold-item")
+    return _cold_split(dataset, seed, params, cold_users=False, cold_items=True, protocol="cold-item")
 
 
-def cold_user_split(dataset: Dataset, seed: int = 0, *, cold_fraction: float = 0.2, valid_fraction: float = 0.1,
-                    test_fraction: float = 0.1) -> SplitParts:
+def cold_user_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of users have no training row; slices `cold-user`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, cold_users=True, cold_items=False, cold_fraction=cold_fraction,
-                       valid_fraction=valid_fraction, test_fraction=test_fraction, protocol="cold-user")
+    return _cold_split(dataset, seed, params, cold_users=True, cold_items=False, protocol="cold-user")
 
 
-def cold_both_split(dataset: Dataset, seed: int = 0, *, cold_fraction: float = 0.2, valid_fraction: float = 0.1,
-                    test_fraction: float = 0.1) -> SplitParts:
+def cold_both_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of users and of items are cold; slices `cold-both` (new users on new items), `cold-user`,
     `cold-item`, `cold-item-all`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, cold_users=True, cold_items=True, cold_fraction=cold_fraction,
-                       valid_fraction=valid_fraction, test_fraction=test_fraction, protocol="cold-both")
+    return _cold_split(dataset, seed, params, cold_users=True, cold_items=True, protocol="cold-both")
+
+
+COLD_ITEM = ProtocolDeclaration(
+    "cold-item", "a share of the items has no training interaction, like items just added to a catalogue",
+    HoldoutParams, cold_item_split)
+COLD_USER = ProtocolDeclaration(
+    "cold-user", "a share of the users has no training interaction, like people who just signed up",
+    HoldoutParams, cold_user_split)
+COLD_BOTH = ProtocolDeclaration(
+    "cold-both", "a share of the users and of the items is new, and new users meet new items too",
+    HoldoutParams, cold_both_split)

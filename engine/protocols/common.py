@@ -46,15 +46,6 @@ def rng_for(seed: int, step: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), digest])
 
 
-def check_fraction(name: str, value: float, *, allow_zero: bool = True) -> float:
-    """Validate a fraction parameter with a message that names it."""
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not (low_ok and value < 1):
-        bound = "[0, 1)" if allow_zero else "(0, 1)"
-        raise ProtocolError(f"parameter {name}={value!r} must be a fraction in {bound}")
-    return float(value)
-
-
 def choose_entities(ids: np.ndarray, fraction: float, seed: int, step: str) -> tuple[np.ndarray, np.ndarray]:
     """Pick `fraction` of `ids` (at least one) and halve them by entity: (validation entities, test entities)."""
     unique = np.asarray(sorted(set(ids.tolist())), dtype=object)

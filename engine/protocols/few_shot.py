@@ -11,13 +11,26 @@ from __future__ import annotations
 from typing import Literal
 
 import pandas as pd
+from pydantic import Field
 
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
-from engine.protocols.cold import check_warm_fractions, known_to, split_warm_records
-from engine.protocols.common import ProtocolError, check_fraction, choose_entities, ordered_within, rows_to_split
+from engine.protocols.cold import HoldoutParams, check_warm_fractions, known_to, split_warm_records
+from engine.protocols.common import ProtocolError, choose_entities, ordered_within, rows_to_split
+from engine.protocols.declaration import ProtocolDeclaration, WholeNumbers
 
 DEFAULT_SHOTS = (1, 2, 3, 5, 10)
+
+
+class FewShotParams(HoldoutParams):
+    """Parameters of the few-shot protocols: the entity holdout plus how many interactions each entity reveals."""
+
+    shots: WholeNumbers = Field(DEFAULT_SHOTS, title="Shots",
+                                description="How many interactions each held-out user or item reveals at inference, "
+                                            "e.g. 1,2,3,5,10.")
+    overall_shots: int = Field(3, ge=1, title="Overall shots",
+                               description="The number of revealed interactions used in the 'overall' slice (one of "
+                                           "the shots).")
 
 
 def check_shots(shots: tuple[int, ...] | list[int], overall_shots: int) -> tuple[int, ...]:
@@ -30,12 +43,11 @@ def check_shots(shots: tuple[int, ...] | list[int], overall_shots: int) -> tuple
     return values
 
 
-def _few_shot_split(dataset: Dataset, seed: int, side: Literal["user", "item"], *, fraction: float,
-                    shots: tuple[int, ...], overall_shots: int, valid_fraction: float,
-                    test_fraction: float) -> SplitParts:
-    check_fraction("cold_fraction", fraction, allow_zero=False)
-    check_warm_fractions(valid_fraction, test_fraction)
-    shots = check_shots(shots, overall_shots)
+def _few_shot_split(dataset: Dataset, seed: int, params: FewShotParams, side: Literal["user", "item"]) -> SplitParts:
+    check_warm_fractions(params)
+    fraction, overall_shots = params.cold_fraction, params.overall_shots
+    valid_fraction, test_fraction = params.valid_fraction, params.test_fraction
+    shots = check_shots(params.shots, overall_shots)
     own, other = (("user_id", "item_id") if side == "user" else ("item_id", "user_id"))
     rows = rows_to_split(dataset)
     valid_ids, test_ids = choose_entities(rows[own].to_numpy(), fraction, seed, f"few-shot-{side}s")
@@ -68,18 +80,20 @@ def _few_shot_split(dataset: Dataset, seed: int, side: Literal["user", "item"], 
                       shots=shots, overall_shots=overall_shots)
 
 
-def few_shot_user_split(dataset: Dataset, seed: int = 0, *, cold_fraction: float = 0.2,
-                        shots: tuple[int, ...] = DEFAULT_SHOTS, overall_shots: int = 3,
-                        valid_fraction: float = 0.1, test_fraction: float = 0.1) -> SplitParts:
+def few_shot_user_split(dataset: Dataset, seed: int, params: FewShotParams) -> SplitParts:
     """Held-out users reveal k rows each; slices `few-shot-user-k1`, ..., `warm`, `overall` (at `overall_shots`)."""
-    return _few_shot_split(dataset, seed, "user", fraction=cold_fraction, shots=tuple(shots),
-                           overall_shots=overall_shots, valid_fraction=valid_fraction, test_fraction=test_fraction)
+    return _few_shot_split(dataset, seed, params, "user")
 
 
-def few_shot_item_split(dataset: Dataset, seed: int = 0, *, cold_fraction: float = 0.2,
-                        shots: tuple[int, ...] = DEFAULT_SHOTS, overall_shots: int = 3,
-                        valid_fraction: float = 0.1, test_fraction: float = 0.1) -> SplitParts:
+def few_shot_item_split(dataset: Dataset, seed: int, params: FewShotParams) -> SplitParts:
     """Held-out items reveal k rows each, ranked among the part's held-out items; slices `few-shot-item-k1`, ...,
     `warm`, `overall` (at `overall_shots`)."""
-    return _few_shot_split(dataset, seed, "item", fraction=cold_fraction, shots=tuple(shots),
-                           overall_shots=overall_shots, valid_fraction=valid_fraction, test_fraction=test_fraction)
+    return _few_shot_split(dataset, seed, params, "item")
+
+
+FEW_SHOT_USER = ProtocolDeclaration(
+    "few-shot-user", "held-out users reveal only k of their interactions (k = 1, 2, 3, 5, 10 by default)",
+    FewShotParams, few_shot_user_split)
+FEW_SHOT_ITEM = ProtocolDeclaration(
+    "few-shot-item", "held-out items reveal only k of their interactions and are ranked among the held-out items",
+    FewShotParams, few_shot_item_split)

@@ -11,18 +11,27 @@ import numpy as np
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
 from engine.protocols.common import ProtocolError, rows_to_split
+from engine.protocols.declaration import ProtocolDeclaration, ProtocolParams, fraction
 
 
-def temporal_split(dataset: Dataset, seed: int = 0, *, valid_fraction: float = 0.1,
-                   test_fraction: float = 0.2) -> SplitParts:
+class TemporalParams(ProtocolParams):
+    """Parameters of the temporal protocol: the newest shares of time validate and test."""
+
+    valid_fraction: float = fraction(0.1, "Valid fraction", "Share of the interactions, in time order, after the "
+                                     "training ones, used for validation.", allow_zero=False)
+    test_fraction: float = fraction(0.2, "Test fraction", "Share of the newest interactions used for testing.",
+                                    allow_zero=False)
+
+
+def temporal_split(dataset: Dataset, seed: int, params: TemporalParams) -> SplitParts:
     """Rows before the (1 - valid - test) time quantile train, the next `valid_fraction` validate, the last
     `test_fraction` test. The seed is recorded but unused: a temporal split is deterministic."""
+    valid_fraction, test_fraction = params.valid_fraction, params.test_fraction
     if not dataset.has_timestamps:
         raise ProtocolError("the temporal protocol needs a timestamp column in the interactions; pick another "
                             "protocol or add timestamps")
-    if not (0 < valid_fraction and 0 < test_fraction and valid_fraction + test_fraction < 1):
-        raise ProtocolError(f"valid_fraction={valid_fraction} and test_fraction={test_fraction} must be positive "
-                            "and sum below 1")
+    if valid_fraction + test_fraction >= 1:
+        raise ProtocolError(f"valid_fraction={valid_fraction} and test_fraction={test_fraction} must sum below 1")
     rows = rows_to_split(dataset)
     times = rows["timestamp"].to_numpy()
     valid_cut, test_cut = np.quantile(times, [1 - valid_fraction - test_fraction, 1 - test_fraction],
@@ -39,3 +48,8 @@ def temporal_split(dataset: Dataset, seed: int = 0, *, valid_fraction: float = 0
     new_items = sorted(set(rows.loc[~train_mask, "item_id"]) - set(train["item_id"]))
     return SplitParts("temporal", seed, params, train, rows.loc[valid_mask], rows.loc[test_mask],
                       cold_users=new_users, cold_items=new_items)
+
+
+PROTOCOL = ProtocolDeclaration(
+    "temporal", "train on the oldest interactions, validate on the next ones, test on the newest (the seed is unused)",
+    TemporalParams, temporal_split)

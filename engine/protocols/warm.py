@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+from pydantic import Field
+
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
-from engine.protocols.common import ProtocolError, check_fraction, move_unknown_back, rng_for, rows_to_split
+from engine.protocols.common import ProtocolError, move_unknown_back, rng_for, rows_to_split
+from engine.protocols.declaration import ProtocolDeclaration, ProtocolParams, fraction
 
 
-def warm_split(dataset: Dataset, seed: int = 0, *, valid_fraction: float = 0.1, test_fraction: float = 0.1,
-               min_positives: int = 5) -> SplitParts:
+class WarmParams(ProtocolParams):
+    """Parameters of the warm protocol."""
+
+    valid_fraction: float = fraction(0.1, "Valid fraction", "Share of each user's records used for validation.",
+                                     allow_zero=False)
+    test_fraction: float = fraction(0.1, "Test fraction", "Share of each user's records used for testing.",
+                                    allow_zero=False)
+    min_positives: int = Field(5, ge=3, title="Min positives",
+                               description="Users with fewer positives stay whole in training (at least 3: one "
+                                           "train, one valid, one test row).")
+
+
+def warm_split(dataset: Dataset, seed: int, params: WarmParams) -> SplitParts:
     """Hold out `valid_fraction` and `test_fraction` of each user's positives (at least one row each) for users
     with at least `min_positives` positives; lighter users stay whole in training."""
-    check_fraction("valid_fraction", valid_fraction, allow_zero=False)
-    check_fraction("test_fraction", test_fraction, allow_zero=False)
+    valid_fraction, test_fraction, min_positives = params.valid_fraction, params.test_fraction, params.min_positives
     if valid_fraction + test_fraction >= 1:
         raise ProtocolError("valid_fraction + test_fraction must leave some rows for training (sum below 1)")
-    if min_positives < 3:
-        raise ProtocolError(f"min_positives={min_positives} must be at least 3 (one train, one valid, one test row)")
     rows = rows_to_split(dataset)
     rows = rows.assign(_draw=rng_for(seed, "warm-records").random(len(rows)))
     rows["_rank"] = rows.groupby("user_id")["_draw"].rank(method="first").astype(int) - 1
@@ -35,5 +46,10 @@ def warm_split(dataset: Dataset, seed: int = 0, *, valid_fraction: float = 0.1, 
                             "lower min_positives")
     parts = move_unknown_back(rows, parts)
     rows = rows.drop(columns=["_draw", "_rank"])
-    params = {"valid_fraction": valid_fraction, "test_fraction": test_fraction, "min_positives": min_positives}
-    return SplitParts("warm", seed, params, rows[parts == "train"], rows[parts == "valid"], rows[parts == "test"])
+    return SplitParts("warm", seed, params.model_dump(), rows[parts == "train"], rows[parts == "valid"],
+                      rows[parts == "test"])
+
+
+PROTOCOL = ProtocolDeclaration(
+    "warm", "each user's positives are split into training, validation and test (nobody and nothing is new)",
+    WarmParams, warm_split)

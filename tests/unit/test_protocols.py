@@ -8,7 +8,7 @@ import pytest
 
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
-from engine.protocols import (PROTOCOL_DESCRIPTIONS, PROTOCOLS, ProtocolError, make_split, split_parts,
+from engine.protocols import (PROTOCOLS, ProtocolError, get_protocol, make_split, protocol_summaries, split_parts,
                               split_sizes)
 from engine.protocols.split import Split
 
@@ -136,8 +136,17 @@ def test_few_shot_reveals_the_earliest_rows_and_counts_excluded_users(dataset):
     last_revealed = k2.revealed.groupby("user_id")["timestamp"].max()
     first_test = k2.truth.groupby("user_id")["timestamp"].min()
     assert (last_revealed <= first_test.reindex(last_revealed.index)).all()
-    assert split.params["excluded_users"] >= 0
     assert split.valid[0].name == "few-shot-user-k2", "the protocol validates on its own slice first"
+
+
+def test_few_shot_counts_the_held_out_users_too_light_to_reveal_k_rows(dataset):
+    # with k up to 20, many held-out users have too few rows: they vanish from every part and are counted
+    split = make_split(dataset, "few-shot-user", seed=1, params={"shots": "1,20", "overall_shots": 1})
+    parts = split_parts(split)
+    appearing = set(pd.concat([parts.train, parts.valid, parts.test, parts.valid_revealed, parts.test_revealed])
+                    ["user_id"])
+    vanished = dataset.positives()["user_id"].astype(str).nunique() - len(appearing)
+    assert vanished > 0 and split.params["excluded_users"] == vanished
 
 
 def test_temporal_split_trains_strictly_before_test_time_and_marks_later_newcomers(dataset):
@@ -168,6 +177,10 @@ def test_few_shot_without_timestamps_reveals_in_a_seeded_order(dataset):
     ("cold-item", {"cold_fraction": 1.5}, r"cold_fraction=1.5 must be a fraction"),
     ("cold-item", {"cold_fraction": "many"}, "must be like 0.2"),
     ("few-shot-user", {"overall_shots": 4}, "overall_shots=4 must be one of shots"),
+    ("few-shot-user", {"shots": "1,2,x"}, r"shots='1,2,x' of protocol 'few-shot-user' must be like 1,2,3,5,10"),
+    ("warm", {"valid_fraction": 0}, r"valid_fraction=0 must be a fraction in \(0, 1\)"),
+    ("warm", {"min_positives": 2}, "min_positives=2 must be at least 3"),
+    ("temporal", {"valid_fraction": 0.5, "test_fraction": 0.5}, "must sum below 1"),
 ])
 def test_bad_protocol_requests_name_what_is_wrong(dataset, protocol, params, message):
     with pytest.raises(ProtocolError, match=message):
@@ -187,9 +200,28 @@ def test_slice_sizes_count_users_candidates_and_rows(dataset):
 
 def test_every_protocol_has_one_line_of_plain_text_for_the_form_options():
     # selectbox options and --help show text as typed: markdown marks would appear raw
-    assert list(PROTOCOL_DESCRIPTIONS) == list(PROTOCOLS)
-    for name, text in PROTOCOL_DESCRIPTIONS.items():
+    summaries = protocol_summaries()
+    assert list(summaries) == list(PROTOCOLS)
+    for name, text in summaries.items():
         assert text and "`" not in text and "*" not in text and "\n" not in text, name
+
+
+@pytest.mark.parametrize("protocol", ALL_PROTOCOLS)
+def test_every_protocol_parameter_is_declared_with_a_title_and_a_description_and_recorded(dataset, protocol):
+    declaration = get_protocol(protocol)
+    assert declaration.name == protocol
+    for name, info in declaration.Params.model_fields.items():
+        assert info.title and info.description, f"{protocol}.{name} needs a title and a description for the form"
+    split = make_split(dataset, protocol, seed=1)
+    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in split.params.items()}
+    assert declaration.defaults().items() <= recorded.items(), "a split records every parameter it was made with"
+
+
+def test_form_strings_parse_to_the_declared_types(dataset):
+    params = get_protocol("few-shot-item").parse({"shots": "1, 4", "overall_shots": "4", "cold_fraction": "0.3"})
+    assert (params.shots, params.overall_shots, params.cold_fraction) == ((1, 4), 4, 0.3)
+    assert make_split(dataset, "few-shot-item", seed=1, params={"shots": "1, 4", "overall_shots": "4"}).params[
+        "shots"] == [1, 4]
 
 
 def test_reference_protocol_on_movielens_keeps_ratings_of_four_and_above(ml100k_dir):
