@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated data folder and database per test, and the real MovieLens 100K from ../shared."""
+"""Shared fixtures: an isolated data folder and database per test (tests/databases.py: SQLite, or a PostgreSQL
+schema on that pass), and the real MovieLens 100K from ../shared."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store.db import dispose_engines
+from tests.databases import isolated_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
@@ -14,15 +15,11 @@ ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
 
 @pytest.fixture
 def coldstart_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder and SQLite database for one test."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("COLDSTART_HOME", str(home))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    """A fresh data folder and database (SQLite, or a PostgreSQL schema on that pass) for one test."""
     # page tests drive the run queue themselves; a background worker started by app.py would outlive the test
     monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
-    dispose_engines()
-    yield home
-    dispose_engines()
+    with isolated_database(monkeypatch, tmp_path / "home") as home:
+        yield home
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def failure_reason(error: BaseException) -> str:
 def _record_device(run_id: int, device_label: str) -> None:
     def write() -> None:
         with immediate_session() as session:
-            row = session.get(RunRow, run_id)
+            row = session.get(RunRow, run_id, with_for_update=True)
             if row is not None and row.status == "running":
                 row.device = device_label
 
@@ -71,7 +71,7 @@ def _record_done(run_id: int, result, partial: Path, progress: RunProgress) -> b
 
     def write() -> bool:
         with immediate_session() as session:
-            row = session.get(RunRow, run_id)
+            row = session.get(RunRow, run_id, with_for_update=True)
             if row is None or row.status != "running" or row.cancel_requested or progress.should_stop():
                 return False
             shutil.rmtree(final, ignore_errors=True)

@@ -122,7 +122,8 @@ def fail_lost_runs(exclude: set[int] | frozenset[int] = frozenset()) -> list[int
         lost = []
         with immediate_session() as session:
             now = utcnow()
-            for row in session.scalars(select(RunRow).where(RunRow.id.in_(suspects), RunRow.status == "running")):
+            for row in session.scalars(select(RunRow).where(RunRow.id.in_(suspects), RunRow.status == "running")
+                                       .with_for_update()):
                 if not _is_lost(row, alive, now):
                     continue
                 if row.cancel_requested:

@@ -182,7 +182,8 @@ def submit_runs(experiment_id: int, model: str, params: dict[str, Any] | None = 
 
     def write() -> list[int]:
         with immediate_session() as session:
-            if session.get(ExperimentRow, experiment_id) is None:
+            # the experiment's row lock serializes submissions to it on PostgreSQL (SQLite: the write lock)
+            if session.get(ExperimentRow, experiment_id, with_for_update=True) is None:
                 raise JobError(f"experiment {experiment_id} does not exist: create it on the Experiments page first")
             standing = _standing_runs(session, experiment_id, model, configs, tuning)
             duplicates = [run for run in standing if run.seed in seeds]
@@ -236,7 +237,7 @@ def finish_run(run_id: int, status: str, *, message: str = "", error: str | None
 
     def write() -> bool:
         with immediate_session() as session:
-            row = session.get(RunRow, run_id)
+            row = session.get(RunRow, run_id, with_for_update=True)
             if row is None or row.status != "running":
                 return False
             row.status, row.message, row.error, row.traceback = status, message, error, traceback
@@ -253,7 +254,7 @@ def cancel_run(run_id: int) -> str:
     """Cancel a queued run at once, or ask a running one to stop; returns the run's state afterwards."""
     def write() -> str:
         with immediate_session() as session:
-            row = _existing_run(session, run_id)
+            row = _existing_run(session, run_id, lock=True)
             if row.status == "queued":
                 row.status, row.message, row.finished_at = "cancelled", "cancelled before it started", utcnow()
             elif row.status == "running":
@@ -285,7 +286,7 @@ def delete_run(run_id: int) -> None:
     """Delete a finished or queued run with its metrics, events and artifact folder."""
     def write() -> None:
         with immediate_session() as session:
-            row = _existing_run(session, run_id)
+            row = _existing_run(session, run_id, lock=True)
             if row.status == "running":
                 raise JobError(f"run {run_id} is running: cancel it first, then delete it")
             session.execute(delete(RunRow).where(RunRow.id == run_id))
@@ -294,8 +295,9 @@ def delete_run(run_id: int) -> None:
     remove_run_artifact(run_id)
 
 
-def _existing_run(session, run_id: int) -> RunRow:
-    row = session.get(RunRow, run_id)
+def _existing_run(session, run_id: int, lock: bool = False) -> RunRow:
+    """The run's row (locked against other writers until the transaction ends when `lock`), or a JobError."""
+    row = session.get(RunRow, run_id, with_for_update=lock)
     if row is None:
         raise JobError(f"run {run_id} does not exist (it may have been deleted); refresh the page")
     return row

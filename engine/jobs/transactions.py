@@ -2,8 +2,9 @@
 
 A deferred SQLite transaction that reads and then writes can fail on the lock upgrade when another process wrote
 in between; `BEGIN IMMEDIATE` takes the write lock first, so two supervisors (or a supervisor and the app) claiming
-runs serialize instead of failing (https://sqlite.org/lang_transaction.html). On other databases row locks
-(`SELECT ... FOR UPDATE`) give the same guarantee inside an ordinary transaction.
+runs serialize instead of failing (https://sqlite.org/lang_transaction.html). On PostgreSQL the same transactions
+are ordinary ones whose reads lock the rows they check (`SELECT ... FOR UPDATE`; claims add `SKIP LOCKED`, so
+workers on several machines take different runs without waiting on each other); SQLite ignores those clauses.
 """
 
 from __future__ import annotations
@@ -47,9 +48,15 @@ def immediate_session() -> Iterator[Session]:
         session.close()
 
 
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+"""PostgreSQL's serialization failure, deadlock detected and lock not available: the transaction lost a race."""
+
+
 def is_lock_error(error: BaseException) -> bool:
-    """True when SQLite gave up waiting for another writer (worth retrying, not a bug)."""
-    return isinstance(error, OperationalError) and "locked" in str(error.orig).lower()
+    """True when the database gave up waiting for another writer or broke a deadlock (worth retrying, not a bug)."""
+    if not isinstance(error, OperationalError):
+        return False
+    return "locked" in str(error.orig).lower() or getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def with_lock_retry(work: Callable[[], T], retries: int = LOCK_RETRIES, pause_s: float = 0.5) -> T:

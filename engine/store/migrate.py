@@ -7,6 +7,7 @@ workers) take a lock first, so exactly one of them migrates and the others find 
 from __future__ import annotations
 
 import fcntl
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +21,9 @@ from sqlalchemy import Connection, Engine, text
 MIGRATIONS = Path(__file__).with_name("migrations")
 PG_MIGRATION_LOCK = 7_318_004_211
 """A fixed key for PostgreSQL's advisory lock: any number, the same in every process of the app."""
+
+# each worker process opens the database; Alembic's per-step INFO lines would fill every worker's log
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

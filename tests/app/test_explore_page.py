@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.store.db import dispose_engines
+from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -15,13 +15,8 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("explore-page")))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    dispose_engines()
-    yield finished_runs(("mostpop", "itemknn", "content"))
-    dispose_engines()
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path_factory.mktemp("explore-page")):
+        yield finished_runs(("mostpop", "itemknn", "content"))
 
 
 def _open() -> AppTest:

@@ -18,6 +18,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.databases import fresh_database_url, use_database
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -48,12 +50,13 @@ def artifacts_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def app_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment of the served app: a fresh data folder, no background worker (override to start one)."""
     home = tmp_path_factory.mktemp("e2e-home")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"COLDSTART_HOME": str(home), "COLDSTART_AUTOSTART_WORKER": "0", "PYTHONUNBUFFERED": "1"})
-    return env
+    with fresh_database_url() as url:
+        yield env if url is None else env | {"DATABASE_URL": url}
 
 
 @pytest.fixture
@@ -62,9 +65,7 @@ def app_database(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
     finished runs) is what the browser sees; the engine's connections are dropped before and after."""
     from engine.store.db import dispose_engines
 
-    monkeypatch.setenv("COLDSTART_HOME", app_env["COLDSTART_HOME"])
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    dispose_engines()
+    use_database(monkeypatch, app_env["COLDSTART_HOME"], app_env.get("DATABASE_URL"))
     yield
     dispose_engines()
 

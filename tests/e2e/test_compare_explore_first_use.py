@@ -15,6 +15,7 @@ import pytest
 from engine.data.synthetic import generate_synthetic
 from engine.models.registry import get_model_class
 from tests.comparison_seed import SeededRun, seed_runs
+from tests.databases import use_database
 from tests.explore_seed import finished_runs
 
 pytestmark = pytest.mark.e2e
@@ -49,9 +50,7 @@ def journey(app_env: dict[str, str]) -> Journey:
     from engine.store.db import dispose_engines
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COLDSTART_HOME", app_env["COLDSTART_HOME"])
-        patch.delenv("DATABASE_URL", raising=False)
-        dispose_engines()
+        use_database(patch, app_env["COLDSTART_HOME"], app_env.get("DATABASE_URL"))
         # runs keep the model's full config: only `factors` differs between the two mapper settings
         config = get_model_class("mapper").Config().model_dump(mode="json")
         ids = seed_runs([

@@ -11,8 +11,9 @@ import torch
 
 from engine.analysis import explore
 from engine.settings import get_settings
-from engine.store.db import dispose_engines, session_scope
+from engine.store.db import session_scope
 from engine.store.tables import RunRow
+from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
 
 MODELS = ("mostpop", "itemknn", "content")
@@ -21,16 +22,11 @@ MODELS = ("mostpop", "itemknn", "content")
 @pytest.fixture(scope="module")
 def explored(tmp_path_factory):
     """A small synthetic dataset, a cold-user experiment and three finished runs with saved models."""
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("explore-home")))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    dispose_engines()
-    experiment_id, run_ids = finished_runs(MODELS)
-    context = explore.load_context(experiment_id)
-    runs = [explore.load_fitted_run(r) for r in run_ids]
-    yield context, runs, run_ids
-    dispose_engines()
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path_factory.mktemp("explore-home")):
+        experiment_id, run_ids = finished_runs(MODELS)
+        context = explore.load_context(experiment_id)
+        runs = [explore.load_fitted_run(r) for r in run_ids]
+        yield context, runs, run_ids
 
 
 def test_test_user_gets_each_serving_models_top_k_with_held_out_hits_marked(explored):

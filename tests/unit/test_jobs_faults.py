@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,8 +20,9 @@ from engine.jobs.liveness import WORKER_LOST, live_workers
 from engine.jobs.queue import cancel_run, rerun_run, run_events, submit_runs
 from engine.models.registry import EXTRA_MODELS_ENV
 from engine.settings import get_settings
-from engine.store.db import dispose_engines, session_scope
+from engine.store.db import session_scope
 from engine.store.tables import MetricRow, WorkerRow
+from tests.databases import hold_write_lock, isolated_database
 from jobs_support import (FAULT_MODELS, ROOT, SupervisorProcess, run_status, supervisors, tiny_experiment,
                           wait_final, wait_until)
 
@@ -153,11 +153,8 @@ def test_a_database_locked_for_a_while_by_another_writer_delays_a_run_but_does_n
                                                            "marker": str(marker)})
     supervisors()
     _child_pid(marker)
-    other = sqlite3.connect(coldstart_home / "coldstart.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    time.sleep(3)
-    other.execute("COMMIT")
-    other.close()
+    with hold_write_lock(coldstart_home):
+        time.sleep(3)
     wait_final([run_id])
     assert_done_with_results(run_id)
     epochs = run_events([run_id]).query("kind == 'progress' and step != step")["epoch"]
@@ -172,11 +169,8 @@ FAULTS = ("raise", "cuda_oom", "memory", "disk_full", "cancel_while_finishing")
 @pytest.fixture(scope="module")
 def fault_batch(tmp_path_factory) -> dict[str, int]:
     """Run ids by fault (plus "none" for a healthy run), all finished, in a database of their own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("faults") / "home"))
-        patch.delenv("DATABASE_URL", raising=False)
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path_factory.mktemp("faults") / "home"):
         patch.setenv(EXTRA_MODELS_ENV, FAULT_MODELS)
-        dispose_engines()
         experiment = tiny_experiment()
         ids = {fault: submit_runs(experiment, "tiny_popularity", {"fault": fault})[0] for fault in FAULTS}
         ids["none"] = submit_runs(experiment, "tiny_popularity_b")[0]
@@ -186,7 +180,6 @@ def fault_batch(tmp_path_factory) -> dict[str, int]:
             yield ids
         finally:
             supervisor.stop()
-            dispose_engines()
 
 
 def _failed_with(run_id: int, reason: str) -> None:

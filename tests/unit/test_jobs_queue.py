@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 
@@ -12,6 +11,7 @@ import pytest
 from engine.jobs.queue import (DuplicateRunError, JobError, cancel_run, claim_next_run, delete_run, expand_grid,
                                finish_run, free_seeds, list_runs, rerun_run, submit_runs)
 from engine.settings import get_settings
+from tests.databases import hold_write_lock
 from jobs_support import ROOT, empty_experiment, register_fault_models, run_status
 
 
@@ -88,13 +88,10 @@ def test_two_claimers_in_separate_processes_never_claim_the_same_run(experiment)
 
 def test_a_claim_waits_for_another_writer_holding_the_database(experiment, coldstart_home):
     (run_id,) = submit_runs(experiment, "tiny_popularity")
-    other = sqlite3.connect(coldstart_home / "coldstart.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    claimer = _start_claimer("a")
-    with pytest.raises(subprocess.TimeoutExpired):
-        claimer.wait(timeout=4.0)  # blocked by the other writer, not failed
-    other.execute("COMMIT")
-    other.close()
+    with hold_write_lock(coldstart_home):
+        claimer = _start_claimer("a")
+        with pytest.raises(subprocess.TimeoutExpired):
+            claimer.wait(timeout=4.0)  # blocked by the other writer, not failed
     assert _claimed(claimer) == [run_id]
 
 

@@ -20,7 +20,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.serving import create_app
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
-from engine.store.db import dispose_engines
+from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,15 +31,11 @@ ITEMS = DATASET.items.assign(item_id=DATASET.items["item_id"].astype(str)).set_i
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     """Registry name -> id of a finished run with a saved model, in a data folder of this module's own."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("COLDSTART_HOME", str(tmp_path_factory.mktemp("serving") / "home"))
-    patch.delenv("DATABASE_URL", raising=False)
-    patch.delenv("COLDSTART_API_KEY", raising=False)
-    dispose_engines()
-    _, run_ids = finished_runs(("mapper", "itemknn"), protocol="cold-item", dataset=DATASET)
-    yield dict(zip(("mapper", "itemknn"), run_ids))
-    dispose_engines()
-    patch.undo()
+    with pytest.MonkeyPatch.context() as patch, \
+            isolated_database(patch, tmp_path_factory.mktemp("serving") / "home"):
+        patch.delenv("COLDSTART_API_KEY", raising=False)
+        _, run_ids = finished_runs(("mapper", "itemknn"), protocol="cold-item", dataset=DATASET)
+        yield dict(zip(("mapper", "itemknn"), run_ids))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The store: SQLite in WAL mode with foreign keys, schema brought to the newest Alembic revision on first use."""
+"""The store (SQLite in WAL mode on the first pass, PostgreSQL on the second): foreign keys, one unit of work per
+transaction, schema brought to the newest Alembic revision on first use."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from engine.settings import get_settings
 from engine.store.db import dispose_engines, get_engine, session_scope
 from engine.store.migrate import current_revision, head_revision
 from engine.store.tables import Base, DatasetRow, ExperimentRow
+from tests.databases import sqlite_only
 
 
+@sqlite_only
 def test_database_is_created_in_the_data_folder_with_wal_and_foreign_keys(coldstart_home):
     engine = get_engine()
     assert (coldstart_home / "coldstart.db").exists()
@@ -62,6 +66,7 @@ def _legacy_sqlite_file(path) -> None:
     old.close()
 
 
+@sqlite_only
 def test_a_database_made_before_alembic_keeps_its_rows_and_stands_at_head(coldstart_home):
     _legacy_sqlite_file(coldstart_home / "coldstart.db")
     dispose_engines()
@@ -82,10 +87,9 @@ def test_the_migrated_schema_is_exactly_what_the_tables_declare(coldstart_home):
 
 
 def test_a_database_made_by_the_old_additive_migrations_matches_a_fresh_one(coldstart_home):
-    """The schema the pre-Alembic code created (create_all of the same tables) upgrades to head unchanged."""
+    """The schema the pre-Alembic code created (create_all of the same tables) upgrades to head, rows kept."""
     coldstart_home.mkdir(parents=True)
-    url = f"sqlite:///{coldstart_home / 'coldstart.db'}"
-    old = create_engine(url)
+    old = create_engine(get_settings().database_url)
     Base.metadata.create_all(old)
     with old.begin() as conn:
         conn.execute(text("INSERT INTO datasets (name, source, path, feedback, item_kinds, user_kinds, n_users, "
