@@ -11,9 +11,10 @@ import streamlit as st
 from engine.analysis import comparison
 from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
-from ui import charts
+from ui import charts, fairness_view, onboarding_view
 from ui.report import ComparisonReport, comparison_report_html
 from ui.router import require_router
+from ui.serving_panel import serving_panel
 
 require_router()
 
@@ -218,6 +219,7 @@ if runs.empty:
         st.info("Select one or more runs in the table above.")
     st.stop()
 runs = runs.assign(variant=comparison.variant_labels(runs))  # named by what differs among the runs compared
+serving_panel(runs, key="compare")
 
 metrics = comparison.load_metrics(runs)
 refused = comparison.load_not_applicable(runs)
@@ -304,6 +306,8 @@ if headline is not None:
         if group_figure is not None:
             figures["user-groups"] = group_figure
             _chart(group_figure, "user-groups")
+    onboarding_view.onboarding_section(per_user, headline, figures)
+    fairness_view.fairness_section(runs, per_user, headline, k, slices, figures)
     paired = _paired_section(per_user, metrics, metric_names, slices)
 else:
     paired = {}

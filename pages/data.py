@@ -23,6 +23,7 @@ from engine.settings import get_settings
 from ui.data_widgets import render_profile
 from ui.naming import name_input
 from ui.router import require_router
+from ui.serving_panel import feedback_panel
 
 require_router()
 
@@ -295,3 +296,4 @@ with samples_tab:
     _samples_section()
 with datasets_tab:
     _datasets_section()
+    feedback_panel()

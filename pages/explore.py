@@ -11,7 +11,9 @@ from engine.data.errors import DataError
 from engine.protocols.common import ProtocolError
 from engine.runs.experiments import ExperimentError
 from engine.settings import get_settings
+from ui import onboarding_explore
 from ui.router import require_router
+from ui.serving_panel import serving_panel
 
 require_router()
 
@@ -100,6 +102,7 @@ labels = {int(r.experiment_id): f"{r.experiment} ({r.dataset}, {r.protocol})" fo
 experiment_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="explore-experiment")
 candidates = finished.loc[finished["experiment_id"] == experiment_id]
 candidates = candidates.assign(variant=variant_labels(candidates))  # named by what differs within the experiment
+serving_panel(candidates, key="explore")
 try:
     database = get_settings().database_url
     context = _context(experiment_id, database)
@@ -126,7 +129,8 @@ label_column = next((c for c in ("title", "name") if context.dataset.items is no
                      and c in context.dataset.items.columns), None)
 item_names = explore.training_item_names(context)
 k = st.number_input("How many recommendations (K)", min_value=1, max_value=50, value=10, key="explore-k")
-test_tab, user_tab, item_tab = st.tabs(["A test user", "Try a new user", "Try a new item"])
+test_tab, user_tab, item_tab, onboard_tab = st.tabs(["A test user", "Try a new user", "Try a new item",
+                                                     "Onboard a new user"])
 
 with test_tab:
     slice_names = explore.slice_names(context)
@@ -171,5 +175,8 @@ with item_tab:
                 _show_answers(explore.audience_for_new_item(context, runs, item_values, int(k)), None)
             except explore.ExploreError as error:
                 st.error(str(error))
+
+with onboard_tab:
+    onboarding_explore.onboarding_tab(context, runs, int(k), label_column, _show_answers)
 
 st.caption(f"Models shown: {', '.join(r.label for r in runs)}. Scores come from each run's saved model.")
