@@ -580,7 +580,7 @@ def _range_labels(values: pd.Series, n_bins: int) -> pd.Series:
     return codes.map(dict(enumerate(labels)))
 
 
-def _attribute_groups(values: pd.Series, n_bins: int) -> tuple[pd.Series, list[str]]:
+def attribute_groups(values: pd.Series, n_bins: int) -> tuple[pd.Series, list[str]]:
     """Each user's group of one attribute and the groups in reading order: categories alphabetically, numbers in
     ascending order (`10` after `9`), many distinct numbers as `n_bins` quantile ranges."""
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -599,7 +599,7 @@ def user_groups(per_user: pd.DataFrame, metric_name: str, slice_name: str, users
     if attribute not in users.columns:
         raise ComparisonError(f"the users table has no attribute {attribute!r}; choose one of "
                               f"{', '.join(c for c in users.columns if c != 'user_id')}")
-    labels, order = _attribute_groups(users.set_index(users["user_id"].astype(str))[attribute], n_bins)
+    labels, order = attribute_groups(users.set_index(users["user_id"].astype(str))[attribute], n_bins)
     return _in_order(_grouped(per_user, metric_name, slice_name, per_user["user_id"].map(labels)), order)
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, paired_comparison
 from engine.onboarding.base import OnboardingError
+from engine.onboarding.protocol import parse_slice_name
 from engine.onboarding.registry import BASELINE
 
 CURVE_COLUMNS = ("strategy", "step", "mean", "ci_low", "ci_high", "n_users", "answered", "difference",
@@ -52,3 +53,22 @@ def best_strategy(curves: pd.DataFrame, steps: tuple[int, ...], baseline: str = 
     if rows.empty:
         return None
     return str(rows.groupby("strategy")["mean"].mean().idxmax())
+
+
+def recorded_curves(per_user: pd.DataFrame, metric: str, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+                    seed: int = 0) -> pd.DataFrame:
+    """`onboarding_curves` of each model (`variant`) from runs' recorded per-user rows (the Compare page's
+    `load_per_user`): the rows of `onboarding-<strategy>-k<k>` slices; empty when no run has any."""
+    columns = ["variant", *CURVE_COLUMNS]
+    if per_user.empty or metric not in per_user.columns:
+        return pd.DataFrame(columns=columns)
+    parsed = per_user["slice"].map(parse_slice_name)
+    rows = per_user.loc[parsed.notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    rows = rows.assign(strategy=[p[0] for p in parsed[rows.index]], step=[p[1] for p in parsed[rows.index]])
+    parts = []
+    for variant, frame in rows.groupby("variant", sort=True):
+        curves = onboarding_curves(frame, metric, n_bootstrap=n_bootstrap, seed=seed)
+        parts.append(curves.assign(variant=variant))
+    return pd.concat(parts, ignore_index=True)[columns]

@@ -21,7 +21,7 @@ from engine.data.catalog import dataset_fingerprint, load_dataset
 from engine.data.errors import DataError
 from engine.privacy.ids import record_forgotten, user_hash
 from engine.protocols.folders import PART_FILES, REVEALED_FILES
-from engine.runs.results import PER_USER_FILE
+from engine.runs.results import PER_USER_FILE, TOP_K_FILE
 from engine.serving.journal import feedback_journal
 from engine.settings import get_settings
 from engine.store.db import session_scope
@@ -118,7 +118,8 @@ def _erase_from_experiment(experiment: ExperimentRow, user_id: str, report: Forg
 
 def _erase_from_run(run: RunRow, user_id: str, report: ForgetReport) -> None:
     folder = get_settings().run_dir(run.id)
-    report.per_user_rows += _drop_user(folder / PER_USER_FILE, user_id)
+    for kept in (PER_USER_FILE, TOP_K_FILE):  # per-user metric values and the user's top-K lists
+        report.per_user_rows += _drop_user(folder / kept, user_id)
     report.feedback += feedback_journal(run.id).rewrite(
         lambda record: str(record.get("user_id")) != user_id)
 

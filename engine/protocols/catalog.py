@@ -24,6 +24,7 @@ PROTOCOLS: dict[str, str] = {
     "few-shot-user": "engine.protocols.few_shot:FEW_SHOT_USER",
     "few-shot-item": "engine.protocols.few_shot:FEW_SHOT_ITEM",
     "temporal": "engine.protocols.temporal:PROTOCOL",
+    "onboarding": "engine.onboarding.protocol:PROTOCOL",
 }
 
 

@@ -8,16 +8,20 @@ protocol is one new file under `engine/protocols/` that declares a `ProtocolDecl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from annotated_types import Ge, Gt, Lt
+import pandas as pd
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from engine.core.data import TrainData
+from engine.core.model import Recommender
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
 from engine.protocols.common import ProtocolError
+from engine.protocols.split import Split
 
 
 class ProtocolParams(BaseModel):
@@ -41,6 +45,7 @@ WholeNumbers = Annotated[tuple[int, ...], BeforeValidator(_comma_separated)]
 """A list of whole numbers, written `1,2,3` in a form or on the command line."""
 
 ParamsT = TypeVar("ParamsT", bound=ProtocolParams)
+ExtraSlices = Callable[[Recommender, TrainData, Dataset, Split, Sequence[int], int], tuple[dict[str, Any], pd.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class ProtocolDeclaration(Generic[ParamsT]):
     """One line of plain text for a newcomer (form options and CLI help show no markdown)."""
     Params: type[ParamsT]
     split: Callable[[Dataset, int, ParamsT], SplitParts]
+    extra_slices: ExtraSlices | None = None
+    """Slices a run adds beyond the split's own, measured with the fitted model (the onboarding protocol's
+    simulation): `extra_slices(model, train, dataset, split, ks, seed)` -> (results.json entries by slice name,
+    per-user rows with `slice`, `user_id`, `history` and metric columns). None for every protocol whose split
+    holds all its slices."""
 
     def defaults(self) -> dict[str, Any]:
         """The parameters with their defaults, in declaration order."""

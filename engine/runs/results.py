@@ -1,7 +1,8 @@
 """Record a finished run in the database and its artifact folder: one function for the CLI and the job system.
 
 Aggregates go to `MetricRow` (long format, one row per slice and metric, filterable with SQL) and to the run's
-`results` JSON; per-user values go to `per_user.parquet` in the run's artifact folder, read back by the Compare page.
+`results` JSON; per-user values go to `per_user.parquet` and the top-K lists to `top_k.parquet` in the run's artifact
+folder, both read back by the Compare page.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -27,16 +29,22 @@ if TYPE_CHECKING:
     from engine.runs.tuning import TuningBudget
 
 PER_USER_FILE = "per_user.parquet"
+TOP_K_FILE = "top_k.parquet"
+"""Each test slice's top-K lists (`slice`, `user_id`, `item_id`, `rank`, `score`): what the exposure view reads."""
 
 
 def record_run_result(session: Session, run_row: RunRow, result: RunResult) -> None:
     """Write `result` onto `run_row` (results, seconds, device, artifact path), its metric rows, and the per-user
-    Parquet file. Replaces earlier metric rows of the run, so recording twice leaves one set."""
+    Parquet file, and the top-K lists. Replaces earlier metric rows of the run, so recording twice leaves one set."""
     if run_row.id is None:
         session.flush()
     folder = get_settings().run_dir(run_row.id)
     folder.mkdir(parents=True, exist_ok=True)
     result.per_user.to_parquet(folder / PER_USER_FILE, index=False)
+    if result.recommendations:
+        lists = pd.concat([frame.assign(slice=name) for name, frame in result.recommendations.items()],
+                          ignore_index=True)
+        lists[["slice", "user_id", "item_id", "rank", "score"]].to_parquet(folder / TOP_K_FILE, index=False)
     run_row.results = result.results
     run_row.fit_seconds = result.fit_seconds
     run_row.eval_seconds = result.eval_seconds

@@ -22,6 +22,7 @@ from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 from engine.metrics.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
 from engine.models.registry import create_model
+from engine.protocols.catalog import PROTOCOLS, get_protocol
 from engine.protocols.split import Split
 from engine.training.device import describe_device, pick_device, seed_everything
 
@@ -126,8 +127,13 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     if progress is not None:
         progress.log("evaluating on the test slices")
     started = time.perf_counter()
-    evaluation: Evaluation = evaluate(model, train_data, split.test, ks, seed=seed,
-                                      recommendations=save_recommendations is not None)
+    # the top-K lists are always kept: the exposure view (engine.analysis.fairness) reads them back
+    evaluation: Evaluation = evaluate(model, train_data, split.test, ks, seed=seed, recommendations=True)
+    declaration = get_protocol(split.protocol) if split.protocol in PROTOCOLS else None
+    if declaration is not None and declaration.extra_slices is not None:
+        extra, rows = declaration.extra_slices(model, train_data, dataset, split, ks, seed)
+        evaluation.slices.update(extra)
+        evaluation.per_user = pd.concat([evaluation.per_user, rows], ignore_index=True)
     eval_seconds = time.perf_counter() - started
     if save_recommendations is not None:
         write_recommendations(evaluation.recommendations, save_recommendations, model_name)

@@ -1,0 +1,105 @@
+"""Onboarding on the Compare page: the cold-start curve of each sign-up strategy, models side by side.
+
+The figure builder is a pure function of `engine.onboarding.curves.recorded_curves`, so tests and the HTML report
+get exactly the chart the page shows; its subtitle is the plain-words reading a non-programmer needs.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from engine.onboarding import BASELINE, STRATEGIES
+from engine.onboarding.curves import recorded_curves
+
+_HEIGHT = 420
+
+
+def wrapped(sentence: str, width: int = 120) -> str:
+    """A sentence broken into lines for a plotly subtitle (which never wraps by itself)."""
+    return "<br>".join(textwrap.wrap(sentence, width))
+
+
+def onboarding_sentence(curves: pd.DataFrame, metric: str) -> str:
+    """What the curves say, in words: the best strategy per model and whether it beats random questions."""
+    if curves.empty:
+        return "No selected run used the onboarding protocol."
+    parts = []
+    for variant, frame in curves.groupby("variant", sort=True):
+        rivals = frame.loc[(frame["strategy"] != BASELINE) & (frame["step"] > 0)]
+        if rivals.empty:
+            continue
+        last = int(rivals["step"].max())
+        best = rivals.loc[rivals["step"] == last].sort_values("mean", ascending=False).iloc[0]
+        label = STRATEGIES[best["strategy"]].label if best["strategy"] in STRATEGIES else best["strategy"]
+        verdict = ("better than asking about random items, beyond chance" if best["beats_baseline"] else
+                   "not clearly better than asking about random items")
+        parts.append(f"for {variant}, after {last} questions '{label}' gives the best recommendations "
+                     f"({metric} {best['mean']:.3f}), {verdict}")
+    return ("Each line shows how good the recommendations for a brand-new user become after answering k sign-up "
+            "questions chosen in one way (higher is better); " + "; ".join(parts) + ".")
+
+
+def onboarding_chart(curves: pd.DataFrame, metric: str) -> go.Figure:
+    """One panel per model: the metric after 0..k questions per strategy, with 95% intervals; random is dashed."""
+    title = f"Onboarding: {metric} of new users after k sign-up questions"
+    if curves.empty:
+        figure = go.Figure()
+        figure.add_annotation(text="No selected run used the onboarding protocol.", showarrow=False, x=0.5, y=0.5,
+                              xref="paper", yref="paper")
+        figure.update_layout(title=title, height=_HEIGHT, xaxis_visible=False, yaxis_visible=False)
+        return figure
+    variants = sorted(curves["variant"].unique())
+    figure = make_subplots(rows=1, cols=len(variants), subplot_titles=variants, shared_yaxes=True)
+    colours = {name: qualitative.Plotly[i % len(qualitative.Plotly)] for i, name in enumerate(STRATEGIES)}
+    for column, variant in enumerate(variants, start=1):
+        for strategy, frame in curves.loc[curves["variant"] == variant].groupby("strategy", sort=False):
+            frame = frame.sort_values("step")
+            label = STRATEGIES[strategy].label if strategy in STRATEGIES else strategy
+            figure.add_trace(go.Scatter(
+                x=frame["step"], y=frame["mean"], mode="lines+markers", name=label, legendgroup=strategy,
+                showlegend=column == 1, line={"color": colours.get(strategy), "dash": "dash" if strategy == BASELINE
+                                              else "solid"},
+                error_y={"type": "data", "symmetric": False, "array": frame["ci_high"] - frame["mean"],
+                         "arrayminus": frame["mean"] - frame["ci_low"]},
+                customdata=frame[["answered", "difference", "difference_ci_low", "difference_ci_high"]],
+                hovertemplate=("%{x} questions: %{y:.4f}<br>answered %{customdata[0]:.2f} on average<br>"
+                               "minus random %{customdata[1]:+.4f} [%{customdata[2]:+.4f}, %{customdata[3]:+.4f}]"
+                               "<extra>" + label + "</extra>")), row=1, col=column)
+        figure.update_xaxes(title_text="questions asked (k)", row=1, col=column,
+                            tickvals=sorted(curves["step"].unique()))
+    figure.update_yaxes(title_text=metric, row=1, col=1)
+    figure.update_layout(title={"text": title, "subtitle": {"text": wrapped(onboarding_sentence(curves, metric))}},
+                         height=_HEIGHT, margin={"t": 140})
+    return figure
+
+
+def difference_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """The paired differences against random, one row per model, strategy and k, for the page's table."""
+    rows = curves.loc[(curves["strategy"] != BASELINE) & (curves["step"] > 0)]
+    table = rows[["variant", "strategy", "step", "mean", "answered", "difference", "difference_ci_low",
+                  "difference_ci_high", "p_value", "beats_baseline"]]
+    return table.rename(columns={"variant": "model", "step": "questions", "answered": "answered (mean)",
+                                 "difference": "minus random", "difference_ci_low": "95% CI low",
+                                 "difference_ci_high": "95% CI high", "p_value": "p (Wilcoxon)",
+                                 "beats_baseline": "beats random"})
+
+
+def onboarding_section(per_user: pd.DataFrame, metric: str, figures: dict[str, go.Figure]) -> None:
+    """The Compare page's onboarding part, shown when a selected run used the onboarding protocol: the curves
+    (added to `figures` for the report) and the paired differences against random."""
+    curves = recorded_curves(per_user, metric)
+    if curves.empty:
+        return  # no selected run used the onboarding protocol
+    st.subheader("Onboarding: which sign-up questions to ask")
+    figures["onboarding"] = onboarding_chart(curves, metric)
+    st.plotly_chart(figures["onboarding"], key="chart-onboarding")
+    st.caption(onboarding_sentence(curves, metric))
+    st.caption("Each strategy is compared with asking about random items on the same users (paired bootstrap 95% "
+               "CI of the difference); 'answered' counts the questions a user could answer (items they knew).")
+    st.dataframe(difference_table(curves), hide_index=True, key="onboarding-differences")
