@@ -123,7 +123,7 @@ def execute_run(run_id: int) -> int:
         if not _record_done(run_id, result, partial, progress):
             raise RunCancelled
         return EXIT_DONE
-    except RunCancelled:
+    except (RunCancelled, KeyboardInterrupt):  # KeyboardInterrupt: how Ray cancels a running task
         progress.close()
         finish_run(run_id, "cancelled", message="cancelled")
         return EXIT_CANCELLED

@@ -5,8 +5,8 @@ survive fork), in its own session so Streamlit reruns or a Ctrl-C of the app do 
 `CUDA_VISIBLE_DEVICES` pinned to its GPU slot. Importing torch and the engine takes seconds, so a few interpreters per
 slot are started ahead ("warm": imports done, CUDA untouched) and the oldest is handed the next run id on stdin; each
 still serves exactly one run. Two per slot keep back-to-back runs from waiting on the one that was just started. Cancel sends SIGTERM to the run's process group (the child stops cooperatively), then SIGKILL when
-it has not exited after a grace period. A distributed executor (Ray jobs) can implement the same methods without the
-pages noticing.
+it has not exited after a grace period. `COLDSTART_EXECUTOR=ray` swaps in `RayExecutor` (engine/jobs/ray_executor.py):
+one Ray task per run on a cluster, behind the same methods, so neither the supervisor nor the pages notice.
 """
 
 from __future__ import annotations
@@ -26,13 +26,19 @@ CANCEL_GRACE_S = 5.0
 """Seconds a cancelled run gets to stop on its own before its process group is killed."""
 WARM_PER_SLOT = 2
 """Ready interpreters per device slot: one may still be importing when a run finishes, so keep a second."""
+EXECUTOR_ENV = "COLDSTART_EXECUTOR"
+"""Where runs execute: "local" (default: child processes on this machine) or "ray" (tasks on the Ray cluster at
+RAY_ADDRESS)."""
+DEVICE_SLOTS_ENV = "COLDSTART_DEVICE_SLOTS"
+"""Comma-separated slots to use ("cpu", or "cuda:0,cuda:1"); default: every visible GPU, else the CPU."""
 
 
 class Executor(Protocol):
     """Starts, watches and stops runs; one implementation per place runs execute."""
 
-    def launch(self, run_id: int, slot: str) -> int:
-        """Start run `run_id` on device `slot` ("cpu" or "cuda:N"); returns its process id."""
+    def launch(self, run_id: int, slot: str) -> int | None:
+        """Start run `run_id` on device `slot` ("cpu" or "cuda:N"); returns its process id on this machine (None
+        where it runs elsewhere: then only its heartbeats tell whether it is alive)."""
 
     def poll(self, run_id: int) -> int | None:
         """The run's exit code once it has ended (negative: killed by that signal), else None."""
@@ -46,8 +52,37 @@ class Executor(Protocol):
     def prepare(self, slots: list[str]) -> None:
         """Get ready to start runs on `slots` quickly (may do nothing)."""
 
+    def default_slots(self) -> list[str]:
+        """The slots to fill when none were configured: this machine's devices, or the cluster's."""
+
     def close(self) -> None:
         """Release what `prepare` holds; runs already launched keep going."""
+
+
+def device_slots() -> list[str]:
+    """The slots of `COLDSTART_DEVICE_SLOTS`, else one per visible GPU ("cuda:0", ...), else a single "cpu"."""
+    configured = [slot.strip() for slot in os.environ.get(DEVICE_SLOTS_ENV, "").split(",") if slot.strip()]
+    bad = [slot for slot in configured if slot != "cpu" and not (slot.startswith("cuda:") and slot[5:].isdigit())]
+    if bad:
+        raise ValueError(f"{DEVICE_SLOTS_ENV} has {', '.join(bad)}: use cpu or cuda:N, comma-separated")
+    if configured:
+        return list(dict.fromkeys(configured))
+    import torch  # only to count GPUs, and only here: the app and the queue never need it
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{index}" for index in range(count)] or ["cpu"]
+
+
+def make_executor(threads_per_run: int | None, warm: int) -> Executor:
+    """The executor `COLDSTART_EXECUTOR` names; a ValueError says what the accepted values are."""
+    kind = os.environ.get(EXECUTOR_ENV, "local").strip().lower() or "local"
+    if kind == "local":
+        return LocalExecutor(threads_per_run=threads_per_run, warm=warm)
+    if kind == "ray":
+        from engine.jobs.ray_executor import RayExecutor  # Ray is imported only when asked for
+
+        return RayExecutor()
+    raise ValueError(f"{EXECUTOR_ENV}={kind!r} is not an executor: use local (this machine) or ray (RAY_ADDRESS)")
 
 
 @dataclass
@@ -121,6 +156,9 @@ class LocalExecutor:
         self._children[run_id] = _Child(process, slot)
         self._warm_up(slot)
         return process.pid
+
+    def default_slots(self) -> list[str]:
+        return device_slots()
 
     def prepare(self, slots: list[str]) -> None:
         for slot in slots:

@@ -28,7 +28,7 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, LocalExecutor
+from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, make_executor
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
 from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
@@ -39,8 +39,6 @@ from engine.store.tables import RunRow
 log = logging.getLogger("coldstart.supervisor")
 
 MAX_RUNS_ENV = "COLDSTART_MAX_RUNS_PER_DEVICE"
-DEVICE_SLOTS_ENV = "COLDSTART_DEVICE_SLOTS"
-"""Comma-separated slots to use ("cpu", or "cuda:0,cuda:1"); default: every visible GPU, else the CPU."""
 WARM_CHILDREN_ENV = "COLDSTART_WARM_CHILDREN"
 """Ready interpreters kept per device slot (default 2); 0 starts each run's interpreter only when the run is claimed,
 saving their idle memory at the cost of a slower start."""
@@ -77,20 +75,6 @@ def max_runs_per_device() -> int:
     return value
 
 
-def device_slots() -> list[str]:
-    """The slots of `COLDSTART_DEVICE_SLOTS`, else one per visible GPU ("cuda:0", ...), else a single "cpu"."""
-    configured = [slot.strip() for slot in os.environ.get(DEVICE_SLOTS_ENV, "").split(",") if slot.strip()]
-    bad = [slot for slot in configured if slot != "cpu" and not (slot.startswith("cuda:") and slot[5:].isdigit())]
-    if bad:
-        raise ValueError(f"{DEVICE_SLOTS_ENV} has {', '.join(bad)}: use cpu or cuda:N, comma-separated")
-    if configured:
-        return list(dict.fromkeys(configured))
-    import torch  # only to count GPUs, and only here: the app and the queue never need it
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return [f"cuda:{index}" for index in range(count)] or ["cpu"]
-
-
 def describe_exit(code: int) -> str:
     """A readable reason for a child that ended without recording its result."""
     if code < 0:
@@ -118,7 +102,7 @@ class Supervisor:
         self.slots = slots
         self.runs_per_slot = runs_per_slot or max_runs_per_device()
         threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
-        self.executor: Executor = executor or LocalExecutor(threads_per_run=threads, warm=warm_children())
+        self.executor: Executor = executor or make_executor(threads_per_run=threads, warm=warm_children())
         self.poll_s = poll_s
         self.app_pid = app_pid
         """The app server process that started this supervisor and owns it; None when started by hand."""
@@ -130,7 +114,7 @@ class Supervisor:
         register_worker(self.worker_id)
         self._last_beat = time.monotonic()
         if self.slots is None:
-            self.slots = device_slots()
+            self.slots = self.executor.default_slots()
         self.executor.prepare(self.slots)
         lost = fail_lost_runs()
         log.info("supervisor %s on %s, %d run(s) per slot; marked lost: %s", self.worker_id, self.slots,
@@ -236,9 +220,11 @@ class Supervisor:
                 except OSError as error:
                     finish_run(claimed.id, "failed", message="failed", error=f"could not start the run: {error}")
                     continue
-                set_run_pid(claimed.id, pid)
+                if pid is not None:
+                    set_run_pid(claimed.id, pid)
                 busy[slot] += 1
-                log.info("run %d (%s) started on %s as pid %d", claimed.id, claimed.model, slot, pid)
+                log.info("run %d (%s) started on %s%s", claimed.id, claimed.model, slot,
+                         f" as pid {pid}" if pid is not None else "")
 
 
 @contextmanager
@@ -308,7 +294,7 @@ def run_worker(args: argparse.Namespace) -> int:
         if args.max_runs_per_device is not None and args.max_runs_per_device < 1:
             raise ValueError(f"--max-runs-per-device {args.max_runs_per_device} must be 1 or more")
         supervisor = Supervisor(runs_per_slot=args.max_runs_per_device, app_pid=args.app_pid)
-        supervisor.slots = device_slots()
+        supervisor.slots = supervisor.executor.default_slots()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

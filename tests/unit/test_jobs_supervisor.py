@@ -8,11 +8,11 @@ import threading
 
 import pytest
 
-from engine.jobs.executor import child_environment
+from engine.jobs.executor import child_environment, device_slots
 from engine.jobs.liveness import live_workers
 from engine.jobs.params import capability_summary, param_fields
 from engine.jobs.queue import JobError, cancel_run, parse_seeds, submit_runs
-from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit, device_slots, max_runs_per_device
+from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit, max_runs_per_device
 from jobs_support import empty_experiment, register_fault_models, run_status
 
 
