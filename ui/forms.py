@@ -17,6 +17,8 @@ def field_widget(field: ParamField, key: str) -> Any:
     if field.kind == "choice":
         return st.selectbox(field.label, field.choices, index=field.choices.index(field.default), help=field.help,
                             key=key)
+    if field.kind == "several":
+        return st.multiselect(field.label, field.choices, default=list(field.default), help=field.help, key=key)
     if field.kind == "bool":
         return st.checkbox(field.label, value=bool(field.default), help=field.help, key=key)
     if field.kind == "int":

@@ -3,7 +3,8 @@ parameters.
 
 Pages build widgets from these descriptions, so a new model or protocol gets a form without page code: numbers
 become number inputs with their bounds, `Literal` fields become select boxes, booleans checkboxes, lists of whole
-numbers a text input (`1,2,3`), and descriptions become help.
+numbers a text input (`1,2,3`), lists of named choices (a tuple of a `Literal`) a multi-select, and descriptions
+become help.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engine.core.model import Capabilities
 from engine.core.search_space import describe, grid_points
 from engine.models.registry import get_model_class
 
-FieldKind = Literal["int", "float", "bool", "choice", "text", "whole_numbers", "fixed"]
+FieldKind = Literal["int", "float", "bool", "choice", "several", "text", "whole_numbers", "fixed"]
 
 CAPABILITY_LABELS = {
     "new_users": "new users (attributes)",
@@ -96,6 +97,8 @@ def declared_fields(config: type[BaseModel]) -> list[ParamField]:
             kind, choices = "text", ()
         elif typing.get_origin(annotation) is tuple and typing.get_args(annotation) == (int, Ellipsis):
             kind, choices = "whole_numbers", ()
+        elif typing.get_origin(annotation) is tuple and typing.get_origin(typing.get_args(annotation)[0]) is Literal:
+            kind, choices = "several", tuple(typing.get_args(typing.get_args(annotation)[0]))
         else:
             kind, choices = "fixed", ()
         if default is None and kind != "fixed":
