@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.jobs.supervisor import SupervisorStartError, autostart_enabled, ensure_supervisor
 from engine.store.db import get_engine
+from ui.router import run_page
 
 st.set_page_config(page_title="Cold-Start Lab", page_icon=":material/ac_unit:", layout="wide")
 
@@ -55,4 +56,4 @@ PAGES = [
     st.Page("pages/explore.py", title="Explore", icon=":material/travel_explore:", url_path="explore"),
 ]
 
-st.navigation(PAGES).run()
+run_page(st.navigation(PAGES))
