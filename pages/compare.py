@@ -99,7 +99,7 @@ def _users_table(dataset_id: int, fingerprint: str) -> pd.DataFrame | None:
     return load_dataset(dataset_id).users
 
 
-def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Figure | None:
+def _group_tab(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Figure | None:
     """Quality by user attribute; runs of one dataset only, since groups come from that dataset's users table."""
     if runs["dataset_id"].nunique() != 1:
         st.info("Quality by user group needs runs of one dataset: narrow the selection to a single dataset.")
@@ -120,20 +120,20 @@ def _group_tab(per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Fig
                               metric, attribute)
 
 
-def _paired_section(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names: list[str],
-                    slices: list[str]) -> dict[str, pd.DataFrame]:
-    """Two runs compared user by user on one slice, opening on a pair that can be compared; returns the tables for
-    the report."""
+def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names: list[str],
+                    slices: list[str]) -> tuple[go.Figure | None, dict[str, pd.DataFrame]]:
+    """Two runs compared user by user on one slice, opening on a pair that can be compared; returns the chart and
+    the tables for the report (None and none when no pair is shown)."""
     st.subheader("Paired comparison of two runs")
     if len(runs) < 2:
         st.info("Select at least two runs to compare them user by user.")
-        return {}
+        return None, {}
     pair = comparison.default_pair(per_user, metrics, metric_names[0], slices)
     if pair is None:
         st.info("No two of the selected runs can be compared user by user: that needs two runs of one experiment "
                 "that both kept per-user values on a slice (runs the model cannot serve on a slice, and runs "
                 "recorded without per-user values, have none). Select two such runs.")
-        return {}
+        return None, {}
     kept = set(per_user["run_id"])
     names = {f"#{r} {v}": int(r) for r, v in zip(runs["run_id"], runs["variant"]) if r in kept}
     ids = list(names.values())
@@ -144,40 +144,41 @@ def _paired_section(per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names:
     st.caption(f"**{paired_slice}**: {comparison.slice_description(paired_slice)}")
     if name_a == name_b:
         st.info("Pick two different runs.")
-        return {}
+        return None, {}
     try:
         table = comparison.paired_table(per_user, names[name_a], names[name_b], paired_slice, metric_names)
     except comparison.ComparisonError as error:
         st.info(str(error))
-        return {}
+        return None, {}
     st.caption("Difference = B − A on the users both runs evaluated; 95% paired bootstrap interval; "
                "Wilcoxon signed-rank p-value. An interval that excludes 0 means the difference is unlikely chance.")
     shown = comparison.paired_display(table)
     st.dataframe(shown, hide_index=True, column_config={
         comparison.PAIRED_HEADERS[c]: st.column_config.NumberColumn(format="%.4f")
         for c in ("A", "B", "difference", "ci_low", "ci_high")})
-    figures["paired"] = charts.paired_difference_chart(table, name_a, name_b)
-    _chart(figures["paired"], "paired")
+    figure = charts.paired_difference_chart(table, name_a, name_b)
+    _chart(figure, "paired")
     worst = comparison.disagreements(per_user, names[name_a], names[name_b], paired_slice, table["metric"].iloc[0])
     st.markdown(f"**Users where they disagree most** on {table['metric'].iloc[0]}")
     st.dataframe(worst, hide_index=True)
-    return {f"{name_b} minus {name_a} on {paired_slice}": shown}
+    return figure, {f"{name_b} minus {name_a} on {paired_slice}": shown}
 
 
-def _tuning_tab(runs: pd.DataFrame, figures: dict[str, go.Figure]) -> None:
-    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them."""
+def _tuning_tab(runs: pd.DataFrame) -> go.Figure:
+    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them; returns the chart."""
     trials = comparison.load_trials(runs)
     metric = next((entry["tuning"]["metric"] for entry in comparison.run_results(runs) if "tuning" in entry), "score")
-    figures["tuning"] = charts.tuning_trials_chart(trials, metric)
-    _chart(figures["tuning"], "tuning")
+    figure = charts.tuning_trials_chart(trials, metric)
+    _chart(figure, "tuning")
     if trials.empty:
-        return
+        return figure
     st.caption("Each model searched its own space with the same budget, scored on the validation slice only; the "
                "best trial (its settings in the leaderboard's details) was scored once on test. Stopped trials fell "
                "behind the median on their validation curve, or could not be fitted.")
     st.dataframe(trials, hide_index=True, key="tuning-trials")
     st.download_button("Download the trials (CSV)", data=trials.to_csv(index=False).encode(), file_name="trials.csv",
                        mime="text/csv", key="download-trials", on_click="ignore")
+    return figure
 
 
 @st.fragment(run_every="3s")
@@ -294,7 +295,7 @@ if headline is not None:
         figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
         _chart(figures["training-curves"], "training-curves")
     with tabs[6]:
-        _tuning_tab(runs, figures)
+        figures["tuning"] = _tuning_tab(runs)
     with tabs[7]:
         beyond_slice = st.selectbox("Slice", slices, index=cold_index, key="beyond-slice")
         names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
@@ -302,13 +303,15 @@ if headline is not None:
         figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)
         _chart(figures["beyond-accuracy"], "beyond-accuracy")
     with tabs[8]:
-        group_figure = _group_tab(per_user, headline, slices)
+        group_figure = _group_tab(runs, per_user, headline, slices)
         if group_figure is not None:
             figures["user-groups"] = group_figure
             _chart(group_figure, "user-groups")
     onboarding_view.onboarding_section(per_user, headline, figures)
     fairness_view.fairness_section(runs, per_user, headline, k, slices, figures)
-    paired = _paired_section(per_user, metrics, metric_names, slices)
+    paired_figure, paired = _paired_section(runs, per_user, metrics, metric_names, slices)
+    if paired_figure is not None:
+        figures["paired"] = paired_figure
 else:
     paired = {}
 
