@@ -174,7 +174,17 @@ class Forgotten(BaseModel):
     summary: str
 
 
-class Problem(BaseModel):
-    """Every refusal: what was wrong and what to send instead."""
+class FieldProblem(BaseModel):
+    """One field of a body or query that failed validation: where (`loc`), what is wrong (`msg`), its kind."""
 
-    detail: str
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every refusal: what was wrong and what to send instead (one line), or, for a body or query that does not
+    validate, one entry per field."""
+
+    detail: str | list[FieldProblem]
