@@ -30,9 +30,9 @@ from engine.data.synthetic_kinds import generate_kind  # noqa: E402
 from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.auto import DEFAULT_CANDIDATES  # noqa: E402
 from engine.models.registry import create_model  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 METRIC = "ndcg@20"
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
 KIND_SIZES = {"tags": (1_000, 2_000, 20_000), "genres": (1_000, 1_000, 30_000)}
 """users, items, interactions of the synthetic kinds: small, so the whole table takes minutes on two cores."""
 CASES = ("ml-100k:cold-item", "ml-100k:warm", "tags:cold-item", "genres:cold-user")

@@ -35,6 +35,7 @@ from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runs.runner import fit_and_evaluate  # noqa: E402
 from benchmarks.tuned_store import record_tuning, tuned_params  # noqa: E402
 from engine.runs.tuning import tune_model  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 COLD_START = ["dropoutnet", "heater", "aldi", "metaemb", "item2vec", "sasrec"]
 BASELINES = ["random", "mostpop", "segmentpop", "itemknn", "ease", "als", "bpr", "content", "mapper", "hybridmf"]
@@ -46,7 +47,7 @@ TARGETS = {"cold-item": 0.18, "cold-user": 0.412}
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
     parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="protocols, comma-separated")

@@ -28,9 +28,9 @@ from engine.data.dataset import Dataset  # noqa: E402
 from engine.data.indexing import build_train_data, dataset_features, item_query, user_query  # noqa: E402
 from engine.data.synthetic_kinds import generate_kind  # noqa: E402
 from engine.models.content import ContentRecommender  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 METRIC = "ndcg@20"
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
 KIND_SIZES = {"tags": (2_000, 5_000, 40_000), "genres": (2_000, 2_000, 60_000), "text": (2_000, 3_000, 40_000),
               "counts": (2_000, 1_000, 40_000)}
 """users, items, interactions of each synthetic kind: a few minutes on two CPU cores for all of them."""

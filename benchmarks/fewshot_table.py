@@ -30,6 +30,7 @@ from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runs.tuning import tune_model  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 BASELINES = ["mostpop", "segmentpop", "itemknn", "userknn", "ease", "als", "bpr", "content", "mapper"]
 """Model zoo I models that use revealed interactions (fold-in) or attributes for a new user or item."""
@@ -41,7 +42,7 @@ METRIC = "ndcg@20"
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
     parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="few-shot protocols, comma-separated")

@@ -27,13 +27,14 @@ from engine.core.model import FitContext  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 METRIC = "ndcg@20"
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
+    parser.add_argument("--data", default=str(ML100K))
     parser.add_argument("--seed", type=int, default=1, help="seed of the cold-item split")
     parser.add_argument("--models", help="comma-separated (default: every model that serves new items)")
     parser.add_argument("--limit", type=float, default=30.0, help="seconds a default fit should stay under")

@@ -43,6 +43,7 @@ from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 METRIC = "ndcg@20"
 PROTOCOLS = ["cold-item", "cold-user", "warm"]
@@ -79,7 +80,7 @@ class Scored:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="tuning trials per model, protocol, seed")

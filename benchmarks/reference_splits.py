@@ -38,9 +38,10 @@ from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
 from engine.protocols import check_split_matches, read_split_folder  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS, tune_model  # noqa: E402
+from tests.shared_data import ML100K, ML100K_SPLITS  # noqa: E402
 
 METRIC = "ndcg@20"
-SPLITS = ROOT.parent / "shared" / "splits" / "ml-100k"
+SPLITS = ML100K_SPLITS
 OURS = {"cold-item": ["content", "mapper", "hybridmf", "twotower"],
         "cold-user": ["mostpop", "segmentpop", "mapper", "hybridmf"],
         "warm": ["als", "ease", "rp3beta", "itemknn", "mapper"]}
@@ -52,7 +53,7 @@ PUBLISHED = {"cold-item": ("LightFM, items by genres + year only", 0.153), "cold
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"))
+    parser.add_argument("--data", default=str(ML100K))
     parser.add_argument("--splits", default=str(SPLITS), help="folder of <protocol>/seed<N> split folders")
     parser.add_argument("--seeds", default="42,1,2")
     parser.add_argument("--protocols", default="cold-item,cold-user,warm")

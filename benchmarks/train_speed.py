@@ -39,6 +39,7 @@ from engine.data.synthetic import generate_synthetic  # noqa: E402
 from engine.models.registry import create_model, get_model_class, model_names  # noqa: E402
 from engine.training.device import describe_device  # noqa: E402
 from engine.training.recommender import TorchRecommender  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 REFERENCES = ("implicit ALS ~0.005 s/iteration, implicit BPR ~0.003 s/epoch, LightFM ~0.07 s/epoch with features "
               "(MovieLens 100K, 2 threads; issue 4)")
@@ -65,7 +66,7 @@ class Timing:
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--models", default="", help="registry keys, comma-separated (default: all registered)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per gradient model (no early stopping)")

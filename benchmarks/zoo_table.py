@@ -31,6 +31,7 @@ from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from benchmarks.tuned_store import record_tuning  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 ZOO_ONE = ["random", "mostpop", "segmentpop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "svdpp",
            "content", "mapper", "hybridmf"]
@@ -49,7 +50,7 @@ LIBRARY_COUNTERPARTS = {
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="tuning trials per model, protocol, seed")

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import isolated_database
-
-ROOT = Path(__file__).resolve().parents[1]
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
+from tests.shared_data import ML100K
 
 
 @pytest.fixture
