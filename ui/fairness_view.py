@@ -38,18 +38,22 @@ def _empty(title: str, reason: str) -> go.Figure:
 
 
 def gap_sentence(gaps: dict[str, GroupGaps], attribute: str, metric: str) -> str:
-    """Which group each model serves worse than its best-served group beyond chance, in words."""
+    """Which group each model serves worse than the rest of its users beyond chance, and the best-to-worst gap,
+    in words."""
     parts = []
     for variant, result in gaps.items():
         if result.worst is None:
             parts.append(f"{variant}: too few users per {attribute} group to judge")
-        elif result.flagged:
-            named = ", ".join(f"'{g}'" for g in result.flagged)
-            parts.append(f"{variant} serves {attribute} {named} worse than '{result.best}' (by up to "
-                         f"{result.gap:.3f} {metric}, 95% CI {result.gap_ci[0]:.3f} to {result.gap_ci[1]:.3f}), "
-                         "more than chance explains")
+            continue
+        spread = (f"from the best-served '{result.best}' to the worst-served '{result.worst}' the gap is "
+                  f"{result.gap:.3f} {metric} (95% CI {result.gap_ci[0]:.3f} to {result.gap_ci[1]:.3f})")
+        if result.flagged:
+            rows = result.table.set_index("group")
+            named = ", ".join(f"'{g}' (by {rows.loc[g, 'gap_to_rest']:.3f})" for g in result.flagged)
+            parts.append(f"{variant} serves {attribute} {named} worse than the rest of its users, more than "
+                         f"chance explains; {spread}")
         else:
-            parts.append(f"{variant} serves no {attribute} group worse than the best one beyond chance")
+            parts.append(f"{variant} serves no {attribute} group worse than the rest beyond chance; {spread}")
     return "Bars show how good the recommendations are for each group of users; " + "; ".join(parts) + "."
 
 
@@ -60,7 +64,7 @@ def group_gap_chart(table: pd.DataFrame, gaps: dict[str, GroupGaps], attribute: 
         return _empty(title, f"No per-user values with a {attribute} for the selected runs on this slice.")
     table = table.assign(label=[f"{g} ★" if f else str(g) for g, f in zip(table["group"], table["flagged"])])
     figure = px.bar(table, x="label", y="mean", color="variant", barmode="group", hover_data=["n_users",
-                    "gap_to_best", "gap_ci_low", "gap_ci_high"], labels={"label": attribute, "mean": metric,
+                    "gap_to_rest", "gap_ci_low", "gap_ci_high"], labels={"label": attribute, "mean": metric,
                                                                           "variant": "model"},
                     error_y=(table["ci_high"] - table["mean"]).clip(lower=0),
                     error_y_minus=(table["mean"] - table["ci_low"]).clip(lower=0))
@@ -152,10 +156,13 @@ def _show(figure: go.Figure, name: str, figures: dict[str, go.Figure]) -> None:
 
 
 @st.cache_data(show_spinner=False)
-def _tables(dataset_id: int, fingerprint: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """A stored dataset's users and items tables, cached per content (an id can name another dataset later)."""
+def _tables(dataset_id: int, fingerprint: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str],
+                                                        list[str]]:
+    """A stored dataset's users and items tables and the attributes to group each by, cached per content (an id
+    can name another dataset later)."""
     dataset = load_dataset(dataset_id)
-    return dataset.users, dataset.items
+    return (dataset.users, dataset.items, fairness.groupable(dataset.user_kinds, fairness.USER_GROUP_KINDS),
+            fairness.groupable(dataset.item_kinds, fairness.ITEM_GROUP_KINDS))
 
 
 @st.cache_data(show_spinner=False)
@@ -172,13 +179,12 @@ def fairness_section(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k:
         return
     try:
         dataset_id = int(runs["dataset_id"].iloc[0])
-        users, items = _tables(dataset_id, get_dataset_info(dataset_id).fingerprint)
+        users, items, attributes, item_attributes = _tables(dataset_id, get_dataset_info(dataset_id).fingerprint)
     except DataError as error:
         st.warning(f"Cannot read the dataset's attributes: {error}")
         return
     chosen_slice = st.selectbox("Slice", slices, key="fairness-slice")
     st.markdown("**Users: is some group served worse?**")
-    attributes = [c for c in users.columns if c != "user_id"] if users is not None else []
     if attributes:
         attribute = st.selectbox("User attribute", attributes, key="fairness-user-attribute")
         gaps = fairness.user_group_gaps(per_user, metric, chosen_slice, users, attribute)
@@ -194,7 +200,6 @@ def fairness_section(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k:
     for name, build in (("exposure-new-items", new_item_chart), ("exposure-gini", gini_chart),
                         ("exposure-long-tail", long_tail_chart), ("exposure-popularity", popularity_chart)):
         _show(build(table, cut), name, figures)
-    item_attributes = [c for c in items.columns if c != "item_id"] if items is not None else []
     if item_attributes:
         attribute = st.selectbox("Item attribute (provider, category...)", item_attributes,
                                  key="fairness-item-attribute")

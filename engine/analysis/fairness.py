@@ -25,6 +25,18 @@ EXPOSURE_COLUMNS = ("variant", "k", "n_slots", "new_item_share", "new_item_catal
                     "popularity_lift")
 
 
+USER_GROUP_KINDS = ("categorical", "multi", "numeric", "date")
+"""Attribute kinds users are grouped by (numbers and dates in ranges); free text and ignored columns are not."""
+ITEM_GROUP_KINDS = ("categorical", "multi")
+"""Attribute kinds item exposure is broken down by: providers, categories, genres."""
+
+
+def groupable(kinds: dict[str, str], allowed: tuple[str, ...]) -> list[str]:
+    """The attributes of `allowed` kinds, categories first (the likeliest question: gender, genre, provider)."""
+    return sorted((name for name, kind in kinds.items() if kind in allowed),
+                  key=lambda name: (allowed.index(kinds[name]), name))
+
+
 def user_group_gaps(per_user: pd.DataFrame, metric: str, slice_name: str, users: pd.DataFrame, attribute: str,
                     n_bins: int = 4, seed: int = 0) -> dict[str, GroupGaps]:
     """Per model, `metric` on `slice_name` per value of a user attribute (numbers in `n_bins` ranges) and each

@@ -1,10 +1,11 @@
 """Who is served well and what gets shown: quality gaps between user groups, and the exposure of items.
 
 User side (a product owner's question "is some group served worse?"): per value of a user attribute, the mean of a
-per-user metric with its bootstrap interval, and each group's gap to the best-served group with a bootstrap
-interval from resampling users within each group independently. A group is flagged when that interval lies wholly
-above zero, so a flag means "worse than the best group beyond what the sample's noise explains". Groups with fewer
-than `min_users` users are reported but never best, worst or flagged.
+per-user metric with its bootstrap interval; the gap between the best- and worst-served groups with its bootstrap
+interval (users resampled within each group independently); and each group's gap to the rest of the users. A group
+is flagged when the rest are served better beyond its interval, so a flag means "worse than everybody else, more
+than the sample's noise explains". Groups with fewer than `min_users` users are reported but never best, worst or
+flagged.
 
 Item side (on the top-K lists of a run, each list a user's K slots):
 - new-item share: share of slots given to items new to training (cold items never shown never get data), beside
@@ -31,63 +32,79 @@ from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap
 
 SHORT_HEAD_SHARE = 0.2
 MIN_GROUP_USERS = 5
-GAP_COLUMNS = ("group", "mean", "ci_low", "ci_high", "n_users", "gap_to_best", "gap_ci_low", "gap_ci_high",
+GAP_COLUMNS = ("group", "mean", "ci_low", "ci_high", "n_users", "gap_to_rest", "gap_ci_low", "gap_ci_high",
                "flagged")
 
 
 @dataclass(frozen=True)
 class GroupGaps:
     """`table`: one row per group (columns `GAP_COLUMNS`, best-served first); `best` / `worst`: the best- and
-    worst-served groups among those large enough; `gap` and `gap_ci`: best minus worst with its interval;
-    `flagged`: the groups served worse than the best beyond the interval."""
+    worst-served groups among those large enough; `gap` and `gap_ci`: best minus worst with its interval, and
+    `gap_significant` when that interval excludes zero; `flagged`: the groups served worse than the rest of the
+    users beyond their (Bonferroni-adjusted) interval."""
 
     table: pd.DataFrame
     best: str | None
     worst: str | None
     gap: float
     gap_ci: tuple[float, float]
+    gap_significant: bool
     flagged: list[str]
+
+
+def _difference_ci(first: np.ndarray, second: np.ndarray, level: float, n_bootstrap: int,
+                   seed: int) -> tuple[float, float]:
+    """Percentile interval of mean(first) - mean(second), each sample resampled on its own stream."""
+    a = bootstrap_means(first[:, None], n_bootstrap, seed=seed)[:, 0]
+    b = bootstrap_means(second[:, None], n_bootstrap, seed=seed + 7919)[:, 0]
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(a - b, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 def group_gaps(values: pd.Series, groups: pd.Series, n_bootstrap: int = DEFAULT_BOOTSTRAP, level: float = 0.95,
                seed: int = 0, min_users: int = MIN_GROUP_USERS) -> GroupGaps:
-    """Quality per group and each group's gap to the best-served one, from per-user `values` (indexed by user id;
-    NaN = user not counted) and `groups` (user id -> group label; users without a label are left out)."""
+    """Quality per group, each group's gap to the rest of the users, and the best-to-worst gap, from per-user
+    `values` (indexed by user id; NaN = user not counted) and `groups` (user id -> group label; users without a
+    label are left out).
+
+    A group is flagged when the rest of the users are served better than it with an interval at level
+    1 - (1 - `level`) / (groups judged) that excludes zero (Bonferroni: with many groups, one would otherwise look
+    worse by chance). Comparing with the rest rather than with the best group avoids the winner's curse: the best
+    group is best partly by luck, so gaps to it are biased upwards."""
     joined = pd.concat({"value": values, "group": groups}, axis=1, join="inner").dropna()
     if joined.empty:
         raise ValueError("no user has both a metric value and a group; check that the attribute covers the "
                          "evaluated users")
-    tail = (1.0 - level) / 2.0
-    records, replicates = [], {}
-    for position, (group, rows) in enumerate(joined.groupby(joined["group"].astype(str), sort=True)):
-        counted = rows["value"].to_numpy(np.float64)
-        low, high = bootstrap_ci(counted[:, None], n_bootstrap, level, seed=seed)[0]
-        # each group resampled on its own stream: the groups are independent samples of users
-        replicates[group] = bootstrap_means(counted[:, None], n_bootstrap, seed=seed + 1 + position)[:, 0]
-        records.append({"group": group, "mean": float(counted.mean()), "ci_low": float(low), "ci_high": float(high),
-                        "n_users": len(counted)})
-    table = pd.DataFrame.from_records(records)
-    large = table.loc[table["n_users"] >= min_users]
-    best = str(large.loc[large["mean"].idxmax(), "group"]) if not large.empty else None
-    worst = str(large.loc[large["mean"].idxmin(), "group"]) if not large.empty else None
-    gaps = []
-    for row in table.itertuples():
-        if best is None or row.n_users < min_users:
-            gaps.append((np.nan, np.nan, np.nan, False))
-            continue
-        difference = replicates[best] - replicates[row.group]
-        low, high = np.quantile(difference, [tail, 1.0 - tail])
-        gap = float(table.loc[table["group"] == best, "mean"].iloc[0] - row.mean)
-        gaps.append((gap, float(low), float(high), bool(low > 0)))
-    table[["gap_to_best", "gap_ci_low", "gap_ci_high", "flagged"]] = pd.DataFrame(gaps, index=table.index)
-    table["flagged"] = table["flagged"].astype(bool)
-    table = table.sort_values("mean", ascending=False, kind="stable").reset_index(drop=True)[list(GAP_COLUMNS)]
-    if worst is None:
-        return GroupGaps(table, None, None, float("nan"), (float("nan"), float("nan")), [])
-    worst_row = table.loc[table["group"] == worst].iloc[0]
-    return GroupGaps(table, best, worst, float(worst_row["gap_to_best"]),
-                     (float(worst_row["gap_ci_low"]), float(worst_row["gap_ci_high"])),
-                     table.loc[table["flagged"], "group"].tolist())
+    labels = joined["group"].astype(str).to_numpy()
+    numbers = joined["value"].to_numpy(np.float64)
+    names = sorted(set(labels))
+    sizes = {g: int((labels == g).sum()) for g in names}
+    judged = [g for g in names if sizes[g] >= min_users]
+    adjusted = 1.0 - (1.0 - level) / max(len(judged), 1)
+    records = []
+    for position, group in enumerate(names):
+        mine = numbers[labels == group]
+        low, high = bootstrap_ci(mine[:, None], n_bootstrap, level, seed=seed)[0]
+        record = {"group": group, "mean": float(mine.mean()), "ci_low": float(low), "ci_high": float(high),
+                  "n_users": len(mine), "gap_to_rest": np.nan, "gap_ci_low": np.nan, "gap_ci_high": np.nan,
+                  "flagged": False}
+        rest = numbers[labels != group]
+        if group in judged and len(rest):
+            gap_low, gap_high = _difference_ci(rest, mine, adjusted, n_bootstrap, seed + 1 + position)
+            record |= {"gap_to_rest": float(rest.mean() - mine.mean()), "gap_ci_low": gap_low,
+                       "gap_ci_high": gap_high, "flagged": bool(gap_low > 0)}
+        records.append(record)
+    table = pd.DataFrame.from_records(records, columns=list(GAP_COLUMNS))
+    table = table.sort_values("mean", ascending=False, kind="stable").reset_index(drop=True)
+    large = table.loc[table["group"].isin(judged)]
+    if large.empty:
+        return GroupGaps(table, None, None, float("nan"), (float("nan"), float("nan")), False, [])
+    best, worst = str(large["group"].iloc[0]), str(large["group"].iloc[-1])
+    gap_ci = _difference_ci(numbers[labels == best], numbers[labels == worst], level, n_bootstrap, seed)
+    gap = float(large["mean"].iloc[0] - large["mean"].iloc[-1])
+    flagged = table.loc[table["flagged"], "group"].tolist()
+    return GroupGaps(table, best, worst, gap, gap_ci, bool(gap_ci[0] > 0), flagged)
 
 
 def top_k_slots(recommendations: pd.DataFrame, k: int) -> pd.DataFrame:

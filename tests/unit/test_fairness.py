@@ -29,13 +29,15 @@ def test_group_gaps_flag_exactly_the_group_served_worse_by_construction():
     assert table.loc["B", "mean"] == pytest.approx(0.45)
     assert table.loc["C", "mean"] == pytest.approx(0.1)
     assert table.loc["C", "n_users"] == 10
+    # the rest of C's users: A's ten (sum 5), B's ten (sum 4.5) and D's two (sum 0)
+    assert table.loc["C", "gap_to_rest"] == pytest.approx((5 + 4.5 + 0) / 22 - 0.1)
+    assert table.loc["A", "gap_to_rest"] == pytest.approx((4.5 + 1 + 0) / 22 - 0.5)
     assert (gaps.best, gaps.worst) == ("A", "C")
     assert gaps.gap == pytest.approx(0.4)
-    assert gaps.gap_ci[0] > 0 and gaps.gap_ci[0] < 0.4 < gaps.gap_ci[1]
+    assert gaps.gap_significant and 0 < gaps.gap_ci[0] < 0.4 < gaps.gap_ci[1]
     assert gaps.flagged == ["C"]
-    # B is 0.05 below A, within noise; D is worse still but has only 2 users: reported, never judged
-    assert table.loc["B", "gap_ci_low"] < 0 < table.loc["B", "gap_ci_high"]
-    assert np.isnan(table.loc["D", "gap_to_best"]) and not table.loc["D", "flagged"]
+    # D is worse still but has only 2 users: reported, never judged
+    assert np.isnan(table.loc["D", "gap_to_rest"]) and not table.loc["D", "flagged"]
     assert gaps.table["group"].tolist() == ["A", "B", "C", "D"]
 
 
@@ -44,7 +46,8 @@ def test_group_gaps_flag_nothing_when_groups_are_served_alike():
     users = [f"u{j}" for j in range(200)]
     values = pd.Series(rng.random(200), index=users)
     groups = pd.Series(np.where(np.arange(200) % 2, "x", "y"), index=users)
-    assert group_gaps(values, groups, n_bootstrap=500).flagged == []
+    gaps = group_gaps(values, groups, n_bootstrap=500)
+    assert gaps.flagged == [] and not gaps.gap_significant
 
 
 def test_group_gaps_refuse_users_without_a_group():
