@@ -23,10 +23,11 @@ def _state(key: str) -> dict:
 
 
 def _marked(answers: list[ModelAnswer], previous: dict[int, list[str]]) -> list[ModelAnswer]:
-    """Each table with a `new` column: True for items that were not in that model's list before the last answer."""
+    """Each table with a `new` column: True for items that were not in that model's list before the last answer
+    (all of them for a model that could not answer before it)."""
     for answer in answers:
-        if answer.not_applicable is None and not answer.table.empty and answer.run.run_id in previous:
-            before = set(previous[answer.run.run_id])
+        if answer.not_applicable is None and not answer.table.empty:
+            before = set(previous.get(answer.run.run_id, []))
             answer.table = answer.table.assign(new=[item not in before for item in answer.table["item_id"]])
     return answers
 
@@ -79,6 +80,6 @@ def onboarding_tab(context: ExploreContext, runs: list[FittedRun], k: int, label
         return
     state["current"] = {a.run.run_id: a.table["item_id"].tolist() for a in lists
                         if a.not_applicable is None and not a.table.empty}
-    show_answers(_marked(lists, state["previous"]), label_column)
-    if state["previous"]:
+    show_answers(_marked(lists, state["previous"]) if answers else lists, label_column)
+    if answers:
         st.caption("'new' marks items that entered a list with the last answer.")

@@ -32,7 +32,7 @@ def test_without_finished_runs_the_page_says_where_to_train(coldstart_home):
 def test_test_user_shows_history_and_one_list_per_model_with_not_applicable_explained(runs):
     app = _open()
     assert not app.exception
-    assert [t.label for t in app.tabs] == ["A test user", "Try a new user", "Try a new item"]
+    assert [t.label for t in app.tabs] == ["A test user", "Try a new user", "Try a new item", "Onboard a new user"]
     # the page opens on the cold slice, where ItemKNN cannot answer and says why
     assert app.selectbox(key="explore-slice").value == "cold-user"
     assert any("Not applicable: ItemKNN cannot score users" in i.value for i in app.tabs[0].info)
