@@ -5,10 +5,10 @@ Adding a model is one new file under `engine/models/` plus one line here.
 
 from __future__ import annotations
 
-import os
 from importlib import import_module
 
 from engine.core.model import Recommender
+from engine.settings import get_settings
 
 MODELS: dict[str, str] = {
     # key: "engine.models.<module>:<Class>"   (keep grouped by family)
@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "ease": "engine.models.ease:EASERecommender",
     "als": "engine.models.als:ALSRecommender",
     "content": "engine.models.content:ContentRecommender",
+    "attrridge": "engine.models.attribute_ridge:AttributeRidgeRecommender",
     "mapper": "engine.models.attribute_mapper:AttributeMapperRecommender",
     "bpr": "engine.models.bpr:BPRRecommender",
     "svdpp": "engine.models.svdpp:SVDPPRecommender",
@@ -45,15 +46,10 @@ class UnknownModelError(KeyError):
         return self.args[0]
 
 
-EXTRA_MODELS_ENV = "COLDSTART_EXTRA_MODELS"
-"""Comma-separated modules, each with its own `MODELS` dict, added to the registry (test-only fault models).
-
-Read from the environment at every lookup so job child processes, which inherit it, see the same models."""
-
-
 def _registered() -> dict[str, str]:
-    """The product registry plus the models of any modules named in `COLDSTART_EXTRA_MODELS`."""
-    modules = [m.strip() for m in os.environ.get(EXTRA_MODELS_ENV, "").split(",") if m.strip()]
+    """The product registry plus the models of any modules named in `COLDSTART_EXTRA_MODELS` (the tests' fault
+    models), read at every lookup so job child processes, which inherit the environment, see the same models."""
+    modules = get_settings().extra_model_modules
     if not modules:
         return MODELS
     merged = dict(MODELS)
