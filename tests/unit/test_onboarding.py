@@ -166,3 +166,40 @@ def test_every_registered_strategy_runs_on_movielens(movielens_onboarding):
     per_user = simulate_onboarding(model, train, dataset, population, list(STRATEGIES), steps=(2,))
     assert set(per_user["strategy"]) == set(STRATEGIES)
     assert per_user.loc[per_user["step"] == 2, "answered"].between(0, 2).all()
+
+
+def test_onboarding_protocol_parameters_are_checked_with_their_names():
+    from engine.protocols import ProtocolError, get_protocol
+
+    protocol = get_protocol("onboarding")
+    assert protocol.parse({"steps": "5,1", "strategies": "popularity,random"}).steps == (1, 5)
+    for bad, name in (({"steps": "0,2"}, "steps"), ({"strategies": "oracle"}, "strategies"),
+                      ({"answer_fraction": 1.0}, "answer_fraction")):
+        with pytest.raises(ProtocolError, match=name):
+            protocol.parse(bad)
+
+
+def test_an_onboarding_run_adds_a_slice_per_strategy_and_question_count(ml100k_dir):
+    from engine.core.model import Capabilities
+    from engine.onboarding.curves import recorded_curves
+    from engine.onboarding.protocol import evaluate_onboarding
+    from engine.runs.runner import fit_and_evaluate
+
+    dataset = read_canonical_folder(ml100k_dir)
+    split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "steps": "1,3",
+                                                  "strategies": "random,popularity"})
+    assert split.protocol == "onboarding" and {s.name for s in split.test} >= {"warm", "cold-user"}
+    result = fit_and_evaluate(dataset, split, "itemknn", {}, 0, ks=(10,))
+    slices = result.results.to_json()["slices"] if hasattr(result.results, "to_json") else result.results["slices"]
+    expected = {f"onboarding-{s}-k{k}" for s in ("random", "popularity") for k in (0, 1, 3)}
+    assert expected <= set(slices)
+    assert slices["onboarding-popularity-k3"]["answered"]["mean"] > slices["onboarding-random-k3"]["answered"]["mean"]
+    curves = recorded_curves(result.per_user.assign(variant="ItemKNN"), "ndcg@10", n_bootstrap=300)
+    assert bool(curves.set_index(["strategy", "step"]).loc[("popularity", 3), "beats_baseline"])
+
+    class WarmOnly(type(result.model)):
+        capabilities = Capabilities()
+
+    refused, rows = evaluate_onboarding(WarmOnly(), build_train_data(split.train, dataset), dataset, split, (10,), 0)
+    assert set(refused) == expected and rows.empty
+    assert all("cannot" in entry["not_applicable"] for entry in refused.values())
