@@ -63,7 +63,7 @@ def _scores(model: Recommender, case: ProtocolCase, names: list[str]) -> dict[st
             if reason_not_served(type(model), case.train, evaluation_slice) is None:
                 result = evaluate(model, case.train, [evaluation_slice], (20,), seed=case.seed, n_bootstrap=0,
                                   beyond=False)
-                value = result.slices[evaluation_slice.name][METRIC]["mean"]
+                value = result.metric(evaluation_slice.name, METRIC).mean
             out[f"{part} {evaluation_slice.name}"] = value
     return out
 

@@ -93,12 +93,11 @@ def main() -> None:
                     continue
                 params = _parameters(args, case, name, protocol)
                 run = fit_and_evaluate(dataset, case.split, name, params, seed, ks=(20,), device="auto")
-                for slice_name in {protocol, "warm"}:
-                    summary = run.results["slices"].get(slice_name, {"not_applicable": "no such slice"})
-                    if "not_applicable" not in summary:
-                        per_user.setdefault((name, protocol, slice_name), []).append(
-                            per_user_series(run.per_user, slice_name, seed, METRIC))
-                score = run.results["slices"][protocol][METRIC]["mean"]
+                served = dict(run.results.served())
+                for slice_name in {protocol, "warm"} & set(served):
+                    per_user.setdefault((name, protocol, slice_name), []).append(
+                        per_user_series(run.per_user, slice_name, seed, METRIC))
+                score = run.results.metric(protocol, METRIC).mean
                 print(f"[{protocol} seed {seed}] {name:<10} test {score:.4f} fit {run.fit_seconds:.1f}s "
                       f"params {params}", file=sys.stderr, flush=True)
 

@@ -110,11 +110,11 @@ def measure(n_users: int, n_items: int, train_per_user: int, test_per_user: int,
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
         cpu_seconds.append(time.process_time() - cpu_started)
-    summary = result.slices["warm"]
+    ndcg = result.metric("warm", "ndcg@20")
     return {"users": n_users, "items": n_items, "device": describe_device(device), "seconds": min(seconds),
             "all_seconds": [round(s, 3) for s in seconds], "cpu_seconds": round(min(cpu_seconds), 3), "peak_rss_mb_before_eval": round(before, 1),
-            "peak_rss_mb": round(peak_rss_mb(), 1), "metrics": len(summary),
-            "ndcg@20": round(summary["ndcg@20"]["mean"], 5), "n_users": summary["ndcg@20"]["n_users"]}
+            "peak_rss_mb": round(peak_rss_mb(), 1), "metrics": len(result.slices["warm"]),
+            "ndcg@20": round(ndcg.mean, 5), "n_users": ndcg.n_users}
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ def main() -> None:
                 for slice_name in slice_names:
                     per_user.setdefault((name, slice_name), []).append(
                         per_user_series(scored.per_user, slice_name, case.seed, METRIC))
-                curve = " ".join(f"{scored.slices[s.name][METRIC]['mean']:.3f}" for s in shots)
+                curve = " ".join(f"{scored.metric(s.name, METRIC).mean:.3f}" for s in shots)
                 print(f"[{protocol} seed {case.seed}] {name:<10} valid {tuning.best_score:.4f} test k-curve {curve} "
                       f"params {tuning.best_params}", file=sys.stderr, flush=True)
         _print_protocol(protocol, args, slice_names, per_user, not_applicable, baselines, specialists)

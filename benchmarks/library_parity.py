@@ -99,7 +99,7 @@ def _score(name: str, train, validator, test_slice, budget: int, seed: int) -> S
     seconds = time.perf_counter() - started
     evaluation = evaluate(tuning.best_model, train, [test_slice], (20,), seed=seed, n_bootstrap=0, beyond=False)
     per_user = evaluation.per_user.loc[evaluation.per_user["slice"] == test_slice.name]
-    return Scored(float(evaluation.slices[test_slice.name][METRIC]["mean"]),
+    return Scored(float(evaluation.metric(test_slice.name, METRIC).mean),
                   per_user.set_index("user_id")[METRIC].astype(float), tuning.best_score, tuning.best_params, seconds)
 
 

@@ -91,7 +91,7 @@ def main() -> None:
                 rows = evaluation.per_user.loc[evaluation.per_user["slice"] == protocol]
                 per_user.setdefault(name, []).append(
                     pd.Series(rows[METRIC].to_numpy(float), index=[f"{seed}:{u}" for u in rows["user_id"]]))
-                means.setdefault(name, []).append(float(evaluation.slices[protocol][METRIC]["mean"]))
+                means.setdefault(name, []).append(float(evaluation.metric(protocol, METRIC).mean))
                 print(f"[{protocol} seed {seed}] {name:<17} valid {tuning.best_score:.4f} test {means[name][-1]:.4f} "
                       f"({time.perf_counter() - started:.0f} s, {len(tuning.trials)} trials)", file=sys.stderr,
                       flush=True)

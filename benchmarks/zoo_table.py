@@ -94,7 +94,7 @@ def main() -> None:
                 fit_seconds.setdefault(name, []).append(time.perf_counter() - started)
                 evaluation = evaluate(tuning.best_model, train, [test_slice], (20,), seed=seed, n_bootstrap=0,
                                       beyond=False)
-                score = evaluation.slices[protocol][METRIC]["mean"]
+                score = evaluation.metric(protocol, METRIC).mean
                 results.setdefault((name, protocol), []).append(score)
                 if args.record:
                     record_tuning(tuning, dataset_key, protocol, seed)

@@ -167,7 +167,8 @@ def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.Data
 def _tuning_tab(runs: pd.DataFrame) -> go.Figure:
     """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them; returns the chart."""
     trials = comparison.load_trials(runs)
-    metric = next((entry["tuning"]["metric"] for entry in comparison.run_results(runs) if "tuning" in entry), "score")
+    metric = next((entry.tuning.metric for entry in comparison.run_results(runs)
+                   if entry is not None and entry.tuning is not None), "score")
     figure = charts.tuning_trials_chart(trials, metric)
     _chart(figure, "tuning")
     if trials.empty:

@@ -20,6 +20,7 @@ from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
 from engine.jobs.params import capability_summary, model_choices, param_fields, search_space_summary, suggested_grid
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
+from engine.metrics.document import NotApplicable, RunResults
 from engine.models.registry import model_names
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
@@ -239,16 +240,16 @@ def _actions(run: RunRow) -> None:
 def _results_table(run: RunRow) -> None:
     """The run's headline numbers per slice, from the results it recorded; cold-start slices first, as on Compare,
     since they are what the experiment is about."""
-    slices = run.results.get("slices") or {}
+    recorded = RunResults.from_json(run.results)
+    slices = recorded.slices if recorded is not None else {}
     rows = []
     for slice_name in cold_first(list(slices)):
         metrics = slices[slice_name]
-        if "not_applicable" in metrics:
-            rows.append({"slice": slice_name, "result": f"not applicable: {metrics['not_applicable']}"})
+        if isinstance(metrics, NotApplicable):
+            rows.append({"slice": slice_name, "result": f"not applicable: {metrics.not_applicable}"})
             continue
         for name, value in metrics.items():
-            if isinstance(value, dict) and "mean" in value:
-                rows.append({"slice": slice_name, "metric": name, "mean": value["mean"]})
+            rows.append({"slice": slice_name, "metric": name, "mean": value.mean})
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"results-{run.id}")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from engine.metrics.document import RunResults
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
@@ -63,8 +64,9 @@ def how_set(run: RunRow) -> str:
     if run.tuning and not model.search_space:
         return "defaults (nothing to tune)"
     if run.tuning:
-        done = (run.results or {}).get("tuning")
-        return f"tuned ({_trials(done['n_trials'])})" if done else f"to be tuned ({_trials(run.tuning.get('trials'))})"
+        recorded = RunResults.from_json(run.results)
+        done = recorded.tuning if recorded is not None else None
+        return f"tuned ({_trials(done.n_trials)})" if done else f"to be tuned ({_trials(run.tuning.get('trials'))})"
     defaults = model.Config().model_dump(mode="json")
     return "defaults" if all(defaults.get(k) == v for k, v in (run.params or {}).items()) else "set by hand"
 
@@ -247,14 +249,15 @@ def load_metrics(runs: pd.DataFrame) -> pd.DataFrame:
     return frame[columns]
 
 
-def run_results(runs: pd.DataFrame) -> list[dict]:
-    """The recorded results entry (results.json's per-model entry) of each of `runs`, in their order."""
+def run_results(runs: pd.DataFrame) -> list[RunResults | None]:
+    """The recorded results (results.json's per-model entry) of each of `runs`, in their order; None for a run
+    that recorded none."""
     if runs.empty:
         return []
     with session_scope() as session:
         results = dict(session.execute(select(RunRow.id, RunRow.results)
                                        .where(RunRow.id.in_(runs["run_id"].astype(int).tolist()))).all())
-    return [results.get(int(run_id)) or {} for run_id in runs["run_id"]]
+    return [RunResults.from_json(results.get(int(run_id))) for run_id in runs["run_id"]]
 
 
 def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
@@ -264,10 +267,9 @@ def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     results = dict(zip(runs["run_id"], run_results(runs)))
     variant = dict(zip(runs["run_id"], runs["variant"]))
-    rows = [{"run_id": run_id, "variant": variant[run_id], "slice": name, "reason": entry["not_applicable"]}
-            for run_id, result in results.items()
-            for name, entry in ((result or {}).get("slices") or {}).items()
-            if isinstance(entry, dict) and "not_applicable" in entry]
+    rows = [{"run_id": run_id, "variant": variant[run_id], "slice": name, "reason": reason}
+            for run_id, result in results.items() if result is not None
+            for name, reason in result.refused().items()]
     return pd.DataFrame(rows, columns=columns)
 
 

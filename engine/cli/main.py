@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,10 +17,12 @@ from typing import Any, Callable
 
 from engine.cli.intake import add_intake_arguments, parse_assignments
 from engine.data.errors import DataError
+from engine.metrics.document import ResultsDocument, TuningRecord
 from engine.jobs.supervisor import add_worker_arguments, run_worker
 from engine.models.registry import UnknownModelError
 from engine.protocols.common import ProtocolError
 from engine.runs.runner import RunInputError
+from engine.settings import get_settings
 from engine.training.device import DeviceUnavailableError
 
 
@@ -167,7 +168,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = load_data(args)
     split = obtain_split(args, dataset)
     recorder = RunRecorder.start(dataset, split, source=str(Path(args.data).resolve()))
-    document: dict[str, Any] = {"split": split_summary(split), "models": {}, "environment": library_versions()}
+    document = ResultsDocument(split=split_summary(split), environment=library_versions())
     for name in models:
         run_id = recorder.begin(name, params[name], split.seed, tuning)
         try:
@@ -182,16 +183,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
             print(f"error: model {name} failed: {one_line(error)}", file=sys.stderr)
             return 1
         recorder.finish(run_id, result)
-        document["models"][name] = result.results
-        if tuning is not None:
-            print(f"tuned {name}: {tuning_summary(result.results['tuning'])}", file=sys.stderr)
-    document["recorded"] = recorder.summary()
-    text = json.dumps(document, indent=1, default=str)
+        document.models[name] = result.results
+        if result.results.tuning is not None:
+            print(f"tuned {name}: {tuning_summary(result.results.tuning)}", file=sys.stderr)
+    document.recorded = recorder.summary()
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text)
+        document.write(args.out)
     else:
-        print(text)
+        print(document.text())
     return 0
 
 
@@ -209,14 +208,14 @@ def tuning_budget(args: argparse.Namespace):
         raise InputError(f"--tune: {error}") from None
 
 
-def tuning_summary(tuning: dict[str, Any]) -> str:
+def tuning_summary(tuning: TuningRecord) -> str:
     """'16 trials (2 pruned), best ndcg@20 0.1873 with factors=32, ...' for one model."""
-    states = [trial["state"] for trial in tuning["trials"]]
+    states = [trial.state for trial in tuning.trials]
     dropped = ", ".join(f"{states.count(state)} {state}" for state in ("pruned", "failed") if state in states)
     settings = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                         for key, value in tuning["best_params"].items())
+                         for key, value in tuning.best_params.items())
     return (f"{len(states)} trials" + (f" ({dropped})" if dropped else "")
-            + f", best {tuning['metric']} {tuning['best_score']:.4f}" + (f" with {settings}" if settings else ""))
+            + f", best {tuning.metric} {tuning.best_score:.4f}" + (f" with {settings}" if settings else ""))
 
 
 # -- split -------------------------------------------------------------------------------------------------------
@@ -282,7 +281,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from engine.analysis.explore import ExploreError
     from engine.serving.process import ServeError, serve_forever
 
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("COLDSTART_API_KEY"):
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not get_settings().api_key:
         print(f"warning: serving on {args.host} without COLDSTART_API_KEY: anyone who can reach it can use it",
               file=sys.stderr)
     print(f"loading run {args.run}; then serving on http://{args.host}:{args.port} (API docs at /docs)",

@@ -20,7 +20,8 @@ from engine.core.data import ItemQuery, TrainData, seen_mask
 from engine.core.model import Recommender
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
-from engine.metrics.ranking import at_k_metrics, auc_from_positions, top_k
+from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
+from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, top_k
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
 from engine.protocols.common import rng_for
@@ -36,15 +37,19 @@ RATING_SUMS = ("squared_error", "absolute_error", "rated")
 class Evaluation:
     """What `evaluate` returns: the results.json `slices` entry, per-user values, and optional top-K lists.
 
-    `slices[SLICE]` maps metric names to {"mean", "ci", "n_users"}, or is {"not_applicable": reason}.
+    `slices[SLICE]` maps metric names to a `MetricSummary`, or is `NotApplicable` with the model's reason.
     `per_user` has one row per (slice, user): `slice`, `user_id`, `history` (interactions the model saw) and one
     column per per-user metric (NaN for users without a held-out positive among the candidates).
     """
 
-    slices: dict[str, dict]
+    slices: dict[str, SliceResult]
     per_user: pd.DataFrame
     excluded_users: dict[str, int] = field(default_factory=dict)
     recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def metric(self, slice_name: str, metric: str) -> MetricSummary:
+        """The summary of `metric` on `slice_name` (a `NotServedError` saying why when there is none)."""
+        return slice_metric(self.slices, slice_name, metric)
 
 
 def reason_not_served(model_class: type[Recommender], train: TrainData, evaluation_slice: EvalSlice) -> str | None:
@@ -166,10 +171,10 @@ def _evaluate_slice(model: Recommender, train: TrainData, evaluation_slice: Eval
     return out
 
 
-def _summarise(per_user: pd.DataFrame, ks: Sequence[int], n_bootstrap: int, seed: int) -> dict[str, dict]:
+def _summarise(per_user: pd.DataFrame, ks: Sequence[int], n_bootstrap: int, seed: int) -> dict[str, MetricSummary]:
     """results.json entries of one slice: mean, bootstrap CI and user count per metric."""
     counted = per_user[f"recall@{ks[0]}"].notna()
-    summary: dict[str, dict] = {}
+    summary: dict[str, MetricSummary] = {}
     metric_columns = [c for c in per_user.columns if c not in ("user_id", "history", *RATING_SUMS)
                       and not c.startswith("coverage@")]
     values = per_user.loc[counted, metric_columns].to_numpy(np.float64)
@@ -178,28 +183,28 @@ def _summarise(per_user: pd.DataFrame, ks: Sequence[int], n_bootstrap: int, seed
         column = values[:, j]
         n = int((~np.isnan(column)).sum())
         mean = float(np.nanmean(column)) if n else None
-        ci = [float(intervals[j, 0]), float(intervals[j, 1])] if intervals is not None and n else None
-        summary[name] = {"mean": mean, "ci": ci, "n_users": n}
+        ci = (float(intervals[j, 0]), float(intervals[j, 1])) if intervals is not None and n else None
+        summary[name] = MetricSummary(mean=mean, ci=ci, n_users=n)
     for name in (c for c in per_user.columns if c.startswith("coverage@")):
-        summary[name] = {"mean": float(per_user[name].iloc[0]), "ci": None, "n_users": int(counted.sum())}
+        summary[name] = MetricSummary(mean=float(per_user[name].iloc[0]), ci=None, n_users=int(counted.sum()))
     if "rated" in per_user.columns:
         summary.update(_rating_summary(per_user, n_bootstrap, seed))
     return summary
 
 
-def _rating_summary(per_user: pd.DataFrame, n_bootstrap: int, seed: int) -> dict[str, dict]:
+def _rating_summary(per_user: pd.DataFrame, n_bootstrap: int, seed: int) -> dict[str, MetricSummary]:
     """RMSE and MAE pooled over rated rows, with intervals from resampling users (ratio bootstrap)."""
     rated_users = per_user.loc[per_user["rated"] > 0, list(RATING_SUMS)].to_numpy(np.float64)
     if not len(rated_users):
         return {}
     squared, absolute, rows = rated_users.sum(axis=0)
-    out = {"rmse": {"mean": float(np.sqrt(squared / rows)), "ci": None, "n_users": len(rated_users)},
-           "mae": {"mean": float(absolute / rows), "ci": None, "n_users": len(rated_users)}}
+    out = {"rmse": MetricSummary(mean=float(np.sqrt(squared / rows)), n_users=len(rated_users)),
+           "mae": MetricSummary(mean=float(absolute / rows), n_users=len(rated_users))}
     if n_bootstrap:
         replicates = bootstrap_means(rated_users, n_bootstrap, seed)
         for name, values in (("rmse", np.sqrt(replicates[:, 0] / replicates[:, 2])),
                              ("mae", replicates[:, 1] / replicates[:, 2])):
-            out[name]["ci"] = [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))]
+            out[name].ci = (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
     return out
 
 
@@ -219,7 +224,7 @@ def evaluate(model: Recommender, train_data: TrainData, slices: Sequence[EvalSli
     for evaluation_slice in slices:
         reason = reason_not_served(type(model), train_data, evaluation_slice)
         if reason is not None:
-            result.slices[evaluation_slice.name] = {"not_applicable": reason}
+            result.slices[evaluation_slice.name] = NotApplicable(not_applicable=reason)
             continue
         gathered = _evaluate_slice(model, train_data, evaluation_slice, ks, seed, beyond, recommendations)
         per_user = gathered.frame()
@@ -244,7 +249,7 @@ class SliceValidator:
 
     def __init__(self, train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> None:
         name, _, cut = metric.partition("@")
-        if name not in ("recall", "ndcg", "hit", "precision", "map", "mrr") or not cut.isdigit():
+        if name not in AT_K_METRICS or not cut.isdigit():
             raise ValueError(f"validation metric {metric!r} must look like ndcg@20, recall@10, map@50 ...")
         self.metric_name = metric
         self.k = int(cut)
@@ -261,7 +266,7 @@ class SliceValidator:
         if chosen is None:
             return float("nan")
         result = evaluate(model, self.train_data, [chosen], (self.k,), seed=self.seed, n_bootstrap=0, beyond=False)
-        mean = result.slices[chosen.name][self.metric_name]["mean"]
+        mean = result.metric(chosen.name, self.metric_name).mean
         return float("nan") if mean is None else mean
 
 

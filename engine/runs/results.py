@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.data.catalog import dataset_fingerprint, list_datasets, save_dataset
 from engine.data.dataset import Dataset
+from engine.metrics.document import RecordedRuns
 from engine.protocols.split import Split
 from engine.runs.experiments import store_experiment
 from engine.runs.runner import RunResult
@@ -45,20 +46,18 @@ def record_run_result(session: Session, run_row: RunRow, result: RunResult) -> N
         lists = pd.concat([frame.assign(slice=name) for name, frame in result.recommendations.items()],
                           ignore_index=True)
         lists[["slice", "user_id", "item_id", "rank", "score"]].to_parquet(folder / TOP_K_FILE, index=False)
-    run_row.results = result.results
+    run_row.results = result.results.to_json()
     run_row.fit_seconds = result.fit_seconds
     run_row.eval_seconds = result.eval_seconds
-    run_row.device = result.results.get("device", run_row.device)
+    run_row.device = result.results.device
     run_row.artifact_path = str(folder.relative_to(get_settings().home))
-    record_trials(session, run_row, result.results.get("tuning"))
+    record_trials(session, run_row, result.results.tuning)
     session.execute(delete(MetricRow).where(MetricRow.run_id == run_row.id))
-    for slice_name, metrics in result.results["slices"].items():
-        if "not_applicable" in metrics:
-            continue
+    for slice_name, metrics in result.results.served():
         for name, value in metrics.items():
-            ci = value.get("ci") or (None, None)
-            session.add(MetricRow(run_id=run_row.id, slice=slice_name, name=name, mean=value.get("mean"),
-                                  ci_low=ci[0], ci_high=ci[1], n_users=int(value.get("n_users") or 0)))
+            ci_low, ci_high = value.ci or (None, None)
+            session.add(MetricRow(run_id=run_row.id, slice=slice_name, name=name, mean=value.mean,
+                                  ci_low=ci_low, ci_high=ci_high, n_users=value.n_users))
 
 
 @dataclass
@@ -113,6 +112,6 @@ class RunRecorder:
         """Where a tuned run of `model` starts: the best settings known on this dataset and protocol."""
         return best_known_settings(self.dataset_id, protocol, model)
 
-    def summary(self) -> dict:
+    def summary(self) -> RecordedRuns:
         """Where the runs were recorded (the `recorded` entry of results.json)."""
-        return {"dataset_id": self.dataset_id, "experiment_id": self.experiment_id, "run_ids": dict(self.run_ids)}
+        return RecordedRuns(dataset_id=self.dataset_id, experiment_id=self.experiment_id, run_ids=dict(self.run_ids))

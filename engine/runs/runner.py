@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from engine.core.model import FitContext, ProgressReporter, Recommender
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
+from engine.metrics.document import RunResults, SplitSummary, TuningRecord, ValidationChoice
 from engine.metrics.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
 from engine.models.registry import create_model
 from engine.protocols.catalog import PROTOCOLS, get_protocol
@@ -46,23 +47,22 @@ class StopRequested(Exception):
 class RunResult:
     """A fitted model and everything recorded about its run.
 
-    `results` is the per-model entry of results.json: fit/eval seconds, device, params, seed, validation,
-    `slices` (metric -> mean, ci, n_users, or not_applicable) and `excluded_users` per slice.
+    `results` is the per-model entry of results.json (typed; `results.to_json()` is what is stored).
     """
 
     model: Recommender
-    results: dict[str, Any]
+    results: RunResults
     per_user: pd.DataFrame
     fit_seconds: float
     eval_seconds: float
     recommendations: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def split_summary(split: Split) -> dict[str, Any]:
+def split_summary(split: Split) -> SplitSummary:
     """The `split` entry of results.json: what identifies the split the numbers were measured on."""
-    return {"fingerprint": split.fingerprint, "protocol": split.protocol, "seed": split.seed,
-            "params": split.params, "cold_users": len(split.cold_users), "cold_items": len(split.cold_items),
-            "test_slices": [s.name for s in split.test], "valid_slices": [s.name for s in split.valid]}
+    return SplitSummary(fingerprint=split.fingerprint, protocol=split.protocol, seed=split.seed,
+                        params=split.params, cold_users=len(split.cold_users), cold_items=len(split.cold_items),
+                        test_slices=[s.name for s in split.test], valid_slices=[s.name for s in split.valid])
 
 
 def library_versions() -> dict[str, str]:
@@ -138,13 +138,11 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     if save_recommendations is not None:
         write_recommendations(evaluation.recommendations, save_recommendations, model_name)
     validation_slice = validator.slice_for(model)
-    results = {
-        "fit_seconds": round(fit_seconds, 4), "eval_seconds": round(eval_seconds, 4),
-        "device": describe_device(chosen_device), "params": model.config.model_dump(mode="json"), "seed": seed,
-        "validation": {"metric": validation_metric,
-                       "slice": validation_slice.name if validation_slice is not None else None},
-        "slices": evaluation.slices, "excluded_users": evaluation.excluded_users,
-    }
-    if search is not None:
-        results["tuning"] = search.to_json()
+    results = RunResults(
+        fit_seconds=round(fit_seconds, 4), eval_seconds=round(eval_seconds, 4),
+        device=describe_device(chosen_device), params=model.config.model_dump(mode="json"), seed=seed,
+        validation=ValidationChoice(metric=validation_metric,
+                                    slice=validation_slice.name if validation_slice is not None else None),
+        slices=evaluation.slices, excluded_users=evaluation.excluded_users,
+        tuning=TuningRecord.model_validate(search.to_json()) if search is not None else None)
     return RunResult(model, results, evaluation.per_user, fit_seconds, eval_seconds, evaluation.recommendations)

@@ -13,19 +13,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.metrics.document import TuningRecord
 from engine.store.db import session_scope
 from engine.store.tables import ExperimentRow, RunRow, TuningTrialRow
 
 
-def record_trials(session: Session, run: RunRow, tuning: dict[str, Any] | None) -> None:
+def record_trials(session: Session, run: RunRow, tuning: TuningRecord | None) -> None:
     """Replace the run's trial rows with those of its `tuning` results entry (none when it was not tuned)."""
     run.trials.clear()
-    for trial in (tuning or {}).get("trials", []):
-        score = trial.get("score")
+    for trial in tuning.trials if tuning is not None else []:
+        score = trial.score
         run.trials.append(TuningTrialRow(
-            number=int(trial["number"]), params=dict(trial["params"]),
-            score=None if score is None or not math.isfinite(score) else float(score), state=trial["state"],
-            fit_seconds=float(trial.get("fit_seconds") or 0.0), error=trial.get("error")))
+            number=trial.number, params=dict(trial.params),
+            score=None if score is None or not math.isfinite(score) else float(score), state=trial.state,
+            fit_seconds=trial.fit_seconds, error=trial.error))
 
 
 def best_known_settings(dataset_id: int, protocol: str, model: str, limit: int = 1) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ def test_ndcg(model: Recommender, protocol: str, seed: int = 0) -> float:
     split, train = planted_split(protocol, seed)
     test_slice = next(s for s in split.test if s.name == protocol)
     result = evaluate(model, train, [test_slice], (K,), seed=seed, n_bootstrap=0, beyond=False)
-    return float(result.slices[protocol][f"ndcg@{K}"]["mean"])
+    return float(result.slices[protocol][f"ndcg@{K}"].mean)
 
 
 test_ndcg.__test__ = False  # a helper named for what it measures, not a pytest test

@@ -10,6 +10,7 @@ import engine.metrics.evaluation as evaluation_module
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
+from engine.metrics.document import NotApplicable
 from engine.metrics.evaluation import evaluate, make_validator
 from engine.protocols import make_split
 from tests.unit.evaluation_models import PreferenceModel, RatingModel, WarmOnlyModel
@@ -38,16 +39,16 @@ def test_every_test_user_of_every_slice_is_evaluated(cold_item):
     for evaluation_slice in split.test:
         scored = set(result.per_user.loc[result.per_user["slice"] == evaluation_slice.name, "user_id"])
         assert scored == set(evaluation_slice.users)
-        assert result.slices[evaluation_slice.name]["ndcg@10"]["n_users"] == len(evaluation_slice.users)
+        assert result.slices[evaluation_slice.name]["ndcg@10"].n_users == len(evaluation_slice.users)
 
 
 def test_a_perfect_model_scores_one_on_ranking_metrics(cold_item):
     split, train = cold_item
     result = evaluate(oracle(split), train, split.test, ks=(5, 20), n_bootstrap=50)
     cold = result.slices["cold-item"]
-    assert cold["ndcg@5"]["mean"] == pytest.approx(1.0)
-    assert cold["map@20"]["mean"] == pytest.approx(1.0)
-    assert cold["auc"]["mean"] == pytest.approx(1.0)
+    assert cold["ndcg@5"].mean == pytest.approx(1.0)
+    assert cold["map@20"].mean == pytest.approx(1.0)
+    assert cold["auc"].mean == pytest.approx(1.0)
     per_user = result.per_user.loc[result.per_user["slice"] == "cold-item"]
     positives = split.test[[s.name for s in split.test].index("cold-item")].truth.groupby("user_id").size()
     expected_recall = (np.minimum(positives, 5) / positives).reindex(per_user["user_id"]).to_numpy()
@@ -75,8 +76,8 @@ def test_recommendations_come_from_the_declared_candidates(cold_item):
 def test_a_model_that_cannot_serve_new_items_is_reported_not_applicable_with_its_reason(cold_item):
     split, train = cold_item
     result = evaluate(WarmOnlyModel(), train, split.test, ks=(10,), n_bootstrap=0)
-    assert result.slices["cold-item"] == {
-        "not_applicable": "WarmOnly cannot score items it never saw in training (it does not use item attributes)"}
+    assert result.slices["cold-item"] == NotApplicable(
+        not_applicable="WarmOnly cannot score items it never saw in training (it does not use item attributes)")
     assert "ndcg@10" in result.slices["warm"]
     assert set(result.per_user["slice"]) == {"warm"}
 
@@ -104,19 +105,19 @@ def test_rating_models_get_rmse_and_mae_over_held_out_ratings(dataset):
     train = build_train_data(split.train, dataset)
     result = evaluate(RatingModel(default_score=4.0), train, split.test, ks=(10,), n_bootstrap=100)
     ratings = split.test[0].truth["rating"].to_numpy()
-    assert result.slices["warm"]["rmse"]["mean"] == pytest.approx(np.sqrt(np.mean((ratings - 4.0) ** 2)))
-    assert result.slices["warm"]["mae"]["mean"] == pytest.approx(np.mean(np.abs(ratings - 4.0)))
-    low, high = result.slices["warm"]["mae"]["ci"]
-    assert low <= result.slices["warm"]["mae"]["mean"] <= high
+    assert result.slices["warm"]["rmse"].mean == pytest.approx(np.sqrt(np.mean((ratings - 4.0) ** 2)))
+    assert result.slices["warm"]["mae"].mean == pytest.approx(np.mean(np.abs(ratings - 4.0)))
+    low, high = result.slices["warm"]["mae"].ci
+    assert low <= result.slices["warm"]["mae"].mean <= high
 
 
 def test_beyond_accuracy_metrics_are_reported_per_slice(cold_item):
     split, train = cold_item
     result = evaluate(PreferenceModel(seed=2), train, split.test, ks=(10,), n_bootstrap=0)
     warm = result.slices["warm"]
-    assert 0 < warm["coverage@10"]["mean"] <= 1
-    assert 0 <= warm["popularity@10"]["mean"] <= 1
-    assert warm["novelty@10"]["mean"] > 0 and 0 <= warm["diversity@10"]["mean"] <= 1
+    assert 0 < warm["coverage@10"].mean <= 1
+    assert 0 <= warm["popularity@10"].mean <= 1
+    assert warm["novelty@10"].mean > 0 and 0 <= warm["diversity@10"].mean <= 1
 
 
 def test_validator_scores_the_protocols_validation_slice_never_test(cold_item):
@@ -125,7 +126,7 @@ def test_validator_scores_the_protocols_validation_slice_never_test(cold_item):
     model = oracle(split)
     assert validator.slice_for(model).name == "cold-item"
     valid_only = evaluate(model, train, [split.valid[0]], ks=(10,), n_bootstrap=0)
-    assert validator(model) == pytest.approx(valid_only.slices["cold-item"]["ndcg@10"]["mean"])
+    assert validator(model) == pytest.approx(valid_only.slices["cold-item"]["ndcg@10"].mean)
     assert validator(model) < 1.0, "the oracle knows test rows only, so it is not perfect on validation"
     assert validator.slice_for(WarmOnlyModel()).name == "warm"
 
@@ -158,4 +159,4 @@ def test_every_slice_of_every_protocol_evaluates_all_its_users(dataset, protocol
     result = evaluate(PreferenceModel(seed=1), train, split.test, ks=(5,), n_bootstrap=0, beyond=False)
     assert set(result.slices) == {s.name for s in split.test}
     for evaluation_slice in split.test:
-        assert result.slices[evaluation_slice.name]["ndcg@5"]["n_users"] == len(evaluation_slice.users)
+        assert result.slices[evaluation_slice.name]["ndcg@5"].n_users == len(evaluation_slice.users)

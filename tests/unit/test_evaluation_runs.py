@@ -32,7 +32,7 @@ def test_fit_and_evaluate_returns_the_documented_results_entry(stored_dataset, t
     split = make_split(dataset, "cold-item", seed=1)
     result = fit_and_evaluate(dataset, split, "mostpop", {}, seed=3, ks=(10, 20), device="cpu",
                               save_recommendations=tmp_path)
-    entry = result.results
+    entry = result.results.to_json()
     assert set(entry) >= {"fit_seconds", "eval_seconds", "device", "params", "slices", "seed", "validation"}
     assert entry["device"] == "cpu" and entry["validation"] == {"metric": "ndcg@20", "slice": "warm"}
     assert set(entry["slices"]["warm"]["ndcg@20"]) == {"mean", "ci", "n_users"}

@@ -59,7 +59,7 @@ def test_ndcg(model: Recommender, protocol: str, slice_name: str, k: int = 10) -
     split, data = planted(protocol)
     chosen = next(s for s in split.test if s.name == slice_name)
     result = evaluate(model, data, [chosen], (k,), n_bootstrap=0, beyond=False)
-    return result.slices[slice_name][f"ndcg@{k}"]["mean"]
+    return result.slices[slice_name][f"ndcg@{k}"].mean
 
 
 test_ndcg.__test__ = False  # a helper named for what it returns, not a test
