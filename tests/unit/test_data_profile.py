@@ -63,7 +63,11 @@ def test_figures_are_built_from_the_profile():
     assert [trace.name for trace in tail.data] == ["items", "users"]
     assert list(tail.data[1].y) == [7, 2, 1]
     assert tail.layout.xaxis.type == "log" and tail.layout.yaxis.type == "log"
-    assert rating_chart(profile) is not None and activity_chart(profile) is not None
+    (bars,) = rating_chart(profile).data
+    assert dict(zip(map(float, bars.x), map(int, bars.y))) == {1.0: 1, 2.0: 2, 3.0: 1, 4.0: 3, 5.0: 3}
+    # ten interactions over ten days, by three users (u1 first, then u2, u3) on seven distinct items
+    assert {trace.name: int(sum(trace.y)) for trace in activity_chart(profile).data} == {
+        "interactions": 10, "new users": 3, "new items": 7}
     assert len(cold_bucket_chart(profile).data) == 2
     without = _small()
     without.interactions = without.interactions.drop(columns=["rating", "timestamp"])
