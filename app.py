@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.jobs.supervisor import SupervisorStartError, autostart_enabled, ensure_supervisor
+from engine.jobs.supervisor import SupervisorStartError, ensure_supervisor
+from engine.settings import get_settings
 from engine.store.db import get_engine
 from ui.router import run_page
 
@@ -25,7 +26,7 @@ _database_ready()
 @st.cache_resource
 def _background_worker() -> str | None:
     """Start the training worker once per server process when none is alive; what went wrong, if anything."""
-    if not autostart_enabled():
+    if not get_settings().autostart_worker:
         return None
     try:
         ensure_supervisor()

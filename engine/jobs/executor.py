@@ -26,11 +26,6 @@ CANCEL_GRACE_S = 5.0
 """Seconds a cancelled run gets to stop on its own before its process group is killed."""
 WARM_PER_SLOT = 2
 """Ready interpreters per device slot: one may still be importing when a run finishes, so keep a second."""
-EXECUTOR_ENV = "COLDSTART_EXECUTOR"
-"""Where runs execute: "local" (default: child processes on this machine) or "ray" (tasks on the Ray cluster at
-RAY_ADDRESS)."""
-DEVICE_SLOTS_ENV = "COLDSTART_DEVICE_SLOTS"
-"""Comma-separated slots to use ("cpu", or "cuda:0,cuda:1"); default: every visible GPU, else the CPU."""
 
 
 class Executor(Protocol):
@@ -61,12 +56,9 @@ class Executor(Protocol):
 
 def device_slots() -> list[str]:
     """The slots of `COLDSTART_DEVICE_SLOTS`, else one per visible GPU ("cuda:0", ...), else a single "cpu"."""
-    configured = [slot.strip() for slot in os.environ.get(DEVICE_SLOTS_ENV, "").split(",") if slot.strip()]
-    bad = [slot for slot in configured if slot != "cpu" and not (slot.startswith("cuda:") and slot[5:].isdigit())]
-    if bad:
-        raise ValueError(f"{DEVICE_SLOTS_ENV} has {', '.join(bad)}: use cpu or cuda:N, comma-separated")
+    configured = get_settings().device_slots
     if configured:
-        return list(dict.fromkeys(configured))
+        return configured
     import torch  # only to count GPUs, and only here: the app and the queue never need it
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -74,15 +66,12 @@ def device_slots() -> list[str]:
 
 
 def make_executor(threads_per_run: int | None, warm: int) -> Executor:
-    """The executor `COLDSTART_EXECUTOR` names; a ValueError says what the accepted values are."""
-    kind = os.environ.get(EXECUTOR_ENV, "local").strip().lower() or "local"
-    if kind == "local":
-        return LocalExecutor(threads_per_run=threads_per_run, warm=warm)
-    if kind == "ray":
+    """The executor `COLDSTART_EXECUTOR` names (settings.executor says what the accepted values are)."""
+    if get_settings().executor == "ray":
         from engine.jobs.ray_executor import RayExecutor  # Ray is imported only when asked for
 
         return RayExecutor()
-    raise ValueError(f"{EXECUTOR_ENV}={kind!r} is not an executor: use local (this machine) or ray (RAY_ADDRESS)")
+    return LocalExecutor(threads_per_run=threads_per_run, warm=warm)
 
 
 @dataclass

@@ -32,18 +32,12 @@ from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, make_e
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
 from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
-from engine.settings import get_settings
+from engine.settings import MAX_RUNS_ENV, get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
 
 log = logging.getLogger("coldstart.supervisor")
 
-MAX_RUNS_ENV = "COLDSTART_MAX_RUNS_PER_DEVICE"
-WARM_CHILDREN_ENV = "COLDSTART_WARM_CHILDREN"
-"""Ready interpreters kept per device slot (default 2); 0 starts each run's interpreter only when the run is claimed,
-saving their idle memory at the cost of a slower start."""
-AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
-"""Set to 0 where the app must not start a background worker (page tests, which drive the queue themselves)."""
 SUPERVISOR_START_TIMEOUT_S = 30.0
 APP_STOPPED = ("the app was stopped while this run trained, and the background worker it had started stopped with "
                "it; re-run it")
@@ -56,23 +50,10 @@ class SupervisorStartError(RuntimeError):
 
 
 def warm_children() -> int:
-    """Ready interpreters per slot from `COLDSTART_WARM_CHILDREN` (default `WARM_PER_SLOT`)."""
-    raw = os.environ.get(WARM_CHILDREN_ENV, str(WARM_PER_SLOT)).strip()
-    if not raw.isdigit():
-        raise ValueError(f"{WARM_CHILDREN_ENV}={raw!r} is not a whole number; set it to 0 (none), 1, 2 or more")
-    return int(raw)
-
-
-def max_runs_per_device() -> int:
-    """Concurrent runs per device from `COLDSTART_MAX_RUNS_PER_DEVICE` (default 1: a run gets a whole device)."""
-    raw = os.environ.get(MAX_RUNS_ENV, "1")
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{MAX_RUNS_ENV}={raw!r} is not a positive whole number; set it to 1 or more")
-    return value
+    """Ready interpreters per slot from `COLDSTART_WARM_CHILDREN` (default `WARM_PER_SLOT`); 0 starts each run's
+    interpreter only when the run is claimed, saving their idle memory at the cost of a slower start."""
+    configured = get_settings().warm_children
+    return WARM_PER_SLOT if configured is None else configured
 
 
 def describe_exit(code: int) -> str:
@@ -100,7 +81,7 @@ class Supervisor:
                  runs_per_slot: int | None = None, poll_s: float = 0.2, app_pid: int | None = None) -> None:
         self.worker_id = new_worker_id()
         self.slots = slots
-        self.runs_per_slot = runs_per_slot or max_runs_per_device()
+        self.runs_per_slot = runs_per_slot or get_settings().max_runs_per_device
         threads = max(1, (os.cpu_count() or 1) // self.runs_per_slot)
         self.executor: Executor = executor or make_executor(threads_per_run=threads, warm=warm_children())
         self.poll_s = poll_s
@@ -238,11 +219,6 @@ def _launch_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def autostart_enabled() -> bool:
-    """Whether the app should start a supervisor itself (`COLDSTART_AUTOSTART_WORKER`, on unless 0/false/no)."""
-    return os.environ.get(AUTOSTART_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def ensure_supervisor(timeout_s: float = SUPERVISOR_START_TIMEOUT_S) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from dataclasses import asdict
 from typing import Annotated
@@ -29,6 +28,7 @@ from engine.serving.schemas import (MAX_K, Audience, AudienceRequest, AudienceUs
                                     NewUserRecommendationRequest, Problem, RecommendedItem, Recommendations,
                                     SimilarItems, SwapRequest, Swapped, UserRecommendationRequest)
 from engine.serving.service import Recommendation, ServedRun, ServingError
+from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
 REFUSALS = {404: {"model": Problem}, 409: {"model": Problem}, 410: {"model": Problem}, 413: {"model": Problem},
@@ -72,7 +72,7 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
     `api_key` defaults to the `COLDSTART_API_KEY` environment variable; empty or unset means no key is asked.
     """
     state = ServingState(ServedRun.load(run_id))
-    key = api_key if api_key is not None else os.environ.get("COLDSTART_API_KEY") or None
+    key = api_key if api_key is not None else get_settings().api_key
     metrics = RequestMetrics()
     app = FastAPI(title=f"Cold-Start Lab: run {run_id} ({state.served.label})",
                   description="Recommendations, new users and items, feedback and metrics of one finished run.")

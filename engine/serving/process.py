@@ -221,8 +221,8 @@ def request_swap(url: str, run_id: int, timeout_s: float = 120.0) -> dict:
     """Ask the server at `url` to serve run `run_id` (`POST /admin/swap`, with `COLDSTART_API_KEY` when set);
     its answer, or a `ServeError` with the server's reason."""
     headers = {"Content-Type": "application/json"}
-    if os.environ.get("COLDSTART_API_KEY"):
-        headers["X-API-Key"] = os.environ["COLDSTART_API_KEY"]
+    if key := get_settings().api_key:
+        headers["X-API-Key"] = key
     request = urllib.request.Request(f"{url}/admin/swap", data=json.dumps({"run_id": int(run_id)}).encode(),
                                      headers=headers, method="POST")
     try:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.jobs.queue import FINAL_STATES
-from engine.models.registry import EXTRA_MODELS_ENV
+from engine.settings import EXTRA_MODELS_ENV
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
 

@@ -18,8 +18,7 @@ from sqlalchemy import func, select
 
 from engine.jobs.liveness import WORKER_LOST, live_workers
 from engine.jobs.queue import cancel_run, rerun_run, run_events, submit_runs
-from engine.models.registry import EXTRA_MODELS_ENV
-from engine.settings import get_settings
+from engine.settings import EXTRA_MODELS_ENV, get_settings
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow, WorkerRow
 from tests.databases import hold_write_lock, isolated_database

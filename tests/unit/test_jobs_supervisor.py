@@ -12,7 +12,8 @@ from engine.jobs.executor import child_environment, device_slots
 from engine.jobs.liveness import live_workers
 from engine.jobs.params import capability_summary, param_fields
 from engine.jobs.queue import JobError, cancel_run, parse_seeds, submit_runs
-from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit, max_runs_per_device
+from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit
+from engine.settings import get_settings
 from jobs_support import empty_experiment, register_fault_models, run_status
 
 
@@ -135,10 +136,10 @@ def test_device_and_concurrency_settings_are_validated_with_the_variable_named(m
     with pytest.raises(ValueError, match="COLDSTART_DEVICE_SLOTS has gpu0"):
         device_slots()
     monkeypatch.setenv("COLDSTART_MAX_RUNS_PER_DEVICE", "3")
-    assert max_runs_per_device() == 3
+    assert get_settings().max_runs_per_device == 3
     monkeypatch.setenv("COLDSTART_MAX_RUNS_PER_DEVICE", "many")
     with pytest.raises(ValueError, match="COLDSTART_MAX_RUNS_PER_DEVICE='many'"):
-        max_runs_per_device()
+        _ = get_settings().max_runs_per_device
 
 
 def test_a_gpu_run_sees_only_its_own_gpu_and_a_cpu_run_gets_a_thread_cap(monkeypatch):
