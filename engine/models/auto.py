@@ -41,9 +41,9 @@ from engine.models.registry import create_model, get_model_class, model_names
 from engine.protocols.split import EvalSlice
 
 Side = Literal["known", "new", "few-shot"]
-DEFAULT_CANDIDATES = ("mapper", "content", "hybridmf", "ease", "itemknn", "segmentpop", "mostpop")
-"""Fast with default settings on a laptop, and diverse: attribute maps, attributes, a hybrid factorization, two
-item-to-item models, popularity among similar users and overall."""
+DEFAULT_CANDIDATES = ("mapper", "attrridge", "content", "hybridmf", "ease", "itemknn", "segmentpop", "mostpop")
+"""Fast with default settings on a laptop, and diverse: attribute maps, attribute regressions, attributes, a hybrid
+factorization, two item-to-item models, popularity among similar users and overall."""
 BLEND_STEPS = 4
 """Blend weights are multiples of 1/4 summing to one: 3 blends of two models, 12 among three."""
 _CHOICE_TENSOR = "choice.json"
