@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ from typing import Any, Callable
 
 from engine.cli.intake import add_intake_arguments, parse_assignments
 from engine.data.errors import DataError
-from engine.metrics.document import ResultsDocument, TuningRecord
 from engine.jobs.supervisor import add_worker_arguments, run_worker
+from engine.logs import configure_logging, log_event
+from engine.metrics.document import ResultsDocument, TuningRecord
 from engine.models.registry import UnknownModelError
 from engine.protocols.common import ProtocolError
 from engine.runs.runner import RunInputError
@@ -33,6 +35,7 @@ class InputError(ValueError):
 
 INPUT_ERRORS = (InputError, DataError, ProtocolError, UnknownModelError, RunInputError, DeviceUnavailableError)
 """Errors that mean the input is wrong (exit 2); anything else raised while fitting is a model failure (exit 1)."""
+log = logging.getLogger("coldstart.cli")
 
 
 @dataclass(frozen=True)
@@ -171,18 +174,24 @@ def run_evaluate(args: argparse.Namespace) -> int:
     document = ResultsDocument(split=split_summary(split), environment=library_versions())
     for name in models:
         run_id = recorder.begin(name, params[name], split.seed, tuning)
+        log_event(log, "run_started", run_id=run_id, model=name, dataset=dataset.name, protocol=split.protocol,
+                  seed=split.seed)
         try:
             result = fit_and_evaluate(dataset, split, name, params[name], split.seed, ks=ks, device=device,
                                       save_recommendations=args.save_recommendations, tuning=tuning,
                                       start_from=recorder.best_known_settings(name, split.protocol) if tuning else None)
         except INPUT_ERRORS as error:
             recorder.fail(run_id, one_line(error))
+            log_event(log, "run_failed", logging.WARNING, run_id=run_id, model=name, error=one_line(error))
             raise
         except Exception as error:  # a model crash: recorded, reported on one line, the run is not lost
             recorder.fail(run_id, one_line(error))
+            log_event(log, "run_failed", logging.WARNING, run_id=run_id, model=name, error=one_line(error))
             print(f"error: model {name} failed: {one_line(error)}", file=sys.stderr)
             return 1
         recorder.finish(run_id, result)
+        log_event(log, "run_finished", run_id=run_id, model=name, fit_seconds=result.fit_seconds,
+                  eval_seconds=result.eval_seconds)
         document.models[name] = result.results
         if result.results.tuning is not None:
             print(f"tuned {name}: {tuning_summary(result.results.tuning)}", file=sys.stderr)
@@ -372,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2), already printed
         return int(stop.code or 0)
+    configure_logging()
     try:
         return args.handler(args)
     except INPUT_ERRORS as error:

@@ -31,7 +31,8 @@ from sqlalchemy import select
 from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, make_executor
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
-from engine.jobs.queue import claim_next_run, finish_run, set_run_pid
+from engine.jobs.queue import claim_next_run, finish_run, get_run, set_run_pid
+from engine.logs import configure_logging, log_event
 from engine.settings import MAX_RUNS_ENV, get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
@@ -89,6 +90,7 @@ class Supervisor:
         """The app server process that started this supervisor and owns it; None when started by hand."""
         self._last_beat = 0.0
         self._orphan_kill_at: dict[int, float] = {}
+        self._launched_at: dict[int, float] = {}
 
     def start(self) -> None:
         """Announce this supervisor and settle runs left by supervisors that died."""
@@ -98,8 +100,8 @@ class Supervisor:
             self.slots = self.executor.default_slots()
         self.executor.prepare(self.slots)
         lost = fail_lost_runs()
-        log.info("supervisor %s on %s, %d run(s) per slot; marked lost: %s", self.worker_id, self.slots,
-                 self.runs_per_slot, lost or "none")
+        log_event(log, "worker_started", worker=self.worker_id, slots=",".join(self.slots),
+                  runs_per_slot=self.runs_per_slot, lost=",".join(map(str, lost)) or "none")
 
     def tick(self) -> None:
         """One round: heartbeat, reap, forward cancels, settle lost runs, fill free slots."""
@@ -121,7 +123,7 @@ class Supervisor:
         try:
             while not stop.is_set():
                 if self.app_exited():
-                    log.info("the app (pid %d) that started this supervisor exited: stopping its runs", self.app_pid)
+                    log_event(log, "app_exited", app_pid=self.app_pid, action="stopping its runs")
                     stop_worker(self.worker_id)  # an app started again meanwhile must not count on this supervisor
                     self.stop_runs(APP_STOPPED)
                     break
@@ -166,7 +168,19 @@ class Supervisor:
                 finish_run(run_id, "cancelled", message="cancelled")
             else:
                 finish_run(run_id, "failed", message="failed", error=describe_exit(code))
-            log.info("run %d ended with exit code %s", run_id, code)
+            self._log_end(run_id, code)
+
+    def _log_end(self, run_id: int, code: int) -> None:
+        """`run_finished` (done or cancelled) or `run_failed` with the run's wall time since launch and its error."""
+        run = get_run(run_id)
+        seconds = time.monotonic() - self._launched_at.pop(run_id, time.monotonic())
+        if run.status == "failed":
+            last_line = (run.error or "").strip().rsplit("\n", 1)[-1]  # a traceback's last line names the error
+            log_event(log, "run_failed", logging.WARNING, run_id=run_id, model=run.model, exit_code=code,
+                      seconds=seconds, error=last_line)
+        else:
+            log_event(log, "run_finished", run_id=run_id, model=run.model, status=run.status, exit_code=code,
+                      seconds=seconds)
 
     def _forward_cancels(self) -> None:
         with session_scope() as session:
@@ -196,16 +210,20 @@ class Supervisor:
                 claimed = claim_next_run(self.worker_id, slot)
                 if claimed is None:
                     return
+                log_event(log, "run_claimed", run_id=claimed.id, model=claimed.model, slot=slot)
                 try:
                     pid = self.executor.launch(claimed.id, slot)
                 except OSError as error:
                     finish_run(claimed.id, "failed", message="failed", error=f"could not start the run: {error}")
+                    log_event(log, "run_failed", logging.WARNING, run_id=claimed.id, model=claimed.model,
+                              error=f"could not start the run: {error}")
                     continue
                 if pid is not None:
                     set_run_pid(claimed.id, pid)
                 busy[slot] += 1
-                log.info("run %d (%s) started on %s%s", claimed.id, claimed.model, slot,
-                         f" as pid {pid}" if pid is not None else "")
+                self._launched_at[claimed.id] = time.monotonic()
+                log_event(log, "run_started", run_id=claimed.id, model=claimed.model, slot=slot,
+                          pid=pid if pid is not None else "none")
 
 
 @contextmanager
@@ -262,7 +280,7 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run a supervisor in the foreground until SIGTERM or Ctrl-C; 2 on a bad setting."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

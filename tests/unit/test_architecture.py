@@ -15,18 +15,18 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("settings", "core"),         # where files live; the vocabulary every layer speaks
-    ("store",),                   # database tables and sessions
-    ("data",),                    # datasets: read, validate, catalogue, encode, index for models
-    ("protocols", "training"),    # splits of a dataset; the shared gradient-training machinery
-    ("metrics",),                 # metric functions and the evaluator that applies them to a split
-    ("models",),                  # the model zoo and its registry
-    ("runs", "onboarding"),       # experiments and the runs on them; simulated onboarding of new users
-    ("jobs", "analysis"),         # background workers; reading finished runs back (compare, explore)
-    ("privacy",),                 # forgetting a user everywhere the product keeps them
-    ("serving",),                 # the HTTP API over a finished run
-    ("cli",),                     # the command line
-    ("__main__",),                # `python -m engine`
+    ("settings", "logs", "core"),  # the environment's settings; log lines; the vocabulary every layer speaks
+    ("store",),                    # database tables and sessions
+    ("data",),                     # datasets: read, validate, catalogue, encode, index for models
+    ("protocols", "training"),     # splits of a dataset; the shared gradient-training machinery
+    ("metrics",),                  # metric functions and the evaluator that applies them to a split
+    ("models",),                   # the model zoo and its registry
+    ("runs", "onboarding"),        # experiments and the runs on them; simulated onboarding of new users
+    ("jobs", "analysis"),          # background workers; reading finished runs back (compare, explore)
+    ("privacy",),                  # forgetting a user everywhere the product keeps them
+    ("serving",),                  # the HTTP API over a finished run
+    ("cli",),                      # the command line
+    ("__main__",),                 # `python -m engine`
 )
 """Top-level names under engine/, bottom layer first."""
 
