@@ -22,9 +22,9 @@ from engine.data.errors import DataError
 from engine.privacy.ids import record_forgotten, user_hash
 from engine.protocols.folders import PART_FILES, REVEALED_FILES
 from engine.runs.results import PER_USER_FILE, TOP_K_FILE
-from engine.serving.journal import feedback_journal
 from engine.settings import get_settings
 from engine.store.db import session_scope
+from engine.store.journal import feedback_journal
 from engine.store.tables import DatasetRow, ExperimentRow, ForgottenUserRow, RunRow, utcnow
 
 TRAINING_PARTS = ("train", "valid", *REVEALED_FILES)

@@ -22,9 +22,9 @@ from engine.data.dataset import Dataset
 from engine.data.errors import DataError
 from engine.jobs.queue import submit_runs
 from engine.runs.experiments import create_experiment
-from engine.serving.journal import feedback_journal, items_journal
 from engine.settings import get_settings
 from engine.store.db import session_scope
+from engine.store.journal import feedback_journal, items_journal
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
 
 FEEDBACK_ROWS_TABLE = "feedback_rows"

@@ -28,8 +28,8 @@ from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query, user_query
 from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
-from engine.serving.journal import feedback_journal, items_journal
 from engine.store.db import session_scope
+from engine.store.journal import feedback_journal, items_journal
 from engine.store.tables import RunRow
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]

@@ -26,11 +26,11 @@ from engine.runs.experiments import get_experiment
 from engine.serving import create_app
 from engine.serving.feedback_loop import (FeedbackLoopError, feedback_by_dataset, feedback_row_keys, lineage_of,
                                           retrain_with_feedback)
-from engine.serving.journal import feedback_journal
 from engine.serving.process import free_port
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
 from engine.store.db import session_scope
+from engine.store.journal import feedback_journal
 from engine.store.tables import ExperimentRow, RunRow
 from tests.databases import isolated_database
 from tests.explore_seed import finished_runs

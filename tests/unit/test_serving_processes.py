@@ -18,10 +18,10 @@ import psutil
 import pytest
 
 from engine.data.synthetic import generate_synthetic
-from engine.serving.journal import feedback_journal
 from engine.serving.process import free_port, list_servers, start_server, stop_server, wait_until_serving
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
+from engine.store.journal import feedback_journal
 from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
 
