@@ -12,7 +12,7 @@ from engine.protocols import (PROTOCOLS, ProtocolError, get_protocol, make_split
                               split_sizes)
 from engine.protocols.split import Split
 
-SEEDED_PROTOCOLS = ["warm", "cold-item", "cold-user", "cold-both", "few-shot-user", "few-shot-item"]
+SEEDED_PROTOCOLS = ["warm", "cold-item", "cold-user", "cold-both", "few-shot-user", "few-shot-item", "onboarding"]
 ALL_PROTOCOLS = SEEDED_PROTOCOLS + ["temporal"]
 
 
