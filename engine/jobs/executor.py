@@ -65,15 +65,6 @@ def device_slots() -> list[str]:
     return [f"cuda:{index}" for index in range(count)] or ["cpu"]
 
 
-def make_executor(threads_per_run: int | None, warm: int) -> Executor:
-    """The executor `COLDSTART_EXECUTOR` names (settings.executor says what the accepted values are)."""
-    if get_settings().executor == "ray":
-        from engine.jobs.ray_executor import RayExecutor  # Ray is imported only when asked for
-
-        return RayExecutor()
-    return LocalExecutor(threads_per_run=threads_per_run, warm=warm)
-
-
 @dataclass
 class _Child:
     process: subprocess.Popen

@@ -28,7 +28,7 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, make_executor
+from engine.jobs.executor import CANCEL_GRACE_S, WARM_PER_SLOT, Executor, LocalExecutor
 from engine.jobs.liveness import (HEARTBEAT_S, beat_worker, fail_lost_runs, live_workers, new_worker_id,
                                   process_alive, register_worker, stop_worker)
 from engine.jobs.queue import claim_next_run, finish_run, get_run, set_run_pid
@@ -48,6 +48,16 @@ STOP_MARGIN_S = 5.0
 
 class SupervisorStartError(RuntimeError):
     """The app could not start a supervisor; the message says where its log is."""
+
+
+def make_executor(threads_per_run: int | None, warm: int) -> Executor:
+    """The executor `COLDSTART_EXECUTOR` names (settings.executor says what the accepted values are). It is chosen
+    here, above both executors, so the Ray one can build on the local one's module without a cycle."""
+    if get_settings().executor == "ray":
+        from engine.jobs.ray_executor import RayExecutor  # Ray is imported only when asked for
+
+        return RayExecutor()
+    return LocalExecutor(threads_per_run=threads_per_run, warm=warm)
 
 
 def warm_children() -> int:

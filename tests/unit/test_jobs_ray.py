@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.jobs.executor import make_executor
 from engine.jobs.queue import cancel_run, run_events, submit_runs
-from engine.jobs.supervisor import Supervisor
+from engine.jobs.supervisor import Supervisor, make_executor
 from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow
