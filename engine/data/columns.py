@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
 from engine.data.errors import DataError, row_examples, value_examples
@@ -45,13 +47,18 @@ def to_numbers(values: pd.Series) -> pd.Series:
     """Values as float64, anything that is not a number becoming NaN.
 
     A strict cast is tried first because pandas' lenient parser is about ten times slower on text columns; only
-    a column that really holds non-numbers pays for the lenient pass (which finds them).
+    a column that really holds non-numbers pays for the lenient pass (which finds them). Text held by Arrow (what
+    the CSV reader gives) is cast by Arrow itself: pandas would first make a Python object of every cell.
     """
     if pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
     try:
+        if hasattr(values.array, "__arrow_array__") and pd.api.types.is_string_dtype(values):
+            text = pc.utf8_trim_whitespace(values.array.__arrow_array__())
+            numbers = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+            return pd.Series(numbers, index=values.index, name=values.name)
         return values.astype("float64")
-    except (ValueError, TypeError, ArithmeticError):
+    except (ValueError, TypeError, ArithmeticError, pa.ArrowInvalid):
         return pd.to_numeric(values, errors="coerce").astype("float64")
 
 

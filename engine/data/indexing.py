@@ -32,10 +32,8 @@ def build_train_data(train: pd.DataFrame, dataset: Dataset | None = None,
     frame["item_id"] = frame["item_id"].astype(str)
     if "weight" not in frame.columns:
         frame["weight"] = 1.0
-    user_ids = np.asarray(sorted(frame["user_id"].unique()), dtype=object)
-    item_ids = np.asarray(sorted(frame["item_id"].unique()), dtype=object)
-    frame["user_idx"] = pd.Index(user_ids).get_indexer(frame["user_id"])
-    frame["item_idx"] = pd.Index(item_ids).get_indexer(frame["item_id"])
+    user_ids, frame["user_idx"] = sorted_codes(frame["user_id"])
+    item_ids, frame["item_idx"] = sorted_codes(frame["item_id"])
     shape = (len(user_ids), len(item_ids))
     positive = frame.loc[frame["weight"] > 0]
     matrix = sp.csr_matrix(
@@ -53,6 +51,19 @@ def build_train_data(train: pd.DataFrame, dataset: Dataset | None = None,
         features = dataset_features(dataset) if dataset is not None else (None, None)
     user_features, item_features = features
     return TrainData(user_ids, item_ids, matrix, positive.reset_index(drop=True), ratings, user_features, item_features)
+
+
+def sorted_codes(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ids in sorted order and each row's position among them.
+
+    One hash pass over the rows (factorize) and a sort of the distinct ids only, so the cost grows linearly with
+    the rows; looking every row up in a sorted index instead hashes each string a second time."""
+    codes, uniques = pd.factorize(ids)
+    uniques = np.asarray(uniques, dtype=object)
+    order = np.argsort(uniques, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return uniques[order], rank[codes]
 
 
 def _revealed_rows(ids: np.ndarray, revealed: pd.DataFrame | None, own: str, other: str,
