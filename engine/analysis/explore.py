@@ -1,8 +1,9 @@
 """Look at recommendations themselves: a test user's top-K per fitted model, a made-up new user, a made-up new item.
 
 Everything is scored the way the evaluation scores it: the experiment's stored split and dataset rebuild the same
-`TrainData` the run was fitted on, fitted models load from their artifacts (tensors and JSON only), and queries are
-built with `engine.data.indexing`. A new user or item is a query row with index -1 whose features are encoded from
+`TrainData` the run was fitted on, fitted models load from their artifacts (tensors and JSON only), queries are
+built with `engine.data.indexing`, and candidates are ranked in the evaluator's seeded order
+(`engine.metrics.ranking.candidate_order`), so tied scores break as they did in the evaluation, not by id. A new user or item is a query row with index -1 whose features are encoded from
 the chosen attribute values with the dataset's own encoding, and whose revealed history is the items picked.
 """
 
@@ -28,6 +29,7 @@ from engine.data.dataset import Dataset
 from engine.data.features import encode_attributes, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.metrics.evaluation import reason_not_served
+from engine.metrics.ranking import candidate_order
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.protocols.split import EvalSlice, Split
 from engine.runs.experiments import get_experiment, load_split
@@ -243,7 +245,6 @@ def recommend_for_test_user(context: ExploreContext, runs: list[FittedRun], slic
     evaluation_slice = context.test_slice(slice_name)
     revealed = evaluation_slice.revealed
     users = user_query(context.data, [user_id], _rows_of(revealed, "user_id", user_id))
-    items = item_query(context.data, evaluation_slice.candidate_items, revealed)
     hits = set(_rows_of(evaluation_slice.truth, "user_id", user_id)["item_id"].astype(str))
     history = user_history(context, slice_name, user_id)["item_id"].tolist()
     user_row = users.features[0] if users.features is not None else None
@@ -253,6 +254,9 @@ def recommend_for_test_user(context: ExploreContext, runs: list[FittedRun], slic
         if reason is not None:
             answers.append(ModelAnswer(fitted, not_applicable=reason))
             continue
+        # the order the evaluator scored this slice's candidates in, so ties break as they did there
+        items = item_query(context.data, candidate_order(evaluation_slice.candidate_items, fitted.model.seed,
+                                                         slice_name), revealed)
         answers.append(_ranked(context, fitted, users, items, k, history, user_row, hits))
     return answers
 
@@ -355,7 +359,6 @@ def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], value
     """
     users = new_user_query(context, values, liked)
     user_row = users.features
-    items = item_query(context.data, context.data.item_ids)
     answers = []
     for fitted in runs:
         reason = type(fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=bool(liked),
@@ -363,6 +366,7 @@ def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], value
         if reason is not None:
             answers.append(ModelAnswer(fitted, not_applicable=reason))
             continue
+        items = item_query(context.data, candidate_order(context.data.item_ids, fitted.model.seed, NEW_USER_ID))
         answers.append(_ranked(context, fitted, users, items, k, list(liked), user_row))
     return answers
 

@@ -129,14 +129,19 @@ class Recommender(ABC):
         Called only for queries the capabilities allow. Never masks seen items: the caller does.
         """
 
+    def ranking_scores(self, users: UserQuery, items: ItemQuery, exclude_seen: bool = True) -> torch.Tensor:
+        """Scores as every ranking reads them (the evaluator's, Explore's, the API's): float32, with the items
+        already in each user's history at -inf."""
+        scores = self.score(users, items).float()
+        if not exclude_seen:
+            return scores
+        # masked_fill returns a new tensor, so a model's own buffers are never overwritten
+        return scores.masked_fill(seen_mask(users, items).to(scores.device), -torch.inf)
+
     def recommend(self, users: UserQuery, items: ItemQuery, k: int, exclude_seen: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """Top-k (scores, item positions in `items`) per user, excluding items in the user's history."""
-        scores = self.score(users, items).float().cpu().clone()
-        if exclude_seen:
-            seen = seen_mask(users, items)
-            scores[seen] = -torch.inf
-        k = min(k, len(items))
-        return torch.topk(scores, k, dim=1)
+        """Top-k (scores, item positions in `items`) per user, excluding items in the user's history. Tied
+        scores keep the order of `items`: put the candidates in `engine.metrics.ranking.candidate_order` first."""
+        return torch.topk(self.ranking_scores(users, items, exclude_seen).cpu(), min(k, len(items)), dim=1)
 
     # -- persistence ---------------------------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:

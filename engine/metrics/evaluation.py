@@ -16,15 +16,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.core.data import ItemQuery, TrainData, seen_mask
+from engine.core.data import ItemQuery, TrainData
 from engine.core.model import Recommender
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
 from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
-from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, top_k
+from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order, top_k
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
-from engine.protocols.common import rng_for
 from engine.protocols.split import EvalSlice, Split
 
 DEFAULT_KS = (10, 20, 50)
@@ -110,17 +109,13 @@ def _score_chunk(model: Recommender, train: TrainData, items: ItemQuery, evaluat
                  chunk_users: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     """Scores of a chunk with excluded candidates at -inf, and each user's history length."""
     users = user_query(train, chunk_users, evaluation_slice.revealed)
-    scores = model.score(users, items).float()
-    # masked_fill returns a new tensor, so a model's own buffers are never overwritten
-    scores = scores.masked_fill(seen_mask(users, items).to(scores.device), -torch.inf)
-    return scores, np.diff(users.history.indptr)
+    return model.ranking_scores(users, items), np.diff(users.history.indptr)
 
 
 def _evaluate_slice(model: Recommender, train: TrainData, evaluation_slice: EvalSlice, ks: Sequence[int], seed: int,
                     beyond: bool, keep_recommendations: bool) -> _SliceAccumulator:
     """Per-user metric values of one servable slice."""
-    rng = rng_for(seed, f"candidate-order:{evaluation_slice.name}")
-    candidate_ids = rng.permutation(np.asarray(evaluation_slice.candidate_items, dtype=object))
+    candidate_ids = candidate_order(evaluation_slice.candidate_items, seed, evaluation_slice.name)
     candidates = pd.Index(candidate_ids)
     items = item_query(train, candidate_ids, evaluation_slice.revealed)
     truth = evaluation_slice.truth

@@ -17,7 +17,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from engine.protocols.common import rng_for
+
 AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")
+
+
+def candidate_order(candidate_ids: Sequence, seed: int, name: str) -> np.ndarray:
+    """The candidates in the seeded order every ranking scores them in (the evaluator's slices, Explore's lists).
+
+    `top_k` keeps the earlier of tied candidates, so this order is the tie-break: a model that scores items equal
+    ranks them at random, reproducibly for a seed and slice `name`, never in id order.
+    """
+    return rng_for(seed, f"candidate-order:{name}").permutation(np.asarray(candidate_ids, dtype=object))
 
 
 def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

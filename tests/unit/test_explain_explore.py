@@ -222,3 +222,24 @@ def test_a_new_items_audience_leaves_out_the_user_attributes_set_to_ignore(explo
     (answer,) = [a for a in explore.audience_for_new_item(ignoring, runs, {"category": "toys"}, n=5)
                  if a.run.name == "content"]
     assert "occupation" in answer.table.columns and "region" not in answer.table.columns
+
+
+def test_explore_lists_what_the_evaluator_ranked_ties_broken_the_same_seeded_way(explored):
+    from engine.metrics.evaluation import evaluate
+
+    context, runs, _ = explored
+    mostpop = next(run for run in runs if run.name == "mostpop")
+    evaluation_slice = context.test_slice("cold-user")
+    k = 40  # deep enough that MostPopular's equal counts tie inside the lists
+    evaluated = evaluate(mostpop.model, context.data, [evaluation_slice], ks=(k,), seed=mostpop.model.seed,
+                         n_bootstrap=0, beyond=False, recommendations=True).recommendations["cold-user"]
+    users = explore.slice_users(context, "cold-user")[:5]
+    tied = 0
+    for user in users:
+        (answer,) = explore.recommend_for_test_user(context, [mostpop], "cold-user", user, k=k)
+        expected = evaluated.loc[evaluated["user_id"] == user].sort_values("rank")
+        assert answer.table["item_id"].tolist() == expected["item_id"].astype(str).tolist()
+        tied += int(answer.table["score"].duplicated().sum())
+    assert tied > 0, "the check needs tied scores to mean anything"
+    by_id = sorted(answer.table["item_id"], key=lambda i: (-answer.table.set_index("item_id").loc[i, "score"], i))
+    assert answer.table["item_id"].tolist() != by_id, "ties are not broken by id"
