@@ -16,6 +16,18 @@ from engine.models._item_to_item import ItemToItemRecommender
 
 MAX_ITEMS = 25_000
 """Above this, the dense item x item inverse no longer fits a typical machine's memory (float64)."""
+DENSE_COPIES = 3
+"""Item x item float64 matrices alive at once while solving: the Gram matrix, its inverse and the weights."""
+
+
+def not_applicable_at_size(n_items: int) -> str | None:
+    """Why EASE cannot be fitted on `n_items` items (said before anything is allocated), or None when it can."""
+    if n_items <= MAX_ITEMS:
+        return None
+    gigabytes = DENSE_COPIES * n_items ** 2 * 8 / 2 ** 30
+    return (f"EASE is not applicable at this size, because its dense {n_items:,} x {n_items:,} item matrices need "
+            f"about {gigabytes:,.0f} GB while solving (limit {MAX_ITEMS:,} items); filter rare items or use "
+            "ItemKNN or RP3beta, which keep the item-to-item weights sparse")
 
 
 class EASEConfig(ModelConfig):
@@ -37,9 +49,9 @@ class EASERecommender(ItemToItemRecommender):
 
     def _item_weights(self, data: TrainData, context: FitContext) -> np.ndarray:
         """The closed-form weights, computed on the run's device in float64 for a stable inverse."""
-        if data.n_items > MAX_ITEMS:
-            raise ValueError(f"EASE needs a dense {data.n_items} x {data.n_items} inverse, too large for memory "
-                             f"(limit {MAX_ITEMS} items); filter rare items or use ItemKNN / RP3beta instead")
+        reason = not_applicable_at_size(data.n_items)
+        if reason is not None:
+            raise ValueError(reason)
         device = torch.device(context.device)
         x = data.matrix.astype(np.float64)
         gram = torch.from_numpy((x.T @ x).toarray()).to(device)
