@@ -110,33 +110,40 @@ class Explainer:
     def __init__(self, data: TrainData, labels: dict[str, str] | None = None) -> None:
         self.data = data
         self.labels = labels or {}
-        self._item_index = pd.Index(data.item_ids)
+        # a plain dict: every served request looks items up here, and a pandas Index of strings is slow to probe
+        self._item_position = {str(item): position for position, item in enumerate(data.item_ids)}
         # item x user, rows unit length: one sparse product gives every cosine between two items
         self._item_vectors = _l2_rows(data.matrix.T)
-        self._likers = np.asarray((data.matrix > 0).sum(axis=0)).ravel()
+        self._liked_by = sp.csc_matrix(data.matrix > 0, dtype=np.float64)  # user x item, 1 where liked
+        self._likers = np.asarray(self._liked_by.sum(axis=0)).ravel()
         self._overall_share = self._likers / max(data.n_users, 1)
         features = data.user_features
         self._user_attributes = features.rows(data.user_ids).tocsc() if features is not None else None
+
+    def _positions(self, items: list[str]) -> np.ndarray:
+        """Training positions of `items` (-1 for items unseen in training)."""
+        return np.fromiter((self._item_position.get(str(item), -1) for item in items), dtype=np.int64,
+                           count=len(items))
 
     def label(self, item_id: str) -> str:
         return self.labels.get(str(item_id), str(item_id))
 
     def because_you_liked(self, history: list[str], items: list[str]) -> list[Reason | None]:
         """Per item: the most similar history item by co-occurrence, or None for items unseen in training."""
-        known = [h for h in history if h in self._item_index]
+        known = [h for h in history if h in self._item_position]
         if not known:
             return [None] * len(items)
-        history_rows = self._item_vectors[self._item_index.get_indexer(known)]
-        reasons: list[Reason | None] = []
-        for item in items:
-            position = self._item_index.get_indexer([str(item)])[0]
-            if position < 0:
-                reasons.append(None)
-                continue
-            similarity = (history_rows @ self._item_vectors[position].T).toarray().ravel()
-            best = int(np.argmax(similarity))
-            reasons.append(Reason(f"because you liked {self.label(known[best])} (similarity {similarity[best]:.2f})",
-                                  "co-liked") if similarity[best] > 0 else None)
+        history_rows = self._item_vectors[self._positions(known)]
+        positions = self._positions(items)
+        seen = np.flatnonzero(positions >= 0)
+        # one sparse product for all items (history x items), not one per item: this runs on every served request
+        similarity = (history_rows @ self._item_vectors[positions[seen]].T).toarray()
+        reasons: list[Reason | None] = [None] * len(items)
+        for column, slot in enumerate(seen):
+            best = int(np.argmax(similarity[:, column]))
+            if similarity[best, column] > 0:
+                reasons[slot] = Reason(f"because you liked {self.label(known[best])} "
+                                       f"(similarity {similarity[best, column]:.2f})", "co-liked")
         return reasons
 
     def matching_attributes(self, liked: np.ndarray, items: list[str], top: int = 2) -> list[Reason | None]:
@@ -169,30 +176,33 @@ class Explainer:
         # a numeric field's z-score column is named like the field; it is a level, not a value users share
         values = [c for c in sp.csr_matrix(user_row).indices
                   if features.columns[c] != features.field_names[features.column_field[c]]]
-        reasons: list[Reason | None] = []
-        for item in items:
-            position = self._item_index.get_indexer([str(item)])[0]
-            if position < 0 or not values:
-                reasons.append(None)
-                continue
-            liked_by = (self.data.matrix[:, position] > 0).toarray().ravel()
-            best, best_share, best_lift = None, 0.0, 1.0
-            for column in values:
-                holders = self._user_attributes[:, column].toarray().ravel() > 0
-                if liked_by[holders].sum() < MIN_SUPPORT:
-                    continue
-                share = liked_by[holders].mean()
-                lift = share / self._overall_share[position]
-                if lift > best_lift:
-                    best, best_share, best_lift = column, share, lift
-            reasons.append(None if best is None else Reason(
-                f"liked by {share_text(best_share)} of users with {describe_feature(features.columns[best])} "
-                f"(vs {share_text(self._overall_share[position])} overall)", "similar-users"))
+        positions = self._positions(items)
+        seen = np.flatnonzero(positions >= 0)
+        reasons: list[Reason | None] = [None] * len(items)
+        if not values or not len(seen):
+            return reasons
+        # holders of each value (rows) x items (columns): how many liked it, all in one sparse product
+        holders = self._user_attributes[:, values].T.tocsr()
+        holders.data = (holders.data > 0).astype(np.float64)
+        liked = self._liked_by[:, positions[seen]]
+        counts = (holders @ liked).toarray()
+        n_holders = np.asarray(holders.sum(axis=1)).ravel()[:, None]
+        shares = np.divide(counts, n_holders, out=np.zeros_like(counts), where=n_holders > 0)
+        lifts = shares / self._overall_share[positions[seen]][None, :]
+        lifts[(counts < MIN_SUPPORT) | ~(lifts > 1.0)] = -np.inf
+        for column, slot in enumerate(seen):
+            best = int(np.argmax(lifts[:, column]))  # the first value of the highest lift, as the loop it replaced
+            if np.isfinite(lifts[best, column]):
+                position = positions[slot]
+                reasons[slot] = Reason(
+                    f"liked by {share_text(shares[best, column])} of users with "
+                    f"{describe_feature(features.columns[values[best]])} "
+                    f"(vs {share_text(self._overall_share[position])} overall)", "similar-users")
         return reasons
 
     def popular(self, items: list[str]) -> list[Reason | None]:
         """Per item: the share of training users who liked it (None for items unseen in training or liked by none)."""
-        positions = self._item_index.get_indexer([str(i) for i in items])
+        positions = self._positions(items)
         return [Reason(f"liked by {share_text(self._overall_share[p])} of all users", "popular")
                 if p >= 0 and self._likers[p] > 0 else None for p in positions]
 
@@ -200,8 +210,8 @@ class Explainer:
                                  history: list[str]) -> list[Reason | None]:
         """`reasons` with each item unseen in training (a new item: nobody liked it, so no co-liked evidence exists)
         given what it shares with the user's history instead, the only evidence a model can have used for it."""
-        unseen = [position for position, item in enumerate(items)
-                  if reasons[position] is None and self._item_index.get_indexer([str(item)])[0] < 0]
+        positions = self._positions(items)
+        unseen = [slot for slot, position in enumerate(positions) if reasons[slot] is None and position < 0]
         if not unseen:
             return reasons
         matched = self.explain("attributes", [items[position] for position in unseen], history=history,

@@ -341,14 +341,17 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
     return sp.csr_matrix((np.asarray(data, np.float32), ([0] * len(cols), cols)), shape=(1, features.n_features))
 
 
-def new_user_query(context: ExploreContext, values: dict[str, Any], liked: list[str]) -> UserQuery:
-    """The query of a made-up user with attribute `values` who revealed the `liked` training items."""
+def new_user_query(context: ExploreContext, values: dict[str, Any], liked: list[str],
+                   features: sp.csr_matrix | None = None) -> UserQuery:
+    """The query of a made-up user with attribute `values` who revealed the `liked` training items; `features`,
+    when the caller encoded `values` already (the serving API caches encodings), is used as the feature row."""
     unknown = sorted(set(liked) - set(context.data.item_ids))
     if unknown:
         raise ExploreError(f"liked items {', '.join(unknown)} are not training items; pick items from the list")
     revealed = pd.DataFrame({"user_id": NEW_USER_ID, "item_id": list(liked), "weight": 1.0})
     query = user_query(context.data, [NEW_USER_ID], revealed)
-    return UserQuery(query.ids, query.index, query.history, encode_new_entity(context, "user", values))
+    row = features if features is not None else encode_new_entity(context, "user", values)
+    return UserQuery(query.ids, query.index, query.history, row)
 
 
 def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],

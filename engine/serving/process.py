@@ -95,11 +95,15 @@ def serve_forever(run_id: int, host: str, port: int, app_pid: int | None = None)
     Raises `ServeError` (port taken) or `ExploreError` (the run cannot be served: the reason) before listening.
     Request lines go to stderr with user ids as keyed hashes; uvicorn's access log (raw paths) is off.
     """
+    import torch
     import uvicorn
 
     from engine.serving.app import create_app
 
     check_port_free(host, port)
+    # requests run side by side on the server's threads; one intra-op thread each keeps small tensor operations
+    # from fighting over the cores (on a busy 2-core machine torch's own pool made a k=20 request 6x slower)
+    torch.set_num_threads(1)
     app = create_app(run_id)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("engine.serving.requests").setLevel(logging.INFO)

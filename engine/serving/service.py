@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,10 +23,10 @@ from engine.analysis.explain import item_labels
 from engine.analysis.explore import (ExploreContext, ExploreError, FittedRun, RankedItems, audience_for_new_item,
                                      encode_new_entity, load_context, load_fitted_run, new_user_query,
                                      rank_with_reasons)
-from engine.core.data import ItemQuery
+from engine.core.data import ItemQuery, UserQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
-from engine.data.indexing import item_query, user_query
+from engine.data.indexing import item_query
 from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
 from engine.store.db import session_scope
@@ -35,6 +36,10 @@ from engine.store.tables import RunRow
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
 """How a user was served: a user the model was fitted on, folded in from liked items, from attributes, or with
 the one list a model gives everybody it cannot tell apart."""
+
+
+ENCODINGS_KEPT = 4096
+"""Attribute encodings of new users and items remembered (least recently used dropped first)."""
 
 
 class ServingError(ValueError):
@@ -71,7 +76,11 @@ class ServedRun:
         self._lock = threading.Lock()
         data = context.data
         self._catalogue_query: ItemQuery | None = None
+        self._encodings: OrderedDict[tuple, sp.csr_matrix | None] = OrderedDict()
+        self._encodings_lock = threading.Lock()
         self._user_positions = {str(user): position for position, user in enumerate(data.user_ids)}
+        self._feature_rows = ({str(user): row for row, user in enumerate(data.user_features.ids)}
+                              if data.user_features is not None else {})
         training = [str(i) for i in data.item_ids]
         cold = []
         if self.capabilities.new_items and context.dataset.items is not None:
@@ -127,11 +136,23 @@ class ServedRun:
                     "POST /recommendations/new-user with its attributes or liked items"
                     if self._dataset_has_user(user_id) else "check the id, or POST /recommendations/new-user")
             raise ServingError(404, f"user {user_id!r} is unknown to run {self.fitted.run_id}; {hint}")
-        users = user_query(data, [user_id])
+        users = self._known_user_query(user_id, position)
         history = [str(data.item_ids[i]) for i in data.matrix[position].indices]
         items = self.candidate_query(where)
         return Recommendation("known", rank_with_reasons(self.context, self.fitted, users, items, k, history,
                                                          users.features, exclude_seen))
+
+    def _known_user_query(self, user_id: str, position: int) -> UserQuery:
+        """`user_query` for one trained user from positions kept at load time (building a pandas index of every
+        user id per request cost more than scoring)."""
+        data = self.context.data
+        features = None
+        if data.user_features is not None:
+            row = self._feature_rows.get(user_id)
+            features = (data.user_features.matrix[[row]].tocsr() if row is not None
+                        else sp.csr_matrix((1, data.user_features.n_features), dtype=np.float32))
+        return UserQuery(np.asarray([user_id], dtype=object), np.asarray([position], dtype=np.int64),
+                         data.matrix[[position]].tocsr(), features)
 
     def recommend_for_new_user(self, attributes: dict[str, Any], liked: list[str], k: int,
                                where: dict[str, Any]) -> Recommendation:
@@ -147,8 +168,8 @@ class ServedRun:
                                     "a new user is folded in from items the model was trained on")
         if attributes and self.context.dataset.users is None:
             raise ServingError(422, "the dataset has no user attributes; send liked items only")
-        self.encode_attributes("user", attributes)
-        users = new_user_query(self.context, attributes, liked)
+        row = self.encode_attributes("user", attributes)
+        users = new_user_query(self.context, attributes, liked, row)
         path = self._new_user_path(bool(liked), users.features)
         items = self.candidate_query(where)
         return Recommendation(path, rank_with_reasons(self.context, self.fitted, users, items, k, list(liked),
@@ -171,12 +192,27 @@ class ServedRun:
         id_column = f"{side}_id"
         if id_column in values:
             raise ServingError(422, f"attributes: {id_column} is the {side}'s id, not an attribute; leave it out")
-        row = encode_new_entity(self.context, side, values)
+        row = self._encoded(side, values)
         if row is not None and not np.isfinite(row.data).all():
             raise ServingError(422, f"attributes {values} lie too far outside the dataset's range to be scored; "
                                     f"send values like the dataset's ({self._attribute_examples(side)})")
         if required and (row is None or row.nnz == 0):
             raise self._nothing_matches(side)
+        return row
+
+    def _encoded(self, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:
+        """`encode_new_entity`, remembered per side and values: encoding re-reads the whole attribute table, and
+        new users asking with the same few attribute values are the common case."""
+        key = (side, tuple(sorted((name, repr(value)) for name, value in values.items())))
+        with self._encodings_lock:
+            if key in self._encodings:
+                self._encodings.move_to_end(key)
+                return self._encodings[key]
+        row = encode_new_entity(self.context, side, values)
+        with self._encodings_lock:
+            self._encodings[key] = row
+            while len(self._encodings) > ENCODINGS_KEPT:
+                self._encodings.popitem(last=False)
         return row
 
     def _nothing_matches(self, side: str) -> ServingError:

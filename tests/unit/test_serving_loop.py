@@ -17,6 +17,7 @@ from engine.analysis.comparison import list_runs, load_metrics
 from engine.analysis.explore import ExploreError
 from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
+from engine.data.indexing import user_query
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.child import execute_run
 from engine.jobs.queue import claim_next_run
@@ -264,3 +265,14 @@ def test_retraining_with_feedback_makes_a_version_with_lineage_and_queues_the_sa
         "/admin/swap", json={"run_id": made.run_ids[0]})
     assert swapped.status_code == 200 and swapped.json()["run_id"] == made.run_ids[0]
     assert made.describe().startswith(f"dataset {made.dataset_id} '{made.dataset_name}'")
+
+
+def test_the_known_user_fast_path_builds_the_query_user_query_builds(runs):
+    served = ServedRun.load(runs["mapper"])
+    data = served.context.data
+    for position in (0, 7, len(data.user_ids) - 1):
+        user = str(data.user_ids[position])
+        fast, reference = served._known_user_query(user, position), user_query(data, [user])
+        assert list(fast.ids) == list(reference.ids) and list(fast.index) == list(reference.index)
+        assert (fast.history != reference.history).nnz == 0
+        assert (fast.features != reference.features).nnz == 0
