@@ -125,3 +125,34 @@ def supervisors(coldstart_home, monkeypatch):
     yield start
     for supervisor in started:
         supervisor.stop()
+
+
+class RecordingExecutor:
+    """Launches nothing; remembers what the supervisor asked for and reports exit codes the test sets."""
+
+    def __init__(self) -> None:
+        self.launched: dict[int, str] = {}
+        self.exit_codes: dict[int, int] = {}
+        self.cancelled: list[int] = []
+
+    def launch(self, run_id: int, slot: str) -> int:
+        self.launched[run_id] = slot
+        return 10_000_000 + run_id  # no such process: nobody may signal it
+
+    def poll(self, run_id: int) -> int | None:
+        code = self.exit_codes.pop(run_id, None)
+        if code is not None:
+            del self.launched[run_id]
+        return code
+
+    def cancel(self, run_id: int) -> None:
+        self.cancelled.append(run_id)
+
+    def running(self) -> dict[int, str]:
+        return dict(self.launched)
+
+    def prepare(self, slots: list[str]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -14,38 +14,7 @@ from engine.jobs.params import capability_summary, param_fields
 from engine.jobs.queue import JobError, cancel_run, parse_seeds, submit_runs
 from engine.jobs.supervisor import APP_STOPPED, Supervisor, describe_exit
 from engine.settings import get_settings
-from jobs_support import empty_experiment, register_fault_models, run_status
-
-
-class RecordingExecutor:
-    """Launches nothing; remembers what the supervisor asked for and reports exit codes the test sets."""
-
-    def __init__(self) -> None:
-        self.launched: dict[int, str] = {}
-        self.exit_codes: dict[int, int] = {}
-        self.cancelled: list[int] = []
-
-    def launch(self, run_id: int, slot: str) -> int:
-        self.launched[run_id] = slot
-        return 10_000_000 + run_id  # no such process: nobody may signal it
-
-    def poll(self, run_id: int) -> int | None:
-        code = self.exit_codes.pop(run_id, None)
-        if code is not None:
-            del self.launched[run_id]
-        return code
-
-    def cancel(self, run_id: int) -> None:
-        self.cancelled.append(run_id)
-
-    def running(self) -> dict[int, str]:
-        return dict(self.launched)
-
-    def prepare(self, slots: list[str]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+from jobs_support import RecordingExecutor, empty_experiment, register_fault_models, run_status
 
 
 @pytest.fixture

@@ -6,40 +6,13 @@ import logging
 import re
 import signal
 
-from jobs_support import empty_experiment, register_fault_models
+from jobs_support import RecordingExecutor, empty_experiment, register_fault_models
 
 from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.queue import submit_runs
 from engine.jobs.supervisor import Supervisor
 from engine.logs import format_fields
-
-
-class ExitOnRequest:
-    """An executor that launches nothing; each run exits with the code the test sets."""
-
-    def __init__(self) -> None:
-        self.launched: dict[int, str] = {}
-        self.exit_codes: dict[int, int] = {}
-
-    def launch(self, run_id: int, slot: str) -> int:
-        self.launched[run_id] = slot
-        return 10_000_000 + run_id  # no such process: nobody may signal it
-
-    def poll(self, run_id: int) -> int | None:
-        code = self.exit_codes.pop(run_id, None)
-        if code is not None:
-            del self.launched[run_id]
-        return code
-
-    def running(self) -> dict[int, str]:
-        return dict(self.launched)
-
-    def prepare(self, slots: list[str]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def test_fields_are_key_value_pairs_quoted_only_where_a_split_would_break_them():
@@ -51,7 +24,7 @@ def test_the_worker_logs_each_run_claimed_started_and_failed_with_its_id_and_sec
                                                                                      caplog):
     register_fault_models(monkeypatch)
     (run_id,) = submit_runs(empty_experiment(), "tiny_popularity")
-    executor = ExitOnRequest()
+    executor = RecordingExecutor()
     supervisor = Supervisor(executor=executor, slots=["cpu"], runs_per_slot=1)
     with caplog.at_level(logging.INFO, logger="coldstart.supervisor"):
         supervisor.start()
