@@ -194,6 +194,11 @@ def fairness_section(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k:
         st.info("This dataset has no user attributes (such as gender or age) to group users by.")
     st.markdown("**Items: what gets shown?**")
     top_k = fairness.load_top_k(runs)
+    top_k = top_k.loc[top_k["slice"] == chosen_slice]
+    if top_k.empty:
+        st.info(f"None of the selected runs kept its top-K lists on {chosen_slice}: runs recorded before lists were "
+                "kept have none. Train the models again to see what their lists expose.")
+        return
     cut = k or 10
     splits = {int(e): _split(int(e), get_experiment(int(e)).fingerprint) for e in top_k["experiment_id"].unique()}
     table = fairness.exposure_table(top_k, splits, chosen_slice, cut)

@@ -21,7 +21,9 @@ from engine.metrics.document import RunResults
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
+from engine.onboarding.protocol import parse_slice_name
 from engine.protocols.folders import SLICE_KINDS
+from engine.runs.curves import training_curve
 from engine.runs.results import PER_USER_FILE
 from engine.runs.tuning_store import run_trials
 from engine.settings import get_settings
@@ -274,8 +276,9 @@ def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def available_slices(metrics: pd.DataFrame, not_applicable: pd.DataFrame) -> list[str]:
-    """Every slice any selected run reports on, in reading order."""
-    names = set(metrics["slice"]) | set(not_applicable["slice"])
+    """Every slice any selected run reports on, in reading order. The onboarding protocol's slices (one per
+    strategy and number of questions) are left out: they read as curves, in the onboarding section."""
+    names = {name for name in set(metrics["slice"]) | set(not_applicable["slice"]) if parse_slice_name(name) is None}
     return sorted(names, key=slice_sort_key)
 
 
@@ -486,18 +489,18 @@ def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.loc[~runs["tuning"].map(_is_tuned)] if not runs.empty else runs
     if runs.empty:
         return pd.DataFrame(columns=columns)
+    fields = ["run_id", "kind", "epoch", "n_epochs", "step", "loss", "metric"]
     with session_scope() as session:
         events = session.execute(
-            select(RunEventRow.run_id, RunEventRow.id, RunEventRow.epoch, RunEventRow.loss, RunEventRow.metric)
-            .where(RunEventRow.run_id.in_(runs["run_id"].astype(int).tolist()), RunEventRow.kind == "progress",
-                   RunEventRow.epoch.is_not(None))
+            select(*(getattr(RunEventRow, name) for name in fields))
+            .where(RunEventRow.run_id.in_(runs["run_id"].astype(int).tolist()), RunEventRow.kind == "progress")
             .order_by(RunEventRow.id)).all()
-    frame = pd.DataFrame(events, columns=["run_id", "id", "epoch", "loss", "metric"])
-    if frame.empty:
+    events = pd.DataFrame(events, columns=fields)
+    curves = [training_curve(group).assign(run_id=run_id) for run_id, group in events.groupby("run_id", sort=True)]
+    curves = [curve for curve in curves if not curve.empty]
+    if not curves:
         return pd.DataFrame(columns=columns)
-    # several step events can share an epoch; the last one carries the epoch's final loss and validation value
-    frame = frame.groupby(["run_id", "epoch"], as_index=False).agg(loss=("loss", "last"), metric=("metric", "last"))
-    frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
+    frame = pd.concat(curves, ignore_index=True).merge(runs[["run_id", "variant"]], on="run_id")
     frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
     return frame[columns].astype({"loss": "float64", "metric": "float64"})
 

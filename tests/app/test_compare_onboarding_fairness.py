@@ -51,6 +51,8 @@ def test_compare_draws_onboarding_curves_and_one_fairness_chart_per_question(onb
     app.query_params["runs"] = ",".join(map(str, onboarding_runs))
     app = app.switch_page("pages/compare.py").run()
     assert not app.exception
+    # onboarding slices read as curves, not as 36 leaderboard tabs
+    assert not any(tab.label.startswith("onboarding-") for tab in app.tabs)
     charts = _charts(app)
     curve = next(spec for title, spec in charts.items() if title.startswith("Onboarding:"))
     names = {trace["name"] for trace in curve["data"]}
