@@ -482,7 +482,8 @@ def quality_vs_cost(runs: pd.DataFrame, metrics: pd.DataFrame, metric_name: str,
 
 
 def load_training_curves(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-epoch training loss and validation metric of `runs`, from their progress events (last event per epoch).
+    """Per-epoch training loss and validation metric of `runs`: each run's curve as its run card draws it
+    (`engine.runs.curves.training_curve`).
 
     Tuned runs are left out: their progress events count trials, which the Tuning tab draws (`load_trials`)."""
     columns = ["run_id", "variant", "epoch", "loss", "metric"]

@@ -15,16 +15,13 @@ from typing import Literal
 import pandas as pd
 
 from engine.jobs.progress import format_seconds, training_fraction
+from engine.runs.curves import progress_events, training_curve
 from engine.store.tables import RunRow
 
 RATE_EVENTS = 20
 """The latest progress events the rate is measured over, so a slow first epoch or a change of pace fades out."""
 MIN_RATE_EVENTS = 3
 """No estimate before this many progress events: the first only starts the clock, two intervals make a rate."""
-
-
-def _progress_events(events: pd.DataFrame) -> pd.DataFrame:
-    return events[(events["kind"] == "progress") & events["epoch"].notna() & events["n_epochs"].notna()]
 
 
 def _fraction(event) -> float:
@@ -36,7 +33,7 @@ def _fraction(event) -> float:
 def training_seconds_left(events: pd.DataFrame, now: datetime) -> float | None:
     """Seconds of training left from the rate of progress over the latest events of one run; None until there are
     `MIN_RATE_EVENTS` events that moved progress forward, and None once the estimate has run out."""
-    recent = _progress_events(events).tail(RATE_EVENTS)
+    recent = progress_events(events).tail(RATE_EVENTS)
     if len(recent) < MIN_RATE_EVENTS:
         return None
     fractions = [_fraction(event) for event in recent.itertuples()]
@@ -62,21 +59,11 @@ def run_timing(run: RunRow, events: pd.DataFrame, now: datetime) -> str:
     return text
 
 
-def training_curve(events: pd.DataFrame) -> pd.DataFrame:
-    """Epoch-end training loss and validation metric of one run (columns epoch, loss, metric); only epochs that
-    recorded either, so a run without numbers has an empty curve rather than an empty chart."""
-    epochs = _progress_events(events)
-    epochs = epochs[epochs["step"].isna()].drop_duplicates("epoch", keep="last")
-    curve = pd.DataFrame({"epoch": epochs["epoch"].astype(int), "loss": epochs["loss"].astype(float),
-                          "metric": epochs["metric"].astype(float)})
-    return curve.dropna(subset=["loss", "metric"], how="all")
-
-
 def trial_curve(events: pd.DataFrame) -> pd.DataFrame:
     """Validation score per finished trial of a tuned run and the best so far (columns trial, score, best_so_far,
     state, params: the frame `ui.charts.tuning_trials_chart` draws); a trial without a score was pruned or failed,
     and which one, with its settings, is in its log line, not in the progress events."""
-    trials = _progress_events(events).drop_duplicates("epoch", keep="last")
+    trials = progress_events(events).drop_duplicates("epoch", keep="last")
     score = trials["metric"].astype(float)
     return pd.DataFrame({"trial": trials["epoch"].astype(int), "score": score, "best_so_far": score.cummax().ffill(),
                          "state": score.notna().map({True: "complete", False: "pruned or failed"}),
@@ -109,7 +96,7 @@ def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
 
 def no_curve_reason(events: pd.DataFrame) -> str:
     """Why a finished run has no training curve, in one line."""
-    epochs = _progress_events(events)
+    epochs = progress_events(events)
     if epochs.empty:
         return "Fitted in one step: no training curve."
     return (f"Trained {int(epochs['epoch'].max())} epochs without recording a loss or a validation score: "
