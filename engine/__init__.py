@@ -1,3 +1,3 @@
-"""Cold-Start Lab engine: data, protocols, models, metrics, jobs and storage. Never imports Streamlit."""
+"""Cold-Start Lab engine, in layers from `core` up to `cli` (docs/architecture.md). Never imports Streamlit."""
 
 __version__ = "0.1.0"

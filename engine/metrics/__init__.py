@@ -1,4 +1,5 @@
-"""engine.metrics: full-ranking accuracy, beyond-accuracy and rating metrics per user, and their statistics."""
+"""engine.metrics: full-ranking accuracy, beyond-accuracy and rating metrics per user, their statistics, and the
+evaluator (`evaluation`) that applies them to a fitted model on a split's slices."""
 
 from engine.metrics.beyond import beyond_accuracy, coverage, intra_list_diversity
 from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, auc_per_user, top_k

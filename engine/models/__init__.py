@@ -1,1 +1,1 @@
-"""engine.models: the model interface, the registry and one file per model."""
+"""engine.models: one file per model and the registry; the interface they implement is `engine.core.model`."""

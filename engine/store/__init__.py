@@ -1,1 +1,1 @@
-"""engine.store: SQLAlchemy tables, sessions and the data folder."""
+"""engine.store: SQLAlchemy tables, sessions and migrations, and the fsync'd JSON-lines journal."""
