@@ -24,6 +24,7 @@ from engine.onboarding.population import DEFAULT_ANSWER_FRACTION, onboarding_pop
 from engine.onboarding.registry import STRATEGIES
 from engine.onboarding.simulate import DEFAULT_STEPS, simulate_onboarding
 from engine.protocols.assemble import SplitParts
+from engine.protocols.common import rng_for
 from engine.protocols.cold import HoldoutParams, cold_user_split
 from engine.protocols.declaration import ProtocolDeclaration, WholeNumbers, fraction
 from engine.protocols.split import Split
@@ -66,6 +67,9 @@ class OnboardingParams(HoldoutParams):
     strategies: StrategyNames = Field(tuple(STRATEGIES), title="Strategies",
                                       description="Which ways of choosing the questions to compare, e.g. "
                                                   "random,popularity,ranking-impact (random is the baseline).")
+    max_users: int = Field(1000, ge=1, title="Most new users onboarded",
+                           description="A seeded sample of at most this many test users is onboarded: every question "
+                                       "is a scoring pass per user (the model-driven strategy's, twenty).")
 
 
 def onboarding_split(dataset: Dataset, seed: int, params: OnboardingParams) -> SplitParts:
@@ -112,7 +116,9 @@ def evaluate_onboarding(model: Recommender, train: TrainData, dataset: Dataset, 
                                       ratings=train.ratings is not None)
     if reason is not None:
         return {name: {"not_applicable": reason} for name in names}, pd.DataFrame()
-    users = next((s.users for s in split.test if s.name == "cold-user"), np.empty(0, dtype=object))
+    users = np.sort(next((s.users for s in split.test if s.name == "cold-user"), np.empty(0, dtype=object)))
+    if len(users) > params.max_users:
+        users = np.sort(rng_for(seed, "onboarding-users").choice(users, params.max_users, replace=False))
     population = onboarding_population(dataset, train, users, seed, answer_fraction=params.answer_fraction)
     per_user = simulate_onboarding(model, train, dataset, population, list(params.strategies), params.steps, ks, seed)
     per_user = per_user.assign(slice=[slice_name(s, k) for s, k in zip(per_user["strategy"], per_user["step"])],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,6 +202,14 @@ def test_an_onboarding_run_adds_a_slice_per_strategy_and_question_count(ml100k_d
     class WarmOnly(type(result.model)):
         capabilities = Capabilities()
 
-    refused, rows = evaluate_onboarding(WarmOnly(), build_train_data(split.train, dataset), dataset, split, (10,), 0)
+    train = build_train_data(split.train, dataset)
+    refused, rows = evaluate_onboarding(WarmOnly(), train, dataset, split, (10,), 0)
     assert set(refused) == expected and rows.empty
     assert all("cannot" in entry["not_applicable"] for entry in refused.values())
+
+    # a cap on the users onboarded draws a seeded sample of them
+    capped = dataclasses.replace(split, params={**split.params, "max_users": 20})
+    _, sampled = evaluate_onboarding(result.model, train, dataset, capped, (10,), 0)
+    onboarded = set(result.per_user.loc[result.per_user["slice"].str.startswith("onboarding-"), "user_id"])
+    assert len(onboarded) > 20 and sampled["user_id"].nunique() == 20
+    assert set(sampled["user_id"]) <= onboarded
