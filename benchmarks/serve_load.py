@@ -27,9 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ML100K = ROOT.parent / "shared" / "data" / "ml-100k"
+
+from tests.shared_data import ML100K  # noqa: E402
 
 
 def train(model: str) -> tuple[int, list[str], list[str], list[dict]]:
@@ -130,13 +133,19 @@ def main() -> int:
     server, url = start_server(run_id, home / "serve.log")
     random.seed(0)
     try:
-        print(f"{'scenario':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'n':>7}")
+        process = psutil.Process(server.pid)
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(other processes on this machine take their share)")
+        print(f"{'scenario':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'n':>7} "
+              f"{'server CPU ms/req':>18}")
         for name, (path, body) in scenarios(users, items, attributes).items():
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 asyncio.run(drive(url, path, body, concurrency, min(1.0, args.seconds)))  # warm-up
+                cpu_before = sum(process.cpu_times()[:2])
                 latencies, errors, n = asyncio.run(drive(url, path, body, concurrency, args.seconds))
+                cpu_ms = (sum(process.cpu_times()[:2]) - cpu_before) * 1000.0 / max(n, 1)
                 print(f"{name:<10} {concurrency:>7} {n / args.seconds:>8.1f} {statistics.median(latencies):>8.1f} "
-                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7}", flush=True)
+                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7} {cpu_ms:>18.1f}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
