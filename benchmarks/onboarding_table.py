@@ -32,13 +32,14 @@ from engine.models.registry import create_model  # noqa: E402
 from engine.onboarding import (BASELINE, STRATEGIES, best_strategy, onboarding_curves,  # noqa: E402
                                onboarding_population, simulate_onboarding)
 from engine.protocols import make_split  # noqa: E402
+from tests.shared_data import ML100K  # noqa: E402
 
 BAR_STEPS = (3, 5, 10)
 
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "ml-100k"),
+    parser.add_argument("--data", default=str(ML100K),
                         help="canonical dataset folder (default ../shared/data/ml-100k)")
     parser.add_argument("--seeds", default="0", help="split seeds, comma-separated")
     parser.add_argument("--models", default="itemknn,als,ease", help="models that fold in new users")

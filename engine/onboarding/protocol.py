@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from engine.core.data import TrainData
 from engine.core.model import Recommender
 from engine.data.dataset import Dataset
+from engine.metrics.document import MetricSummary, NotApplicable, SliceResult
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci
 from engine.onboarding.population import DEFAULT_ANSWER_FRACTION, onboarding_population
 from engine.onboarding.registry import STRATEGIES
@@ -91,22 +92,22 @@ def parse_slice_name(name: str) -> tuple[str, int] | None:
     return (match["strategy"], int(match["step"])) if match else None
 
 
-def _summary(per_user: pd.DataFrame, metrics: list[str], n_bootstrap: int, seed: int) -> dict[str, dict]:
-    """results.json entries of one onboarding slice: mean, bootstrap CI and user count per metric."""
+def _summary(per_user: pd.DataFrame, metrics: list[str], n_bootstrap: int, seed: int) -> dict[str, MetricSummary]:
+    """The results entries of one onboarding slice: mean, bootstrap CI and user count per metric."""
     values = per_user[metrics].to_numpy(np.float64)
     intervals = bootstrap_ci(values, n_bootstrap, seed=seed) if n_bootstrap and len(values) else None
     out = {}
     for j, name in enumerate(metrics):
         column = values[:, j]
         n = int((~np.isnan(column)).sum())
-        out[name] = {"mean": float(np.nanmean(column)) if n else None,
-                     "ci": [float(intervals[j, 0]), float(intervals[j, 1])] if intervals is not None and n else None,
-                     "n_users": n}
+        out[name] = MetricSummary(mean=float(np.nanmean(column)) if n else None,
+                                  ci=(float(intervals[j, 0]), float(intervals[j, 1]))
+                                  if intervals is not None and n else None, n_users=n)
     return out
 
 
 def evaluate_onboarding(model: Recommender, train: TrainData, dataset: Dataset, split: Split, ks: Sequence[int],
-                        seed: int, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> tuple[dict[str, dict], pd.DataFrame]:
+                        seed: int, n_bootstrap: int = DEFAULT_BOOTSTRAP) -> tuple[dict[str, SliceResult], pd.DataFrame]:
     """The onboarding slices of a run: results.json entries and per-user rows (`slice`, `user_id`, `history` =
     liked answers folded in, `answered`, metrics at each K). A model that cannot fold in new users gets every
     slice as not applicable, with its reason."""
@@ -115,7 +116,7 @@ def evaluate_onboarding(model: Recommender, train: TrainData, dataset: Dataset, 
     reason = type(model).cannot_serve(new_users=True, new_items=False, revealed_users=True,
                                       ratings=train.ratings is not None)
     if reason is not None:
-        return {name: {"not_applicable": reason} for name in names}, pd.DataFrame()
+        return {name: NotApplicable(not_applicable=reason) for name in names}, pd.DataFrame()
     users = np.sort(next((s.users for s in split.test if s.name == "cold-user"), np.empty(0, dtype=object)))
     if len(users) > params.max_users:
         users = np.sort(rng_for(seed, "onboarding-users").choice(users, params.max_users, replace=False))

@@ -45,7 +45,8 @@ WholeNumbers = Annotated[tuple[int, ...], BeforeValidator(_comma_separated)]
 """A list of whole numbers, written `1,2,3` in a form or on the command line."""
 
 ParamsT = TypeVar("ParamsT", bound=ProtocolParams)
-ExtraSlices = Callable[[Recommender, TrainData, Dataset, Split, Sequence[int], int], tuple[dict[str, Any], pd.DataFrame]]
+ExtraSlices = Callable[[Recommender, TrainData, Dataset, Split, Sequence[int], int],
+                       tuple[dict[str, Any], pd.DataFrame]]
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def test_an_onboarding_run_adds_a_slice_per_strategy_and_question_count(ml100k_d
     train = build_train_data(split.train, dataset)
     refused, rows = evaluate_onboarding(WarmOnly(), train, dataset, split, (10,), 0)
     assert set(refused) == expected and rows.empty
-    assert all("cannot" in entry["not_applicable"] for entry in refused.values())
+    assert all("cannot" in entry.not_applicable for entry in refused.values())
 
     # a cap on the users onboarded draws a seeded sample of them
     capped = dataclasses.replace(split, params={**split.params, "max_users": 20})
