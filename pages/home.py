@@ -30,9 +30,10 @@ sizes = demo_sizes(plan)
 with st.container(border=True):
     st.markdown(f"**See it in a few minutes.** The demo stores a synthetic shop ({sizes.users} users, "
                 f"{sizes.items} items, {sizes.interactions:,} interactions), hides 20% of the users and reveals 1 to "
-                "10 of their interactions, and trains four kinds of model in the background: popularity, "
-                "collaborative filtering (ItemKNN), a hybrid (LightFM-style) and a cold-start specialist "
-                "(DropoutNet). You land on Compare while they train.")
+                "10 of their interactions, and trains in the background Auto, which picks the model that does best "
+                "on held-out validation users, beside four kinds of model: popularity, collaborative filtering "
+                "(ItemKNN), a hybrid (LightFM-style) and a cold-start specialist (DropoutNet). You land on Compare "
+                "while they train.")
     if st.button("Run the demo", type="primary", icon=":material/play_arrow:", key="run-demo"):
         try:
             with st.spinner("Preparing the sample and queueing the runs…"):

@@ -21,7 +21,7 @@ from engine.jobs.params import capability_summary, model_choices, param_fields, 
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.metrics.document import NotApplicable, RunResults
-from engine.models.registry import model_names
+from engine.models.registry import DEFAULT_MODEL, model_names
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart, tuning_trials_chart
@@ -59,8 +59,11 @@ def _train_form(experiment_id: int) -> None:
         st.info("No models are registered yet.")
         return
     labels = model_choices(names)
-    chosen = st.multiselect("Models", names, format_func=labels.get, key=f"train-models-{experiment_id}",
-                            placeholder="Pick one or more models to train")
+    chosen = st.multiselect("Models", names, default=[DEFAULT_MODEL] if DEFAULT_MODEL in names else None,
+                            format_func=labels.get, key=f"train-models-{experiment_id}",
+                            placeholder="Pick one or more models to train",
+                            help="Auto, selected to start with, fits fast candidates and keeps what validates best "
+                                 "for each kind of user and item; add models to compare them side by side.")
     for model in chosen:
         st.caption(f"**{labels[model]}** can serve: {capability_summary(model)}")
     if not chosen:

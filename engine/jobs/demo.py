@@ -1,8 +1,9 @@
-"""The Home page's one-button demo: a small synthetic shop, a few-shot new-user experiment, four kinds of model.
+"""The Home page's one-button demo: a small synthetic shop, a few-shot new-user experiment, auto and four kinds of model.
 
-The point is the whole story within a few minutes on a laptop CPU: popularity (the baseline every new user gets),
-collaborative filtering (strong once a user has history), a hybrid that also reads attributes, and a cold-start
-specialist. Runs go through the ordinary job queue, so the demo exercises exactly what a user's own runs do.
+The point is the whole story within a few minutes on a laptop CPU: auto (which picks per kind of user on the
+validation slice, the selection a user who does not know which model to pick should start from), popularity (the
+baseline every new user gets), collaborative filtering (strong once a user has history), a hybrid that also reads
+attributes, and a cold-start specialist. Runs go through the ordinary job queue, so the demo exercises exactly what a user's own runs do.
 Pressing the button again reuses the dataset, the experiment and any demo run that is finished or on its way.
 """
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.queue import submit_runs
+from engine.models.registry import DEFAULT_MODEL
 from engine.runs.experiments import create_experiment
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
@@ -36,6 +38,7 @@ class DemoPlan:
     protocol: str = "few-shot-user"
     experiment_name: str = "demo: new users with 1 to 10 known interactions"
     models: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        DEFAULT_MODEL: {},                # auto: the validated pick among fast candidates, per kind of user and item
         "mostpop": {},                    # popularity: what every brand-new user gets today
         "itemknn": {},                    # collaborative filtering: item-item neighbours, folds in a few clicks
         "hybridmf": {"epochs": 10},       # hybrid: LightFM-style factors over ids and attributes

@@ -37,6 +37,8 @@ MODELS: dict[str, str] = {
     "metaemb": "engine.models.metaemb:MetaEmb",
     "auto": "engine.models.auto:AutoRecommender",
 }
+DEFAULT_MODEL = "auto"
+"""The model a user who does not know which to pick starts from (the Train form's selection, the demo's first run)."""
 
 
 class UnknownModelError(KeyError):

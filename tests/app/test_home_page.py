@@ -37,16 +37,16 @@ def test_recent_datasets_and_runs_are_listed(coldstart_home):
     assert runs["variant"].tolist() == [model_label("itemknn"), model_label("mostpop")]
 
 
-def test_demo_button_queues_four_runs_and_lands_on_compare_with_them_linked(coldstart_home):
+def test_demo_button_queues_five_runs_and_lands_on_compare_with_them_linked(coldstart_home):
     app = _open()
     app.button(key="run-demo").click().run()
     assert not app.exception
     with session_scope() as session:
         queued = session.execute(select(RunRow.id, RunRow.status).order_by(RunRow.id)).all()
-    assert [status for _, status in queued] == ["queued"] * 4
+    assert [status for _, status in queued] == ["queued"] * 5
     assert sorted(map(int, app.query_params["runs"].split(","))) == [run_id for run_id, _ in queued]
     assert app.title[0].value == "Compare runs"
-    assert "4 of the 4 linked runs are waiting or training (4 queued, 0 running: " in app.info[0].value
+    assert "5 of the 5 linked runs are waiting or training (5 queued, 0 running: " in app.info[0].value
 
 
 def test_the_demo_promises_the_users_and_items_that_the_catalogue_then_lists(coldstart_home):

@@ -40,7 +40,7 @@ def _button(app: AppTest, label: str):
 
 def test_train_queues_one_run_per_model_and_seed_without_waiting(experiment):
     app = _open(experiment)
-    app.multiselect[0].select("tiny_popularity").select("tiny_popularity_b").run()
+    app.multiselect[0].unselect("auto").select("tiny_popularity").select("tiny_popularity_b").run()
     assert not app.exception
     app.number_input(key="train-tiny_popularity-epochs").set_value(5)
     app.text_input[-1].set_value("0, 1")
@@ -55,9 +55,18 @@ def test_train_queues_one_run_per_model_and_seed_without_waiting(experiment):
     assert "No background worker" in app.warning[0].value
 
 
+def test_auto_is_selected_to_start_with_and_trains_alone_when_nothing_is_changed(experiment):
+    app = _open(experiment)
+    assert app.multiselect[0].value == ["auto"]
+    assert any(c.value.startswith("**Auto (validated choice) (hybrid)** can serve: new users") for c in app.caption)
+    app.button[0].click().run()
+    assert not app.exception
+    assert [(r.model, r.seed) for r in list_runs(experiment)] == [("auto", 0)]
+
+
 def test_bad_seeds_are_refused_with_a_clear_message_and_nothing_is_queued(experiment):
     app = _open(experiment)
-    app.multiselect[0].select("tiny_popularity").run()
+    app.multiselect[0].unselect("auto").select("tiny_popularity").run()
     app.text_input[-1].set_value("0, one")
     app.button[0].click().run()
     assert "seed 'one' is not a whole number" in app.error[0].value
@@ -89,8 +98,8 @@ def test_a_failed_run_shows_its_reason_keeps_the_traceback_aside_and_can_be_reru
                traceback="Traceback (most recent call last):\n  ...\ntorch.OutOfMemoryError: CUDA out of memory")
     app = _open(experiment)
     assert app.error[0].value == "out of GPU memory while training"
-    assert app.expander[0].label == "Traceback"
-    assert "torch.OutOfMemoryError" in app.expander[0].code[0].value
+    traceback = next(expander for expander in app.expander if expander.label == "Traceback")
+    assert "torch.OutOfMemoryError" in traceback.code[0].value
     _button(app, "Re-run").click().run()
     copies = [r for r in list_runs(experiment) if r.id != run_id]
     assert [(r.status, r.seed) for r in copies] == [("queued", 3)]
@@ -165,7 +174,7 @@ def test_a_running_card_shows_one_estimate_of_time_left_measured_from_its_recent
         row.started_at, row.progress, row.message = now - timedelta(minutes=12), 0.3, "epoch 3/10 · loss 0.7000"
         session.add_all([RunEventRow(run_id=run_id, kind="progress", epoch=epoch, n_epochs=10, loss=1.0 / epoch,
                                      at=now - timedelta(minutes=3 - epoch)) for epoch in (1, 2, 3)])
-    caption = _open(experiment).caption[0].value
+    caption = next(c.value for c in _open(experiment).caption if " left" in c.value)
     assert caption.count(" left") == 1
     # not the 28 minutes of elapsed * (1 - done) / done
     assert re.search(r"up to about [67] min \d\d s of training left", caption), caption
@@ -185,7 +194,7 @@ def test_a_finished_run_without_a_curve_says_so_instead_of_an_empty_chart(experi
 def test_train_on_a_run_that_already_exists_says_so_and_offers_the_next_free_seed(experiment):
     (existing,) = submit_runs(experiment, "tiny_popularity")
     app = _open(experiment)
-    app.multiselect[0].select("tiny_popularity").run()
+    app.multiselect[0].unselect("auto").select("tiny_popularity").run()
     app.button[0].click().run()
     assert not app.exception
     assert [r.id for r in list_runs(experiment)] == [existing]
@@ -199,7 +208,7 @@ def test_train_on_a_run_that_already_exists_says_so_and_offers_the_next_free_see
 def test_tune_gives_every_chosen_model_the_same_budget_and_shows_what_each_searches(coldstart_home):
     experiment = empty_experiment()
     app = _open(experiment)
-    app.multiselect[0].select("ease").select("mostpop").run()
+    app.multiselect[0].unselect("auto").select("ease").select("mostpop").run()
     app.toggle(key=f"train-tune-{experiment}").set_value(True).run()
     assert not app.exception
     captions = " ".join(c.value for c in app.caption)

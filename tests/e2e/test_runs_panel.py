@@ -103,6 +103,8 @@ def _ready_to_train(tab, app_url: str) -> None:
     tab.goto(f"{app_url}/experiments")
     for label, option in (("Dataset", DATASET), ("Models", "MostPopular (popularity)")):
         box = tab.get_by_role("combobox", name=label)
+        if label == "Models":
+            box.press("Backspace")  # the form starts on Auto alone
         box.click()
         box.fill(option.split(" (")[0])
         tab.get_by_role("option", name=option).first.click()

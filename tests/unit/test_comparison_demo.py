@@ -39,12 +39,12 @@ def test_a_cancelled_demo_run_is_queued_again(coldstart_home):
     assert second[0] == first[0] and second[1] != first[1]
 
 
-def test_default_demo_covers_popularity_cf_hybrid_and_cold_start_with_short_training(coldstart_home):
+def test_default_demo_starts_with_auto_and_covers_popularity_cf_hybrid_and_cold_start_briefly(coldstart_home):
     from engine.models.registry import get_model_class
 
     families = {get_model_class(name).family for name in DemoPlan().models}
     assert families == {"popularity", "neighbourhood", "hybrid", "cold-start"}
     run_ids = start_demo()
     params = {r.model: r.params for r in _rows()[2]}
-    assert len(run_ids) == 4
+    assert len(run_ids) == 5 and next(iter(DemoPlan().models)) == "auto"
     assert params["hybridmf"]["epochs"] == 10 and params["dropoutnet"]["epochs"] == 5
