@@ -46,7 +46,8 @@ def gap_sentence(gaps: dict[str, GroupGaps], attribute: str, metric: str) -> str
             parts.append(f"{variant}: too few users per {attribute} group to judge")
             continue
         spread = (f"from the best-served '{result.best}' to the worst-served '{result.worst}' the gap is "
-                  f"{result.gap:.3f} {metric} (95% CI {result.gap_ci[0]:.3f} to {result.gap_ci[1]:.3f})")
+                  f"{result.gap:.3f} {metric} (95% CI {result.gap_ci[0]:.3f} to {result.gap_ci[1]:.3f}, "
+                  + ("a real gap" if result.gap_significant else "possibly chance") + ")")
         if result.flagged:
             rows = result.table.set_index("group")
             named = ", ".join(f"'{g}' (by {rows.loc[g, 'gap_to_rest']:.3f})" for g in result.flagged)

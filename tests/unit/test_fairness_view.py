@@ -38,6 +38,7 @@ def test_the_view_flags_exactly_the_group_served_worse_by_construction():
     sentence = gap_sentence(gaps, "band", "ndcg@20")
     assert "unfair serves band '60+' (by 0.4" in sentence and "worse than the rest of its users" in sentence
     assert "fair serves no band group worse than the rest beyond chance" in sentence
+    assert "'60+' the gap is 0.4" in sentence and "a real gap" in sentence
     figure = group_gap_chart(gap_table(gaps), gaps, "band", "ndcg@20")
     starred = {label for trace in figure.data for label in trace.x if label.endswith("★")}
     assert starred == {"60+ ★"}
