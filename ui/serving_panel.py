@@ -120,9 +120,10 @@ def _forget_form(datasets: dict) -> None:
     with st.form("forget-user"):
         st.markdown("**Forget a user**: erase their interactions and attributes from a dataset, its versions, "
                     "splits and served feedback; runs trained on them are marked, servers stop answering them.")
-        dataset_id = st.selectbox("Dataset", list(datasets), format_func=lambda i: f"{datasets[i].name} (#{i})")
-        user_id = st.text_input("User id")
-        sure = st.checkbox("Yes, erase this user's data (it cannot be undone)")
+        dataset_id = st.selectbox("Dataset", list(datasets), format_func=lambda i: f"{datasets[i].name} (#{i})",
+                                  key="forget-dataset")
+        user_id = st.text_input("User id", key="forget-user-id")
+        sure = st.checkbox("Yes, erase this user's data (it cannot be undone)", key="forget-confirm")
         if st.form_submit_button("Forget this user"):
             if not sure or not user_id.strip():
                 st.info("Type the user id and tick the box to confirm.")
