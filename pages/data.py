@@ -43,9 +43,10 @@ ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-10
 MAX_EVENT_TYPES = 20
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the file...")
+@st.cache_resource(max_entries=4, show_spinner="Reading the file...")
 def _read_upload(file_id: str, name: str, _data: bytes) -> RawTable:
-    """Read an upload once per file (the file id changes with every new upload)."""
+    """Read an upload once per file (the file id changes with every new upload). Kept as a resource, not as data:
+    st.cache_data would keep a pickled copy of a table of millions of rows and unpickle another on every rerun."""
     return read_table(_data, name)
 
 

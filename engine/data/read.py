@@ -15,8 +15,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from engine.data.errors import DataError
 from engine.settings import get_settings
@@ -169,25 +172,45 @@ def _looks_headerless(first: list[str]) -> bool:
     return bool(cells) and all(c and pd.notna(pd.to_numeric(c, errors="coerce")) for c in cells)
 
 
-def _parse_csv(utf8: bytes, text: str, delimiter: str, headerless: bool) -> pd.DataFrame:
-    """Every column as text: Arrow's multi-threaded parser first, pandas' C parser when Arrow refuses the file."""
+def _parse_csv(utf8: bytes, text: Callable[[], str], delimiter: str, headerless: bool) -> pd.DataFrame:
+    """Every column as text: Arrow's multi-threaded parser first, pandas' C parser (on `text()`, the decoded file)
+    when Arrow refuses the file."""
     options = {"sep": delimiter, "dtype": str, "header": None if headerless else 0}
     try:
         return pd.read_csv(io.BytesIO(utf8), engine="pyarrow", **options)
     except Exception:  # noqa: BLE001  Arrow's errors carry no line numbers; the C parser's say where the problem is
-        return pd.read_csv(io.StringIO(text), engine="c", skip_blank_lines=True, **options)
+        return pd.read_csv(io.StringIO(text()), engine="c", skip_blank_lines=True, **options)
+
+
+def _is_utf8(data: bytes) -> bool:
+    """Whether `data` is valid UTF-8, checked by Arrow in place (decoding would make a second copy of the file)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        whole.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies the whole file
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows")
-    text, encoding = _decode(data, name)
+    if len(data) > _SNIFF_CHARS * 4 and not data.startswith(b"\xef\xbb\xbf") and _is_utf8(data):
+        # a large UTF-8 file goes to Arrow's parser as it is, without a decoded copy of it beside the bytes; only
+        # the head is decoded, to sniff the delimiter (and the whole text only if Arrow refuses the file)
+        head = data[:_SNIFF_CHARS * 4]
+        _decode(head, name)  # refuses a binary file by its head
+        text, encoding = head.decode("utf-8", errors="ignore"), "UTF-8"
+    else:
+        text, encoding = _decode(data, name)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
     first = next(csv.reader(lines[:1], delimiter=delimiter or ","), [])
     headerless = _looks_headerless(first)
     try:
-        frame = _parse_csv(data if encoding == "UTF-8" else text.encode("utf-8"), text, delimiter or ",", headerless)
+        frame = _parse_csv(data if encoding == "UTF-8" else text.encode("utf-8"), lambda: _decode(data, name)[0],
+                           delimiter or ",", headerless)
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows") from error
     except pd.errors.ParserError as error:
