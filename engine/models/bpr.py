@@ -19,17 +19,14 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
-from engine.training.fold_in import fold_in_vectors
-from engine.training.loop import GradientConfig, tuned_default
-from engine.training.losses import bpr_loss, l2_penalty
+from engine.training.fold_in import fold_in_vectors, known_or_new_vectors
+from engine.training import cpu_kernels
+from engine.training.loop import FusedStep, GradientConfig, HandGradients, tuned_default
+from engine.training.losses import bpr_loss_gradient
 from engine.training.recommender import TorchRecommender
+from engine.training.row_gradients import RowGradients
 from engine.training.sampler import NegativeSampler
-from engine.training.scoring import dot_scores, index_tensor
-
-
-SPARSE_FROM_ROWS = 10_000
-"""From this many users + items on, "auto" embedding updates are sparse: a dense Adam step rewrites every row of
-the tables, which dominates the step on large catalogues (benchmarks/train_speed.py)."""
+from engine.training.scoring import dot_scores
 
 
 class BPRConfig(GradientConfig):
@@ -44,9 +41,9 @@ class BPRConfig(GradientConfig):
                                description="BPR steps fitting a new user's (item's) vector from revealed interactions.")
     embedding_updates: Literal["auto", "sparse", "dense"] = Field(
         "auto", title="Embedding updates",
-        description="sparse: each step updates only the rows its batch touched (lazy Adam), much faster on large "
-                    "catalogues; dense: every row every step; auto: sparse from "
-                    f"{SPARSE_FROM_ROWS:,} users + items on.")
+        description="sparse: each step updates only the rows its batch touched (lazy Adam; on a CPU one compiled "
+                    "step, as fast as implicit's BPR); dense: every row every step (Adam); auto: sparse unless "
+                    "weight decay is on (it touches every row).")
     epochs: int = tuned_default("epochs", 60)
     lr: float = tuned_default("lr", 0.005)
     patience: int = tuned_default("patience", 5)
@@ -64,17 +61,27 @@ class MatrixFactorization(nn.Module):
         nn.init.normal_(self.item_factors.weight, std=0.1)
         nn.init.zeros_(self.item_bias.weight)
 
-    def triplet_scores(self, users: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Scores of (B,) positives and (B, n) negatives, and the looked-up vectors for the L2 penalty.
+    def bpr_gradients(self, batch: tuple[torch.Tensor, ...], l2: float, gradients: RowGradients) -> float:
+        """The BPR loss with the L2 penalty of the batch's vectors, its gradient written by hand (no autograd).
 
-        Each table is read once per batch: every lookup adds a backward pass over its table.
+        Scores are p_u . q_i + b_i for the positive and the negatives; the objective is `bpr_loss` over them plus
+        l2 * `l2_penalty` of p and the q's, differentiated in closed form (g = d loss / d score):
+        d/dp = sum_i g_i q_i + 2 l2 p / B, d/dq_i = g_i p + 2 l2 q_i / B, d/db_i = g_i.
         """
-        p = self.user_factors(users)
+        users, positives, negatives, _ = batch
+        p = self.user_factors.weight[users]
         items = torch.cat([positives.unsqueeze(1), negatives], dim=1)
-        q = self.item_factors(items)
-        scores = torch.einsum("bd,bnd->bn", p, q) + self.item_bias(items).squeeze(-1)
-        return scores[:, 0], scores[:, 1:], torch.cat([p, q.flatten(1)], dim=1)
+        q = self.item_factors.weight[items]
+        scores = torch.bmm(q, p.unsqueeze(2)).squeeze(2) + self.item_bias.weight[items, 0]
+        loss, d_positive, d_negative = bpr_loss_gradient(scores[:, 0], scores[:, 1:])
+        d_scores = torch.cat([d_positive.unsqueeze(1), d_negative], dim=1)
+        decay = 2.0 * l2 / len(users)
+        penalty = l2 * (p.pow(2).sum() + q.pow(2).sum()) / len(users)
+        gradients.add(self.user_factors.weight, users, torch.bmm(d_scores.unsqueeze(1), q).squeeze(1) + decay * p)
+        gradients.add(self.item_factors.weight, items, d_scores.unsqueeze(2) * p.unsqueeze(1) + decay * q)
+        gradients.add(self.item_bias.weight, items, d_scores)
+        gradients.finish()
+        return loss + float(penalty)
 
 
 class BPRRecommender(TorchRecommender):
@@ -84,6 +91,8 @@ class BPRRecommender(TorchRecommender):
     label = "BPR-MF"
     family = "factorization"
     Config = BPRConfig
+    factors_field = "n_factors"
+    """The latent dimension's config field (the `FactorModel` interface of backbones)."""
     capabilities = Capabilities(user_fold_in=True, item_fold_in=True)
     search_space = {"n_factors": IntRange(16, 256, log=True), "lr": FloatRange(0.001, 0.05, log=True),
                     "l2": FloatRange(1e-6, 1e-2, log=True)}
@@ -95,9 +104,7 @@ class BPRRecommender(TorchRecommender):
 
     def build_module(self, sizes: dict[str, int]) -> MatrixFactorization:
         updates = self.config.embedding_updates
-        large = sizes["n_users"] + sizes["n_items"] >= SPARSE_FROM_ROWS
-        # weight decay touches every row, so "auto" keeps dense updates when it is on
-        sparse = updates == "sparse" or (updates == "auto" and large and not self.config.weight_decay)
+        sparse = updates == "sparse" or (updates == "auto" and not self.config.weight_decay)
         return MatrixFactorization(sizes["n_users"], sizes["n_items"], self.config.n_factors, sparse=sparse)
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
@@ -105,14 +112,19 @@ class BPRRecommender(TorchRecommender):
         sampler = NegativeSampler(data.matrix, batch_size=self.config.batch_size, n_negatives=self.config.n_negatives,
                                   kind=self.config.negative_sampling, alpha=self.config.popularity_alpha,
                                   seed=self.seed)
-        l2 = self.config.l2
+        self.run_training(sampler, self.training_step(module), context)
 
-        def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            users, positives, negatives, _ = batch
-            positive, negative, vectors = module.triplet_scores(users, positives, negatives)
-            return bpr_loss(positive, negative) + l2 * l2_penalty(vectors)
-
-        self.run_training(sampler, batch_loss, context)
+    def training_step(self, module: MatrixFactorization) -> FusedStep | HandGradients:
+        """The compiled CPU step where it applies (lazy Adam on a CPU with numba), else hand-written gradients
+        for the configured torch optimizer (any device): the same objective and, for lazy Adam, the same update."""
+        config = self.config
+        if (module.user_factors.sparse and config.optimizer == "adam" and self.device.type == "cpu"
+                and cpu_kernels.available()):
+            return FusedStep(cpu_kernels.BPRLazyAdamStep(module.user_factors.weight, module.item_factors.weight,
+                                                         module.item_bias.weight, config.l2,
+                                                         cpu_kernels.LazyAdam(config.lr)))
+        gradients = RowGradients(module)
+        return HandGradients(lambda batch: module.bpr_gradients(batch, config.l2, gradients))
 
     def factors(self) -> tuple[np.ndarray, np.ndarray]:
         """(user, item) factors whose dot product is the score: the item bias rides along as one more column."""
@@ -124,35 +136,22 @@ class BPRRecommender(TorchRecommender):
                 torch.cat([items, bias], dim=1).numpy())
 
     def _user_vectors(self, users: UserQuery) -> torch.Tensor:
+        # a new user without revealed interactions keeps a zero vector: ranked by item bias (popularity)
         module = self.fitted_module()
-        vectors = torch.zeros((len(users), self.config.n_factors), device=self.device)
-        known = users.index >= 0
-        if known.any():
-            vectors[torch.from_numpy(known)] = module.user_factors(index_tensor(users.index[known], self.device))
-        if not known.all():
-            # a new user without revealed interactions keeps a zero vector: ranked by item bias (popularity)
-            new = np.flatnonzero(~known)
-            vectors[torch.from_numpy(new)] = fold_in_vectors(
-                users.history[new], module.item_factors.weight, module.item_bias.weight.squeeze(1),
-                steps=self.config.fold_in_steps, l2=self.config.l2, seed=self.seed)
-        return vectors
+        return known_or_new_vectors(users.index, users.history, module.user_factors.weight, lambda history: (
+            fold_in_vectors(history, module.item_factors.weight, module.item_bias.weight.squeeze(1),
+                            steps=self.config.fold_in_steps, l2=self.config.l2, seed=self.seed)))
 
     def _item_vectors(self, items: ItemQuery) -> tuple[torch.Tensor, torch.Tensor]:
         module = self.fitted_module()
-        vectors = torch.zeros((len(items), self.config.n_factors), device=self.device)
+        vectors = known_or_new_vectors(items.index, items.history, module.item_factors.weight, lambda history: (
+            fold_in_vectors(history, module.user_factors.weight, steps=self.config.fold_in_steps,
+                            l2=self.config.l2, seed=self.seed)))
         # a folded-in item has no popularity of its own yet: it gets the average item bias
-        bias = torch.full((len(items),), float(module.item_bias.weight.mean()), device=self.device)
-        known = items.index >= 0
-        if known.any():
-            positions = index_tensor(items.index[known], self.device)
-            vectors[torch.from_numpy(known)] = module.item_factors(positions)
-            bias[torch.from_numpy(known)] = module.item_bias(positions).squeeze(1)
-        if not known.all():
-            new = np.flatnonzero(~known)
-            vectors[torch.from_numpy(new)] = fold_in_vectors(
-                items.history[new], module.user_factors.weight, steps=self.config.fold_in_steps,
-                l2=self.config.l2, seed=self.seed)
-        return vectors, bias
+        average = module.item_bias.weight.detach().mean().reshape(1, 1)
+        bias = known_or_new_vectors(items.index, items.history, module.item_bias.weight,
+                                    lambda history: average.expand(history.shape[0], 1))
+        return vectors, bias.squeeze(1)
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         with torch.no_grad():

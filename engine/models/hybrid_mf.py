@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from pydantic import Field
 from torch import nn
@@ -19,11 +21,12 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
-from engine.training.feature_modules import (FeatureTable, IdAndFeatureEmbedding, query_rows, table_rows,
-                                             take_rows, training_table)
-from engine.training.loop import GradientConfig, tuned_default
-from engine.training.losses import bpr_loss, l2_penalty, warp_loss
+from engine.training.feature_modules import (FeatureTable, IdAndFeatureEmbedding, SparseRows, query_rows,
+                                             training_features)
+from engine.training.loop import GradientConfig, HandGradients, tuned_default
+from engine.training.losses import bpr_loss_gradient, warp_loss_gradient
 from engine.training.recommender import TorchRecommender
+from engine.training.row_gradients import RowGradients
 from engine.training.sampler import NegativeSampler
 from engine.training.scoring import dot_scores, index_tensor
 
@@ -64,6 +67,64 @@ class HybridFactorization(nn.Module):
                                            average=average)
 
 
+class LinearSide:
+    """One side's training representations as the linear map they are, with its gradient written by hand.
+
+    Entity r of the training data is scale_r * (id_r + sum_j w_rj * feature_j) (`IdAndFeatureEmbedding` with
+    `average`, scale_r = 1 / (1 + sum |w_rj|); without it scale_r = 1), and so is its bias. The scales and the
+    scaled attribute rows are fixed for the training entities, so they are computed once per fit; a batch's
+    forward is two gathers and its backward two `index_add_`s per table (LightFM's normalised feature rows).
+    """
+
+    def __init__(self, encoder: IdAndFeatureEmbedding, features: sp.csr_matrix | None, n_entities: int,
+                 device: torch.device) -> None:
+        self.encoder = encoder
+        features = features if encoder.features is not None else None
+        total = np.full(n_entities, 1.0 if encoder.ids is not None else 0.0)
+        if features is not None:
+            total += np.asarray(abs(features).sum(axis=1)).ravel()
+        scale = 1.0 / np.maximum(total, 1e-12) if encoder.average else np.ones(n_entities)
+        self.scale = torch.as_tensor(scale, dtype=torch.float32, device=device)
+        self.table = None if features is None else FeatureTable(sp.diags(scale.astype(np.float32)) @ features, device)
+
+    def forward(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, SparseRows | None]:
+        """(vectors (n, dim), biases (n,) or None, the attribute rows used) of training entities at `index`."""
+        encoder = self.encoder
+        rows = self.table.rows(index) if self.table is not None else None
+        vectors = torch.zeros((len(index), encoder.dim), device=index.device)
+        bias = torch.zeros(len(index), device=index.device) if encoder.with_bias else None
+        if encoder.ids is not None:
+            scale = self.scale.index_select(0, index)
+            vectors += encoder.ids.weight.index_select(0, index) * scale.unsqueeze(1)
+            if bias is not None:
+                bias += encoder.id_bias.weight.index_select(0, index).squeeze(1) * scale
+        if rows is not None:
+            offsets = rows.offsets[:-1]
+            vectors += nn.functional.embedding_bag(rows.indices, encoder.features.bag.weight, offsets, mode="sum",
+                                                   per_sample_weights=rows.weights)
+            if bias is not None:
+                bias += nn.functional.embedding_bag(rows.indices, encoder.feature_bias.bag.weight, offsets,
+                                                    mode="sum", per_sample_weights=rows.weights).squeeze(1)
+        return vectors, bias, rows
+
+    def backward(self, index: torch.Tensor, rows: SparseRows | None, d_vectors: torch.Tensor,
+                 d_bias: torch.Tensor | None, gradients: RowGradients) -> None:
+        """Add d loss / d tables for d loss / d (vectors, biases) of the entities at `index`."""
+        encoder = self.encoder
+        if encoder.ids is not None:
+            scale = self.scale.index_select(0, index)
+            gradients.add(encoder.ids.weight, index, d_vectors * scale.unsqueeze(1))
+            if d_bias is not None:
+                gradients.add(encoder.id_bias.weight, index, (d_bias * scale).unsqueeze(1))
+        if rows is not None:
+            owner = rows.row_of_entry()
+            gradients.add(encoder.features.bag.weight, rows.indices,
+                          d_vectors.index_select(0, owner) * rows.weights.unsqueeze(1))
+            if d_bias is not None:
+                gradients.add(encoder.feature_bias.bag.weight, rows.indices,
+                              (d_bias.index_select(0, owner) * rows.weights).unsqueeze(1))
+
+
 class HybridMFRecommender(TorchRecommender):
     """LightFM-style hybrid: serves warm, new users and new items with one model."""
 
@@ -97,29 +158,55 @@ class HybridMFRecommender(TorchRecommender):
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         module = self.init_module(data, context)
-        user_table = training_table(data.user_features, data.user_ids, self.device, use=self.config.use_user_features)
-        item_table = training_table(data.item_features, data.item_ids, self.device, use=self.config.use_item_features)
-        sampler = NegativeSampler(data.matrix, batch_size=self.config.batch_size, n_negatives=self.config.n_negatives,
-                                  kind=self.config.negative_sampling, alpha=self.config.popularity_alpha,
-                                  seed=self.seed)
-        config, n_items = self.config, data.n_items
+        config = self.config
+        users = LinearSide(module.users, training_features(data.user_features, data.user_ids), data.n_users,
+                           self.device)
+        items = LinearSide(module.items, training_features(data.item_features, data.item_ids), data.n_items,
+                           self.device)
+        sampler = NegativeSampler(data.matrix, batch_size=config.batch_size, n_negatives=config.n_negatives,
+                                  kind=config.negative_sampling, alpha=config.popularity_alpha, seed=self.seed)
+        gradients = RowGradients(module)
+        self.run_training(sampler, HandGradients(lambda batch: self.batch_gradients(batch, users, items, gradients)),
+                          context)
 
-        def encode(encoder: IdAndFeatureEmbedding, table: FeatureTable | None, index: torch.Tensor):
-            return encoder(index, table_rows(table, index))
-
-        def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            users, positives, negatives, _ = batch
-            user_vectors, _ = encode(module.users, user_table, users)
-            # encode each distinct item of the batch once, then spread to positive and negative slots
-            distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
-            item_vectors, item_bias = encode(module.items, item_table, distinct)
-            scores = torch.einsum("bd,bnd->bn", user_vectors, take_rows(item_vectors, slots)) + \
-                take_rows(item_bias, slots)
-            positive, negative = scores[:, 0], scores[:, 1:]
-            loss = warp_loss(positive, negative, n_items) if config.loss == "warp" else bpr_loss(positive, negative)
-            return loss + config.l2 * l2_penalty(user_vectors, take_rows(item_vectors, slots[:, 0]))
-
-        self.run_training(sampler, batch_loss, context)
+    def batch_gradients(self, batch: tuple[torch.Tensor, ...], users: LinearSide, items: LinearSide,
+                        gradients: RowGradients) -> float:
+        """The batch's WARP (or BPR) loss plus the L2 penalty of its user and positive vectors, differentiated by
+        hand: scores s = u . v + c over (positive, negatives) slots, then back through each side's linear map."""
+        config = self.config
+        user_index, positives, negatives, _ = batch
+        slots = torch.cat([positives.unsqueeze(1), negatives], dim=1)
+        n_items = len(items.scale)
+        if slots.numel() >= n_items:  # nearly every item is in the batch: encode them all, no sort
+            distinct = torch.arange(n_items, device=slots.device)
+        else:
+            distinct, slots = torch.unique(slots, return_inverse=True)
+        u, _, user_rows = users.forward(user_index)
+        v, c, item_rows = items.forward(distinct)
+        flat_slots = slots.reshape(-1)
+        q = v.index_select(0, flat_slots).view(*slots.shape, -1)
+        scores = (q * u.unsqueeze(1)).sum(dim=-1) + c.index_select(0, flat_slots).view(slots.shape)
+        if config.loss == "warp":
+            loss, d_positive, d_negative = warp_loss_gradient(scores[:, 0], scores[:, 1:], n_items)
+        else:
+            loss, d_positive, d_negative = bpr_loss_gradient(scores[:, 0], scores[:, 1:])
+        d_scores = torch.cat([d_positive.unsqueeze(1), d_negative], dim=1)
+        # only the slots with a gradient (WARP: the positive and its hardest violator) are spread back
+        flat_d = d_scores.reshape(-1)
+        entry = torch.nonzero(flat_d).squeeze(1)
+        row = torch.div(entry, slots.shape[1], rounding_mode="floor")
+        weight = flat_d.index_select(0, entry).unsqueeze(1)
+        decay = 2.0 * config.l2 / len(user_index)
+        d_u = torch.zeros_like(u).index_add_(0, row, weight * q.view(-1, q.shape[-1]).index_select(0, entry))
+        d_u.add_(u, alpha=decay)
+        d_v = torch.zeros_like(v).index_add_(0, flat_slots.index_select(0, entry), weight * u.index_select(0, row))
+        d_v.index_add_(0, slots[:, 0], q[:, 0], alpha=decay)
+        d_c = torch.zeros_like(c).index_add_(0, flat_slots, flat_d)
+        users.backward(user_index, user_rows, d_u, None, gradients)
+        items.backward(distinct, item_rows, d_v, d_c, gradients)
+        gradients.finish()
+        penalty = config.l2 * float(u.pow(2).sum() + q[:, 0].pow(2).sum()) / len(user_index)
+        return loss + penalty
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         module = self.fitted_module()

@@ -6,12 +6,34 @@ against the fixed factors of the other side, so no retraining of the model is ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from engine.training.feature_modules import take_rows
 from engine.training.losses import bpr_loss
+
+
+def known_or_new_vectors(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor,
+                         new_vectors: Callable[[sp.csr_matrix], torch.Tensor]) -> torch.Tensor:
+    """A query's vectors: the row of `trained` for each entity known in training (index >= 0) and, for the new
+    ones (index -1), `new_vectors` of their history rows (revealed interactions), in query order.
+
+    The one assembly of "known or new" for every model that folds entities in (ALS's least-squares fold-in, BPR's
+    ranking fold-in, the backbone specialists' history mean); on `trained`'s device and dtype.
+    """
+    index = np.asarray(index)
+    device = trained.device
+    out = torch.zeros((len(index), trained.shape[1]), dtype=trained.dtype, device=device)
+    known = np.flatnonzero(index >= 0)
+    if len(known):
+        out[torch.as_tensor(known, device=device)] = trained.detach()[torch.as_tensor(index[known], device=device)]
+    new = np.flatnonzero(index < 0)
+    if len(new):
+        out[torch.as_tensor(new, device=device)] = new_vectors(sp.csr_matrix(history)[new]).to(out)
+    return out
 
 
 def fold_in_vectors(history: sp.csr_matrix, fixed: torch.Tensor, fixed_bias: torch.Tensor | None = None, *,

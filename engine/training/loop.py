@@ -44,6 +44,7 @@ from torch import nn
 from engine.core.model import FitContext, ModelConfig, Recommender
 from engine.training.batches import BatchProvider
 from engine.training.device import MixedPrecision, seed_everything
+from engine.training.row_gradients import BatchGradients, sparse_gradient_weights
 from engine.training.sampler import NegativeSampling
 
 BatchLoss = Callable[[tuple[torch.Tensor, ...]], torch.Tensor]
@@ -114,11 +115,6 @@ class TrainingReport:
         return self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
-def _sparse_gradient_weights(module: nn.Module) -> set[int]:
-    """ids of the weights of embedding tables built with `sparse=True` (their gradients are sparse rows)."""
-    return {id(m.weight) for m in module.modules() if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse}
-
-
 def make_optimizer(module: nn.Module, config: GradientConfig) -> torch.optim.Optimizer:
     """The optimizer the config names, with its learning rate and weight decay.
 
@@ -130,7 +126,7 @@ def make_optimizer(module: nn.Module, config: GradientConfig) -> torch.optim.Opt
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
-    sparse = _sparse_gradient_weights(module)
+    sparse = sparse_gradient_weights(module)
     if sparse:
         if any(id(p) not in sparse for p in params):
             raise ValueError("a module with sparse embedding tables must have no other trainable weights: "
@@ -141,7 +137,9 @@ def make_optimizer(module: nn.Module, config: GradientConfig) -> torch.optim.Opt
         if config.optimizer == "adam":
             return torch.optim.SparseAdam(params, lr=config.lr)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        # the fused step is one kernel over each weight instead of a dozen passes (CPU and CUDA, float weights)
+        fused = all(p.dtype in (torch.float32, torch.float64) and p.device.type in ("cpu", "cuda") for p in params)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
     if config.optimizer == "adagrad":
         return torch.optim.Adagrad(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -210,18 +208,36 @@ class _Run:
             self.context.progress.report(n_epochs=self.config.epochs, **event)
 
 
-def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss, *, config: GradientConfig,
-          context: FitContext, model: Recommender | None = None, seed: int = 0,
+@dataclass(frozen=True)
+class HandGradients:
+    """A batch step whose gradients the model writes itself (`engine.training.row_gradients`), for `train` in
+    place of a `BatchLoss`: no autograd graph, the same optimizer, early stopping and events."""
+
+    compute: BatchGradients
+
+
+@dataclass(frozen=True)
+class FusedStep:
+    """A batch step that computes and applies its own update (a compiled kernel holding its optimizer's state,
+    `engine.training.cpu_kernels`), for `train` in place of a `BatchLoss`; returns the batch loss."""
+
+    run: Callable[[tuple[torch.Tensor, ...]], float]
+
+
+def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss | HandGradients | FusedStep, *,
+          config: GradientConfig, context: FitContext, model: Recommender | None = None, seed: int = 0,
           device: torch.device | str = "cpu") -> TrainingReport:
     """Fit `module` by minimising `batch_loss` over the provider's batches; returns what happened.
 
+    `batch_loss` returns the batch's loss for autograd, or is `HandGradients` computing the gradients itself for
+    the configured optimizer, or a `FusedStep` that updates the weights itself.
     `model` is the Recommender handed to `context.validator` for early stopping. With a validator the weights of
     the best validated epoch are restored at the end; without one the last weights are kept.
     """
     device = torch.device(device)
     seed_everything(seed)
     module.to(device).train()
-    optimizer = make_optimizer(module, config)
+    optimizer = None if isinstance(batch_loss, FusedStep) else make_optimizer(module, config)
     precision = MixedPrecision(device)
     report = TrainingReport(device=str(device))
     run = _Run(module, config, context, model, report)
@@ -233,14 +249,25 @@ def train(module: nn.Module, batches: BatchProvider, batch_loss: BatchLoss, *, c
         epoch_started = time.perf_counter()
         for step, batch in enumerate(batches.epoch(epoch), start=1):
             batch = tuple(t.to(device, non_blocking=True) for t in batch)
-            optimizer.zero_grad(set_to_none=True)
-            with precision.autocast():
-                loss = batch_loss(batch)
-            loss_value = float(loss.detach())
+            loss = None
+            if isinstance(batch_loss, FusedStep):
+                loss_value = float(batch_loss.run(batch))
+            elif isinstance(batch_loss, HandGradients):
+                optimizer.zero_grad(set_to_none=True)
+                with torch.no_grad():
+                    loss_value = float(batch_loss.compute(batch))
+            else:
+                optimizer.zero_grad(set_to_none=True)
+                with precision.autocast():
+                    loss = batch_loss(batch)
+                loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise TrainingDivergedError(f"training loss became {loss_value} at epoch {epoch}, step {step}; "
                                             f"lower the learning rate (now {config.lr}) or add regularisation")
-            precision.backward_and_step(loss, optimizer)
+            if isinstance(batch_loss, HandGradients):
+                optimizer.step()
+            elif loss is not None:
+                precision.backward_and_step(loss, optimizer)
             total += loss_value
             count += 1
             report.samples += len(batch[0])

@@ -52,3 +52,36 @@ def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:
     """Sum of squares per example, averaged over the batch: regularises only the rows a batch touched."""
     batch = len(tensors[0])
     return sum(t.float().pow(2).sum() for t in tensors) / batch
+
+
+def bpr_loss_gradient(positive: torch.Tensor, negative: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """`bpr_loss` and its gradient with respect to its inputs, by hand (for models trained without autograd).
+
+    Returns (loss, d loss / d positive (B,), d loss / d negative, shaped like `negative`).
+    """
+    difference = positive.unsqueeze(1) - negative if negative.dim() == 2 else positive - negative
+    loss = float(-F.logsigmoid(difference).mean())
+    # d/dx of -log sigmoid(x) is -sigmoid(-x), and every pair weighs 1 / (number of pairs) in the mean
+    d_negative = torch.sigmoid(-difference).div_(difference.numel())
+    d_positive = -(d_negative.sum(dim=1) if negative.dim() == 2 else d_negative)
+    return loss, d_positive, d_negative
+
+
+def warp_loss_gradient(positive: torch.Tensor, negative: torch.Tensor, n_items: int,
+                       margin: float = 1.0) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """`warp_loss` and its gradient with respect to its inputs, by hand (for models trained without autograd).
+
+    Only the positive and its hardest violator carry a gradient, +-weight / B where the hinge is positive.
+    Returns (loss, d loss / d positive (B,), d loss / d negative (B, n)).
+    """
+    if negative.dim() != 2:
+        raise ValueError("warp_loss needs several negatives per positive: a (batch, n_negatives) tensor")
+    hinge = margin - positive.unsqueeze(1) + negative
+    violators = (hinge > 0).float().sum(dim=1)
+    rank = torch.floor((n_items - 1) * violators / negative.shape[1])
+    weight = torch.log1p(rank) / math.log(max(n_items, 2))
+    hardest, where = hinge.max(dim=1)
+    loss = float((weight * hardest.clamp(min=0)).mean())
+    step = torch.where(hardest > 0, weight, torch.zeros_like(weight)) / len(positive)
+    d_negative = torch.zeros_like(negative).scatter_(1, where.unsqueeze(1), step.unsqueeze(1))
+    return loss, -step, d_negative

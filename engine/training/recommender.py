@@ -16,7 +16,7 @@ from engine.core.data import TrainData
 from engine.core.model import FitContext, ModelConfig, Recommender
 from engine.training.batches import BatchProvider
 from engine.training.device import pick_device
-from engine.training.loop import BatchLoss, TrainingReport, train
+from engine.training.loop import BatchLoss, FusedStep, HandGradients, TrainingReport, train
 
 _SIZE_PREFIX = "size."
 _MODULE_PREFIX = "module."
@@ -57,7 +57,8 @@ class TorchRecommender(Recommender):
         self.module = self.build_module(self.sizes).to(pick_device(context.device))
         return self.module
 
-    def run_training(self, batches: BatchProvider, batch_loss: BatchLoss, context: FitContext) -> TrainingReport:
+    def run_training(self, batches: BatchProvider, batch_loss: BatchLoss | HandGradients | FusedStep,
+                     context: FitContext) -> TrainingReport:
         """Train the module with the shared loop (early stopping on the context's validator)."""
         self.training_report = train(self.fitted_module(), batches, batch_loss, config=self.config,
                                      context=context, model=self, seed=self.seed, device=self.device)

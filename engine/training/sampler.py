@@ -21,6 +21,8 @@ NegativeSampling = Literal["uniform", "popularity"]
 _REJECTION_ROUNDS = 10
 _DENSE_LOOKUP_MAX_CELLS = 1 << 26
 """Up to this many user x item cells, "is a positive?" is a lookup in a dense boolean table (at most 64 MB)."""
+_CHUNK_SAMPLES = 1 << 16
+"""Positives whose negatives are drawn in one vectorised pass (whole batches of them)."""
 
 
 class NegativeSampler:
@@ -85,7 +87,7 @@ class NegativeSampler:
     def is_positive(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Whether each (user, item) pair (broadcast) is a training positive."""
         if self._dense_positives is not None:
-            return self._dense_positives[users, items]
+            return self._dense_positives.ravel()[users * self.n_items + items]
         keys = users * self.n_items + items
         at = np.searchsorted(self._positive_keys, keys)
         at = np.minimum(at, len(self._positive_keys) - 1)
@@ -96,21 +98,31 @@ class NegativeSampler:
         negatives = self.draw(rng, (len(users), self.n_negatives))
         if not self.reject_positives:
             return negatives
-        owners = np.broadcast_to(users[:, None], negatives.shape)
+        owners = np.broadcast_to(users[:, None], negatives.shape).reshape(-1)
+        flat = negatives.reshape(-1)
+        # each round re-checks only the slots redrawn in the round before
+        suspects = np.arange(len(flat))
         for _ in range(_REJECTION_ROUNDS):
-            clash = self.is_positive(owners, negatives)
-            if not clash.any():
+            suspects = suspects[self.is_positive(owners[suspects], flat[suspects])]
+            if not len(suspects):
                 break
-            negatives[clash] = self.draw(rng, int(clash.sum()))
+            flat[suspects] = self.draw(rng, len(suspects))
         return negatives
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:
-        """Batches of (users, positives, negatives, weights) covering every positive once."""
+        """Batches of (users, positives, negatives, weights) covering every positive once.
+
+        Negatives are drawn for a chunk of many batches in one vectorised pass, then cut into batches: per batch,
+        numpy's call overheads would cost as much as a compiled training step; chunks bound the memory.
+        """
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(len(self.users))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            users = self.users[rows]
+        chunk = self.batch_size * max(1, _CHUNK_SAMPLES // self.batch_size)
+        for chunk_start in range(0, len(order), chunk):
+            rows = order[chunk_start:chunk_start + chunk]
+            users, items, weights = self.users[rows], self.items[rows], self.weights[rows]
             negatives = self.negatives_for(users, rng)
-            yield (torch.from_numpy(users), torch.from_numpy(self.items[rows]), torch.from_numpy(negatives),
-                   torch.from_numpy(self.weights[rows]))
+            for start in range(0, len(rows), self.batch_size):
+                batch = slice(start, start + self.batch_size)
+                yield (torch.from_numpy(users[batch]), torch.from_numpy(items[batch]),
+                       torch.from_numpy(negatives[batch]), torch.from_numpy(weights[batch]))

@@ -10,7 +10,7 @@ import torch
 
 from engine.core.data import TrainData
 from engine.data.indexing import item_query, user_query
-from engine.models.bpr import SPARSE_FROM_ROWS, BPRRecommender
+from engine.models.bpr import BPRRecommender
 from engine.models.registry import create_model
 from tests.unit.gradient_world import planted_split, test_ndcg
 
@@ -75,9 +75,8 @@ def test_sparse_embedding_updates_learn_as_well_as_dense_ones() -> None:
     assert test_ndcg(sparse, "warm") > 0.8 * test_ndcg(dense, "warm")
 
 
-def test_auto_embedding_updates_are_sparse_only_for_large_catalogues_without_weight_decay() -> None:
-    small = {"n_users": 100, "n_items": 50}
-    large = {"n_users": SPARSE_FROM_ROWS, "n_items": 50}
-    assert not BPRRecommender({}).build_module(small).user_factors.sparse
-    assert BPRRecommender({}).build_module(large).user_factors.sparse
-    assert not BPRRecommender({"weight_decay": 1e-4}).build_module(large).user_factors.sparse
+def test_auto_embedding_updates_are_sparse_unless_weight_decay_needs_every_row() -> None:
+    sizes = {"n_users": 100, "n_items": 50}
+    assert BPRRecommender({}).build_module(sizes).user_factors.sparse
+    assert not BPRRecommender({"weight_decay": 1e-4}).build_module(sizes).user_factors.sparse
+    assert not BPRRecommender({"embedding_updates": "dense"}).build_module(sizes).user_factors.sparse
