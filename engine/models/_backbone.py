@@ -8,22 +8,44 @@ to produce such factors from attributes for users and items the backbone never s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal, Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from pydantic import Field
 from torch import nn
 
 from engine.core.data import TrainData
 from engine.core.features import FeatureMatrix
 from engine.core.model import FitContext
 from engine.training.feature_modules import FeatureBag, FeatureTable, SparseRows
+from engine.training.loop import GradientConfig
 from engine.training.recommender import TorchRecommender
 
 BackboneName = Literal["als", "bpr"]
-_FACTORS_FIELD: dict[str, str] = {"als": "factors", "bpr": "n_factors"}
-"""The config field holding each backbone's latent dimension."""
+"""Registry models that can be a backbone: each implements `FactorModel`."""
+
+
+class FactorModel(Protocol):
+    """What a warm backbone provides: its latent dimension's config field, and factors whose dot product is its
+    score. ALS and BPR implement it; a specialist never looks a backbone up by name or probes its attributes."""
+
+    factors_field: ClassVar[str]
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(user factors, item factors) of the fitted model, one row per training user / item."""
+        ...
+
+
+class BackboneConfig(GradientConfig):
+    """The hyper-parameters every backbone specialist shares; DropoutNet's, Heater's, ALDI's and MetaEmb's configs
+    extend it."""
+
+    backbone: BackboneName = Field("als", title="Warm backbone",
+                                   description="Registry model whose factors the specialist learns from (its teacher).")
+    backbone_factors: int = Field(64, ge=2, le=1024, title="Backbone factors",
+                                  description="Latent dimension of the warm backbone.")
 
 
 @dataclass
@@ -45,13 +67,12 @@ def fit_warm_backbone(data: TrainData, backbone: BackboneName, n_factors: int, s
     The backbone gets no validator: its epochs are chosen by its own defaults, so the specialist's early stopping
     is the only use of the validation slice.
     """
-    from engine.models.registry import create_model
+    from engine.models.registry import create_model, get_model_class
 
-    model = create_model(backbone, {_FACTORS_FIELD[backbone]: n_factors}, seed=seed)
+    field = cast(FactorModel, get_model_class(backbone)).factors_field
+    model = create_model(backbone, {field: n_factors}, seed=seed)
     model.fit(data, FitContext(device=context.device if context else "cpu"))
-    # BPR folds its item bias into one more factor column; ALS has none and exposes its factors directly
-    users, items = model.factors() if callable(getattr(model, "factors", None)) else (model.user_factors,
-                                                                                     model.item_factors)
+    users, items = cast(FactorModel, model).factors()
     return WarmFactors(torch.as_tensor(users, dtype=torch.float32).cpu().contiguous(),
                        torch.as_tensor(items, dtype=torch.float32).cpu().contiguous())
 
@@ -139,10 +160,11 @@ def specialist_sizes(data: TrainData, factors: WarmFactors) -> dict[str, int]:
 class BackboneSpecialist(TorchRecommender):
     """A gradient model whose network (`module.backbone`) carries the factors of a warm backbone it learns from.
 
-    Its config has `backbone` and `backbone_factors`; `_fit` starts with `init_with_teacher`.
+    Its config extends `BackboneConfig`; `_fit` starts with `init_with_teacher`.
     """
 
     teacher: WarmFactors | None = None
+    config: BackboneConfig
 
     def module_sizes(self, data: TrainData) -> dict[str, int]:
         if self.teacher is None:

@@ -26,20 +26,16 @@ from torch import nn
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
-from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, ContentEncoder, query_rows,
+from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSpecialist, ContentEncoder, query_rows,
                                      training_table)
 from engine.models._scoring import as_scores, require_known_users
-from engine.training.loop import GradientConfig, tuned_default
+from engine.training.loop import tuned_default
 from engine.training.sampler import NegativeSampler
 
 
-class ALDIConfig(GradientConfig):
+class ALDIConfig(BackboneConfig):
     """ALDI hyper-parameters (loss weights default to the authors' alpha 0.9, beta 0.05, gamma 0.1, M 4)."""
 
-    backbone: BackboneName = Field("als", title="Warm backbone (teacher)",
-                                   description="Registry model whose factors are the teacher.")
-    backbone_factors: int = Field(64, ge=2, le=1024, title="Backbone factors",
-                                  description="Latent dimension of the teacher.")
     hidden: int = Field(200, ge=4, le=4096, title="Hidden units", description="Width of the student's layers.")
     ranking_weight: float = Field(0.9, ge=0.0, title="Ranking aligning (alpha)",
                                   description="Weight of matching the teacher's positive-negative score gap.")

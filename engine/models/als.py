@@ -122,6 +122,8 @@ class ALSRecommender(Recommender):
     label = "ALS (implicit)"
     family = "factorization"
     Config = ALSConfig
+    factors_field = "factors"
+    """The latent dimension's config field (the `FactorModel` interface of backbones)."""
     capabilities = Capabilities(user_fold_in=True, item_fold_in=True)
     search_space = {
         "factors": IntRange(8, 256, log=True),
@@ -153,6 +155,10 @@ class ALSRecommender(Recommender):
                     break
         self.user_factors = users.cpu()
         self.item_factors = items.cpu()
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(user, item) factors whose dot product is the score (the `FactorModel` interface of backbones)."""
+        return self.user_factors.numpy(), self.item_factors.numpy()
 
     def fold_in(self, history: sp.spmatrix, fixed: torch.Tensor) -> torch.Tensor:
         """Vectors for rows unseen in training, solved from their revealed interactions with `fixed` held fixed."""

@@ -17,21 +17,17 @@ from torch import nn
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
-from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, ContentEncoder,
+from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSpecialist, ContentEncoder,
                                      history_mean, query_factors, query_rows, training_table)
 from engine.models._scoring import as_scores
 from engine.training.feature_modules import SparseRows
-from engine.training.loop import GradientConfig, tuned_default
+from engine.training.loop import tuned_default
 from engine.training.sampler import NegativeSampler
 
 
-class DropoutNetConfig(GradientConfig):
+class DropoutNetConfig(BackboneConfig):
     """DropoutNet hyper-parameters (the paper's defaults scaled to small catalogues)."""
 
-    backbone: BackboneName = Field("als", title="Warm backbone",
-                                   description="Registry model whose factors are the preference input and the target.")
-    backbone_factors: int = Field(64, ge=2, le=1024, title="Backbone factors",
-                                  description="Latent dimension of the warm backbone.")
     hidden: int = Field(200, ge=4, le=4096, title="Hidden units", description="Width of each tower's hidden layer.")
     dim: int = Field(100, ge=2, le=1024, title="Output dimension",
                      description="Size of the user and item vectors whose dot product is the score.")

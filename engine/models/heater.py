@@ -21,21 +21,17 @@ from torch import nn
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
-from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, query_factors, query_rows,
+from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSpecialist, query_factors, query_rows,
                                      training_table)
 from engine.models._scoring import as_scores
 from engine.training.feature_modules import FeatureBag, SparseRows
-from engine.training.loop import GradientConfig, tuned_default
+from engine.training.loop import tuned_default
 from engine.training.sampler import NegativeSampler
 
 
-class HeaterConfig(GradientConfig):
+class HeaterConfig(BackboneConfig):
     """Heater hyper-parameters."""
 
-    backbone: BackboneName = Field("als", title="Warm backbone",
-                                   description="Registry model whose factors are the preference input and the target.")
-    backbone_factors: int = Field(64, ge=2, le=1024, title="Backbone factors",
-                                  description="Latent dimension of the warm backbone.")
     n_experts: int = Field(5, ge=1, le=64, title="Experts",
                            description="Linear experts in the mixture that maps attributes to factors.")
     hidden: int = Field(200, ge=4, le=4096, title="Hidden units",

@@ -25,20 +25,15 @@ from torch import nn
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
-from engine.models._backbone import (BackboneFactors, BackboneName, BackboneSpecialist, ContentEncoder, query_rows,
+from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSpecialist, ContentEncoder, query_rows,
                                      training_table)
 from engine.models._scoring import as_scores
 from engine.training.batches import TensorBatches
-from engine.training.loop import GradientConfig
 
 
-class MetaEmbConfig(GradientConfig):
+class MetaEmbConfig(BackboneConfig):
     """MetaEmb hyper-parameters."""
 
-    backbone: BackboneName = Field("als", title="Warm backbone",
-                                   description="Registry model whose factors form the frozen base model.")
-    backbone_factors: int = Field(64, ge=2, le=1024, title="Backbone factors",
-                                  description="Latent dimension of the base model.")
     hidden: int = Field(200, ge=4, le=4096, title="Hidden units", description="Width of each generator.")
     shots: int = Field(4, ge=1, le=256, title="Meta shots",
                        description="Positives (and as many random negatives) in each of the mini-sets a and b.")
