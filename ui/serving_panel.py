@@ -54,7 +54,7 @@ def _server_row(status: ServerStatus, runs: dict[int, str], key: str) -> None:
     else:
         left.markdown(f":material/error: The server of run {entry.run_id} on port {entry.port} exited: "
                       f"{status.reason}")
-    if right.button("Stop" if status.state != "exited" else "Dismiss", key=f"{key}-stop-{entry.pid}"):
+    if right.button("Stop server" if status.state != "exited" else "Dismiss", key=f"{key}-stop-{entry.pid}"):
         stop_server(entry.pid)
         st.rerun()
 
