@@ -115,6 +115,12 @@ def load_fitted_run(run_id: int) -> FittedRun:
         if row is None:
             raise ExploreError(f"run {run_id} does not exist; pick a run from the list")
         status, name, artifact, experiment_id = row.status, row.model, row.artifact_path, row.experiment_id
+        forgotten_at = row.forgotten_data_at
+    if forgotten_at is not None:
+        # the split no longer holds the forgotten user, so this model's rows would no longer line up with its data
+        raise ExploreError(f"run {run_id} ({name}) was trained on data a user asked to forget "
+                           f"({forgotten_at:%Y-%m-%d %H:%M} UTC) and its model still encodes them; retrain it "
+                           "(queue the model again on its experiment) and use the new run")
     if status != "done" or not artifact:
         raise ExploreError(f"run {run_id} ({name}) is {status} and has no fitted model; pick a finished run")
     folder = get_settings().home / artifact

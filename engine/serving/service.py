@@ -29,9 +29,7 @@ from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query
 from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
-from engine.store.db import session_scope
 from engine.store.journal import feedback_journal, items_journal
-from engine.store.tables import RunRow
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
 """How a user was served: a user the model was fitted on, folded in from liked items, from attributes, or with
@@ -98,13 +96,6 @@ class ServedRun:
     def load(cls, run_id: int) -> "ServedRun":
         """Load run `run_id`, its experiment and dataset; an `ExploreError` with the reason when it has no loadable
         model or was trained on data a user asked to forget (its model still encodes them)."""
-        with session_scope() as session:
-            row = session.get(RunRow, int(run_id))
-            forgotten_at = row.forgotten_data_at if row is not None else None
-        if forgotten_at is not None:
-            raise ExploreError(f"run {run_id} was trained on data a user asked to forget "
-                               f"({forgotten_at:%Y-%m-%d %H:%M} UTC) and its model still encodes them; retrain it "
-                               "and serve the new run")
         fitted = load_fitted_run(run_id)
         context = load_context(fitted.experiment_id)
         dataset = get_dataset_info(get_experiment(context.experiment_id).dataset_id)

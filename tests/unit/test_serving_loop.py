@@ -276,3 +276,13 @@ def test_the_known_user_fast_path_builds_the_query_user_query_builds(runs):
         assert list(fast.ids) == list(reference.ids) and list(fast.index) == list(reference.index)
         assert (fast.history != reference.history).nnz == 0
         assert (fast.features != reference.features).nnz == 0
+
+
+def test_the_cli_retrains_with_feedback_and_forgets_a_user_with_one_line_reasons(runs, capsys):
+    from engine.cli.main import main
+
+    assert main(["retrain-with-feedback", "--run", "9999"]) == 2
+    assert "run 9999 does not exist" in capsys.readouterr().err
+    dataset_id = _dataset_of(runs["itemknn"])
+    assert main(["forget-user", "--dataset", str(dataset_id), "--user", "nobody-at-all"]) == 2
+    assert "User 'nobody-at-all' is not in dataset" in capsys.readouterr().err
