@@ -22,7 +22,7 @@ from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_b
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.onboarding.protocol import parse_slice_name
-from engine.protocols.folders import SLICE_KINDS
+from engine.protocols.slices import COLD_KINDS, OVERALL, SLICE_KINDS, WARM, few_shot_k, slice_kind
 from engine.runs.curves import training_curve
 from engine.runs.results import PER_USER_FILE
 from engine.runs.tuning_store import run_trials
@@ -38,9 +38,6 @@ RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id",
 # higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
 LOWER_IS_BETTER = ("rmse", "mae", "popularity")
 
-_SLICE_ORDER = ("overall", "warm", "cold-user", "cold-item", "cold-item-all", "cold-both", "few-shot-user",
-                "few-shot-item", "temporal")
-_FEW_SHOT = re.compile(r"^few-shot-(user|item)-k(\d+)$")
 
 
 class ComparisonError(ValueError):
@@ -200,16 +197,16 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
 
 
 def slice_sort_key(name: str) -> tuple[int, int, str]:
-    """Order slices as a reader expects: overall, warm, cold users, cold items, both, few-shot by k, temporal."""
-    match = _FEW_SHOT.match(name)
-    family = f"few-shot-{match.group(1)}" if match else name
-    rank = _SLICE_ORDER.index(family) if family in _SLICE_ORDER else len(_SLICE_ORDER)
-    return rank, int(match.group(2)) if match else 0, name
+    """Order slices as a reader expects (the order of `SLICE_KINDS`: overall, warm, cold users, cold items, both,
+    few-shot by k, temporal); names no protocol produces last."""
+    kind, shot = slice_kind(name), few_shot_k(name)
+    rank = list(SLICE_KINDS).index(kind.name) if kind is not None else len(SLICE_KINDS)
+    return rank, shot[1] if shot else 0, name
 
 
 def first_cold_slice(names: list[str]) -> int:
     """Position of the first cold-start slice among `names` (0 when there is none): the one a page opens on."""
-    return next((i for i, name in enumerate(names) if name not in ("overall", "warm")), 0)
+    return next((i for i, name in enumerate(names) if name not in (OVERALL.name, WARM.name)), 0)
 
 
 def cold_first(names: list[str]) -> list[str]:
@@ -218,17 +215,10 @@ def cold_first(names: list[str]) -> list[str]:
     return names[start:] + names[:start]
 
 
-def few_shot_k(name: str) -> tuple[str, int] | None:
-    """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
-    match = _FEW_SHOT.match(name)
-    return (match.group(1), int(match.group(2))) if match else None
-
-
 def slice_description(name: str) -> str:
     """What a slice measures (whose held-out rows, ranked among which items), from the protocols' one declaration;
     empty for a slice no protocol declares."""
-    shot = few_shot_k(name)
-    kind = SLICE_KINDS.get(f"few-shot-{shot[0]}-kK" if shot else name)
+    shot, kind = few_shot_k(name), slice_kind(name)
     if kind is None:
         return ""
     return re.sub(r"\bK\b", str(shot[1]), kind.sentence()) if shot else kind.sentence()
@@ -436,7 +426,7 @@ CURVE_SIDES = ("user", "item")
 def _curve_k(slice_name: str, side: str) -> int | None:
     """Where a slice sits on the cold-start curve of `side`: 0 for the fully cold slice, k for few-shot-`side`-kK,
     None for a slice that is not on that curve."""
-    if slice_name == f"cold-{side}":
+    if slice_name == COLD_KINDS[side].name:
         return 0
     shot = few_shot_k(slice_name)
     return shot[1] if shot is not None and shot[0] == side else None

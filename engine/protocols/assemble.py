@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.protocols.slices import (COLD_BOTH, COLD_ITEM, COLD_ITEM_ALL, COLD_USER, OVERALL, TEMPORAL, WARM,
+                                     few_shot_name)
 from engine.protocols.split import EvalSlice, Split
 
 TRUTH_COLUMNS = ("user_id", "item_id", "weight", "rating", "timestamp")
@@ -80,10 +82,10 @@ def split_fingerprint(parts: SplitParts) -> str:
 def primary_slice_name(protocol: str, overall_shots: int | None) -> str:
     """The validation slice a protocol's models early-stop and tune on."""
     if protocol in ("few-shot-user", "few-shot-item") and overall_shots is not None:
-        return f"{protocol}-k{overall_shots}"
-    if protocol in ("warm", "cold-item", "cold-user", "cold-both", "temporal"):
+        return few_shot_name(protocol.removeprefix("few-shot-"), overall_shots)
+    if protocol in (WARM.name, COLD_ITEM.name, COLD_USER.name, COLD_BOTH.name, TEMPORAL.name):
         return protocol
-    return "overall"
+    return OVERALL.name
 
 
 def _cold_items(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_items: pd.Index) -> set[str]:
@@ -106,7 +108,7 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
     known_items = np.asarray(train_items, dtype=object)
     few_shot_items = np.asarray(sorted(rows.loc[few_item, "item_id"].unique()), dtype=object)
     all_items = np.concatenate([known_items, cold_pool, few_shot_items])
-    warm_name = "temporal" if parts.protocol == "temporal" else "warm"
+    warm_name = TEMPORAL.name if parts.protocol == "temporal" else WARM.name
 
     def make(name: str, mask: np.ndarray, candidates: np.ndarray, rule: str, *, users_new: bool, items_new: bool,
              shots: int | None = None) -> EvalSlice:
@@ -122,22 +124,22 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
     if (m := plain & ~new_user & ~new_item).any():
         slices.append(make(warm_name, m, known_items, "training items", users_new=False, items_new=False))
     if (m := plain & new_user & ~new_item).any():
-        slices.append(make("cold-user", m, known_items, "training items", users_new=True, items_new=False))
+        slices.append(make(COLD_USER.name, m, known_items, "training items", users_new=True, items_new=False))
     if (m := plain & ~new_user & new_item).any():
-        slices.append(make("cold-item", m, cold_pool, "cold items", users_new=False, items_new=True))
-        slices.append(make("cold-item-all", m, np.concatenate([known_items, cold_pool]),
+        slices.append(make(COLD_ITEM.name, m, cold_pool, "cold items", users_new=False, items_new=True))
+        slices.append(make(COLD_ITEM_ALL.name, m, np.concatenate([known_items, cold_pool]),
                            "training items and cold items", users_new=False, items_new=True))
     if (m := plain & new_user & new_item).any():
-        slices.append(make("cold-both", m, cold_pool, "cold items", users_new=True, items_new=True))
+        slices.append(make(COLD_BOTH.name, m, cold_pool, "cold items", users_new=True, items_new=True))
     for side, mask in (("user", few_user), ("item", few_item)):
         if not mask.any():
             continue
         candidates = known_items if side == "user" else few_shot_items
         rule = "training items" if side == "user" else "few-shot items of this part"
         for k in parts.shots:
-            slices.append(make(f"few-shot-{side}-k{k}", mask, candidates, rule, users_new=side == "user",
+            slices.append(make(few_shot_name(side, k), mask, candidates, rule, users_new=side == "user",
                                items_new=side == "item", shots=k))
-    slices.append(make("overall", np.ones(len(rows), dtype=bool), all_items,
+    slices.append(make(OVERALL.name, np.ones(len(rows), dtype=bool), all_items,
                        "training items, cold items and few-shot items of this part", users_new=bool(new_user.any()),
                        items_new=bool(new_item.any()), shots=parts.overall_shots if revealed is not None else None))
     return slices
@@ -175,8 +177,8 @@ def split_parts(split: Split) -> SplitParts:
     """The rows behind a `Split` (inverse of `assemble_split`), for storing and exporting it."""
     valid, valid_revealed = _part_rows(split.valid)
     test, test_revealed = _part_rows(split.test)
-    shots = tuple(sorted({s.shots for s in split.valid + split.test if s.shots is not None and s.name != "overall"}))
-    overall = [s.shots for s in split.test + split.valid if s.name == "overall" and s.shots is not None]
+    shots = tuple(sorted({s.shots for s in split.valid + split.test if s.shots is not None and s.name != OVERALL.name}))
+    overall = [s.shots for s in split.test + split.valid if s.name == OVERALL.name and s.shots is not None]
     return SplitParts(protocol=split.protocol, seed=split.seed, params=dict(split.params), train=split.train,
                       valid=valid, test=test, valid_revealed=valid_revealed, test_revealed=test_revealed,
                       cold_users=list(split.cold_users), cold_items=list(split.cold_items), shots=shots,

@@ -8,7 +8,6 @@ same layout in Parquet is how the app stores an experiment's split.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,47 +16,15 @@ import pandas as pd
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts, assemble_split, split_parts
 from engine.protocols.common import ProtocolError
+from engine.protocols.slices import SLICE_KINDS
 from engine.protocols.split import Split
 
 PART_FILES = ("train", "valid", "test")
 REVEALED_FILES = ("valid_revealed", "test_revealed")
 
 
-@dataclass(frozen=True)
-class SliceKind:
-    """What one kind of test slice measures, in words for a reader: whose held-out rows, ranked among which
-    candidates, and (when it is not obvious) why the slice is there. Pages and split.json read this one place."""
-
-    tested: str
-    candidates: str
-    why: str = ""
-
-    def sentence(self) -> str:
-        """One sentence: `<tested>, ranked among <candidates>; <why>` (why only when there is one)."""
-        return f"{self.tested}, ranked among {self.candidates}" + (f"; {self.why}" if self.why else "")
-
-
-SLICE_KINDS = {
-    "warm": SliceKind("known users' held-out interactions with known items", "all training items",
-                      "the classic setting, no cold start"),
-    "temporal": SliceKind("known users' interactions with known items after the time cut", "all training items"),
-    "cold-user": SliceKind("held-out interactions of new users (no training rows)", "all training items",
-                           "the model sees their attributes only"),
-    "cold-item": SliceKind("known users' held-out interactions with new items (no training rows)",
-                           "the new items only (every item of valid and test without training or revealed rows)",
-                           "a new item only competes with other new items, as in the ColdRec protocol"),
-    "cold-item-all": SliceKind("the same interactions as cold-item", "all training items plus the new items",
-                               "much harder and closer to what a user sees: a new item must outrank every "
-                               "established one, so scores are far lower than on cold-item"),
-    "cold-both": SliceKind("new users' held-out interactions with new items", "the new items only"),
-    "few-shot-user-kK": SliceKind("held-out interactions of new users who revealed K of their interactions (the "
-                                  "earliest) to the model", "all training items"),
-    "few-shot-item-kK": SliceKind("held-out interactions with new items that revealed K of their interactions (the "
-                                  "earliest)", "the few-shot items of the same part (valid or test)"),
-    "overall": SliceKind("every held-out interaction", "training items, new items and few-shot items together"),
-}
-"""Every slice kind the protocols produce (few-shot slices once, for any K)."""
 CANDIDATE_RULES = {name: kind.candidates for name, kind in SLICE_KINDS.items()}
+"""What `split.json` records about each slice kind's candidates."""
 
 
 def _export_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -237,3 +237,15 @@ def test_reference_protocol_on_movielens_keeps_ratings_of_four_and_above(ml100k_
     assert (every_row["rating"] >= 4).all()
     warm_rows = every_row.loc[~every_row["item_id"].isin(split.cold_items)]
     assert np.isclose(len(split.train) / len(warm_rows), 0.8, atol=0.02), "warm records split 80/10/10"
+
+
+@pytest.mark.parametrize("protocol", ALL_PROTOCOLS)
+def test_every_slice_a_protocol_builds_is_a_declared_kind(dataset, protocol):
+    from engine.protocols.slices import few_shot_k, slice_kind
+
+    split = make_split(dataset, protocol, seed=1)
+    for evaluation_slice in split.valid + split.test:
+        kind = slice_kind(evaluation_slice.name)
+        assert kind is not None, f"{protocol} builds slice {evaluation_slice.name!r}, which no SliceKind declares"
+        shot = few_shot_k(evaluation_slice.name)
+        assert (shot is not None) == (evaluation_slice.shots is not None and evaluation_slice.name != "overall")
