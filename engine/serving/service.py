@@ -85,6 +85,9 @@ class ServedRun:
             known = set(training)
             cold = [i for i in context.dataset.items["item_id"].astype(str) if i not in known]
         self.catalogue: tuple[str, ...] = tuple(training + cold)
+        # membership sets, replaced (not mutated) when an item is added, so readers never see one half-updated
+        self._training_items: frozenset[str] = frozenset(training)
+        self._in_catalogue: frozenset[str] = frozenset(self.catalogue)
         items = context.dataset.items
         self.item_table = (items.assign(item_id=items["item_id"].astype(str)) if items is not None
                            else pd.DataFrame({"item_id": list(self.catalogue)}))
@@ -153,7 +156,7 @@ class ServedRun:
                                                       ratings=self.context.data.ratings is not None)
         if reason is not None:
             raise ServingError(422, f"{reason}; this run cannot serve new users as asked")
-        unknown = sorted(set(liked) - set(self.context.data.item_ids))
+        unknown = sorted(item for item in set(liked) if item not in self._training_items)
         if unknown:
             raise ServingError(422, f"liked: {_shown(unknown)} are not training items of run {self.fitted.run_id}; "
                                     "a new user is folded in from items the model was trained on")
@@ -264,7 +267,7 @@ class ServedRun:
         if reason is not None:
             raise ServingError(422, f"{reason}; this run cannot make new items recommendable")
         with self._lock:
-            if item_id in set(self.catalogue) or item_id in set(self.item_table["item_id"]):
+            if item_id in self._in_catalogue or item_id in set(self.item_table["item_id"]):
                 raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
             row = self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
             self.items_journal.append({"item_id": item_id, "attributes": attributes,
@@ -283,13 +286,14 @@ class ServedRun:
         self.item_table = pd.concat([self.item_table, entry], ignore_index=True)
         self.context.explainer.labels.update(item_labels(entry))
         self.catalogue = (*self.catalogue, item_id)
+        self._in_catalogue = self._in_catalogue | {item_id}
 
     def similar_items(self, item_id: str, k: int) -> RankedItems:
         """What the model recommends to someone who liked only `item_id`: its item-to-item view."""
-        if item_id not in set(self.catalogue):
+        if item_id not in self._in_catalogue:
             raise ServingError(404, f"item {item_id!r} is not in the catalogue of run {self.fitted.run_id}; "
                                     "check the id (GET /health names the dataset)")
-        if item_id not in set(self.context.data.item_ids):
+        if item_id not in self._training_items:
             raise ServingError(422, f"item {item_id!r} has no training interactions, so no liked-item evidence "
                                     "links it to others; ask POST /items/audience with its attributes instead")
         if not self.capabilities.user_fold_in:
@@ -312,7 +316,7 @@ class ServedRun:
     def record_feedback(self, record: dict[str, Any]) -> None:
         """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue."""
         self.refuse_forgotten(record["user_id"])
-        if record["item_id"] not in set(self.catalogue):
+        if record["item_id"] not in self._in_catalogue:
             raise ServingError(404, f"item_id {record['item_id']!r} is not in the catalogue; feedback must name an "
                                     "item the run serves (POST /items adds one)")
         self.feedback_journal.append(record)
