@@ -41,9 +41,13 @@ def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
 
     `log_q` (log sampling probability of each in-batch item) corrects the popularity bias of in-batch negatives.
     """
-    logits = user_vectors @ item_vectors.T / temperature
+    # temperature and correction are folded into the factors (one more column for log Q): the same logits without
+    # extra passes over the (B, B) matrix, which cost as much as the product itself
+    users, items = user_vectors / temperature, item_vectors
     if log_q is not None:
-        logits = logits - log_q.unsqueeze(0)
+        users = torch.cat([users, users.new_ones(len(users), 1)], dim=1)
+        items = torch.cat([items, -log_q.to(items.dtype).unsqueeze(1)], dim=1)
+    logits = users @ items.T
     labels = torch.arange(len(logits), device=logits.device)
     return F.cross_entropy(logits, labels)
 
