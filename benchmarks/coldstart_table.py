@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_cases import (ProtocolCase, best_of, ci_verdict, per_user_series,  # noqa: E402
-                                       protocol_cases)
+                                       protocol_cases, table_arguments, table_seeds)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.metrics.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
@@ -35,7 +35,6 @@ from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runs.runner import fit_and_evaluate  # noqa: E402
 from benchmarks.tuned_store import record_tuning, tuned_params  # noqa: E402
 from engine.runs.tuning import tune_model  # noqa: E402
-from tests.shared_data import ML100K  # noqa: E402
 
 COLD_START = ["dropoutnet", "heater", "aldi", "metaemb", "item2vec", "sasrec"]
 BASELINES = ["random", "mostpop", "segmentpop", "itemknn", "ease", "als", "bpr", "content", "mapper", "hybridmf"]
@@ -46,17 +45,12 @@ TARGETS = {"cold-item": 0.18, "cold-user": 0.412}
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ML100K),
-                        help="canonical dataset folder (default ../shared/data/ml-100k)")
-    parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
-    parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="protocols, comma-separated")
+    parser = table_arguments(__doc__, PROTOCOLS)
     parser.add_argument("--models", default=",".join(COLD_START), help="cold-start models, comma-separated")
     parser.add_argument("--baselines", default=",".join(BASELINES), help="model-zoo-I baselines, comma-separated")
     parser.add_argument("--budget", type=int, default=0,
                         help="tune each model with this many trials on valid first (0 = use recorded parameters)")
     parser.add_argument("--record", action="store_true", help="with --budget: store the tuned parameters")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
 
 
@@ -73,8 +67,7 @@ def _parameters(args: argparse.Namespace, case: ProtocolCase, name: str, protoco
 
 def main() -> None:
     args = _arguments()
-    torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = table_seeds(args)
     protocols = args.protocols.split(",")
     known = set(model_names())
     cold_start = [m for m in args.models.split(",") if m in known]

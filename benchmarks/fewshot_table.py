@@ -23,14 +23,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.protocol_cases import best_of, ci_verdict, per_user_series, protocol_cases  # noqa: E402
+from benchmarks.protocol_cases import (best_of, ci_verdict, per_user_series,  # noqa: E402
+                                       protocol_cases, table_arguments, table_seeds)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
 from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runs.tuning import tune_model  # noqa: E402
-from tests.shared_data import ML100K  # noqa: E402
 
 BASELINES = ["mostpop", "segmentpop", "itemknn", "userknn", "ease", "als", "bpr", "content", "mapper"]
 """Model zoo I models that use revealed interactions (fold-in) or attributes for a new user or item."""
@@ -41,27 +41,21 @@ METRIC = "ndcg@20"
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ML100K),
-                        help="canonical dataset folder (default ../shared/data/ml-100k)")
-    parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
-    parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="few-shot protocols, comma-separated")
+    parser = table_arguments(__doc__, PROTOCOLS, "few-shot protocols, comma-separated")
     parser.add_argument("--models", default=",".join(SPECIALISTS), help="cold-start / deep models, comma-separated")
     parser.add_argument("--baselines", default=",".join(BASELINES), help="model-zoo-I baselines, comma-separated")
     parser.add_argument("--budget", type=int, default=4, help="tuning trials per model, protocol and seed")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
 
 
 def main() -> None:
     args = _arguments()
-    torch.set_num_threads(args.threads)
     known = set(model_names())
     specialists = [m for m in args.models.split(",") if m in known]
     baselines = [m for m in args.baselines.split(",") if m in known]
     dataset = read_canonical_folder(args.data)
     features = dataset_features(dataset)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = table_seeds(args)
     for protocol in args.protocols.split(","):
         # (model, slice) -> per-user NDCG@20 series, indexed "seed:user" so seeds pool into one paired comparison
         per_user: dict[tuple[str, str], list[pd.Series]] = {}

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,14 +35,13 @@ os.environ["COLDSTART_EXTRA_MODELS"] = ",".join(
     m for m in [*os.environ.get("COLDSTART_EXTRA_MODELS", "").split(","), "benchmarks.library_models"] if m.strip())
 
 from benchmarks.library_models import INSTALL_HINT, THREADS_ENV, missing_libraries  # noqa: E402
-from benchmarks.protocol_cases import protocol_cases  # noqa: E402
+from benchmarks.protocol_cases import protocol_cases, table_arguments, table_seeds  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
 from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
-from tests.shared_data import ML100K  # noqa: E402
 
 METRIC = "ndcg@20"
 PROTOCOLS = ["cold-item", "cold-user", "warm"]
@@ -79,16 +77,11 @@ class Scored:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ML100K),
-                        help="canonical dataset folder (default ../shared/data/ml-100k)")
-    parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
+    parser = table_arguments(__doc__, PROTOCOLS,
+                             threads_help="CPU threads for torch and for the libraries alike (1 on a busy machine)")
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="tuning trials per model, protocol, seed")
-    parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="protocols, comma-separated")
     parser.add_argument("--pairs", default=",".join(PAIRS),
                         help=f"pairs by library model, comma-separated (default all: {', '.join(PAIRS)})")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="CPU threads for torch and for the libraries alike (1 on a busy machine)")
     return parser.parse_args()
 
 
@@ -127,9 +120,8 @@ def main() -> None:
         print(f"library parity skipped: {', '.join(missing)} not installed. These benchmark-only libraries are listed "
               f"in requirements-bench.txt: {INSTALL_HINT}")
         return
-    torch.set_num_threads(args.threads)
     os.environ[THREADS_ENV] = str(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = table_seeds(args)
     protocols = [p for p in args.protocols.split(",") if any(p in pair.protocols for pair in pairs)]
     dataset = read_canonical_folder(args.data)
     dataset_key = Path(args.data).name

@@ -6,10 +6,12 @@ slice and score on its test part; this is that shared setup, so each table index
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+import torch
 
 from engine.core.data import TrainData
 from engine.core.features import FeatureMatrix
@@ -18,6 +20,7 @@ from engine.data.indexing import build_train_data, dataset_features
 from engine.metrics.evaluation import SliceValidator, make_validator
 from engine.protocols import make_split
 from engine.protocols.split import EvalSlice, Split
+from tests.shared_data import ML100K
 
 
 @dataclass
@@ -68,3 +71,20 @@ def best_of(group: Sequence[str], means: dict[str, float]) -> str | None:
 def ci_verdict(low: float, high: float) -> str:
     """How a challenger stands against a champion, read from the paired CI of their difference."""
     return "beats" if low > 0 else ("loses to" if high < 0 else "does not separate from")
+
+
+def table_arguments(doc: str, protocols: Sequence[str], protocols_help: str = "protocols, comma-separated",
+                    threads_help: str = "torch CPU threads") -> argparse.ArgumentParser:
+    """The options every ml-100k table takes (--data, --seeds, --protocols, --threads); each table adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--data", default=str(ML100K), help="canonical dataset folder (default ../shared/data/ml-100k)")
+    parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
+    parser.add_argument("--protocols", default=",".join(protocols), help=protocols_help)
+    parser.add_argument("--threads", type=int, default=2, help=threads_help)
+    return parser
+
+
+def table_seeds(args: argparse.Namespace) -> list[int]:
+    """Set the torch threads the table asked for and return its split seeds."""
+    torch.set_num_threads(args.threads)
+    return [int(s) for s in args.seeds.split(",")]

@@ -19,19 +19,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from benchmarks.protocol_cases import protocol_cases  # noqa: E402
+from benchmarks.protocol_cases import protocol_cases, table_arguments, table_seeds  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
 from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from benchmarks.tuned_store import record_tuning  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
-from tests.shared_data import ML100K  # noqa: E402
 
 ZOO_ONE = ["random", "mostpop", "segmentpop", "itemknn", "userknn", "rp3beta", "ease", "als", "bpr", "svdpp",
            "content", "mapper", "hybridmf"]
@@ -49,15 +47,10 @@ LIBRARY_COUNTERPARTS = {
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=str(ML100K),
-                        help="canonical dataset folder (default ../shared/data/ml-100k)")
-    parser.add_argument("--seeds", default="1,2,3", help="split seeds, comma-separated")
+    parser = table_arguments(__doc__, PROTOCOLS)
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="tuning trials per model, protocol, seed")
     parser.add_argument("--models", default=",".join(ZOO_ONE), help="registry keys, comma-separated")
-    parser.add_argument("--protocols", default=",".join(PROTOCOLS), help="protocols, comma-separated")
     parser.add_argument("--record", action="store_true", help="store tuned parameters in benchmarks/tuned/")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     return parser.parse_args()
 
 
@@ -69,8 +62,7 @@ def _cell(values: list[float]) -> str:
 
 def main() -> None:
     args = _arguments()
-    torch.set_num_threads(args.threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = table_seeds(args)
     protocols = args.protocols.split(",")
     known = set(model_names())
     missing = [m for m in args.models.split(",") if m not in known]
