@@ -53,7 +53,8 @@ def model_label(name: str) -> str:
 
 
 def how_set(run: RunRow) -> str:
-    """How a run's hyper-parameters were set: 'tuned (16 trials)', 'to be tuned (16 trials)' while it waits,
+    """How a run's hyper-parameters were set: 'tuned (16 trials)' (', defaults kept' when no trial beat them beyond
+    the validation noise), 'to be tuned (16 trials)' while it waits,
     'defaults', or 'set by hand'. Said on every leaderboard row, so a tuned model is never compared unawares with
     an untuned one."""
     try:
@@ -65,7 +66,10 @@ def how_set(run: RunRow) -> str:
     if run.tuning:
         recorded = RunResults.from_json(run.results)
         done = recorded.tuning if recorded is not None else None
-        return f"tuned ({_trials(done.n_trials)})" if done else f"to be tuned ({_trials(run.tuning.get('trials'))})"
+        if done is None:
+            return f"to be tuned ({_trials(run.tuning.get('trials'))})"
+        kept = ", defaults kept" if getattr(done, "note", None) else ""  # no trial beat them beyond the noise
+        return f"tuned ({_trials(done.n_trials)}{kept})"
     defaults = model.Config().model_dump(mode="json")
     return "defaults" if all(defaults.get(k) == v for k, v in (run.params or {}).items()) else "set by hand"
 

@@ -223,8 +223,10 @@ def tuning_summary(tuning: TuningRecord) -> str:
     dropped = ", ".join(f"{states.count(state)} {state}" for state in ("pruned", "failed") if state in states)
     settings = ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                          for key, value in tuning.best_params.items())
+    note = getattr(tuning, "note", None)  # an extra key of the record, present when the defaults were kept
     return (f"{len(states)} trials" + (f" ({dropped})" if dropped else "")
-            + f", best {tuning.metric} {tuning.best_score:.4f}" + (f" with {settings}" if settings else ""))
+            + f", best {tuning.metric} {tuning.best_score:.4f}" + (f" with {settings}" if settings else "")
+            + (f"; {note}" if note else ""))
 
 
 # -- split -------------------------------------------------------------------------------------------------------

@@ -264,6 +264,15 @@ class SliceValidator:
         mean = result.metric(chosen.name, self.metric_name).mean
         return float("nan") if mean is None else mean
 
+    def per_user(self, model: Recommender) -> pd.Series:
+        """The metric of each validation user (indexed by user id), for paired comparisons of two settings."""
+        chosen = self.slice_for(model)
+        if chosen is None:
+            return pd.Series(dtype=float)
+        result = evaluate(model, self.train_data, [chosen], (self.k,), seed=self.seed, n_bootstrap=0, beyond=False)
+        rows = result.per_user.loc[result.per_user["slice"] == chosen.name]
+        return pd.Series(rows[self.metric_name].to_numpy(float), index=rows["user_id"].to_numpy())
+
 
 def make_validator(train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> SliceValidator:
     """A `Validator` (engine.core.model) on the protocol's validation slice, for early stopping and tuning."""

@@ -109,12 +109,15 @@ class TuningResult:
     trials: list[Trial] = field(default_factory=list)
     best_model: Recommender | None = None
     """The fitted model of the best trial, so callers need not refit it (not recorded)."""
+    note: str | None = None
+    """Why the chosen settings are not the highest-scoring trial's (the defaults kept within the noise)."""
 
     def to_json(self) -> dict[str, Any]:
         """The `tuning` entry of a model in results.json."""
-        return {"budget": self.budget.to_json(), "metric": self.metric, "best_params": self.best_params,
-                "best_score": round(self.best_score, 6), "n_trials": len(self.trials),
-                "trials": [trial.to_json() for trial in self.trials]}
+        entry = {"budget": self.budget.to_json(), "metric": self.metric, "best_params": self.best_params,
+                 "best_score": round(self.best_score, 6), "n_trials": len(self.trials),
+                 "trials": [trial.to_json() for trial in self.trials]}
+        return entry | ({"note": self.note} if self.note else {})
 
 
 class _PruningValidator:
@@ -202,6 +205,8 @@ def tune_model(name: str, train_data: TrainData, validator: Validator, *,
             trial.set_user_attr("fit_seconds", time.perf_counter() - fit_started)
         if score > outcome["score"]:  # strict, so the earliest (the defaults first) wins a tie; NaN never wins
             outcome.update(model=model, score=score)
+        if trial.number == 0 and params == _known_settings(space, defaults):
+            outcome["defaults"] = (model, score)
         return score
 
     def after_trial(study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> None:
@@ -231,8 +236,34 @@ def tune_model(name: str, train_data: TrainData, validator: Validator, *,
         errors = "; ".join(sorted({t.error or f"trial {t.number} {t.state}" for t in trials}))
         raise TuningError(f"tuning {name!r}: no configuration could be fitted and validated ({errors})")
     best = next(t for t in trials if t.state == "complete" and t.score == outcome["score"])
-    return TuningResult(name, getattr(validator, "metric_name", "score"), best.params, best.score, budget, trials,
-                        outcome["model"])
+    metric = getattr(validator, "metric_name", "score")
+    note = _defaults_within_noise(validator, outcome, best)
+    if note is not None:
+        if context.progress is not None:
+            context.progress.log(note)
+        defaults_trial = trials[0] if trials[0].number == 0 else next(t for t in trials if t.number == 0)
+        return TuningResult(name, metric, defaults_trial.params, defaults_trial.score, budget, trials,
+                            outcome["defaults"][0], note)
+    return TuningResult(name, metric, best.params, best.score, budget, trials, outcome["model"])
+
+
+def _defaults_within_noise(validator: Validator, outcome: dict[str, Any], best: Trial) -> str | None:
+    """Why the defaults are kept, or None: when the best trial beats them by less than one standard error of the
+    paired per-user difference on the validation slice (the one-standard-error rule, Breiman et al. 1984): the best
+    of many trials on a few hundred validation users wins partly by luck, and the defaults, chosen across unlike
+    data, generalise better than settings fitted to that luck."""
+    defaults = outcome.get("defaults")
+    per_user = getattr(validator, "per_user", None)
+    if defaults is None or per_user is None or best.number == 0 or outcome["model"] is defaults[0]:
+        return None
+    difference = (per_user(outcome["model"]) - per_user(defaults[0])).dropna()
+    if len(difference) < 2:
+        return None
+    gain, standard_error = float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
+    if gain > standard_error:
+        return None
+    return (f"defaults kept: the best trial (#{best.number + 1}, {best.score:.4f}) beat them by {gain:+.4f}, within "
+            f"one standard error ({standard_error:.4f}) over {len(difference)} validation users")
 
 
 def _report(progress: ProgressReporter | None, trial: Trial, done: int, budget: TuningBudget, elapsed: float) -> None:

@@ -135,3 +135,34 @@ def test_changing_the_test_rows_cannot_change_the_chosen_settings() -> None:
         return [(tuple(sorted(t.params.items())), t.score) for t in result.trials]
 
     assert chosen(split) == chosen(scrambled)
+
+
+class PerUserValidator(RecordingValidator):
+    """Per-user scores: every one of 200 users gains `gain` per order of magnitude closer to l2 = 500, plus noise of
+    standard deviation `noise` drawn per user and setting (seeded) and centred, so the mean is exactly `gain` times
+    RecordingValidator's closeness while the paired differences spread with the noise."""
+
+    def __init__(self, gain: float, noise: float) -> None:
+        super().__init__()
+        self.gain, self.noise = gain, noise
+
+    def per_user(self, model: Recommender) -> "pd.Series":
+        import pandas as pd
+
+        closeness = super().__call__(model)
+        noise = np.random.default_rng(int(model.config.l2 * 1e6) % 2**32).normal(0.0, self.noise, 200)
+        return pd.Series(self.gain * closeness + noise - noise.mean(), index=range(200))
+
+    def __call__(self, model: Recommender) -> float:
+        return float(self.per_user(model).mean())
+
+
+def test_the_defaults_are_kept_when_the_best_trial_beats_them_within_one_standard_error() -> None:
+    noisy = tune_model("ease", tiny_world().data, PerUserValidator(gain=0.001, noise=1.0), budget=8, seed=0)
+    assert noisy.best_params == {"l2": EASERecommender.Config().l2} and noisy.best_model.config.l2 == 200.0
+    assert noisy.best_score == noisy.trials[0].score < max(t.score for t in noisy.trials)
+    assert noisy.note.startswith("defaults kept: the best trial (#") and "within one standard error" in noisy.note
+    assert noisy.to_json()["note"] == noisy.note
+    clear = tune_model("ease", tiny_world().data, PerUserValidator(gain=1.0, noise=0.01), budget=8, seed=0)
+    assert clear.note is None and "note" not in clear.to_json()
+    assert clear.best_score == max(t.score for t in clear.trials) and clear.best_params["l2"] != 200.0

@@ -41,7 +41,8 @@ def test_evaluate_tunes_every_model_with_the_same_budget_and_records_each_trial(
     assert len(content["trials"]) == 4 and [t["number"] for t in content["trials"]] == [0, 1, 2, 3]
     assert len(mostpop["trials"]) == 4  # the same budget, whatever the model
     best = max(t["score"] for t in content["trials"] if t["state"] == "complete")
-    assert content["best_score"] == best
+    # the best trial, unless it beat the defaults (trial 0) within the noise, which the note then says
+    assert content["best_score"] == (content["trials"][0]["score"] if "note" in content else best)
     assert results["models"]["content"]["params"] == {**results["models"]["content"]["params"], **content["best_params"]}
     assert any(line.startswith("tuned content: 4 trials") and "best ndcg@20" in line for line in err.splitlines())
     with session_scope() as session:
@@ -57,7 +58,8 @@ def test_a_later_tuning_on_the_same_dataset_and_protocol_starts_from_the_best_kn
                                                                                     coldstart_home, capsys):
     code, first, _ = _evaluate(capsys, data_dir, tmp_path / "first.json", "--tune", "4")
     assert code == 0
-    best = first["models"]["content"]["tuning"]["best_params"]
+    tuning = first["models"]["content"]["tuning"]
+    best = max((t for t in tuning["trials"] if t["state"] == "complete"), key=lambda t: t["score"])["params"]
     code, second, err = _evaluate(capsys, data_dir, tmp_path / "second.json", "--tune", "2")
     assert code == 0, err
     trials = second["models"]["content"]["tuning"]["trials"]
