@@ -59,6 +59,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--protocols", default="cold-item,cold-user,warm")
     parser.add_argument("--budget", type=int, default=DEFAULT_TRIALS, help="tuning trials per model and seed")
     parser.add_argument("--models", help="our models, comma-separated (default: a set per protocol)")
+    parser.add_argument("--libraries", help="library models to run here, comma-separated; 'none' for the published "
+                                            "figures alone (default: a set per protocol)")
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args()
 
@@ -72,7 +74,9 @@ def main() -> None:
     features = dataset_features(dataset)
     for protocol in args.protocols.split(","):
         ours = args.models.split(",") if args.models else OURS[protocol]
-        libraries = [name for name in LIBRARIES[protocol] if not missing_libraries([name])]
+        wanted = LIBRARIES[protocol] if args.libraries is None else \
+            [name for name in args.libraries.split(",") if name and name != "none"]
+        libraries = [name for name in wanted if not missing_libraries([name])]
         per_user: dict[str, list[pd.Series]] = {}
         means: dict[str, list[float]] = {}
         for seed in seeds:
