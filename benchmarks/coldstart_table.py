@@ -27,9 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_cases import (ProtocolCase, best_of, ci_verdict, per_user_series,  # noqa: E402
-                                       protocol_cases, table_arguments, table_seeds)
+                                       servable_cases, table_arguments, table_seeds)
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from engine.metrics.evaluation import reason_not_served  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from engine.runs.runner import fit_and_evaluate  # noqa: E402
@@ -77,22 +76,17 @@ def main() -> None:
     per_user: dict[tuple[str, str, str], list[pd.Series]] = {}
     not_applicable: dict[tuple[str, str], str] = {}
     for protocol in protocols:
-        for case in protocol_cases(dataset, protocol, seeds, METRIC):
+        for case, name in servable_cases(dataset, protocol, seeds, METRIC, baselines + cold_start, not_applicable):
             seed = case.seed
-            for name in baselines + cold_start:
-                reason = reason_not_served(get_model_class(name), case.train, case.test_slice)
-                if reason is not None:
-                    not_applicable[(name, protocol)] = reason
-                    continue
-                params = _parameters(args, case, name, protocol)
-                run = fit_and_evaluate(dataset, case.split, name, params, seed, ks=(20,), device="auto")
-                served = dict(run.results.served())
-                for slice_name in {protocol, "warm"} & set(served):
-                    per_user.setdefault((name, protocol, slice_name), []).append(
-                        per_user_series(run.per_user, slice_name, seed, METRIC))
-                score = run.results.metric(protocol, METRIC).mean
-                print(f"[{protocol} seed {seed}] {name:<10} test {score:.4f} fit {run.fit_seconds:.1f}s "
-                      f"params {params}", file=sys.stderr, flush=True)
+            params = _parameters(args, case, name, protocol)
+            run = fit_and_evaluate(dataset, case.split, name, params, seed, ks=(20,), device="auto")
+            served = dict(run.results.served())
+            for slice_name in {protocol, "warm"} & set(served):
+                per_user.setdefault((name, protocol, slice_name), []).append(
+                    per_user_series(run.per_user, slice_name, seed, METRIC))
+            score = run.results.metric(protocol, METRIC).mean
+            print(f"[{protocol} seed {seed}] {name:<10} test {score:.4f} fit {run.fit_seconds:.1f}s "
+                  f"params {params}", file=sys.stderr, flush=True)
 
     means = {key: float(pd.concat(series).mean()) for key, series in per_user.items()}
     print(f"\nNDCG@20 on {Path(args.data).name}, seeds {args.seeds}, "

@@ -35,10 +35,10 @@ os.environ["COLDSTART_EXTRA_MODELS"] = ",".join(
     m for m in [*os.environ.get("COLDSTART_EXTRA_MODELS", "").split(","), "benchmarks.library_models"] if m.strip())
 
 from benchmarks.library_models import INSTALL_HINT, THREADS_ENV, missing_libraries  # noqa: E402
-from benchmarks.protocol_cases import protocol_cases, table_arguments, table_seeds  # noqa: E402
+from benchmarks.protocol_cases import servable_cases, table_arguments, table_seeds  # noqa: E402
 from engine.data.canonical import read_canonical_folder  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
-from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate  # noqa: E402
 from engine.metrics.statistics import paired_comparison  # noqa: E402
 from engine.models.registry import get_model_class  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
@@ -131,17 +131,12 @@ def main() -> None:
     for protocol in protocols:
         models = list(dict.fromkeys(name for pair in pairs if protocol in pair.protocols
                                     for name in (pair.ours, pair.library)))
-        for case in protocol_cases(dataset, protocol, seeds, METRIC, features):
-            seed, train, validator, test_slice = case.seed, case.train, case.validator, case.test_slice
-            for name in models:
-                reason = reason_not_served(get_model_class(name), train, test_slice)
-                if reason is not None:
-                    not_applicable[(name, protocol)] = reason
-                    continue
-                result = _score(name, train, validator, test_slice, args.budget, seed)
-                scored[(name, protocol, seed)] = result
-                print(f"[{protocol} seed {seed}] {name:<17} valid {result.valid:.4f} test {result.test_mean:.4f} "
-                      f"tuning {result.seconds:.0f} s params {result.params}", file=sys.stderr, flush=True)
+        for case, name in servable_cases(dataset, protocol, seeds, METRIC, models, not_applicable, features):
+            seed = case.seed
+            result = _score(name, case.train, case.validator, case.test_slice, args.budget, seed)
+            scored[(name, protocol, seed)] = result
+            print(f"[{protocol} seed {seed}] {name:<17} valid {result.valid:.4f} test {result.test_mean:.4f} "
+                  f"tuning {result.seconds:.0f} s params {result.params}", file=sys.stderr, flush=True)
 
     print(f"\n{METRIC.upper()} on {dataset_key}: ours vs library, tuned on valid (budget {args.budget} trials per "
           f"model, protocol and seed), seeds {args.seeds}, {args.threads} thread(s) each")

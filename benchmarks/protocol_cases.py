@@ -17,7 +17,8 @@ from engine.core.data import TrainData
 from engine.core.features import FeatureMatrix
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data, dataset_features
-from engine.metrics.evaluation import SliceValidator, make_validator
+from engine.metrics.evaluation import SliceValidator, make_validator, reason_not_served
+from engine.models.registry import get_model_class
 from engine.protocols import make_split
 from engine.protocols.split import EvalSlice, Split
 from tests.shared_data import ML100K
@@ -71,6 +72,21 @@ def best_of(group: Sequence[str], means: dict[str, float]) -> str | None:
 def ci_verdict(low: float, high: float) -> str:
     """How a challenger stands against a champion, read from the paired CI of their difference."""
     return "beats" if low > 0 else ("loses to" if high < 0 else "does not separate from")
+
+
+def servable_cases(dataset: Dataset, protocol: str, seeds: Sequence[int], metric: str, models: Sequence[str],
+                   not_applicable: dict[tuple[str, str], str],
+                   features: tuple[FeatureMatrix | None, FeatureMatrix | None] | None = None
+                   ) -> Iterator[tuple[ProtocolCase, str]]:
+    """(case, model) for each seed's case of `protocol` and each of `models` that can serve its test slice; a model
+    that cannot is recorded in `not_applicable[(model, protocol)]` with its reason, as the tables print it."""
+    for case in protocol_cases(dataset, protocol, seeds, metric, features):
+        for name in models:
+            reason = reason_not_served(get_model_class(name), case.train, case.test_slice)
+            if reason is not None:
+                not_applicable[(name, protocol)] = reason
+                continue
+            yield case, name
 
 
 def table_arguments(doc: str, protocols: Sequence[str], protocols_help: str = "protocols, comma-separated",

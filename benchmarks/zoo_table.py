@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data.canonical import read_canonical_folder  # noqa: E402
-from benchmarks.protocol_cases import protocol_cases, table_arguments, table_seeds  # noqa: E402
+from benchmarks.protocol_cases import servable_cases, table_arguments, table_seeds  # noqa: E402
 from engine.data.indexing import dataset_features  # noqa: E402
-from engine.metrics.evaluation import evaluate, reason_not_served  # noqa: E402
+from engine.metrics.evaluation import evaluate  # noqa: E402
 from engine.models.registry import get_model_class, model_names  # noqa: E402
 from benchmarks.tuned_store import record_tuning  # noqa: E402
 from engine.runs.tuning import DEFAULT_TRIALS as DEFAULT_BUDGET, tune_model  # noqa: E402
@@ -74,24 +74,19 @@ def main() -> None:
     not_applicable: dict[tuple[str, str], str] = {}
     fit_seconds: dict[str, list[float]] = {}
     for protocol in protocols:
-        for case in protocol_cases(dataset, protocol, seeds, METRIC, features):
+        for case, name in servable_cases(dataset, protocol, seeds, METRIC, models, not_applicable, features):
             seed, train, validator, test_slice = case.seed, case.train, case.validator, case.test_slice
-            for name in models:
-                reason = reason_not_served(get_model_class(name), train, test_slice)
-                if reason is not None:
-                    not_applicable[(name, protocol)] = reason
-                    continue
-                started = time.perf_counter()
-                tuning = tune_model(name, train, validator, budget=args.budget, seed=seed)
-                fit_seconds.setdefault(name, []).append(time.perf_counter() - started)
-                evaluation = evaluate(tuning.best_model, train, [test_slice], (20,), seed=seed, n_bootstrap=0,
-                                      beyond=False)
-                score = evaluation.metric(protocol, METRIC).mean
-                results.setdefault((name, protocol), []).append(score)
-                if args.record:
-                    record_tuning(tuning, dataset_key, protocol, seed)
-                print(f"[{protocol} seed {seed}] {name:<10} valid {tuning.best_score:.4f} test {score:.4f} "
-                      f"params {tuning.best_params}", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            tuning = tune_model(name, train, validator, budget=args.budget, seed=seed)
+            fit_seconds.setdefault(name, []).append(time.perf_counter() - started)
+            evaluation = evaluate(tuning.best_model, train, [test_slice], (20,), seed=seed, n_bootstrap=0,
+                                  beyond=False)
+            score = evaluation.metric(protocol, METRIC).mean
+            results.setdefault((name, protocol), []).append(score)
+            if args.record:
+                record_tuning(tuning, dataset_key, protocol, seed)
+            print(f"[{protocol} seed {seed}] {name:<10} valid {tuning.best_score:.4f} test {score:.4f} "
+                  f"params {tuning.best_params}", file=sys.stderr, flush=True)
 
     print(f"\nNDCG@20 on {dataset_key}, mean ±std over seeds {args.seeds}, tuned on valid "
           f"(budget {args.budget} trials per model, protocol and seed)\n")
