@@ -20,6 +20,7 @@ from engine.core.data import TrainData
 from engine.core.features import FeatureMatrix
 from engine.core.model import FitContext
 from engine.training.feature_modules import FeatureBag, FeatureTable, SparseRows
+from engine.training.fold_in import known_or_new_vectors
 from engine.training.loop import GradientConfig
 from engine.training.recommender import TorchRecommender
 
@@ -95,14 +96,7 @@ def history_mean(history: sp.csr_matrix, factors: torch.Tensor) -> torch.Tensor:
 def query_factors(index: np.ndarray, history: sp.csr_matrix, known: torch.Tensor,
                   other_side: torch.Tensor) -> torch.Tensor:
     """Preference inputs for a query: the backbone row of known entities, the history mean for new ones."""
-    out = torch.zeros(len(index), known.shape[1], dtype=known.dtype, device=known.device)
-    index_t = torch.as_tensor(index, dtype=torch.int64, device=known.device)
-    is_known = index_t >= 0
-    out[is_known] = known[index_t[is_known]]
-    new_rows = np.flatnonzero(index < 0)
-    if len(new_rows):
-        out[torch.as_tensor(new_rows, device=known.device)] = history_mean(history[new_rows], other_side)
-    return out
+    return known_or_new_vectors(index, history, known, lambda revealed: history_mean(revealed, other_side))
 
 
 def query_rows(features: sp.csr_matrix | None, n_rows: int, device: torch.device | str) -> SparseRows | None:

@@ -9,7 +9,6 @@ are folded in by solving for their vector with the other side fixed, like implic
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +19,7 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, Recommender
 from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores
+from engine.training.fold_in import known_or_new_vectors
 
 FOLD_IN_CG_STEPS = 32
 """CG steps when folding in a vector from zero: enough to converge for the factor sizes used here."""
@@ -167,13 +167,13 @@ class ALSRecommender(Recommender):
 
     def user_vectors(self, users: UserQuery) -> torch.Tensor:
         """Trained vectors for known users, folded-in vectors for new ones (zero without revealed items)."""
-        return known_or_folded_in(users.index, users.history, self.user_factors,
-                                  lambda h: self.fold_in(h, self.item_factors))
+        return known_or_new_vectors(users.index, users.history, self.user_factors,
+                                    lambda h: self.fold_in(h, self.item_factors))
 
     def item_vectors(self, items: ItemQuery) -> torch.Tensor:
         """Trained vectors for known items, folded-in vectors for new ones (zero without revealed users)."""
-        return known_or_folded_in(items.index, items.history, self.item_factors,
-                                  lambda h: self.fold_in(h, self.user_factors))
+        return known_or_new_vectors(items.index, items.history, self.item_factors,
+                                    lambda h: self.fold_in(h, self.user_factors))
 
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         """Dot products of user and item vectors (trained or folded in)."""
@@ -186,16 +186,3 @@ class ALSRecommender(Recommender):
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Restore user and item factors."""
         self.user_factors, self.item_factors = state["user_factors"], state["item_factors"]
-
-
-def known_or_folded_in(index: np.ndarray, history: sp.spmatrix, trained: torch.Tensor,
-                       fold_in: Callable[[sp.csr_matrix], torch.Tensor]) -> torch.Tensor:
-    """Rows of `trained` for known entities; for the new ones, `fold_in` of their history rows (in index order)."""
-    out = torch.zeros(len(index), trained.shape[1], dtype=torch.float32)
-    known = index >= 0
-    if known.any():
-        out[torch.from_numpy(np.flatnonzero(known))] = trained[torch.from_numpy(index[known])]
-    new = np.flatnonzero(~known)
-    if len(new):
-        out[torch.from_numpy(new)] = fold_in(sp.csr_matrix(history)[new])
-    return out

@@ -21,7 +21,8 @@ from engine.core.features import FeatureMatrix
 from engine.core.model import Capabilities, FitContext, Recommender
 from engine.core.search_space import FloatRange, IntRange
 from engine.models._scoring import as_scores
-from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, known_or_folded_in, solve_factors
+from engine.models.als import FOLD_IN_CG_STEPS, ALSConfig, ALSRecommender, solve_factors
+from engine.training.fold_in import known_or_new_vectors
 
 
 class AttributeMapperConfig(ALSConfig):
@@ -96,9 +97,9 @@ class AttributeMapperRecommender(Recommender):
         interactions under a prior centred on that prediction; without attributes on its side, the plain ALS
         fold-in (zero without interactions)."""
         if weights is None or features is None:
-            return known_or_folded_in(index, history, trained, lambda revealed: self.als.fold_in(revealed, fixed))
+            return known_or_new_vectors(index, history, trained, lambda revealed: self.als.fold_in(revealed, fixed))
         predicted = apply_ridge_map(sp.csr_matrix(features)[np.flatnonzero(index < 0)], weights)
-        return known_or_folded_in(index, history, trained,
+        return known_or_new_vectors(index, history, trained,
                                   lambda revealed: self._refine(predicted, revealed, fixed))
 
     def _refine(self, predicted: torch.Tensor, revealed: sp.csr_matrix, fixed: torch.Tensor) -> torch.Tensor:

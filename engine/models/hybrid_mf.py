@@ -117,12 +117,17 @@ class LinearSide:
             if d_bias is not None:
                 gradients.add(encoder.id_bias.weight, index, (d_bias * scale).unsqueeze(1))
         if rows is not None:
+            # only entities with a gradient spread it to their attributes (WARP: a positive and its hardest
+            # violator per row, often far fewer than the items encoded)
+            moved = (d_vectors != 0).any(dim=1) if d_bias is None else (d_vectors != 0).any(dim=1) | (d_bias != 0)
             owner = rows.row_of_entry()
-            gradients.add(encoder.features.bag.weight, rows.indices,
-                          d_vectors.index_select(0, owner) * rows.weights.unsqueeze(1))
+            entries = torch.nonzero(moved.index_select(0, owner)).squeeze(1)
+            owner, columns = owner.index_select(0, entries), rows.indices.index_select(0, entries)
+            weights = rows.weights.index_select(0, entries)
+            gradients.add(encoder.features.bag.weight, columns, d_vectors.index_select(0, owner) * weights.unsqueeze(1))
             if d_bias is not None:
-                gradients.add(encoder.feature_bias.bag.weight, rows.indices,
-                              (d_bias.index_select(0, owner) * rows.weights).unsqueeze(1))
+                gradients.add(encoder.feature_bias.bag.weight, columns,
+                              (d_bias.index_select(0, owner) * weights).unsqueeze(1))
 
 
 class HybridMFRecommender(TorchRecommender):
