@@ -25,8 +25,12 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, Recommender
 from engine.core.search_space import FloatRange
 from engine.models._attribute_vectors import ATTRIBUTE_WEIGHTING_SPACE, AttributeVectors, AttributeWeightingConfig
-from engine.models._scoring import as_scores
+from engine.models._scoring import as_scores, sparse_from_state, sparse_state
 from engine.models._similarity import feature_rows
+
+
+SVD_SAMPLE_ROWS = 4096
+"""Items read to find the leading attribute directions of a wide vocabulary: enough to span 1,024 directions."""
 
 
 class AttributeRidgeConfig(AttributeWeightingConfig):
@@ -43,7 +47,7 @@ class AttributeRidgeConfig(AttributeWeightingConfig):
                                              "every history: light users lean on what everyone likes.")
     max_dimensions: int = Field(512, ge=8, le=4096, title="Attribute dimensions kept",
                                 description="Item attributes with more columns than this (large tag vocabularies, "
-                                            "text) are reduced to this many leading singular directions first.")
+                                            "text) are first reduced to this many leading singular directions.")
 
 
 class AttributeRidgeRecommender(Recommender):
@@ -69,9 +73,9 @@ class AttributeRidgeRecommender(Recommender):
         self.vectors = AttributeVectors.fit(data.item_features, self.config)
         projection = _projection(self.vectors.transform(data.item_features.matrix), self.config.max_dimensions,
                                  self.seed)
-        train_items = np.asarray(self.vectors.transform(data.item_features.rows(data.item_ids)) @ projection)
+        train_items = (self.vectors.transform(data.item_features.rows(data.item_ids)) @ projection).toarray()
         users = _with_intercept(feature_rows(data.user_features, data.user_ids))
-        self.projection = _tensor(projection)
+        self.projection = projection
         self.train_items = _tensor(train_items)
         self.metric = _tensor(_ridge_inverse(train_items.T @ train_items, self.config.item_l2))
         self.average_history = _tensor(np.asarray(matrix.sum(axis=0)).ravel() / max(matrix.shape[0], 1))
@@ -96,7 +100,7 @@ class AttributeRidgeRecommender(Recommender):
         predicted = self.predicted_histories(None if users.features is None else users.features[empty], len(empty))
         profiles[empty] = predicted @ _array(self.train_items)
         profiles += self.config.average_taste * (_array(self.average_history) @ _array(self.train_items))[None, :]
-        candidates = np.asarray(self.vectors.transform(items.features) @ _array(self.projection))
+        candidates = (self.vectors.transform(items.features) @ self.projection).toarray()
         scores = profiles @ _array(self.metric) @ candidates.T
         known = np.flatnonzero(~items.is_new)
         scores[np.ix_(empty, known)] = predicted[:, items.index[known]]
@@ -105,13 +109,15 @@ class AttributeRidgeRecommender(Recommender):
     def state_tensors(self) -> dict[str, torch.Tensor]:
         """The attribute weighting and projection, the reduced training items, the solved metric, the average
         history and the map from user attributes to a predicted history."""
-        return {**self.vectors.state_tensors(), "projection": self.projection, "train_items": self.train_items,
+        return {**self.vectors.state_tensors(), **sparse_state("projection", self.projection),
+                "train_items": self.train_items,
                 "metric": self.metric, "average_history": self.average_history, "history_map": self.history_map}
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Restore the attribute weighting and the matrices."""
         self.vectors = AttributeVectors.from_state(state, self.config)
-        self.projection, self.train_items, self.metric = state["projection"], state["train_items"], state["metric"]
+        self.projection = sparse_from_state("projection", state)
+        self.train_items, self.metric = state["train_items"], state["metric"]
         self.average_history, self.history_map = state["average_history"], state["history_map"]
 
 
@@ -124,16 +130,26 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.numpy().astype(np.float64)
 
 
-def _projection(features: sp.spmatrix, max_dimensions: int, seed: int) -> np.ndarray:
-    """The identity when the attributes are few; else their leading right singular vectors (randomised SVD, seeded)."""
-    n_columns = features.shape[1]
+def _projection(vectors: sp.csr_matrix, max_dimensions: int, seed: int) -> sp.csr_matrix:
+    """The identity when the attributes are few; else the leading right singular vectors of the attribute vectors
+    (seeded randomised SVD, Halko, Martinsson and Tropp 2011), which also regularise: the ridge keeps the directions
+    many items share. They are read from a sample of at most `SVD_SAMPLE_ROWS` items, which spans the leading
+    directions as well, and kept sparse: a column no item uses (a value dropped as too rare) stays a zero row."""
+    n_columns = vectors.shape[1]
     if n_columns <= max_dimensions:
-        return np.eye(n_columns)
+        return sp.identity(n_columns, dtype=np.float32, format="csr")
+    rng = np.random.default_rng(seed)
+    rows = vectors if vectors.shape[0] <= SVD_SAMPLE_ROWS else \
+        vectors[np.sort(rng.choice(vectors.shape[0], SVD_SAMPLE_ROWS, replace=False))]
+    used = np.flatnonzero(rows.getnnz(axis=0))
+    rank = min(max_dimensions, len(used), rows.shape[0])
+    coo = sp.coo_matrix(rows[:, used], dtype=np.float32)
     torch.manual_seed(seed)
-    coo = sp.coo_matrix(features, dtype=np.float32)
     tensor = torch.sparse_coo_tensor(np.vstack([coo.row, coo.col]), coo.data, coo.shape, check_invariants=True)
-    _, _, right = torch.svd_lowrank(tensor, q=max_dimensions, niter=3)
-    return right.numpy().astype(np.float64)
+    _, _, right = torch.svd_lowrank(tensor, q=rank, niter=2)
+    basis = np.zeros((n_columns, max_dimensions), dtype=np.float32)
+    basis[used, :rank] = right.numpy()
+    return sp.csr_matrix(basis)
 
 
 def _ridge_inverse(gram: np.ndarray, relative_l2: float) -> np.ndarray:
