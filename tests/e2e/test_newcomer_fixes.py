@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine.protocols.catalog import PROTOCOLS
 from tests.e2e.conftest import serve_app
 from tests.unit.jobs_support import wait_until
 
@@ -37,7 +38,7 @@ def test_a_cold_item_experiment_with_seed_3_is_named_so_from_plain_options_witho
 
     page.get_by_role("combobox", name="Protocol").click()
     options = page.get_by_role("option")
-    expect(options).to_have_count(7)
+    expect(options).to_have_count(len(PROTOCOLS))  # one option per registered protocol
     assert not [text for text in options.all_inner_texts() if "`" in text], "options show text, not markdown"
     page.get_by_role("option", name=re.compile(r"^cold-item: ")).click()
     seed = page.get_by_label("Seed", exact=True)
