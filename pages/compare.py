@@ -256,6 +256,9 @@ for tab, board in zip(st.tabs(slices), boards):
 with st.expander("What each model name stands for"):
     st.caption("A model with several settings among the selected runs is named by what differs; here is the rest.")
     st.dataframe(comparison.variant_settings(runs), hide_index=True)
+    for variant, lines in comparison.fit_reports(runs).items():
+        st.markdown(f"**What {variant} chose**, on the validation slices only:")
+        st.text("\n".join(lines))
 export = pd.concat([b.to_csv_frame() for b in boards]) if boards else pd.DataFrame()
 st.download_button("Download leaderboards (CSV)", data=export.to_csv().encode(), file_name="leaderboard.csv",
                    mime="text/csv", key="download-csv", on_click="ignore")

@@ -138,6 +138,18 @@ def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "settings", "hyper-parameters"])
 
 
+def fit_reports(runs: pd.DataFrame) -> dict[str, list[str]]:
+    """What each variant's fits decided (auto's choice per kind of user and item), per run: 'run #12: ...' lines."""
+    reports: dict[str, list[str]] = {}
+    with session_scope() as session:
+        for variant, run_id in runs[["variant", "run_id"]].itertuples(index=False):
+            recorded = RunResults.from_json(session.get(RunRow, int(run_id)).results)
+            lines = getattr(recorded, "fit_report", None) if recorded is not None else None
+            if lines:
+                reports.setdefault(variant, []).extend(f"run #{int(run_id)}: {line}" for line in lines)
+    return reports
+
+
 def variant_tuning(runs: pd.DataFrame) -> dict[str, str]:
     """How each variant's hyper-parameters were set (see `how_set`), for the leaderboards' settings column."""
     return {variant: group["tuning"].iloc[0] for variant, group in runs.groupby("variant")}

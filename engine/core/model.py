@@ -129,6 +129,11 @@ class Recommender(ABC):
         Called only for queries the capabilities allow. Never masks seen items: the caller does.
         """
 
+    def fit_report(self) -> list[str]:
+        """What fitting decided that a person comparing models should read beside the scores, a line each (auto:
+        what it uses per kind of user and item, and the validation scores it compared); most models decide nothing."""
+        return []
+
     def ranking_scores(self, users: UserQuery, items: ItemQuery, exclude_seen: bool = True) -> torch.Tensor:
         """Scores as every ranking reads them (the evaluator's, Explore's, the API's): float32, with the items
         already in each user's history at -inf."""

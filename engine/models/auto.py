@@ -216,6 +216,10 @@ class AutoRecommender(Recommender):
         return "no candidate serves it: " + "; ".join(r for r in reasons if r) if reasons else \
             "no candidate could be fitted"
 
+    def fit_report(self) -> list[str]:
+        """One line per serving kind: what auto uses and the validation scores it compared."""
+        return describe_choice(self.choice)
+
     # -- scoring -------------------------------------------------------------------------------------------------
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         """Each group of users (known, new, few-shot) scored by what its kind uses against these candidates; the

@@ -138,11 +138,13 @@ def fit_and_evaluate(dataset: Dataset, split: Split, model_name: str, params: di
     if save_recommendations is not None:
         write_recommendations(evaluation.recommendations, save_recommendations, model_name)
     validation_slice = validator.slice_for(model)
+    report = model.fit_report()
     results = RunResults(
         fit_seconds=round(fit_seconds, 4), eval_seconds=round(eval_seconds, 4),
         device=describe_device(chosen_device), params=model.config.model_dump(mode="json"), seed=seed,
         validation=ValidationChoice(metric=validation_metric,
                                     slice=validation_slice.name if validation_slice is not None else None),
         slices=evaluation.slices, excluded_users=evaluation.excluded_users,
-        tuning=TuningRecord.model_validate(search.to_json()) if search is not None else None)
+        tuning=TuningRecord.model_validate(search.to_json()) if search is not None else None,
+        **({"fit_report": report} if report else {}))  # a key only where a fit decided something
     return RunResult(model, results, evaluation.per_user, fit_seconds, eval_seconds, evaluation.recommendations)

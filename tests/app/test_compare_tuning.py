@@ -45,3 +45,24 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
     # the Training tab draws epochs of untuned runs only: a tuned run's progress counts trials, not epochs
     curves = load_training_curves(runs)
     assert set(curves["run_id"]) <= set(runs.loc[~runs["tuning"].str.startswith("tuned"), "run_id"])
+
+
+def test_what_auto_chose_is_shown_with_the_validation_scores_it_compared(coldstart_home, tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
+    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
+    dataset.items.to_csv(folder / "items.csv", index=False)
+    assert main(["evaluate", "--data", str(folder), "--protocol", "cold-item", "--seed", "1", "--models",
+                 "auto,mostpop", "--param", 'auto.candidates=["content", "attrridge", "mostpop"]',
+                 "--out", str(folder / "results.json")]) == 0
+    runs = list_runs()
+    app = AppTest.from_file(APP, default_timeout=90)
+    app.query_params["runs"] = ",".join(str(r) for r in runs["run_id"])
+    app.switch_page("pages/compare.py").run()
+    assert not app.exception
+    assert [m.value for m in app.markdown if m.value.startswith("**What ")] == [
+        "**What Auto (validated choice) chose**, on the validation slices only:"]
+    shown = next(t.value for t in app.text if "known users, new items -> " in t.value)
+    auto_run = int(runs.loc[runs["model"] == "auto", "run_id"].iloc[0])
+    assert shown.startswith(f"run #{auto_run}: ") and "on cold-item vs" in shown

@@ -144,3 +144,16 @@ def test_unknown_or_recursive_candidates_are_refused() -> None:
         AutoRecommender.Config(candidates=["content", "nope"])
     with pytest.raises(pydantic.ValidationError, match="auto"):
         AutoRecommender.Config(candidates=["auto"])
+
+
+def test_a_run_of_auto_records_what_it_chose_and_a_run_of_another_model_records_nothing_more() -> None:
+    from engine.runs.runner import fit_and_evaluate
+
+    dataset = generate_kind("genres", n_users=300, n_items=300, n_interactions=9000, seed=0)
+    split = make_split(dataset, "cold-item", seed=1)
+    auto = fit_and_evaluate(dataset, split, "auto", {"candidates": ["content", "mostpop"], "blend_size": 1}, seed=0)
+    report = auto.results.to_json()["fit_report"]
+    assert f"{NEW_ITEMS} -> content (valid " in report[0] and "on cold-item vs" in report[0]
+    assert report == auto.model.fit_report() == describe_choice(auto.model.choice)
+    plain = fit_and_evaluate(dataset, split, "mostpop", {}, seed=0)
+    assert plain.model.fit_report() == [] and "fit_report" not in plain.results.to_json()
