@@ -4,6 +4,8 @@ headless Debian Chromium page (Playwright). Reusable by every e2e test: `app_url
 
 from __future__ import annotations
 
+import re
+
 import os
 import shutil
 import signal
@@ -136,3 +138,13 @@ def page(browser, app_url: str):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+def clear_models(page) -> None:
+    """Remove the Train form's preselected Auto (Backspace on the empty Models box drops the last chip) and wait for
+    the rerun that follows, so the next pick is not lost to it."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("combobox", name="Models").press("Backspace")
+    expect(page.get_by_text(re.compile(r"^Auto \(validated choice\).* can serve:"))).to_have_count(0)
+

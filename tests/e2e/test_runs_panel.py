@@ -11,6 +11,7 @@ import pytest
 from engine.jobs.queue import claim_next_run, list_runs, submit_runs
 from engine.store.db import session_scope
 from engine.store.tables import RunEventRow, RunRow, utcnow
+from tests.e2e.conftest import clear_models
 from tests.unit.jobs_support import empty_experiment, run_status
 
 pytestmark = pytest.mark.e2e
@@ -104,7 +105,7 @@ def _ready_to_train(tab, app_url: str) -> None:
     for label, option in (("Dataset", DATASET), ("Models", "MostPopular (popularity)")):
         box = tab.get_by_role("combobox", name=label)
         if label == "Models":
-            box.press("Backspace")  # the form starts on Auto alone
+            clear_models(tab)
         box.click()
         box.fill(option.split(" (")[0])
         tab.get_by_role("option", name=option).first.click()

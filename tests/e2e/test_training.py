@@ -13,6 +13,8 @@ from typing import Iterator
 
 import pytest
 
+from tests.e2e.conftest import clear_models
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +61,7 @@ def test_two_models_trained_from_the_page_both_finish_with_curves_and_results(pa
     expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
     _choose(page, "Dataset", DATASET)
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    page.get_by_role("combobox", name="Models").press("Backspace")  # the form starts on Auto alone
+    clear_models(page)
     _choose(page, "Models", "ALS (implicit) (factorization)")
     _choose(page, "Models", "BPR-MF (factorization)")
     page.keyboard.press("Escape")

@@ -13,6 +13,7 @@ from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.params import model_choices
 from engine.runs.experiments import create_experiment
+from tests.e2e.conftest import clear_models
 from tests.e2e.test_training import TRAIN_TIMEOUT_MS, _choose, training_worker  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,7 @@ def test_five_models_tuned_with_one_budget_show_their_trials_and_labels_on_compa
     page.goto(f"{app_url}/experiments")
     _choose(page, "Dataset", DATASET)
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    page.get_by_role("combobox", name="Models").press("Backspace")  # the form starts on Auto alone
+    clear_models(page)
     for model in MODELS:
         _choose(page, "Models", labels[model])
     page.keyboard.press("Escape")
@@ -55,7 +56,10 @@ def test_five_models_tuned_with_one_budget_show_their_trials_and_labels_on_compa
 
     runs = list_runs(datasets=[DATASET])
     # Random has nothing to tune: it says so instead of claiming a search
-    assert sorted(runs["tuning"]) == ["defaults (nothing to tune)"] + [f"tuned ({TRIALS} trials)"] * 4
+    # a model whose best trial beat its defaults only within the validation noise keeps them and says so
+    labels = sorted(runs["tuning"])
+    assert labels[0] == "defaults (nothing to tune)" and len(labels) == 5
+    assert all(label in (f"tuned ({TRIALS} trials)", f"tuned ({TRIALS} trials, defaults kept)") for label in labels[1:])
     page.goto(f"{app_url}/compare?runs={','.join(str(r) for r in runs['run_id'])}")
     board = page.get_by_test_id("stTable").first
     expect(board).to_contain_text(f"tuned ({TRIALS} trials)")
