@@ -58,8 +58,11 @@ def test_ctrl_c_on_the_app_stops_the_worker_it_started_with_its_ready_interprete
                                                                                   tmp_path: Path):
     from engine.jobs.liveness import live_workers
 
-    env = app_env | {"COLDSTART_HOME": str(coldstart_home), "COLDSTART_AUTOSTART_WORKER": "1",
-                     "COLDSTART_DEVICE_SLOTS": "cpu", "COLDSTART_WARM_CHILDREN": "1"}
+    env = {key: value for key, value in app_env.items() if key != "DATABASE_URL"}
+    env |= {"COLDSTART_HOME": str(coldstart_home), "COLDSTART_AUTOSTART_WORKER": "1",
+            "COLDSTART_DEVICE_SLOTS": "cpu", "COLDSTART_WARM_CHILDREN": "1"}
+    if "DATABASE_URL" in os.environ:  # this test's own database on the PostgreSQL pass, where it looks for the worker
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     with serve_app(env, tmp_path / "streamlit.log") as url:
         context = browser.new_context()
         context.new_page().goto(url)  # the first visit runs app.py, which starts the worker
