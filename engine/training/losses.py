@@ -25,14 +25,21 @@ def warp_loss(positive: torch.Tensor, negative: torch.Tensor, n_items: int, marg
     is estimated as (n_items - 1) * violators / n, and the hardest violator's hinge is weighted by log(1 + rank),
     so positives ranked low are pushed hard and positives already on top are left alone.
     """
+    hinge, weight = _warp_hinge_and_weight(positive, negative, n_items, margin)
+    hardest = hinge.max(dim=1).values.clamp(min=0)
+    return (weight.detach() * hardest).mean()
+
+
+def _warp_hinge_and_weight(positive: torch.Tensor, negative: torch.Tensor, n_items: int,
+                           margin: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """WARP's hinges (B, n) and each positive's rank weight log(1 + rank) / log(n_items), the rank estimated from
+    the share of sampled negatives that violate the margin."""
     if negative.dim() != 2:
         raise ValueError("warp_loss needs several negatives per positive: a (batch, n_negatives) tensor")
     hinge = margin - positive.unsqueeze(1) + negative
     violators = (hinge > 0).float().sum(dim=1)
     rank = torch.floor((n_items - 1) * violators / negative.shape[1])
-    weight = torch.log1p(rank) / math.log(max(n_items, 2))
-    hardest = hinge.max(dim=1).values.clamp(min=0)
-    return (weight.detach() * hardest).mean()
+    return hinge, torch.log1p(rank) / math.log(max(n_items, 2))
 
 
 def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, temperature: float,
@@ -78,12 +85,7 @@ def warp_loss_gradient(positive: torch.Tensor, negative: torch.Tensor, n_items: 
     Only the positive and its hardest violator carry a gradient, +-weight / B where the hinge is positive.
     Returns (loss, d loss / d positive (B,), d loss / d negative (B, n)).
     """
-    if negative.dim() != 2:
-        raise ValueError("warp_loss needs several negatives per positive: a (batch, n_negatives) tensor")
-    hinge = margin - positive.unsqueeze(1) + negative
-    violators = (hinge > 0).float().sum(dim=1)
-    rank = torch.floor((n_items - 1) * violators / negative.shape[1])
-    weight = torch.log1p(rank) / math.log(max(n_items, 2))
+    hinge, weight = _warp_hinge_and_weight(positive, negative, n_items, margin)
     hardest, where = hinge.max(dim=1)
     loss = float((weight * hardest.clamp(min=0)).mean())
     step = torch.where(hardest > 0, weight, torch.zeros_like(weight)) / len(positive)

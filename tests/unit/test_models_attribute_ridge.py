@@ -14,9 +14,10 @@ from engine.models.content import ContentRecommender
 from tests.unit.model_fixtures import interactions, two_taste_world
 
 
-def test_new_items_are_ranked_by_each_users_regression_on_attributes() -> None:
+@pytest.mark.parametrize("model_class", [ContentRecommender, AttributeRidgeRecommender])
+def test_new_items_are_ranked_by_the_attributes_of_the_items_each_user_liked(model_class) -> None:
     _, data = two_taste_world()
-    scores = AttributeRidgeRecommender().fit(data).score(user_query(data, ["f1", "m1"]), item_query(data, ["n1", "n2"]))
+    scores = model_class().fit(data).score(user_query(data, ["f1", "m1"]), item_query(data, ["n1", "n2"]))
     assert scores[0, 0] > scores[0, 1]  # f1 liked dramas, n1 is one
     assert scores[1, 1] > scores[1, 0]
 
