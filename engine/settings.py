@@ -16,6 +16,8 @@ read when used, so a mistyped worker setting stops the worker with a clear messa
 | COLDSTART_AUTOSTART_WORKER | `autostart_worker`: the app starts a worker | on (0, false, no, off: off) |
 | COLDSTART_EXTRA_MODELS | `extra_model_modules`: modules adding models to the registry | none |
 | COLDSTART_API_KEY | `api_key`: the key the serving API asks for | none |
+| RAY_ADDRESS | `ray_address`: the Ray cluster of the ray executor | a local Ray |
+| COLDSTART_RAY_CPUS_PER_RUN | `ray_cpus_per_run`: CPUs a run asks Ray for | 1 |
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ WARM_CHILDREN_ENV = "COLDSTART_WARM_CHILDREN"
 AUTOSTART_ENV = "COLDSTART_AUTOSTART_WORKER"
 EXTRA_MODELS_ENV = "COLDSTART_EXTRA_MODELS"
 API_KEY_ENV = "COLDSTART_API_KEY"
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+RAY_CPUS_PER_RUN_ENV = "COLDSTART_RAY_CPUS_PER_RUN"
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,19 @@ class Settings:
             raise ValueError(f"{EXECUTOR_ENV}={kind!r} is not an executor: use local (this machine) or ray "
                              "(RAY_ADDRESS)")
         return kind  # type: ignore[return-value]
+
+    @property
+    def ray_address(self) -> str | None:
+        """The Ray cluster runs go to with the ray executor; None starts a local Ray on this machine."""
+        return self.environ.get(RAY_ADDRESS_ENV, "").strip() or None
+
+    @property
+    def ray_cpus_per_run(self) -> int:
+        """CPUs a run asks Ray for (default 1); a run on a GPU asks for one GPU besides."""
+        raw = self.environ.get(RAY_CPUS_PER_RUN_ENV, "1").strip()
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{RAY_CPUS_PER_RUN_ENV}={raw!r} is not a positive whole number; set it to 1 or more")
+        return int(raw)
 
     @property
     def device_slots(self) -> list[str]:

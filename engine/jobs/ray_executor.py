@@ -17,20 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.executor import CANCEL_GRACE_S
+from engine.settings import get_settings
 
-CPUS_PER_RUN_ENV = "COLDSTART_RAY_CPUS_PER_RUN"
-"""CPUs a run asks Ray for (default 1); a run on a GPU asks for one GPU besides."""
 FORWARDED_ENV_PREFIXES = ("COLDSTART_", "DATABASE_URL")
 """Settings the driver passes to every task, so a run on another node finds the same database and data folder."""
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-def cpus_per_run() -> int:
-    """CPUs per run from `COLDSTART_RAY_CPUS_PER_RUN` (default 1)."""
-    raw = os.environ.get(CPUS_PER_RUN_ENV, "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{CPUS_PER_RUN_ENV}={raw!r} is not a positive whole number; set it to 1 or more")
-    return int(raw)
 
 
 def _execute(run_id: int) -> int:
@@ -62,7 +53,7 @@ class RayExecutor:
 
         self._ray = ray
         if not ray.is_initialized():
-            address = address or os.environ.get("RAY_ADDRESS") or None
+            address = address or get_settings().ray_address
             try:
                 ray.init(address=address, log_to_driver=False,
                          runtime_env={"env_vars": {"PYTHONPATH": task_environment()["PYTHONPATH"]}})
@@ -70,7 +61,7 @@ class RayExecutor:
                 raise ValueError(f"could not reach the Ray cluster at RAY_ADDRESS={address}: {error}; start it with "
                                  "`ray start --head` there, or unset RAY_ADDRESS to start Ray on this machine") from None
         self._remote = ray.remote(max_calls=1, max_retries=0)(_execute)
-        self.cpus = cpus_per_run()
+        self.cpus = get_settings().ray_cpus_per_run
         self.grace_s = grace_s
         self._tasks: dict[int, _Task] = {}
 
