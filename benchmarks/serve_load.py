@@ -57,7 +57,7 @@ def train(model: str) -> tuple[int, list[str], list[str], list[dict]]:
 
 def start_server(run_id: int, log_path: Path) -> tuple[subprocess.Popen, str]:
     from engine.serving.process import free_port
-    import httpx
+    import httpx2 as httpx
 
     port = free_port()
     with open(log_path, "ab") as log:
@@ -90,7 +90,7 @@ def scenarios(users: list[str], items: list[str], attributes: list[dict]) -> dic
 
 async def drive(url: str, path: str, body, concurrency: int, seconds: float) -> tuple[list[float], int, int]:
     """`concurrency` clients posting as fast as answers come for `seconds`: latencies (ms), errors, requests."""
-    import httpx
+    import httpx2 as httpx
 
     latencies: list[float] = []
     errors = 0

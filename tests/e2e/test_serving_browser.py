@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
 import pytest
 
 from engine.data.synthetic import generate_synthetic

@@ -10,7 +10,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
 import pytest
 
 from engine.analysis.comparison import list_runs, load_metrics

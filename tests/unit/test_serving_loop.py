@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-import httpx
+import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
 import pandas as pd
 import pytest
 import uvicorn

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
 import psutil
 import pytest
 
