@@ -65,6 +65,7 @@ def test_two_models_trained_from_the_page_both_finish_with_curves_and_results(pa
     _choose(page, "Models", "ALS (implicit) (factorization)")
     _choose(page, "Models", "BPR-MF (factorization)")
     page.keyboard.press("Escape")
+    expect(page.get_by_text(re.compile(r"can serve:"))).to_have_count(2)  # the server has drawn both models' forms
     page.get_by_text("BPR-MF (factorization) hyper-parameters").click()
     page.get_by_label("Epochs", exact=True).fill("5")
     page.get_by_role("button", name="Train", exact=True).click()
