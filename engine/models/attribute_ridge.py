@@ -94,12 +94,14 @@ class AttributeRidgeRecommender(Recommender):
         their attributes predict, which also scores the training items among the candidates directly."""
         if items.features is None:
             raise ValueError("Attribute ridge needs the candidates' attributes; the item query carries none")
+        train_items = _array(self.train_items)
         history = sp.csr_matrix(users.history, dtype=np.float64)
-        profiles = np.asarray(history @ _array(self.train_items))
+        profiles = np.asarray(history @ train_items)
         empty = np.flatnonzero(history.getnnz(axis=1) == 0)
         predicted = self.predicted_histories(None if users.features is None else users.features[empty], len(empty))
-        profiles[empty] = predicted @ _array(self.train_items)
-        profiles += self.config.average_taste * (_array(self.average_history) @ _array(self.train_items))[None, :]
+        profiles[empty] = predicted @ train_items
+        if self.config.average_taste:
+            profiles += self.config.average_taste * (_array(self.average_history) @ train_items)[None, :]
         candidates = (self.vectors.transform(items.features) @ self.projection).toarray()
         scores = profiles @ _array(self.metric) @ candidates.T
         known = np.flatnonzero(~items.is_new)
