@@ -4,9 +4,8 @@ headless Debian Chromium page (Playwright). Reusable by every e2e test: `app_url
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,7 +15,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Pattern
 
 import pytest
 
@@ -149,3 +148,51 @@ def clear_models(page) -> None:
     page.get_by_role("combobox", name="Models").press("Backspace")
     expect(page.get_by_text(re.compile(r"can serve:"))).to_have_count(0)  # gone only once the rerun has drawn
 
+
+def click_option(page, open_list: Callable[[], None], option: str | Pattern[str], attempts: int = 5) -> None:
+    """Open a select box's list and click `option`. A server rerun can redraw the list between Playwright finding
+    the option and clicking it ("element was detached from the DOM"); then the click never happened, so the list is
+    closed and opened afresh."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        open_list()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the Streamlit select box or multiselect labelled `label`, typing to filter long lists."""
+    def open_list() -> None:
+        box = page.get_by_role("combobox", name=label)
+        box.click()
+        box.fill(option.split(" (")[0])
+
+    click_option(page, open_list, option)
+
+
+def choose_models(page, labels: list[str], attempts: int = 3) -> None:
+    """Replace the Train form's preselected Auto by `labels`, waiting after each pick for the server to draw that
+    model's form, so no pick lands during the rerun of the one before. A click that lands while the list is being
+    redrawn can be swallowed without an error; then the pick is made again."""
+    from playwright.sync_api import expect
+
+    clear_models(page)
+    drawn = page.get_by_text(re.compile(r"can serve:"))
+    for count, label in enumerate(labels, start=1):
+        for attempt in range(attempts):
+            if drawn.count() < count:
+                choose(page, "Models", label)
+            try:
+                expect(drawn).to_have_count(count, timeout=20_000)
+                break
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
+                page.keyboard.press("Escape")
+    page.keyboard.press("Escape")

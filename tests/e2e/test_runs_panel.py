@@ -11,7 +11,7 @@ import pytest
 from engine.jobs.queue import claim_next_run, list_runs, submit_runs
 from engine.store.db import session_scope
 from engine.store.tables import RunEventRow, RunRow, utcnow
-from tests.e2e.conftest import clear_models
+from tests.e2e.conftest import choose, choose_models
 from tests.unit.jobs_support import empty_experiment, run_status
 
 pytestmark = pytest.mark.e2e
@@ -102,14 +102,8 @@ def _ready_to_train(tab, app_url: str) -> None:
     from playwright.sync_api import expect
 
     tab.goto(f"{app_url}/experiments")
-    for label, option in (("Dataset", DATASET), ("Models", "MostPopular (popularity)")):
-        box = tab.get_by_role("combobox", name=label)
-        if label == "Models":
-            clear_models(tab)
-        box.click()
-        box.fill(option.split(" (")[0])
-        tab.get_by_role("option", name=option).first.click()
-    tab.keyboard.press("Escape")
+    choose(tab, "Dataset", DATASET)
+    choose_models(tab, ["MostPopular (popularity)"])
     expect(tab.get_by_role("button", name="Train", exact=True)).to_be_visible()
 
 

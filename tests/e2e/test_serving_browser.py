@@ -9,6 +9,7 @@ import httpx2 as httpx  # the client Starlette's TestClient also uses (requireme
 import pytest
 
 from engine.data.synthetic import generate_synthetic
+from tests.e2e.conftest import click_option
 from tests.explore_seed import finished_runs
 
 pytestmark = pytest.mark.e2e
@@ -31,8 +32,7 @@ def test_serve_the_winner_from_compare_ask_it_swap_it_and_stop_it(page, app_url:
     page.goto(f"{app_url}/compare?runs={mapper},{itemknn}")
     expect(page.get_by_role("heading", name="Compare runs")).to_be_visible()
     page.get_by_text("Serve as an API").click()
-    page.get_by_test_id("stSelectbox").filter(has_text="Run to serve").click()
-    page.get_by_role("option", name=f"#{mapper} ").click()
+    click_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Run to serve").click, f"#{mapper} ")
     page.get_by_role("button", name="Serve").click()
     expect(page.get_by_text(f"Serving run {mapper}")).to_be_visible(timeout=SERVER_START_MS)
     docs = page.get_by_role("link", name="API docs").get_attribute("href")
@@ -42,8 +42,7 @@ def test_serve_the_winner_from_compare_ask_it_swap_it_and_stop_it(page, app_url:
     assert answer.status_code == 200 and answer.json()["path"] == "attributes"
     page.screenshot(path=str(artifacts_dir / "serving_compare.png"), full_page=True)
 
-    page.get_by_test_id("stSelectbox").filter(has_text="Swap to run").click()
-    page.get_by_role("option", name=f"#{itemknn} ").click()
+    click_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Swap to run").click, f"#{itemknn} ")
     page.get_by_role("button", name="Swap (no request dropped)").click()
     expect(page.get_by_text(f"Now serving run {itemknn}")).to_be_visible(timeout=SERVER_START_MS)
     assert httpx.get(f"{url}/health").json()["run_id"] == itemknn

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.e2e.conftest import clear_models
+from tests.e2e.conftest import choose, choose_models
 
 pytestmark = pytest.mark.e2e
 
@@ -45,27 +45,15 @@ def experiment(app_env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=app_env, check=True, timeout=120)
 
 
-def _choose(page, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit select box or multiselect labelled `label`, typing to filter long lists."""
-    box = page.get_by_role("combobox", name=label)
-    box.click()
-    box.fill(option.split(" (")[0])
-    page.get_by_role("option", name=option).first.click()
-
-
 def test_two_models_trained_from_the_page_both_finish_with_curves_and_results(page, app_url: str, experiment,
                                                                                training_worker, artifacts_dir: Path):
     from playwright.sync_api import expect
 
     page.goto(f"{app_url}/experiments")
     expect(page.get_by_role("heading", name="Experiments")).to_be_visible()
-    _choose(page, "Dataset", DATASET)
+    choose(page, "Dataset", DATASET)
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    clear_models(page)
-    _choose(page, "Models", "ALS (implicit) (factorization)")
-    _choose(page, "Models", "BPR-MF (factorization)")
-    page.keyboard.press("Escape")
-    expect(page.get_by_text(re.compile(r"can serve:"))).to_have_count(2)  # the server has drawn both models' forms
+    choose_models(page, ["ALS (implicit) (factorization)", "BPR-MF (factorization)"])
     page.get_by_text("BPR-MF (factorization) hyper-parameters").click()
     page.get_by_label("Epochs", exact=True).fill("5")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -13,8 +13,8 @@ from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.params import model_choices
 from engine.runs.experiments import create_experiment
-from tests.e2e.conftest import clear_models
-from tests.e2e.test_training import TRAIN_TIMEOUT_MS, _choose, training_worker  # noqa: F401  (a fixture)
+from tests.e2e.conftest import choose, choose_models
+from tests.e2e.test_training import TRAIN_TIMEOUT_MS, training_worker  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,9 @@ def test_five_models_tuned_with_one_budget_show_their_trials_and_labels_on_compa
 
     labels = model_choices(MODELS)
     page.goto(f"{app_url}/experiments")
-    _choose(page, "Dataset", DATASET)
+    choose(page, "Dataset", DATASET)
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    clear_models(page)
-    for model in MODELS:
-        _choose(page, "Models", labels[model])
-    page.keyboard.press("Escape")
+    choose_models(page, [labels[model] for model in MODELS])
     page.get_by_text("Tune every model on the validation slice, with the same budget").click()
     expect(page.get_by_text("Every model gets 16 trials, each stopped after 30 s of training")).to_be_visible()
     trials = page.get_by_role("spinbutton", name="Trials per model")
