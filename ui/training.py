@@ -17,11 +17,12 @@ import streamlit as st
 from engine.analysis.comparison import cold_first
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
-from engine.jobs.params import capability_summary, model_choices, param_fields, search_space_summary, suggested_grid
+from engine.jobs.params import (ParamError, capability_summary, model_choices, param_fields, parse_field,
+                               search_space_summary, suggested_grid)
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.metrics.document import NotApplicable, RunResults
-from engine.models.registry import DEFAULT_MODEL, model_names
+from engine.models.registry import DEFAULT_MODEL, get_model_class, model_names
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart, tuning_trials_chart
@@ -34,13 +35,22 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/progress_
                 "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/block:"}
 
 
-def _model_form(model: str) -> tuple[dict, dict]:
-    """Hyper-parameter widgets and the optional grid of one model; returns (params, grid)."""
-    params = {}
+def _model_form(model: str) -> tuple[dict, dict] | None:
+    """Hyper-parameter widgets and the optional grid of one model; returns (params, grid), or None when a list
+    field holds values the model's config refuses (said under the field)."""
+    params, refused = {}, False
     columns = st.columns(3)
     for position, field in enumerate(param_fields(model)):
         with columns[position % 3]:
             value = field_widget(field, f"train-{model}-{field.name}")
+            if field.kind in ("list", "models"):
+                try:
+                    value = parse_field(get_model_class(model).Config, field.name, value)
+                except ParamError as error:
+                    example = ", ".join(str(v) for v in field.default)
+                    how = f" Write the values separated by commas, e.g. {example}." if field.kind == "list" else ""
+                    st.error(f"{field.label}: {error.reason}.{how}")
+                    refused = True
         if value is not None:
             params[field.name] = value
     grid = {}
@@ -50,7 +60,7 @@ def _model_form(model: str) -> tuple[dict, dict]:
                                 format_func=lambda name: f"{name}: {', '.join(map(str, space[name]))}",
                                 help="Every combination of the chosen values is queued as its own run.")
         grid = {name: space[name] for name in chosen}
-    return params, grid
+    return None if refused else (params, grid)
 
 
 def _train_form(experiment_id: int) -> None:
@@ -73,7 +83,8 @@ def _train_form(experiment_id: int) -> None:
                           "the validation slice is scored once on test. Without it, each model trains with the "
                           "settings below.")
     with st.form(f"train-form-{experiment_id}", border=False):
-        settings, tuning = {}, None
+        settings: dict[str, tuple[dict, dict] | None] = {}
+        tuning = None
         if tune:
             tuning = _tuning_form(experiment_id)
             for model in chosen:
@@ -86,7 +97,7 @@ def _train_form(experiment_id: int) -> None:
         seeds_text = st.text_input("Seeds", value="0", help="One run per seed: 0, or 0, 1, 2, or 0-4.")
         pressed = st.form_submit_button("Tune and train" if tune else "Train", type="primary",
                                         icon=":material/play_arrow:")
-    if pressed:
+    if pressed and all(entry is not None for entry in settings.values()):
         _queue(experiment_id, settings, seeds_text, tuning)
 
 

@@ -3,8 +3,9 @@ parameters.
 
 Pages build widgets from these descriptions, so a new model or protocol gets a form without page code: numbers
 become number inputs with their bounds, `Literal` fields become select boxes, booleans checkboxes, lists of whole
-numbers a text input (`1,2,3`), lists of named choices (a tuple of a `Literal`) a multi-select, and descriptions
-become help.
+numbers a text input (`1,2,3`), lists of named choices (a tuple of a `Literal`) a multi-select, a list of registered
+model names (auto's candidates) a multi-select of the models the config accepts, any other list a text input of
+comma-separated values that `parse_field` checks with the config's own rules, and descriptions become help.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from engine.core.model import Capabilities
 from engine.core.search_space import describe, grid_points
-from engine.models.registry import get_model_class
+from engine.models.registry import get_model_class, model_names
 
-FieldKind = Literal["int", "float", "bool", "choice", "several", "text", "whole_numbers", "fixed"]
+FieldKind = Literal["int", "float", "bool", "choice", "several", "models", "list", "text", "whole_numbers", "fixed"]
 
 CAPABILITY_LABELS = {
     "new_users": "new users (attributes)",
@@ -52,6 +53,15 @@ class ParamField:
     maximum: float | None = None
 
 
+class ParamError(ValueError):
+    """A value a typed declaration refuses for one field: `given` as the person wrote it, `reason` in pydantic's
+    (or the config's own validator's) words. Forms and the command line add how to write it their way."""
+
+    def __init__(self, field: str, given: Any, reason: str) -> None:
+        super().__init__(f"{field}: {given!r} is not valid: {reason}")
+        self.field, self.given, self.reason = field, given, reason
+
+
 def _strip_optional(annotation: Any) -> Any:
     """`int | None` -> int: the form always holds a value, the default may be None only for fixed fields."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -69,6 +79,58 @@ def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
         elif isinstance(item, (Le, Lt)):
             high = item.le if isinstance(item, Le) else item.lt
     return low, high
+
+
+def list_item(annotation: Any) -> Any | None:
+    """The item type of `list[X]` or `tuple[X, ...]` (optional or not); None for anything else."""
+    annotation = _strip_optional(annotation)
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is list and len(args) == 1:
+        return args[0]
+    if typing.get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def comma_values(text: str) -> list[str]:
+    """`"content, mostpop"` -> ["content", "mostpop"]; empty parts are dropped."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_field(config: type[BaseModel], name: str, raw: Any) -> Any:
+    """`raw` as field `name` of `config` holds it, checked with the config's own rules (bounds, validators);
+    comma-separated text for a list field is split first. A refused value is a `ParamError`."""
+    info = config.model_fields[name]
+    value = comma_values(raw) if isinstance(raw, str) and list_item(info.annotation) is not None else raw
+    try:
+        checked = config.model_validate({name: value})
+    except ValidationError as error:
+        own = [e for e in error.errors() if e["loc"][:1] == (name,)] or error.errors()
+        reasons = "; ".join(_reason(e) for e in own)
+        raise ParamError(name, raw, reasons) from None
+    return getattr(checked, name)
+
+
+def _reason(error: Any) -> str:
+    """One pydantic error in words, naming the list position it is about ("item 2: ...")."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    positions = [p for p in error["loc"][1:] if isinstance(p, int)]
+    return f"item {positions[0] + 1}: {message}" if positions else message
+
+
+def _model_names_accepted(config: type[BaseModel], name: str, default: Any) -> tuple[str, ...]:
+    """The registered models `config` accepts in list field `name`, when its default lists only registered models
+    (auto's candidates); () when the field is not a list of model names."""
+    if not isinstance(default, (list, tuple)) or not default or not set(default) <= set(model_names()):
+        return ()
+    accepted = []
+    for candidate in model_names():
+        try:
+            config.model_validate({name: [candidate]})
+        except ValidationError:
+            continue
+        accepted.append(candidate)
+    return tuple(accepted)
 
 
 def param_fields(model: str) -> list[ParamField]:
@@ -99,6 +161,10 @@ def declared_fields(config: type[BaseModel]) -> list[ParamField]:
             kind, choices = "whole_numbers", ()
         elif typing.get_origin(annotation) is tuple and typing.get_origin(typing.get_args(annotation)[0]) is Literal:
             kind, choices = "several", tuple(typing.get_args(typing.get_args(annotation)[0]))
+        elif list_item(annotation) is str and _model_names_accepted(config, name, default):
+            kind, choices = "models", _model_names_accepted(config, name, default)
+        elif list_item(annotation) in (str, int, float):
+            kind, choices = "list", ()
         else:
             kind, choices = "fixed", ()
         if default is None and kind != "fixed":
