@@ -27,7 +27,7 @@ from engine.serving.schemas import (MAX_K, Audience, AudienceRequest, AudienceUs
                                     ForgetRequest, Forgotten, Health, NewItem, NewItemRequest,
                                     NewUserRecommendationRequest, Problem, RecommendedItem, Recommendations,
                                     SimilarItems, SwapRequest, Swapped, UserRecommendationRequest)
-from engine.serving.service import Recommendation, ServedRun, ServingError
+from engine.serving.service import Recommendation, ServedRun, ServingError, TakenOver
 from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -43,13 +43,15 @@ class ServingState:
         self.served = served
         self._swapping = threading.Lock()
 
-    def swap(self, run_id: int) -> ServedRun:
-        """Serve run `run_id` from now on; returns the run served before. The old run keeps answering while the
-        new one loads, and keeps answering requests that started on it."""
+    def swap(self, run_id: int) -> tuple[ServedRun, TakenOver]:
+        """Serve run `run_id` from now on; returns the run served before and what was carried over from it (added
+        items, feedback). The old run keeps answering while the new one loads, and keeps answering requests that
+        started on it; items and feedback those requests add after the hand-over go to the new run."""
         with self._swapping:
             loaded = ServedRun.load(run_id)
+            taken = loaded.take_over(self.served)
             previous, self.served = self.served, loaded
-        return previous
+        return previous, taken
 
 
 def _items(ranked: RankedItems) -> list[RecommendedItem]:
@@ -63,7 +65,8 @@ def _one_line(error: BaseException) -> str:
 
 def _recommendations(served: ServedRun, answer: Recommendation) -> Recommendations:
     return Recommendations(run_id=served.fitted.run_id, model=served.fitted.name, path=answer.path,
-                           reason_kind=answer.ranked.kind, items=_items(answer.ranked))
+                           reason_kind=answer.ranked.kind, feedback_items=answer.feedback_items,
+                           items=_items(answer.ranked))
 
 
 def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
@@ -104,7 +107,7 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
                       experiment_id=served.context.experiment_id, protocol=served.protocol,
                       dataset=served.dataset.name, dataset_id=served.dataset.id,
                       dataset_fingerprint=served.dataset.fingerprint, capabilities=asdict(served.capabilities),
-                      catalogue_size=len(served.catalogue))
+                      catalogue_size=len(served.catalogue), feedback_events=len(served.feedback))
 
     @app.post("/recommendations/user", response_model=Recommendations, responses=REFUSALS)
     def recommend_for_user(body: UserRecommendationRequest, request: Request) -> Recommendations:
@@ -165,11 +168,12 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
     @app.post("/admin/swap", response_model=Swapped, responses=REFUSALS)
     def swap(body: SwapRequest) -> Swapped:
         """Serve another finished run from now on, without dropping a request: it is loaded fully first (the old
-        run answers meanwhile), then swapped in; 422 with the reason, the old run still served, when it cannot."""
-        previous = state.swap(body.run_id)
+        run answers meanwhile), the items added to the old run are replayed into it and its feedback carried over,
+        then it is swapped in; 422 with the reason, the old run still served, when it cannot."""
+        previous, taken = state.swap(body.run_id)
         served = state.served
         return Swapped(previous_run_id=previous.fitted.run_id, run_id=served.fitted.run_id, model=served.fitted.name,
-                       dataset=served.dataset.name)
+                       dataset=served.dataset.name, **asdict(taken))
 
     @app.post("/admin/forget", response_model=Forgotten, responses=REFUSALS)
     def forget(body: ForgetRequest, request: Request) -> Forgotten:

@@ -81,6 +81,26 @@ def feedback_by_dataset() -> dict[int, FeedbackTally]:
             for dataset_id, runs in counts.items()}
 
 
+def served_feedback(dataset_id: int) -> list[dict[str, Any]]:
+    """Every feedback record the served runs of dataset `dataset_id` journalled, run by run."""
+    with session_scope() as session:
+        served = [run for run, dataset in _dataset_runs(session) if dataset == dataset_id]
+    return [record for run in sorted(served) for record in feedback_journal(run).records()]
+
+
+def is_version_of(dataset_id: int, ancestor_id: int) -> bool:
+    """Whether dataset `dataset_id` was made from `ancestor_id` (directly or through other versions)."""
+    seen: set[int] = set()
+    with session_scope() as session:
+        current = session.get(DatasetRow, int(dataset_id))
+        while current is not None and current.parent_id is not None and current.id not in seen:
+            if current.parent_id == ancestor_id:
+                return True
+            seen.add(current.id)
+            current = session.get(DatasetRow, current.parent_id)
+    return False
+
+
 def _to_unix_seconds(values: pd.Series) -> pd.Series:
     return (pd.to_datetime(values, utc=True, format="ISO8601").astype("int64") // 10**9).astype("int64")
 
@@ -163,8 +183,8 @@ def retrain_with_feedback(run_id: int) -> Retrained:
                                                    experiment.seed, experiment.name)
         finished = [(r.id, r.model, dict(r.params or {}), r.seed, r.tuning) for r in experiment.runs
                     if r.status == "done"]
-        served = [r for r, d in _dataset_runs(session) if d == parent_id]
-    records = [record for r in served for record in feedback_journal(r).records()]
+        served = sorted(r for r, d in _dataset_runs(session) if d == parent_id)
+    records = served_feedback(parent_id)
     if not records:
         raise FeedbackLoopError(f"dataset '{parent_name}' has no served feedback yet: serve run {run_id} "
                                 "(python -m engine serve) and POST /feedback first")

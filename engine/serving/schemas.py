@@ -34,6 +34,8 @@ class Health(BaseModel):
     dataset_fingerprint: str = Field(description="sha256 of the dataset content the model was trained on")
     capabilities: dict[str, bool]
     catalogue_size: int
+    feedback_events: int = Field(description="feedback events counted for this run: its dataset's served feedback "
+                                             "and what swaps carried in")
 
 
 class UserRecommendationRequest(Request):
@@ -74,6 +76,8 @@ class Recommendations(BaseModel):
         description="known: a trained user; fold-in: from liked items; attributes: from user attributes; "
                     "popularity: the list the model gives every user it cannot tell apart")
     reason_kind: str
+    feedback_items: int = Field(0, description="items the user's served feedback named: left out as seen when "
+                                               "exclude_seen, and folded in by a model that folds users in")
     items: list[RecommendedItem]
 
 
@@ -157,6 +161,13 @@ class Swapped(BaseModel):
     run_id: int
     model: str
     dataset: str
+    items_carried: list[str] = Field(description="items added to the previous run, replayed into this one")
+    items_present: list[str] = Field(description="items added to the previous run that this run's catalogue has")
+    items_refused: dict[str, str] = Field(description="item id -> why it could not be carried (e.g. the model "
+                                                      "cannot score new items, or its attributes do not fit)")
+    feedback_events: int = Field(description="feedback events this run counts after the swap")
+    feedback_carried: int = Field(description="feedback events of the previous run copied to this run's journal")
+    feedback_note: str
 
 
 class ForgetRequest(Request):

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +29,7 @@ from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.data.indexing import item_query
 from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
+from engine.serving.feedback_loop import is_version_of, served_feedback
 from engine.store.journal import feedback_journal, items_journal
 
 ServedPath = Literal["known", "fold-in", "attributes", "popularity"]
@@ -50,10 +51,28 @@ class ServingError(ValueError):
 
 @dataclass
 class Recommendation:
-    """A ranked answer and which path served it."""
+    """A ranked answer, which path served it and how many of the user's feedback items it took into account."""
 
     path: ServedPath
     ranked: RankedItems
+    feedback_items: int = 0
+
+
+@dataclass
+class TakenOver:
+    """What a swap carried from the run served before into the new one, and what it could not, with why."""
+
+    items_carried: list[str] = field(default_factory=list)
+    items_present: list[str] = field(default_factory=list)
+    items_refused: dict[str, str] = field(default_factory=dict)
+    feedback_events: int = 0
+    feedback_carried: int = 0
+    feedback_note: str = ""
+
+
+def _feedback_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    """One feedback event, however often it was carried from run to run."""
+    return str(record["user_id"]), str(record["item_id"]), str(record.get("received_at"))
 
 
 def _shown(values: list[str], limit: int = 10) -> str:
@@ -71,12 +90,16 @@ class ServedRun:
         self.items_journal = items_journal(fitted.run_id)
         self.feedback_journal = feedback_journal(fitted.run_id)
         self.forgotten = ForgottenUsers(dataset.id)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # adding items
+        self._feedback_lock = threading.Lock()
+        self._successor: ServedRun | None = None
+        """The run swapped in after this one: items and feedback that reach this one late are handed on to it."""
         data = context.data
         self._catalogue_query: ItemQuery | None = None
         self._encodings: OrderedDict[tuple, sp.csr_matrix | None] = OrderedDict()
         self._encodings_lock = threading.Lock()
         self._user_positions = {str(user): position for position, user in enumerate(data.user_ids)}
+        self._item_positions = {str(item): position for position, item in enumerate(data.item_ids)}
         self._feature_rows = ({str(user): row for row, user in enumerate(data.user_features.ids)}
                               if data.user_features is not None else {})
         training = [str(i) for i in data.item_ids]
@@ -91,9 +114,17 @@ class ServedRun:
         items = context.dataset.items
         self.item_table = (items.assign(item_id=items["item_id"].astype(str)) if items is not None
                            else pd.DataFrame({"item_id": list(self.catalogue)}))
+        self.added_items: list[dict[str, Any]] = []
+        """The items journal's records applied so far: what a swap carries into the next run."""
         for record in self.items_journal.records():
-            self._apply_item(record["item_id"], record["attributes"],
-                             encode_new_entity(context, "item", record["attributes"]))
+            self._apply_item(record, encode_new_entity(context, "item", record["attributes"]))
+        self.feedback: list[dict[str, Any]] = []
+        """Every feedback event counted for this run: its dataset's served feedback and what swaps carried in."""
+        self._feedback_keys: set[tuple[str, str, str]] = set()
+        self._fresh: dict[str, tuple[str, ...]] = {}
+        """User id -> items their feedback named, in order (a tuple replaced, never mutated, for lock-free reads)."""
+        self._trained_pairs: frozenset[tuple[str, str]] | None = None
+        self._note_feedback(served_feedback(dataset.id))
 
     @classmethod
     def load(cls, run_id: int) -> "ServedRun":
@@ -131,10 +162,27 @@ class ServedRun:
                     if self._dataset_has_user(user_id) else "check the id, or POST /recommendations/new-user")
             raise ServingError(404, f"user {user_id!r} is unknown to run {self.fitted.run_id}; {hint}")
         users = self._known_user_query(user_id, position)
-        history = [str(data.item_ids[i]) for i in data.matrix[position].indices]
+        history = [str(data.item_ids[i]) for i in users.history.indices]
+        fresh = self._fresh.get(user_id, ())
+        path: ServedPath = "known"
+        added = sorted({self._item_positions[item] for item in fresh if item in self._item_positions}
+                       - set(users.history.indices.tolist()))
+        if added:
+            # feedback on training items joins the user's history: masked as seen, and a model that folds users
+            # in scores them from the whole history (as a new user's) instead of the vector fitted without it
+            history_row = users.history + sp.csr_matrix((np.ones(len(added), np.float32), ([0] * len(added), added)),
+                                                        shape=users.history.shape)
+            index = users.index if not self.capabilities.user_fold_in else np.asarray([-1], dtype=np.int64)
+            path = "known" if index[0] >= 0 else "fold-in"
+            users = UserQuery(users.ids, index, history_row.tocsr(), users.features)
+            history += [str(data.item_ids[i]) for i in added]
+        others = [item for item in fresh if item not in self._item_positions]  # items added or cold: not in history
         items = self.candidate_query(where)
-        return Recommendation("known", rank_with_reasons(self.context, self.fitted, users, items, k, history,
-                                                         users.features, exclude_seen))
+        ranked = rank_with_reasons(self.context, self.fitted, users, items, k + len(others) * exclude_seen,
+                                   history + others, users.features, exclude_seen)
+        if exclude_seen and others:
+            ranked = _without(ranked, set(others), k)
+        return Recommendation(path, ranked, feedback_items=len(fresh))
 
     def _known_user_query(self, user_id: str, position: int) -> UserQuery:
         """`user_query` for one trained user from positions kept at load time (building a pandas index of every
@@ -261,21 +309,31 @@ class ServedRun:
         return [item for item, kept in zip(catalogue, keep) if kept]
 
     def add_item(self, item_id: str, attributes: dict[str, Any]) -> None:
-        """Make a new item recommendable at once; journalled (fsync'd) first, so it survives a restart."""
+        """Make a new item recommendable at once; journalled (fsync'd) first, so it survives a restart. Once this
+        run was swapped out, the item goes to the run that replaced it."""
+        self._refuse_new_items()
+        with self._lock:
+            if self._successor is not None:
+                self._successor.add_item(item_id, attributes)
+                return
+            if item_id in self._in_catalogue or item_id in set(self.item_table["item_id"]):
+                raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
+            row = self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
+            record = {"item_id": item_id, "attributes": attributes,
+                      "added_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+            self.items_journal.append(record)
+            self._apply_item(record, row)
+
+    def _refuse_new_items(self) -> None:
         reason = type(self.fitted.model).cannot_serve(new_users=False, new_items=True,
                                                       ratings=self.context.data.ratings is not None)
         if reason is not None:
             raise ServingError(422, f"{reason}; this run cannot make new items recommendable")
-        with self._lock:
-            if item_id in self._in_catalogue or item_id in set(self.item_table["item_id"]):
-                raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
-            row = self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
-            self.items_journal.append({"item_id": item_id, "attributes": attributes,
-                                       "added_at": dt.datetime.now(dt.timezone.utc).isoformat()})
-            self._apply_item(item_id, attributes, row)
 
-    def _apply_item(self, item_id: str, attributes: dict[str, Any], row: sp.csr_matrix | None) -> None:
-        """Extend the item features (by `row`, its encoding), attribute table, labels and catalogue by one item."""
+    def _apply_item(self, record: dict[str, Any], row: sp.csr_matrix | None) -> None:
+        """Extend the item features (by `row`, its encoding), attribute table, labels and catalogue by the item of
+        an items journal `record`."""
+        item_id, attributes = record["item_id"], record["attributes"]
         data = self.context.data
         if row is not None and data.item_features is not None:
             features = data.item_features
@@ -287,6 +345,7 @@ class ServedRun:
         self.context.explainer.labels.update(item_labels(entry))
         self.catalogue = (*self.catalogue, item_id)
         self._in_catalogue = self._in_catalogue | {item_id}
+        self.added_items.append(record)
 
     def similar_items(self, item_id: str, k: int) -> RankedItems:
         """What the model recommends to someone who liked only `item_id`: its item-to-item view."""
@@ -314,10 +373,104 @@ class ServedRun:
 
     # -- feedback ------------------------------------------------------------------------------------------------
     def record_feedback(self, record: dict[str, Any]) -> None:
-        """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue."""
+        """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue; from
+        now on the user's recommendations count it as seen (and a fold-in model folds it in). An event that
+        reaches this run after it was swapped out is handed on to the run that replaced it."""
         self.refuse_forgotten(record["user_id"])
         if record["item_id"] not in self._in_catalogue:
             raise ServingError(404, f"item_id {record['item_id']!r} is not in the catalogue; feedback must name an "
                                     "item the run serves (POST /items adds one)")
         self.feedback_journal.append(record)
+        with self._feedback_lock:
+            successor = self._successor
+            if successor is None:
+                self._note_feedback([record])
+                return
+        successor.carry_feedback(self, [record])
+
+    def _note_feedback(self, records: list[dict[str, Any]]) -> None:
+        """Count `records` (each event once) and remember the items they name per user."""
+        for record in records:
+            key = _feedback_key(record)
+            if key in self._feedback_keys:
+                continue
+            self._feedback_keys.add(key)
+            self.feedback.append(record)
+            user, item = key[0], key[1]
+            named = self._fresh.get(user, ())
+            if item not in named:
+                self._fresh[user] = (*named, item)
+
+    # -- swapping ------------------------------------------------------------------------------------------------
+    def take_over(self, previous: "ServedRun") -> TakenOver:
+        """Carry what `previous` gathered while served into this run, before this run is swapped in: the items added
+        to it (replayed here and journalled, where this model serves new items and their attributes encode) and
+        its feedback (see `carry_feedback`). From here on `previous` hands late arrivals on to this run."""
+        with previous._lock, previous._feedback_lock:
+            taken = self._carry_items(previous)
+            taken.feedback_carried, taken.feedback_note = self.carry_feedback(previous, list(previous.feedback))
+            previous._successor = self
+        taken.feedback_events = len(self.feedback)
+        return taken
+
+    def _carry_items(self, previous: "ServedRun") -> TakenOver:
+        taken = TakenOver()
+        replayed: list[tuple[dict[str, Any], sp.csr_matrix | None]] = []
+        with self._lock:
+            for record in previous.added_items:
+                item_id = record["item_id"]
+                if item_id in self._in_catalogue:
+                    taken.items_present.append(item_id)
+                    continue
+                try:
+                    self._refuse_new_items()
+                    row = self.encode_attributes("item", record["attributes"],
+                                                 required=self.capabilities.uses_item_features)
+                except (ServingError, ExploreError) as error:
+                    taken.items_refused[item_id] = " ".join(str(error).split())
+                    continue
+                replayed.append(({**record, "carried_from_run": previous.fitted.run_id}, row))
+            self.items_journal.extend([record for record, _ in replayed])
+            for record, row in replayed:
+                self._apply_item(record, row)
+        taken.items_carried = [record["item_id"] for record, _ in replayed]
+        return taken
+
+    def carry_feedback(self, previous: "ServedRun", records: list[dict[str, Any]]) -> tuple[int, str]:
+        """Count `previous`'s feedback `records` here too; how many were journalled for this run, and a note.
+
+        Same dataset: the dataset's feedback is already this run's (nothing to copy). A version made from
+        `previous`'s dataset: the events its data does not hold yet are appended to this run's journal (so the
+        next retrain and the Data page count them). Any other dataset: its users and items are not this run's, so
+        nothing is carried and the events stay counted under their own dataset."""
+        if previous.dataset.id == self.dataset.id:
+            with self._feedback_lock:
+                self._note_feedback(records)
+            return 0, f"same dataset '{self.dataset.name}': its {len(self.feedback)} feedback events are counted as before"
+        if not is_version_of(self.dataset.id, previous.dataset.id):
+            return 0, (f"not carried: dataset '{self.dataset.name}' was not made from '{previous.dataset.name}', so "
+                       f"its {len(records)} feedback events stay counted under '{previous.dataset.name}'")
+        trained = self._dataset_pairs()
+        carried = [record | {"carried_from_run": previous.fitted.run_id} for record in records
+                   if _feedback_key(record) not in self._feedback_keys
+                   and (str(record["user_id"]), str(record["item_id"])) not in trained]
+        self.feedback_journal.extend(carried)
+        with self._feedback_lock:
+            self._note_feedback(carried)
+        return len(carried), (f"{len(carried)} of {len(records)} feedback events carried from dataset "
+                              f"'{previous.dataset.name}'; the others are in '{self.dataset.name}' already")
+
+    def _dataset_pairs(self) -> frozenset[tuple[str, str]]:
+        """(user, item) pairs of this run's dataset, built on first use."""
+        if self._trained_pairs is None:
+            frame = self.context.dataset.interactions
+            self._trained_pairs = frozenset(zip(frame["user_id"].astype(str), frame["item_id"].astype(str)))
+        return self._trained_pairs
+
+
+def _without(ranked: RankedItems, excluded: set[str], k: int) -> RankedItems:
+    """`ranked` without the `excluded` items, cut to `k`."""
+    keep = [i for i, item in enumerate(ranked.ids) if item not in excluded][:k]
+    return RankedItems([ranked.ids[i] for i in keep], ranked.scores[keep], [ranked.reasons[i] for i in keep],
+                       ranked.kind)
 

@@ -52,11 +52,17 @@ class JsonLinesJournal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write `record` as one line; returns once it is fsync'd (raises what the write raised otherwise)."""
-        line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
+        self.extend([record])
+
+    def extend(self, records: list[dict[str, Any]]) -> None:
+        """Write `records`, one line each, in the same batch; returns once they are all fsync'd."""
+        if not records:
+            return
+        lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record in records]
         with self._cond:
             batch = self._open if self._open is not None else _Batch()
             self._open = batch
-            batch.lines.append(line)
+            batch.lines.extend(lines)
             while not batch.done:
                 if self._writing:
                     self._cond.wait()

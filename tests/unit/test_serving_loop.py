@@ -10,7 +10,6 @@ import threading
 import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
 import pandas as pd
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from engine.analysis.comparison import list_runs, load_metrics
@@ -27,7 +26,6 @@ from engine.runs.experiments import get_experiment
 from engine.serving import create_app
 from engine.serving.feedback_loop import (FeedbackLoopError, feedback_by_dataset, feedback_row_keys, lineage_of,
                                           retrain_with_feedback)
-from engine.serving.process import free_port
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
 from engine.store.db import session_scope
@@ -35,6 +33,7 @@ from engine.store.journal import feedback_journal
 from engine.store.tables import ExperimentRow, RunRow
 from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
+from tests.live_server import LiveServer
 
 KEY = {"X-API-Key": "s3cret"}
 
@@ -68,25 +67,6 @@ def _dataset_of(run_id: int) -> int:
     return get_experiment(ServedRun.load(run_id).context.experiment_id).dataset_id
 
 
-class LiveServer:
-    """A real uvicorn server for `app` on a free loopback port, in a thread of this process."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *_) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 def test_a_swap_under_concurrent_requests_drops_none_and_serves_the_new_run(runs):
     user = _trained_user(runs["itemknn"])
     answers: list[tuple[int, int]] = []
@@ -114,8 +94,8 @@ def test_a_swap_under_concurrent_requests_drops_none_and_serves_the_new_run(runs
                 thread.join(60)
             health = admin.get(f"{url}/health").json()
     assert swapped.status_code == 200, swapped.text
-    assert swapped.json() == {"previous_run_id": runs["itemknn"], "run_id": runs["mapper"], "model": "mapper",
-                              "dataset": health["dataset"]}
+    assert {key: swapped.json()[key] for key in ("previous_run_id", "run_id", "model", "dataset")} == {
+        "previous_run_id": runs["itemknn"], "run_id": runs["mapper"], "model": "mapper", "dataset": health["dataset"]}
     assert {status for status, _ in answers} == {200}, [a for a in answers if a[0] != 200][:3]
     served_by = [run for _, run in answers]
     assert served_by[0] == runs["itemknn"] and served_by[-1] == runs["mapper"]
