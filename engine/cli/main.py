@@ -70,8 +70,30 @@ def parse_model_params(items: list[str], models: list[str]) -> dict[str, dict[st
         if model not in params:
             raise InputError(f"--param {key}={value} names model {model!r}, which is not in --models "
                              f"({', '.join(models)})")
-        params[model][field] = parse_value(value)
+        params[model][field] = parse_model_value(model, field, value)
     return params
+
+
+def parse_model_value(model: str, field: str, text: str) -> Any:
+    """One `--param` value. A list setting takes a JSON list or values separated by commas, and is checked by the
+    model's config here, so a bad one is refused before any data is read, naming the model and field, what was
+    given and how to write it; other settings are `parse_value`'s (checked when the model is built)."""
+    from engine.jobs.params import ParamError, list_item, parse_field
+    from engine.models.registry import get_model_class
+
+    config = get_model_class(model).Config
+    info = config.model_fields.get(field)
+    if info is None or list_item(info.annotation) is None:
+        return parse_value(text)
+    value = parse_value(text)
+    try:
+        return parse_field(config, field, value if isinstance(value, list) else text)
+    except ParamError as error:
+        example = list(info.get_default(call_default_factory=True) or [])[:2]
+        as_json = json.dumps(example, separators=(",", ":"))
+        raise InputError(f"--param {model}.{field}={text}: {error.reason}. {model}.{field} is a list: write a JSON "
+                         f"list in quotes, e.g. --param '{model}.{field}={as_json}', or the values separated by "
+                         f"commas, e.g. --param {model}.{field}={','.join(map(str, example))}") from None
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
@@ -132,7 +154,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", required=True, metavar="A,B,C",
                         help="comma-separated registry names (see `python -m engine models`)")
     parser.add_argument("--param", action="append", default=[], metavar="MODEL.KEY=VALUE",
-                        help="model hyper-parameter, repeatable, e.g. --param als.factors=64 (JSON values)")
+                        help="model hyper-parameter, repeatable, e.g. --param als.factors=64 (JSON values; a list "
+                             "as JSON or comma-separated: auto.candidates=content,mostpop)")
     parser.add_argument("--k", default="10,20,50", metavar="K,K", help="cut-offs of metrics at K (default 10,20,50)")
     parser.add_argument("--out", metavar="FILE", help="write results.json here (default: print it to stdout)")
     parser.add_argument("--save-recommendations", metavar="DIR",

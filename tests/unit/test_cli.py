@@ -97,12 +97,29 @@ def test_models_lists_what_each_model_can_serve(capsys):
     (["--models", "random", "--protocol", "warm", "--split-param", "cold_fraction"], "must look like key=value"),
     (["--models", "mostpop", "--protocol", "warm", "--param", "mostpop.bogus=1"], "invalid parameters for model"),
     (["--models", "random"], "one of the arguments --protocol --split-dir is required"),
+    (["--models", "auto", "--protocol", "warm", "--param", "auto.candidates=contnet,mostpop"],
+     "--param auto.candidates=contnet,mostpop: auto cannot compare contnet"),
+    (["--models", "deepfm", "--protocol", "warm", "--param", "deepfm.mlp_layers=[64,\"wide\"]"],
+     "deepfm.mlp_layers is a list: write a JSON list in quotes, e.g. --param 'deepfm.mlp_layers=[128,64]', or the "
+     "values separated by commas, e.g. --param deepfm.mlp_layers=128,64"),
 ])
 def test_bad_input_exits_2_with_a_one_line_reason(data_dir, coldstart_home, capsys, argv, reason):
     code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), *argv)
     assert code == 2
     errors = [line for line in err.strip().splitlines() if not line.startswith(("data:", "warning:"))]
     assert len(errors) == 1 and reason in errors[0]
+
+
+def test_a_list_setting_takes_comma_separated_values_or_a_json_list(data_dir, tmp_path, coldstart_home, capsys):
+    for value in ("content,mostpop", '["content", "mostpop"]'):
+        out = tmp_path / "results.json"
+        code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), "--protocol", "cold-item", "--models",
+                               "auto", "--param", f"auto.candidates={value}", "--k", "10", "--out", str(out))
+        assert code == 0, err
+        assert json.loads(out.read_text())["models"]["auto"]["params"]["candidates"] == ["content", "mostpop"]
+    with session_scope() as session:
+        stored = session.scalars(select(RunRow.params).where(RunRow.model == "auto")).all()
+    assert [params["candidates"] for params in stored] == [["content", "mostpop"]] * 2
 
 
 def test_unreadable_data_and_mismatched_split_files_exit_2(data_dir, tmp_path, coldstart_home, capsys):
