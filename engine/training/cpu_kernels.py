@@ -73,7 +73,11 @@ class LazyAdam:
 
 
 def _compile(function):
-    return numba.njit(cache=True, fastmath=True, nogil=True)(function) if numba is not None else function
+    # error_model="numpy": a float division by zero gives inf/nan instead of raising, so numba drops the per-element
+    # zero test that kept LLVM from vectorising Adam's m / (sqrt(v) + eps) (3x faster on the batch's rows)
+    if numba is None:
+        return function
+    return numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")(function)
 
 
 @_compile
