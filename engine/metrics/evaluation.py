@@ -23,7 +23,7 @@ from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverag
 from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
 from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order, top_k
 from engine.metrics.ratings import rating_errors
-from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
+from engine.metrics.statistics import DEFAULT_BOOTSTRAP, ValidationTerms, bootstrap_ci, bootstrap_means
 from engine.protocols.split import EvalSlice, Split
 
 DEFAULT_KS = (10, 20, 50)
@@ -264,14 +264,35 @@ class SliceValidator:
         mean = result.metric(chosen.name, self.metric_name).mean
         return float("nan") if mean is None else mean
 
-    def per_user(self, model: Recommender) -> pd.Series:
-        """The metric of each validation user (indexed by user id), for paired comparisons of two settings."""
+    def terms(self, model: Recommender) -> ValidationTerms:
+        """The validation score taken apart by user and by held-out item, for comparing two settings or models
+        with a standard error that counts both (`engine.metrics.statistics.paired_gain`)."""
         chosen = self.slice_for(model)
         if chosen is None:
-            return pd.Series(dtype=float)
-        result = evaluate(model, self.train_data, [chosen], (self.k,), seed=self.seed, n_bootstrap=0, beyond=False)
+            return ValidationTerms(pd.Series(dtype=float), None)
+        result = evaluate(model, self.train_data, [chosen], (self.k,), seed=self.seed, n_bootstrap=0, beyond=False,
+                          recommendations=True)
         rows = result.per_user.loc[result.per_user["slice"] == chosen.name]
-        return pd.Series(rows[self.metric_name].to_numpy(float), index=rows["user_id"].to_numpy())
+        per_user = pd.Series(rows[self.metric_name].to_numpy(float), index=rows["user_id"].to_numpy())
+        return ValidationTerms(per_user, self._item_shares(per_user, result.recommendations[chosen.name],
+                                                           chosen.truth))
+
+    def _item_shares(self, per_user: pd.Series, listed: pd.DataFrame, truth: pd.DataFrame) -> pd.Series | None:
+        """Each held-out item's share of the mean metric: a hit's weight in its user's list (its rank's discount
+        for NDCG, 1 for recall and precision) times the user's value per unit of weight, summed over the users and
+        divided by their number. Items no list found count with 0: they are drawn from the catalogue too."""
+        name = self.metric_name.partition("@")[0]
+        if name not in ("ndcg", "recall", "precision"):
+            return None
+        counted = per_user.dropna()
+        positives = truth.loc[truth["user_id"].isin(counted.index), ["user_id", "item_id"]].drop_duplicates()
+        hits = listed.loc[listed["rank"] <= self.k].merge(positives, on=["user_id", "item_id"])
+        weight = 1.0 / np.log2(hits["rank"].to_numpy(float) + 1.0) if name == "ndcg" else np.ones(len(hits))
+        per_weight = counted.loc[hits["user_id"]].to_numpy() / pd.Series(weight).groupby(
+            hits["user_id"].to_numpy()).transform("sum").to_numpy()
+        shares = pd.Series(weight * per_weight, index=hits["item_id"].to_numpy()).groupby(level=0).sum()
+        every_item = pd.Index(positives["item_id"].unique())
+        return shares.reindex(every_item, fill_value=0.0) / max(len(counted), 1)
 
 
 def make_validator(train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> SliceValidator:

@@ -4,7 +4,9 @@ Which model wins depends on what is cold: attributes carry new items, collaborat
 popularity among similar users carries new ones. Auto fits a small, diverse set of registered models with their
 default settings, scores each on every validation slice of the split (never the test part), one slice per serving
 kind (known, new or few-shot users x known, new or few-shot items), and per kind keeps the best one, or a blend of
-the best few when one beats it on that slice: each candidate's scores are z-scored per user and summed with weights
+the best few when one beats it on that slice by more than one standard error (users and held-out items both
+counted as samples, `paired_gain`: a blend tried among a dozen wins a few hundred users or a hundred new items
+partly by luck): each candidate's scores are z-scored per user and summed with weights
 from a small grid (the linear stacking of the Netflix-prize blends, Töscher, Jahrer & Bell 2009, here without a
 second-level learner, since a validation slice of a few hundred users affords a grid, not a regression). Kinds the
 split does not validate are served by the candidate ranked best on the protocol's primary validation slice among
@@ -36,6 +38,7 @@ from pydantic import Field, field_validator
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
 from engine.metrics.evaluation import make_validator
+from engine.metrics.statistics import paired_gain
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
 from engine.protocols.split import EvalSlice
@@ -177,9 +180,15 @@ class AutoRecommender(Recommender):
             return entry
         weights, score = max(blends, key=lambda blend: blend[1])
         entry["best_blend"] = {"weights": weights, "valid": round(score, 6)}
-        if score > scores[best]:
+        if score <= scores[best]:
+            return entry
+        self.choice["kinds"][kind.key] = {"use": weights}
+        paired = paired_gain(kind_validator.terms(self), kind_validator.terms(self.models[best]))
+        entry["best_blend"]["standard_error"] = round(paired.standard_error, 6)
+        if paired.gain > paired.standard_error:
             entry.update(use=weights, valid=round(score, 6),
-                         why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation")
+                         why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation by more "
+                             f"than one standard error ({paired.standard_error:.4f})")
         return entry
 
     def _reference_scores(self, slices: dict[ServingKind, EvalSlice], validator: Validator | None) -> dict[str, float]:
@@ -409,6 +418,8 @@ def describe_choice(choice: dict[str, Any]) -> list[str]:
         blend = entry.get("best_blend")
         if blend is not None and len(entry["use"]) == 1:
             others += f"; best blend {_blend_label(blend['weights'])} {blend['valid']:.4f}"
+            if "standard_error" in blend:
+                others += f", within one standard error ({blend['standard_error']:.4f}) of it"
         lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']} vs {others or 'nothing else'})")
     for name, reason in choice.get("not_fitted", {}).items():
         lines.append(f"{name} not compared: {reason}")

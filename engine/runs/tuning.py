@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from engine.core.data import TrainData
 from engine.core.model import FitContext, ProgressReporter, Recommender, Validator
 from engine.core.search_space import contains, suggest
+from engine.metrics.statistics import paired_gain
 from engine.models.registry import create_model, get_model_class
 
 DEFAULT_TRIALS = 16
@@ -249,21 +250,20 @@ def tune_model(name: str, train_data: TrainData, validator: Validator, *,
 
 def _defaults_within_noise(validator: Validator, outcome: dict[str, Any], best: Trial) -> str | None:
     """Why the defaults are kept, or None: when the best trial beats them by less than one standard error of the
-    paired per-user difference on the validation slice (the one-standard-error rule, Breiman et al. 1984): the best
-    of many trials on a few hundred validation users wins partly by luck, and the defaults, chosen across unlike
-    data, generalise better than settings fitted to that luck."""
+    paired difference on the validation slice (the one-standard-error rule, Breiman et al. 1984). The best of many
+    trials on a few hundred validation users, or on the few items of a new-items slice, wins partly by luck, and
+    the defaults, chosen across unlike data, generalise better than settings fitted to that luck. The error counts
+    users and held-out items as samples (`paired_gain`)."""
     defaults = outcome.get("defaults")
-    per_user = getattr(validator, "per_user", None)
-    if defaults is None or per_user is None or best.number == 0 or outcome["model"] is defaults[0]:
+    terms = getattr(validator, "terms", None)
+    if defaults is None or terms is None or best.number == 0 or outcome["model"] is defaults[0]:
         return None
-    difference = (per_user(outcome["model"]) - per_user(defaults[0])).dropna()
-    if len(difference) < 2:
+    paired = paired_gain(terms(outcome["model"]), terms(defaults[0]))
+    if paired.n_users < 2 or paired.gain > paired.standard_error:
         return None
-    gain, standard_error = float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
-    if gain > standard_error:
-        return None
-    return (f"defaults kept: the best trial (#{best.number + 1}, {best.score:.4f}) beat them by {gain:+.4f}, within "
-            f"one standard error ({standard_error:.4f}) over {len(difference)} validation users")
+    over = f"{paired.n_users} validation users" + (f" and {paired.n_items} items" if paired.n_items else "")
+    return (f"defaults kept: the best trial (#{best.number + 1}, {best.score:.4f}) beat them by {paired.gain:+.4f}, "
+            f"within one standard error ({paired.standard_error:.4f}) over {over}")
 
 
 def _report(progress: ProgressReporter | None, trial: Trial, done: int, budget: TuningBudget, elapsed: float) -> None:

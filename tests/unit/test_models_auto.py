@@ -67,12 +67,18 @@ def test_auto_validates_at_least_as_well_as_its_best_candidate() -> None:
     assert world.validator(fitted_auto()) >= best - 1e-9
 
 
-def test_a_blend_is_kept_only_when_it_beats_the_best_single_candidate_on_validation() -> None:
-    for entry in fitted_auto().choice["kinds"].values():
+def test_a_blend_is_kept_only_when_it_beats_the_best_single_candidate_by_more_than_its_standard_error() -> None:
+    validated = [entry for entry in fitted_auto().choice["kinds"].values() if entry["slice"] is not None]
+    assert validated
+    for entry in validated:
+        blend = entry["best_blend"]
         if len(entry["use"]) > 1:
-            assert entry["valid"] > max(entry["scores"].values())
-        elif entry.get("best_blend"):
-            assert entry["best_blend"]["valid"] <= entry["valid"]
+            best_single = max(entry["scores"].values())
+            assert entry["valid"] - best_single > blend["standard_error"] > 0
+            assert "more than one standard error" in entry["why"]
+        elif blend["valid"] > entry["valid"]:  # the better blend is kept out by the noise, and the report says so
+            assert blend["valid"] - entry["valid"] <= blend["standard_error"]
+            assert any("within one standard error" in line for line in describe_choice(fitted_auto().choice))
 
 
 def test_known_and_new_users_in_one_query_are_each_scored_by_their_kinds_choice() -> None:

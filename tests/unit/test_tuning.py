@@ -13,6 +13,7 @@ from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import make_validator
+from engine.metrics.statistics import ValidationTerms
 from engine.models.ease import EASERecommender
 from engine.protocols import make_split
 from engine.runs.tuning import TuningBudget, TuningError, tune_model
@@ -153,8 +154,24 @@ class PerUserValidator(RecordingValidator):
         noise = np.random.default_rng(int(model.config.l2 * 1e6) % 2**32).normal(0.0, self.noise, 200)
         return pd.Series(self.gain * closeness + noise - noise.mean(), index=range(200))
 
+    def terms(self, model: Recommender) -> ValidationTerms:
+        return ValidationTerms(self.per_user(model), None)
+
     def __call__(self, model: Recommender) -> float:
         return float(self.per_user(model).mean())
+
+
+class FewItemsValidator(PerUserValidator):
+    """Every user gains alike (no per-user noise), but one of 150 held-out items carries one and a half times the
+    gain and another loses half of it: a setting that happens to suit one new item, on a new-items slice."""
+
+    def terms(self, model: Recommender) -> ValidationTerms:
+        import pandas as pd
+
+        per_user = self.per_user(model)
+        shares = np.zeros(150)
+        shares[:2] = 1.5 * per_user.mean(), -0.5 * per_user.mean()
+        return ValidationTerms(per_user, pd.Series(shares, index=range(150)))
 
 
 def test_the_defaults_are_kept_when_the_best_trial_beats_them_within_one_standard_error() -> None:
@@ -166,3 +183,9 @@ def test_the_defaults_are_kept_when_the_best_trial_beats_them_within_one_standar
     clear = tune_model("ease", tiny_world().data, PerUserValidator(gain=1.0, noise=0.01), budget=8, seed=0)
     assert clear.note is None and "note" not in clear.to_json()
     assert clear.best_score == max(t.score for t in clear.trials) and clear.best_params["l2"] != 200.0
+
+
+def test_a_gain_carried_by_one_held_out_item_keeps_the_defaults_though_every_user_shares_it() -> None:
+    few = tune_model("ease", tiny_world().data, FewItemsValidator(gain=1.0, noise=0.0), budget=8, seed=0)
+    assert few.best_params == {"l2": EASERecommender.Config().l2}
+    assert few.note.endswith("over 200 validation users and 150 items")
