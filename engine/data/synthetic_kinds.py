@@ -142,9 +142,10 @@ def _standardised(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / (x.std() or 1.0)
 
 
-def _tag_lists(rng: np.random.Generator, item_topic: np.ndarray, n_topics: int) -> list[str]:
-    """3-30 tags per item from a vocabulary of about three words per item: 60% from the item's topic cluster
-    (Zipf inside the cluster), 40% from the whole vocabulary (Zipf: "toread", "cool", and a long tail)."""
+def _curated_tags(rng: np.random.Generator, item_topic: np.ndarray, n_topics: int) -> pd.DataFrame:
+    """3-30 tags per item (`owner`, `tag` rows) from a vocabulary of about three words per item: 60% from the
+    item's topic cluster (Zipf inside the cluster), 40% from the whole vocabulary (Zipf: "toread", "cool", and a
+    long tail)."""
     n_items = len(item_topic)
     vocabulary = _pseudo_words(max(3 * n_items, 20 * n_topics))
     global_rank = rng.permutation(len(vocabulary))
@@ -159,28 +160,52 @@ def _tag_lists(rng: np.random.Generator, item_topic: np.ndarray, n_topics: int) 
     anywhere = global_rank[rng.choice(len(vocabulary), size=slots, p=_zipf(len(vocabulary), 1.0))]
     tag = np.where(from_topic, clusters[item_topic[owner], in_cluster], anywhere)
     frame = pd.DataFrame({"owner": owner, "tag": vocabulary[tag]}).drop_duplicates()
-    frame = frame[frame.groupby("owner").cumcount().to_numpy() < n_tags[frame["owner"].to_numpy()]]
+    return frame[frame.groupby("owner").cumcount().to_numpy() < n_tags[frame["owner"].to_numpy()]]
+
+
+def _personal_tags(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, n_users: int,
+                   first_word: int) -> pd.DataFrame:
+    """Tags the bookmarkers gave (`owner` item, `tag` rows): each user keeps 2-6 words of their own ("mythesis",
+    "readinggroup") and files about half of their bookmarks under one of them, the commoner first (Zipf)."""
+    sizes = rng.integers(2, 7, size=n_users)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    words = _pseudo_words(int(sizes.sum()), offset=first_word)
+    filed = rng.random(len(users)) < 0.5
+    who = users[filed]
+    rank = np.minimum((rng.pareto(1.0, size=len(who))).astype(np.int64), sizes[who] - 1)
+    return pd.DataFrame({"owner": items[filed], "tag": words[starts[who] + rank]})
+
+
+def _tag_lists(curated: pd.DataFrame, personal: pd.DataFrame, n_items: int) -> list[str]:
+    """Each item's tags, "|"-joined: its curated tags, then its bookmarkers' own, at most 30 in all."""
+    frame = pd.concat([curated, personal], ignore_index=True).drop_duplicates()
+    frame = frame[frame.groupby("owner").cumcount().to_numpy() < 30]
     joined = frame.groupby("owner", sort=True)["tag"].agg("|".join)
     return joined.reindex(range(n_items)).tolist()
 
 
 def generate_tags(n_users: int, n_items: int, n_interactions: int, seed: int) -> Dataset:
-    """Bookmarks with a free-form tag vocabulary, like Delicious or BibSonomy (HetRec 2011 delicious-2k).
+    """Bookmarks with a free-form tag vocabulary, like Delicious, BibSonomy or CiteULike (HetRec 2011
+    delicious-2k).
 
     Items carry 3-30 tags from a Zipf-distributed vocabulary of thousands of words per 10k items; 40 topics,
-    each a cluster of tags, hold the taste signal. Implicit feedback (a bookmark, no rating), no user attributes,
-    no timestamps.
+    each a cluster of tags, hold the taste signal. As on those sites, tags are user-assigned: besides the words
+    about the item, an item carries the personal filing tags of the users who bookmarked it, a vocabulary with a
+    long tail of words only one user uses, which ties a new item to its bookmarkers' other items. Implicit
+    feedback (a bookmark, no rating), no user attributes, no timestamps.
     """
     rng = np.random.default_rng(seed)
     n_topics = 40
     item_topic = _topics(rng, n_items, n_topics)
-    tags = _tag_lists(rng, item_topic, n_topics)
+    curated = _curated_tags(rng, item_topic, n_topics)
     taste = _live_taste(rng.dirichlet(np.full(n_topics, 0.15), size=n_users), item_topic)
     users, items = _draw_pairs(rng, taste, item_topic, _popularity(rng, n_items)[:, None],
                                np.zeros(n_users, dtype=np.int64), n_interactions)
+    personal = _personal_tags(rng, users, items, n_users, first_word=max(3 * n_items, 20 * n_topics))
     return Dataset(
         interactions=_interactions(users, items, n_users, n_items),
-        items=pd.DataFrame({"item_id": _ids("i", n_items), "tags": pd.Series(tags, dtype="str")}),
+        items=pd.DataFrame({"item_id": _ids("i", n_items),
+                            "tags": pd.Series(_tag_lists(curated, personal, n_items), dtype="str")}),
         item_kinds={"tags": "multi"},
         feedback=Feedback(kind="implicit"),
         name=f"tags-{n_users}u-{n_items}i-seed{seed}",

@@ -117,3 +117,14 @@ def test_attributes_carry_a_signal_content_finds_on_new_items(kind):
 def test_unknown_kind_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="shop, tags, genres, text, counts"):
         generate_kind("ratings", 10, 10, 10)  # type: ignore[arg-type]
+
+
+def test_tags_are_user_assigned_so_many_tags_are_one_bookmarkers_filing_words():
+    data = generate_kind("tags", 300, 1_000, 8_000, seed=2)
+    bookmarkers = data.interactions.groupby("item_id")["user_id"].agg(set)
+    tagged = data.items.assign(tag=data.items["tags"].str.split("|")).explode("tag")
+    items_of = tagged.groupby("tag")["item_id"].agg(list)
+    shared = items_of[items_of.map(len) >= 2]
+    one_filer = shared.map(lambda items: bool(set.intersection(*(bookmarkers.get(i, set()) for i in items))))
+    assert one_filer.mean() > 0.35  # every item of the tag was bookmarked by one same user (0.2 by chance alone)
+    assert one_filer.sum() > 600
