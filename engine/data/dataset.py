@@ -105,24 +105,31 @@ class Dataset:
 
     def positives(self) -> pd.DataFrame:
         """Positive interactions with a `weight` column: what protocols split and models learn from."""
+        weights = self.positive_weights()
+        keep = weights > 0
+        frame = self.interactions
+        if self.feedback.kind == "implicit" and "rating" in frame.columns:
+            frame = frame.drop(columns="rating")  # counts became the weight
+        return frame.loc[keep].assign(weight=weights[keep]).reset_index(drop=True)
+
+    def positive_weights(self) -> np.ndarray:
+        """Each interaction's weight as a positive, 0 for rows that are not positives (one value per row, without
+        copying the table: intake checks that some row is a positive this way)."""
         frame = self.interactions
         if self.feedback.kind == "explicit":
             if "rating" not in frame.columns:
                 raise ValueError("explicit feedback needs a rating column")
             threshold = self.feedback.positive_threshold
-            keep = frame["rating"] >= threshold if threshold is not None else frame["rating"].notna()
-            out = frame.loc[keep].copy()
-            out["weight"] = 1.0
+            ratings = frame["rating"]
+            keep = ratings >= threshold if threshold is not None else ratings.notna()
+            return keep.to_numpy(bool).astype(np.float64)
+        if "event" in frame.columns and self.feedback.event_weights:
+            weights = frame["event"].map(self.feedback.event_weights).fillna(0.0).to_numpy(np.float64)
         else:
-            out = frame.copy()
-            if "event" in out.columns and self.feedback.event_weights:
-                out["weight"] = out["event"].map(self.feedback.event_weights).fillna(0.0).astype("float64")
-            else:
-                out["weight"] = 1.0
-            if "rating" in out.columns:
-                out["weight"] *= self._count_weights(out.pop("rating"))
-            out = out.loc[out["weight"] > 0]
-        return out.reset_index(drop=True)
+            weights = np.ones(len(frame))
+        if "rating" in frame.columns:
+            weights = weights * self._count_weights(frame["rating"])
+        return weights
 
     def _count_weights(self, counts: pd.Series) -> np.ndarray:
         """Each row's factor from its count under implicit feedback (0 for rows that are not positives)."""

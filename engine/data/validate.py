@@ -241,21 +241,42 @@ def _event_strength(frame: pd.DataFrame, feedback: Feedback) -> pd.Series:
     return pd.Series(0.0, index=frame.index)
 
 
-def _repeated_pairs(frame: pd.DataFrame) -> pd.Series:
-    """Rows whose (user, item) pair occurs more than once: one integer per pair, hashed once, instead of hashing
-    the pairs of strings again (DataFrame.duplicated on two text columns costs several times more)."""
-    users, _ = pd.factorize(frame["user_id"])
-    items, item_values = pd.factorize(frame["item_id"])
-    pairs = users.astype(np.int64) * max(len(item_values), 1) + items
-    return pd.Series(pd.Series(pairs).duplicated(keep=False).to_numpy(), index=frame.index)
+@dataclass(frozen=True)
+class _IdCodes:
+    """Each row's user and item as a position among the distinct ids: the one hash pass over the id strings that
+    duplicate detection, entity counts and attribute matching all share (each used to hash the strings again)."""
+
+    users: np.ndarray
+    user_values: pd.Index
+    items: np.ndarray
+    item_values: pd.Index
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> "_IdCodes":
+        users, user_values = pd.factorize(frame["user_id"])
+        items, item_values = pd.factorize(frame["item_id"])
+        return cls(users, pd.Index(user_values), items, pd.Index(item_values))
+
+    def repeated_pairs(self) -> np.ndarray | None:
+        """Rows whose (user, item) pair occurs more than once, or None when every pair is distinct (the usual case).
+
+        The pairs become one integer each; sorting those integers finds whether any repeats several times faster
+        than a hash table at tens of millions of rows (whose lookups miss the cache), and only data that has
+        repeats pays for the row mask."""
+        pairs = self.users.astype(np.int64) * max(len(self.item_values), 1) + self.items
+        ordered = np.sort(pairs)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return None
+        return pd.Series(pairs).duplicated(keep=False).to_numpy()
 
 
-def _resolve_duplicates(frame: pd.DataFrame, policy: DuplicatePolicy, feedback: Feedback, label: str,
-                        first_row: int) -> tuple[pd.DataFrame, list[DataWarning]]:
+def _resolve_duplicates(frame: pd.DataFrame, codes: _IdCodes, policy: DuplicatePolicy, feedback: Feedback,
+                        label: str, first_row: int) -> tuple[pd.DataFrame, list[DataWarning]]:
     keys = ["user_id", "item_id"]
-    repeated = _repeated_pairs(frame)
-    if not repeated.any():
+    mask = codes.repeated_pairs()
+    if mask is None:
         return frame, []
+    repeated = pd.Series(mask, index=frame.index)
     first = frame.loc[repeated].iloc[0]
     same = repeated & (frame["user_id"] == first["user_id"]) & (frame["item_id"] == first["item_id"])
     # Only the repeated rows are sorted (the kept one of each pair last: by time, then file order, for `last`; by
@@ -292,6 +313,13 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
                        label: str = "interactions table", first_row: int = 2
                        ) -> tuple[pd.DataFrame, Feedback, list[DataWarning]]:
     """Canonical interactions (`user_id`, `item_id`[, `rating`, `timestamp`, `event`]) and the feedback to use."""
+    out, feedback, warnings, _ = _interactions(frame, roles, options, label, first_row)
+    return out, feedback, warnings
+
+
+def _interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeOptions, label: str, first_row: int
+                  ) -> tuple[pd.DataFrame, Feedback, list[DataWarning], _IdCodes]:
+    """`build_interactions`, plus the id codes so attribute tables are matched against the distinct ids."""
     _check_roles(frame, roles, label)
     if frame.empty:
         raise DataError("The interactions table has a header but no rows", label, "Upload a file with data rows")
@@ -310,16 +338,18 @@ def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeO
     if roles.event is not None:
         out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
     feedback, warnings = _resolve_feedback(out, options, label, roles.rating)
-    out, duplicate_warnings = _resolve_duplicates(out, options.duplicates, feedback, label, first_row)
-    for role, count in (("user", out["user_id"].nunique()), ("item", out["item_id"].nunique())):
+    codes = _IdCodes.of(out)
+    out, duplicate_warnings = _resolve_duplicates(out, codes, options.duplicates, feedback, label, first_row)
+    # merging duplicate rows keeps one row of every pair, so the distinct ids stay those of the codes
+    for role, count in (("user", len(codes.user_values)), ("item", len(codes.item_values))):
         if count < 2:
             raise DataError(f"The interactions name only {count} {role}", label,
                             f"A recommender needs at least two {role}s to compare; check that the {role} id column "
                             "is the right one")
-    if Dataset(out, feedback=feedback).positives().empty:
+    if not (Dataset(out, feedback=feedback).positive_weights() > 0).any():
         raise DataError(f"No interaction counts as a positive under {feedback.describe()}", label,
                         "Lower the threshold, or give the event types that signal interest a weight above 0")
-    return out, feedback, empty_warnings + warnings + duplicate_warnings
+    return out, feedback, empty_warnings + warnings + duplicate_warnings, codes
 
 
 def _check_kinds(kinds: dict[str, AttributeKind], columns: list[str], label: str) -> None:
@@ -440,12 +470,12 @@ def build_dataset(interactions: pd.DataFrame, roles: RoleMapping, options: Intak
                   items: AttributeInput | None = None, users: AttributeInput | None = None, name: str = "",
                   label: str = "interactions table", first_row: int = 2) -> IntakeResult:
     """Validate an interactions table and optional attribute tables into one `Dataset`, or raise a `DataError`."""
-    frame, feedback, warnings = build_interactions(interactions, roles, options, label=label, first_row=first_row)
+    frame, feedback, warnings, codes = _interactions(interactions, roles, options, label, first_row)
     dataset = Dataset(interactions=frame, feedback=feedback, name=name)
     if items is not None:
-        dataset.items, dataset.item_kinds, extra = build_attributes(items, "item_id", frame["item_id"])
+        dataset.items, dataset.item_kinds, extra = build_attributes(items, "item_id", codes.item_values.to_series())
         warnings += extra
     if users is not None:
-        dataset.users, dataset.user_kinds, extra = build_attributes(users, "user_id", frame["user_id"])
+        dataset.users, dataset.user_kinds, extra = build_attributes(users, "user_id", codes.user_values.to_series())
         warnings += extra
     return IntakeResult(dataset, warnings)
