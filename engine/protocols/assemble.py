@@ -90,8 +90,8 @@ def primary_slice_name(protocol: str, overall_shots: int | None) -> str:
 
 def _cold_items(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_items: pd.Index) -> set[str]:
     """A part's new items that reveal no rows (few-shot items do, and are not cold)."""
-    shown = set(revealed["item_id"].astype(str)) if revealed is not None else set()
-    return set(rows["item_id"].astype(str)) - set(train_items) - shown
+    shown = set(revealed["item_id"].astype(str).unique()) if revealed is not None else set()
+    return set(rows["item_id"].astype(str).unique()) - set(train_items) - shown
 
 
 def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users: pd.Index, train_items: pd.Index,
@@ -101,8 +101,10 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
     revealed = _frame(revealed, ("shot",)) if revealed is not None and not revealed.empty else None
     new_user = ~rows["user_id"].isin(train_users).to_numpy()
     new_item = ~rows["item_id"].isin(train_items).to_numpy()
-    revealed_users = set(revealed.loc[~revealed["user_id"].isin(train_users), "user_id"]) if revealed is not None else set()
-    revealed_items = set(revealed.loc[~revealed["item_id"].isin(train_items), "item_id"]) if revealed is not None else set()
+    revealed_users = set(revealed.loc[~revealed["user_id"].isin(train_users), "user_id"].unique()) \
+        if revealed is not None else set()
+    revealed_items = set(revealed.loc[~revealed["item_id"].isin(train_items), "item_id"].unique()) \
+        if revealed is not None else set()
     few_user = new_user & rows["user_id"].isin(revealed_users).to_numpy()
     few_item = new_item & rows["item_id"].isin(revealed_items).to_numpy()
     known_items = np.asarray(train_items, dtype=object)

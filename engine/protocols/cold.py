@@ -40,7 +40,7 @@ def split_warm_records(warm: pd.DataFrame, seed: int, valid_fraction: float, tes
 
 def known_to(train: pd.DataFrame, rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows whose `column` entity appears in training."""
-    return rows.loc[rows[column].isin(set(train[column]))]
+    return rows.loc[rows[column].isin(train[column].unique())]
 
 
 def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_users: bool, cold_items: bool,
@@ -49,9 +49,9 @@ def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_user
     cold_fraction, valid_fraction, test_fraction = params.cold_fraction, params.valid_fraction, params.test_fraction
     rows = rows_to_split(dataset)
     empty = np.asarray([], dtype=object)
-    valid_users, test_users = choose_entities(rows["user_id"].to_numpy(), cold_fraction, seed, "cold-users") \
+    valid_users, test_users = choose_entities(rows["user_id"], cold_fraction, seed, "cold-users") \
         if cold_users else (empty, empty)
-    valid_items, test_items = choose_entities(rows["item_id"].to_numpy(), cold_fraction, seed, "cold-items") \
+    valid_items, test_items = choose_entities(rows["item_id"], cold_fraction, seed, "cold-items") \
         if cold_items else (empty, empty)
     user_cold = rows["user_id"].isin(set(valid_users) | set(test_users)).to_numpy()
     item_cold = rows["item_id"].isin(set(valid_items) | set(test_items)).to_numpy()

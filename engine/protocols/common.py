@@ -27,9 +27,9 @@ def rows_to_split(dataset: Dataset) -> pd.DataFrame:
     if positives.empty:
         raise ProtocolError("the dataset has no positive interactions to split; lower the rating threshold or "
                             "check the event weights")
-    frame = pd.DataFrame({
-        "user_id": positives["user_id"].astype(str).to_numpy(dtype=object),
-        "item_id": positives["item_id"].astype(str).to_numpy(dtype=object),
+    frame = pd.DataFrame({  # text columns stay in Arrow: a Python string per row would cost seconds and gigabytes
+        "user_id": positives["user_id"].astype(str),
+        "item_id": positives["item_id"].astype(str),
         "weight": positives["weight"].to_numpy(np.float64),
     })
     if "rating" in positives.columns:
@@ -46,9 +46,10 @@ def rng_for(seed: int, step: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), digest])
 
 
-def choose_entities(ids: np.ndarray, fraction: float, seed: int, step: str) -> tuple[np.ndarray, np.ndarray]:
+def choose_entities(ids: pd.Series, fraction: float, seed: int, step: str) -> tuple[np.ndarray, np.ndarray]:
     """Pick `fraction` of `ids` (at least one) and halve them by entity: (validation entities, test entities)."""
-    unique = np.asarray(sorted(set(ids.tolist())), dtype=object)
+    # the distinct ids first (one hash pass in Arrow), so only they become Python strings to sort
+    unique = np.asarray(sorted(np.asarray(pd.unique(ids), dtype=object).tolist()), dtype=object)
     n_chosen = max(2, int(round(fraction * len(unique))))
     if n_chosen >= len(unique):
         raise ProtocolError(f"cannot hold out {n_chosen} of {len(unique)} entities and keep any for training; "
@@ -71,8 +72,9 @@ def move_unknown_back(frame: pd.DataFrame, parts: np.ndarray) -> np.ndarray:
     """Held-out records whose user or item has no training record go back to training (ColdRec's rule), so
     warm entities always appear in training. One pass suffices: moving rows only adds entities to training."""
     train = parts == "train"
-    known_users = set(frame.loc[train, "user_id"])
-    known_items = set(frame.loc[train, "item_id"])
+    # distinct ids, not set(column): iterating a column of millions of strings in Python took most of a split
+    known_users = frame.loc[train, "user_id"].unique()
+    known_items = frame.loc[train, "item_id"].unique()
     unknown = ~train & ~(frame["user_id"].isin(known_users).to_numpy() & frame["item_id"].isin(known_items).to_numpy())
     parts = parts.copy()
     parts[unknown] = "train"

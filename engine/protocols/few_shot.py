@@ -50,7 +50,7 @@ def _few_shot_split(dataset: Dataset, seed: int, params: FewShotParams, side: Li
     shots = check_shots(params.shots, overall_shots)
     own, other = (("user_id", "item_id") if side == "user" else ("item_id", "user_id"))
     rows = rows_to_split(dataset)
-    valid_ids, test_ids = choose_entities(rows[own].to_numpy(), fraction, seed, f"few-shot-{side}s")
+    valid_ids, test_ids = choose_entities(rows[own], fraction, seed, f"few-shot-{side}s")
     held = rows[own].isin(set(valid_ids) | set(test_ids)).to_numpy()
     warm = rows.loc[~held].reset_index(drop=True)
     parts = split_warm_records(warm, seed, valid_fraction, test_fraction)

@@ -117,14 +117,14 @@ def read_split_folder(folder: str | Path) -> Split:
 
 def check_split_matches(split: Split, dataset: Dataset) -> None:
     """Fail when the split names users or items the dataset does not have (files made for other data)."""
-    users = set(dataset.interactions["user_id"].astype(str))
-    items = set(dataset.interactions["item_id"].astype(str))
+    users = set(dataset.interactions["user_id"].astype(str).unique())
+    items = set(dataset.interactions["item_id"].astype(str).unique())
     parts = split_parts(split)
     frames = [f for f in (parts.train, parts.valid, parts.test, parts.valid_revealed, parts.test_revealed)
               if f is not None]
     rows = pd.concat(frames, ignore_index=True)
-    unknown_users = sorted(set(rows["user_id"]) - users)
-    unknown_items = sorted(set(rows["item_id"]) - items)
+    unknown_users = sorted(set(rows["user_id"].unique()) - users)
+    unknown_items = sorted(set(rows["item_id"].unique()) - items)
     if unknown_users or unknown_items:
         sample = (unknown_users[:3] and f"users {unknown_users[:3]}") or f"items {unknown_items[:3]}"
         raise ProtocolError(f"the split files do not match the data: {len(unknown_users)} user(s) and "

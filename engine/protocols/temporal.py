@@ -44,8 +44,8 @@ def temporal_split(dataset: Dataset, seed: int, params: TemporalParams) -> Split
     params = {"valid_fraction": valid_fraction, "test_fraction": test_fraction,
               "valid_from": int(valid_cut), "test_from": int(test_cut)}
     train = rows.loc[train_mask]
-    new_users = sorted(set(rows.loc[~train_mask, "user_id"]) - set(train["user_id"]))
-    new_items = sorted(set(rows.loc[~train_mask, "item_id"]) - set(train["item_id"]))
+    new_users = sorted(set(rows.loc[~train_mask, "user_id"].unique()) - set(train["user_id"].unique()))
+    new_items = sorted(set(rows.loc[~train_mask, "item_id"].unique()) - set(train["item_id"].unique()))
     return SplitParts("temporal", seed, params, train, rows.loc[valid_mask], rows.loc[test_mask],
                       cold_users=new_users, cold_items=new_items)
 
