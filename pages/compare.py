@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from dataclasses import replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,6 +13,7 @@ import streamlit as st
 from engine.analysis import comparison
 from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
+from engine.metrics.document import RunResults
 from ui import charts, fairness_view, onboarding_view
 from ui.report import ComparisonReport, comparison_report_html
 from ui.router import require_router
@@ -82,6 +85,20 @@ def _styled(board: comparison.Leaderboard):
         return ["background-color: #c8e6c9; font-weight: bold" if row in winners else "" for row in column.index]
 
     return table.style.apply(highlight, axis=0)
+
+
+def _markdown_text(text: str) -> str:
+    """`text` shown as written in Markdown (hyper-parameter values hold brackets, underscores, dollars)."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", text)
+
+
+def _settings_table(settings: pd.DataFrame) -> None:
+    """Each variant's data, protocol and seeds as a table, and its hyper-parameters below as wrapped lines (a list
+    of candidate models is too long for a table cell)."""
+    st.dataframe(settings.drop(columns="hyper-parameters"), hide_index=True)
+    lines = [f"- **{_markdown_text(model)}**: {_markdown_text(params) if params else 'none'}"
+             for model, params in zip(settings["model"], settings["hyper-parameters"])]
+    st.markdown("**Hyper-parameters**\n\n" + "\n".join(lines))
 
 
 def _chart(figure: go.Figure, name: str) -> None:
@@ -164,11 +181,12 @@ def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.Data
     return figure, {f"{name_b} minus {name_a} on {paired_slice}": shown}
 
 
-def _tuning_tab(runs: pd.DataFrame) -> go.Figure:
-    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them; returns the chart."""
+def _tuning_tab(runs: pd.DataFrame, recorded: list[RunResults | None]) -> go.Figure:
+    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them; returns the chart.
+    `recorded` are the runs' results (`comparison.run_results`)."""
     trials = comparison.load_trials(runs)
-    metric = next((entry.tuning.metric for entry in comparison.run_results(runs)
-                   if entry is not None and entry.tuning is not None), "score")
+    metric = next((entry.tuning.metric for entry in recorded if entry is not None and entry.tuning is not None),
+                  "score")
     figure = charts.tuning_trials_chart(trials, metric)
     _chart(figure, "tuning")
     if trials.empty:
@@ -224,7 +242,8 @@ runs = runs.assign(variant=comparison.variant_labels(runs))  # named by what dif
 serving_panel(runs, key="compare")
 
 metrics = comparison.load_metrics(runs)
-refused = comparison.load_not_applicable(runs)
+recorded = comparison.run_results(runs)  # each selected run's results, read and parsed once per draw
+refused = comparison.load_not_applicable(runs, recorded)
 if metrics.empty and refused.empty:
     st.warning("The selected runs have no recorded results yet (they may still be queued or running).")
     st.stop()
@@ -255,8 +274,8 @@ for tab, board in zip(st.tabs(slices), boards):
                        + (f" to {int(users.max())}" if users.max() != users.min() else ""))
 with st.expander("What each model name stands for"):
     st.caption("A model with several settings among the selected runs is named by what differs; here is the rest.")
-    st.dataframe(comparison.variant_settings(runs), hide_index=True)
-    for variant, lines in comparison.fit_reports(runs).items():
+    _settings_table(comparison.variant_settings(runs))
+    for variant, lines in comparison.fit_reports(runs, recorded).items():
         st.markdown(f"**What {variant} chose**, on the validation slices only:")
         st.text("\n".join(lines))
 export = pd.concat([b.to_csv_frame() for b in boards]) if boards else pd.DataFrame()
@@ -299,7 +318,7 @@ if headline is not None:
         figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
         _chart(figures["training-curves"], "training-curves")
     with tabs[6]:
-        figures["tuning"] = _tuning_tab(runs)
+        figures["tuning"] = _tuning_tab(runs, recorded)
     with tabs[7]:
         beyond_slice = st.selectbox("Slice", slices, index=cold_index, key="beyond-slice")
         names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
@@ -311,8 +330,9 @@ if headline is not None:
         if group_figure is not None:
             figures["user-groups"] = group_figure
             _chart(group_figure, "user-groups")
-    onboarding_view.onboarding_section(per_user, headline, figures)
-    fairness_view.fairness_section(runs, per_user, headline, k, slices, figures)
+    run_key = comparison.results_key(runs)
+    onboarding_open = onboarding_view.onboarding_section(run_key, per_user, headline, figures)
+    fairness_open = fairness_view.fairness_section(run_key, runs, per_user, headline, k, slices, figures)
     paired_figure, paired = _paired_section(runs, per_user, metrics, metric_names, slices)
     if paired_figure is not None:
         figures["paired"] = paired_figure
@@ -320,5 +340,17 @@ else:
     paired = {}
 
 report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures, paired=paired)
-st.download_button("Download the whole comparison (HTML report)", data=lambda: comparison_report_html(report),
+
+
+def _report_html() -> str:
+    """The report, with the charts of sections left closed computed now, at their first choices."""
+    shown = dict(figures)
+    if headline is not None and not onboarding_open:
+        shown |= onboarding_view.onboarding_figures(run_key, per_user, headline)
+    if headline is not None and not fairness_open:
+        shown |= fairness_view.fairness_figures(run_key, runs, per_user, headline, k, slices)
+    return comparison_report_html(replace(report, figures=shown))
+
+
+st.download_button("Download the whole comparison (HTML report)", data=_report_html,
                    file_name="comparison.html", mime="text/html", key="download-report", on_click="ignore")

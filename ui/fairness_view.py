@@ -2,11 +2,14 @@
 
 Figure builders and sentences are pure functions of `engine.analysis.fairness`'s frames, so tests and the HTML
 report get exactly what the page shows; each figure carries its sentence as its subtitle, so the report does too.
+The frames read every top-K list and the experiment's split, so the section is computed only once it is opened,
+and each frame once per selection (`engine.analysis.comparison.results_key`) and choice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
@@ -22,6 +25,7 @@ from engine.runs.experiments import get_experiment, load_split
 from ui.onboarding_view import wrapped
 
 _HEIGHT = 420
+OPEN_KEY = "compare-fairness-open"
 
 
 def _titled(figure: go.Figure, title: str, sentence: str) -> go.Figure:
@@ -166,48 +170,137 @@ def _tables(dataset_id: int, fingerprint: str) -> tuple[pd.DataFrame | None, pd.
             fairness.groupable(dataset.item_kinds, fairness.ITEM_GROUP_KINDS))
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _split(experiment_id: int, fingerprint: str) -> Split:
+    """An experiment's split, shared read-only (a cached copy per read would cost as much as the figures)."""
     return load_split(experiment_id)
 
 
-def fairness_section(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None, slices: list[str],
-                     figures: dict[str, go.Figure]) -> None:
-    """The Compare page's fairness part: user groups, then item exposure; every chart joins `figures` (the report)."""
-    st.subheader("Fairness, bias and exposure")
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _top_k(run_key: tuple, _runs: pd.DataFrame) -> pd.DataFrame:
+    """The selection's recorded top-K lists, shared read-only (`_runs` is what `run_key` names)."""
+    return fairness.load_top_k(_runs)
+
+
+def _lists(run_key: tuple, runs: pd.DataFrame, slice_name: str) -> tuple[pd.DataFrame, dict[int, Split]]:
+    """The top-K lists on one slice and the splits of their experiments."""
+    top_k = _top_k(run_key, runs)
+    top_k = top_k.loc[top_k["slice"] == slice_name]
+    return top_k, {int(e): _split(int(e), get_experiment(int(e)).fingerprint) for e in top_k["experiment_id"].unique()}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _gaps(run_key: tuple, metric: str, slice_name: str, attribute: str, _per_user: pd.DataFrame,
+          _users: pd.DataFrame) -> dict[str, GroupGaps]:
+    return fairness.user_group_gaps(_per_user, metric, slice_name, _users, attribute)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _exposure(run_key: tuple, slice_name: str, k: int, _runs: pd.DataFrame) -> pd.DataFrame:
+    top_k, splits = _lists(run_key, _runs, slice_name)
+    return fairness.exposure_table(top_k, splits, slice_name, k)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _attribute_exposure(run_key: tuple, slice_name: str, k: int, attribute: str, _runs: pd.DataFrame,
+                        _items: pd.DataFrame) -> pd.DataFrame:
+    top_k, splits = _lists(run_key, _runs, slice_name)
+    return fairness.attribute_exposure_table(top_k, splits, slice_name, k, _items, attribute)
+
+
+@dataclass(frozen=True)
+class _Attributes:
+    """The one dataset of a selection: its users and items tables and the attributes each can be grouped by."""
+
+    users: pd.DataFrame | None
+    items: pd.DataFrame | None
+    user: list[str]
+    item: list[str]
+
+
+def _attributes(runs: pd.DataFrame) -> _Attributes:
+    """The selection's dataset tables; a `DataError` when it cannot be read."""
+    dataset_id = int(runs["dataset_id"].iloc[0])
+    return _Attributes(*_tables(dataset_id, get_dataset_info(dataset_id).fingerprint))
+
+
+def _group_figure(run_key: tuple, per_user: pd.DataFrame, metric: str, slice_name: str, tables: _Attributes,
+                  attribute: str) -> tuple[go.Figure, str]:
+    gaps = _gaps(run_key, metric, slice_name, attribute, per_user, tables.users)
+    return group_gap_chart(fairness.gap_table(gaps), gaps, attribute, metric), gap_sentence(gaps, attribute, metric)
+
+
+def _exposure_figures(table: pd.DataFrame, cut: int) -> dict[str, go.Figure]:
+    return {name: build(table, cut) for name, build in (
+        ("exposure-new-items", new_item_chart), ("exposure-gini", gini_chart),
+        ("exposure-long-tail", long_tail_chart), ("exposure-popularity", popularity_chart))}
+
+
+def fairness_figures(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
+                     slices: list[str]) -> dict[str, go.Figure]:
+    """The section's charts with its first choices (first slice and attributes), for the report when the section
+    was left closed; {} where the section would show none."""
+    if runs["dataset_id"].nunique() != 1 or not slices:
+        return {}
+    try:
+        tables = _attributes(runs)
+    except DataError:
+        return {}
+    figures, cut = {}, k or 10
+    if tables.user:
+        figures["fairness-groups"] = _group_figure(run_key, per_user, metric, slices[0], tables, tables.user[0])[0]
+    table = _exposure(run_key, slices[0], cut, runs)
+    if not table.empty:
+        figures |= _exposure_figures(table, cut)
+        if tables.item:
+            figures["exposure-attribute"] = attribute_chart(
+                _attribute_exposure(run_key, slices[0], cut, tables.item[0], runs, tables.items), tables.item[0],
+                cut)
+    return figures
+
+
+def fairness_section(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
+                     slices: list[str], figures: dict[str, go.Figure]) -> bool:
+    """The Compare page's fairness part, computed when opened: user groups, then item exposure; every chart joins
+    `figures` (the report). Returns whether it was drawn open."""
+    with st.expander("Fairness, bias and exposure", key=OPEN_KEY, on_change="rerun",
+                     icon=":material/balance:") as section:
+        if not section.open:
+            return False
+        _fairness_body(run_key, runs, per_user, metric, k, slices, figures)
+    return True
+
+
+def _fairness_body(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
+                   slices: list[str], figures: dict[str, go.Figure]) -> None:
     if runs["dataset_id"].nunique() != 1:
         st.info("Fairness and exposure need runs of one dataset: narrow the selection to a single dataset.")
         return
     try:
-        dataset_id = int(runs["dataset_id"].iloc[0])
-        users, items, attributes, item_attributes = _tables(dataset_id, get_dataset_info(dataset_id).fingerprint)
+        tables = _attributes(runs)
     except DataError as error:
         st.warning(f"Cannot read the dataset's attributes: {error}")
         return
     chosen_slice = st.selectbox("Slice", slices, key="fairness-slice")
     st.markdown("**Users: is some group served worse?**")
-    if attributes:
-        attribute = st.selectbox("User attribute", attributes, key="fairness-user-attribute")
-        gaps = fairness.user_group_gaps(per_user, metric, chosen_slice, users, attribute)
-        _show(group_gap_chart(fairness.gap_table(gaps), gaps, attribute, metric), "fairness-groups", figures)
-        st.caption(gap_sentence(gaps, attribute, metric))
+    if tables.user:
+        attribute = st.selectbox("User attribute", tables.user, key="fairness-user-attribute")
+        figure, sentence = _group_figure(run_key, per_user, metric, chosen_slice, tables, attribute)
+        _show(figure, "fairness-groups", figures)
+        st.caption(sentence)
     else:
         st.info("This dataset has no user attributes (such as gender or age) to group users by.")
     st.markdown("**Items: what gets shown?**")
-    top_k = fairness.load_top_k(runs)
-    top_k = top_k.loc[top_k["slice"] == chosen_slice]
-    if top_k.empty:
+    cut = k or 10
+    table = _exposure(run_key, chosen_slice, cut, runs)
+    if table.empty:
         st.info(f"None of the selected runs kept its top-K lists on {chosen_slice}: runs recorded before lists were "
                 "kept have none. Train the models again to see what their lists expose.")
         return
-    cut = k or 10
-    splits = {int(e): _split(int(e), get_experiment(int(e)).fingerprint) for e in top_k["experiment_id"].unique()}
-    table = fairness.exposure_table(top_k, splits, chosen_slice, cut)
-    for name, build in (("exposure-new-items", new_item_chart), ("exposure-gini", gini_chart),
-                        ("exposure-long-tail", long_tail_chart), ("exposure-popularity", popularity_chart)):
-        _show(build(table, cut), name, figures)
-    if item_attributes:
-        attribute = st.selectbox("Item attribute (provider, category...)", item_attributes,
+    for name, figure in _exposure_figures(table, cut).items():
+        _show(figure, name, figures)
+    if tables.item:
+        attribute = st.selectbox("Item attribute (provider, category...)", tables.item,
                                  key="fairness-item-attribute")
-        shares = fairness.attribute_exposure_table(top_k, splits, chosen_slice, cut, items, attribute)
+        shares = _attribute_exposure(run_key, chosen_slice, cut, attribute, runs, tables.items)
         _show(attribute_chart(shares, attribute, cut), "exposure-attribute", figures)

@@ -1,7 +1,9 @@
 """Onboarding on the Compare page: the cold-start curve of each sign-up strategy, models side by side.
 
 The figure builder is a pure function of `engine.onboarding.curves.recorded_curves`, so tests and the HTML report
-get exactly the chart the page shows; its subtitle is the plain-words reading a non-programmer needs.
+get exactly the chart the page shows; its subtitle is the plain-words reading a non-programmer needs. The curves
+bootstrap every strategy and step, so the section is computed only once it is opened, and once per selection
+(`engine.analysis.comparison.results_key`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from plotly.subplots import make_subplots
 
 from engine.onboarding import BASELINE, STRATEGIES
 from engine.onboarding.curves import recorded_curves
+from engine.onboarding.protocol import parse_slice_name
 
 _HEIGHT = 420
+OPEN_KEY = "compare-onboarding-open"
 
 
 def wrapped(sentence: str, width: int = 120) -> str:
@@ -90,16 +94,39 @@ def difference_table(curves: pd.DataFrame) -> pd.DataFrame:
                                  "beats_baseline": "beats random"})
 
 
-def onboarding_section(per_user: pd.DataFrame, metric: str, figures: dict[str, go.Figure]) -> None:
-    """The Compare page's onboarding part, shown when a selected run used the onboarding protocol: the curves
-    (added to `figures` for the report) and the paired differences against random."""
-    curves = recorded_curves(per_user, metric)
-    if curves.empty:
-        return  # no selected run used the onboarding protocol
-    st.subheader("Onboarding: which sign-up questions to ask")
-    figures["onboarding"] = onboarding_chart(curves, metric)
-    st.plotly_chart(figures["onboarding"], key="chart-onboarding")
-    st.caption(onboarding_sentence(curves, metric))
-    st.caption("Each strategy is compared with asking about random items on the same users (paired bootstrap 95% "
-               "CI of the difference); 'answered' counts the questions a user could answer (items they knew).")
-    st.dataframe(difference_table(curves), hide_index=True, key="onboarding-differences")
+@st.cache_data(show_spinner=False, max_entries=32)
+def _curves(run_key: tuple, metric: str, _per_user: pd.DataFrame) -> pd.DataFrame:
+    """`recorded_curves` once per selection and metric (`_per_user` is what `run_key` recorded)."""
+    return recorded_curves(_per_user, metric)
+
+
+def used_onboarding(per_user: pd.DataFrame) -> bool:
+    """Whether any selected run recorded onboarding slices."""
+    return "slice" in per_user.columns and any(parse_slice_name(name) for name in per_user["slice"].unique())
+
+
+def onboarding_figures(run_key: tuple, per_user: pd.DataFrame, metric: str) -> dict[str, go.Figure]:
+    """The section's chart by name, for the report when the section was left closed; {} without onboarding runs."""
+    curves = _curves(run_key, metric, per_user) if used_onboarding(per_user) else pd.DataFrame()
+    return {"onboarding": onboarding_chart(curves, metric)} if not curves.empty else {}
+
+
+def onboarding_section(run_key: tuple, per_user: pd.DataFrame, metric: str, figures: dict[str, go.Figure]) -> bool:
+    """The Compare page's onboarding part, offered when a selected run used the onboarding protocol and computed
+    when opened: the curves (added to `figures` for the report) and the paired differences against random.
+    Returns whether it was drawn open."""
+    if not used_onboarding(per_user):
+        return False
+    with st.expander("Onboarding: which sign-up questions to ask", key=OPEN_KEY, on_change="rerun",
+                     icon=":material/how_to_reg:") as section:
+        if not section.open:
+            return False
+        curves = _curves(run_key, metric, per_user)
+        figures["onboarding"] = onboarding_chart(curves, metric)
+        st.plotly_chart(figures["onboarding"], key="chart-onboarding")
+        st.caption(onboarding_sentence(curves, metric))
+        st.caption("Each strategy is compared with asking about random items on the same users (paired bootstrap "
+                   "95% CI of the difference); 'answered' counts the questions a user could answer (items they "
+                   "knew).")
+        st.dataframe(difference_table(curves), hide_index=True, key="onboarding-differences")
+    return True

@@ -16,8 +16,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
-from engine.metrics.document import RunResults
+from engine.metrics.document import RunResults, TuningRecord
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
@@ -64,8 +65,9 @@ def how_set(run: RunRow) -> str:
     if run.tuning and not model.search_space:
         return "defaults (nothing to tune)"
     if run.tuning:
-        recorded = RunResults.from_json(run.results)
-        done = recorded.tuning if recorded is not None else None
+        # only the tuning record is read here: the page parses a selected run's whole results once (`run_results`)
+        recorded = (run.results or {}).get("tuning")
+        done = TuningRecord.model_validate(recorded) if recorded else None
         if done is None:
             return f"to be tuned ({_trials(run.tuning.get('trials'))})"
         kept = ", defaults kept" if getattr(done, "note", None) else ""  # no trial beat them beyond the noise
@@ -129,6 +131,12 @@ def variant_labels(runs: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def results_key(runs: pd.DataFrame) -> tuple[tuple[int, str, str], ...]:
+    """What identifies what `runs` recorded, for caches of figures computed from it: each run's id, when it
+    finished (a re-run records anew) and its label (labels depend on the selection)."""
+    return tuple((int(r), str(f), str(v)) for r, f, v in zip(runs["run_id"], runs["finished_at"], runs["variant"]))
+
+
 def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
     """Everything behind each variant label: data, protocol, hyper-parameters and the seeds of its runs."""
     rows = [{"model": variant, "runs": len(group), "seeds": ", ".join(map(str, sorted(group["seed"].unique()))),
@@ -138,15 +146,15 @@ def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "settings", "hyper-parameters"])
 
 
-def fit_reports(runs: pd.DataFrame) -> dict[str, list[str]]:
-    """What each variant's fits decided (auto's choice per kind of user and item), per run: 'run #12: ...' lines."""
+def fit_reports(runs: pd.DataFrame, results: list[RunResults | None] | None = None) -> dict[str, list[str]]:
+    """What each variant's fits decided (auto's choice per kind of user and item), per run: 'run #12: ...' lines.
+    `results` are `run_results(runs)` when the caller has read them already."""
     reports: dict[str, list[str]] = {}
-    with session_scope() as session:
-        for variant, run_id in runs[["variant", "run_id"]].itertuples(index=False):
-            recorded = RunResults.from_json(session.get(RunRow, int(run_id)).results)
-            lines = getattr(recorded, "fit_report", None) if recorded is not None else None
-            if lines:
-                reports.setdefault(variant, []).extend(f"run #{int(run_id)}: {line}" for line in lines)
+    results = run_results(runs) if results is None else results
+    for variant, run_id, recorded in zip(runs["variant"], runs["run_id"], results):
+        lines = getattr(recorded, "fit_report", None) if recorded is not None else None
+        if lines:
+            reports.setdefault(variant, []).extend(f"run #{int(run_id)}: {line}" for line in lines)
     return reports
 
 
@@ -178,7 +186,8 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
     Columns are `RUN_COLUMNS`; `variant` names the group of runs that differ only by seed (labelled among all the
     runs listed), `setting` the data and protocol they ran on.
     """
-    query = (select(RunRow, ExperimentRow, DatasetRow)
+    # a run's results are read only for tuned runs (their trial count); the page reads the selected runs' once
+    query = (select(RunRow, ExperimentRow, DatasetRow).options(defer(RunRow.results))
              .join(ExperimentRow, RunRow.experiment_id == ExperimentRow.id)
              .join(DatasetRow, ExperimentRow.dataset_id == DatasetRow.id)
              .order_by(RunRow.id.desc()))
@@ -268,12 +277,13 @@ def run_results(runs: pd.DataFrame) -> list[RunResults | None]:
     return [RunResults.from_json(results.get(int(run_id))) for run_id in runs["run_id"]]
 
 
-def load_not_applicable(runs: pd.DataFrame) -> pd.DataFrame:
-    """Slices a run's model could not serve, with the model's own reason (from the run's recorded results)."""
+def load_not_applicable(runs: pd.DataFrame, results: list[RunResults | None] | None = None) -> pd.DataFrame:
+    """Slices a run's model could not serve, with the model's own reason (from the run's recorded results;
+    `results` are `run_results(runs)` when the caller has read them already)."""
     columns = ["run_id", "variant", "slice", "reason"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    results = dict(zip(runs["run_id"], run_results(runs)))
+    results = dict(zip(runs["run_id"], run_results(runs) if results is None else results))
     variant = dict(zip(runs["run_id"], runs["variant"]))
     rows = [{"run_id": run_id, "variant": variant[run_id], "slice": name, "reason": reason}
             for run_id, result in results.items() if result is not None

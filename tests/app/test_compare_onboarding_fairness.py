@@ -1,4 +1,7 @@
-"""Compare with real onboarding runs on MovieLens 100K: the onboarding curves, the fairness charts, the report."""
+"""Compare with real onboarding runs on MovieLens 100K: the onboarding curves, the fairness charts, the report.
+
+Both sections are computed only when opened (expanders that rerun), once per selection; the report carries their
+charts either way."""
 
 from __future__ import annotations
 
@@ -7,12 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from engine.analysis import comparison
 from engine.data.canonical import read_canonical_folder
+from engine.metrics.document import RunResults
 from engine.protocols import make_split
 from engine.runs.results import RunRecorder
 from engine.runs.runner import fit_and_evaluate
+from tests.databases import isolated_database
+from ui import fairness_view, onboarding_view
 from ui.fairness_view import gini_chart
 from ui.report import ComparisonReport, comparison_report_html
 
@@ -20,20 +28,31 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture
-def onboarding_runs(coldstart_home, ml100k_dir):
+@pytest.fixture(scope="module")
+def onboarding_runs(tmp_path_factory, ml100k_dir):
     """ItemKNN and MostPop on an onboarding split of ML-100K (10% new users, random vs popularity, 1 and 3
     questions), recorded as the job system records runs."""
-    dataset = read_canonical_folder(ml100k_dir)
-    split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "steps": "1,3",
-                                                  "strategies": "random,popularity"})
-    recorder = RunRecorder.start(dataset, split, "ml-100k")
-    ids = []
-    for model in ("itemknn", "mostpop"):
-        run_id = recorder.begin(model, {}, 0)
-        recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
-        ids.append(run_id)
-    return ids
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path_factory.mktemp("compare-onb")):
+        patch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
+        dataset = read_canonical_folder(ml100k_dir)
+        split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "steps": "1,3",
+                                                      "strategies": "random,popularity"})
+        recorder = RunRecorder.start(dataset, split, "ml-100k")
+        ids = []
+        for model in ("itemknn", "mostpop"):
+            run_id = recorder.begin(model, {}, 0)
+            recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
+            ids.append(run_id)
+        yield ids
+
+
+def _compare(run_ids: list[int], opened: bool) -> AppTest:
+    """The Compare page on `run_ids`, with the onboarding and fairness sections opened or left closed."""
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params["runs"] = ",".join(map(str, run_ids))
+    for key in (onboarding_view.OPEN_KEY, fairness_view.OPEN_KEY):
+        app.session_state[key] = opened
+    return app.switch_page("pages/compare.py").run()
 
 
 def _charts(app: AppTest) -> dict[str, dict]:
@@ -47,9 +66,7 @@ def _charts(app: AppTest) -> dict[str, dict]:
 
 
 def test_compare_draws_onboarding_curves_and_one_fairness_chart_per_question(onboarding_runs):
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params["runs"] = ",".join(map(str, onboarding_runs))
-    app = app.switch_page("pages/compare.py").run()
+    app = _compare(onboarding_runs, opened=True)
     assert not app.exception
     # onboarding slices read as curves, not as 36 leaderboard tabs
     assert not any(tab.label.startswith("onboarding-") for tab in app.tabs)
@@ -68,6 +85,72 @@ def test_compare_draws_onboarding_curves_and_one_fairness_chart_per_question(onb
     # every question's chart carries its plain-words sentence, and the HTML report carries the charts
     assert all(spec["layout"]["title"].get("subtitle", {}).get("text") for title, spec in charts.items()
                if "?" in title)
+
+
+def test_closed_sections_compute_nothing_on_first_draw_and_once_per_selection_when_opened(onboarding_runs,
+                                                                                          monkeypatch):
+    calls = {"curves": 0, "top_k": 0}
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(onboarding_view, "recorded_curves", counted("curves", onboarding_view.recorded_curves))
+    monkeypatch.setattr(fairness_view.fairness, "load_top_k", counted("top_k", fairness_view.fairness.load_top_k))
+    st.cache_data.clear()  # a fresh server: earlier tests drew these runs
+    st.cache_resource.clear()
+    app = _compare(onboarding_runs, opened=False)
+    assert not app.exception
+    assert [e.label for e in app.expander if e.label in ("Onboarding: which sign-up questions to ask",
+                                                         "Fairness, bias and exposure")] == \
+        ["Onboarding: which sign-up questions to ask", "Fairness, bias and exposure"]
+    assert not any("?" in title or title.startswith("Onboarding:") for title in _charts(app))
+    assert calls == {"curves": 0, "top_k": 0}
+    for _ in range(2):  # opened, then drawn again: computed once
+        app = _compare(onboarding_runs, opened=True)
+        assert not app.exception and any(title.startswith("Onboarding:") for title in _charts(app))
+    assert calls == {"curves": 1, "top_k": 1}
+
+
+def test_the_report_of_closed_sections_still_carries_their_charts(onboarding_runs):
+    runs = comparison.list_runs(run_ids=onboarding_runs)
+    per_user = comparison.load_per_user(runs)
+    key = comparison.results_key(runs)
+    slices = comparison.available_slices(comparison.load_metrics(runs), comparison.load_not_applicable(runs))
+    assert list(onboarding_view.onboarding_figures(key, per_user, "ndcg@10")) == ["onboarding"]
+    figures = fairness_view.fairness_figures(key, runs, per_user, "ndcg@10", 10, slices)
+    assert list(figures) == ["fairness-groups", "exposure-new-items", "exposure-gini", "exposure-long-tail",
+                             "exposure-popularity", "exposure-attribute"]
+    page = comparison_report_html(ComparisonReport(runs=runs, leaderboards=[], figures=figures))
+    assert "Is exposure concentrated on a few items?" in page
+
+
+def test_each_selected_run_s_results_are_parsed_once_per_draw(onboarding_runs, monkeypatch):
+    parsed = []
+    original = RunResults.from_json.__func__
+
+    def counted(cls, data):
+        parsed.append(data.get("seed") if data else None)
+        return original(cls, data)
+
+    monkeypatch.setattr(RunResults, "from_json", classmethod(counted))
+    app = _compare(onboarding_runs, opened=False)
+    assert not app.exception
+    assert len(parsed) == len(onboarding_runs)
+
+
+def test_hyper_parameters_are_readable_lines_not_a_cut_off_table_column(onboarding_runs):
+    app = _compare(onboarding_runs, opened=False)
+    table = next(d.value for d in app.dataframe if "data and protocol" in d.value.columns)
+    assert "hyper-parameters" not in table.columns and set(table["model"]) == {"ItemKNN", "MostPopular"}
+    runs = comparison.list_runs(run_ids=onboarding_runs)
+    written = comparison.variant_settings(runs.assign(variant=comparison.variant_labels(runs)))
+    expected = dict(zip(written["model"], written["hyper-parameters"]))
+    shown = next(m.value for m in app.markdown if m.value.startswith("**Hyper-parameters**")).replace("\\", "")
+    for model, params in expected.items():
+        assert f"- **{model}**: {params}" in shown
 
 
 def test_the_html_report_carries_each_chart_with_its_sentence():

@@ -1,0 +1,102 @@
+"""How long the Compare page takes to draw onboarding runs the first time, on a fresh server, and what it spends it on.
+
+Seeds (once, into `--home`) ItemKNN and MostPop on an onboarding split of ML-100K (10% new users, five sign-up
+strategies, the default question counts), as the job system records runs. Then, in this one process with empty
+caches (what a fresh server has), it times the sections the page computes and the page itself through AppTest:
+the first draw, a second draw, a draw with the onboarding and fairness sections opened, and that draw again
+(their figures cached per selection). Figures are printed, not asserted: the machine's load moves them.
+
+    .venv/bin/python benchmarks/compare_first_draw.py                 # seeds a data folder under /tmp once
+    .venv/bin/python benchmarks/compare_first_draw.py --home /tmp/compare-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STRATEGIES = "random,popularity,entropy,log-pop-entropy,coverage"
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path(tempfile.gettempdir()) / "coldstart-compare-first-draw",
+                        help="data folder and SQLite database, kept for reruns (default: %(default)s)")
+    return parser.parse_args()
+
+
+def _seed() -> list[int]:
+    """The two onboarding runs, recorded once per data folder."""
+    from engine.analysis.comparison import list_runs
+    from engine.data.canonical import read_canonical_folder
+    from engine.protocols import make_split
+    from engine.runs.results import RunRecorder
+    from engine.runs.runner import fit_and_evaluate
+    from tests.shared_data import ML100K
+
+    existing = list_runs(statuses=["done"])
+    if len(existing) >= 2:
+        return sorted(int(r) for r in existing["run_id"])
+    dataset = read_canonical_folder(ML100K)
+    split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "strategies": STRATEGIES})
+    recorder = RunRecorder.start(dataset, split, "ml-100k")
+    ids = []
+    for model in ("itemknn", "mostpop"):
+        run_id = recorder.begin(model, {}, 0)
+        recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
+        ids.append(run_id)
+    return ids
+
+
+def _timed(label: str, call) -> object:
+    start = time.perf_counter()
+    value = call()
+    print(f"{label:<58} {time.perf_counter() - start:7.2f} s")
+    return value
+
+
+def main() -> None:
+    args = _arguments()
+    args.home.mkdir(parents=True, exist_ok=True)
+    os.environ["COLDSTART_HOME"] = str(args.home)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["COLDSTART_AUTOSTART_WORKER"] = "0"
+    ids = _timed("seed (fit and record; skipped when already there)", _seed)
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from engine.analysis import comparison
+    from engine.onboarding.curves import recorded_curves
+
+    runs = comparison.list_runs(run_ids=ids)
+    per_user = _timed("load_per_user", lambda: comparison.load_per_user(runs))
+    _timed("onboarding curves (recorded_curves, ndcg@10)", lambda: recorded_curves(per_user, "ndcg@10"))
+
+    def draw(opened: bool = False) -> None:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        app.query_params["runs"] = ",".join(map(str, ids))
+        if opened:
+            for key in ("compare-onboarding-open", "compare-fairness-open"):
+                app.session_state[key] = True
+        app = app.switch_page("pages/compare.py").run()
+        if app.exception:
+            raise SystemExit(f"the page failed: {app.exception[0].value}")
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    _timed("Compare page, first draw (empty caches)", draw)
+    _timed("Compare page, second draw (caches warm)", draw)
+    _timed("Compare page, onboarding and fairness opened", lambda: draw(opened=True))
+    _timed("Compare page, onboarding and fairness opened again", lambda: draw(opened=True))
+
+
+if __name__ == "__main__":
+    main()
