@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +16,8 @@ from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribut
 from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
 from engine.data.profile import DatasetProfile, profile_dataset
-from engine.data.read import RawTable, read_table
+from engine.data.read import RawTable
+from engine.data.stream import read_streamed
 from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
                                   counts_note, default_feedback)
@@ -44,10 +46,13 @@ MAX_EVENT_TYPES = 20
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file...")
-def _read_upload(file_id: str, name: str, _data: bytes) -> RawTable:
+def _read_upload(file_id: str, name: str, _upload: BinaryIO) -> RawTable:
     """Read an upload once per file (the file id changes with every new upload). Kept as a resource, not as data:
-    st.cache_data would keep a pickled copy of a table of millions of rows and unpickle another on every rerun."""
-    return read_table(_data, name)
+    st.cache_data would keep a pickled copy of a table of millions of rows and unpickle another on every rerun.
+    CSV and TSV are streamed to disk a block at a time and mapped back (`engine.data.stream`), so the upload's
+    bytes are never copied and the table lives in a file-backed mapping rather than in the process's memory."""
+    _upload.seek(0)
+    return read_streamed(_upload, name, get_settings().home / "uploads")
 
 
 @st.cache_data(max_entries=4, show_spinner="Profiling the dataset...")
@@ -62,7 +67,7 @@ def _uploaded_table(label: str, key: str, required: bool) -> RawTable | None:
     if upload is None:
         return None
     try:
-        return _read_upload(upload.file_id, upload.name, upload.getvalue())
+        return _read_upload(upload.file_id, upload.name, upload)
     except DataError as error:
         st.error(str(error), icon=":material/error:")
         return None
