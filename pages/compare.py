@@ -93,12 +93,13 @@ def _markdown_text(text: str) -> str:
 
 
 def _settings_table(settings: pd.DataFrame) -> None:
-    """Each variant's data, protocol and seeds as a table, and its hyper-parameters below as wrapped lines (a list
-    of candidate models is too long for a table cell)."""
-    st.dataframe(settings.drop(columns="hyper-parameters"), hide_index=True)
-    lines = [f"- **{_markdown_text(model)}**: {_markdown_text(params) if params else 'none'}"
-             for model, params in zip(settings["model"], settings["hyper-parameters"])]
-    st.markdown("**Hyper-parameters**\n\n" + "\n".join(lines))
+    """Each variant's runs, seeds and how its settings were chosen as a table, and its data, protocol and
+    hyper-parameters below as wrapped lines (a protocol's parameters or a list of candidate models are too long
+    for a table cell)."""
+    st.dataframe(settings.drop(columns=["data and protocol", "hyper-parameters"]), hide_index=True)
+    lines = [f"- **{_markdown_text(row['model'])}** on {_markdown_text(row['data and protocol'])}; hyper-parameters: "
+             + (_markdown_text(row["hyper-parameters"]) or "the model's defaults") for _, row in settings.iterrows()]
+    st.markdown("\n".join(lines))
 
 
 def _chart(figure: go.Figure, name: str) -> None:

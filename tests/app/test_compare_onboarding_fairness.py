@@ -143,14 +143,13 @@ def test_each_selected_run_s_results_are_parsed_once_per_draw(onboarding_runs, m
 
 def test_hyper_parameters_are_readable_lines_not_a_cut_off_table_column(onboarding_runs):
     app = _compare(onboarding_runs, opened=False)
-    table = next(d.value for d in app.dataframe if "data and protocol" in d.value.columns)
-    assert "hyper-parameters" not in table.columns and set(table["model"]) == {"ItemKNN", "MostPopular"}
+    table = next(d.value for d in app.dataframe if "settings" in d.value.columns and "seeds" in d.value.columns)
+    assert list(table.columns) == ["model", "runs", "seeds", "settings"]
     runs = comparison.list_runs(run_ids=onboarding_runs)
     written = comparison.variant_settings(runs.assign(variant=comparison.variant_labels(runs)))
-    expected = dict(zip(written["model"], written["hyper-parameters"]))
-    shown = next(m.value for m in app.markdown if m.value.startswith("**Hyper-parameters**")).replace("\\", "")
-    for model, params in expected.items():
-        assert f"- **{model}**: {params}" in shown
+    shown = next(m.value for m in app.markdown if m.value.startswith("- **")).replace("\\", "")
+    for _, row in written.iterrows():  # these runs were queued with no settings given: their defaults
+        assert f"- **{row['model']}** on {row['data and protocol']}; hyper-parameters: the model's defaults" in shown
 
 
 def test_the_html_report_carries_each_chart_with_its_sentence():

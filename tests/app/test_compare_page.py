@@ -153,3 +153,14 @@ def test_leaderboard_rows_are_ranked_by_the_headline_metric_not_by_name(seeded):
     assert not app.exception
     assert app.tabs[0].table[0].value.index.tolist() == [model_label(m) for m in ("itemknn", "mostpop", "content")]
     assert app.tabs[1].table[0].value.index.tolist() == [model_label(m) for m in ("content", "mostpop", "itemknn")]
+
+
+def test_a_long_list_of_hyper_parameters_is_shown_whole_on_wrapped_lines(coldstart_home):
+    candidates = ["mapper", "attrridge", "content", "hybridmf", "ease", "itemknn", "segmentpop", "mostpop"]
+    (run_id,) = seed_runs([SeededRun("auto", {"warm": {"ndcg@20": 0.2}},
+                                     params={"candidates": candidates, "blend_size": 3})])["auto"]
+    app = _open(str(run_id))
+    assert not app.exception
+    line = next(m.value for m in app.markdown if m.value.startswith("- **")).replace("\\", "")
+    assert line.endswith(f"hyper-parameters: blend_size=3, candidates={candidates}")
+    assert not any("hyper-parameters" in frame.value.columns for frame in app.dataframe)
