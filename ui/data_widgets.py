@@ -5,6 +5,7 @@ Figure builders are pure functions of the profile, so tests can check them witho
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,6 +16,9 @@ _HEIGHT = 340
 TITLE_FITS = 56
 """Characters of a chart title that fit the half page each profile chart gets (wide layout, sidebar open); longer
 titles are cut off by plotly rather than wrapped."""
+TAIL_POINTS = 2000
+"""Most ranks drawn per long-tail curve: 200k users would send 200k points to the browser, while on log-log axes
+2,000 log-spaced ranks (the first and last included) draw the same curve."""
 
 
 def long_tail_chart(profile: DatasetProfile) -> go.Figure:
@@ -22,7 +26,11 @@ def long_tail_chart(profile: DatasetProfile) -> go.Figure:
     figure = go.Figure()
     for label, counts in (("items", profile.item_counts), ("users", profile.user_counts)):
         active = counts[counts > 0].to_numpy()
-        figure.add_trace(go.Scattergl(x=list(range(1, len(active) + 1)), y=active, mode="lines", name=label))
+        ranks = np.arange(1, len(active) + 1)
+        if len(active) > TAIL_POINTS:  # sampled, and the legend says so
+            ranks = np.unique(np.geomspace(1, len(active), TAIL_POINTS).round().astype(np.int64))
+            label = f"{label} ({len(ranks):,} of {len(active):,} ranks, log-spaced)"
+        figure.add_trace(go.Scattergl(x=ranks, y=active[ranks - 1], mode="lines", name=label))
     figure.update_layout(title="Interactions per user and per item (rank, log-log)", height=_HEIGHT,
                          xaxis_title="rank (most active first)", yaxis_title="interactions", legend_title=None)
     figure.update_xaxes(type="log")

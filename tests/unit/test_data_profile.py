@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from engine.data.canonical import read_canonical_folder
 from engine.data.dataset import Dataset, Feedback
 from engine.data.profile import COLD_BUCKETS, profile_dataset
-from ui.data_widgets import TITLE_FITS, activity_chart, cold_bucket_chart, count_chart, long_tail_chart, rating_chart
+from ui.data_widgets import TAIL_POINTS, TITLE_FITS, activity_chart, cold_bucket_chart, count_chart, long_tail_chart, rating_chart
 
 
 def _small() -> Dataset:
@@ -87,3 +88,16 @@ def test_profile_chart_titles_fit_their_half_page_and_legends_read_as_words():
         assert all(figure is not None and len(figure.layout.title.text) <= TITLE_FITS for figure in figures)
     legend = {trace.name for trace in activity_chart(profile_dataset(_small())).data}
     assert legend == {"interactions", "new users", "new items"}
+
+
+def test_a_long_tail_of_many_users_is_drawn_at_log_spaced_ranks_and_says_so():
+    n_users = 30_000
+    interactions = pd.DataFrame({"user_id": [f"u{k}" for k in range(n_users) for _ in range(1 + k % 3)]})
+    interactions["item_id"] = [f"i{k % 50}" for k in range(len(interactions))]
+    profile = profile_dataset(Dataset(interactions))
+    items, users = long_tail_chart(profile).data
+    assert items.name == "items" and list(items.x) == list(range(1, 51))  # short curves are drawn whole
+    assert users.name.startswith("users (") and users.name.endswith(f"of {n_users:,} ranks, log-spaced)")
+    assert len(users.x) <= TAIL_POINTS and users.x[0] == 1 and users.x[-1] == n_users
+    expected = profile.user_counts.to_numpy()[np.asarray(users.x) - 1]
+    assert list(users.y) == list(expected)
