@@ -170,7 +170,7 @@ def _tables(dataset_id: int, fingerprint: str) -> tuple[pd.DataFrame | None, pd.
             fairness.groupable(dataset.item_kinds, fairness.ITEM_GROUP_KINDS))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _split(experiment_id: int, fingerprint: str) -> Split:
     """An experiment's split, shared read-only (a cached copy per read would cost as much as the figures)."""
     return load_split(experiment_id)
