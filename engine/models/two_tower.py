@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training.dropout import Dropout
 from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, table_rows, take_rows,
                                              training_table)
 from engine.training.loop import GradientConfig, tuned_default
@@ -62,7 +63,7 @@ class Tower(nn.Module):
         nn.init.normal_(self.ids.weight, std=0.05)
         self.features = FeatureBag(n_features, dim, init_std=0.05) if n_features else None
         inputs = dim * (2 if n_features else 1)
-        self.mlp = nn.Sequential(nn.Linear(inputs, config.hidden), nn.ReLU(), nn.Dropout(config.dropout),
+        self.mlp = nn.Sequential(nn.Linear(inputs, config.hidden), nn.ReLU(), Dropout(config.dropout),
                                  nn.Linear(config.hidden, dim))
 
     def forward(self, index: torch.Tensor, rows: SparseRows | None) -> torch.Tensor:
@@ -120,13 +121,19 @@ class TwoTowerRecommender(TorchRecommender):
                 if config.id_dropout > 0 else index
             return tower(blanked, table_rows(table, index))
 
+        def encode_batch(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
+            # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its
+            # occurrences share that pass: its id dropout and tower dropout are drawn once per batch
+            distinct, slots = torch.unique(index, return_inverse=True)
+            return take_rows(encode(tower, table, distinct), slots)
+
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
-            user_vectors = encode(module.users, user_table, users)
+            user_vectors = encode_batch(module.users, user_table, users)
             if config.softmax == "in_batch":
-                item_vectors = encode(module.items, item_table, positives)
-                return sampled_softmax_loss(user_vectors, item_vectors, config.temperature,
-                                            module.item_log_q[positives])
+                distinct, labels = torch.unique(positives, return_inverse=True)
+                return sampled_softmax_loss(user_vectors, encode(module.items, item_table, distinct),
+                                            config.temperature, module.item_log_q[distinct], labels)
             distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
             item_vectors = take_rows(encode(module.items, item_table, distinct), slots)
             logits = torch.einsum("bd,bnd->bn", user_vectors, item_vectors) / config.temperature

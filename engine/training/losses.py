@@ -43,10 +43,12 @@ def _warp_hinge_and_weight(positive: torch.Tensor, negative: torch.Tensor, n_ite
 
 
 def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor, temperature: float,
-                         log_q: torch.Tensor | None = None) -> torch.Tensor:
-    """In-batch softmax (Yi et al., RecSys 2019): row b's positive is item b, the other items are negatives.
+                         log_q: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """In-batch softmax (Yi et al., RecSys 2019): each user's positive against the batch's other items.
 
-    `log_q` (log sampling probability of each in-batch item) corrects the popularity bias of in-batch negatives.
+    Row b's positive is item b, or item `labels[b]` when given (the batch's distinct items as the columns, so a
+    popular item is one column, not several copies that are negatives of their own positive). `log_q` (log
+    sampling probability of each column's item) corrects the popularity bias of in-batch negatives.
     """
     # temperature and correction are folded into the factors (one more column for log Q): the same logits without
     # extra passes over the (B, B) matrix, which cost as much as the product itself
@@ -54,9 +56,36 @@ def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
     if log_q is not None:
         users = torch.cat([users, users.new_ones(len(users), 1)], dim=1)
         items = torch.cat([items, -log_q.to(items.dtype).unsqueeze(1)], dim=1)
-    logits = users @ items.T
-    labels = torch.arange(len(logits), device=logits.device)
-    return F.cross_entropy(logits, labels)
+    if labels is None:
+        labels = torch.arange(len(users), device=users.device)
+    return _SoftmaxCrossEntropy.apply(users.float(), items.float(), labels)
+
+
+class _SoftmaxCrossEntropy(torch.autograd.Function):
+    """Mean cross-entropy of logits users @ items.T against the label columns, its backward written by hand:
+    d loss / d logits = (softmax - one_hot(labels)) / B, formed in place of the softmax. The generic loss makes four
+    more (B, n) passes (log-softmax, its backward, a zero-filled label gradient, its scatter) that cost more than
+    the product itself on a CPU."""
+
+    @staticmethod
+    def forward(ctx, users: torch.Tensor, items: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = users @ items.T
+        rows = torch.arange(len(logits), device=logits.device)
+        positive = logits[rows, labels]
+        top = logits.amax(dim=1, keepdim=True)
+        probabilities = logits.sub_(top).exp_()
+        total = probabilities.sum(dim=1, keepdim=True)
+        probabilities.div_(total)
+        ctx.save_for_backward(users, items, probabilities, labels)
+        return (total.log_().add_(top).squeeze(1) - positive).mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        users, items, probabilities, labels = ctx.saved_tensors
+        d_logits = probabilities  # used once: the softmax becomes its own gradient
+        d_logits[torch.arange(len(d_logits), device=d_logits.device), labels] -= 1.0
+        d_logits.mul_(grad / len(d_logits))
+        return d_logits @ items, d_logits.T @ users, None
 
 
 def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ from engine.models.bpr import BPRRecommender
 from engine.models.hybrid_mf import HybridMFRecommender, LinearSide
 from engine.training import cpu_kernels
 from engine.training.feature_modules import training_features, training_table, table_rows
-from engine.training.losses import bpr_loss, bpr_loss_gradient, l2_penalty, warp_loss, warp_loss_gradient
+from engine.training.losses import (bpr_loss, bpr_loss_gradient, l2_penalty, sampled_softmax_loss, warp_loss,
+                                    warp_loss_gradient)
 from engine.training.row_gradients import RowGradients
 from engine.training.sampler import NegativeSampler
 from tests.unit.gradient_world import planted_split
@@ -59,6 +60,25 @@ def _batch(train, n_negatives: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
 def _fitted_bpr(updates: str) -> BPRRecommender:
     _, train = planted_split("warm")
     return BPRRecommender({"epochs": 1, "n_factors": 8, "embedding_updates": updates}, seed=0).fit(train)
+
+
+@pytest.mark.parametrize("distinct_items", [False, True])
+def test_in_batch_softmax_hand_backward_is_the_autograd_gradient_of_cross_entropy(distinct_items: bool) -> None:
+    generator = torch.Generator().manual_seed(0)
+    users, items = torch.randn(40, 6, generator=generator), torch.randn(40 if not distinct_items else 15, 6,
+                                                                         generator=generator)
+    log_q = torch.randn(len(items), generator=generator)
+    labels = torch.randint(0, len(items), (40,), generator=generator) if distinct_items else None
+
+    def reference(u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
+        logits = (u / 0.2) @ i.T - log_q
+        return torch.nn.functional.cross_entropy(logits, labels if labels is not None else torch.arange(40))
+
+    loss, (d_users, d_items) = _autograd(lambda u, i: sampled_softmax_loss(u, i, 0.2, log_q, labels), users, items)
+    expected_loss, (expected_users, expected_items) = _autograd(reference, users, items)
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert torch.allclose(d_users, expected_users, atol=1e-6)
+    assert torch.allclose(d_items, expected_items, atol=1e-6)
 
 
 def test_bpr_hand_gradients_equal_autograd_of_the_bpr_objective() -> None:
