@@ -89,20 +89,30 @@ class DeepFMNetwork(nn.Module):
         self.deep_out = nn.Linear(self.deep.out_dim, 1)
         self.global_bias = nn.Parameter(torch.zeros(()))
 
-    def side_terms(self, fields: torch.Tensor, first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What pairs need from one side: the field sum, its own first + second order terms, the flat fields."""
-        return fields.sum(dim=-2), first + fm_self(fields), fields.flatten(-2)
+    def user_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
+        """What pairs need from each user (see `side_terms`)."""
+        return self.side_terms(*self.users(index, rows), self.deep.user_in)
+
+    def item_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
+        """What pairs need from each item (see `side_terms`)."""
+        return self.side_terms(*self.items(index, rows), self.deep.item_in)
+
+    @staticmethod
+    def side_terms(fields: torch.Tensor, first: torch.Tensor, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
+        """One side's part of every pair: the field sum, its own first + second order terms, and its half of the
+        deep component's first layer, each computed once per entity rather than once per pair."""
+        return fields.sum(dim=-2), first + fm_self(fields), deep_in(fields.flatten(-2))
 
     def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...], all_pairs: bool) -> torch.Tensor:
         """Logits for aligned (B, 1) x (B, n) pairs, or for every user x every item when `all_pairs`."""
-        user_sum, user_own, user_flat = user
-        item_sum, item_own, item_flat = item
+        user_sum, user_own, user_half = user
+        item_sum, item_own, item_half = item
         if all_pairs:
             cross = user_sum @ item_sum.T
-            deep = self.deep_out(self.deep.all_pairs(user_flat, item_flat)).squeeze(-1)
+            deep = self.deep_out(self.deep.combine(user_half.unsqueeze(1), item_half.unsqueeze(0))).squeeze(-1)
             return self.global_bias + user_own.unsqueeze(1) + item_own.unsqueeze(0) + cross + deep
         cross = (user_sum.unsqueeze(1) * item_sum).sum(dim=-1)
-        deep = self.deep_out(self.deep(user_flat.unsqueeze(1), item_flat)).squeeze(-1)
+        deep = self.deep_out(self.deep.combine(user_half.unsqueeze(1), item_half)).squeeze(-1)
         return self.global_bias + user_own.unsqueeze(1) + item_own + cross + deep
 
 
@@ -149,9 +159,13 @@ class DeepFMRecommender(TorchRecommender):
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
-            user = module.side_terms(*module.users(blank_ids(users), table_rows(user_table, users)))
+            # each distinct user and item of the batch is embedded once; its occurrences share the terms (and,
+            # with id dropout, one draw of it per batch)
+            distinct, slots = torch.unique(users, return_inverse=True)
+            user_terms = module.user_terms(blank_ids(distinct), table_rows(user_table, distinct))
+            user = tuple(take_rows(term, slots) for term in user_terms)
             distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
-            item_terms = module.side_terms(*module.items(blank_ids(distinct), table_rows(item_table, distinct)))
+            item_terms = module.item_terms(blank_ids(distinct), table_rows(item_table, distinct))
             item = tuple(take_rows(term, slots) for term in item_terms)
             logits = module.logits(user, item, all_pairs=False)
             labels = torch.zeros_like(logits, dtype=torch.float32)
@@ -165,8 +179,8 @@ class DeepFMRecommender(TorchRecommender):
         with torch.no_grad():
             user_rows = query_rows(users.features, self.device, use=self.sizes["n_user_features"] > 0)
             item_rows = query_rows(items.features, self.device, use=self.sizes["n_item_features"] > 0)
-            user = module.side_terms(*module.users(index_tensor(users.index, self.device), user_rows))
-            item = module.side_terms(*module.items(index_tensor(items.index, self.device), item_rows))
+            user = module.user_terms(index_tensor(users.index, self.device), user_rows)
+            item = module.item_terms(index_tensor(items.index, self.device), item_rows)
             return pairwise_scores(len(users), len(items),
                                    lambda rows: module.logits(tuple(t[rows] for t in user), item, all_pairs=True))
 

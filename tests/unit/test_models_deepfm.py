@@ -37,8 +37,8 @@ def test_scoring_all_pairs_matches_the_training_forward_over_user_and_item_field
     _, train = planted_split("cold-item")
     users, items = user_query(train, train.user_ids[:4]), item_query(train, train.item_ids[:6])
     module = model.module
-    user = module.side_terms(*module.users(torch.arange(4), SparseRows.from_csr(users.features)))
-    item = module.side_terms(*module.items(torch.arange(6), SparseRows.from_csr(items.features)))
+    user = module.user_terms(torch.arange(4), SparseRows.from_csr(users.features))
+    item = module.item_terms(torch.arange(6), SparseRows.from_csr(items.features))
     # the aligned path: each user against all six items as a (4, 6) batch of candidates
     aligned = module.logits(user, tuple(t.unsqueeze(0).expand(4, *t.shape) for t in item), all_pairs=False)
     assert torch.allclose(model.score(users, items), aligned, atol=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -36,9 +37,10 @@ def test_feature_table_gathers_the_same_rows_as_scipy_slicing() -> None:
     assert np.array_equal(rebuilt.toarray(), matrix[index.numpy()].toarray())
 
 
-def test_field_embeddings_sum_each_field_separately() -> None:
+@pytest.mark.parametrize("column_field", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 1]], ids=["in column order", "interleaved"])
+def test_field_embeddings_sum_each_field_separately(column_field: list[int]) -> None:
     matrix = _features()
-    column_field = np.array([0, 0, 1, 1, 2])
+    column_field = np.array(column_field)
     fields = FieldEmbeddings(column_field, n_fields=3, dim=2)
     out = fields(SparseRows.from_csr(matrix))
     dense = torch.from_numpy(matrix.toarray())
