@@ -145,7 +145,7 @@ def clear_models(page) -> None:
     from playwright.sync_api import expect
 
     expect(page.get_by_text(re.compile(r"can serve:"))).to_have_count(1)  # Auto's line, drawn by the server
-    page.get_by_role("combobox", name="Models").press("Backspace")
+    page.get_by_role("combobox", name="Models", exact=True).press("Backspace")
     expect(page.get_by_text(re.compile(r"can serve:"))).to_have_count(0)  # gone only once the rerun has drawn
 
 
@@ -167,9 +167,10 @@ def click_option(page, open_list: Callable[[], None], option: str | Pattern[str]
 
 
 def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit select box or multiselect labelled `label`, typing to filter long lists."""
+    """Pick `option` in the Streamlit select box or multiselect labelled exactly `label` (Auto's "Candidate models"
+    must not answer to "Models"), typing to filter long lists."""
     def open_list() -> None:
-        box = page.get_by_role("combobox", name=label)
+        box = page.get_by_role("combobox", name=label, exact=True)
         box.click()
         box.fill(option.split(" (")[0])
 
