@@ -74,12 +74,32 @@ ItemQuery = Query
 def seen_mask(users: UserQuery, items: ItemQuery) -> torch.Tensor:
     """Boolean (n_users, n_items): True where the user's history already holds the candidate item."""
     mask = torch.zeros((len(users), len(items)), dtype=torch.bool)
+    rows, cols = seen_positions(users, items)
+    mask[torch.from_numpy(rows), torch.from_numpy(cols)] = True
+    return mask
+
+
+def seen_positions(users: UserQuery, items: ItemQuery) -> tuple[np.ndarray, np.ndarray]:
+    """(user position, candidate position) of every candidate already in the user's history: `seen_mask`'s True
+    cells, without a dense users x candidates matrix (rankings set these scores to -inf in place)."""
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
     known_items = items.index >= 0
     if known_items.any() and users.history.nnz:
         columns = np.flatnonzero(known_items)
-        hit = users.history[:, items.index[known_items]]
-        rows, cols = hit.nonzero()
-        mask[torch.from_numpy(rows), torch.from_numpy(columns[cols])] = True
+        trained = items.index[known_items]
+        if len(np.unique(trained)) == len(trained):
+            # each history entry looked up in a candidate-position table: linear in the history, where slicing
+            # the history's columns cost time in the number of candidates for every chunk of users
+            history = sp.csr_matrix(users.history)
+            position = np.full(history.shape[1], -1, dtype=np.int64)
+            position[trained] = columns
+            rows = np.repeat(np.arange(history.shape[0], dtype=np.int64), np.diff(history.indptr))
+            cols = position[history.indices]
+            hit = (cols >= 0) & (history.data != 0)
+            parts.append((rows[hit], cols[hit]))
+        else:  # a candidate listed twice: both positions are seen
+            rows, cols = users.history[:, trained].nonzero()
+            parts.append((rows.astype(np.int64), columns[cols]))
     new_items = ~known_items
     if new_items.any() and items.history.nnz:
         # a new item's revealed interactions name the known users who already had it
@@ -90,5 +110,7 @@ def seen_mask(users: UserQuery, items: ItemQuery) -> torch.Tensor:
         coo = items.history[new_cols].tocoo()
         rows = user_position[coo.col]
         hit = rows >= 0
-        mask[torch.from_numpy(rows[hit]), torch.from_numpy(new_cols[coo.row[hit]])] = True
-    return mask
+        parts.append((rows[hit], new_cols[coo.row[hit]]))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from engine.core.data import ItemQuery, TrainData, UserQuery, seen_mask
+from engine.core.data import ItemQuery, TrainData, UserQuery, seen_positions
 from engine.core.search_space import SearchSpace
 
 
@@ -140,8 +140,12 @@ class Recommender(ABC):
         scores = self.score(users, items).float()
         if not exclude_seen:
             return scores
-        # masked_fill returns a new tensor, so a model's own buffers are never overwritten
-        return scores.masked_fill(seen_mask(users, items).to(scores.device), -torch.inf)
+        rows, cols = seen_positions(users, items)
+        # a copy, so a model's own buffers are never overwritten; the seen cells are set in place, which at 400 users
+        # x 40k candidates costs a fifth of building a dense mask and masking with it
+        scores = scores.clone()
+        scores[torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device)] = -torch.inf
+        return scores
 
     def recommend(self, users: UserQuery, items: ItemQuery, k: int, exclude_seen: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k (scores, item positions in `items`) per user, excluding items in the user's history. Tied
