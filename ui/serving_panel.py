@@ -31,6 +31,17 @@ def forgotten_runs_notice(run_ids: Iterable[int] | None = None) -> None:
                    "whose data no longer holds the user).", icon=":material/person_remove:")
 
 
+def _carried(swapped: dict) -> str:
+    """What the swap carried from the old run: added items (and those it could not carry, with why), feedback."""
+    parts = []
+    if swapped.get("items_carried"):
+        parts.append(f"Added items carried: {', '.join(swapped['items_carried'])}.")
+    for item, reason in (swapped.get("items_refused") or {}).items():
+        parts.append(f"Item {item} not carried: {reason}.")
+    parts.append(f"Feedback: {swapped.get('feedback_note', '')}.")
+    return " ".join(parts)
+
+
 def _server_row(status: ServerStatus, runs: dict[int, str], key: str) -> None:
     entry = status.entry
     left, right = st.columns([4, 1])
@@ -46,7 +57,8 @@ def _server_row(status: ServerStatus, runs: dict[int, str], key: str) -> None:
                 with st.spinner(f"Loading run {target}; the current run answers meanwhile…"):
                     try:
                         swapped = request_swap(entry.url, target)
-                        st.success(f"Now serving run {swapped['run_id']} (was {swapped['previous_run_id']}).")
+                        st.success(f"Now serving run {swapped['run_id']} (was {swapped['previous_run_id']}). "
+                                   + _carried(swapped))
                     except ServeError as error:
                         st.error(str(error), icon=":material/error:")
     elif status.state == "starting":

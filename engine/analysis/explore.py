@@ -26,7 +26,7 @@ from engine.core.features import FeatureMatrix
 from engine.core.model import Recommender
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
-from engine.data.features import encode_attributes, numeric_levels, parse_dates
+from engine.data.features import NewRowEncoder, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
 from engine.metrics.evaluation import reason_not_served
 from engine.metrics.ranking import candidate_order
@@ -54,6 +54,8 @@ class ExploreContext:
     split: Split
     data: TrainData
     explainer: Explainer
+    row_encoders: dict[str, NewRowEncoder] = field(default_factory=dict, repr=False)
+    """Per side, the encoder of made-up entities' attributes, built on first use (see `encode_new_entity`)."""
 
     def test_slice(self, name: str) -> EvalSlice:
         """The test slice called `name`."""
@@ -313,10 +315,11 @@ def date_attributes(context: ExploreContext, side: str) -> dict[str, tuple[dt.da
 def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:
     """The feature row of a made-up user or item with attribute `values`, in the columns of the dataset's encoding.
 
-    Categorical, multi-valued and text values are encoded together with the dataset's table, so they get the
-    same one-hot, multi-hot and text columns; numbers and dates are z-scored and binned with the dataset's own
-    mean, spread and bin edges, as if the made-up entity had been there all along. Values the dataset never had
-    (or had too rarely to get a column) contribute nothing, exactly as for a real entity.
+    Categorical, multi-valued and text values are encoded as if appended to the dataset's table
+    (`engine.data.features.NewRowEncoder`), so they get the same one-hot, multi-hot and text columns; numbers and
+    dates are z-scored and binned with the dataset's own mean, spread and bin edges, as if the made-up entity had
+    been there all along. Values the dataset never had (or had too rarely to get a column) contribute nothing,
+    exactly as for a real entity.
     """
     features: FeatureMatrix | None = context.data.user_features if side == "user" else context.data.item_features
     table = context.dataset.attribute_table(side)
@@ -328,14 +331,13 @@ def encode_new_entity(context: ExploreContext, side: str, values: dict[str, Any]
         raise ExploreError(f"unknown {side} attribute(s) {', '.join(unknown)}; the dataset has "
                            f"{', '.join(c for c in table.columns if c != id_column)}")
     kinds = context.dataset.attribute_kinds(side)
-    levelled = {name for name, kind in kinds.items() if kind in ("numeric", "date")}
-    row = {column: None for column in table.columns} | dict(values)
-    row[id_column] = NEW_USER_ID if side == "user" else NEW_ITEM_ID
-    extended = pd.concat([table.astype(object), pd.DataFrame([row]).astype(object)], ignore_index=True)
-    encoded = encode_attributes(extended, id_column, {n: k for n, k in kinds.items() if n not in levelled})
+    encoder = context.row_encoders.get(side)
+    if encoder is None:
+        levelled = {name for name, kind in kinds.items() if kind in ("numeric", "date")}
+        encoder = context.row_encoders[side] = NewRowEncoder(
+            table, id_column, {n: k for n, k in kinds.items() if n not in levelled})
     position = {name: i for i, name in enumerate(features.columns)}
-    coo = encoded.matrix[len(extended) - 1].tocoo()
-    entries = [(encoded.columns[c], v) for c, v in zip(coo.col, coo.data)]
+    entries = encoder.entries(values)
     for name in sorted(set(values) & set(features.numeric_layouts)):
         layout = features.numeric_layouts[name]
         new_row = layout.encode(numeric_levels(pd.Series([values[name]], dtype=object), kinds[name])).tocoo()

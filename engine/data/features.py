@@ -45,11 +45,12 @@ def _categorical(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_m
     return sp.csr_matrix((data, (rows, cols)), shape=(len(values), len(columns))), columns
 
 
+def _multi_tokens(value: object) -> list[str]:
+    return [t.strip() for t in str(value).split(MULTI_VALUE_SEPARATOR) if t.strip()] if pd.notna(value) else []
+
+
 def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix, list[str]]:
-    lists = [
-        [t.strip() for t in str(v).split(MULTI_VALUE_SEPARATOR) if t.strip()] if pd.notna(v) else []
-        for v in values.tolist()
-    ]
+    lists = [_multi_tokens(v) for v in values.tolist()]
     counts: dict[str, int] = {}
     for tokens in lists:
         for token in set(tokens):
@@ -149,3 +150,66 @@ def encode_attributes(
     ids = table[id_column].astype(str).to_numpy(dtype=object)
     matrix = sp.hstack(blocks, format="csr", dtype=np.float32) if blocks else sp.csr_matrix((len(ids), 0), dtype=np.float32)
     return FeatureMatrix(ids, matrix, columns, np.asarray(column_field, dtype=np.int64), field_names, layouts)
+
+
+class NewRowEncoder:
+    """The columns one made-up row would get if it were appended to `table` and the whole table encoded again with
+    `encode_attributes` (the new row's own value counts towards `min_count`), without encoding the table again.
+
+    Categorical and multi-valued fields are looked up in value counts taken once; a text field, whose TF-IDF
+    weights shift with every document, is encoded again with the row appended (that field alone). Numeric and
+    date fields are not handled here: they follow the fitted `NumericLayout`.
+    """
+
+    def __init__(self, table: pd.DataFrame, id_column: str, kinds: dict[str, AttributeKind], *,
+                 min_count: int = 2, max_text_terms: int = 2000) -> None:
+        self.table = table.astype(object)
+        self.id_column = id_column
+        self.kinds = {name: kind for name, kind in kinds.items() if name in table.columns and name != id_column}
+        self.min_count = min_count
+        self.max_text_terms = max_text_terms
+        self._counts: dict[str, dict[str, int]] = {}
+        for name, kind in self.kinds.items():
+            if kind == "categorical":
+                self._counts[name] = self.table[name].astype("string").value_counts().to_dict()
+            elif kind == "multi":
+                counts: dict[str, int] = {}
+                for value in self.table[name].tolist():
+                    for token in set(_multi_tokens(value)):
+                        counts[token] = counts.get(token, 0) + 1
+                self._counts[name] = counts
+
+    def entries(self, values: dict[str, object]) -> list[tuple[str, float]]:
+        """(column label, value) pairs of the made-up row with attribute `values` (categorical, multi and text
+        fields; others are left out)."""
+        out: list[tuple[str, float]] = []
+        for name, value in values.items():
+            kind = self.kinds.get(name)
+            if kind == "categorical":
+                out += self._categorical(name, value)
+            elif kind == "multi":
+                out += self._multi(name, value)
+            elif kind == "text":
+                out += self._text(name, value)
+        return out
+
+    def _categorical(self, name: str, value: object) -> list[tuple[str, float]]:
+        text = pd.Series([value], dtype=object).astype("string").iloc[0]
+        if text is pd.NA:
+            return []
+        counts = self._counts[name]
+        if counts.get(text, 0) + 1 >= self.min_count:
+            return [(f"{name}={text}", 1.0)]
+        return [(f"{name}=<other>", 1.0)]  # the row's own rare value gives the field an <other> column
+
+    def _multi(self, name: str, value: object) -> list[tuple[str, float]]:
+        counts = self._counts[name]
+        kept = sorted({t for t in _multi_tokens(value) if counts.get(t, 0) + 1 >= self.min_count})
+        weight = float(np.float32(1.0 / len(kept))) if kept else 0.0
+        return [(f"{name}={token}", weight) for token in kept]
+
+    def _text(self, name: str, value: object) -> list[tuple[str, float]]:
+        column = pd.concat([self.table[name], pd.Series([value], dtype=object)], ignore_index=True)
+        matrix, labels = _text(column, name, self.max_text_terms, min_df=self.min_count)
+        last = matrix[len(column) - 1].tocoo()
+        return [(labels[c], float(v)) for c, v in zip(last.col, last.data)]

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from engine.analysis.explore import ExploreError, RankedItems
 from engine.serving.metrics import RequestMetrics
@@ -99,8 +100,11 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
         return JSONResponse({"detail": f"internal error: {type(error).__name__}: {_one_line(error)}"[:300]},
                             status_code=500)
 
+    # Cheap CPU-bound endpoints are coroutines, run on the event loop: a hop to the thread pool and back cost more
+    # CPU than a known user's scoring (the GIL lets one thread score at a time anyway). Endpoints that wait on the
+    # disk (feedback's fsync) or may take long (adding an item, audiences, swaps) run on the thread pool.
     @app.get("/health", response_model=Health)
-    def health() -> Health:
+    async def health() -> Health:
         """Which run, model and dataset are served (never needs the API key)."""
         served = state.served
         return Health(run_id=served.fitted.run_id, model=served.fitted.name, model_label=served.label,
@@ -110,19 +114,19 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
                       catalogue_size=len(served.catalogue), feedback_events=len(served.feedback))
 
     @app.post("/recommendations/user", response_model=Recommendations, responses=REFUSALS)
-    def recommend_for_user(body: UserRecommendationRequest, request: Request) -> Recommendations:
+    async def recommend_for_user(body: UserRecommendationRequest, request: Request) -> Recommendations:
         """Top-k for a user the model was trained on; 404 for an unknown user id, 410 for a forgotten one."""
         request.state.user_id = body.user_id
         served = state.served
         return _recommendations(served, served.recommend_for_user(body.user_id, body.k, body.exclude_seen,
-                                                                  body.filter))
+                                                                  body.filter, body.reasons))
 
     @app.post("/recommendations/new-user", response_model=Recommendations, responses=REFUSALS)
-    def recommend_for_new_user(body: NewUserRecommendationRequest) -> Recommendations:
+    async def recommend_for_new_user(body: NewUserRecommendationRequest) -> Recommendations:
         """Top-k for a new user from attributes and liked items; 422 with the model's reason when it cannot."""
         served = state.served
         return _recommendations(served, served.recommend_for_new_user(body.attributes, body.liked, body.k,
-                                                                      body.filter))
+                                                                      body.filter, body.reasons))
 
     @app.post("/items", response_model=NewItem, status_code=201, responses=REFUSALS)
     def add_item(body: NewItemRequest) -> NewItem:
@@ -147,7 +151,7 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
                                                             for u, s in zip(table["user_id"], table["score"])])
 
     @app.post("/feedback", response_model=FeedbackStored, status_code=201, responses=REFUSALS)
-    def feedback(body: FeedbackRequest, request: Request) -> FeedbackStored:
+    async def feedback(body: FeedbackRequest, request: Request) -> FeedbackStored:
         """Record an event or rating; it is on disk (fsync'd) before this 201 is sent."""
         request.state.user_id = body.user_id
         served = state.served
@@ -155,11 +159,11 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
         record = body.model_dump(mode="json") | {
             "timestamp": (body.timestamp or received).isoformat(), "received_at": received.isoformat(),
             "run_id": served.fitted.run_id}
-        served.record_feedback(record)
+        await run_in_threadpool(served.record_feedback, record)  # concurrent events share one fsync there
         return FeedbackStored(record=record)
 
     @app.get("/metrics")
-    def request_metrics() -> dict:
+    async def request_metrics() -> dict:
         """Request counts and latency histograms per endpoint, with the model and dataset served."""
         served = state.served
         return {"run_id": served.fitted.run_id, "model": served.fitted.name, "dataset": served.dataset.name,

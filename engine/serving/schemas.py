@@ -47,6 +47,8 @@ class UserRecommendationRequest(Request):
     filter: dict[str, AttributeValue] = Field(default_factory=dict,
                                               description="only items with these attribute values, "
                                                           "e.g. {\"category\": \"books\"}")
+    reasons: bool = Field(True, description="a short reason per item; false leaves them out (null), which saves "
+                                            "about a third of a request's work")
 
 
 class NewUserRecommendationRequest(Request):
@@ -56,6 +58,8 @@ class NewUserRecommendationRequest(Request):
     liked: list[str] = Field(default_factory=list, max_length=200, description="training item ids the user liked")
     k: int = Field(10, ge=1, le=MAX_K)
     filter: dict[str, AttributeValue] = Field(default_factory=dict)
+    reasons: bool = Field(True, description="a short reason per item; false leaves them out (null), which saves "
+                                            "about a third of a request's work")
 
 
 class RecommendedItem(BaseModel):

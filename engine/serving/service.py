@@ -11,24 +11,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 
-from engine.analysis.explain import item_labels
-from engine.analysis.explore import (ExploreContext, ExploreError, FittedRun, RankedItems, audience_for_new_item,
-                                     encode_new_entity, load_context, load_fitted_run, new_user_query,
-                                     rank_with_reasons)
-from engine.core.data import ItemQuery, UserQuery
+from engine.analysis.explain import item_labels, reason_kind_for
+from engine.analysis.explore import (NEW_USER_ID, ExploreContext, ExploreError, FittedRun, RankedItems,
+                                     audience_for_new_item, encode_new_entity, load_context, load_fitted_run,
+                                     new_user_query)
+from engine.core.data import UserQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
-from engine.data.indexing import item_query
 from engine.privacy.ids import ForgottenUsers
 from engine.runs.experiments import get_experiment
+from engine.serving.catalogue import Catalogue, Remembered, all_trained_users, build_catalogue, top_k
 from engine.serving.feedback_loop import is_version_of, served_feedback
 from engine.store.journal import feedback_journal, items_journal
 
@@ -39,6 +39,10 @@ the one list a model gives everybody it cannot tell apart."""
 
 ENCODINGS_KEPT = 4096
 """Attribute encodings of new users and items remembered (least recently used dropped first)."""
+SCORE_ROWS_KEPT = 1024
+"""Score rows of new users described by attributes alone remembered (6.7 kB each for ML-100K's catalogue)."""
+FILTERS_KEPT = 256
+"""Candidate positions of item filters remembered."""
 
 
 class ServingError(ValueError):
@@ -95,9 +99,9 @@ class ServedRun:
         self._successor: ServedRun | None = None
         """The run swapped in after this one: items and feedback that reach this one late are handed on to it."""
         data = context.data
-        self._catalogue_query: ItemQuery | None = None
-        self._encodings: OrderedDict[tuple, sp.csr_matrix | None] = OrderedDict()
-        self._encodings_lock = threading.Lock()
+        self._encodings: Remembered[sp.csr_matrix | None] = Remembered(ENCODINGS_KEPT)
+        self._new_user_scores: Remembered[np.ndarray] = Remembered(SCORE_ROWS_KEPT)
+        self._filters: Remembered[np.ndarray] = Remembered(FILTERS_KEPT)
         self._user_positions = {str(user): position for position, user in enumerate(data.user_ids)}
         self._item_positions = {str(item): position for position, item in enumerate(data.item_ids)}
         self._feature_rows = ({str(user): row for row, user in enumerate(data.user_features.ids)}
@@ -125,6 +129,9 @@ class ServedRun:
         """User id -> items their feedback named, in order (a tuple replaced, never mutated, for lock-free reads)."""
         self._trained_pairs: frozenset[tuple[str, str]] | None = None
         self._note_feedback(served_feedback(dataset.id))
+        self._all_users = all_trained_users(data)
+        self._view_lock = threading.Lock()
+        self._view = build_catalogue(self.fitted.model, data, self.catalogue, self._all_users, None)
 
     @classmethod
     def load(cls, run_id: int) -> "ServedRun":
@@ -150,9 +157,10 @@ class ServedRun:
             raise ServingError(410, "this user asked to be forgotten: their data was erased and they are not "
                                     "served or recorded any more")
 
-    def recommend_for_user(self, user_id: str, k: int, exclude_seen: bool,
-                           where: dict[str, Any]) -> Recommendation:
-        """Top-k for a user the model was fitted on, among the catalogue items matching `where`."""
+    def recommend_for_user(self, user_id: str, k: int, exclude_seen: bool, where: dict[str, Any],
+                           reasons: bool = True) -> Recommendation:
+        """Top-k for a user the model was fitted on, among the catalogue items matching `where` (with a reason each
+        when `reasons`)."""
         data = self.context.data
         self.refuse_forgotten(user_id)
         position = self._user_positions.get(user_id, -1)
@@ -162,26 +170,33 @@ class ServedRun:
                     if self._dataset_has_user(user_id) else "check the id, or POST /recommendations/new-user")
             raise ServingError(404, f"user {user_id!r} is unknown to run {self.fitted.run_id}; {hint}")
         users = self._known_user_query(user_id, position)
-        history = [str(data.item_ids[i]) for i in users.history.indices]
+        trained = users.history.indices
+        history = [str(data.item_ids[i]) for i in trained]
         fresh = self._fresh.get(user_id, ())
+        view = self.catalogue_view()
         path: ServedPath = "known"
-        added = sorted({self._item_positions[item] for item in fresh if item in self._item_positions}
-                       - set(users.history.indices.tolist()))
-        if added:
-            # feedback on training items joins the user's history: masked as seen, and a model that folds users
-            # in scores them from the whole history (as a new user's) instead of the vector fitted without it
-            history_row = users.history + sp.csr_matrix((np.ones(len(added), np.float32), ([0] * len(added), added)),
-                                                        shape=users.history.shape)
-            index = users.index if not self.capabilities.user_fold_in else np.asarray([-1], dtype=np.int64)
-            path = "known" if index[0] >= 0 else "fold-in"
-            users = UserQuery(users.ids, index, history_row.tocsr(), users.features)
-            history += [str(data.item_ids[i]) for i in added]
-        others = [item for item in fresh if item not in self._item_positions]  # items added or cold: not in history
-        items = self.candidate_query(where)
-        ranked = rank_with_reasons(self.context, self.fitted, users, items, k + len(others) * exclude_seen,
-                                   history + others, users.features, exclude_seen)
-        if exclude_seen and others:
-            ranked = _without(ranked, set(others), k)
+        if fresh:
+            named = set(history)
+            history += [item for item in fresh if item not in named]
+            added = np.setdiff1d(np.asarray([self._item_positions[item] for item in fresh
+                                             if item in self._item_positions], dtype=np.int64), trained)
+            if len(added) and self.capabilities.user_fold_in:
+                # feedback on training items joins the user's history, and a model that folds users in scores
+                # them from the whole history (as a new user's) instead of the vector fitted without it
+                extra = sp.csr_matrix((np.ones(len(added), np.float32), (np.zeros(len(added), np.int64), added)),
+                                      shape=users.history.shape)
+                users = UserQuery(users.ids, np.asarray([-1], dtype=np.int64), (users.history + extra).tocsr(),
+                                  users.features)
+                path = "fold-in"
+        if path == "known" and view.known_scores is not None:
+            scores = view.known_scores[position]
+        else:
+            scores = self._live_scores(users, view)
+        seen = None
+        if exclude_seen:  # training items sit at their training positions in the catalogue
+            seen = np.union1d(trained, np.asarray([view.positions[item] for item in fresh if item in view.positions],
+                                                  dtype=np.int64))
+        ranked = self._ranked(view, scores, k, seen, where, history, users.features, reasons)
         return Recommendation(path, ranked, feedback_items=len(fresh))
 
     def _known_user_query(self, user_id: str, position: int) -> UserQuery:
@@ -196,8 +211,8 @@ class ServedRun:
         return UserQuery(np.asarray([user_id], dtype=object), np.asarray([position], dtype=np.int64),
                          data.matrix[[position]].tocsr(), features)
 
-    def recommend_for_new_user(self, attributes: dict[str, Any], liked: list[str], k: int,
-                               where: dict[str, Any]) -> Recommendation:
+    def recommend_for_new_user(self, attributes: dict[str, Any], liked: list[str], k: int, where: dict[str, Any],
+                               reasons: bool = True) -> Recommendation:
         """Top-k for a user the model never saw, from attributes and a few liked training items; a 422 with the
         model's own reason when it cannot serve such a user, never another model's answer instead."""
         reason = type(self.fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=bool(liked),
@@ -211,13 +226,44 @@ class ServedRun:
         if attributes and self.context.dataset.users is None:
             raise ServingError(422, "the dataset has no user attributes; send liked items only")
         row = self.encode_attributes("user", attributes)
-        users = new_user_query(self.context, attributes, liked, row)
-        path = self._new_user_path(bool(liked), users.features)
-        items = self.candidate_query(where)
-        return Recommendation(path, rank_with_reasons(self.context, self.fitted, users, items, k, list(liked),
-                                                      users.features))
+        path = self._new_user_path(bool(liked), row)
+        liked_positions = np.asarray([self._item_positions[item] for item in liked], dtype=np.int64)
+        history = sp.csr_matrix((np.ones(len(liked), np.float32), (np.zeros(len(liked), np.int64), liked_positions)),
+                                shape=(1, len(self.context.data.item_ids)))
+        history.sum_duplicates()
+        users = UserQuery(np.asarray([NEW_USER_ID], dtype=object), np.asarray([-1], dtype=np.int64), history, row)
+        view = self.catalogue_view()
+        if liked:
+            scores = self._live_scores(users, view)
+        else:  # the answer depends on the attributes alone: scored once per combination and catalogue
+            key = (self._encoding_key("user", attributes), len(view.ids))
+            scores = self._new_user_scores.get(key, lambda: self._live_scores(users, view))
+        ranked = self._ranked(view, scores, k, np.unique(liked_positions), where, list(liked), row, reasons)
+        return Recommendation(path, ranked)
+
+    def _live_scores(self, users: UserQuery, view: Catalogue) -> np.ndarray:
+        """The model's scores of the single user of `users` for every catalogue item."""
+        with torch.inference_mode():
+            return self.fitted.model.score(users, view.query).float().cpu().numpy()[0]
+
+    def _ranked(self, view: Catalogue, scores: np.ndarray, k: int, excluded: np.ndarray | None,
+                where: dict[str, Any], history: list[str], user_row: sp.csr_matrix | None,
+                explain: bool = True) -> RankedItems:
+        """The top-k of `scores` (one per catalogue item) among the items matching `where`, `excluded` positions
+        left out, each with the reason that fits the model for a user with `history` (when `explain`: it is about
+        a third of a request's work)."""
+        candidates = self._filter_positions(view, where) if where else None
+        positions, best = top_k(scores, k, excluded, candidates)
+        ids = [view.ids[p] for p in positions.tolist()]
+        fitted = self.fitted
+        kind = reason_kind_for(fitted.family, has_history=bool(history),
+                               uses_user_features=self.capabilities.uses_user_features)
+        reasons = (self.context.explainer.explain(kind, ids, history=history, user_row=user_row) if explain
+                   else [None] * len(ids))
+        return RankedItems(ids, best.astype(np.float64), reasons, kind)
 
     def _new_user_path(self, has_liked: bool, features: sp.csr_matrix | None) -> ServedPath:
+        """Which path serves a new user, or the 422 for attributes of which none matches the dataset's."""
         caps = self.capabilities
         if has_liked and caps.user_fold_in:
             return "fold-in"
@@ -245,17 +291,12 @@ class ServedRun:
     def _encoded(self, side: str, values: dict[str, Any]) -> sp.csr_matrix | None:
         """`encode_new_entity`, remembered per side and values: encoding re-reads the whole attribute table, and
         new users asking with the same few attribute values are the common case."""
-        key = (side, tuple(sorted((name, repr(value)) for name, value in values.items())))
-        with self._encodings_lock:
-            if key in self._encodings:
-                self._encodings.move_to_end(key)
-                return self._encodings[key]
-        row = encode_new_entity(self.context, side, values)
-        with self._encodings_lock:
-            self._encodings[key] = row
-            while len(self._encodings) > ENCODINGS_KEPT:
-                self._encodings.popitem(last=False)
-        return row
+        return self._encodings.get(self._encoding_key(side, values),
+                                   lambda: encode_new_entity(self.context, side, values))
+
+    @staticmethod
+    def _encoding_key(side: str, values: dict[str, Any]) -> tuple:
+        return side, tuple(sorted((name, repr(value)) for name, value in values.items()))
 
     def _nothing_matches(self, side: str) -> ServingError:
         return ServingError(422, f"{self.label} scores a new {side} from attributes, and none of the values sent "
@@ -275,14 +316,23 @@ class ServedRun:
                          and pd.notna(row[name])) + ", ..."
 
     # -- items ---------------------------------------------------------------------------------------------------
-    def candidate_query(self, where: dict[str, Any]) -> ItemQuery:
-        """The items to rank: the whole catalogue's query is built once (per catalogue size), not per request."""
-        if where:
-            return item_query(self.context.data, self.candidates(where))
-        cached = self._catalogue_query
-        if cached is None or len(cached.ids) != len(self.catalogue):
-            cached = self._catalogue_query = item_query(self.context.data, list(self.catalogue))
-        return cached
+    def catalogue_view(self) -> Catalogue:
+        """The current catalogue with its query and the trained users' scores; items added since the last view
+        get their score column now (one batch for all of them), the rest is reused."""
+        view = self._view
+        if len(view.ids) == len(self.catalogue):
+            return view
+        with self._view_lock:
+            if len(self._view.ids) != len(self.catalogue):
+                self._view = build_catalogue(self.fitted.model, self.context.data, self.catalogue, self._all_users,
+                                             self._view)
+            return self._view
+
+    def _filter_positions(self, view: Catalogue, where: dict[str, Any]) -> np.ndarray:
+        """Catalogue positions of the items matching `where`, remembered per filter and catalogue size."""
+        key = (tuple(sorted((name, repr(value)) for name, value in where.items())), len(view.ids))
+        return self._filters.get(key, lambda: np.asarray([view.positions[item] for item in self.candidates(where)],
+                                                         dtype=np.int64))
 
     def candidates(self, where: dict[str, Any]) -> list[str]:
         """Catalogue items whose attributes match every `name: value` of `where` (a multi-valued attribute such as
@@ -359,8 +409,9 @@ class ServedRun:
             raise ServingError(422, f"{self.label} cannot fold in a user from liked items, so it has no "
                                     "item-to-item view; use a run of a fold-in model such as itemknn")
         users = new_user_query(self.context, {}, [item_id])
-        items = self.candidate_query({})
-        return rank_with_reasons(self.context, self.fitted, users, items, k, [item_id], None)
+        view = self.catalogue_view()
+        excluded = np.asarray([view.positions[item_id]])
+        return self._ranked(view, self._live_scores(users, view), k, excluded, {}, [item_id], None)
 
     def audience(self, attributes: dict[str, Any], n: int) -> pd.DataFrame:
         """The `n` training users the model scores highest for a new item with `attributes` (user_id, score)."""
@@ -446,7 +497,8 @@ class ServedRun:
         if previous.dataset.id == self.dataset.id:
             with self._feedback_lock:
                 self._note_feedback(records)
-            return 0, f"same dataset '{self.dataset.name}': its {len(self.feedback)} feedback events are counted as before"
+            return 0, (f"same dataset '{self.dataset.name}': its {len(self.feedback)} feedback events are counted as "
+                       "before")
         if not is_version_of(self.dataset.id, previous.dataset.id):
             return 0, (f"not carried: dataset '{self.dataset.name}' was not made from '{previous.dataset.name}', so "
                        f"its {len(records)} feedback events stay counted under '{previous.dataset.name}'")
@@ -466,11 +518,3 @@ class ServedRun:
             frame = self.context.dataset.interactions
             self._trained_pairs = frozenset(zip(frame["user_id"].astype(str), frame["item_id"].astype(str)))
         return self._trained_pairs
-
-
-def _without(ranked: RankedItems, excluded: set[str], k: int) -> RankedItems:
-    """`ranked` without the `excluded` items, cut to `k`."""
-    keep = [i for i, item in enumerate(ranked.ids) if item not in excluded][:k]
-    return RankedItems([ranked.ids[i] for i in keep], ranked.scores[keep], [ranked.reasons[i] for i in keep],
-                       ranked.kind)
-

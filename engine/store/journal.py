@@ -91,7 +91,7 @@ class JsonLinesJournal:
                         continue  # rewritten (a user forgotten) while we waited for the lock: append to the new file
                     handle.write(text)
                     handle.flush()
-                    os.fsync(handle.fileno())
+                    os.fdatasync(handle.fileno())  # data and size (all a reader needs), not the times
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
             if created:

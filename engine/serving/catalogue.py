@@ -1,0 +1,122 @@
+"""The served catalogue and what every request would otherwise recompute: the candidate query, item positions, and
+the scores of every trained user for every item, so a known user's request is a row lookup and a top-k.
+
+A model's scores for a trained user do not change between requests (the model is fixed, and so are the user's
+training row and attributes), so they are computed once per catalogue, in batches, and items added while serving
+get their column when the catalogue is next read. Users whose feedback a fold-in model must take into account, and
+new users, are scored live. The table is kept only while it fits `SCORE_TABLE_CELLS`; beyond that every request
+is scored live, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import torch
+
+from engine.core.data import ItemQuery, TrainData, UserQuery
+from engine.core.model import Recommender
+from engine.data.indexing import item_query, user_query
+
+SCORE_TABLE_CELLS = 50_000_000
+"""Largest users x items score table kept in memory (float32: 200 MB); bigger catalogues are scored per request."""
+
+USERS_PER_BATCH = 1024
+Value = TypeVar("Value")
+
+
+class Remembered(Generic[Value]):
+    """The `size` values asked for most recently, by key (thread-safe; least recently used dropped first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Value] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Value]) -> Value:
+        """The value kept for `key`, or `make()` (computed outside the lock, then kept)."""
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]
+        value = make()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One version of the catalogue (replaced whole when an item is added, so a request sees one consistent view):
+    item ids in scoring order (training items first, at their training positions), their query, id -> position,
+    and the trained users' scores, C-contiguous float32 (None when over the budget or the model cannot score
+    every item for a trained user)."""
+
+    ids: tuple[str, ...]
+    query: ItemQuery
+    positions: dict[str, int]
+    known_scores: np.ndarray | None
+
+
+def all_trained_users(data: TrainData) -> UserQuery:
+    """The query of every trained user, in training order."""
+    return user_query(data, data.user_ids)
+
+
+def _score_columns(model: Recommender, users: UserQuery, items: ItemQuery) -> np.ndarray:
+    """`model`'s scores of `users` for `items` (n_users x n_items float32), a batch of users at a time."""
+    out = np.empty((len(users.ids), len(items.ids)), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(users.ids), USERS_PER_BATCH):
+            stop = min(start + USERS_PER_BATCH, len(users.ids))
+            batch = UserQuery(users.ids[start:stop], users.index[start:stop], users.history[start:stop],
+                              users.features[start:stop] if users.features is not None else None)
+            out[start:stop] = model.score(batch, items).float().cpu().numpy()
+    return out
+
+
+def build_catalogue(model: Recommender, data: TrainData, ids: tuple[str, ...], users: UserQuery | None,
+                    previous: Catalogue | None) -> Catalogue:
+    """The catalogue of `ids`; `previous` (a prefix of it) lends its score columns, so only new items are scored.
+    `users` is every trained user's query, or None to keep no score table."""
+    query = item_query(data, list(ids))
+    table = None
+    if users is not None and len(users.ids) * len(ids) <= SCORE_TABLE_CELLS:
+        done = previous.known_scores if previous is not None else None
+        start = done.shape[1] if done is not None else 0
+        if start < len(ids):
+            fresh = _score_columns(model, users, item_query(data, list(ids[start:])))
+            table = np.ascontiguousarray(np.hstack([done, fresh]) if done is not None else fresh)
+        else:
+            table = done
+    return Catalogue(ids, query, {item: position for position, item in enumerate(ids)}, table)
+
+
+def top_k(scores: np.ndarray, k: int, excluded: np.ndarray | None = None,
+          candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The positions (into the catalogue) and scores of the `k` best of `scores` (one per catalogue item), best
+    first, ties in catalogue order; `excluded` positions are left out, and with `candidates` only those count.
+    Items scored -inf or NaN are never returned."""
+    scores = np.where(np.isnan(scores), -np.inf, scores)  # a copy: the table's row is never written to
+    if excluded is not None and len(excluded):
+        scores[excluded] = -np.inf
+    if candidates is not None:
+        scores = scores[candidates]
+    k = min(k, len(scores))
+    if k < len(scores):
+        # the k-th best score, then everything better and as many of the tied as fit, in catalogue order
+        threshold = np.partition(scores, len(scores) - k)[len(scores) - k]
+        above = np.flatnonzero(scores > threshold)
+        best = np.concatenate([above, np.flatnonzero(scores == threshold)[:k - len(above)]])
+    else:
+        best = np.arange(len(scores))
+    best = best[np.lexsort((best, -scores[best]))]
+    best = best[np.isfinite(scores[best])]
+    return (candidates[best] if candidates is not None else best), scores[best]
