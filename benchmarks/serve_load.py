@@ -9,7 +9,8 @@ client for a bounded time per scenario:
   feedback   POST /feedback                  a rating, fsync'd before the 201
 
 Targets on a 2-core machine: p99 < 50 ms for known users and < 100 ms for new users at concurrency 8, feedback
-p99 < 20 ms. The client runs on the same machine and takes its share of the CPU.
+p99 < 20 ms. The client runs on the same machine and takes its share of the CPU; each row ends with the machine's
+1-minute load average when it finished, and the server's CPU per request, the figure other load does not change.
 
 Usage: .venv/bin/python benchmarks/serve_load.py [--model mapper] [--seconds 10] [--concurrency 1,8,64]
 """
@@ -137,7 +138,7 @@ def main() -> int:
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other processes on this machine take their share)")
         print(f"{'scenario':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'n':>7} "
-              f"{'server CPU ms/req':>18}")
+              f"{'server CPU ms/req':>18} {'load avg':>8}")
         for name, (path, body) in scenarios(users, items, attributes).items():
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 asyncio.run(drive(url, path, body, concurrency, min(1.0, args.seconds)))  # warm-up
@@ -145,7 +146,8 @@ def main() -> int:
                 latencies, errors, n = asyncio.run(drive(url, path, body, concurrency, args.seconds))
                 cpu_ms = (sum(process.cpu_times()[:2]) - cpu_before) * 1000.0 / max(n, 1)
                 print(f"{name:<10} {concurrency:>7} {n / args.seconds:>8.1f} {statistics.median(latencies):>8.1f} "
-                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7} {cpu_ms:>18.1f}", flush=True)
+                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7} {cpu_ms:>18.1f} "
+                      f"{os.getloadavg()[0]:>8.1f}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

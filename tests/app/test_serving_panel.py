@@ -57,7 +57,8 @@ def test_compare_serves_a_run_shows_its_url_swaps_it_and_stops_it(runs):
 
     app.selectbox(key=f"compare-swap-{status.entry.pid}").select(runs["mapper"]).run()
     app.button(key=f"compare-swap-button-{status.entry.pid}").click().run()
-    assert any(f"Now serving run {runs['mapper']}" in s.value for s in app.success)
+    assert any(f"Now serving run {runs['mapper']}" in s.value and "Feedback: same dataset" in s.value
+               for s in app.success)
     assert httpx.get(f"{status.entry.url}/health").json()["run_id"] == runs["mapper"]
 
     app.button(key=f"compare-stop-{status.entry.pid}").click().run()
