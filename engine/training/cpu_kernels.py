@@ -50,13 +50,6 @@ class LazyAdamTable:
         return cls(array, np.zeros_like(array), np.zeros_like(array), np.zeros_like(array),
                    np.zeros(len(array), dtype=np.float32))
 
-    def apply(self, rows: np.ndarray, optimizer: "LazyAdam", step_size: np.float32, decay: float) -> float:
-        """Lazy Adam on the batch's rows (each once), with `decay` * uses * row added to their gradient (the L2
-        penalty of every lookup); returns the penalty's sum of uses * squared row norm, before the update."""
-        beta1, beta2 = (np.float32(beta) for beta in optimizer.betas)
-        return _adam_rows(rows, self.weight, self.first, self.second, self.grad, self.uses, beta1, beta2,
-                          np.float32(optimizer.eps), step_size, np.float32(decay))
-
 
 class LazyAdam:
     """SparseAdam's rule for the tables a kernel updates: step count, betas, epsilon, learning rate."""
@@ -110,24 +103,24 @@ def _adam_rows(rows, weight, first, second, grad, uses, beta1, beta2, eps, step_
 
 
 @_compile
-def _bpr_gradients(users, items, p, q, b, gp, gq, gb, user_uses, item_uses):
+def _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, item_uses):
     """Accumulate the batch's BPR gradient into the scratch rows and count each row's lookups; returns the loss
     (the L2 penalty is added row by row in `_adam_rows`)."""
-    batch, width = items.shape
-    n_pairs = batch * (width - 1)
+    batch, n_negatives = negatives.shape
+    n_pairs = batch * n_negatives
     dim = p.shape[1]
     loss = 0.0
     for s in range(batch):
         u = users[s]
-        i = items[s, 0]
+        i = positives[s]
         user_uses[u] += 1
         item_uses[i] += 1
         pu, gpu, qi, gqi = p[u], gp[u], q[i], gq[i]
         positive = b[i, 0]
         for c in range(dim):
             positive += pu[c] * qi[c]
-        for k in range(1, width):
-            j = items[s, k]
+        for k in range(n_negatives):
+            j = negatives[s, k]
             item_uses[j] += 1
             qj, gqj = q[j], gq[j]
             negative = b[j, 0]
@@ -137,13 +130,38 @@ def _bpr_gradients(users, items, p, q, b, gp, gq, gb, user_uses, item_uses):
             # -log sigmoid(x), stably, and its slope -sigmoid(-x), weighed by 1 / (number of pairs)
             loss += (math.log1p(math.exp(-x)) if x > 0 else -x + math.log1p(math.exp(x))) / n_pairs
             z = np.float32(1.0 / (1.0 + math.exp(x)) / n_pairs)
+            # one array written per loop: LLVM vectorises each (a loop writing three rows that may alias does not)
             for c in range(dim):
                 gpu[c] -= z * (qi[c] - qj[c])
+            for c in range(dim):
                 gqi[c] -= z * pu[c]
+            for c in range(dim):
                 gqj[c] += z * pu[c]
             gb[i, 0] -= z
             gb[j, 0] += z
     return loss
+
+
+@_compile
+def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_first, p_second, gp, q_first, q_second, gq,
+                        b_first, b_second, gb, user_uses, item_uses, bias_uses, l2, beta1, beta2, eps, step_size):
+    """One whole batch: the BPR gradient, then lazy Adam on the touched user, item and bias rows (one call from
+    Python per batch); returns the loss with the L2 penalty of the batch's vectors."""
+    loss = _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, item_uses)
+    for s in range(len(positives)):
+        bias_uses[positives[s]] = 1  # a bias row is looked up with its item row (and carries no L2 penalty)
+    for s in range(negatives.shape[0]):
+        for k in range(negatives.shape[1]):
+            bias_uses[negatives[s, k]] = 1
+    decay = np.float32(2.0 * l2 / len(users))
+    zero = np.float32(0)
+    penalty = _adam_rows(users, p, p_first, p_second, gp, user_uses, beta1, beta2, eps, step_size, decay)
+    penalty += _adam_rows(positives, q, q_first, q_second, gq, item_uses, beta1, beta2, eps, step_size, decay)
+    penalty += _adam_rows(negatives.reshape(-1), q, q_first, q_second, gq, item_uses, beta1, beta2, eps, step_size,
+                          decay)
+    _adam_rows(positives, b, b_first, b_second, gb, bias_uses, beta1, beta2, eps, step_size, zero)
+    _adam_rows(negatives.reshape(-1), b, b_first, b_second, gb, bias_uses, beta1, beta2, eps, step_size, zero)
+    return loss + l2 * penalty / len(users)
 
 
 class BPRLazyAdamStep:
@@ -156,18 +174,15 @@ class BPRLazyAdamStep:
         self.bias = LazyAdamTable.of(item_bias)
         self.l2 = l2
         self.optimizer = optimizer
+        tables = (self.users, self.items, self.bias)
+        beta1, beta2 = optimizer.betas
+        # the kernel's arguments after the batch, in its order, gathered once
+        self.state = (*(table.weight for table in tables),
+                      *(array for table in tables for array in (table.first, table.second, table.grad)),
+                      *(table.uses for table in tables), np.float32(l2), np.float32(beta1), np.float32(beta2),
+                      np.float32(optimizer.eps))
 
     def __call__(self, batch: tuple[torch.Tensor, ...]) -> float:
         users, positives, negatives, _ = batch
-        users = users.numpy()
-        items = np.concatenate([positives.numpy()[:, None], negatives.numpy()], axis=1)
-        loss = _bpr_gradients(users, items, self.users.weight, self.items.weight, self.bias.weight,
-                              self.users.grad, self.items.grad, self.bias.grad, self.users.uses, self.items.uses)
-        flat = items.reshape(-1)
-        self.bias.uses[flat] = 1  # a bias row is looked up with its item row (and carries no L2 penalty)
-        step_size = np.float32(self.optimizer.next_step_size())
-        decay = 2.0 * self.l2 / len(users)
-        penalty = self.users.apply(users, self.optimizer, step_size, decay)
-        penalty += self.items.apply(flat, self.optimizer, step_size, decay)
-        self.bias.apply(flat, self.optimizer, step_size, 0.0)
-        return float(loss) + self.l2 * penalty / len(users)
+        return _bpr_lazy_adam_step(users.numpy(), positives.numpy(), np.ascontiguousarray(negatives.numpy()),
+                                   *self.state, np.float32(self.optimizer.next_step_size()))
