@@ -161,8 +161,8 @@ def declared_fields(config: type[BaseModel]) -> list[ParamField]:
             kind, choices = "whole_numbers", ()
         elif typing.get_origin(annotation) is tuple and typing.get_origin(typing.get_args(annotation)[0]) is Literal:
             kind, choices = "several", tuple(typing.get_args(typing.get_args(annotation)[0]))
-        elif list_item(annotation) is str and _model_names_accepted(config, name, default):
-            kind, choices = "models", _model_names_accepted(config, name, default)
+        elif list_item(annotation) is str and (accepted := _model_names_accepted(config, name, default)):
+            kind, choices = "models", accepted
         elif list_item(annotation) in (str, int, float):
             kind, choices = "list", ()
         else:
