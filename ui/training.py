@@ -39,9 +39,13 @@ def _model_form(model: str) -> tuple[dict, dict] | None:
     """Hyper-parameter widgets and the optional grid of one model; returns (params, grid), or None when a list
     field holds values the model's config refuses (said under the field)."""
     params, refused = {}, False
+    fields = param_fields(model)
+    # a choice of models takes the whole width, above the rest: in a third of it only one chosen model is readable
+    places = {f.name: st.container() for f in fields if f.kind == "models"}
     columns = st.columns(3)
-    for position, field in enumerate(param_fields(model)):
-        with columns[position % 3]:
+    places |= {f.name: columns[position % 3] for position, f in enumerate(f for f in fields if f.name not in places)}
+    for field in fields:
+        with places[field.name]:
             value = field_widget(field, f"train-{model}-{field.name}")
             if field.kind in ("list", "models"):
                 try:
