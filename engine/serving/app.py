@@ -111,7 +111,7 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
                       experiment_id=served.context.experiment_id, protocol=served.protocol,
                       dataset=served.dataset.name, dataset_id=served.dataset.id,
                       dataset_fingerprint=served.dataset.fingerprint, capabilities=asdict(served.capabilities),
-                      catalogue_size=len(served.catalogue), feedback_events=len(served.feedback))
+                      catalogue_size=len(served.catalogue), feedback_events=served.feedback_events)
 
     @app.post("/recommendations/user", response_model=Recommendations, responses=REFUSALS)
     async def recommend_for_user(body: UserRecommendationRequest, request: Request) -> Recommendations:

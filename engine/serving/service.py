@@ -74,9 +74,10 @@ class TakenOver:
     feedback_note: str = ""
 
 
-def _feedback_key(record: dict[str, Any]) -> tuple[str, str, str]:
-    """One feedback event, however often it was carried from run to run."""
-    return str(record["user_id"]), str(record["item_id"]), str(record.get("received_at"))
+def _feedback_key(record: dict[str, Any]) -> int:
+    """One feedback event, however often it was carried from run to run (a hash: a server counts every event
+    it ever received, and a 64-bit hash per event keeps that small)."""
+    return hash((str(record["user_id"]), str(record["item_id"]), str(record.get("received_at"))))
 
 
 def _shown(values: list[str], limit: int = 10) -> str:
@@ -122,9 +123,10 @@ class ServedRun:
         """The items journal's records applied so far: what a swap carries into the next run."""
         for record in self.items_journal.records():
             self._apply_item(record, encode_new_entity(context, "item", record["attributes"]))
-        self.feedback: list[dict[str, Any]] = []
-        """Every feedback event counted for this run: its dataset's served feedback and what swaps carried in."""
-        self._feedback_keys: set[tuple[str, str, str]] = set()
+        self.feedback_events = 0
+        """Feedback events counted for this run: its dataset's served feedback (what swaps carried in included)."""
+        self._feedback_keys: set[int] = set()
+        """A hash per counted event, so none is counted twice (the records themselves stay on disk)."""
         self._fresh: dict[str, tuple[str, ...]] = {}
         """User id -> items their feedback named, in order (a tuple replaced, never mutated, for lock-free reads)."""
         self._trained_pairs: frozenset[tuple[str, str]] | None = None
@@ -440,14 +442,17 @@ class ServedRun:
         successor.carry_feedback(self, [record])
 
     def _note_feedback(self, records: list[dict[str, Any]]) -> None:
-        """Count `records` (each event once) and remember the items they name per user."""
+        """Count `records` (each event once) and remember the items they name per trained user (the others'
+        feedback shapes no answer of this run)."""
         for record in records:
             key = _feedback_key(record)
             if key in self._feedback_keys:
                 continue
             self._feedback_keys.add(key)
-            self.feedback.append(record)
-            user, item = key[0], key[1]
+            self.feedback_events += 1
+            user, item = str(record["user_id"]), str(record["item_id"])
+            if user not in self._user_positions:
+                continue
             named = self._fresh.get(user, ())
             if item not in named:
                 self._fresh[user] = (*named, item)
@@ -459,9 +464,11 @@ class ServedRun:
         its feedback (see `carry_feedback`). From here on `previous` hands late arrivals on to this run."""
         with previous._lock, previous._feedback_lock:
             taken = self._carry_items(previous)
-            taken.feedback_carried, taken.feedback_note = self.carry_feedback(previous, list(previous.feedback))
+            # every event `previous` counted is in its dataset's journals (carried ones in its own)
+            records = served_feedback(previous.dataset.id)
+            taken.feedback_carried, taken.feedback_note = self.carry_feedback(previous, records)
             previous._successor = self
-        taken.feedback_events = len(self.feedback)
+        taken.feedback_events = self.feedback_events
         return taken
 
     def _carry_items(self, previous: "ServedRun") -> TakenOver:
@@ -497,7 +504,7 @@ class ServedRun:
         if previous.dataset.id == self.dataset.id:
             with self._feedback_lock:
                 self._note_feedback(records)
-            return 0, (f"same dataset '{self.dataset.name}': its {len(self.feedback)} feedback events are counted as "
+            return 0, (f"same dataset '{self.dataset.name}': its {self.feedback_events} feedback events are counted as "
                        "before")
         if not is_version_of(self.dataset.id, previous.dataset.id):
             return 0, (f"not carried: dataset '{self.dataset.name}' was not made from '{previous.dataset.name}', so "
