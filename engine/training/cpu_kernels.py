@@ -31,23 +31,23 @@ def available() -> bool:
 
 @dataclass
 class LazyAdamTable:
-    """One embedding table with the Adam moments of its rows and a gradient scratch, as numpy views.
+    """One embedding table with the Adam moments of its rows and a gradient scratch, as numpy arrays.
 
-    The views share memory with the torch weight, so the kernel's in-place updates are the module's weights.
+    `weight` shares memory with the torch weight, so the kernel's in-place updates are the module's weights.
+    `state[r]` holds row r's first moment, second moment and gradient scratch side by side: one contiguous block
+    per row, so a step on a table far larger than the cache fetches two places per row, not four.
     `uses` counts each row's lookups in the current batch (0: untouched), for lazy Adam and the L2 penalty.
     """
 
     weight: np.ndarray
-    first: np.ndarray
-    second: np.ndarray
-    grad: np.ndarray
+    state: np.ndarray
     uses: np.ndarray
 
     @classmethod
     def of(cls, weight: torch.Tensor) -> "LazyAdamTable":
-        """Views of a CPU float32 weight (2-d: rows x columns) plus zeroed moments and scratch."""
+        """A view of a CPU float32 weight (2-d: rows x columns) plus zeroed moments and scratch."""
         array = weight.detach().numpy()
-        return cls(array, np.zeros_like(array), np.zeros_like(array), np.zeros_like(array),
+        return cls(array, np.zeros((len(array), 3, array.shape[1]), dtype=np.float32),
                    np.zeros(len(array), dtype=np.float32))
 
 
@@ -74,7 +74,7 @@ def _compile(function):
 
 
 @_compile
-def _adam_rows(rows, weight, first, second, grad, uses, beta1, beta2, eps, step_size, decay):
+def _adam_rows(rows, weight, state, uses, beta1, beta2, eps, step_size, decay):
     """Lazy Adam on each distinct row of `rows` (those with uses > 0), the L2 gradient added; clears the row's
     gradient and uses. The scalars come as float32, so the arithmetic stays in float32 (as torch's)."""
     keep1 = np.float32(1) - beta1
@@ -85,7 +85,7 @@ def _adam_rows(rows, weight, first, second, grad, uses, beta1, beta2, eps, step_
         if count == 0:
             continue
         uses[r] = 0
-        w, m, v, g = weight[r], first[r], second[r], grad[r]
+        w, m, v, g = weight[r], state[r, 0], state[r, 1], state[r, 2]
         norm = np.float32(0)
         for c in range(len(w)):
             norm += w[c] * w[c]
@@ -103,7 +103,7 @@ def _adam_rows(rows, weight, first, second, grad, uses, beta1, beta2, eps, step_
 
 
 @_compile
-def _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, item_uses):
+def _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_state, user_uses, item_uses):
     """Accumulate the batch's BPR gradient into the scratch rows and count each row's lookups; returns the loss
     (the L2 penalty is added row by row in `_adam_rows`)."""
     batch, n_negatives = negatives.shape
@@ -115,14 +115,14 @@ def _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, 
         i = positives[s]
         user_uses[u] += 1
         item_uses[i] += 1
-        pu, gpu, qi, gqi = p[u], gp[u], q[i], gq[i]
+        pu, gpu, qi, gqi = p[u], p_state[u, 2], q[i], q_state[i, 2]
         positive = b[i, 0]
         for c in range(dim):
             positive += pu[c] * qi[c]
         for k in range(n_negatives):
             j = negatives[s, k]
             item_uses[j] += 1
-            qj, gqj = q[j], gq[j]
+            qj, gqj = q[j], q_state[j, 2]
             negative = b[j, 0]
             for c in range(dim):
                 negative += pu[c] * qj[c]
@@ -137,17 +137,17 @@ def _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, 
                 gqi[c] -= z * pu[c]
             for c in range(dim):
                 gqj[c] += z * pu[c]
-            gb[i, 0] -= z
-            gb[j, 0] += z
+            b_state[i, 2, 0] -= z
+            b_state[j, 2, 0] += z
     return loss
 
 
 @_compile
-def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_first, p_second, gp, q_first, q_second, gq,
-                        b_first, b_second, gb, user_uses, item_uses, bias_uses, l2, beta1, beta2, eps, step_size):
+def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_state, q_state, b_state, user_uses, item_uses,
+                        bias_uses, l2, beta1, beta2, eps, step_size):
     """One whole batch: the BPR gradient, then lazy Adam on the touched user, item and bias rows (one call from
     Python per batch); returns the loss with the L2 penalty of the batch's vectors."""
-    loss = _bpr_gradients(users, positives, negatives, p, q, b, gp, gq, gb, user_uses, item_uses)
+    loss = _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_state, user_uses, item_uses)
     for s in range(len(positives)):
         bias_uses[positives[s]] = 1  # a bias row is looked up with its item row (and carries no L2 penalty)
     for s in range(negatives.shape[0]):
@@ -155,12 +155,11 @@ def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_first, p_second,
             bias_uses[negatives[s, k]] = 1
     decay = np.float32(2.0 * l2 / len(users))
     zero = np.float32(0)
-    penalty = _adam_rows(users, p, p_first, p_second, gp, user_uses, beta1, beta2, eps, step_size, decay)
-    penalty += _adam_rows(positives, q, q_first, q_second, gq, item_uses, beta1, beta2, eps, step_size, decay)
-    penalty += _adam_rows(negatives.reshape(-1), q, q_first, q_second, gq, item_uses, beta1, beta2, eps, step_size,
-                          decay)
-    _adam_rows(positives, b, b_first, b_second, gb, bias_uses, beta1, beta2, eps, step_size, zero)
-    _adam_rows(negatives.reshape(-1), b, b_first, b_second, gb, bias_uses, beta1, beta2, eps, step_size, zero)
+    penalty = _adam_rows(users, p, p_state, user_uses, beta1, beta2, eps, step_size, decay)
+    penalty += _adam_rows(positives, q, q_state, item_uses, beta1, beta2, eps, step_size, decay)
+    penalty += _adam_rows(negatives.reshape(-1), q, q_state, item_uses, beta1, beta2, eps, step_size, decay)
+    _adam_rows(positives, b, b_state, bias_uses, beta1, beta2, eps, step_size, zero)
+    _adam_rows(negatives.reshape(-1), b, b_state, bias_uses, beta1, beta2, eps, step_size, zero)
     return loss + l2 * penalty / len(users)
 
 
@@ -178,7 +177,7 @@ class BPRLazyAdamStep:
         beta1, beta2 = optimizer.betas
         # the kernel's arguments after the batch, in its order, gathered once
         self.state = (*(table.weight for table in tables),
-                      *(array for table in tables for array in (table.first, table.second, table.grad)),
+                      *(table.state for table in tables),
                       *(table.uses for table in tables), np.float32(l2), np.float32(beta1), np.float32(beta2),
                       np.float32(optimizer.eps))
 
