@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from engine.protocols.common import is_in
 from engine.protocols.slices import (COLD_BOTH, COLD_ITEM, COLD_ITEM_ALL, COLD_USER, OVERALL, TEMPORAL, WARM,
                                      few_shot_name)
 from engine.protocols.split import EvalSlice, Split
@@ -101,14 +102,14 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
     """The slices of one held-out part (valid or test), in a fixed order; `cold_pool` = all cold items."""
     rows = _frame(rows)
     revealed = _frame(revealed, ("shot",)) if revealed is not None and not revealed.empty else None
-    new_user = ~rows["user_id"].isin(train_users).to_numpy()
-    new_item = ~rows["item_id"].isin(train_items).to_numpy()
-    revealed_users = set(revealed.loc[~revealed["user_id"].isin(train_users), "user_id"].unique()) \
+    new_user = ~is_in(rows["user_id"], train_users)
+    new_item = ~is_in(rows["item_id"], train_items)
+    revealed_users = set(revealed.loc[~is_in(revealed["user_id"], train_users), "user_id"].unique()) \
         if revealed is not None else set()
-    revealed_items = set(revealed.loc[~revealed["item_id"].isin(train_items), "item_id"].unique()) \
+    revealed_items = set(revealed.loc[~is_in(revealed["item_id"], train_items), "item_id"].unique()) \
         if revealed is not None else set()
-    few_user = new_user & rows["user_id"].isin(revealed_users).to_numpy()
-    few_item = new_item & rows["item_id"].isin(revealed_items).to_numpy()
+    few_user = new_user & is_in(rows["user_id"], revealed_users)
+    few_item = new_item & is_in(rows["item_id"], revealed_items)
     known_items = np.asarray(train_items, dtype=object)
     few_shot_items = np.asarray(sorted(rows.loc[few_item, "item_id"].unique()), dtype=object)
     all_items = np.concatenate([known_items, cold_pool, few_shot_items])

@@ -13,7 +13,8 @@ import pandas as pd
 
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
-from engine.protocols.common import ProtocolError, choose_entities, move_unknown_back, record_parts, rows_to_split
+from engine.protocols.common import (ProtocolError, choose_entities, is_in, move_unknown_back, record_parts,
+                                     rows_to_split)
 from engine.protocols.declaration import ProtocolDeclaration, ProtocolParams, fraction
 
 
@@ -40,7 +41,7 @@ def split_warm_records(warm: pd.DataFrame, seed: int, valid_fraction: float, tes
 
 def known_to(train: pd.DataFrame, rows: pd.DataFrame, column: str) -> pd.DataFrame:
     """The rows whose `column` entity appears in training."""
-    return rows.loc[rows[column].isin(train[column].unique())]
+    return rows.loc[is_in(rows[column], train[column].unique())]
 
 
 def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_users: bool, cold_items: bool,
@@ -53,15 +54,15 @@ def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_user
         if cold_users else (empty, empty)
     valid_items, test_items = choose_entities(rows["item_id"], cold_fraction, seed, "cold-items") \
         if cold_items else (empty, empty)
-    user_cold = rows["user_id"].isin(set(valid_users) | set(test_users)).to_numpy()
-    item_cold = rows["item_id"].isin(set(valid_items) | set(test_items)).to_numpy()
+    user_cold = is_in(rows["user_id"], np.concatenate([valid_users, test_users]))
+    item_cold = is_in(rows["item_id"], np.concatenate([valid_items, test_items]))
     warm = rows.loc[~user_cold & ~item_cold].reset_index(drop=True)
     parts = split_warm_records(warm, seed, valid_fraction, test_fraction)
     train = warm.loc[parts == "train"]
     cold = rows.loc[user_cold | item_cold]
     # a cold row belongs to the part of its cold user when there is one (cold-both follows the user), else its item
-    in_valid = cold["user_id"].isin(set(valid_users)) | (~cold["user_id"].isin(set(test_users))
-                                                         & cold["item_id"].isin(set(valid_items)))
+    in_valid = is_in(cold["user_id"], valid_users) | (~is_in(cold["user_id"], test_users)
+                                                      & is_in(cold["item_id"], valid_items))
     cold_valid, cold_test = cold.loc[in_valid], cold.loc[~in_valid]
     if cold_users and not cold_items:
         cold_valid, cold_test = known_to(train, cold_valid, "item_id"), known_to(train, cold_test, "item_id")

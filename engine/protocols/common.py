@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.data.dataset import Dataset
 
@@ -38,6 +42,19 @@ def rows_to_split(dataset: Dataset) -> pd.DataFrame:
         frame["timestamp"] = positives["timestamp"].to_numpy(np.int64)
     # a canonical order makes the split independent of the order rows were uploaded in
     return frame.sort_values(["user_id", "item_id"], kind="stable").reset_index(drop=True)
+
+
+def is_in(ids: pd.Series, values: Iterable) -> np.ndarray:
+    """`ids.isin(values)` as a boolean array, looked up by Arrow for text ids: pandas' isin on Arrow strings makes
+    a Python object of each of the values first, a second per call for 200k users in a 20M-row split."""
+    column = pa.array(ids) if pd.api.types.is_string_dtype(ids) and hasattr(ids.array, "__arrow_array__") else None
+    if column is None:
+        return ids.isin(values).to_numpy(bool)
+    wanted = values if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray, np.ndarray)) \
+        else list(values)
+    value_set = pa.array(np.asarray(wanted, dtype=object) if isinstance(wanted, (list, np.ndarray)) else wanted,
+                         type=column.type, from_pandas=True)
+    return pc.fill_null(pc.is_in(column, value_set=value_set), False).to_numpy(zero_copy_only=False)
 
 
 def rng_for(seed: int, step: str) -> np.random.Generator:
@@ -75,7 +92,7 @@ def move_unknown_back(frame: pd.DataFrame, parts: np.ndarray) -> np.ndarray:
     # distinct ids, not set(column): iterating a column of millions of strings in Python took most of a split
     known_users = frame.loc[train, "user_id"].unique()
     known_items = frame.loc[train, "item_id"].unique()
-    unknown = ~train & ~(frame["user_id"].isin(known_users).to_numpy() & frame["item_id"].isin(known_items).to_numpy())
+    unknown = ~train & ~(is_in(frame["user_id"], known_users) & is_in(frame["item_id"], known_items))
     parts = parts.copy()
     parts[unknown] = "train"
     return parts

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from engine.data.dataset import Dataset
 from engine.protocols.assemble import SplitParts
 from engine.protocols.cold import HoldoutParams, check_warm_fractions, known_to, split_warm_records
-from engine.protocols.common import ProtocolError, choose_entities, ordered_within, rows_to_split
+from engine.protocols.common import ProtocolError, choose_entities, is_in, ordered_within, rows_to_split
 from engine.protocols.declaration import ProtocolDeclaration, WholeNumbers
 
 DEFAULT_SHOTS = (1, 2, 3, 5, 10)
@@ -51,7 +52,7 @@ def _few_shot_split(dataset: Dataset, seed: int, params: FewShotParams, side: Li
     own, other = (("user_id", "item_id") if side == "user" else ("item_id", "user_id"))
     rows = rows_to_split(dataset)
     valid_ids, test_ids = choose_entities(rows[own], fraction, seed, f"few-shot-{side}s")
-    held = rows[own].isin(set(valid_ids) | set(test_ids)).to_numpy()
+    held = is_in(rows[own], np.concatenate([valid_ids, test_ids]))
     warm = rows.loc[~held].reset_index(drop=True)
     parts = split_warm_records(warm, seed, valid_fraction, test_fraction)
     train = warm.loc[parts == "train"]
@@ -64,8 +65,8 @@ def _few_shot_split(dataset: Dataset, seed: int, params: FewShotParams, side: Li
     shown = held_rows["position"] < max_k
     revealed = held_rows.loc[shown].assign(shot=lambda f: f["position"] + 1).drop(columns="position")
     truth = held_rows.loc[~shown].drop(columns="position")
-    in_valid_truth = truth[own].isin(set(valid_ids))
-    in_valid_shown = revealed[own].isin(set(valid_ids))
+    in_valid_truth = is_in(truth[own], valid_ids)
+    in_valid_shown = is_in(revealed[own], valid_ids)
     if (~in_valid_truth).sum() == 0:
         raise ProtocolError(f"no held-out {side} has more than {max_k} usable rows; lower the largest k or raise "
                             "cold_fraction")
