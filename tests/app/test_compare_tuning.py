@@ -40,7 +40,8 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
     assert not app.exception
     board = app.table[0].value
     assert sorted(board["settings"]) == ["defaults", "defaults", "tuned (3 trials)", "tuned (3 trials, defaults kept)"]
-    assert {"Content (attributes) · tuned (3 trials, defaults kept)", "Content (attributes) · not tuned"} <= set(board.index)
+    assert {"Content (attributes) · tuned (3 trials, defaults kept)",
+            "Content (attributes) · not tuned"} <= set(board.index)
     trials = next(frame.value for frame in app.dataframe if "best_so_far" in frame.value.columns)
     assert len(trials) == 6 and sorted(trials["trial"].unique()) == [1, 2, 3]
     assert (trials["best_so_far"] >= trials["score"].fillna(-1)).all()
