@@ -3,6 +3,8 @@ schema on that pass), and the real MovieLens 100K from ../shared."""
 
 from __future__ import annotations
 
+import inspect
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,3 +28,44 @@ def ml100k_dir() -> Path:
     if not (ML100K / "interactions.csv").exists():
         pytest.skip(f"MovieLens 100K not found at {ML100K}: it lives in ../shared beside the project (not redistributable)")
     return ML100K
+
+
+DATABASE_HELPERS = ("isolated_database", "use_database", "fresh_database_url", "DATABASE_URL")
+"""What a test module or fixture calls when it reads or writes the database (tests/databases.py)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that read or write the database: the PostgreSQL pass of .ci/run, "
+                          "whose other tests ran on the SQLite pass and cannot depend on the backend")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    keep = [item for item in items if _uses_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
+def _uses_database(item: pytest.Item) -> bool:
+    """The test's module, or any fixture it depends on (pytest's closure), opens a test database."""
+    if any(helper in _source_of_module(str(item.path)) for helper in DATABASE_HELPERS):
+        return True
+    fixture_defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(_opens_database(definition.func) for definitions in fixture_defs.values() for definition in definitions)
+
+
+@cache
+def _source_of_module(path: str) -> str:
+    return Path(path).read_text()
+
+
+@cache
+def _opens_database(fixture_function) -> bool:
+    """Whether a fixture's own code names a database helper (pytest's built-in fixtures have no readable source)."""
+    try:
+        source = inspect.getsource(fixture_function)
+    except (OSError, TypeError):
+        return False
+    return any(helper in source for helper in DATABASE_HELPERS)
