@@ -37,8 +37,7 @@ def _seed() -> list[int]:
     from engine.analysis.comparison import list_runs
     from engine.data.canonical import read_canonical_folder
     from engine.protocols import make_split
-    from engine.runs.results import RunRecorder
-    from engine.runs.runner import fit_and_evaluate
+    from tests.explore_seed import recorded_runs
     from tests.shared_data import ML100K
 
     existing = list_runs(statuses=["done"])
@@ -46,13 +45,7 @@ def _seed() -> list[int]:
         return sorted(int(r) for r in existing["run_id"])
     dataset = read_canonical_folder(ML100K)
     split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "strategies": STRATEGIES})
-    recorder = RunRecorder.start(dataset, split, "ml-100k")
-    ids = []
-    for model in ("itemknn", "mostpop"):
-        run_id = recorder.begin(model, {}, 0)
-        recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
-        ids.append(run_id)
-    return ids
+    return recorded_runs(dataset, split, ("itemknn", "mostpop"), "ml-100k")
 
 
 def _timed(label: str, call) -> object:

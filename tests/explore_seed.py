@@ -1,4 +1,5 @@
-"""Finished runs with saved models on a small synthetic dataset, made the way the job system makes them."""
+"""Finished runs made the way the job system or the CLI makes them: with saved models on a small synthetic dataset
+(`finished_runs`), or recorded on a given split (`recorded_runs`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from engine.data.catalog import save_dataset
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
 from engine.runs.experiments import create_experiment, load_split
-from engine.runs.results import record_run_result
+from engine.protocols.split import Split
+from engine.runs.results import RunRecorder, record_run_result
 from engine.runs.runner import fit_and_evaluate
 from engine.settings import get_settings
 from engine.store.db import session_scope
@@ -33,3 +35,15 @@ def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
             result.model.save(get_settings().run_dir(row.id))
             run_ids.append(row.id)
     return experiment_id, run_ids
+
+
+def recorded_runs(dataset: Dataset, split: Split, models: tuple[str, ...], source: str) -> list[int]:
+    """Fit `models` on `split` (seed 0, NDCG and recall at 10 and 20) and record them as the CLI does; the run ids
+    in the order of `models`."""
+    recorder = RunRecorder.start(dataset, split, source)
+    run_ids = []
+    for model in models:
+        run_id = recorder.begin(model, {}, 0)
+        recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
+        run_ids.append(run_id)
+    return run_ids

@@ -17,9 +17,8 @@ from engine.analysis import comparison
 from engine.data.canonical import read_canonical_folder
 from engine.metrics.document import RunResults
 from engine.protocols import make_split
-from engine.runs.results import RunRecorder
-from engine.runs.runner import fit_and_evaluate
 from tests.databases import isolated_database
+from tests.explore_seed import recorded_runs
 from ui import fairness_view, onboarding_view
 from ui.fairness_view import gini_chart
 from ui.report import ComparisonReport, comparison_report_html
@@ -37,13 +36,7 @@ def onboarding_runs(tmp_path_factory, ml100k_dir):
         dataset = read_canonical_folder(ml100k_dir)
         split = make_split(dataset, "onboarding", 0, {"cold_fraction": 0.1, "steps": "1,3",
                                                       "strategies": "random,popularity"})
-        recorder = RunRecorder.start(dataset, split, "ml-100k")
-        ids = []
-        for model in ("itemknn", "mostpop"):
-            run_id = recorder.begin(model, {}, 0)
-            recorder.finish(run_id, fit_and_evaluate(dataset, split, model, {}, 0, ks=(10, 20)))
-            ids.append(run_id)
-        yield ids
+        yield recorded_runs(dataset, split, ("itemknn", "mostpop"), "ml-100k")
 
 
 def _compare(run_ids: list[int], opened: bool) -> AppTest:
