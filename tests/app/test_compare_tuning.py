@@ -15,17 +15,23 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
+def _shop_folder(tmp_path: Path) -> Path:
+    """A synthetic shop's interactions and items as CSV files, the folder `evaluate --data` reads."""
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
+    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
+    dataset.items.to_csv(folder / "items.csv", index=False)
+    return folder
+
+
 def _evaluate(folder: Path, *extra: str) -> None:
     assert main(["evaluate", "--data", str(folder), "--protocol", "cold-item", "--seed", "1", "--models",
                  "content,mostpop", "--out", str(folder / "results.json"), *extra]) == 0
 
 
 def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_home, tmp_path):
-    folder = tmp_path / "shop"
-    folder.mkdir()
-    dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    dataset.items.to_csv(folder / "items.csv", index=False)
+    folder = _shop_folder(tmp_path)
     _evaluate(folder, "--tune", "3")
     _evaluate(folder)
     runs = list_runs()
@@ -52,11 +58,7 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
 
 
 def test_what_auto_chose_is_shown_with_the_validation_scores_it_compared(coldstart_home, tmp_path):
-    folder = tmp_path / "shop"
-    folder.mkdir()
-    dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    dataset.items.to_csv(folder / "items.csv", index=False)
+    folder = _shop_folder(tmp_path)
     assert main(["evaluate", "--data", str(folder), "--protocol", "cold-item", "--seed", "1", "--models",
                  "auto,mostpop", "--param", 'auto.candidates=["content", "attrridge", "mostpop"]',
                  "--out", str(folder / "results.json")]) == 0
