@@ -80,6 +80,11 @@ def _feedback_key(record: dict[str, Any]) -> int:
     return hash((str(record["user_id"]), str(record["item_id"]), str(record.get("received_at"))))
 
 
+def _values_key(values: dict[str, Any]) -> tuple:
+    """Attribute values (or a filter) as a hashable key, the same whatever their order."""
+    return tuple(sorted((name, repr(value)) for name, value in values.items()))
+
+
 def _shown(values: list[str], limit: int = 10) -> str:
     return ", ".join(values[:limit]) + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
 
@@ -298,7 +303,7 @@ class ServedRun:
 
     @staticmethod
     def _encoding_key(side: str, values: dict[str, Any]) -> tuple:
-        return side, tuple(sorted((name, repr(value)) for name, value in values.items()))
+        return side, _values_key(values)
 
     def _nothing_matches(self, side: str) -> ServingError:
         return ServingError(422, f"{self.label} scores a new {side} from attributes, and none of the values sent "
@@ -332,7 +337,7 @@ class ServedRun:
 
     def _filter_positions(self, view: Catalogue, where: dict[str, Any]) -> np.ndarray:
         """Catalogue positions of the items matching `where`, remembered per filter and catalogue size."""
-        key = (tuple(sorted((name, repr(value)) for name, value in where.items())), len(view.ids))
+        key = (_values_key(where), len(view.ids))
         return self._filters.get(key, lambda: np.asarray([view.positions[item] for item in self.candidates(where)],
                                                          dtype=np.int64))
 
