@@ -22,16 +22,14 @@ from engine.data.errors import DataError
 from engine.metrics.fairness import SHORT_HEAD_SHARE, GroupGaps
 from engine.protocols.split import Split
 from engine.runs.experiments import get_experiment, load_split
-from ui.onboarding_view import wrapped
+from ui.onboarding_view import subtitled
 
 _HEIGHT = 420
 OPEN_KEY = "compare-fairness-open"
 
 
 def _titled(figure: go.Figure, title: str, sentence: str) -> go.Figure:
-    figure.update_layout(title={"text": title, "subtitle": {"text": wrapped(sentence)}}, height=_HEIGHT,
-                         margin={"t": 130})
-    return figure
+    return subtitled(figure, title, sentence, _HEIGHT)
 
 
 def _empty(title: str, reason: str) -> go.Figure:

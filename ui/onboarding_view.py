@@ -24,9 +24,15 @@ _HEIGHT = 420
 OPEN_KEY = "compare-onboarding-open"
 
 
-def wrapped(sentence: str, width: int = 120) -> str:
-    """A sentence broken into lines for a plotly subtitle (which never wraps by itself)."""
-    return "<br>".join(textwrap.wrap(sentence, width))
+def subtitled(figure: go.Figure, title: str, sentence: str, height: int) -> go.Figure:
+    """`title` over `sentence` broken into lines (a plotly subtitle never wraps by itself), with room above the
+    plot for every line, so a long sentence does not run into the panels' titles; the plot area stays the same."""
+    lines = textwrap.wrap(sentence, 120)
+    room = 18 * len(lines)  # a subtitle line's height, added to the figure so its plot keeps `height`'s size
+    figure.update_layout(title={"text": title, "subtitle": {"text": "<br>".join(lines)}, "yref": "container", "y": 1,
+                                "yanchor": "top", "pad": {"t": 16}},  # hung from the top, the lines below it
+                         height=height + room, margin={"t": 80 + room})
+    return figure
 
 
 def onboarding_sentence(curves: pd.DataFrame, metric: str) -> str:
@@ -78,9 +84,7 @@ def onboarding_chart(curves: pd.DataFrame, metric: str) -> go.Figure:
         figure.update_xaxes(title_text="questions asked (k)", row=1, col=column,
                             tickvals=sorted(curves["step"].unique()))
     figure.update_yaxes(title_text=metric, row=1, col=1)
-    figure.update_layout(title={"text": title, "subtitle": {"text": wrapped(onboarding_sentence(curves, metric))}},
-                         height=_HEIGHT, margin={"t": 140})
-    return figure
+    return subtitled(figure, title, onboarding_sentence(curves, metric), _HEIGHT)
 
 
 def difference_table(curves: pd.DataFrame) -> pd.DataFrame:
