@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 from pathlib import Path
+from typing import Callable
 
 from engine.settings import get_settings
 
@@ -45,9 +46,16 @@ def _salt(folder: Path) -> bytes:
     return salt
 
 
+def user_hasher(folder: Path | None = None) -> Callable[[str], str]:
+    """`user_hash` bound to the salt of `folder` (default: the data folder's privacy folder as it is now), for a
+    long-running server that hashes on every request: reading the settings per call cost ten times the hash."""
+    salt = _salt(folder if folder is not None else privacy_dir())
+    return lambda user_id: hmac.new(salt, str(user_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def user_hash(user_id: str) -> str:
     """The user's keyed hash (32 hex characters): stable within one data folder, meaningless outside it."""
-    return hmac.new(_salt(privacy_dir()), str(user_id).encode(), hashlib.sha256).hexdigest()[:32]
+    return user_hasher()(user_id)
 
 
 def record_forgotten(dataset_ids: list[int], hashed: str) -> None:
@@ -66,14 +74,16 @@ class ForgottenUsers:
 
     def __init__(self, dataset_id: int) -> None:
         self.dataset_id = dataset_id
-        self.path = privacy_dir() / FORGOTTEN_FILE
+        folder = privacy_dir()
+        self.path = folder / FORGOTTEN_FILE
+        self._hash = user_hasher(folder)
         self._seen: tuple[int, int] | None = None
         self._hashes: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     def __contains__(self, user_id: str) -> bool:
         self._refresh()
-        return bool(self._hashes) and user_hash(user_id) in self._hashes
+        return bool(self._hashes) and self._hash(user_id) in self._hashes
 
     def size(self) -> int:
         """How many users of the dataset were forgotten."""

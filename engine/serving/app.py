@@ -19,7 +19,6 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from engine.analysis.explore import ExploreError, RankedItems
 from engine.serving.metrics import RequestMetrics
@@ -101,8 +100,9 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
                             status_code=500)
 
     # Cheap CPU-bound endpoints are coroutines, run on the event loop: a hop to the thread pool and back cost more
-    # CPU than a known user's scoring (the GIL lets one thread score at a time anyway). Endpoints that wait on the
-    # disk (feedback's fsync) or may take long (adding an item, audiences, swaps) run on the thread pool.
+    # CPU than a known user's scoring (the GIL lets one thread score at a time anyway). Feedback awaits the journal
+    # writer's fdatasync on the loop too. Endpoints that may take long (adding an item, audiences, swaps) run on the
+    # thread pool.
     @app.get("/health", response_model=Health)
     async def health() -> Health:
         """Which run, model and dataset are served (never needs the API key)."""
@@ -159,7 +159,7 @@ def create_app(run_id: int, api_key: str | None = None) -> FastAPI:
         record = body.model_dump(mode="json") | {
             "timestamp": (body.timestamp or received).isoformat(), "received_at": received.isoformat(),
             "run_id": served.fitted.run_id}
-        await run_in_threadpool(served.record_feedback, record)  # concurrent events share one fsync there
+        await served.record_feedback(record)  # concurrent events share one write and fdatasync
         return FeedbackStored(record=record)
 
     @app.get("/metrics")

@@ -14,7 +14,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.privacy.ids import user_hash
+from engine.privacy.ids import user_hasher
 from engine.serving.metrics import RequestMetrics
 
 API_KEY_HEADER = "X-API-Key"
@@ -47,6 +47,7 @@ class ObservedRequests:
     def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.user_hash = user_hasher()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +72,7 @@ class ObservedRequests:
             if request_log.isEnabledFor(logging.INFO):
                 user = scope.get("state", {}).get("user_id")
                 request_log.info("%s %d %.1fms user=%s", endpoint, status, seconds * 1000.0,
-                                 user_hash(user) if user is not None else "-")
+                                 self.user_hash(user) if user is not None else "-")
 
 
 class BodyLimit:

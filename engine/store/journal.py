@@ -1,8 +1,9 @@
 """Append-only JSON-lines files that survive a crash: a record is on disk (fsync'd) before anyone is told it is.
 
-Concurrent appends share one fsync (group commit): while one thread writes and syncs a batch, the records that
-arrive queue up and go out together in the next one, and every caller returns only once its own batch is on disk.
-So durability per acknowledged record is kept while the disk sees one flush per batch, not one per request.
+Appends are group-committed by one writer thread per journal: records queue while it writes and syncs a batch and
+go out together in the next one (one write and one `fdatasync`), and each caller's future completes only once its
+own batch is on disk. A caller on an event loop awaits that future (`asyncio.wrap_future(journal.submit(...))`)
+instead of parking a thread per record: the serving API's feedback then costs no thread-pool hop per request.
 """
 
 from __future__ import annotations
@@ -12,22 +13,16 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, Any, Callable
 
 from engine.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class _Batch:
-    """Lines waiting for the same write and fsync, and how that went."""
-
-    lines: list[str] = field(default_factory=list)
-    done: bool = False
-    error: BaseException | None = None
+WRITER_IDLE_SECONDS = 5.0
+"""How long a journal's writer thread waits for the next record before it closes the file and exits."""
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -40,15 +35,34 @@ def _fsync_folder(folder: Path) -> None:
 
 
 class JsonLinesJournal:
-    """One JSON object a line; `append` returns only after the line reached the disk, so a 2xx answer given after
-    it never loses the record, even if the process dies right after. `rewrite` (used to forget a user) takes the
-    same file lock as appends, in this and other processes, and swaps in the new file atomically."""
+    """One JSON object a line; a record's future (`submit`) completes, and `append` returns, only after the line
+    reached the disk, so a 2xx answer given after it never loses the record, even if the process dies right after.
+    `rewrite` (used to forget a user) takes the same file lock as the writer, in this and other processes, and
+    swaps in the new file atomically; the writer notices the new file and appends there."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._cond = threading.Condition()
-        self._open: _Batch | None = None
-        self._writing = False
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._queued: list[str] = []
+        self._batch: Future[None] = Future()
+        """Completes when the lines queued now are on disk (replaced by a fresh one as the writer takes them)."""
+        self._writer: threading.Thread | None = None
+
+    def submit(self, records: list[dict[str, Any]]) -> Future[None]:
+        """Queue `records`, one line each, for the writer's next batch; the future completes once they are fsync'd
+        (or carries what the write raised: then none of the batch is acknowledged)."""
+        lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record in records]
+        with self._lock:
+            self._queued.extend(lines)
+            batch = self._batch
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_batches, name=f"journal {self.path.name}",
+                                                daemon=True)
+                self._writer.start()
+            else:
+                self._wake.notify()
+        return batch
 
     def append(self, record: dict[str, Any]) -> None:
         """Write `record` as one line; returns once it is fsync'd (raises what the write raised otherwise)."""
@@ -56,47 +70,63 @@ class JsonLinesJournal:
 
     def extend(self, records: list[dict[str, Any]]) -> None:
         """Write `records`, one line each, in the same batch; returns once they are all fsync'd."""
-        if not records:
-            return
-        lines = [json.dumps(record, default=str, ensure_ascii=False) + "\n" for record in records]
-        with self._cond:
-            batch = self._open if self._open is not None else _Batch()
-            self._open = batch
-            batch.lines.extend(lines)
-            while not batch.done:
-                if self._writing:
-                    self._cond.wait()
-                    continue
-                self._open, self._writing = None, True  # this thread writes the batch, with whatever joined it
-                self._cond.release()
-                try:
-                    self._write("".join(batch.lines))
-                except BaseException as error:  # every caller of the batch is told; nothing is acknowledged
-                    batch.error = error
-                finally:
-                    self._cond.acquire()
-                    self._writing, batch.done = False, True
-                    self._cond.notify_all()
-        if batch.error is not None:
-            raise batch.error
+        if records:
+            self.submit(records).result()
 
-    def _write(self, text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            created = not self.path.exists()
-            with self.path.open("a", encoding="utf-8") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
+    def _write_batches(self) -> None:
+        """The writer thread: everything queued, one write and one fdatasync a batch, until idle for a while."""
+        handle: IO[str] | None = None
+        try:
+            while True:
+                with self._lock:
+                    if not self._queued:
+                        self._wake.wait(WRITER_IDLE_SECONDS)
+                    if not self._queued:
+                        self._writer = None
+                        return
+                    lines, batch = self._queued, self._batch
+                    self._queued, self._batch = [], Future()
                 try:
-                    if os.fstat(handle.fileno()).st_ino != os.stat(self.path).st_ino:
-                        continue  # rewritten (a user forgotten) while we waited for the lock: append to the new file
+                    handle = self._write("".join(lines), handle)
+                except BaseException as error:  # every caller of the batch is told; nothing is acknowledged
+                    if handle is not None:
+                        handle.close()
+                        handle = None
+                    batch.set_exception(error)
+                else:
+                    batch.set_result(None)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _write(self, text: str, handle: IO[str] | None) -> IO[str]:
+        """Append `text` through `handle` (opened now when None, or reopened when the file was replaced) and
+        fdatasync it; returns the handle to keep for the next batch."""
+        while True:
+            created = False
+            if handle is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                created = not self.path.exists()
+                handle = self.path.open("a", encoding="utf-8")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                try:
+                    replaced = os.fstat(handle.fileno()).st_ino != os.stat(self.path).st_ino
+                except FileNotFoundError:
+                    replaced = True
+                if not replaced:
                     handle.write(text)
                     handle.flush()
                     os.fdatasync(handle.fileno())  # data and size (all a reader needs), not the times
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            if replaced:  # rewritten (a user forgotten) since we opened it: append to the new file
+                handle.close()
+                handle = None
+                continue
             if created:
                 _fsync_folder(self.path.parent)
-            return
+            return handle
 
     def records(self) -> list[dict[str, Any]]:
         """Every complete record so far; a line torn by a crash mid-write is skipped with a warning."""

@@ -4,6 +4,7 @@ forgets a user; Runs names the runs trained on forgotten data."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
@@ -75,9 +76,9 @@ def test_explore_offers_the_same_panel(runs):
 def test_data_counts_served_feedback_retrains_with_it_and_forgets_a_user(runs):
     served = ServedRun.load(runs["mapper"])
     item = str(served.context.data.item_ids[0])
-    served.record_feedback({"user_id": "visitor-9", "item_id": item, "rating": 5.0,
-                            "timestamp": "2026-01-01T00:00:00+00:00", "received_at": "2026-01-01T00:00:00+00:00",
-                            "run_id": runs["mapper"]})
+    asyncio.run(served.record_feedback({"user_id": "visitor-9", "item_id": item, "rating": 5.0,
+                                        "timestamp": "2026-01-01T00:00:00+00:00",
+                                        "received_at": "2026-01-01T00:00:00+00:00", "run_id": runs["mapper"]}))
     app = _page("pages/data.py")
     assert not app.exception
     counts = next(frame.value for frame in app.dataframe if "feedback events" in frame.value.columns)
