@@ -19,6 +19,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.data import ItemQuery, TrainData, UserQuery, seen_positions
+from engine.core.ranking import top_k
 from engine.core.search_space import SearchSpace
 
 
@@ -149,8 +150,9 @@ class Recommender(ABC):
 
     def recommend(self, users: UserQuery, items: ItemQuery, k: int, exclude_seen: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-k (scores, item positions in `items`) per user, excluding items in the user's history. Tied
-        scores keep the order of `items`: put the candidates in `engine.metrics.ranking.candidate_order` first."""
-        return torch.topk(self.ranking_scores(users, items, exclude_seen).cpu(), min(k, len(items)), dim=1)
+        scores keep the order of `items` (`engine.core.ranking.top_k`): put the candidates in
+        `engine.metrics.ranking.candidate_order` first."""
+        return top_k(self.ranking_scores(users, items, exclude_seen).cpu(), k)
 
     # -- persistence ---------------------------------------------------------------------------------------------
     def state_tensors(self) -> dict[str, torch.Tensor]:

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from engine.core.ranking import top_k  # noqa: F401 (the rankings' one top-k, imported from here too)
 from engine.protocols.common import rng_for
 
 AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")
@@ -25,15 +26,10 @@ AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")
 def candidate_order(candidate_ids: Sequence, seed: int, name: str) -> np.ndarray:
     """The candidates in the seeded order every ranking scores them in (the evaluator's slices, Explore's lists).
 
-    `top_k` keeps the earlier of tied candidates, so this order is the tie-break: a model that scores items equal
-    ranks them at random, reproducibly for a seed and slice `name`, never in id order.
+    `top_k` (`engine.core.ranking`) keeps the earlier of tied candidates, so this order is the tie-break: a model
+    that scores items equal ranks them at random, reproducibly for a seed and slice `name`, never in id order.
     """
     return rng_for(seed, f"candidate-order:{name}").permutation(np.asarray(candidate_ids, dtype=object))
-
-
-def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k best (scores, candidate positions) per user; k is capped at the number of candidates."""
-    return torch.topk(scores, min(k, scores.shape[1]), dim=1)
 
 
 def at_k_metrics(top_relevant: torch.Tensor, n_relevant: torch.Tensor, ks: Sequence[int]) -> dict[str, torch.Tensor]:

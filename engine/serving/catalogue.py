@@ -1,5 +1,6 @@
 """The served catalogue and what every request would otherwise recompute: the candidate query, item positions, and
-the scores of every trained user for every item, so a known user's request is a row lookup and a top-k.
+the scores of every trained user for every item, so a known user's request is a row lookup and a top-k. The top-k
+is the evaluator's and Explore's (the same tie-break, in the same seeded candidate order).
 
 A model's scores for a trained user do not change between requests (the model is fixed, and so are the user's
 training row and attributes), so they are computed once per catalogue, in batches, and items added while serving
@@ -19,9 +20,11 @@ from typing import Generic, TypeVar
 import numpy as np
 import torch
 
+from engine.core import ranking
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Recommender
 from engine.data.indexing import item_query, user_query
+from engine.metrics.ranking import candidate_order
 
 SCORE_TABLE_CELLS = 50_000_000
 """Largest users x items score table kept in memory (float32: 200 MB); bigger catalogues are scored per request."""
@@ -99,24 +102,31 @@ def build_catalogue(model: Recommender, data: TrainData, ids: tuple[str, ...], u
     return Catalogue(ids, query, {item: position for position, item in enumerate(ids)}, table)
 
 
-def top_k(scores: np.ndarray, k: int, excluded: np.ndarray | None = None,
+def seeded_order(training_ids: tuple[str, ...], candidate_ids: np.ndarray, seed: int, name: str) -> np.ndarray:
+    """Catalogue positions of the training items in the order `candidate_order(candidate_ids, seed, name)` puts
+    them: the order the evaluator's slice `name` or Explore's list scored them in, and so the order ties break in.
+    Items beyond the training items (cold and added ones) follow them in catalogue order (see `top_k`)."""
+    position = {item: index for index, item in enumerate(training_ids)}
+    return np.asarray([position[str(item)] for item in candidate_order(candidate_ids, seed, name)], dtype=np.int64)
+
+
+def top_k(scores: np.ndarray, k: int, order: np.ndarray, excluded: np.ndarray | None = None,
           candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The positions (into the catalogue) and scores of the `k` best of `scores` (one per catalogue item), best
-    first, ties in catalogue order; `excluded` positions are left out, and with `candidates` only those count.
-    Items scored -inf or NaN are never returned."""
-    scores = np.where(np.isnan(scores), -np.inf, scores)  # a copy: the table's row is never written to
-    if excluded is not None and len(excluded):
-        scores[excluded] = -np.inf
+    first, ranked by the evaluator's and Explore's rule (`engine.core.ranking.top_k` over the candidates in their
+    seeded `order`, so tied scores come out as they do there); `excluded` positions are left out, and with
+    `candidates` only those count. Items scored -inf or NaN are never returned."""
+    order = np.concatenate([order, np.arange(len(order), len(scores))])  # items added after training, in order
     if candidates is not None:
-        scores = scores[candidates]
-    k = min(k, len(scores))
-    if k < len(scores):
-        # the k-th best score, then everything better and as many of the tied as fit, in catalogue order
-        threshold = np.partition(scores, len(scores) - k)[len(scores) - k]
-        above = np.flatnonzero(scores > threshold)
-        best = np.concatenate([above, np.flatnonzero(scores == threshold)[:k - len(above)]])
-    else:
-        best = np.arange(len(scores))
-    best = best[np.lexsort((best, -scores[best]))]
-    best = best[np.isfinite(scores[best])]
-    return (candidates[best] if candidates is not None else best), scores[best]
+        chosen = np.zeros(len(scores), dtype=bool)
+        chosen[candidates] = True
+        order = order[chosen[order]]
+    ranked = scores[order]  # a copy in tie order: the table's row is never written to
+    if excluded is not None and len(excluded):
+        excluded_cells = np.zeros(len(scores), dtype=bool)
+        excluded_cells[excluded] = True
+        ranked[excluded_cells[order]] = -np.inf
+    best, where = ranking.top_k(torch.from_numpy(ranked).unsqueeze(0), k)
+    best, where = best[0].numpy(), where[0].numpy()
+    finite = np.isfinite(best)
+    return order[where[finite]], best[finite]

@@ -8,6 +8,7 @@ them again. Every refusal is a `ServingError` carrying the HTTP status and a mes
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import threading
@@ -27,8 +28,9 @@ from engine.core.data import UserQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
 from engine.privacy.ids import ForgottenUsers
+from engine.protocols.split import EvalSlice
 from engine.runs.experiments import get_experiment
-from engine.serving.catalogue import Catalogue, Remembered, all_trained_users, build_catalogue, top_k
+from engine.serving.catalogue import Catalogue, Remembered, all_trained_users, build_catalogue, seeded_order, top_k
 from engine.serving.feedback_loop import is_version_of, served_feedback
 from engine.store.journal import feedback_journal, items_journal
 
@@ -85,6 +87,13 @@ def _values_key(values: dict[str, Any]) -> tuple:
     return tuple(sorted((name, repr(value)) for name, value in values.items()))
 
 
+def known_users_slice(slices: list[EvalSlice], training_items: frozenset[str]) -> EvalSlice | None:
+    """The test slice that ranked trained users among the training items (warm, or temporal), if any: the one
+    whose seeded candidate order a trained user's ties break in, as in the evaluation and in Explore."""
+    return next((s for s in slices if not s.new_users and not s.new_items and s.revealed is None
+                 and frozenset(map(str, s.candidate_items)) == training_items), None)
+
+
 def _shown(values: list[str], limit: int = 10) -> str:
     return ", ".join(values[:limit]) + (f" (and {len(values) - limit} more)" if len(values) > limit else "")
 
@@ -137,6 +146,12 @@ class ServedRun:
         self._trained_pairs: frozenset[tuple[str, str]] | None = None
         self._note_feedback(served_feedback(dataset.id))
         self._all_users = all_trained_users(data)
+        # ties break as in Explore and the evaluator: a new user's list in Explore's order for a made-up user, a
+        # trained user's in the order of the slice that evaluated them (the warm one), when the experiment has it
+        self._new_user_order = seeded_order(tuple(training), data.item_ids, fitted.model.seed, NEW_USER_ID)
+        warm = known_users_slice(context.split.test, self._training_items)
+        self._known_user_order = (seeded_order(tuple(training), warm.candidate_items, fitted.model.seed, warm.name)
+                                  if warm is not None else self._new_user_order)
         self._view_lock = threading.Lock()
         self._view = build_catalogue(self.fitted.model, data, self.catalogue, self._all_users, None)
 
@@ -203,7 +218,8 @@ class ServedRun:
         if exclude_seen:  # training items sit at their training positions in the catalogue
             seen = np.union1d(trained, np.asarray([view.positions[item] for item in fresh if item in view.positions],
                                                   dtype=np.int64))
-        ranked = self._ranked(view, scores, k, seen, where, history, users.features, reasons)
+        ranked = self._ranked(view, scores, k, self._known_user_order, seen, where, history, users.features,
+                              reasons)
         return Recommendation(path, ranked, feedback_items=len(fresh))
 
     def _known_user_query(self, user_id: str, position: int) -> UserQuery:
@@ -245,7 +261,8 @@ class ServedRun:
         else:  # the answer depends on the attributes alone: scored once per combination and catalogue
             key = (self._encoding_key("user", attributes), len(view.ids))
             scores = self._new_user_scores.get(key, lambda: self._live_scores(users, view))
-        ranked = self._ranked(view, scores, k, np.unique(liked_positions), where, list(liked), row, reasons)
+        ranked = self._ranked(view, scores, k, self._new_user_order, np.unique(liked_positions), where, list(liked),
+                              row, reasons)
         return Recommendation(path, ranked)
 
     def _live_scores(self, users: UserQuery, view: Catalogue) -> np.ndarray:
@@ -253,14 +270,14 @@ class ServedRun:
         with torch.inference_mode():
             return self.fitted.model.score(users, view.query).float().cpu().numpy()[0]
 
-    def _ranked(self, view: Catalogue, scores: np.ndarray, k: int, excluded: np.ndarray | None,
+    def _ranked(self, view: Catalogue, scores: np.ndarray, k: int, order: np.ndarray, excluded: np.ndarray | None,
                 where: dict[str, Any], history: list[str], user_row: sp.csr_matrix | None,
                 explain: bool = True) -> RankedItems:
-        """The top-k of `scores` (one per catalogue item) among the items matching `where`, `excluded` positions
-        left out, each with the reason that fits the model for a user with `history` (when `explain`: it is about
-        a third of a request's work)."""
+        """The top-k of `scores` (one per catalogue item, ties broken in the seeded `order`) among the items
+        matching `where`, `excluded` positions left out, each with the reason that fits the model for a user with
+        `history` (when `explain`: it is about a third of a request's work)."""
         candidates = self._filter_positions(view, where) if where else None
-        positions, best = top_k(scores, k, excluded, candidates)
+        positions, best = top_k(scores, k, order, excluded, candidates)
         ids = [view.ids[p] for p in positions.tolist()]
         fitted = self.fitted
         kind = reason_kind_for(fitted.family, has_history=bool(history),
@@ -418,7 +435,8 @@ class ServedRun:
         users = new_user_query(self.context, {}, [item_id])
         view = self.catalogue_view()
         excluded = np.asarray([view.positions[item_id]])
-        return self._ranked(view, self._live_scores(users, view), k, excluded, {}, [item_id], None)
+        return self._ranked(view, self._live_scores(users, view), k, self._new_user_order, excluded, {}, [item_id],
+                            None)
 
     def audience(self, attributes: dict[str, Any], n: int) -> pd.DataFrame:
         """The `n` training users the model scores highest for a new item with `attributes` (user_id, score)."""
@@ -430,21 +448,23 @@ class ServedRun:
         return table.loc[[user not in self.forgotten for user in table["user_id"].astype(str)]].head(n)
 
     # -- feedback ------------------------------------------------------------------------------------------------
-    def record_feedback(self, record: dict[str, Any]) -> None:
-        """Append one feedback event to the journal (fsync'd before returning) for an item of the catalogue; from
-        now on the user's recommendations count it as seen (and a fold-in model folds it in). An event that
+    async def record_feedback(self, record: dict[str, Any]) -> None:
+        """Append one feedback event to the journal for an item of the catalogue, returning once it is fsync'd
+        (awaited, so concurrent events share the journal writer's next write and fdatasync without a thread each);
+        from now on the user's recommendations count it as seen (and a fold-in model folds it in). An event that
         reaches this run after it was swapped out is handed on to the run that replaced it."""
         self.refuse_forgotten(record["user_id"])
         if record["item_id"] not in self._in_catalogue:
             raise ServingError(404, f"item_id {record['item_id']!r} is not in the catalogue; feedback must name an "
                                     "item the run serves (POST /items adds one)")
-        self.feedback_journal.append(record)
+        await asyncio.wrap_future(self.feedback_journal.submit([record]))
         with self._feedback_lock:
             successor = self._successor
             if successor is None:
                 self._note_feedback([record])
                 return
-        successor.carry_feedback(self, [record])
+        # rare (a request that started before a swap): carrying may append to another journal, off the loop
+        await asyncio.to_thread(successor.carry_feedback, self, [record])
 
     def _note_feedback(self, records: list[dict[str, Any]]) -> None:
         """Count `records` (each event once) and remember the items they name per trained user (the others'

@@ -42,13 +42,14 @@ def test_the_score_table_holds_what_the_model_scores_per_request_added_items_inc
     assert served.catalogue_view() is grown  # reused until the catalogue changes again
 
 
-def test_top_k_ranks_best_first_ties_in_catalogue_order_and_leaves_out_what_it_must():
-    scores = np.asarray([0.5, 2.0, 0.5, -np.inf, np.nan, 3.0, 0.5, 1.0], dtype=np.float32)
-    positions, best = top_k(scores, 4)
-    assert positions.tolist() == [5, 1, 7, 0] and best.tolist() == [3.0, 2.0, 1.0, 0.5]
-    assert top_k(scores, 5)[0].tolist() == [5, 1, 7, 0, 2]
-    assert top_k(scores, 4, excluded=np.asarray([1, 5]))[0].tolist() == [7, 0, 2, 6]
-    assert top_k(scores, 3, candidates=np.asarray([0, 2, 4, 6]))[0].tolist() == [0, 2, 6]
-    assert top_k(scores, 100)[0].tolist() == [5, 1, 7, 0, 2, 6]  # -inf and NaN never returned
-    assert not np.isnan(scores[4]) or scores[1] == 2.0  # the caller's row is left as it was
-    assert top_k(scores, 2, excluded=np.asarray([5]))[0].tolist() == [1, 7] and scores[5] == 3.0
+def test_top_k_ranks_best_first_ties_in_the_seeded_order_and_leaves_out_what_it_must():
+    scores = np.asarray([0.5, 2.0, 0.5, -np.inf, np.nan, 3.0, 0.5, 1.0, 0.5], dtype=np.float32)
+    order = np.asarray([6, 1, 2, 3, 4, 5, 0, 7])  # the training items (0..7) in their seeded order; 8 was added later
+    positions, best = top_k(scores, 4, order)
+    assert positions.tolist() == [5, 1, 7, 6] and best.tolist() == [3.0, 2.0, 1.0, 0.5]
+    assert top_k(scores, 6, order)[0].tolist() == [5, 1, 7, 6, 2, 0]
+    assert top_k(scores, 100, order)[0].tolist() == [5, 1, 7, 6, 2, 0, 8]  # -inf and NaN never returned
+    assert top_k(scores, 4, order, excluded=np.asarray([1, 5]))[0].tolist() == [7, 6, 2, 0]
+    assert top_k(scores, 3, order, candidates=np.asarray([0, 2, 4, 8]))[0].tolist() == [2, 0, 8]
+    assert top_k(scores, 2, np.arange(8), excluded=np.asarray([5]))[0].tolist() == [1, 7]
+    assert scores[5] == 3.0 and np.isnan(scores[4])  # the caller's row is left as it was
