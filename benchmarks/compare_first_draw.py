@@ -1,8 +1,11 @@
 """How long the Compare page takes to draw onboarding runs the first time, on a fresh server, and what it spends it on.
 
 Seeds (once, into `--home`) ItemKNN and MostPop on an onboarding split of ML-100K (10% new users, five sign-up
-strategies, the default question counts), as the job system records runs. Then, in this one process with empty
-caches (what a fresh server has), it times the sections the page computes and the page itself through AppTest:
+strategies, the default question counts), as the job system records runs. Then it times what a user waits for:
+a freshly started `streamlit run app.py` opened at `/compare?runs=...` in headless Chromium (the page's imports,
+its script and the browser drawing the charts), until the leaderboard shows, the first chart is drawn and the page
+is complete (its last element, the report download, is there), then the same link in a second tab (server warm).
+Last, in this one process with empty caches, the sections the page computes and the page itself through AppTest:
 the first draw, a second draw, a draw with the onboarding and fairness sections opened, and that draw again
 (their figures cached per selection). Figures are printed, not asserted: the machine's load moves them.
 
@@ -48,6 +51,32 @@ def _seed() -> list[int]:
     return recorded_runs(dataset, split, ("itemknn", "mostpop"), "ml-100k")
 
 
+def _browser_draws(home: Path, ids: list[int]) -> None:
+    """A fresh server's first draw of the comparison in Chromium, then a second tab's draw on the warm server."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, serve_app
+
+    if not CHROMIUM.exists():
+        print(f"Browser draws skipped: no Chromium at {CHROMIUM} (install Debian's chromium package)")
+        return
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    with serve_app(env, home / "streamlit.log") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        for visit in ("fresh server", "second tab"):
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            start = time.perf_counter()
+            page.goto(f"{url}/compare?runs={','.join(map(str, ids))}")
+            waits = (("leaderboard shown", page.get_by_test_id("stTable").first),
+                     ("first chart drawn", page.locator("[data-testid='stPlotlyChart'] .main-svg").first),
+                     ("page complete", page.get_by_role("button", name="Download the whole comparison")))
+            for label, element in waits:
+                expect(element).to_be_visible(timeout=300_000)
+                print(f"{'Browser, ' + visit + ': ' + label:<58} {time.perf_counter() - start:7.2f} s")
+            page.context.close()
+        browser.close()
+
+
 def _timed(label: str, call) -> object:
     start = time.perf_counter()
     value = call()
@@ -62,6 +91,7 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
     os.environ["COLDSTART_AUTOSTART_WORKER"] = "0"
     ids = _timed("seed (fit and record; skipped when already there)", _seed)
+    _browser_draws(args.home, ids)
 
     import streamlit as st
     from streamlit.testing.v1 import AppTest

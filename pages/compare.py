@@ -11,10 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.analysis import comparison
-from engine.data.catalog import get_dataset_info, load_dataset
-from engine.data.errors import DataError
-from engine.metrics.document import RunResults
-from ui import charts, fairness_view, onboarding_view
+from ui import charts, compare_charts, fairness_view, onboarding_view
 from ui.report import ComparisonReport, comparison_report_html
 from ui.router import require_router
 from ui.serving_panel import serving_panel
@@ -23,7 +20,6 @@ require_router()
 
 RUNS_PARAM = "runs"
 DEFAULT_FAMILIES = ("ndcg", "recall")
-BEYOND_ACCURACY = ("coverage", "popularity", "novelty", "diversity")
 
 
 def _ids_from_url() -> list[int]:
@@ -102,42 +98,6 @@ def _settings_table(settings: pd.DataFrame) -> None:
     st.markdown("\n".join(lines))
 
 
-def _chart(figure: go.Figure, name: str) -> None:
-    """A chart plus its HTML download; PNG comes from the chart's own toolbar (camera icon), drawn by the browser."""
-    st.plotly_chart(figure, key=f"chart-{name}")
-    st.download_button("Download chart (HTML)", data=lambda: charts.figure_html(figure), file_name=f"{name}.html",
-                       mime="text/html", key=f"download-{name}", on_click="ignore")
-
-
-@st.cache_data(show_spinner=False)
-def _users_table(dataset_id: int, fingerprint: str) -> pd.DataFrame | None:
-    """The users table of a stored dataset (for quality by user group); None when it has no user attributes.
-
-    Cached per content: an id alone can name another dataset later (SQLite reuses the id of a deleted row)."""
-    return load_dataset(dataset_id).users
-
-
-def _group_tab(runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, slices: list[str]) -> go.Figure | None:
-    """Quality by user attribute; runs of one dataset only, since groups come from that dataset's users table."""
-    if runs["dataset_id"].nunique() != 1:
-        st.info("Quality by user group needs runs of one dataset: narrow the selection to a single dataset.")
-        return None
-    try:
-        dataset_id = int(runs["dataset_id"].iloc[0])
-        users = _users_table(dataset_id, get_dataset_info(dataset_id).fingerprint)
-    except DataError as error:
-        st.warning(f"Cannot group users: {error}")
-        return None
-    attributes = [c for c in users.columns if c != "user_id"] if users is not None else []
-    if not attributes:
-        st.info("This dataset has no user attributes (such as gender or age) to group users by.")
-        return None
-    attribute = st.selectbox("User attribute", attributes, key="group-attribute")
-    group_slice = st.selectbox("Slice", slices, index=comparison.first_cold_slice(slices), key="group-slice")
-    return charts.group_chart(comparison.user_groups(per_user, metric, group_slice, users, attribute),
-                              metric, attribute)
-
-
 def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names: list[str],
                     slices: list[str]) -> tuple[go.Figure | None, dict[str, pd.DataFrame]]:
     """Two runs compared user by user on one slice, opening on a pair that can be compared; returns the chart and
@@ -175,30 +135,11 @@ def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.Data
         comparison.PAIRED_HEADERS[c]: st.column_config.NumberColumn(format="%.4f")
         for c in ("A", "B", "difference", "ci_low", "ci_high")})
     figure = charts.paired_difference_chart(table, name_a, name_b)
-    _chart(figure, "paired")
+    compare_charts.show_chart(figure, "paired")
     worst = comparison.disagreements(per_user, names[name_a], names[name_b], paired_slice, table["metric"].iloc[0])
     st.markdown(f"**Users where they disagree most** on {table['metric'].iloc[0]}")
     st.dataframe(worst, hide_index=True)
     return figure, {f"{name_b} minus {name_a} on {paired_slice}": shown}
-
-
-def _tuning_tab(runs: pd.DataFrame, recorded: list[RunResults | None]) -> go.Figure:
-    """Every trial of the tuned runs: score against trial, the trials table, and a CSV of them; returns the chart.
-    `recorded` are the runs' results (`comparison.run_results`)."""
-    trials = comparison.load_trials(runs)
-    metric = next((entry.tuning.metric for entry in recorded if entry is not None and entry.tuning is not None),
-                  "score")
-    figure = charts.tuning_trials_chart(trials, metric)
-    _chart(figure, "tuning")
-    if trials.empty:
-        return figure
-    st.caption("Each model searched its own space with the same budget, scored on the validation slice only; the "
-               "best trial (its settings in the leaderboard's details) was scored once on test. Stopped trials fell "
-               "behind the median on their validation curve, or could not be fitted.")
-    st.dataframe(trials, hide_index=True, key="tuning-trials")
-    st.download_button("Download the trials (CSV)", data=trials.to_csv(index=False).encode(), file_name="trials.csv",
-                       mime="text/csv", key="download-trials", on_click="ignore")
-    return figure
 
 
 @st.fragment(run_every="3s")
@@ -250,7 +191,7 @@ if metrics.empty and refused.empty:
     st.stop()
 
 families, cutoffs = comparison.metric_catalogue(metrics)
-accuracy_families = [f for f in families if f not in BEYOND_ACCURACY]
+accuracy_families = [f for f in families if f not in compare_charts.BEYOND_ACCURACY]
 left, right = st.columns([3, 1])
 default_families = [f for f in DEFAULT_FAMILIES if f in accuracy_families] or accuracy_families[:2]
 chosen_families = left.multiselect("Metrics", accuracy_families, default=default_families, key="metric-families")
@@ -258,7 +199,6 @@ k = right.selectbox("K", cutoffs, index=cutoffs.index(20) if 20 in cutoffs else 
 metric_names = comparison.metric_columns(metrics, chosen_families, k)
 headline = metric_names[0] if metric_names else None
 slices = comparison.available_slices(metrics, refused)
-cold_index = comparison.first_cold_slice(slices)  # per-slice charts open on the first cold-start slice
 
 st.subheader("Leaderboard per slice")
 st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard deviation. Best per column in green. "
@@ -287,50 +227,8 @@ figures: dict[str, go.Figure] = {}
 if headline is not None:
     st.subheader("Charts")
     per_user = comparison.load_per_user(runs)
-    tabs = st.tabs(["By slice", "Cold-start curve", "History length", "Per user", "Cost", "Training", "Tuning",
-                    "Beyond accuracy", "User groups"])
-    with tabs[0]:
-        figures["by-slice"] = charts.slice_bars(comparison.slice_overview(metrics, headline), headline)
-        _chart(figures["by-slice"], "by-slice")
-    with tabs[1]:
-        sides = comparison.cold_start_sides(slices)  # open on a side with data: a cold-item run has no user curve
-        side = st.radio("New", comparison.CURVE_SIDES, index=comparison.CURVE_SIDES.index(sides[0]) if sides else 0,
-                        horizontal=True, key="curve-side")
-        figures["cold-start-curve"] = charts.cold_start_curve_chart(
-            comparison.cold_start_curve(metrics, headline, side), headline, side)
-        _chart(figures["cold-start-curve"], "cold-start-curve")
-    with tabs[2]:
-        bucket_slice = st.selectbox("Slice", slices, index=cold_index, key="bucket-slice")
-        figures["history-length"] = charts.bucket_chart(
-            comparison.history_buckets(per_user, headline, bucket_slice), headline)
-        _chart(figures["history-length"], "history-length")
-    with tabs[3]:
-        spread_slice = st.selectbox("Slice", slices, index=cold_index, key="spread-slice")
-        kind = st.radio("Draw as", ["box", "violin"], horizontal=True, key="spread-kind")
-        figures["per-user"] = charts.distribution_chart(
-            comparison.per_user_values(per_user, headline, spread_slice), headline, kind)
-        _chart(figures["per-user"], "per-user")
-    with tabs[4]:
-        cost_slice = st.selectbox("Slice", slices, index=cold_index, key="cost-slice")
-        figures["quality-vs-time"] = charts.pareto_chart(
-            comparison.quality_vs_cost(runs, metrics, headline, cost_slice), headline)
-        _chart(figures["quality-vs-time"], "quality-vs-time")
-    with tabs[5]:
-        figures["training-curves"] = charts.training_curves_chart(comparison.load_training_curves(runs))
-        _chart(figures["training-curves"], "training-curves")
-    with tabs[6]:
-        figures["tuning"] = _tuning_tab(runs, recorded)
-    with tabs[7]:
-        beyond_slice = st.selectbox("Slice", slices, index=cold_index, key="beyond-slice")
-        names = comparison.metric_columns(metrics, [f for f in families if f in BEYOND_ACCURACY], k)
-        rows = comparison.metrics_on_slice(metrics, names, beyond_slice)
-        figures["beyond-accuracy"] = charts.beyond_accuracy_chart(rows)
-        _chart(figures["beyond-accuracy"], "beyond-accuracy")
-    with tabs[8]:
-        group_figure = _group_tab(runs, per_user, headline, slices)
-        if group_figure is not None:
-            figures["user-groups"] = group_figure
-            _chart(group_figure, "user-groups")
+    chart_data = compare_charts.CompareData(runs, metrics, per_user, recorded, headline, families, k, slices)
+    figures |= compare_charts.chart_tabs(chart_data)
     run_key = comparison.results_key(runs)
     onboarding_open = onboarding_view.onboarding_section(run_key, per_user, headline, figures)
     fairness_open = fairness_view.fairness_section(run_key, runs, per_user, headline, k, slices, figures)
@@ -341,11 +239,14 @@ else:
     paired = {}
 
 report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures, paired=paired)
+kept = compare_charts.kept_choices()
 
 
 def _report_html() -> str:
-    """The report, with the charts of sections left closed computed now, at their first choices."""
+    """The report, with the charts of closed tabs and sections computed now, at the reader's last choices."""
     shown = dict(figures)
+    if headline is not None:
+        shown = compare_charts.report_figures(chart_data, figures, kept) | shown
     if headline is not None and not onboarding_open:
         shown |= onboarding_view.onboarding_figures(run_key, per_user, headline)
     if headline is not None and not fairness_open:

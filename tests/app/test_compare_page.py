@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.analysis import comparison
 from engine.analysis.comparison import model_label
 from tests.comparison_seed import SeededRun, seed_runs
+from ui import compare_charts
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -115,24 +117,60 @@ def _values(array) -> list:
     return list(array)
 
 
-def test_every_chart_is_drawn_and_user_groups_average_the_stored_per_user_values(seeded):
+CHART_TITLES = {"By slice": "ndcg@20 by slice",
+                "Cold-start curve": "Cold-start curve: ndcg@20 against known interactions of a new user",
+                "History length": "ndcg@20 by user history length", "Per user": "Per-user ndcg@20",
+                "Cost": "ndcg@20 against training time", "Training": "Training and validation curves",
+                "Tuning": "Tuning: validation score per trial", "Beyond accuracy": "Beyond accuracy",
+                "User groups": "ndcg@20 by gender"}
+
+
+def test_only_the_open_chart_tab_is_computed_and_each_tab_draws_its_chart(seeded):
     pop, content = seeded["mostpop"][0], seeded["content"][0]
     app = _open(f"{pop},{content}")
     assert not app.exception
-    figures = _figures(app)
     # the paired chart opens on the first cold slice: run A is the newest run, B the other
     paired = f"#{pop} {model_label('mostpop')} minus #{content} {model_label('content')}"
     # the fairness section is computed when opened (tests/app/test_compare_onboarding_fairness.py)
-    assert set(figures) == {
-        "ndcg@20 by slice", "Cold-start curve: ndcg@20 against known interactions of a new user",
-        "ndcg@20 by user history length", "Per-user ndcg@20", "ndcg@20 against training time",
-        "Training and validation curves", "Tuning: validation score per trial", "Beyond accuracy",
-        "ndcg@20 by gender", paired}
+    assert set(_figures(app)) == {"ndcg@20 by slice", paired}
+    for tab, title in CHART_TITLES.items():
+        app.session_state[compare_charts.TAB_KEY] = tab
+        app.run()
+        assert not app.exception
+        assert set(_figures(app)) == {title, paired}
     groups = {trace["name"]: dict(zip(_values(trace["x"]), _values(trace["y"])))
-              for trace in figures["ndcg@20 by gender"]["data"]}
+              for trace in _figures(app)["ndcg@20 by gender"]["data"]}
     # toy users alternate M (u0, u2, u4) and F (u1, u3, u5); MostPopular scored them 0.1, 0.2, 0.0, 0.3, 0.1, 0.0
     assert groups[model_label("mostpop")]["M"] == pytest.approx(0.2 / 3)
     assert groups[model_label("mostpop")]["F"] == pytest.approx(0.5 / 3)
+
+
+def test_a_tab_reopens_on_the_choice_left_in_it_and_the_report_carries_every_tab_s_chart(seeded):
+    pop, content = seeded["mostpop"][0], seeded["content"][0]
+    app = _open(f"{pop},{content}")
+    app.session_state[compare_charts.TAB_KEY] = "Per user"
+    app.run()
+    app.selectbox(key="spread-slice").set_value("warm").run()
+    app.session_state[compare_charts.TAB_KEY] = "Cost"
+    app.run()
+    app.session_state[compare_charts.TAB_KEY] = "Per user"
+    app.run()
+    assert app.selectbox(key="spread-slice").value == "warm"
+
+    runs = comparison.list_runs(run_ids=[pop, content])
+    runs = runs.assign(variant=comparison.variant_labels(runs))
+    metrics = comparison.load_metrics(runs)
+    recorded = comparison.run_results(runs)
+    slices = comparison.available_slices(metrics, comparison.load_not_applicable(runs, recorded))
+    data = compare_charts.CompareData(runs, metrics, comparison.load_per_user(runs), recorded, "ndcg@20",
+                                      ["ndcg", "recall"], 20, slices)
+    kept = {"spread-slice": "warm"}
+    figures = compare_charts.report_figures(data, {}, kept)
+    assert [figure.layout.title.text for figure in figures.values()] == list(CHART_TITLES.values())
+    per_user = figures["per-user"].to_plotly_json()["data"]
+    shown = next(f for f in _figures(app).values() if f["layout"]["title"]["text"] == "Per-user ndcg@20")
+    assert [len(_values(t["y"])) for t in per_user] == [len(_values(t["y"])) for t in shown["data"]]
+    assert kept == {"spread-slice": "warm"}  # the report reads the reader's choices, it does not change them
 
 
 def test_a_cold_item_experiment_opens_the_cold_start_curve_on_new_items(coldstart_home):
@@ -140,6 +178,8 @@ def test_a_cold_item_experiment_opens_the_cold_start_curve_on_new_items(coldstar
                      SeededRun("content", {"cold-item": {"ndcg@20": 0.12}})],
                     protocol="cold-item", experiment="toy cold items")
     app = _open(",".join(str(ids[m][0]) for m in ("mostpop", "content")))
+    app.session_state[compare_charts.TAB_KEY] = "Cold-start curve"
+    app.run()
     assert not app.exception
     assert app.radio(key="curve-side").value == "item"
     curve = _figures(app)["Cold-start curve: ndcg@20 against known interactions of a new item"]

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from engine.analysis.comparison import list_runs, load_training_curves
 from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
+from ui import compare_charts
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -48,6 +49,8 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
     assert sorted(board["settings"]) == ["defaults", "defaults", "tuned (3 trials)", "tuned (3 trials, defaults kept)"]
     assert {"Content (attributes) · tuned (3 trials, defaults kept)",
             "Content (attributes) · not tuned"} <= set(board.index)
+    app.session_state[compare_charts.TAB_KEY] = "Tuning"
+    app.run()
     trials = next(frame.value for frame in app.dataframe if "best_so_far" in frame.value.columns)
     assert len(trials) == 6 and sorted(trials["trial"].unique()) == [1, 2, 3]
     assert (trials["best_so_far"] >= trials["score"].fillna(-1)).all()
