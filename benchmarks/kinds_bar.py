@@ -7,6 +7,7 @@ this table. Means of NDCG@20 on the protocol's test slice over the split seeds.
 
     nice -n 10 .venv/bin/python benchmarks/kinds_bar.py                                   # every kind, seeds 1,2,3
     nice -n 10 .venv/bin/python benchmarks/kinds_bar.py --kinds tags --seeds 1 --budget 4
+    nice -n 10 .venv/bin/python benchmarks/kinds_bar.py --models ""                       # auto alone
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _kind_row(kind: str, args: argparse.Namespace) -> dict[str, list[float]]:
         scores.setdefault("auto", []).append(_test_score(auto, case))
         print(f"[{kind} seed {case.seed}] auto (defaults) test {scores['auto'][-1]:.4f} "
               f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
-        for name in args.models.split(","):
+        for name in filter(None, args.models.split(",")):
             if reason_not_served(get_model_class(name), case.train, case.test_slice) is not None:
                 continue
             started = time.perf_counter()
@@ -86,6 +87,9 @@ def main() -> None:
     for kind in args.kinds.split(","):
         means = {name: float(np.mean(values)) for name, values in _kind_row(kind, args).items()}
         singles = {name: mean for name, mean in means.items() if name != "auto"}
+        if not singles:
+            print(f"| {kind} | {means['auto']:.4f} | - | - | - | - | - |", flush=True)
+            continue
         best = max(singles, key=singles.get)
         ratio = means["auto"] / singles[best]
         print(f"| {kind} | {means['auto']:.4f} | {best} {singles[best]:.4f} | {ratio:.3f} | "

@@ -88,6 +88,26 @@ class ValidationTerms:
     per_user: pd.Series
     per_item: pd.Series | None
 
+    @property
+    def score(self) -> float:
+        """The validation score: the mean over users."""
+        values = self.per_user.dropna()
+        return float(values.mean()) if len(values) else math.nan
+
+
+def pooled_terms(parts: dict[str, ValidationTerms]) -> ValidationTerms:
+    """Terms of several validation slices as one, each user counted once: ids are prefixed by their slice's name
+    (a user may be in two slices), and item shares are rescaled so they still sum to the pooled mean."""
+    counts = {name: int(terms.per_user.notna().sum()) for name, terms in parts.items()}
+    total = max(sum(counts.values()), 1)
+    per_user = pd.concat([terms.per_user.set_axis([f"{name}|{user}" for user in terms.per_user.index])
+                          for name, terms in parts.items()]) if parts else pd.Series(dtype=float)
+    per_item = None
+    if parts and all(terms.per_item is not None for terms in parts.values()):
+        per_item = pd.concat([terms.per_item.set_axis([f"{name}|{item}" for item in terms.per_item.index])
+                              * (counts[name] / total) for name, terms in parts.items()])
+    return ValidationTerms(per_user, per_item)
+
 
 @dataclass(frozen=True)
 class PairedGain:

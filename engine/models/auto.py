@@ -14,6 +14,11 @@ those that can serve them (preferring one that reads revealed interactions for f
 validator, by the order of the candidate list. The choice, with the scores compared, is logged and saved
 (`choice`), so a user sees what was chosen and why.
 
+A new-users or new-items slice of a hundred users or items rarely separates the candidates, so for those two kinds
+folds of training users (items) are held out as if new, the candidates refitted without each fold, and the folds'
+users counted with the slice's (`engine.models._held_out`): the choice rests on several hundred users instead of
+one slice's luck.
+
 A model's capabilities are a class attribute; auto's are the union of its candidates', so an instance built with
 a candidate list that cannot serve new items is an instance of a subclass that says so (`__new__`), and the
 evaluator reports "not applicable, because" instead of calling it.
@@ -21,6 +26,7 @@ evaluator reports "not applicable, because" instead of calling it.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -37,8 +43,9 @@ from pydantic import Field, field_validator
 
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
-from engine.metrics.evaluation import make_validator
-from engine.metrics.statistics import paired_gain
+from engine.metrics.evaluation import SliceValidator, make_validator
+from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
+from engine.models._held_out import HeldOutFold, NewSide, held_out_folds
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
 from engine.protocols.split import EvalSlice
@@ -80,6 +87,11 @@ class ServingKind:
 
 SIDES: tuple[Side, ...] = ("known", "new", "few-shot")
 KINDS = tuple(ServingKind(users, items) for users, items in itertools.product(SIDES, SIDES))
+FOLDED_KINDS: dict[ServingKind, NewSide] = {ServingKind("new", "known"): "users", ServingKind("known", "new"): "items"}
+"""Kinds whose validation slice is backed by held-out folds of training users (items): new users, new items."""
+FOLDS_BELOW = 2_000
+"""A slice of this many held-out users (items) already separates candidates 0.01 NDCG apart; folds would only add
+refits."""
 
 
 def _union_capabilities(names: tuple[str, ...]) -> Capabilities:
@@ -101,6 +113,11 @@ class AutoConfig(ModelConfig):
                             description="Blend the scores of up to this many of the best candidates per kind of "
                                         "user and item, kept only when the blend beats the best single model on "
                                         "validation; 1: choose one model.")
+    held_out_folds: int = Field(3, ge=0, le=5, title="Held-out folds",
+                                description="For new users and for new items, also hold out this many folds of "
+                                            "training users (items), each the size of the validation slice, refit "
+                                            "the candidates without them and count them in the comparison, so the "
+                                            "choice does not rest on one small slice; 0: the validation slice only.")
 
     @field_validator("candidates")
     @classmethod
@@ -133,12 +150,23 @@ class AutoRecommender(Recommender):
 
     def _fit(self, data: TrainData, context: FitContext) -> None:
         """Fit every candidate, validate them per serving kind, and keep what each kind uses."""
-        self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed)
+        slices = _kind_slices(context.validator, data)
+        folds = {kind: self._held_out_folds(kind, evaluation_slice, data) for kind, evaluation_slice in slices.items()}
+        ratings = data.ratings is not None
+        steps = _Steps(context, len(self.config.candidates) + sum(
+            len(kind_folds) * sum(kind.cannot_serve(get_model_class(name), ratings) is None
+                                  for name in self.config.candidates) for kind, kind_folds in folds.items()))
+        self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed, steps)
+        if not self.models:
+            raise ValueError("auto could fit none of its candidates: " +
+                             "; ".join(f"{name}: {reason}" for name, reason in failed.items()))
         self.choice: dict[str, Any] = {"metric": getattr(context.validator, "metric_name", None), "kinds": {},
                                        "not_fitted": failed}
-        slices = _kind_slices(context.validator, data)
         for kind, evaluation_slice in slices.items():
-            self.choice["kinds"][kind.key] = self._validated_choice(kind, evaluation_slice, data, context.validator)
+            panels = {evaluation_slice.name: _Panel(_slice_validator(context.validator, data, evaluation_slice),
+                                                    self.models)}
+            panels.update(self._held_out_panels(kind, evaluation_slice, folds[kind], data, context, steps))
+            self.choice["kinds"][kind.key] = self._validated_choice(kind, panels, data)
         reference = self._reference_scores(slices, context.validator)
         for kind in KINDS:
             if kind.key not in self.choice["kinds"]:
@@ -149,47 +177,89 @@ class AutoRecommender(Recommender):
         for line in describe_choice(self.choice):
             _log(context.progress, line)
 
+    def _held_out_folds(self, kind: ServingKind, evaluation_slice: EvalSlice, data: TrainData) -> list[HeldOutFold]:
+        """Folds of training users for the new-users kind, of training items for the new-items kind, while the
+        validation slice is small enough to need them."""
+        side = FOLDED_KINDS.get(kind)
+        if side is None or _Panel.count(evaluation_slice, side) >= FOLDS_BELOW:
+            return []
+        return held_out_folds(data, evaluation_slice, side, self.config.held_out_folds, self.seed)
+
+    def _held_out_panels(self, kind: ServingKind, evaluation_slice: EvalSlice, folds: list[HeldOutFold],
+                         data: TrainData, context: FitContext, steps: _Steps) -> dict[str, _Panel]:
+        """Per fold, the candidates serving `kind` refitted without the fold, and a validator on it; a fold where
+        a candidate could not be refitted is left out, so every candidate is compared on the same users."""
+        servers = self._servers(kind, data)
+        panels = {}
+        for fold in folds:
+            if context.progress is not None and context.progress.should_stop():
+                break
+            held_out = fold.split(data, evaluation_slice)
+            if held_out is None:
+                steps.advance(len(servers))
+                continue
+            fold_data, fold_slice = held_out
+            fold_context = replace(context, validator=_slice_validator(context.validator, fold_data, fold_slice))
+            models, failed = _fit_candidates(servers, fold_data, fold_context, self.seed, steps,
+                                             label=f"held-out fold {fold.number}")
+            if failed or len(models) < len(servers):
+                _log(context.progress, f"{fold_slice.name} left out: " + "; ".join(
+                    f"{name}: {reason}" for name, reason in failed.items()))
+                continue
+            panels[fold_slice.name] = _Panel(fold_context.validator, models)
+        return panels
+
     def _servers(self, kind: ServingKind, data: TrainData) -> list[str]:
         """Fitted candidates that can serve `kind`, in candidate order."""
         ratings = data.ratings is not None
         return [name for name, model in self.models.items() if kind.cannot_serve(type(model), ratings) is None]
 
-    def _validated_choice(self, kind: ServingKind, evaluation_slice: EvalSlice, data: TrainData,
-                          validator: Validator) -> dict[str, Any]:
-        """The best single candidate on this kind's validation slice, or the best blend when it does better."""
-        kind_validator = make_validator(data, replace(validator.split, valid=[evaluation_slice]),
-                                        validator.metric_name, seed=getattr(validator, "seed", 0))
-        scores = {name: float(kind_validator(self.models[name])) for name in self._servers(kind, data)}
-        scores = {name: score for name, score in scores.items() if math.isfinite(score)}
-        entry: dict[str, Any] = {"slice": evaluation_slice.name, "scores": _rounded(scores)}
+    def _validated_choice(self, kind: ServingKind, panels: dict[str, _Panel], data: TrainData) -> dict[str, Any]:
+        """The best single candidate on this kind's validation slice and held-out folds together, or the best blend
+        when it beats that one by more than one standard error."""
+        evaluation_slice = next(iter(panels))
+        entry: dict[str, Any] = {"slice": evaluation_slice, "held_out": _held_out_summary(kind, panels)}
+
+        def terms(weights: dict[str, float]) -> ValidationTerms:
+            return pooled_terms({name: panel.validator.terms(self._serving(panel.models, kind, weights))
+                                 for name, panel in panels.items()})
+
+        servers = self._servers(kind, data)
+        candidate_terms = {name: terms({name: 1.0}) for name in servers}
+        scores = {name: part.score for name, part in candidate_terms.items() if math.isfinite(part.score)}
+        entry["scores"] = _rounded(scores)
         if not scores:
             return {**entry, "use": {}, "valid": None,
-                    "why": self._unserved_reason(kind, data) if not self._servers(kind, data)
-                    else f"no candidate could be scored on validation slice {evaluation_slice.name}"}
+                    "why": self._unserved_reason(kind, data) if not servers
+                    else f"no candidate could be scored on validation slice {evaluation_slice}"}
         best = max(scores, key=scores.__getitem__)  # the first in candidate order wins a tie
         entry.update(use={best: 1.0}, valid=round(scores[best], 6), why="best single model on validation")
         ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:self.config.blend_size]
-        if len(ranked) < 2:
-            return entry
-        blends = []
-        for weights in _blend_grid(ranked):
-            self.choice["kinds"][kind.key] = {"use": weights}  # auto itself, using this blend, is validated
-            blends.append((weights, float(kind_validator(self))))
-        blends = [(weights, score) for weights, score in blends if math.isfinite(score)]
+        blends = [(weights, terms(weights)) for weights in _blend_grid(ranked)] if len(ranked) > 1 else []
+        blends = [(weights, part) for weights, part in blends if math.isfinite(part.score)]
         if not blends:
             return entry
-        weights, score = max(blends, key=lambda blend: blend[1])
-        entry["best_blend"] = {"weights": weights, "valid": round(score, 6)}
-        if score <= scores[best]:
+        weights, blend_terms = max(blends, key=lambda blend: blend[1].score)
+        entry["best_blend"] = {"weights": weights, "valid": round(blend_terms.score, 6)}
+        if blend_terms.score <= scores[best]:
             return entry
-        self.choice["kinds"][kind.key] = {"use": weights}
-        paired = paired_gain(kind_validator.terms(self), kind_validator.terms(self.models[best]))
+        paired = paired_gain(blend_terms, candidate_terms[best])
         entry["best_blend"]["standard_error"] = round(paired.standard_error, 6)
         if paired.gain > paired.standard_error:
-            entry.update(use=weights, valid=round(score, 6),
+            entry.update(use=weights, valid=round(blend_terms.score, 6),
                          why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation by more "
                              f"than one standard error ({paired.standard_error:.4f})")
         return entry
+
+    def _serving(self, models: dict[str, Recommender], kind: ServingKind, weights: dict[str, float]) -> Recommender:
+        """What serves `kind` with these weights over `models` (this auto's own, or a fold's refits): the one model,
+        or a copy of this auto that blends them."""
+        if len(weights) == 1:
+            return models[next(iter(weights))]
+        blend = copy.copy(self)
+        blend.models = models
+        blend.choice = {"kinds": {kind.key: {"use": weights}}}
+        return blend
 
     def _reference_scores(self, slices: dict[ServingKind, EvalSlice], validator: Validator | None) -> dict[str, float]:
         """Per candidate, the score that ranks it for kinds without a validation slice: on the primary slice."""
@@ -287,6 +357,46 @@ def _serving_class(candidates: tuple[str, ...]) -> type[AutoRecommender]:
                                                               "__doc__": AutoRecommender.__doc__})
 
 
+@dataclass(frozen=True)
+class _Panel:
+    """One place where candidates are compared for a kind: a validation slice (or a held-out fold standing in for
+    one), through its validator, and the candidates fitted without it."""
+
+    validator: SliceValidator
+    models: dict[str, Recommender]
+
+    @property
+    def slice(self) -> EvalSlice:
+        return self.validator.split.valid[0]
+
+    @staticmethod
+    def count(evaluation_slice: EvalSlice, side: NewSide) -> int:
+        """How many users (items) a slice holds out."""
+        return int(evaluation_slice.truth["user_id" if side == "users" else "item_id"].nunique())
+
+
+class _Steps:
+    """Auto's fits (its candidates, then their refits on held-out folds) counted on its training curve, and the
+    time budget shared among them."""
+
+    def __init__(self, context: FitContext, total: int) -> None:
+        self.progress = context.progress
+        self.total = total
+        self.done = 0
+        self.deadline = None if context.time_budget_s is None else time.perf_counter() + context.time_budget_s
+
+    def budget(self) -> float | None:
+        """The next fit's share of what is left of the time budget."""
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.perf_counter(), 0.0) / max(self.total - self.done, 1)
+
+    def advance(self, fits: int = 1) -> None:
+        self.done += fits
+        if self.progress is not None:
+            self.progress.report(epoch=min(self.done, self.total), n_epochs=self.total)
+
+
 @dataclass
 class _CandidateProgress:
     """A candidate's progress inside auto's fit: its log lines named, its epochs kept off auto's curve."""
@@ -309,30 +419,37 @@ def _log(progress: ProgressReporter | None, message: str) -> None:
         progress.log(f"auto: {message}")
 
 
-def _fit_candidates(names: list[str], data: TrainData, context: FitContext,
-                    seed: int) -> tuple[dict[str, Recommender], dict[str, str]]:
+def _fit_candidates(names: list[str], data: TrainData, context: FitContext, seed: int, steps: _Steps,
+                    label: str = "") -> tuple[dict[str, Recommender], dict[str, str]]:
     """Each candidate fitted with its defaults (a share of what is left of the time budget); those that cannot be
     fitted on this data (no attributes, too many items) are set aside with their reason."""
     fitted: dict[str, Recommender] = {}
     failed: dict[str, str] = {}
-    started = time.perf_counter()
-    for position, name in enumerate(names):
+    for name in names:
         if context.progress is not None and context.progress.should_stop():
             break
-        budget = None
-        if context.time_budget_s is not None:
-            budget = max(context.time_budget_s - (time.perf_counter() - started), 0.0) / (len(names) - position)
+        named = f"{name} ({label})" if label else name
         try:
             fitted[name] = create_model(name, seed=seed).fit(data, replace(
-                context, progress=_CandidateProgress(context.progress, name), time_budget_s=budget))
+                context, progress=_CandidateProgress(context.progress, named), time_budget_s=steps.budget()))
         except ValueError as error:
             failed[name] = str(error)
-            _log(context.progress, f"{name} set aside: {error}")
-        if context.progress is not None:
-            context.progress.report(epoch=position + 1, n_epochs=len(names))
-    if not fitted:
-        raise ValueError("auto could fit none of its candidates: " + "; ".join(f"{n}: {r}" for n, r in failed.items()))
+            _log(context.progress, f"{named} set aside: {error}")
+        steps.advance()
     return fitted, failed
+
+
+def _slice_validator(validator: Validator | None, data: TrainData, evaluation_slice: EvalSlice) -> SliceValidator:
+    """A validator on `evaluation_slice` alone, with the protocol validator's metric and seed."""
+    return make_validator(data, replace(getattr(validator, "split"), valid=[evaluation_slice]),
+                          getattr(validator, "metric_name"), seed=getattr(validator, "seed", 0))
+
+
+def _held_out_summary(kind: ServingKind, panels: dict[str, _Panel]) -> dict[str, Any]:
+    """How many held-out folds joined the validation slice, and how many training users (items) they held out."""
+    side = FOLDED_KINDS.get(kind, "users")
+    folds = list(panels.values())[1:]
+    return {"folds": len(folds), "of": side, "count": sum(_Panel.count(panel.slice, side) for panel in folds)}
 
 
 def _kind_slices(validator: Validator | None, data: TrainData) -> dict[ServingKind, EvalSlice]:
@@ -401,6 +518,15 @@ def _rounded(scores: dict[str, float]) -> dict[str, float]:
     return {name: round(score, 6) for name, score in scores.items() if math.isfinite(score)}
 
 
+def _held_out_words(entry: dict[str, Any]) -> str:
+    """" and 3 held-out folds (285 training users)", or nothing when no fold joined the validation slice."""
+    held_out = entry.get("held_out") or {}
+    if not held_out.get("folds"):
+        return ""
+    folds = "fold" if held_out["folds"] == 1 else "folds"
+    return f" and {held_out['folds']} held-out {folds} ({held_out['count']} training {held_out['of']})"
+
+
 def describe_choice(choice: dict[str, Any]) -> list[str]:
     """One line per serving kind: what it uses and the validation scores compared, e.g.
     "known users, new items -> mapper (valid 0.1800 on cold-item vs content 0.1500, hybridmf 0.1600)"."""
@@ -420,7 +546,8 @@ def describe_choice(choice: dict[str, Any]) -> list[str]:
             others += f"; best blend {_blend_label(blend['weights'])} {blend['valid']:.4f}"
             if "standard_error" in blend:
                 others += f", within one standard error ({blend['standard_error']:.4f}) of it"
-        lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']} vs {others or 'nothing else'})")
+        lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']}{_held_out_words(entry)} vs "
+                     f"{others or 'nothing else'})")
     for name, reason in choice.get("not_fitted", {}).items():
         lines.append(f"{name} not compared: {reason}")
     return lines

@@ -45,9 +45,10 @@ def planted(protocol: str = "cold-item") -> PlantedSplit:
 
 
 @lru_cache(maxsize=None)
-def fitted_auto(blend_size: int = 3, candidates: tuple[str, ...] = tuple(CANDIDATES)) -> Recommender:
+def fitted_auto(blend_size: int = 3, candidates: tuple[str, ...] = tuple(CANDIDATES),
+                held_out_folds: int = 3) -> Recommender:
     world = planted()
-    config = {"candidates": list(candidates), "blend_size": blend_size}
+    config = {"candidates": list(candidates), "blend_size": blend_size, "held_out_folds": held_out_folds}
     return create_model("auto", config, seed=0).fit(world.train, FitContext(validator=world.validator))
 
 
@@ -60,11 +61,27 @@ def test_auto_serves_new_items_from_attributes_and_warm_users_from_collaborative
     assert set(choice[WARM]["scores"]) == set(CANDIDATES)
 
 
-def test_auto_validates_at_least_as_well_as_its_best_candidate() -> None:
+def test_on_the_validation_slice_alone_auto_validates_at_least_as_well_as_its_best_candidate() -> None:
     world = planted()
     best = max(world.validator(create_model(name, seed=0).fit(world.train, FitContext(validator=world.validator)))
                for name in CANDIDATES)
-    assert world.validator(fitted_auto()) >= best - 1e-9
+    assert world.validator(fitted_auto(held_out_folds=0)) >= best - 1e-9
+
+
+def test_new_items_are_compared_on_the_validation_slice_and_folds_of_training_items_held_out_as_new() -> None:
+    world = planted()
+    entry = fitted_auto(blend_size=1).choice["kinds"][NEW_ITEMS]
+    slice_items = world.split.valid[0].truth["item_id"].nunique()
+    assert entry["held_out"] == {"folds": 3, "of": "items", "count": 3 * slice_items}
+    assert "on cold-item and 3 held-out folds (" in describe_choice(fitted_auto(blend_size=1).choice)[0]
+    # each candidate's score pools the slice's users with the folds' users, so it is not the slice's score alone
+    content = create_model("content", seed=0).fit(world.train, FitContext(validator=world.validator))
+    assert entry["scores"]["content"] != pytest.approx(world.validator(content), abs=1e-6)
+    alone = fitted_auto(blend_size=1, held_out_folds=0).choice["kinds"][NEW_ITEMS]
+    assert alone["held_out"]["folds"] == 0
+    assert alone["scores"]["content"] == pytest.approx(world.validator(content), abs=1e-6)
+    assert entry["use"] == alone["use"] == {"content": 1.0}  # planted: attributes carry new items either way
+    assert WARM not in {key for key, value in fitted_auto().choice["kinds"].items() if value.get("held_out", {}).get("folds")}
 
 
 def test_a_blend_is_kept_only_when_it_beats_the_best_single_candidate_by_more_than_its_standard_error() -> None:
@@ -159,7 +176,7 @@ def test_a_run_of_auto_records_what_it_chose_and_a_run_of_another_model_records_
     split = make_split(dataset, "cold-item", seed=1)
     auto = fit_and_evaluate(dataset, split, "auto", {"candidates": ["content", "mostpop"], "blend_size": 1}, seed=0)
     report = auto.results.to_json()["fit_report"]
-    assert f"{NEW_ITEMS} -> content (valid " in report[0] and "on cold-item vs" in report[0]
+    assert f"{NEW_ITEMS} -> content (valid " in report[0] and "on cold-item and 3 held-out folds" in report[0]
     assert report == auto.model.fit_report() == describe_choice(auto.model.choice)
     plain = fit_and_evaluate(dataset, split, "mostpop", {}, seed=0)
     assert plain.model.fit_report() == [] and "fit_report" not in plain.results.to_json()

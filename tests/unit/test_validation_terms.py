@@ -10,7 +10,7 @@ from engine.core.model import FitContext
 from engine.data.indexing import build_train_data, dataset_features
 from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import make_validator
-from engine.metrics.statistics import ValidationTerms, paired_gain
+from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
 from engine.models.registry import create_model
 from engine.protocols import make_split
 
@@ -64,3 +64,20 @@ def test_the_error_counts_items_on_top_of_users(cold_items) -> None:
     item_difference = pd.concat([content.per_item, attrridge.per_item], axis=1).fillna(0).diff(axis=1).iloc[:, 1]
     assert both.standard_error ** 2 == pytest.approx(users_only.standard_error ** 2
                                                      + len(item_difference) * item_difference.var(ddof=1))
+
+
+def test_pooled_terms_weigh_each_slice_by_its_users_and_keep_the_item_shares_summing_to_the_score(cold_items) -> None:
+    train, split, models = cold_items
+    validator = make_validator(train, split, "ndcg@20", seed=4)
+    content = validator.terms(models["content"])
+    fewer = ValidationTerms(content.per_user.iloc[:10] * 0.5, None)
+    pooled = pooled_terms({"valid": content, "fold": fewer})
+    n = content.per_user.notna().sum()
+    expected = (content.per_user.sum() + fewer.per_user.sum()) / (n + 10)
+    assert pooled.score == pytest.approx(expected)
+    assert len(pooled.per_user) == n + 10  # the same user in two slices counts twice
+    assert pooled.per_item is None  # one slice without item shares: the pooled error counts users only
+    both = pooled_terms({"valid": content, "again": content})
+    assert both.score == pytest.approx(content.score)
+    assert both.per_item.sum() == pytest.approx(both.score)
+    assert paired_gain(both, both).n_items == 2 * len(content.per_item)
