@@ -6,6 +6,7 @@ They take no Streamlit state, so tests and the HTML report build exactly the fig
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 import plotly.express as px
@@ -32,15 +33,46 @@ def _empty(title: str, reason: str) -> go.Figure:
     return figure
 
 
-def slice_bars(overview: pd.DataFrame, metric: str) -> go.Figure:
-    """Grouped bars: one group per slice, one bar per model, with each bar's confidence interval."""
+def subtitled(figure: go.Figure, title: str, sentence: str, height: int) -> go.Figure:
+    """`title` over `sentence` broken into lines (a plotly subtitle never wraps by itself), with room above the
+    plot for every line, so a long sentence does not run into the panels' titles; the plot area stays the same."""
+    lines = textwrap.wrap(sentence, 120)
+    room = 18 * len(lines)  # a subtitle line's height, added to the figure so its plot keeps `height`'s size
+    figure.update_layout(title={"text": title, "subtitle": {"text": "<br>".join(lines)}, "yref": "container", "y": 1,
+                                "yanchor": "top", "pad": {"t": 16}},  # hung from the top, the lines below it
+                         height=height + room, margin={"t": 80 + room})
+    return figure
+
+
+_FACETS_PER_ROW = 3
+
+
+def slice_bars(overview: pd.DataFrame, metric: str, left_out: int = 0) -> go.Figure:
+    """Grouped bars: one group per slice, one bar per model, with each bar's confidence interval. Slices of several
+    groups (`comparison.slice_group`: the protocol's, each onboarding strategy's) get a panel per group, a shared
+    metric axis and each panel's own slices; `left_out` slices not drawn are said in the subtitle."""
     title = f"{metric} by slice"
     if overview.empty:
-        return _empty(title, f"No run recorded {metric}.")
-    figure = px.bar(overview, x="slice", y="mean", color="variant", barmode="group", title=title,
-                    labels={"mean": metric, "variant": "model"}, height=_HEIGHT, **_error_bars(overview))
-    figure.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(overview["slice"])))
-    return figure
+        return _empty(title, f"No run recorded {metric}." if not left_out else "Pick slices to draw.")
+    groups = list(dict.fromkeys(overview["group"]))
+    faceted = len(groups) > 1
+    rows = math.ceil(len(groups) / _FACETS_PER_ROW) if faceted else 1
+    height = _HEIGHT + 260 * (rows - 1)
+    figure = px.bar(overview, x="label" if faceted else "slice", y="mean", color="variant", barmode="group",
+                    facet_col="group" if faceted else None, facet_col_wrap=_FACETS_PER_ROW if faceted else 0,
+                    facet_row_spacing=0.15 if faceted else None, category_orders={"group": groups},
+                    hover_data=["slice"], labels={"mean": metric, "variant": "model", "label": "", "slice": "slice"},
+                    **_error_bars(overview))
+    order = list(dict.fromkeys(overview["label" if faceted else "slice"]))
+    figure.update_xaxes(categoryorder="array", categoryarray=order)
+    if faceted:
+        figure.update_xaxes(matches=None, showticklabels=True)
+        figure.for_each_annotation(lambda a: a.update(text=a.text.removeprefix("group=")))
+    shown = overview["slice"].nunique()
+    sentence = (f"{shown} of the {shown + left_out} recorded slices are drawn; pick the others in the Slices box "
+                "of the Compare page." if left_out else "")
+    return subtitled(figure, title, sentence, height) if sentence else figure.update_layout(title=title,
+                                                                                          height=height)
 
 
 def cold_start_curve_chart(curve: pd.DataFrame, metric: str, side: str) -> go.Figure:

@@ -25,7 +25,7 @@ from ui import charts
 
 BEYOND_ACCURACY = ("coverage", "popularity", "novelty", "diversity")
 TAB_KEY = "chart-tab"
-_KEPT = "chart-choices"
+CHOICES_KEY = "chart-choices"
 """Session-state entry holding each tab widget's last choice: Streamlit forgets a widget's value while its tab is
 closed (the widget is not drawn), and the reader expects a tab to reopen as they left it."""
 
@@ -68,6 +68,14 @@ class TabView:
         return self._choose(key, options, index,
                             lambda i: st.radio(label, options, index=i, horizontal=True, key=key))
 
+    def multiselect(self, label: str, options: list[str], default: list[str], key: str, help: str) -> list[str]:
+        kept = [o for o in self.kept.get(key) or [] if o in options]
+        chosen = kept or default  # slices of another selection, or none left: the protocol's own again
+        if self.shown:
+            chosen = st.multiselect(label, options, default=chosen, key=key, help=help)
+        self.kept[key] = list(chosen)
+        return list(chosen)
+
     def info(self, text: str) -> None:
         if self.shown:
             st.info(text)
@@ -85,7 +93,17 @@ def show_chart(figure: go.Figure, name: str) -> None:
 
 
 def _by_slice(data: CompareData, view: TabView) -> go.Figure:
-    figure = charts.slice_bars(comparison.slice_overview(data.metrics, data.headline), data.headline)
+    """The headline metric on the slices the reader picks, the protocol's own ones unless they add others: an
+    onboarding run records a slice per strategy and number of questions, 33 groups of bars when all are drawn."""
+    overview = comparison.slice_overview(data.metrics, data.headline)
+    options = list(dict.fromkeys(overview["slice"]))
+    primary = [name for name in data.slices if name in options] or options
+    chosen = view.multiselect("Slices", options, primary, "by-slice-slices",
+                              help="The protocol's slices are drawn first. Onboarding slices (a sign-up strategy "
+                                   "after k questions) get a panel per strategy; the Onboarding section below draws "
+                                   "them as curves.")
+    figure = charts.slice_bars(overview.loc[overview["slice"].isin(chosen)], data.headline,
+                               left_out=len(options) - len(chosen))
     view.chart(figure, "by-slice")
     return figure
 
@@ -215,7 +233,7 @@ CHART_TABS = (ChartTab("By slice", "by-slice", _by_slice),
 def chart_tabs(data: CompareData) -> dict[str, go.Figure]:
     """The tabs on the page, only the open one computed and drawn; returns its figure by name (none when it has
     nothing to draw)."""
-    kept = st.session_state.setdefault(_KEPT, {})
+    kept = st.session_state.setdefault(CHOICES_KEY, {})
     figures = {}
     for tab, chart in zip(st.tabs([c.title for c in CHART_TABS], key=TAB_KEY, on_change="rerun"), CHART_TABS):
         with tab:
@@ -228,7 +246,7 @@ def chart_tabs(data: CompareData) -> dict[str, go.Figure]:
 
 def kept_choices() -> dict[str, Any]:
     """A copy of the tabs' remembered choices, for a report built later (at download) from this draw."""
-    return dict(st.session_state.get(_KEPT, {}))
+    return dict(st.session_state.get(CHOICES_KEY, {}))
 
 
 def report_figures(data: CompareData, drawn: dict[str, go.Figure], kept: dict[str, Any]) -> dict[str, go.Figure]:

@@ -22,7 +22,7 @@ from engine.data.errors import DataError
 from engine.metrics.fairness import SHORT_HEAD_SHARE, GroupGaps
 from engine.protocols.split import Split
 from engine.runs.experiments import get_experiment, load_split
-from ui.onboarding_view import subtitled
+from ui.charts import subtitled
 
 _HEIGHT = 420
 OPEN_KEY = "compare-fairness-open"

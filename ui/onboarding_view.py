@@ -8,8 +8,6 @@ bootstrap every strategy and step, so the section is computed only once it is op
 
 from __future__ import annotations
 
-import textwrap
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,20 +17,10 @@ from plotly.subplots import make_subplots
 from engine.onboarding import BASELINE, STRATEGIES
 from engine.onboarding.curves import recorded_curves
 from engine.onboarding.protocol import parse_slice_name
+from ui.charts import subtitled
 
 _HEIGHT = 420
 OPEN_KEY = "compare-onboarding-open"
-
-
-def subtitled(figure: go.Figure, title: str, sentence: str, height: int) -> go.Figure:
-    """`title` over `sentence` broken into lines (a plotly subtitle never wraps by itself), with room above the
-    plot for every line, so a long sentence does not run into the panels' titles; the plot area stays the same."""
-    lines = textwrap.wrap(sentence, 120)
-    room = 18 * len(lines)  # a subtitle line's height, added to the figure so its plot keeps `height`'s size
-    figure.update_layout(title={"text": title, "subtitle": {"text": "<br>".join(lines)}, "yref": "container", "y": 1,
-                                "yanchor": "top", "pad": {"t": 16}},  # hung from the top, the lines below it
-                         height=height + room, margin={"t": 80 + room})
-    return figure
 
 
 def onboarding_sentence(curves: pd.DataFrame, metric: str) -> str:

@@ -23,6 +23,7 @@ from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_b
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
 from engine.onboarding.protocol import parse_slice_name
+from engine.onboarding.registry import STRATEGIES
 from engine.protocols.slices import COLD_KINDS, OVERALL, SLICE_KINDS, WARM, few_shot_k, slice_kind
 from engine.runs.curves import training_curve
 from engine.runs.results import PER_USER_FILE
@@ -431,13 +432,41 @@ def leaderboard(metrics: pd.DataFrame, not_applicable: pd.DataFrame, slice_name:
                        dict(settings or {}))
 
 
+PROTOCOL_SLICES = "the protocol's slices"
+"""The group of every slice a leaderboard tab shows (overall, warm, cold, few-shot, temporal)."""
+
+
+def slice_group(name: str) -> tuple[str, str]:
+    """(group, label) of a slice for a chart that draws many: an onboarding slice belongs to its strategy's group
+    and reads as `3 questions`; every other slice is in `PROTOCOL_SLICES` under its own name."""
+    onboarding = parse_slice_name(name)
+    if onboarding is None:
+        return PROTOCOL_SLICES, name
+    strategy, step = onboarding
+    label = STRATEGIES[strategy].label if strategy in STRATEGIES else strategy
+    return f"onboarding: {label}", f"{step} question{'' if step == 1 else 's'}"
+
+
 def slice_overview(metrics: pd.DataFrame, metric_name: str) -> pd.DataFrame:
-    """One metric for every variant and slice (mean over seeds): the data of the grouped bar chart."""
+    """One metric for every variant and slice (mean over seeds), slices in reading order, each with its group and
+    label (`slice_group`): the data of the bar chart by slice."""
     rows = metrics.loc[metrics["name"] == metric_name]
     grouped = rows.groupby(["variant", "slice"], as_index=False).agg(
         mean=("mean", "mean"), ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean"), runs=("run_id", "nunique"))
-    grouped["order"] = grouped["slice"].map(slice_sort_key)
+    grouped["order"] = grouped["slice"].map(_overview_order)
+    grouped[["group", "label"]] = pd.DataFrame([slice_group(name) for name in grouped["slice"]], index=grouped.index,
+                                               columns=["group", "label"])
     return grouped.sort_values(["order", "variant"]).drop(columns="order").reset_index(drop=True)
+
+
+def _overview_order(name: str) -> tuple:
+    """The protocol's slices in reading order, then onboarding slices by strategy (as registered) and questions."""
+    onboarding = parse_slice_name(name)
+    if onboarding is None:
+        return 0, slice_sort_key(name)
+    strategies = list(STRATEGIES)
+    strategy, step = onboarding
+    return 1, (strategies.index(strategy) if strategy in strategies else len(strategies), step, strategy)
 
 
 def metrics_on_slice(metrics: pd.DataFrame, metric_names: list[str], slice_name: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from engine.metrics.document import RunResults
 from engine.protocols import make_split
 from tests.databases import isolated_database
 from tests.explore_seed import recorded_runs
-from ui import fairness_view, onboarding_view
+from ui import compare_charts, fairness_view, onboarding_view
 from ui.fairness_view import gini_chart
 from ui.report import ComparisonReport, comparison_report_html
 
@@ -153,3 +153,31 @@ def test_the_html_report_carries_each_chart_with_its_sentence():
     page = comparison_report_html(report)
     assert "Is exposure concentrated on a few items?" in page
     assert "0 means every item is shown equally often" in page
+
+
+def test_the_slice_chart_opens_on_the_protocol_s_slices_and_draws_picked_onboarding_ones_per_strategy(
+        onboarding_runs):
+    app = _compare(onboarding_runs, opened=False)
+    assert not app.exception
+    picker = app.multiselect(key="by-slice-slices")
+    runs = comparison.list_runs(run_ids=onboarding_runs)
+    metrics = comparison.load_metrics(runs)
+    protocol = comparison.available_slices(metrics, comparison.load_not_applicable(runs))
+    assert picker.value == protocol and len(picker.options) == len(protocol) + 6  # 2 strategies x 0, 1, 3 questions
+    bars = _charts(app)["ndcg@20 by slice"]
+    assert {x for trace in bars["data"] for x in trace["x"]} == set(protocol)
+    assert "3 of the 9 recorded slices are drawn" in bars["layout"]["title"]["subtitle"]["text"]
+
+    picker.set_value([*protocol, "onboarding-popularity-k1", "onboarding-popularity-k3"]).run()
+    bars = _charts(app)["ndcg@20 by slice"]
+    panels = sorted(a["text"] for a in bars["layout"]["annotations"])
+    assert panels == ["onboarding: Popularity", "the protocol's slices"]
+    assert {x for trace in bars["data"] for x in trace["x"]} == {*protocol, "1 question", "3 questions"}
+    # the report draws the slices the reader left picked, even once the tab is closed
+    app.session_state[compare_charts.TAB_KEY] = "Cost"
+    app.run()
+    runs = runs.assign(variant=comparison.variant_labels(runs))
+    data = compare_charts.CompareData(runs, metrics, comparison.load_per_user(runs), comparison.run_results(runs),
+                                      "ndcg@20", ["ndcg", "recall"], 20, protocol)
+    report = compare_charts.report_figures(data, {}, app.session_state[compare_charts.CHOICES_KEY])
+    assert sorted(a.text for a in report["by-slice"].layout.annotations) == panels

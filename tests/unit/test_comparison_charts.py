@@ -117,3 +117,50 @@ def test_beyond_accuracy_with_nothing_to_draw_says_why_instead_of_empty_panels()
     figure = charts.beyond_accuracy_chart(rows)
     assert "popularity@20 is 0 for every model" in figure.layout.annotations[0].text
     assert not figure.data
+
+
+def _onboarding_metrics() -> pd.DataFrame:
+    """ndcg@10 of two models on the protocol's slices and on an onboarding run's slices (two strategies, 0 and 3
+    questions), in the long format `load_metrics` returns."""
+    slices = ["overall", "cold-user", "onboarding-random-k0", "onboarding-random-k3", "onboarding-popularity-k0",
+              "onboarding-popularity-k3"]
+    rows = [{"run_id": run, "variant": variant, "slice": name, "name": "ndcg@10", "mean": 0.1 * run + 0.01 * i,
+             "ci_low": None, "ci_high": None, "n_users": 50}
+            for run, variant in ((1, "ItemKNN"), (2, "Most popular")) for i, name in enumerate(slices)]
+    return pd.DataFrame(rows)
+
+
+def test_onboarding_slices_are_grouped_by_strategy_and_read_as_questions_asked():
+    overview = comparison.slice_overview(_onboarding_metrics(), "ndcg@10")
+    groups = overview.drop_duplicates("slice")[["slice", "group", "label"]].values.tolist()
+    assert groups == [["overall", "the protocol's slices", "overall"],
+                      ["cold-user", "the protocol's slices", "cold-user"],
+                      ["onboarding-random-k0", "onboarding: Random", "0 questions"],
+                      ["onboarding-random-k3", "onboarding: Random", "3 questions"],
+                      ["onboarding-popularity-k0", "onboarding: Popularity", "0 questions"],
+                      ["onboarding-popularity-k3", "onboarding: Popularity", "3 questions"]]
+
+
+def test_slices_of_several_groups_get_a_panel_each_with_their_own_slices_and_the_recorded_means():
+    overview = comparison.slice_overview(_onboarding_metrics(), "ndcg@10")
+    figure = charts.slice_bars(overview, "ndcg@10")
+    assert sorted(a.text for a in figure.layout.annotations) == [
+        "onboarding: Popularity", "onboarding: Random", "the protocol's slices"]
+    panels = {(trace.name, trace.xaxis): dict(zip(trace.x, trace.y)) for trace in figure.data}
+    drawn = {axis: set(values) for (_, axis), values in panels.items()}
+    assert sorted(map(sorted, drawn.values())) == [["0 questions", "3 questions"]] * 2 + [["cold-user", "overall"]]
+    popularity = next(values for (name, _), values in panels.items()
+                      if name == "Most popular" and "0 questions" in values and values["0 questions"] > 0.24)
+    assert popularity == pytest.approx({"0 questions": 0.24, "3 questions": 0.25})
+    # every panel labels its own slices: no axis hides its ticks or borrows another panel's categories
+    assert all(axis.matches is None and axis.showticklabels for axis in figure.select_xaxes())
+
+
+def test_the_slice_chart_says_how_many_recorded_slices_it_leaves_out():
+    overview = comparison.slice_overview(_onboarding_metrics(), "ndcg@10")
+    protocol = overview.loc[overview["group"] == comparison.PROTOCOL_SLICES]
+    figure = charts.slice_bars(protocol, "ndcg@10", left_out=4)
+    assert not figure.layout.annotations  # one group: no panels
+    assert [list(trace.x) for trace in figure.data] == [["overall", "cold-user"]] * 2
+    assert "2 of the 6 recorded slices are drawn" in figure.layout.title.subtitle.text
+    assert charts.slice_bars(overview, "ndcg@10").layout.title.subtitle.text in (None, "")
