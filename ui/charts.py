@@ -156,15 +156,27 @@ def training_curves_chart(curves: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def tuning_trials_chart(trials: pd.DataFrame, metric_name: str) -> go.Figure:
+def _kept_sentence(name: str, kept: pd.Series, note: str) -> str:
+    """Why `name` kept its defaults, from the note tuning recorded: 'the best trial (#5, 0.2345) beat them by
+    +0.0012, within one standard error (0.0020) over 300 validation users'."""
+    reason = note.removeprefix("defaults kept: ").rstrip(".")
+    return (f"{name} kept its defaults (trial {int(kept['trial'])}, {kept['score']:.4f}): {reason}, so the gain may "
+            "be luck.")
+
+
+def tuning_trials_chart(trials: pd.DataFrame, metric_name: str, notes: dict[str, str] | None = None) -> go.Figure:
     """Validation score of every tuning trial (dots; pruned and failed ones at the bottom as crosses) and the best
-    so far (a line), per tuned run: how fast each model's search found its settings, with the same budget."""
+    so far (a line), per tuned run: how fast each model's search found its settings, with the same budget. The
+    trial whose settings a run kept (`kept`) is a star; a run that kept its defaults because no trial beat them
+    by more than one standard error (its entry in `notes`, the recorded reason) gets a dotted line at the
+    defaults' score and a sentence saying so, since its best-so-far line ends above what it kept."""
     title = f"Tuning: validation {metric_name} per trial"
     if trials.empty:
         return _empty(title, "None of the selected runs was tuned: turn on 'Tune every model' in the Train panel.")
     figure = go.Figure()
     palette = px.colors.qualitative.Plotly
     floor = float(trials["score"].min()) if trials["score"].notna().any() else 0.0
+    sentences = []
     for position, (name, run) in enumerate(trials.groupby("variant", sort=True)):
         color = palette[position % len(palette)]
         scored = run.dropna(subset=["score"])
@@ -179,9 +191,32 @@ def tuning_trials_chart(trials: pd.DataFrame, metric_name: str) -> go.Figure:
                                         name=f"{name}: stopped", legendgroup=name, showlegend=False,
                                         marker={"color": color, "symbol": "x"}, customdata=dropped["state"],
                                         hovertemplate="trial %{x}: %{customdata}<extra></extra>"))
-    figure.update_layout(title=title, height=_HEIGHT, xaxis_title="trial", yaxis_title=f"validation {metric_name}")
+        kept = scored.loc[scored["kept"].astype(bool)] if "kept" in scored.columns else scored.iloc[:0]
+        if kept.empty:
+            continue
+        note = (notes or {}).get(name)
+        row = kept.iloc[0]
+        what = "the defaults, kept" if note else "kept"
+        figure.add_trace(go.Scatter(x=[row["trial"]], y=[row["score"]], mode="markers", name=f"{name}: kept",
+                                    legendgroup=name, showlegend=False,
+                                    marker={"color": color, "symbol": "star", "size": 17,
+                                            "line": {"color": "black", "width": 1}},
+                                    hovertemplate=f"trial %{{x}}, {what}: %{{y:.4f}}<extra>{name}</extra>"))
+        if note:
+            figure.add_trace(go.Scatter(x=[run["trial"].min(), run["trial"].max()], y=[row["score"]] * 2,
+                                        mode="lines", name=f"{name}: defaults kept", legendgroup=name,
+                                        showlegend=False, line={"color": color, "dash": "dot"}, hoverinfo="skip"))
+            sentences.append(_kept_sentence(name, row, note))
+    if "kept" in trials.columns and trials["kept"].astype(bool).any():
+        # one legend entry explains the stars of every run
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="kept trial (scored on test)",
+                                    marker={"color": "lightgrey", "symbol": "star", "size": 14,
+                                            "line": {"color": "black", "width": 1}}))
+    figure.update_layout(xaxis_title="trial", yaxis_title=f"validation {metric_name}")
     figure.update_xaxes(tick0=1, dtick=max(1, math.ceil(trials["trial"].max() / 10)))  # whole trials only
-    return figure
+    if sentences:
+        return subtitled(figure, title, " ".join(sentences), _HEIGHT)
+    return figure.update_layout(title=title, height=_HEIGHT)
 
 
 _ZERO_BECAUSE = {"popularity": "every recommended item is new, so none has a training popularity"}

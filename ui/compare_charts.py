@@ -154,15 +154,16 @@ def _training(data: CompareData, view: TabView) -> go.Figure:
 
 
 def _tuning(data: CompareData, view: TabView) -> go.Figure:
-    """Every trial of the tuned runs: score against trial, the trials table and a CSV of them."""
-    trials = comparison.load_trials(data.runs)
+    """Every trial of the tuned runs: score against trial, the kept trial marked, the trials table and a CSV."""
+    trials = comparison.load_trials(data.runs, data.recorded)
     metric = next((entry.tuning.metric for entry in data.recorded if entry is not None and entry.tuning is not None),
                   "score")
-    figure = charts.tuning_trials_chart(trials, metric)
+    figure = charts.tuning_trials_chart(trials, metric, comparison.tuning_notes(data.runs, data.recorded))
     view.chart(figure, "tuning")
     if view.shown and not trials.empty:
         st.caption("Each model searched its own space with the same budget, scored on the validation slice only; "
-                   "the best trial (its settings in the leaderboard's details) was scored once on test. "
+                   "the kept trial (a star; its settings in the leaderboard's details) was scored once on test: the "
+                   "best one, or the model's defaults when no trial beat them by more than one standard error. "
                    "Stopped trials fell behind the median on their validation curve, or could not be fitted.")
         st.dataframe(trials, hide_index=True, key="tuning-trials")
         st.download_button("Download the trials (CSV)", data=trials.to_csv(index=False).encode(),

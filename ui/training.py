@@ -212,8 +212,11 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
 
 def _curve_chart(run: RunRow, curve: RunCurve) -> go.Figure:
     """The run's curve as its kind says: validation score per trial for a tuned run, loss and metric per epoch."""
-    points = curve.points.assign(variant=f"#{run.id} {run.model}")
-    return tuning_trials_chart(points, "score") if curve.kind == "trials" else training_curves_chart(points)
+    name = f"#{run.id} {run.model}"
+    points = curve.points.assign(variant=name)
+    if curve.kind == "epochs":
+        return training_curves_chart(points)
+    return tuning_trials_chart(points, "score", {name: curve.note} if curve.note else None)
 
 
 def _live_progress(run: RunRow, events: pd.DataFrame, unit: str) -> None:

@@ -71,7 +71,7 @@ def how_set(run: RunRow) -> str:
         done = TuningRecord.model_validate(recorded) if recorded else None
         if done is None:
             return f"to be tuned ({_trials(run.tuning.get('trials'))})"
-        kept = ", defaults kept" if getattr(done, "note", None) else ""  # no trial beat them beyond the noise
+        kept = ", defaults kept" if done.note else ""  # no trial beat them beyond the noise
         return f"tuned ({_trials(done.n_trials)}{kept})"
     defaults = model.Config().model_dump(mode="json")
     return "defaults" if all(defaults.get(k) == v for k, v in (run.params or {}).items()) else "set by hand"
@@ -164,19 +164,42 @@ def variant_tuning(runs: pd.DataFrame) -> dict[str, str]:
     return {variant: group["tuning"].iloc[0] for variant, group in runs.groupby("variant")}
 
 
-def load_trials(runs: pd.DataFrame) -> pd.DataFrame:
+def _tuning_records(runs: pd.DataFrame, results: list[RunResults | None] | None) -> dict[int, TuningRecord]:
+    """Each tuned run's tuning record by run id (`results` are `run_results(runs)` when read already)."""
+    results = run_results(runs) if results is None else results
+    return {int(run_id): entry.tuning for run_id, entry in zip(runs["run_id"], results)
+            if entry is not None and entry.tuning is not None}
+
+
+def _trial_variant(runs: pd.DataFrame) -> dict[int, str]:
+    """The name a run's trials are drawn and listed under: its variant and run id (seeds of a variant differ)."""
+    return {int(r): f"{v} #{int(r)}" for r, v in zip(runs["run_id"], runs["variant"])}
+
+
+def load_trials(runs: pd.DataFrame, results: list[RunResults | None] | None = None) -> pd.DataFrame:
     """Every tuning trial of `runs` with the variant and the best validation score so far: what the Compare page
-    tables and plots. Columns: run_id, variant, trial, score, best_so_far, state, fit_seconds, params."""
-    columns = ["run_id", "variant", "trial", "score", "best_so_far", "state", "fit_seconds", "params"]
+    tables and plots. Columns: run_id, variant, trial, score, best_so_far, kept (the trial whose settings the run
+    kept: `TuningRecord.kept_trial`), state, fit_seconds, params. `results` are `run_results(runs)` when the
+    caller has read them already."""
+    columns = ["run_id", "variant", "trial", "score", "best_so_far", "kept", "state", "fit_seconds", "params"]
     frame = pd.DataFrame(run_trials(runs["run_id"].astype(int).tolist()) if not runs.empty else [])
     if frame.empty:
         return pd.DataFrame(columns=columns)
-    frame = frame.merge(runs[["run_id", "variant"]], on="run_id")
-    frame["variant"] = frame["variant"] + " #" + frame["run_id"].astype(str)
+    frame = frame.loc[frame["run_id"].isin(runs["run_id"])].reset_index(drop=True)
+    frame["variant"] = frame["run_id"].map(_trial_variant(runs))
     frame["score"] = frame["score"].astype("float64")
     frame["best_so_far"] = frame.groupby("run_id")["score"].cummax()
+    kept = {run_id: record.kept_trial() for run_id, record in _tuning_records(runs, results).items()}
+    frame["kept"] = [kept.get(run_id) == trial - 1 for run_id, trial in zip(frame["run_id"], frame["trial"])]
     frame["params"] = frame["params"].map(_params_text)
     return frame[columns]
+
+
+def tuning_notes(runs: pd.DataFrame, results: list[RunResults | None] | None = None) -> dict[str, str]:
+    """Why a tuned run kept its defaults (the recorded `TuningRecord.note`), by the name `load_trials` gives its
+    trials; runs that kept their best trial have none."""
+    names = _trial_variant(runs)
+    return {names[run_id]: record.note for run_id, record in _tuning_records(runs, results).items() if record.note}
 
 
 def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable[int] | None = None,

@@ -15,6 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from engine.jobs.progress import format_seconds, training_fraction
+from engine.metrics.document import RunResults, TuningRecord
 from engine.runs.curves import progress_events, training_curve
 from engine.store.tables import RunRow
 
@@ -59,15 +60,17 @@ def run_timing(run: RunRow, events: pd.DataFrame, now: datetime) -> str:
     return text
 
 
-def trial_curve(events: pd.DataFrame) -> pd.DataFrame:
+def trial_curve(events: pd.DataFrame, record: TuningRecord | None = None) -> pd.DataFrame:
     """Validation score per finished trial of a tuned run and the best so far (columns trial, score, best_so_far,
-    state, params: the frame `ui.charts.tuning_trials_chart` draws); a trial without a score was pruned or failed,
-    and which one, with its settings, is in its log line, not in the progress events."""
+    state, params, kept: the frame `ui.charts.tuning_trials_chart` draws); a trial without a score was pruned or
+    failed, and which one, with its settings, is in its log line, not in the progress events. `kept` marks the
+    trial whose settings the finished run kept (its `record`; none while it runs)."""
     trials = progress_events(events).drop_duplicates("epoch", keep="last")
     score = trials["metric"].astype(float)
+    kept = record.kept_trial() if record is not None else None
     return pd.DataFrame({"trial": trials["epoch"].astype(int), "score": score, "best_so_far": score.cummax().ffill(),
                          "state": score.notna().map({True: "complete", False: "pruned or failed"}),
-                         "params": ""})
+                         "params": "", "kept": trials["epoch"].astype(int) == (kept + 1 if kept is not None else -1)})
 
 
 CurveKind = Literal["epochs", "trials"]
@@ -80,6 +83,8 @@ class RunCurve:
 
     kind: CurveKind
     points: pd.DataFrame
+    note: str | None = None
+    """A tuned run's recorded reason for keeping its defaults (`TuningRecord.note`), said under its chart."""
 
     @property
     def unit(self) -> str:
@@ -90,7 +95,9 @@ class RunCurve:
 def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
     """The curve of one run from its events: score per trial when it was tuned, loss and metric per epoch else."""
     if run.tuning:
-        return RunCurve("trials", trial_curve(events))
+        recorded = RunResults.from_json(run.results) if run.status == "done" else None
+        record = recorded.tuning if recorded is not None else None
+        return RunCurve("trials", trial_curve(events, record), record.note if record is not None else None)
     return RunCurve("epochs", training_curve(events))
 
 

@@ -87,6 +87,17 @@ class TuningRecord(_Record):
     best_score: float | None = None
     n_trials: int = 0
     trials: list[TrialRecord] = Field(default_factory=list)
+    note: str | None = None
+    """Why the kept settings are not the highest-scoring trial's: the defaults kept because no trial beat them by
+    more than one standard error on validation (engine/runs/tuning.py); absent otherwise."""
+
+    def kept_trial(self) -> int | None:
+        """The number (from 0) of the trial whose settings the run kept: the defaults' trial 0 when the note says
+        they were kept, else the first trial that reached the best score; None when no recorded trial did."""
+        if self.note:
+            return 0
+        return next((t.number for t in self.trials if t.state == "complete" and t.score is not None
+                     and self.best_score is not None and t.score == self.best_score), None)
 
 
 class RunResults(_Record):

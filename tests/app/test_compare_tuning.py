@@ -3,6 +3,7 @@ tab plots and lists every trial, with a CSV of them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -54,6 +55,15 @@ def test_tuned_and_default_runs_are_labelled_and_the_trials_are_shown(coldstart_
     trials = next(frame.value for frame in app.dataframe if "best_so_far" in frame.value.columns)
     assert len(trials) == 6 and sorted(trials["trial"].unique()) == [1, 2, 3]
     assert (trials["best_so_far"] >= trials["score"].fillna(-1)).all()
+    # each tuned run marks the trial it kept; content kept its defaults (trial 1), and the chart says why
+    kept = trials.loc[trials["kept"]].set_index("run_id")["trial"]
+    content = int(runs.loc[runs["tuning"] == "tuned (3 trials, defaults kept)", "run_id"].iloc[0])
+    assert len(kept) == 2 and kept[content] == 1
+    chart = json.loads(app.get("plotly_chart")[0].proto.spec)
+    star = next(trace for trace in chart["data"] if trace["name"].endswith(f"#{content}: kept"))
+    assert star["x"] == [1] and star["marker"]["symbol"] == "star"
+    sentence = chart["layout"]["title"]["subtitle"]["text"].replace("<br>", " ")
+    assert f"#{content} kept its defaults (trial 1, " in sentence and "within one standard error (" in sentence
     assert any(button.label == "Download the trials (CSV)" for button in app.get("download_button"))
     # the Training tab draws epochs of untuned runs only: a tuned run's progress counts trials, not epochs
     curves = load_training_curves(runs)

@@ -164,3 +164,35 @@ def test_the_slice_chart_says_how_many_recorded_slices_it_leaves_out():
     assert [list(trace.x) for trace in figure.data] == [["overall", "cold-user"]] * 2
     assert "2 of the 6 recorded slices are drawn" in figure.layout.title.subtitle.text
     assert charts.slice_bars(overview, "ndcg@10").layout.title.subtitle.text in (None, "")
+
+
+def _trials(kept: list[bool]) -> pd.DataFrame:
+    """Three trials of one tuned run as `load_trials` returns them: the defaults first, a better second trial."""
+    frame = pd.DataFrame({"variant": "Hybrid MF #4", "trial": [1, 2, 3], "score": [0.20, 0.21, None],
+                          "state": ["complete", "complete", "pruned"], "params": ["", "factors=64", "factors=8"],
+                          "kept": kept})
+    return frame.assign(best_so_far=frame["score"].cummax())
+
+
+def test_the_tuning_chart_stars_the_kept_trial_and_says_why_the_defaults_were_kept():
+    note = ("defaults kept: the best trial (#2, 0.2100) beat them by +0.0100, within one standard error (0.0150) "
+            "over 90 validation users")
+    figure = charts.tuning_trials_chart(_trials([True, False, False]), "ndcg@20", {"Hybrid MF #4": note})
+    star = next(trace for trace in figure.data if trace.name == "Hybrid MF #4: kept")
+    assert star.marker.symbol == "star" and list(star.x) == [1] and list(star.y) == pytest.approx([0.20])
+    # the best-so-far line ends at trial 2's 0.21; a dotted line shows the defaults' 0.20 that was kept
+    kept_line = next(trace for trace in figure.data if trace.name == "Hybrid MF #4: defaults kept")
+    assert list(kept_line.x) == [1, 3] and list(kept_line.y) == pytest.approx([0.20, 0.20])
+    sentence = figure.layout.title.subtitle.text.replace("<br>", " ")
+    assert sentence == ("Hybrid MF #4 kept its defaults (trial 1, 0.2000): the best trial (#2, 0.2100) beat them by "
+                        "+0.0100, within one standard error (0.0150) over 90 validation users, so the gain may be "
+                        "luck.")
+
+
+def test_a_run_that_kept_its_best_trial_gets_the_star_there_and_no_sentence():
+    figure = charts.tuning_trials_chart(_trials([False, True, False]), "ndcg@20", {})
+    star = next(trace for trace in figure.data if trace.name == "Hybrid MF #4: kept")
+    assert list(star.x) == [2] and not any(trace.name.endswith("defaults kept") for trace in figure.data)
+    assert figure.layout.title.text == "Tuning: validation ndcg@20 per trial" and not figure.layout.title.subtitle.text
+    assert [trace.name for trace in figure.data if trace.showlegend is not False] == [
+        "Hybrid MF #4", "kept trial (scored on test)"]

@@ -88,3 +88,26 @@ def test_a_tuned_runs_events_are_trials_and_its_curve_is_the_validation_score_pe
     assert list(curve.points["state"]) == ["complete", "pruned or failed", "complete"]
     untuned = run_curve(RunRow(id=1, model="ease", seed=0, status="running"), events)
     assert (untuned.kind, untuned.unit) == ("epochs", "Epoch") and list(untuned.points["epoch"]) == [1, 3]
+
+
+def test_a_finished_tuned_run_marks_the_trial_it_kept_and_carries_why_it_kept_its_defaults():
+    events = _events({"at": 5, "epoch": 1, "n_epochs": 3, "metric": 0.2},
+                     {"at": 9, "epoch": 2, "n_epochs": 3, "metric": 0.21},
+                     {"at": 12, "epoch": 3, "n_epochs": 3, "metric": 0.19})
+    note = ("defaults kept: the best trial (#2, 0.2100) beat them by +0.0100, within one standard error (0.0150) "
+            "over 90 validation users")
+    tuning = {"budget": {"trials": 3}, "metric": "ndcg@20", "best_params": {"factors": 32}, "best_score": 0.2,
+              "n_trials": 3, "note": note,
+              "trials": [{"number": n, "params": {"factors": f}, "score": s}
+                         for n, (f, s) in enumerate(((32, 0.2), (64, 0.21), (16, 0.19)))]}
+    done = RunRow(id=1, model="ease", seed=0, status="done", tuning={"trials": 3}, results={"tuning": tuning})
+    curve = run_curve(done, events)
+    assert list(curve.points["kept"]) == [True, False, False] and curve.note == note
+    # without the note the best trial is the one kept
+    best = RunRow(id=1, model="ease", seed=0, status="done", tuning={"trials": 3},
+                  results={"tuning": {**tuning, "note": None, "best_params": {"factors": 64}, "best_score": 0.21}})
+    kept_best = run_curve(best, events)
+    assert list(kept_best.points["kept"]) == [False, True, False] and kept_best.note is None
+    # while it runs, nothing is kept yet
+    running = RunRow(id=1, model="ease", seed=0, status="running", tuning={"trials": 3})
+    assert not run_curve(running, events).points["kept"].any()
