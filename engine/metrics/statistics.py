@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 DEFAULT_BOOTSTRAP = 1000
 HISTORY_BUCKETS = ("0", "1", "2-5", "6-20", ">20")
@@ -74,6 +73,8 @@ def paired_comparison(a: pd.Series, b: pd.Series, n_bootstrap: int = DEFAULT_BOO
     if np.allclose(difference, 0):
         p_value = 1.0
     else:
+        from scipy import stats  # here, not at the top: 0.7-2 s of import a Compare page's first draw never needs
+
         p_value = float(stats.wilcoxon(difference, zero_method="zsplit").pvalue)
     return PairedComparison(float(difference.mean()), (float(low), float(high)), p_value, len(difference),
                             "Wilcoxon signed-rank")
