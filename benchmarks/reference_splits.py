@@ -8,6 +8,7 @@ pooled seeds (bootstrap 95% CI), next to the library figures published in the sp
 
     .venv/bin/python benchmarks/reference_splits.py                     # seeds 42,1,2; --tune 16; all protocols
     .venv/bin/python benchmarks/reference_splits.py --protocols cold-item --budget 4 --seeds 42 --threads 1
+    .venv/bin/python benchmarks/reference_splits.py --protocols cold-user --models auto,mapper --budget 1 --against auto
 
 Library columns need `.venv/bin/pip install -r requirements-bench.txt`; without them only ours are printed.
 """
@@ -62,6 +63,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--libraries", help="library models to run here, comma-separated; 'none' for the published "
                                             "figures alone (default: a set per protocol)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--against", help="also print every other model minus this one, paired over users")
     return parser.parse_args()
 
 
@@ -111,11 +113,14 @@ def main() -> None:
         print(f"\nbest of ours: {best_ours} {mean.get(best_ours, float('nan')):.4f}; published best library "
               f"({label}): {figure:.3f}")
         best_library = best_of(libraries, mean)
-        if best_ours and best_library:
-            paired = paired_comparison(pd.concat(per_user[best_ours]), pd.concat(per_user[best_library]))
+        pairs = [(best_ours, best_library)] if best_ours and best_library else []
+        if args.against in per_user:
+            pairs += [(name, args.against) for name in mean if name != args.against]
+        for first, second in pairs:
+            paired = paired_comparison(pd.concat(per_user[first]), pd.concat(per_user[second]))
             low, high = paired.ci
-            print(f"{best_ours} - {best_library} (run here) = {paired.mean_difference:+.4f}, 95% CI [{low:+.4f}, "
-                  f"{high:+.4f}] over {paired.n_users} users: ours {ci_verdict(low, high)} the library")
+            print(f"{first} - {second} = {paired.mean_difference:+.4f}, 95% CI [{low:+.4f}, {high:+.4f}] over "
+                  f"{paired.n_users} users: {first} {ci_verdict(low, high)} {second}")
 
 
 if __name__ == "__main__":

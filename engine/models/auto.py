@@ -216,17 +216,18 @@ class AutoRecommender(Recommender):
 
     def _validated_choice(self, kind: ServingKind, panels: dict[str, _Panel], data: TrainData) -> dict[str, Any]:
         """The best single candidate on this kind's validation slice and held-out folds together, or the best blend
-        when it beats that one by more than one standard error."""
+        when blending beats choosing one model by more than one standard error."""
         evaluation_slice = next(iter(panels))
         entry: dict[str, Any] = {"slice": evaluation_slice, "held_out": _held_out_summary(kind, panels)}
 
-        def terms(weights: dict[str, float]) -> ValidationTerms:
-            return pooled_terms({name: panel.validator.terms(self._serving(panel.models, kind, weights))
-                                 for name, panel in panels.items()})
+        def per_panel(weights: dict[str, float]) -> dict[str, ValidationTerms]:
+            return {name: panel.validator.terms(self._serving(panel.models, kind, weights))
+                    for name, panel in panels.items()}
 
         servers = self._servers(kind, data)
-        candidate_terms = {name: terms({name: 1.0}) for name in servers}
-        scores = {name: part.score for name, part in candidate_terms.items() if math.isfinite(part.score)}
+        singles = {name: per_panel({name: 1.0}) for name in servers}
+        scores = {name: pooled_terms(terms).score for name, terms in singles.items()}
+        scores = {name: score for name, score in scores.items() if math.isfinite(score)}
         entry["scores"] = _rounded(scores)
         if not scores:
             return {**entry, "use": {}, "valid": None,
@@ -235,20 +236,28 @@ class AutoRecommender(Recommender):
         best = max(scores, key=scores.__getitem__)  # the first in candidate order wins a tie
         entry.update(use={best: 1.0}, valid=round(scores[best], 6), why="best single model on validation")
         ranked = sorted(scores, key=scores.__getitem__, reverse=True)[:self.config.blend_size]
-        blends = [(weights, terms(weights)) for weights in _blend_grid(ranked)] if len(ranked) > 1 else []
-        blends = [(weights, part) for weights, part in blends if math.isfinite(part.score)]
-        if not blends:
+        blends = {_blend_label(weights): (weights, per_panel(weights)) for weights in _blend_grid(ranked)} \
+            if len(ranked) > 1 else {}
+        blend_scores = {label: pooled_terms(terms).score for label, (_, terms) in blends.items()}
+        blend_scores = {label: score for label, score in blend_scores.items() if math.isfinite(score)}
+        if not blend_scores:
             return entry
-        weights, blend_terms = max(blends, key=lambda blend: blend[1].score)
-        entry["best_blend"] = {"weights": weights, "valid": round(blend_terms.score, 6)}
-        if blend_terms.score <= scores[best]:
+        label = max(blend_scores, key=blend_scores.__getitem__)
+        weights = blends[label][0]
+        entry["best_blend"] = {"weights": weights, "valid": round(blend_scores[label], 6)}
+        if blend_scores[label] <= scores[best]:
             return entry
-        paired = paired_gain(blend_terms, candidate_terms[best])
-        entry["best_blend"]["standard_error"] = round(paired.standard_error, 6)
+        blending = _cross_fitted({label: blends[label][1] for label in blend_scores})
+        choosing = _cross_fitted({name: singles[name] for name in scores})
+        paired = paired_gain(blending, choosing)
+        entry["best_blend"].update(standard_error=round(paired.standard_error, 6))
+        if len(panels) > 1:
+            entry["best_blend"].update(cross_fitted=round(blending.score, 6), single_cross_fitted=round(choosing.score, 6))
         if paired.gain > paired.standard_error:
-            entry.update(use=weights, valid=round(blend_terms.score, 6),
+            held_out = ", each slice scored by choices made on the others" if len(panels) > 1 else ""
+            entry.update(use=weights, valid=round(blend_scores[label], 6),
                          why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation by more "
-                             f"than one standard error ({paired.standard_error:.4f})")
+                             f"than one standard error ({paired.standard_error:.4f}){held_out}")
         return entry
 
     def _serving(self, models: dict[str, Recommender], kind: ServingKind, weights: dict[str, float]) -> Recommender:
@@ -510,6 +519,22 @@ def _blend_grid(names: list[str]) -> list[dict[str, float]]:
     return grid
 
 
+def _cross_fitted(options: dict[str, dict[str, ValidationTerms]]) -> ValidationTerms:
+    """What choosing among `options` scores on panels it did not choose on: each panel scored by the option best on
+    the other panels (nested cross-validation). The chosen option's own pooled score is biased up by the choice,
+    the more so the more options there are (a dozen blends against a handful of single models); with one panel
+    there is nothing to hold out, and that is the score."""
+    panels = list(next(iter(options.values())))
+
+    def best_without(panel: str | None) -> str:
+        return max(options, key=lambda option: pooled_terms(
+            {name: terms for name, terms in options[option].items() if name != panel}).score)
+
+    if len(panels) == 1:
+        return pooled_terms(options[best_without(None)])
+    return pooled_terms({panel: options[best_without(panel)][panel] for panel in panels})
+
+
 def _blend_label(weights: dict[str, float]) -> str:
     return " + ".join(f"{weight:g} {name}" for name, weight in weights.items())
 
@@ -544,7 +569,11 @@ def describe_choice(choice: dict[str, Any]) -> list[str]:
         blend = entry.get("best_blend")
         if blend is not None and len(entry["use"]) == 1:
             others += f"; best blend {_blend_label(blend['weights'])} {blend['valid']:.4f}"
-            if "standard_error" in blend:
+            if "cross_fitted" in blend:
+                others += (f"; each slice scored by choices made on the others, blending {blend['cross_fitted']:.4f} "
+                           f"vs choosing one model {blend['single_cross_fitted']:.4f}: not more than one standard "
+                           f"error ({blend['standard_error']:.4f}) better")
+            elif "standard_error" in blend:
                 others += f", within one standard error ({blend['standard_error']:.4f}) of it"
         lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']}{_held_out_words(entry)} vs "
                      f"{others or 'nothing else'})")

@@ -84,4 +84,4 @@ def test_what_auto_chose_is_shown_with_the_validation_scores_it_compared(coldsta
         "**What Auto (validated choice) chose**, on the validation slices only:"]
     shown = next(t.value for t in app.text if "known users, new items -> " in t.value)
     auto_run = int(runs.loc[runs["model"] == "auto", "run_id"].iloc[0])
-    assert shown.startswith(f"run #{auto_run}: ") and "on cold-item vs" in shown
+    assert shown.startswith(f"run #{auto_run}: ") and "on cold-item and 3 held-out folds (" in shown
