@@ -255,7 +255,7 @@ def report_figures(data: CompareData, drawn: dict[str, go.Figure], kept: dict[st
     reader's last choices in them (`kept_choices`)."""
     figures = {}
     for chart in CHART_TABS:
-        figure = drawn.get(chart.name) or chart.draw(data, TabView(shown=False, kept=dict(kept)))
+        figure = drawn[chart.name] if chart.name in drawn else chart.draw(data, TabView(shown=False, kept=dict(kept)))
         if figure is not None:
             figures[chart.name] = figure
     return figures
