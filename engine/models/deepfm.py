@@ -49,10 +49,12 @@ class DeepFMConfig(GradientConfig):
 class FieldSide(nn.Module):
     """One side's fields: [id] + attribute fields, each a (n, dim) embedding, plus first-order weights."""
 
-    def __init__(self, n_ids: int, n_features: int, n_fields: int, dim: int) -> None:
+    def __init__(self, n_ids: int, n_features: int, n_fields: int, dim: int, sparse_ids: bool) -> None:
         super().__init__()
-        self.ids = nn.Embedding(n_ids, dim)
-        self.id_weight = nn.Embedding(n_ids, 1)
+        # sparse: each step updates only the batch's id rows (lazy Adam), not the whole tables and their moments;
+        # weight decay touches every row, so it keeps them dense
+        self.ids = nn.Embedding(n_ids, dim, sparse=sparse_ids)
+        self.id_weight = nn.Embedding(n_ids, 1, sparse=sparse_ids)
         nn.init.normal_(self.ids.weight, std=0.01)
         nn.init.zeros_(self.id_weight.weight)
         # the column -> field map is a buffer: set from the data after construction, restored with the state
@@ -83,8 +85,9 @@ class DeepFMNetwork(nn.Module):
     def __init__(self, sizes: dict[str, int], config: DeepFMConfig) -> None:
         super().__init__()
         dim = config.n_factors
-        self.users = FieldSide(sizes["n_users"], sizes["n_user_features"], sizes["n_user_fields"], dim)
-        self.items = FieldSide(sizes["n_items"], sizes["n_item_features"], sizes["n_item_fields"], dim)
+        sparse_ids = not config.weight_decay
+        self.users = FieldSide(sizes["n_users"], sizes["n_user_features"], sizes["n_user_fields"], dim, sparse_ids)
+        self.items = FieldSide(sizes["n_items"], sizes["n_item_features"], sizes["n_item_fields"], dim, sparse_ids)
         self.deep = PairMLP(self.users.n_fields * dim, self.items.n_fields * dim, config.mlp_layers, config.dropout)
         self.deep_out = nn.Linear(self.deep.out_dim, 1)
         self.global_bias = nn.Parameter(torch.zeros(()))

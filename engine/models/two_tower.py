@@ -59,7 +59,9 @@ class Tower(nn.Module):
     def __init__(self, n_ids: int, n_features: int, config: TwoTowerConfig) -> None:
         super().__init__()
         dim = config.n_factors
-        self.ids = nn.Embedding(n_ids, dim)
+        # sparse: each step updates only the batch's id rows (lazy Adam), not the whole table and its moments;
+        # weight decay touches every row, so it keeps the table dense
+        self.ids = nn.Embedding(n_ids, dim, sparse=not config.weight_decay)
         nn.init.normal_(self.ids.weight, std=0.05)
         self.features = FeatureBag(n_features, dim, init_std=0.05) if n_features else None
         inputs = dim * (2 if n_features else 1)

@@ -42,6 +42,7 @@ from pydantic.fields import FieldInfo
 from torch import nn
 
 from engine.core.model import FitContext, ModelConfig, Recommender
+from engine.training import cpu_kernels
 from engine.training.batches import BatchProvider
 from engine.training.device import MixedPrecision, seed_everything
 from engine.training.row_gradients import BatchGradients, sparse_gradient_weights
@@ -115,31 +116,72 @@ class TrainingReport:
         return self.samples / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
+def _fusable(params: list[torch.Tensor]) -> bool:
+    # the fused Adam step is one kernel over each weight instead of a dozen passes (CPU and CUDA, float weights)
+    return all(p.dtype in (torch.float32, torch.float64) and p.device.type in ("cpu", "cuda") for p in params)
+
+
+def sparse_adam(tables: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    """Lazy Adam for sparse embedding tables: the compiled CPU step where it applies, else torch's SparseAdam (GPU)."""
+    if all(cpu_kernels.CompiledSparseAdam.supports(table) for table in tables):
+        return cpu_kernels.CompiledSparseAdam(tables, lr=lr)
+    return torch.optim.SparseAdam(tables, lr=lr)
+
+
+class LazyAndDenseAdam(torch.optim.Optimizer):
+    """Adam for a module with sparse embedding tables and dense layers: lazy Adam (SparseAdam, the rows a batch
+    touched) on the tables and Adam on the rest, one optimizer to the loop.
+
+    A two-tower's user id table on a large catalogue is most of its weights while a batch touches a few hundred
+    rows: dense Adam reads and writes all of it, and its gradient, every step.
+    """
+
+    def __init__(self, tables: list[torch.Tensor], dense: list[torch.Tensor], lr: float) -> None:
+        self.parts = (sparse_adam(tables, lr), torch.optim.Adam(dense, lr=lr, fused=_fusable(dense)))
+        super().__init__([*tables, *dense], {"lr": lr})
+        # the parts' own groups, so the mixed-precision scaler unscales the gradients the parts step with
+        self.param_groups = [group for part in self.parts for group in part.param_groups]
+
+    def step(self, closure: Callable[[], float] | None = None) -> None:
+        """One step of both parts (no closure: the loop computes the loss)."""
+        if closure is not None:
+            raise ValueError("LazyAndDenseAdam takes no closure")
+        for part in self.parts:
+            part.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict:
+        return {"parts": [part.state_dict() for part in self.parts]}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        for part, state in zip(self.parts, state_dict["parts"], strict=True):
+            part.load_state_dict(state)
+
+
 def make_optimizer(module: nn.Module, config: GradientConfig) -> torch.optim.Optimizer:
     """The optimizer the config names, with its learning rate and weight decay.
 
     A module whose embedding tables are sparse (`nn.Embedding(..., sparse=True)`) updates only the rows a batch
-    touched: SparseAdam for adam (the "lazy Adam" of large embedding tables), and adagrad and sgd natively. Then
-    every trainable weight must be such a table, and weight decay is off (it would touch every row); models
-    regularise the rows of each batch instead.
+    touched: SparseAdam for adam (the "lazy Adam" of large embedding tables; `LazyAndDenseAdam` when the module
+    has dense weights too, such as a tower's layers), and adagrad and sgd natively. Weight decay is then off (it
+    would touch every row); models regularise the rows of each batch instead.
     """
     params = [p for p in module.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
     sparse = sparse_gradient_weights(module)
-    if sparse:
-        if any(id(p) not in sparse for p in params):
-            raise ValueError("a module with sparse embedding tables must have no other trainable weights: "
-                             "one optimizer updates them all")
-        if config.weight_decay:
-            raise ValueError(f"weight decay ({config.weight_decay}) needs dense gradients; with sparse embedding "
-                             "updates set it to 0 and use the model's own L2 penalty")
-        if config.optimizer == "adam":
-            return torch.optim.SparseAdam(params, lr=config.lr)
+    if sparse and config.weight_decay:
+        raise ValueError(f"weight decay ({config.weight_decay}) needs dense gradients; with sparse embedding "
+                         "updates set it to 0 and use the model's own L2 penalty")
+    if config.optimizer == "adam" and sparse:
+        tables = [p for p in params if id(p) in sparse]
+        dense = [p for p in params if id(p) not in sparse]
+        return LazyAndDenseAdam(tables, dense, lr=config.lr) if dense else sparse_adam(tables, config.lr)
     if config.optimizer == "adam":
-        # the fused step is one kernel over each weight instead of a dozen passes (CPU and CUDA, float weights)
-        fused = all(p.dtype in (torch.float32, torch.float64) and p.device.type in ("cpu", "cuda") for p in params)
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=_fusable(params))
     if config.optimizer == "adagrad":
         return torch.optim.Adagrad(params, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)

@@ -8,6 +8,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from engine.training import feature_modules
 from engine.training.feature_modules import (FeatureBag, FeatureTable, FieldEmbeddings, IdAndFeatureEmbedding,
                                              SparseRows)
 
@@ -18,13 +19,30 @@ def _features() -> sp.csr_matrix:
     return sp.csr_matrix(dense)
 
 
-def test_feature_bag_is_the_value_weighted_sum_of_column_embeddings() -> None:
+# a narrow table multiplies dense rows, a wide one runs EmbeddingBag: both must be the same sum, forward and back
+PATHS = pytest.mark.parametrize("dense_rows_max", [feature_modules.DENSE_ROWS_MAX_FEATURES, 0],
+                                ids=["dense rows", "embedding bag"])
+
+
+def _table_gradient(module: nn.Module, out: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    module.zero_grad()
+    out.backward(torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape))
+    return weight.grad.clone()
+
+
+@PATHS
+def test_feature_bag_is_the_value_weighted_sum_of_column_embeddings(dense_rows_max: int,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_modules, "DENSE_ROWS_MAX_FEATURES", dense_rows_max)
     matrix = _features()
     bag = FeatureBag(5, 3)
     out = bag(SparseRows.from_csr(matrix))
-    expected = torch.from_numpy(matrix.toarray()) @ bag.bag.weight
+    weight = bag.bag.weight
+    expected = torch.from_numpy(matrix.toarray()) @ weight
     assert torch.allclose(out, expected, atol=1e-6)
     assert torch.equal(out[2], torch.zeros(3))
+    assert torch.allclose(_table_gradient(bag, out, weight),
+                          _table_gradient(bag, expected, weight), atol=1e-5)
 
 
 def test_feature_table_gathers_the_same_rows_as_scipy_slicing() -> None:
@@ -37,17 +55,22 @@ def test_feature_table_gathers_the_same_rows_as_scipy_slicing() -> None:
     assert np.array_equal(rebuilt.toarray(), matrix[index.numpy()].toarray())
 
 
-@pytest.mark.parametrize("column_field", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 1]], ids=["in column order", "interleaved"])
-def test_field_embeddings_sum_each_field_separately(column_field: list[int]) -> None:
+@PATHS
+@pytest.mark.parametrize("column_field", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 1], [0, 0, 2, 2, 2]],
+                         ids=["in column order", "interleaved", "a field without columns"])
+def test_field_embeddings_sum_each_field_separately(column_field: list[int], dense_rows_max: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_modules, "DENSE_ROWS_MAX_FEATURES", dense_rows_max)
     matrix = _features()
     column_field = np.array(column_field)
     fields = FieldEmbeddings(column_field, n_fields=3, dim=2)
     out = fields(SparseRows.from_csr(matrix))
     dense = torch.from_numpy(matrix.toarray())
     weight = fields.embedding.weight
-    for field in range(3):
-        columns = torch.from_numpy(np.flatnonzero(column_field == field))
-        assert torch.allclose(out[:, field], dense[:, columns] @ weight[columns], atol=1e-6)
+    expected = torch.stack([dense[:, columns] @ weight[columns] for columns in
+                            (torch.from_numpy(np.flatnonzero(column_field == field)) for field in range(3))], dim=1)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(_table_gradient(fields, out, weight), _table_gradient(fields, expected, weight), atol=1e-5)
 
 
 def test_averaged_id_and_feature_embedding_divides_by_the_id_plus_absolute_feature_weights() -> None:

@@ -8,7 +8,9 @@ from torch import nn
 
 from engine.core.model import FitContext
 from engine.training.batches import TensorBatches
-from engine.training.loop import GradientConfig, TrainingDivergedError, make_optimizer, train
+from engine.training import cpu_kernels
+from engine.training.loop import (GradientConfig, LazyAndDenseAdam, TrainingDivergedError, make_optimizer,
+                                    sparse_adam, train)
 
 
 class ScriptedValidator:
@@ -174,8 +176,52 @@ def test_sparse_embedding_tables_get_an_optimizer_that_updates_only_the_rows_of_
             assert changed.tolist() == [i in rows for i in range(10)], name
 
 
-def test_sparse_tables_refuse_weight_decay_and_dense_weights_with_the_reason() -> None:
-    with pytest.raises(ValueError, match="weight decay .* dense gradients"):
-        make_optimizer(_SparseTables(), GradientConfig(weight_decay=1e-4))
-    with pytest.raises(ValueError, match="no other trainable weights"):
-        make_optimizer(_SparseTables(with_dense_layer=True), GradientConfig())
+def test_sparse_tables_refuse_weight_decay_with_the_reason() -> None:
+    for module in (_SparseTables(), _SparseTables(with_dense_layer=True)):
+        with pytest.raises(ValueError, match="weight decay .* dense gradients"):
+            make_optimizer(module, GradientConfig(weight_decay=1e-4))
+
+
+def test_sparse_tables_beside_dense_layers_get_lazy_adam_on_the_tables_and_adam_on_the_layers() -> None:
+    module = _SparseTables(with_dense_layer=True)
+    optimizer = make_optimizer(module, GradientConfig(lr=0.1))
+    assert isinstance(optimizer, LazyAndDenseAdam)
+    for rows in ([2, 5], [7]):
+        table, layer = module.table.weight.detach().clone(), module.dense.weight.detach().clone()
+        optimizer.zero_grad()
+        module.dense(module.table(torch.tensor(rows))).sum().backward()
+        optimizer.step()
+        assert ((module.table.weight.detach() != table).any(dim=1)).tolist() == [i in rows for i in range(10)]
+        assert not torch.equal(module.dense.weight.detach(), layer)
+    optimizer.zero_grad()
+    assert all(p.grad is None for p in module.parameters())
+
+
+def _lazy_adam_steps(optimizer_class, table: torch.Tensor, steps: list[list[int]]) -> torch.Tensor:
+    embedding = nn.Embedding.from_pretrained(table.clone(), freeze=False, sparse=True)
+    optimizer = optimizer_class([embedding.weight], lr=0.05)
+    for rows in steps:
+        optimizer.zero_grad()
+        # repeated rows and a gradient that differs per column, so accumulation and the moments are exercised
+        (embedding(torch.tensor(rows)) * torch.arange(1.0, 5.0)).pow(2).sum().backward()
+        optimizer.step()
+    return embedding.weight.detach()
+
+
+@pytest.mark.skipif(not cpu_kernels.available(), reason="numba is not installed: the compiled step is not used")
+def test_compiled_sparse_adam_takes_torch_sparse_adams_steps() -> None:
+    torch.manual_seed(0)
+    table = torch.randn(12, 4)
+    steps = [[1, 3, 3, 7], [3, 11], [0, 1, 1, 1, 7]]
+    compiled = _lazy_adam_steps(cpu_kernels.CompiledSparseAdam, table, steps)
+    assert torch.allclose(compiled, _lazy_adam_steps(torch.optim.SparseAdam, table, steps), atol=1e-6)
+    untouched = [r for r in range(12) if r not in {0, 1, 3, 7, 11}]
+    assert torch.equal(compiled[untouched], table[untouched])
+
+
+def test_sparse_adam_leaves_tables_the_compiled_step_cannot_update_to_torch() -> None:
+    # a GPU's tables take this path; float64 and 1-d weights stand in for them on a CPU
+    for weight in (nn.Parameter(torch.zeros(4, 2, dtype=torch.float64)), nn.Parameter(torch.zeros(4))):
+        assert type(sparse_adam([weight], lr=0.1)) is torch.optim.SparseAdam
+    expected = cpu_kernels.CompiledSparseAdam if cpu_kernels.available() else torch.optim.SparseAdam
+    assert type(sparse_adam([nn.Parameter(torch.zeros(4, 2))], lr=0.1)) is expected
