@@ -51,8 +51,25 @@ def _seed() -> list[int]:
     return recorded_runs(dataset, split, ("itemknn", "mostpop"), "ml-100k")
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process's children: the streamlit server and the browser.
+    Unlike wall time, they barely move with the load other programs put on the machine."""
+    import psutil
+
+    used = {"server": 0.0, "browser": 0.0}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            side = "server" if "streamlit" in " ".join(child.cmdline()) else "browser"
+            times = child.cpu_times()
+            used[side] += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return used
+
+
 def _browser_draws(home: Path, ids: list[int]) -> None:
-    """A fresh server's first draw of the comparison in Chromium, then a second tab's draw on the warm server."""
+    """A fresh server's first draw of the comparison in Chromium, then a second tab's draw on the warm server: wall
+    time until each step, and the CPU seconds the server and the browser spent on the whole draw."""
     from playwright.sync_api import expect, sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, serve_app
@@ -65,6 +82,7 @@ def _browser_draws(home: Path, ids: list[int]) -> None:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         for visit in ("fresh server", "second tab"):
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            before = _cpu_seconds()
             start = time.perf_counter()
             page.goto(f"{url}/compare?runs={','.join(map(str, ids))}")
             waits = (("leaderboard shown", page.get_by_test_id("stTable").first),
@@ -73,6 +91,10 @@ def _browser_draws(home: Path, ids: list[int]) -> None:
             for label, element in waits:
                 expect(element).to_be_visible(timeout=300_000)
                 print(f"{'Browser, ' + visit + ': ' + label:<58} {time.perf_counter() - start:7.2f} s")
+            page.wait_for_timeout(1000)  # the last chart's drawing, after its element shows
+            used = {side: seconds - before[side] for side, seconds in _cpu_seconds().items()}
+            print(f"{'Browser, ' + visit + ': CPU s of server / browser':<58} {used['server']:7.2f} / "
+                  f"{used['browser']:.2f}")
             page.context.close()
         browser.close()
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.analysis import comparison
-from ui import charts, compare_charts, fairness_view, onboarding_view
+from ui import compare_charts, fairness_view, onboarding_view, paired_view
 from ui.report import ComparisonReport, comparison_report_html
 from ui.router import require_router
 from ui.serving_panel import serving_panel
@@ -96,50 +96,6 @@ def _settings_table(settings: pd.DataFrame) -> None:
     lines = [f"- **{_markdown_text(row['model'])}** on {_markdown_text(row['data and protocol'])}; hyper-parameters: "
              + (_markdown_text(row["hyper-parameters"]) or "the model's defaults") for _, row in settings.iterrows()]
     st.markdown("\n".join(lines))
-
-
-def _paired_section(runs: pd.DataFrame, per_user: pd.DataFrame, metrics: pd.DataFrame, metric_names: list[str],
-                    slices: list[str]) -> tuple[go.Figure | None, dict[str, pd.DataFrame]]:
-    """Two runs compared user by user on one slice, opening on a pair that can be compared; returns the chart and
-    the tables for the report (None and none when no pair is shown)."""
-    st.subheader("Paired comparison of two runs")
-    if len(runs) < 2:
-        st.info("Select at least two runs to compare them user by user.")
-        return None, {}
-    pair = comparison.default_pair(per_user, metrics, metric_names[0], slices)
-    if pair is None:
-        st.info("No two of the selected runs can be compared user by user: that needs two runs of one experiment "
-                "that both kept per-user values on a slice (runs the model cannot serve on a slice, and runs "
-                "recorded without per-user values, have none). Select two such runs.")
-        return None, {}
-    kept = set(per_user["run_id"])
-    names = {f"#{r} {v}": int(r) for r, v in zip(runs["run_id"], runs["variant"]) if r in kept}
-    ids = list(names.values())
-    left, middle, right = st.columns(3)
-    name_a = left.selectbox("Run A", list(names), index=ids.index(pair[0]), key="paired-a")
-    name_b = middle.selectbox("Run B", list(names), index=ids.index(pair[1]), key="paired-b")
-    paired_slice = right.selectbox("Slice", slices, index=slices.index(pair[2]), key="paired-slice")
-    st.caption(f"**{paired_slice}**: {comparison.slice_description(paired_slice)}")
-    if name_a == name_b:
-        st.info("Pick two different runs.")
-        return None, {}
-    try:
-        table = comparison.paired_table(per_user, names[name_a], names[name_b], paired_slice, metric_names)
-    except comparison.ComparisonError as error:
-        st.info(str(error))
-        return None, {}
-    st.caption("Difference = B − A on the users both runs evaluated; 95% paired bootstrap interval; "
-               "Wilcoxon signed-rank p-value. An interval that excludes 0 means the difference is unlikely chance.")
-    shown = comparison.paired_display(table)
-    st.dataframe(shown, hide_index=True, column_config={
-        comparison.PAIRED_HEADERS[c]: st.column_config.NumberColumn(format="%.4f")
-        for c in ("A", "B", "difference", "ci_low", "ci_high")})
-    figure = charts.paired_difference_chart(table, name_a, name_b)
-    compare_charts.show_chart(figure, "paired")
-    worst = comparison.disagreements(per_user, names[name_a], names[name_b], paired_slice, table["metric"].iloc[0])
-    st.markdown(f"**Users where they disagree most** on {table['metric'].iloc[0]}")
-    st.dataframe(worst, hide_index=True)
-    return figure, {f"{name_b} minus {name_a} on {paired_slice}": shown}
 
 
 @st.fragment(run_every="3s")
@@ -232,26 +188,31 @@ if headline is not None:
     run_key = comparison.results_key(runs)
     onboarding_open = onboarding_view.onboarding_section(run_key, per_user, headline, figures)
     fairness_open = fairness_view.fairness_section(run_key, runs, per_user, headline, k, slices, figures)
-    paired_figure, paired = _paired_section(runs, per_user, metrics, metric_names, slices)
+    paired_open, paired_figure, paired = paired_view.paired_section(runs, per_user, metrics, metric_names, slices)
     if paired_figure is not None:
         figures["paired"] = paired_figure
 else:
-    paired = {}
+    paired_open, paired = False, {}
 
 report = ComparisonReport(runs=runs, leaderboards=boards, figures=figures, paired=paired)
 kept = compare_charts.kept_choices()
 
 
 def _report_html() -> str:
-    """The report, with the charts of closed tabs and sections computed now, at the reader's last choices."""
-    shown = dict(figures)
-    if headline is not None:
-        shown = compare_charts.report_figures(chart_data, figures, kept) | shown
-    if headline is not None and not onboarding_open:
+    """The report, with the charts of closed tabs and sections computed now, at the reader's last choices (a section
+    never opened at its first ones)."""
+    if headline is None:
+        return comparison_report_html(report)
+    shown = compare_charts.report_figures(chart_data, figures, kept) | figures
+    if not onboarding_open:
         shown |= onboarding_view.onboarding_figures(run_key, per_user, headline)
-    if headline is not None and not fairness_open:
+    if not fairness_open:
         shown |= fairness_view.fairness_figures(run_key, runs, per_user, headline, k, slices)
-    return comparison_report_html(replace(report, figures=shown))
+    tables = report.paired
+    if not paired_open:
+        figure, tables = paired_view.paired_report(runs, per_user, metrics, metric_names, slices)
+        shown |= {"paired": figure} if figure is not None else {}
+    return comparison_report_html(replace(report, figures=shown, paired=tables))
 
 
 st.download_button("Download the whole comparison (HTML report)", data=_report_html,

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from engine.analysis import comparison
 from engine.analysis.comparison import model_label
 from tests.comparison_seed import SeededRun, seed_runs
-from ui import compare_charts
+from ui import compare_charts, paired_view
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -38,10 +38,11 @@ def seeded(coldstart_home):
     ])
 
 
-def _open(query: str | None = None) -> AppTest:
+def _open(query: str | None = None, paired: bool = False) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
     if query is not None:
         app.query_params["runs"] = query
+    app.session_state[paired_view.OPEN_KEY] = paired
     return app.switch_page("pages/compare.py").run()
 
 
@@ -78,9 +79,28 @@ def test_stale_ids_in_a_link_are_ignored_and_dropped_from_it(seeded):
     assert "runs" not in app.query_params
 
 
+def test_the_paired_comparison_is_computed_only_once_opened_and_the_report_carries_it_either_way(
+        seeded, monkeypatch):
+    ids = [seeded["mostpop"][0], seeded["content"][0]]
+    calls = []
+    original = comparison.paired_table
+    monkeypatch.setattr(comparison, "paired_table", lambda *args: calls.append(args) or original(*args))
+    app = _open(",".join(map(str, ids)))
+    assert not app.exception and calls == []
+    assert app.expander(key=paired_view.OPEN_KEY).label.startswith("Run B minus run A, user by user")
+    runs = comparison.list_runs(run_ids=ids)
+    runs = runs.assign(variant=comparison.variant_labels(runs))
+    per_user, metrics = comparison.load_per_user(runs), comparison.load_metrics(runs)
+    figure, tables = paired_view.paired_report(runs, per_user, metrics, ["ndcg@20"], ["warm", "cold-user"])
+    # the pair the section opens on: the newest run (content) as A, on the first cold slice
+    assert list(tables) == [f"#{ids[0]} {model_label('mostpop')} minus #{ids[1]} {model_label('content')} on "
+                            "cold-user"]
+    assert figure.layout.title.text == f"#{ids[0]} {model_label('mostpop')} minus #{ids[1]} {model_label('content')}"
+
+
 def test_paired_comparison_of_two_selected_runs_shows_the_per_user_difference(seeded):
     ids = [seeded["mostpop"][0], seeded["content"][0]]
-    app = _open(",".join(map(str, ids)))
+    app = _open(",".join(map(str, ids)), paired=True)
     assert not app.exception
     assert app.selectbox(key="paired-slice").value == "cold-user"
     table = next(d.value for d in app.dataframe if "p (Wilcoxon)" in d.value.columns)
@@ -127,7 +147,7 @@ CHART_TITLES = {"By slice": "ndcg@20 by slice",
 
 def test_only_the_open_chart_tab_is_computed_and_each_tab_draws_its_chart(seeded):
     pop, content = seeded["mostpop"][0], seeded["content"][0]
-    app = _open(f"{pop},{content}")
+    app = _open(f"{pop},{content}", paired=True)
     assert not app.exception
     # the paired chart opens on the first cold slice: run A is the newest run, B the other
     paired = f"#{pop} {model_label('mostpop')} minus #{content} {model_label('content')}"
