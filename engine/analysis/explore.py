@@ -24,6 +24,7 @@ from engine.analysis.explain import Explainer, Reason, item_labels, reason_kind_
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.features import FeatureMatrix
 from engine.core.model import Recommender
+from engine.core.ranking import top_k
 from engine.data.catalog import load_dataset
 from engine.data.dataset import Dataset
 from engine.data.features import NewRowEncoder, numeric_levels, parse_dates
@@ -398,10 +399,10 @@ def audience_for_new_item(context: ExploreContext, runs: list[FittedRun], values
             answers.append(ModelAnswer(fitted, not_applicable=reason))
             continue
         scores = fitted.model.score(users, items).float().cpu()[:, 0]
-        top = torch.topk(scores, min(n, len(scores)))
-        table = pd.DataFrame({"rank": np.arange(1, len(top.indices) + 1),
-                              "user_id": [str(users.ids[i]) for i in top.indices.tolist()],
-                              "score": top.values.numpy().astype(np.float64)})
+        values, positions = top_k(scores[None, :], n)  # ties: the users in training order
+        table = pd.DataFrame({"rank": np.arange(1, positions.shape[1] + 1),
+                              "user_id": [str(users.ids[i]) for i in positions[0].tolist()],
+                              "score": values[0].numpy().astype(np.float64)})
         if user_table is not None:
             table = table.merge(_described(user_table, "user_id", context.dataset.user_kinds), on="user_id",
                                 how="left")

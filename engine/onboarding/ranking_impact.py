@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from engine.core.ranking import top_k
 from engine.onboarding.base import OnboardingContext, OnboardingState, OnboardingStrategy, user_query_for
 
 SCORE_ELEMENTS = 1 << 22
@@ -44,7 +45,7 @@ class RankingImpactStrategy(OnboardingStrategy):
             with torch.no_grad():
                 scores = context.model.score(query, context.items).float().cpu()
             scores = scores.masked_fill(torch.from_numpy(excluded[start:stop]), -torch.inf)
-            out[start:stop] = torch.topk(scores, out.shape[1], dim=1).indices.numpy()
+            out[start:stop] = top_k(scores, out.shape[1])[1].numpy()
         return out
 
     def choose(self, context: OnboardingContext, state: OnboardingState) -> np.ndarray:
