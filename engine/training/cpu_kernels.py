@@ -222,6 +222,25 @@ def _accumulate_rows(rows, values, state, uses):
             g[c] += v[c]
 
 
+@_compile
+def in_sorted_rows(starts, row_items, users, items):
+    """Whether items[k] is among user users[k]'s items, row_items[starts[u]:starts[u + 1]] (sorted): a binary
+    search within the user's row (the negative sampler's "is it a positive?" on catalogues too large for a bit
+    table)."""
+    found = np.zeros(len(users), dtype=np.bool_)
+    for k in range(len(users)):
+        low, end = starts[users[k]], starts[users[k] + 1]
+        high, item = end, items[k]
+        while low < high:
+            middle = (low + high) >> 1
+            if row_items[middle] < item:
+                low = middle + 1
+            else:
+                high = middle
+        found[k] = low < end and row_items[low] == item
+    return found
+
+
 class CompiledSparseAdam(torch.optim.Optimizer):
     """torch's SparseAdam (lazy Adam: only the rows of a batch's sparse gradient move) for CPU float32 embedding
     tables, as one compiled pass over the touched rows (`_adam_rows`, the BPR kernel's update).

@@ -176,17 +176,18 @@ class IdAndFeatureEmbedding(nn.Module):
     scalar bias is built the same way (id bias + feature biases), for the item popularity term. With `average`
     the sum is divided by the row's total weight (1 for the id plus the absolute feature values), as LightFM's
     normalised feature rows do: the id and the attributes then share one unit of weight, so an entity with many
-    attribute values is not dominated by them.
+    attribute values is not dominated by them. `sparse_ids` builds the id tables with sparse gradients, so the
+    optimizer updates only a batch's rows (lazy Adam).
     """
 
     def __init__(self, n_entities: int, n_features: int, dim: int, *, with_bias: bool = False,
-                 average: bool = False, init_std: float = 0.01) -> None:
+                 average: bool = False, init_std: float = 0.01, sparse_ids: bool = False) -> None:
         super().__init__()
         if n_entities < 1 and n_features < 1:
             raise ValueError("IdAndFeatureEmbedding needs id embeddings, attribute features, or both")
-        self.ids = nn.Embedding(n_entities, dim) if n_entities else None
+        self.ids = nn.Embedding(n_entities, dim, sparse=sparse_ids) if n_entities else None
         self.features = FeatureBag(n_features, dim, init_std) if n_features else None
-        self.id_bias = nn.Embedding(n_entities, 1) if with_bias and n_entities else None
+        self.id_bias = nn.Embedding(n_entities, 1, sparse=sparse_ids) if with_bias and n_entities else None
         self.feature_bias = FeatureBag(n_features, 1, init_std=0.0) if with_bias and n_features else None
         self.with_bias = with_bias
         self.average = average

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.training.sampler as sampler_module
+from engine.training import cpu_kernels
 from engine.training.sampler import NegativeSampler
 
 
@@ -111,12 +112,18 @@ def test_an_empty_training_matrix_is_refused() -> None:
         NegativeSampler(sp.csr_matrix((3, 4), dtype=np.float32), batch_size=4)
 
 
-def test_dense_and_sorted_key_positive_lookups_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bit_table_row_search_and_sorted_key_positive_lookups_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     matrix = _random_matrix(30, 25, 0.3, seed=2)
+    matrix[:, 24] = 0  # a user's last item and an empty column are the binary searches' edges
+    matrix[7] = 0
+    matrix.eliminate_zeros()
     dense = NegativeSampler(matrix, batch_size=8)
     monkeypatch.setattr(sampler_module, "_DENSE_LOOKUP_MAX_CELLS", 0)
+    searched = NegativeSampler(matrix, batch_size=8)
+    monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     keyed = NegativeSampler(matrix, batch_size=8)
     users, items = np.meshgrid(np.arange(30), np.arange(25), indexing="ij")
-    assert keyed._dense_positives is None and dense._dense_positives is not None
-    assert np.array_equal(dense.is_positive(users, items), keyed.is_positive(users, items))
-    assert np.array_equal(dense.is_positive(users, items), matrix.toarray() > 0)
+    assert dense._dense_positives is not None and keyed._positive_keys is not None
+    assert searched._user_items is not None or not cpu_kernels.numba
+    for sampler in (dense, searched, keyed):
+        assert np.array_equal(sampler.is_positive(users, items), matrix.toarray() > 0)
