@@ -10,9 +10,11 @@ client for a bounded time per scenario:
 
 Targets on a 2-core machine: p99 < 50 ms for known users and < 100 ms for new users at concurrency 8, feedback
 p99 < 20 ms. The client runs on the same machine and takes its share of the CPU; each row ends with the machine's
-1-minute load average when it finished, and the server's CPU per request, the figure other load does not change.
+1-minute load average when it finished, and the CPU per request of the server and of the load client (this
+process): the figures other load does not change, and with two cores the two that bound throughput and latency.
 
 Usage: .venv/bin/python benchmarks/serve_load.py [--model mapper] [--seconds 10] [--concurrency 1,8,64]
+                                                 [--scenarios known,new-user,feedback]
 """
 
 from __future__ import annotations
@@ -120,7 +122,10 @@ def main() -> int:
     parser.add_argument("--model", default="mapper", help="a model that serves known and new users (default mapper)")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each scenario runs (default 10)")
     parser.add_argument("--concurrency", default="1,8,64", help="comma-separated client counts (default 1,8,64)")
+    parser.add_argument("--scenarios", default="known,new-user,feedback",
+                        help="comma-separated scenarios to drive (default known,new-user,feedback)")
     args = parser.parse_args()
+    chosen = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     if not (ML100K / "interactions.csv").is_file():
         raise SystemExit(f"MovieLens 100K not found at {ML100K}")
     home = Path(tempfile.mkdtemp(prefix="coldstart-bench-serve-"))
@@ -138,15 +143,21 @@ def main() -> int:
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
               "(other processes on this machine take their share)")
         print(f"{'scenario':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'n':>7} "
-              f"{'server CPU ms/req':>18} {'load avg':>8}")
-        for name, (path, body) in scenarios(users, items, attributes).items():
+              f"{'server CPU ms/req':>18} {'client CPU ms/req':>18} {'load avg':>8}")
+        every = scenarios(users, items, attributes)
+        unknown = sorted(set(chosen) - set(every))
+        if unknown:
+            raise SystemExit(f"--scenarios: unknown {', '.join(unknown)}; choose from {', '.join(every)}")
+        for name in chosen:
+            path, body = every[name]
             for concurrency in (int(c) for c in args.concurrency.split(",")):
                 asyncio.run(drive(url, path, body, concurrency, min(1.0, args.seconds)))  # warm-up
-                cpu_before = sum(process.cpu_times()[:2])
+                cpu_before, client_before = sum(process.cpu_times()[:2]), time.process_time()
                 latencies, errors, n = asyncio.run(drive(url, path, body, concurrency, args.seconds))
                 cpu_ms = (sum(process.cpu_times()[:2]) - cpu_before) * 1000.0 / max(n, 1)
+                client_ms = (time.process_time() - client_before) * 1000.0 / max(n, 1)
                 print(f"{name:<10} {concurrency:>7} {n / args.seconds:>8.1f} {statistics.median(latencies):>8.1f} "
-                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7} {cpu_ms:>18.1f} "
+                      f"{percentile(latencies, 0.99):>8.1f} {errors:>6} {n:>7} {cpu_ms:>18.2f} {client_ms:>18.2f} "
                       f"{os.getloadavg()[0]:>8.1f}", flush=True)
     finally:
         server.terminate()
