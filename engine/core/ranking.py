@@ -22,7 +22,10 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     # one more than asked: a row whose (k+1)-th score equals its k-th has tied candidates left out, chosen by the
     # kernel, not by candidate order (only those rows pay for a second pass)
     values, positions = torch.topk(scores, min(k + 1, n), dim=1)
-    crowded = torch.nonzero(values[:, k] == values[:, k - 1]).squeeze(1) if k < n else positions[:0, 0]
+    repeated = values[:, 1:] == values[:, :-1]
+    if not bool(repeated.any()):  # no tie reaches the list: the kernel's order is the rule's (the common case)
+        return values[:, :k], positions[:, :k]
+    crowded = torch.nonzero(repeated[:, k - 1]).squeeze(1) if k < n else positions[:0, 0]
     values, positions = values[:, :k], positions[:, :k]
     if len(crowded):
         threshold = values[crowded, k - 1:]

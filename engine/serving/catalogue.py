@@ -116,16 +116,16 @@ def top_k(scores: np.ndarray, k: int, order: np.ndarray, excluded: np.ndarray | 
     first, ranked by the evaluator's and Explore's rule (`engine.core.ranking.top_k` over the candidates in their
     seeded `order`, so tied scores come out as they do there); `excluded` positions are left out, and with
     `candidates` only those count. Items scored -inf or NaN are never returned."""
-    order = np.concatenate([order, np.arange(len(order), len(scores))])  # items added after training, in order
+    if len(order) < len(scores):  # items beyond the training items (cold, added) follow in catalogue order
+        order = np.concatenate([order, np.arange(len(order), len(scores))])
     if candidates is not None:
         chosen = np.zeros(len(scores), dtype=bool)
         chosen[candidates] = True
         order = order[chosen[order]]
-    ranked = scores[order]  # a copy in tie order: the table's row is never written to
     if excluded is not None and len(excluded):
-        excluded_cells = np.zeros(len(scores), dtype=bool)
-        excluded_cells[excluded] = True
-        ranked[excluded_cells[order]] = -np.inf
+        scores = scores.copy()  # the table's row is never written to
+        scores[excluded] = -np.inf
+    ranked = scores[order]
     best, where = ranking.top_k(torch.from_numpy(ranked).unsqueeze(0), k)
     best, where = best[0].numpy(), where[0].numpy()
     finite = np.isfinite(best)
