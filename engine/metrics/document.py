@@ -120,8 +120,11 @@ class RunResults(_Record):
         return cls.model_validate(data) if data else None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON entry, `tuning` only when the run was tuned."""
-        return self.model_dump(mode="json", exclude={"tuning"} if self.tuning is None else set())
+        """The JSON entry, `tuning` only when the run was tuned, and its `note` only when there is one (the stable
+        shape of runs tuned before notes existed)."""
+        exclude: dict[str, Any] = {"tuning": True} if self.tuning is None else \
+            {"tuning": {"note"}} if self.tuning.note is None else {}
+        return self.model_dump(mode="json", exclude=exclude)
 
     def metric(self, slice_name: str, metric: str) -> MetricSummary:
         """The summary of `metric` on `slice_name` (a `NotServedError` saying why when there is none)."""
