@@ -30,7 +30,7 @@ def ml100k_dir() -> Path:
     return ML100K
 
 
-DATABASE_HELPERS = ("isolated_database", "use_database", "fresh_database_url", "DATABASE_URL")
+DATABASE_HELPERS = ("isolated_database", "use_database", "fresh_database_url", "DATABASE_URL", "runs_to_serve")
 """What a test module or fixture calls when it reads or writes the database (tests/databases.py)."""
 
 

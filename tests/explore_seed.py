@@ -1,7 +1,14 @@
 """Finished runs made the way the job system or the CLI makes them: with saved models on a small synthetic dataset
-(`finished_runs`), or recorded on a given split (`recorded_runs`)."""
+(`finished_runs`, or in a data folder of their own for serving tests, `runs_to_serve`), or recorded on a given
+split (`recorded_runs`)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
 
 from engine.data.catalog import save_dataset
 from engine.data.dataset import Dataset
@@ -13,6 +20,7 @@ from engine.runs.runner import fit_and_evaluate
 from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.tables import RunRow
+from tests.databases import isolated_database
 
 
 def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
@@ -35,6 +43,16 @@ def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
             result.model.save(get_settings().run_dir(row.id))
             run_ids.append(row.id)
     return experiment_id, run_ids
+
+
+@contextmanager
+def runs_to_serve(home: Path, models: tuple[str, ...], protocol: str, dataset: Dataset) -> Iterator[dict[str, int]]:
+    """`finished_runs` in a data folder of their own at `home`, with no API key set (as in a fresh shell): the run
+    id of each model, while the folder is the engine's."""
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, home):
+        patch.delenv("COLDSTART_API_KEY", raising=False)
+        _, run_ids = finished_runs(models, protocol=protocol, dataset=dataset)
+        yield dict(zip(models, run_ids))
 
 
 def recorded_runs(dataset: Dataset, split: Split, models: tuple[str, ...], source: str) -> list[int]:

@@ -20,8 +20,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.serving import create_app
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import runs_to_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = generate_synthetic(60, 40, 900, seed=1)
@@ -31,11 +30,9 @@ ITEMS = DATASET.items.assign(item_id=DATASET.items["item_id"].astype(str)).set_i
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     """Registry name -> id of a finished run with a saved model, in a data folder of this module's own."""
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp("serving") / "home"):
-        patch.delenv("COLDSTART_API_KEY", raising=False)
-        _, run_ids = finished_runs(("mapper", "itemknn"), protocol="cold-item", dataset=DATASET)
-        yield dict(zip(("mapper", "itemknn"), run_ids))
+    with runs_to_serve(tmp_path_factory.mktemp("serving") / "home", ("mapper", "itemknn"), "cold-item",
+                       DATASET) as run_ids:
+        yield run_ids
 
 
 @pytest.fixture

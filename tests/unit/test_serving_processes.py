@@ -22,8 +22,7 @@ from engine.serving.process import free_port, list_servers, start_server, stop_s
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
 from engine.store.journal import feedback_journal
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import finished_runs, runs_to_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 90
@@ -31,12 +30,9 @@ START_TIMEOUT_S = 90
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp("serving-processes") / "home"):
-        patch.delenv("COLDSTART_API_KEY", raising=False)
-        _, run_ids = finished_runs(("itemknn", "mapper"), protocol="cold-item",
-                                   dataset=generate_synthetic(60, 40, 900, seed=5))
-        yield dict(zip(("itemknn", "mapper"), run_ids))
+    with runs_to_serve(tmp_path_factory.mktemp("serving-processes") / "home", ("itemknn", "mapper"), "cold-item",
+                       generate_synthetic(60, 40, 900, seed=5)) as run_ids:
+        yield run_ids
 
 
 def _serve(run_id: int) -> tuple[subprocess.Popen, str]:

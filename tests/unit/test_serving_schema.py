@@ -13,20 +13,16 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from engine.data.synthetic import generate_synthetic
 from engine.serving import create_app
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import runs_to_serve
 
 MODELS = ("mapper", "itemknn")  # one that serves new users and items, one that refuses them with a reason
 
 
 @pytest.fixture(scope="module", params=MODELS)
 def api_schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp(f"serving-schema-{request.param}") / "home"):
-        patch.delenv("COLDSTART_API_KEY", raising=False)
-        _, (run_id,) = finished_runs((request.param,), protocol="cold-item",
-                                     dataset=generate_synthetic(40, 30, 500, seed=7))
-        yield schemathesis.openapi.from_asgi("/openapi.json", create_app(run_id))
+    with runs_to_serve(tmp_path_factory.mktemp(f"serving-schema-{request.param}") / "home", (request.param,),
+                       "cold-item", generate_synthetic(40, 30, 500, seed=7)) as run_ids:
+        yield schemathesis.openapi.from_asgi("/openapi.json", create_app(run_ids[request.param]))
 
 
 def test_no_request_the_schema_describes_gets_a_5xx_or_an_off_schema_answer(api_schema):

@@ -9,14 +9,13 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.analysis.explore import (load_context, load_fitted_run, recommend_for_new_user,
-                                     recommend_for_test_user)
+from engine.analysis.explore import (ExploreContext, FittedRun, load_context, load_fitted_run,
+                                     recommend_for_new_user, recommend_for_test_user)
 from engine.data.synthetic import generate_synthetic
 from engine.runs.results import TOP_K_FILE
 from engine.serving import create_app
 from engine.settings import get_settings
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import runs_to_serve
 
 MODELS = ("mostpop", "segmentpop")
 K = 10
@@ -25,13 +24,16 @@ K = 10
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp("serving-ties") / "home"):
-        patch.delenv("COLDSTART_API_KEY", raising=False)
-        dataset = generate_synthetic(60, 40, 900, seed=7)
-        dataset.name = "ties"
-        _, run_ids = finished_runs(MODELS, protocol="warm", dataset=dataset)
-        yield dict(zip(MODELS, run_ids))
+    dataset = generate_synthetic(60, 40, 900, seed=7)
+    dataset.name = "ties"
+    with runs_to_serve(tmp_path_factory.mktemp("serving-ties") / "home", MODELS, "warm", dataset) as run_ids:
+        yield run_ids
+
+
+def _api_and_explore(run_id: int) -> tuple[TestClient, FittedRun, ExploreContext]:
+    """The API serving `run_id`, and the run and its context as Explore loads them."""
+    fitted = load_fitted_run(run_id)
+    return TestClient(create_app(run_id), raise_server_exceptions=False), fitted, load_context(fitted.experiment_id)
 
 
 def _served(client: TestClient, path: str, body: dict, k: int = K) -> tuple[list[str], list[float]]:
@@ -47,10 +49,7 @@ NEW_USERS = {"mostpop": ({}, {"region": "north"}), "segmentpop": ({"region": "no
 
 @pytest.mark.parametrize("model", MODELS)
 def test_a_new_user_gets_explores_list_ties_broken_the_same_way(runs: dict[str, int], model: str):
-    run_id = runs[model]
-    client = TestClient(create_app(run_id), raise_server_exceptions=False)
-    fitted = load_fitted_run(run_id)
-    context = load_context(fitted.experiment_id)
+    client, fitted, context = _api_and_explore(runs[model])
     catalogue = [str(i) for i in context.data.item_ids]
     assert client.get("/health").json()["catalogue_size"] == len(catalogue)  # the training items, in this order
     in_catalogue_order = []
@@ -70,11 +69,8 @@ def test_a_new_user_gets_explores_list_ties_broken_the_same_way(runs: dict[str, 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_a_trained_user_gets_the_evaluators_recorded_list_and_explores(runs: dict[str, int], model: str):
-    run_id = runs[model]
-    client = TestClient(create_app(run_id), raise_server_exceptions=False)
-    fitted = load_fitted_run(run_id)
-    context = load_context(fitted.experiment_id)
-    recorded = pd.read_parquet(get_settings().run_dir(run_id) / TOP_K_FILE)
+    client, fitted, context = _api_and_explore(runs[model])
+    recorded = pd.read_parquet(get_settings().run_dir(runs[model]) / TOP_K_FILE)
     warm = recorded.loc[recorded["slice"] == "warm"].sort_values(["user_id", "rank"])
     tied_lists = 0
     for user, listed in warm.groupby("user_id", sort=True):
