@@ -22,6 +22,15 @@ from engine.protocols.split import EvalSlice
 NewSide = Literal["users", "items"]
 
 
+def held_out_count(evaluation_slice: EvalSlice, side: NewSide) -> int:
+    """How many users (items) a validation slice holds out."""
+    return int(evaluation_slice.truth[_column(side)].nunique())
+
+
+def _column(side: NewSide) -> str:
+    return "user_id" if side == "users" else "item_id"
+
+
 @dataclass(frozen=True)
 class HeldOutFold:
     """Training users (or items) to hold out as new, standing in for a validation slice of that kind."""
@@ -50,12 +59,11 @@ def held_out_folds(data: TrainData, evaluation_slice: EvalSlice, new_side: NewSi
                    seed: int) -> list[HeldOutFold]:
     """Up to `n_folds` disjoint folds of training users (or items). A fold holds as many as the slice does, at most
     a third of the training ones; fewer folds when there are not enough of them to keep the folds disjoint."""
-    column = "user_id" if new_side == "users" else "item_id"
     entities = np.asarray(data.user_ids if new_side == "users" else data.item_ids, dtype=object)
-    size = min(evaluation_slice.truth[column].nunique(), len(entities) // 3)
+    size = min(held_out_count(evaluation_slice, new_side), len(entities) // 3)
     n_folds = min(n_folds, len(entities) // size if size else 0)
     order = np.random.default_rng([seed, 0 if new_side == "users" else 1]).permutation(len(entities))
-    return [HeldOutFold(column, entities[order[fold * size:(fold + 1) * size]], fold + 1) for fold in range(n_folds)]
+    return [HeldOutFold(_column(new_side), entities[order[fold * size:(fold + 1) * size]], fold + 1) for fold in range(n_folds)]
 
 
 def _training_rows(data: TrainData) -> pd.DataFrame:

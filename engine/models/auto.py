@@ -45,7 +45,7 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
 from engine.metrics.evaluation import SliceValidator, make_validator
 from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
-from engine.models._held_out import HeldOutFold, NewSide, held_out_folds
+from engine.models._held_out import HeldOutFold, NewSide, held_out_count, held_out_folds
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
 from engine.protocols.split import EvalSlice
@@ -181,7 +181,7 @@ class AutoRecommender(Recommender):
         """Folds of training users for the new-users kind, of training items for the new-items kind, while the
         validation slice is small enough to need them."""
         side = FOLDED_KINDS.get(kind)
-        if side is None or _Panel.count(evaluation_slice, side) >= FOLDS_BELOW:
+        if side is None or held_out_count(evaluation_slice, side) >= FOLDS_BELOW:
             return []
         return held_out_folds(data, evaluation_slice, side, self.config.held_out_folds, self.seed)
 
@@ -202,7 +202,7 @@ class AutoRecommender(Recommender):
             fold_context = replace(context, validator=_slice_validator(context.validator, fold_data, fold_slice))
             models, failed = _fit_candidates(servers, fold_data, fold_context, self.seed, steps,
                                              label=f"held-out fold {fold.number}")
-            if failed or len(models) < len(servers):
+            if len(models) < len(servers):  # a refit failed, or the run was stopped
                 _log(context.progress, f"{fold_slice.name} left out: " + "; ".join(
                     f"{name}: {reason}" for name, reason in failed.items()))
                 continue
@@ -378,11 +378,6 @@ class _Panel:
     def slice(self) -> EvalSlice:
         return self.validator.split.valid[0]
 
-    @staticmethod
-    def count(evaluation_slice: EvalSlice, side: NewSide) -> int:
-        """How many users (items) a slice holds out."""
-        return int(evaluation_slice.truth["user_id" if side == "users" else "item_id"].nunique())
-
 
 class _Steps:
     """Auto's fits (its candidates, then their refits on held-out folds) counted on its training curve, and the
@@ -458,7 +453,7 @@ def _held_out_summary(kind: ServingKind, panels: dict[str, _Panel]) -> dict[str,
     """How many held-out folds joined the validation slice, and how many training users (items) they held out."""
     side = FOLDED_KINDS.get(kind, "users")
     folds = list(panels.values())[1:]
-    return {"folds": len(folds), "of": side, "count": sum(_Panel.count(panel.slice, side) for panel in folds)}
+    return {"folds": len(folds), "of": side, "count": sum(held_out_count(panel.slice, side) for panel in folds)}
 
 
 def _kind_slices(validator: Validator | None, data: TrainData) -> dict[ServingKind, EvalSlice]:
