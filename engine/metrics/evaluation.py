@@ -18,10 +18,11 @@ import torch
 
 from engine.core.data import ItemQuery, TrainData
 from engine.core.model import Recommender
+from engine.core.ranking import top_k
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
 from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
-from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order, top_k
+from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, ValidationTerms, bootstrap_ci, bootstrap_means
 from engine.protocols.split import EvalSlice, Split

@@ -17,7 +17,6 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from engine.core.ranking import top_k  # noqa: F401 (the rankings' one top-k, imported from here too)
 from engine.protocols.common import rng_for
 
 AT_K_METRICS = ("recall", "ndcg", "hit", "precision", "map", "mrr")

@@ -19,9 +19,10 @@ import torch
 
 from engine.core.data import TrainData
 from engine.core.model import Recommender
+from engine.core.ranking import top_k
 from engine.data.dataset import Dataset
 from engine.data.indexing import item_query
-from engine.metrics.ranking import at_k_metrics, top_k
+from engine.metrics.ranking import at_k_metrics
 from engine.onboarding.base import OnboardingContext, OnboardingError, OnboardingState, OnboardingStrategy
 from engine.onboarding.population import OnboardingPopulation, training_ratings
 from engine.onboarding.registry import create_strategy
