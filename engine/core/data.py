@@ -64,6 +64,11 @@ class Query:
     def is_new(self) -> np.ndarray:
         return self.index < 0
 
+    def take(self, rows: np.ndarray | slice) -> "Query":
+        """The entities at `rows` (positions or a slice), with their histories and features."""
+        return Query(self.ids[rows], self.index[rows], self.history[rows],
+                     None if self.features is None else self.features[rows])
+
 
 UserQuery = Query
 """A query of users: the name says which side's history it holds, as in every `score(users, items)` signature."""

@@ -320,7 +320,7 @@ class AutoRecommender(Recommender):
             rows = np.flatnonzero(user_sides == side)
             if len(rows):
                 scores[torch.from_numpy(rows)] = self._score_kind(ServingKind(side, item_side),
-                                                                  _take_users(users, rows), items)
+                                                                  users.take(rows), items)
         return scores
 
     def _score_kind(self, kind: ServingKind, users: UserQuery, items: ItemQuery) -> torch.Tensor:
@@ -490,12 +490,6 @@ def _sides(is_new: np.ndarray, history: sp.spmatrix) -> np.ndarray:
     """Per user (item): known, new, or few-shot when new with revealed interactions."""
     revealed = np.diff(sp.csr_matrix(history).indptr) > 0
     return np.where(~is_new, "known", np.where(revealed, "few-shot", "new")).astype(object)
-
-
-def _take_users(users: UserQuery, rows: np.ndarray) -> UserQuery:
-    """The users at positions `rows`."""
-    return UserQuery(users.ids[rows], users.index[rows], users.history[rows],
-                     None if users.features is None else users.features[rows])
 
 
 def _per_user_z(scores: torch.Tensor) -> torch.Tensor:

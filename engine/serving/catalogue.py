@@ -79,9 +79,7 @@ def _score_columns(model: Recommender, users: UserQuery, items: ItemQuery) -> np
     with torch.inference_mode():
         for start in range(0, len(users.ids), USERS_PER_BATCH):
             stop = min(start + USERS_PER_BATCH, len(users.ids))
-            batch = UserQuery(users.ids[start:stop], users.index[start:stop], users.history[start:stop],
-                              users.features[start:stop] if users.features is not None else None)
-            out[start:stop] = model.score(batch, items).float().cpu().numpy()
+            out[start:stop] = model.score(users.take(slice(start, stop)), items).float().cpu().numpy()
     return out
 
 
