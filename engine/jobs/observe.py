@@ -62,15 +62,30 @@ def run_timing(run: RunRow, events: pd.DataFrame, now: datetime) -> str:
 
 def trial_curve(events: pd.DataFrame, record: TuningRecord | None = None) -> pd.DataFrame:
     """Validation score per finished trial of a tuned run and the best so far (columns trial, score, best_so_far,
-    state, params, kept: the frame `ui.charts.tuning_trials_chart` draws); a trial without a score was pruned or
-    failed, and which one, with its settings, is in its log line, not in the progress events. `kept` marks the
-    trial whose settings the finished run kept (its `record`; none while it runs)."""
+    state, params, kept: the frame `ui.charts.tuning_trials_chart` draws). A finished run's `record` holds every
+    trial with its settings and state, and which one it kept; it is the only source for a run tuned from the CLI
+    (`evaluate --tune`), which records no progress events. While a run tunes, its progress events give each
+    finished trial's score; a trial without one was pruned or failed."""
+    if record is not None and record.trials:
+        kept = record.kept_trial()
+        return _trials_frame(pd.Series([t.number + 1 for t in record.trials]),
+                             pd.Series([t.score for t in record.trials], dtype="float64"),
+                             pd.Series([t.state for t in record.trials]),
+                             pd.Series([", ".join(f"{k}={v}" for k, v in sorted(t.params.items()))
+                                        for t in record.trials]),
+                             kept)
     trials = progress_events(events).drop_duplicates("epoch", keep="last")
-    score = trials["metric"].astype(float)
-    kept = record.kept_trial() if record is not None else None
-    return pd.DataFrame({"trial": trials["epoch"].astype(int), "score": score, "best_so_far": score.cummax().ffill(),
-                         "state": score.notna().map({True: "complete", False: "pruned or failed"}),
-                         "params": "", "kept": trials["epoch"].astype(int) == (kept + 1 if kept is not None else -1)})
+    score = trials["metric"].astype(float).reset_index(drop=True)
+    return _trials_frame(trials["epoch"].astype(int).reset_index(drop=True), score,
+                         score.notna().map({True: "complete", False: "pruned or failed"}), pd.Series([""] * len(score)),
+                         None)
+
+
+def _trials_frame(trial: pd.Series, score: pd.Series, state: pd.Series, params: pd.Series,
+                  kept: int | None) -> pd.DataFrame:
+    """The trial curve's frame; `kept` is the number (from 0) of the trial whose settings the run kept."""
+    return pd.DataFrame({"trial": trial, "score": score, "best_so_far": score.cummax().ffill(), "state": state,
+                         "params": params, "kept": trial == (kept + 1 if kept is not None else -1)})
 
 
 CurveKind = Literal["epochs", "trials"]

@@ -111,3 +111,19 @@ def test_a_finished_tuned_run_marks_the_trial_it_kept_and_carries_why_it_kept_it
     # while it runs, nothing is kept yet
     running = RunRow(id=1, model="ease", seed=0, status="running", tuning={"trials": 3})
     assert not run_curve(running, events).points["kept"].any()
+
+
+def test_a_run_tuned_from_the_cli_draws_its_recorded_trials_without_progress_events():
+    # `evaluate --tune` records the trials in the run's results but no progress events
+    trials = [{"number": 0, "params": {"factors": 32}, "score": 0.2},
+              {"number": 1, "params": {"factors": 64}, "score": None, "state": "pruned"},
+              {"number": 2, "params": {"factors": 16}, "score": 0.25}]
+    tuning = {"budget": {"trials": 3}, "metric": "ndcg@20", "best_params": {"factors": 16}, "best_score": 0.25,
+              "n_trials": 3, "trials": trials}
+    done = RunRow(id=1, model="ease", seed=0, status="done", tuning={"trials": 3}, results={"tuning": tuning})
+    curve = run_curve(done, _events())
+    assert (curve.kind, list(curve.points["trial"])) == ("trials", [1, 2, 3])
+    assert list(curve.points["state"]) == ["complete", "pruned", "complete"]
+    assert list(curve.points["best_so_far"]) == [0.2, 0.2, 0.25]
+    assert list(curve.points["params"]) == ["factors=32", "factors=64", "factors=16"]
+    assert list(curve.points["kept"]) == [False, False, True]
