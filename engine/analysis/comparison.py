@@ -66,9 +66,7 @@ def how_set(run: RunRow) -> str:
     if run.tuning and not model.search_space:
         return "defaults (nothing to tune)"
     if run.tuning:
-        # only the tuning record is read here: the page parses a selected run's whole results once (`run_results`)
-        recorded = (run.results or {}).get("tuning")
-        done = TuningRecord.model_validate(recorded) if recorded else None
+        done = RunResults.tuning_of(run.results)
         if done is None:
             return f"to be tuned ({_trials(run.tuning.get('trials'))})"
         kept = ", defaults kept" if done.note else ""  # no trial beat them beyond the noise

@@ -119,6 +119,14 @@ class RunResults(_Record):
         """The typed results of a stored entry; None for a run that recorded none (queued, failed)."""
         return cls.model_validate(data) if data else None
 
+    @staticmethod
+    def tuning_of(data: dict[str, Any] | None) -> TuningRecord | None:
+        """Only the tuning record of a stored entry (None for an untuned run or one not yet recorded), its slices
+        left unparsed: Compare says how every listed run was set from it, and parses whole results only for the
+        runs selected."""
+        recorded = (data or {}).get("tuning")
+        return TuningRecord.model_validate(recorded) if recorded else None
+
     def to_json(self) -> dict[str, Any]:
         """The JSON entry, `tuning` only when the run was tuned, and its `note` only when there is one (the stable
         shape of runs tuned before notes existed)."""

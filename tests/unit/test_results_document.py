@@ -48,3 +48,11 @@ def test_a_run_entry_round_trips_as_the_database_stores_it():
     assert typed.to_json() == entry and "tuning" not in typed.to_json()
     assert typed.metric("few-shot-user-k3", "rmse").mean > 0
     assert RunResults.from_json({}) is None
+
+
+def test_the_tuning_record_alone_reads_as_the_whole_entry_gives_it():
+    models = json.loads((FIXTURES / "results_tuned.json").read_text())["models"]
+    assert RunResults.tuning_of(models["itemknn"]) == RunResults.from_json(models["itemknn"]).tuning
+    assert RunResults.tuning_of(models["itemknn"]).n_trials == 2
+    untuned = json.loads((FIXTURES / "results_few_shot.json").read_text())["models"]["svdpp"]
+    assert RunResults.tuning_of(untuned) is None and RunResults.tuning_of(None) is None
