@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
@@ -153,10 +154,14 @@ class AutoRecommender(Recommender):
         slices = _kind_slices(context.validator, data)
         folds = {kind: self._held_out_folds(kind, evaluation_slice, data) for kind, evaluation_slice in slices.items()}
         ratings = data.ratings is not None
-        steps = _Steps(context, len(self.config.candidates) + sum(
-            len(kind_folds) * sum(kind.cannot_serve(get_model_class(name), ratings) is None
-                                  for name in self.config.candidates) for kind, kind_folds in folds.items()))
+
+        def fold_refits(names: Iterable[str]) -> int:
+            return sum(len(kind_folds) * sum(kind.cannot_serve(get_model_class(name), ratings) is None for name in names)
+                       for kind, kind_folds in folds.items())
+
+        steps = _Steps(context, len(self.config.candidates) + fold_refits(self.config.candidates))
         self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed, steps)
+        steps.total -= fold_refits(failed)  # a candidate set aside is not refitted on the folds
         if not self.models:
             raise ValueError("auto could fit none of its candidates: " +
                              "; ".join(f"{name}: {reason}" for name, reason in failed.items()))

@@ -206,3 +206,22 @@ def test_blending_is_judged_on_each_slice_by_choices_made_on_the_others() -> Non
 
 def pooled_mean(panels: dict) -> float:
     return float(pd.concat([terms.per_user for terms in panels.values()]).mean())
+
+
+def test_auto_counts_its_fits_to_the_end_when_candidates_are_set_aside() -> None:
+    # without attributes, content, attrridge and mapper cannot be fitted: their held-out refits drop out of the count
+    dataset = generate_kind("genres", n_users=300, n_items=300, n_interactions=9000, seed=0)
+    split = make_split(dataset, "cold-user", seed=1)
+    train = build_train_data(split.train, dataset, (None, None))
+    reports: list[tuple[int, int]] = []
+
+    class Recorder:
+        def report(self, **progress: int) -> None: reports.append((progress["epoch"], progress["n_epochs"]))
+        def log(self, message: str) -> None: ...
+        def should_stop(self) -> bool: return False
+
+    auto = create_model("auto", {"candidates": ["content", "attrridge", "mapper", "segmentpop", "mostpop"]}).fit(
+        train, FitContext(validator=make_validator(train, split), progress=Recorder()))
+    assert set(auto.choice["not_fitted"]) == {"content", "attrridge", "mapper"}
+    folds = auto.choice["kinds"]["new users, known items"]["held_out"]["folds"]
+    assert folds == 3 and reports[-1] == (5 + folds * 2,) * 2  # five candidates, then two refits per fold
