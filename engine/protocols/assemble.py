@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.protocols.common import is_in
-from engine.protocols.slices import (COLD_BOTH, COLD_ITEM, COLD_ITEM_ALL, COLD_USER, OVERALL, TEMPORAL, WARM,
-                                     few_shot_name)
+from engine.protocols.slices import (COLD_BOTH, COLD_ITEM, COLD_ITEM_ALL, COLD_USER, FEW_SHOT_KINDS, OVERALL,
+                                     TEMPORAL, WARM, few_shot_name, few_shot_protocol)
 from engine.protocols.split import EvalSlice, Split
 
 TRUTH_COLUMNS = ("user_id", "item_id", "weight", "rating", "timestamp")
@@ -134,9 +134,11 @@ def _csv_column(values: pd.Series) -> pa.Array | None:
 
 
 def primary_slice_name(protocol: str, overall_shots: int | None) -> str:
-    """The validation slice a protocol's models early-stop and tune on."""
-    if protocol in ("few-shot-user", "few-shot-item") and overall_shots is not None:
-        return few_shot_name(protocol.removeprefix("few-shot-"), overall_shots)
+    """The validation slice a protocol's models early-stop and tune on: the slice kind a protocol is named after
+    (a few-shot protocol's slice at `overall_shots`), else `overall`."""
+    for side in FEW_SHOT_KINDS:
+        if protocol == few_shot_protocol(side) and overall_shots is not None:
+            return few_shot_name(side, overall_shots)
     if protocol in (WARM.name, COLD_ITEM.name, COLD_USER.name, COLD_BOTH.name, TEMPORAL.name):
         return protocol
     return OVERALL.name
@@ -164,7 +166,7 @@ def _part_slices(rows: pd.DataFrame, revealed: pd.DataFrame | None, train_users:
     known_items = np.asarray(train_items, dtype=object)
     few_shot_items = np.asarray(sorted(rows.loc[few_item, "item_id"].unique()), dtype=object)
     all_items = np.concatenate([known_items, cold_pool, few_shot_items])
-    warm_name = TEMPORAL.name if parts.protocol == "temporal" else WARM.name
+    warm_name = TEMPORAL.name if parts.protocol == TEMPORAL.name else WARM.name  # the protocol named after it
 
     def make(name: str, mask: np.ndarray, candidates: np.ndarray, rule: str, *, users_new: bool, items_new: bool,
              shots: int | None = None) -> EvalSlice:

@@ -79,18 +79,18 @@ def _cold_split(dataset: Dataset, seed: int, params: HoldoutParams, *, cold_user
 
 def cold_item_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of items have no training row; slices `cold-item`, `cold-item-all`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, params, cold_users=False, cold_items=True, protocol="cold-item")
+    return _cold_split(dataset, seed, params, cold_users=False, cold_items=True, protocol=COLD_ITEM.name)
 
 
 def cold_user_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of users have no training row; slices `cold-user`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, params, cold_users=True, cold_items=False, protocol="cold-user")
+    return _cold_split(dataset, seed, params, cold_users=True, cold_items=False, protocol=COLD_USER.name)
 
 
 def cold_both_split(dataset: Dataset, seed: int, params: HoldoutParams) -> SplitParts:
     """`cold_fraction` of users and of items are cold; slices `cold-both` (new users on new items), `cold-user`,
     `cold-item`, `cold-item-all`, `warm`, `overall`."""
-    return _cold_split(dataset, seed, params, cold_users=True, cold_items=True, protocol="cold-both")
+    return _cold_split(dataset, seed, params, cold_users=True, cold_items=True, protocol=COLD_BOTH.name)
 
 
 COLD_ITEM = ProtocolDeclaration(

@@ -19,6 +19,7 @@ from engine.protocols.assemble import SplitParts
 from engine.protocols.cold import HoldoutParams, check_warm_fractions, known_to, split_warm_records
 from engine.protocols.common import ProtocolError, choose_entities, is_in, ordered_within, rows_to_split
 from engine.protocols.declaration import ProtocolDeclaration, WholeNumbers
+from engine.protocols.slices import few_shot_protocol
 
 DEFAULT_SHOTS = (1, 2, 3, 5, 10)
 
@@ -75,7 +76,7 @@ def _few_shot_split(dataset: Dataset, seed: int, params: FewShotParams, side: Li
     kept = sorted(held_rows[own].unique())
     params = {"cold_fraction": fraction, "shots": list(shots), "overall_shots": overall_shots,
               "valid_fraction": valid_fraction, "test_fraction": test_fraction, f"excluded_{side}s": excluded}
-    return SplitParts(f"few-shot-{side}", seed, params, train, valid, test,
+    return SplitParts(few_shot_protocol(side), seed, params, train, valid, test,
                       valid_revealed=revealed.loc[in_valid_shown], test_revealed=revealed.loc[~in_valid_shown],
                       cold_users=kept if side == "user" else [], cold_items=kept if side == "item" else [],
                       shots=shots, overall_shots=overall_shots)
@@ -93,8 +94,8 @@ def few_shot_item_split(dataset: Dataset, seed: int, params: FewShotParams) -> S
 
 
 FEW_SHOT_USER = ProtocolDeclaration(
-    "few-shot-user", "held-out users reveal only k of their interactions (k = 1, 2, 3, 5, 10 by default)",
+    few_shot_protocol("user"), "held-out users reveal only k of their interactions (k = 1, 2, 3, 5, 10 by default)",
     FewShotParams, few_shot_user_split)
 FEW_SHOT_ITEM = ProtocolDeclaration(
-    "few-shot-item", "held-out items reveal only k of their interactions and are ranked among the held-out items",
+    few_shot_protocol("item"), "held-out items reveal only k of their interactions and are ranked among the held-out items",
     FewShotParams, few_shot_item_split)

@@ -61,6 +61,11 @@ def few_shot_name(side: Side, k: int) -> str:
     return FEW_SHOT_KINDS[side].name.removesuffix("kK") + f"k{k}"
 
 
+def few_shot_protocol(side: Side) -> str:
+    """The protocol named after a side's few-shot slices (`few-shot-user`); it validates on one of them."""
+    return FEW_SHOT_KINDS[side].name.removesuffix("-kK")
+
+
 def few_shot_k(name: str) -> tuple[Side, int] | None:
     """(`user` or `item`, k) for a few-shot slice name such as `few-shot-user-k3`, else None."""
     match = _FEW_SHOT.match(name)

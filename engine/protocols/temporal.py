@@ -46,7 +46,7 @@ def temporal_split(dataset: Dataset, seed: int, params: TemporalParams) -> Split
     train = rows.loc[train_mask]
     new_users = sorted(set(rows.loc[~train_mask, "user_id"].unique()) - set(train["user_id"].unique()))
     new_items = sorted(set(rows.loc[~train_mask, "item_id"].unique()) - set(train["item_id"].unique()))
-    return SplitParts("temporal", seed, params, train, rows.loc[valid_mask], rows.loc[test_mask],
+    return SplitParts(PROTOCOL.name, seed, params, train, rows.loc[valid_mask], rows.loc[test_mask],
                       cold_users=new_users, cold_items=new_items)
 
 

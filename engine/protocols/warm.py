@@ -46,7 +46,7 @@ def warm_split(dataset: Dataset, seed: int, params: WarmParams) -> SplitParts:
                             "lower min_positives")
     parts = move_unknown_back(rows, parts)
     rows = rows.drop(columns=["_draw", "_rank"])
-    return SplitParts("warm", seed, params.model_dump(), rows[parts == "train"], rows[parts == "valid"],
+    return SplitParts(PROTOCOL.name, seed, params.model_dump(), rows[parts == "train"], rows[parts == "valid"],
                       rows[parts == "test"])
 
 
