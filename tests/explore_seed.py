@@ -46,11 +46,19 @@ def finished_runs(models: tuple[str, ...], protocol: str = "cold-user",
 
 
 @contextmanager
-def runs_to_serve(home: Path, models: tuple[str, ...], protocol: str, dataset: Dataset) -> Iterator[dict[str, int]]:
-    """`finished_runs` in a data folder of their own at `home`, with no API key set (as in a fresh shell): the run
-    id of each model, while the folder is the engine's."""
-    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, home):
+def isolated_database_for_serving(home: Path) -> Iterator[Path]:
+    """A data folder and database of their own at `home`, with no API key set (as in a fresh shell), while the
+    context lasts: where serving tests make their runs."""
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, home) as folder:
         patch.delenv("COLDSTART_API_KEY", raising=False)
+        yield folder
+
+
+@contextmanager
+def runs_to_serve(home: Path, models: tuple[str, ...], protocol: str, dataset: Dataset) -> Iterator[dict[str, int]]:
+    """`finished_runs` in a data folder of their own at `home` (`isolated_database_for_serving`): the run id of each
+    model, while the folder is the engine's."""
+    with isolated_database_for_serving(home):
         _, run_ids = finished_runs(models, protocol=protocol, dataset=dataset)
         yield dict(zip(models, run_ids))
 

@@ -31,8 +31,7 @@ from engine.settings import get_settings
 from engine.store.db import session_scope
 from engine.store.journal import feedback_journal
 from engine.store.tables import ExperimentRow, RunRow
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import finished_runs, isolated_database_for_serving
 from tests.live_server import LiveServer
 
 KEY = {"X-API-Key": "s3cret"}
@@ -40,9 +39,7 @@ KEY = {"X-API-Key": "s3cret"}
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp("serving-loop") / "home") as folder:
-        patch.delenv("COLDSTART_API_KEY", raising=False)
+    with isolated_database_for_serving(tmp_path_factory.mktemp("serving-loop") / "home") as folder:
         yield folder
 
 

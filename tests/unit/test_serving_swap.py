@@ -16,8 +16,7 @@ from engine.serving import create_app
 from engine.serving.feedback_loop import feedback_by_dataset, retrain_with_feedback
 from engine.serving.service import ServedRun
 from engine.store.journal import items_journal
-from tests.databases import isolated_database
-from tests.explore_seed import finished_runs
+from tests.explore_seed import finished_runs, isolated_database_for_serving
 from tests.live_server import LiveServer
 
 BOOK = {"category": "books", "tags": "eco"}
@@ -25,9 +24,7 @@ BOOK = {"category": "books", "tags": "eco"}
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch, \
-            isolated_database(patch, tmp_path_factory.mktemp("serving-swap") / "home") as folder:
-        patch.delenv("COLDSTART_API_KEY", raising=False)
+    with isolated_database_for_serving(tmp_path_factory.mktemp("serving-swap") / "home") as folder:
         yield folder
 
 
