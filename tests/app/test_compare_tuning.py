@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from engine.analysis.comparison import list_runs, load_training_curves
 from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
+from tests.canonical_folders import write_canonical_folder
 from ui import compare_charts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,12 +20,8 @@ APP = str(ROOT / "app.py")
 
 def _shop_folder(tmp_path: Path) -> Path:
     """A synthetic shop's interactions and items as CSV files, the folder `evaluate --data` reads."""
-    folder = tmp_path / "shop"
-    folder.mkdir()
     dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    dataset.items.to_csv(folder / "items.csv", index=False)
-    return folder
+    return write_canonical_folder(tmp_path / "shop", dataset.interactions, dataset.items)
 
 
 def _evaluate(folder: Path, *extra: str) -> None:

@@ -15,6 +15,7 @@ from engine.cli.main import main
 from engine.data.synthetic import generate_synthetic
 from engine.store.db import session_scope
 from engine.store.tables import MetricRow, RunRow
+from tests.canonical_folders import write_canonical_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,12 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """A small dataset in the canonical folder layout."""
-    folder = tmp_path_factory.mktemp("canonical")
     dataset = generate_synthetic(n_users=70, n_items=45, n_interactions=1800, seed=2)
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    dataset.items.to_csv(folder / "items.csv", index=False)
-    dataset.users.to_csv(folder / "users.csv", index=False)
-    return folder
+    return write_canonical_folder(tmp_path_factory.mktemp("canonical"), dataset.interactions, dataset.items,
+                                  dataset.users)
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -16,16 +16,9 @@ from engine.data.errors import DataError
 from engine.data.profile import profile_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.data.validate import MAX_ID_LENGTH, AttributeInput, IntakeOptions, build_dataset
+from tests.canonical_folders import write_canonical_folder
 
 ROLES = RoleMapping("user_id", "item_id", "rating", "timestamp")
-
-
-def _write_folder(folder: Path, interactions: pd.DataFrame, items: pd.DataFrame | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    interactions.to_csv(folder / "interactions.csv", index=False)
-    if items is not None:
-        items.to_csv(folder / "items.csv", index=False)
-    return folder
 
 
 def _plays(seed: int = 0, rows: int = 3_000) -> pd.DataFrame:
@@ -41,7 +34,7 @@ def _plays(seed: int = 0, rows: int = 3_000) -> pd.DataFrame:
 def test_an_empty_rating_column_is_absent_and_the_data_implicit(tmp_path: Path):
     """A bookmarking data set: its canonical `rating` column is empty in every row."""
     frame = _plays().assign(rating="")
-    result = read_canonical_result(_write_folder(tmp_path / "bookmarks", frame))
+    result = read_canonical_result(write_canonical_folder(tmp_path / "bookmarks", frame))
     dataset = result.dataset
     assert "rating" not in dataset.interactions.columns and "timestamp" not in dataset.interactions.columns
     assert dataset.feedback == Feedback("implicit")
@@ -62,7 +55,7 @@ def test_a_partly_empty_column_keeps_the_precise_error():
 
 def test_play_counts_are_read_as_implicit_feedback_weighted_by_log_count(tmp_path: Path):
     frame = _plays()
-    result = read_canonical_result(_write_folder(tmp_path / "music", frame))
+    result = read_canonical_result(write_canonical_folder(tmp_path / "music", frame))
     dataset = result.dataset
     assert dataset.feedback == Feedback("implicit", count_weight="log")
     positives = dataset.positives()
@@ -113,7 +106,7 @@ def test_a_ten_year_counts_dataset_with_an_empty_timestamp_column_reads_profiles
     span_years = np.ptp(generated.interactions["timestamp"]) / (365 * 86_400)
     assert span_years > 9
     assert profile_dataset(generated).activity_period == "month"
-    folder = _write_folder(tmp_path / "plays", generated.interactions.assign(timestamp=""), generated.items)
+    folder = write_canonical_folder(tmp_path / "plays", generated.interactions.assign(timestamp=""), generated.items)
     dataset = read_canonical_result(folder).dataset
     assert dataset.feedback.count_weight == "log" and not dataset.has_timestamps
     profile = profile_dataset(dataset)

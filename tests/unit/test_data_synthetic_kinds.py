@@ -3,14 +3,11 @@ attributes that carry a signal a content model can find on new items."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from engine.data.canonical import read_canonical_result
-from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data, dataset_features
 from engine.data.profile import profile_dataset
 from engine.data.synthetic import generate_synthetic
@@ -18,17 +15,9 @@ from engine.data.synthetic_kinds import DATA_KINDS, GENRES, generate_kind
 from engine.metrics.evaluation import make_validator
 from engine.models.registry import create_model
 from engine.protocols import make_split
+from tests.canonical_folders import write_canonical_folder
 
 KINDS = list(DATA_KINDS)
-
-
-def _write_canonical(dataset: Dataset, folder: Path) -> Path:
-    folder.mkdir()
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    for side, table in (("items", dataset.items), ("users", dataset.users)):
-        if table is not None:
-            table.to_csv(folder / f"{side}.csv", index=False)
-    return folder
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -92,7 +81,7 @@ def test_counts_is_the_shop_with_counts_and_without_timestamps():
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_passes_the_intake_from_a_canonical_folder_and_profiles(kind, tmp_path):
     data = generate_kind(kind, 80, 120, 1_500, seed=5)
-    result = read_canonical_result(_write_canonical(data, tmp_path / kind))
+    result = read_canonical_result(write_canonical_folder(tmp_path / kind, data.interactions, data.items, data.users))
     read = result.dataset
     assert len(read.interactions) == len(data.interactions)
     assert read.feedback.kind == data.feedback.kind

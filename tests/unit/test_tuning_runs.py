@@ -14,15 +14,13 @@ from engine.data.synthetic import generate_synthetic
 from engine.runs.tuning_store import best_known_settings, run_trials
 from engine.store.db import session_scope
 from engine.store.tables import RunRow, TuningTrialRow
+from tests.canonical_folders import write_canonical_folder
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("canonical")
     dataset = generate_synthetic(n_users=80, n_items=50, n_interactions=2000, seed=5)
-    dataset.interactions.to_csv(folder / "interactions.csv", index=False)
-    dataset.items.to_csv(folder / "items.csv", index=False)
-    return folder
+    return write_canonical_folder(tmp_path_factory.mktemp("canonical"), dataset.interactions, dataset.items)
 
 
 def _evaluate(capsys, data_dir: Path, out: Path, *extra: str) -> tuple[int, dict, str]:
