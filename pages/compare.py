@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.analysis import comparison
+from engine.metrics.names import BEYOND_ACCURACY
 from ui import compare_charts, fairness_view, onboarding_view, paired_view
 from ui.report import ComparisonReport, comparison_report_html
 from ui.router import require_router
@@ -147,7 +148,7 @@ if metrics.empty and refused.empty:
     st.stop()
 
 families, cutoffs = comparison.metric_catalogue(metrics)
-accuracy_families = [f for f in families if f not in compare_charts.BEYOND_ACCURACY]
+accuracy_families = [f for f in families if f not in BEYOND_ACCURACY]
 left, right = st.columns([3, 1])
 default_families = [f for f in DEFAULT_FAMILIES if f in accuracy_families] or accuracy_families[:2]
 chosen_families = left.multiselect("Metrics", accuracy_families, default=default_families, key="metric-families")

@@ -13,7 +13,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.analysis.comparison import split_metric_name
+from engine.metrics.names import split_metric_name
 
 _HEIGHT = 380
 

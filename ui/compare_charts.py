@@ -21,9 +21,9 @@ from engine.analysis import comparison
 from engine.data.catalog import get_dataset_info, load_dataset
 from engine.data.errors import DataError
 from engine.metrics.document import RunResults
+from engine.metrics.names import BEYOND_ACCURACY
 from ui import charts
 
-BEYOND_ACCURACY = ("coverage", "popularity", "novelty", "diversity")
 TAB_KEY = "chart-tab"
 CHOICES_KEY = "chart-choices"
 """Session-state entry holding each tab widget's last choice: Streamlit forgets a widget's value while its tab is

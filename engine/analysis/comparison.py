@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from engine.metrics.document import RunResults, TuningRecord
+from engine.metrics.names import lower_is_better, split_metric_name
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
 from engine.models.registry import UnknownModelError, get_model_class
@@ -35,10 +36,6 @@ from engine.store.tables import DatasetRow, ExperimentRow, MetricRow, RunEventRo
 RUN_COLUMNS = ["run_id", "dataset", "dataset_id", "experiment", "experiment_id", "protocol", "model", "label",
                "variant", "seed", "split_seed", "status", "device", "fit_seconds", "eval_seconds", "params",
                "tuning", "setting", "protocol_params", "created_at", "finished_at"]
-
-# Metrics where a smaller value is the better one; everything else (accuracy, coverage, novelty, diversity) is
-# higher-is-better. Popularity bias counts as worse when larger: it measures how much a model sticks to the head.
-LOWER_IS_BETTER = ("rmse", "mae", "popularity")
 
 
 
@@ -320,12 +317,6 @@ def available_slices(metrics: pd.DataFrame, not_applicable: pd.DataFrame) -> lis
     return sorted(names, key=slice_sort_key)
 
 
-def split_metric_name(name: str) -> tuple[str, int | None]:
-    """`ndcg@20` -> (`ndcg`, 20); `auc` -> (`auc`, None)."""
-    base, _, k = name.partition("@")
-    return base, int(k) if k.isdigit() else None
-
-
 def metric_catalogue(metrics: pd.DataFrame) -> tuple[list[str], list[int]]:
     """The metric families and the cut-offs K present among `metrics`, for pickers."""
     parsed = [split_metric_name(n) for n in metrics["name"].unique()]
@@ -341,11 +332,6 @@ def metric_columns(metrics: pd.DataFrame, families: Iterable[str], k: int | None
         if name in present:
             chosen.append(name)
     return chosen
-
-
-def lower_is_better(name: str) -> bool:
-    """Whether a smaller value of metric `name` is better (errors and popularity bias)."""
-    return split_metric_name(name)[0] in LOWER_IS_BETTER
 
 
 @dataclass

@@ -22,6 +22,7 @@ from engine.core.ranking import top_k
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
 from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
+from engine.metrics.names import split_metric_name
 from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, ValidationTerms, bootstrap_ci, bootstrap_means
@@ -246,11 +247,11 @@ class SliceValidator:
     """
 
     def __init__(self, train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> None:
-        name, _, cut = metric.partition("@")
-        if name not in AT_K_METRICS or not cut.isdigit():
+        name, cut = split_metric_name(metric)
+        if name not in AT_K_METRICS or cut is None:
             raise ValueError(f"validation metric {metric!r} must look like ndcg@20, recall@10, map@50 ...")
         self.metric_name = metric
-        self.k = int(cut)
+        self.k = cut
         self.train_data = train_data
         self.split = split
         self.seed = seed
@@ -284,7 +285,7 @@ class SliceValidator:
         """Each held-out item's share of the mean metric: a hit's weight in its user's list (its rank's discount
         for NDCG, 1 for recall and precision) times the user's value per unit of weight, summed over the users and
         divided by their number. Items no list found count with 0: they are drawn from the catalogue too."""
-        name = self.metric_name.partition("@")[0]
+        name = split_metric_name(self.metric_name)[0]
         if name not in ("ndcg", "recall", "precision"):
             return None
         counted = per_user.dropna()
