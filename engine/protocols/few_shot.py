@@ -97,5 +97,6 @@ FEW_SHOT_USER = ProtocolDeclaration(
     few_shot_protocol("user"), "held-out users reveal only k of their interactions (k = 1, 2, 3, 5, 10 by default)",
     FewShotParams, few_shot_user_split)
 FEW_SHOT_ITEM = ProtocolDeclaration(
-    few_shot_protocol("item"), "held-out items reveal only k of their interactions and are ranked among the held-out items",
+    few_shot_protocol("item"),
+    "held-out items reveal only k of their interactions and are ranked among the held-out items",
     FewShotParams, few_shot_item_split)
