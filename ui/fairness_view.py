@@ -234,10 +234,18 @@ def _exposure_figures(table: pd.DataFrame, cut: int) -> dict[str, go.Figure]:
         ("exposure-long-tail", long_tail_chart), ("exposure-popularity", popularity_chart))}
 
 
+def served_slices(slices: list[str], per_user: pd.DataFrame) -> list[str]:
+    """The `slices` some selected run was evaluated on (has per-user values): on a slice every run was 'not
+    applicable' on there is no user to group and no top-K list to read."""
+    evaluated = set(per_user["slice"]) if "slice" in per_user.columns else set()
+    return [name for name in slices if name in evaluated]
+
+
 def fairness_figures(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
                      slices: list[str]) -> dict[str, go.Figure]:
     """The section's charts with its first choices (first slice and attributes), for the report when the section
     was left closed; {} where the section would show none."""
+    slices = served_slices(slices, per_user)
     if runs["dataset_id"].nunique() != 1 or not slices:
         return {}
     try:
@@ -279,7 +287,15 @@ def _fairness_body(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, m
     except DataError as error:
         st.warning(f"Cannot read the dataset's attributes: {error}")
         return
-    chosen_slice = st.selectbox("Slice", slices, key="fairness-slice")
+    served = served_slices(slices, per_user)
+    if not served:
+        st.info("None of the selected runs could serve any slice (every slice is 'not applicable' for them), so "
+                "there is nobody to group and no list to read.")
+        return
+    if len(served) < len(slices):
+        st.caption("Slices no selected run could serve are left out: " + ", ".join(s for s in slices
+                                                                                   if s not in served) + ".")
+    chosen_slice = st.selectbox("Slice", served, key="fairness-slice")
     st.markdown("**Users: is some group served worse?**")
     if tables.user:
         attribute = st.selectbox("User attribute", tables.user, key="fairness-user-attribute")

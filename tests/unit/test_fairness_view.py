@@ -10,7 +10,7 @@ import pytest
 from engine.analysis.fairness import (attribute_exposure_table, exposure_table, gap_table, groupable,
                                       user_group_gaps)
 from engine.protocols.split import EvalSlice, Split
-from ui.fairness_view import gap_sentence, group_gap_chart
+from ui.fairness_view import gap_sentence, group_gap_chart, served_slices
 
 
 def planted_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,3 +73,12 @@ def test_exposure_table_reads_the_hand_computed_figures_from_a_runs_lists():
     shares = attribute_exposure_table(lists, {1: planted_split()}, "overall", 2, items, "studio")
     assert shares.set_index("value").loc["x", "exposure_share"] == pytest.approx(3 / 6)
     assert shares.set_index("value").loc["x", "catalogue_share"] == pytest.approx(2 / 5)
+
+
+def test_the_view_offers_only_slices_some_run_was_evaluated_on():
+    """Fold-in models (ItemKNN, ALS) are 'not applicable' on overall and cold-user, which contain users with no
+    history: grouping them there found nobody, and the exposure part blamed old runs for the missing lists."""
+    per_user, _ = planted_runs()
+    assert served_slices(["overall", "warm", "cold-user"], per_user.assign(slice="warm")) == ["warm"]
+    assert served_slices(["overall", "cold-user"], per_user) == ["cold-user"]
+    assert served_slices(["overall"], pd.DataFrame()) == []
