@@ -22,7 +22,7 @@ from engine.core.ranking import top_k
 from engine.data.indexing import item_query, user_query
 from engine.metrics.beyond import beyond_accuracy, candidate_popularity, coverage, normalized_rows
 from engine.metrics.document import MetricSummary, NotApplicable, SliceResult, slice_metric
-from engine.metrics.names import split_metric_name
+from engine.metrics.names import VALIDATION_METRIC, split_metric_name
 from engine.metrics.ranking import AT_K_METRICS, at_k_metrics, auc_from_positions, candidate_order
 from engine.metrics.ratings import rating_errors
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, ValidationTerms, bootstrap_ci, bootstrap_means
@@ -246,7 +246,7 @@ class SliceValidator:
     model on a cold-item split) is validated on the first validation slice it can serve. Never the test part.
     """
 
-    def __init__(self, train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> None:
+    def __init__(self, train_data: TrainData, split: Split, metric: str = VALIDATION_METRIC, seed: int = 0) -> None:
         name, cut = split_metric_name(metric)
         if name not in AT_K_METRICS or cut is None:
             raise ValueError(f"validation metric {metric!r} must look like ndcg@20, recall@10, map@50 ...")
@@ -299,6 +299,7 @@ class SliceValidator:
         return shares.reindex(every_item, fill_value=0.0) / max(len(counted), 1)
 
 
-def make_validator(train_data: TrainData, split: Split, metric: str = "ndcg@20", seed: int = 0) -> SliceValidator:
+def make_validator(train_data: TrainData, split: Split, metric: str = VALIDATION_METRIC,
+                   seed: int = 0) -> SliceValidator:
     """A `Validator` (engine.core.model) on the protocol's validation slice, for early stopping and tuning."""
     return SliceValidator(train_data, split, metric, seed)

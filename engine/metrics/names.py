@@ -4,6 +4,8 @@ way is better. Comparisons, pages and the validator read these instead of spelli
 
 from __future__ import annotations
 
+VALIDATION_METRIC = "ndcg@20"
+"""What early stopping and tuning maximise on the validation slice unless a run asks for another metric."""
 RATING_METRICS = ("rmse", "mae")
 """Errors of predicted ratings, pooled over a slice's rated rows (models that predict ratings)."""
 BEYOND_ACCURACY = ("coverage", "popularity", "novelty", "diversity")

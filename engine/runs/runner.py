@@ -22,6 +22,7 @@ from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 from engine.metrics.document import RunResults, SplitSummary, TuningRecord, ValidationChoice
 from engine.metrics.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
+from engine.metrics.names import VALIDATION_METRIC
 from engine.models.registry import create_model
 from engine.protocols.catalog import PROTOCOLS, get_protocol
 from engine.protocols.split import Split
@@ -30,7 +31,6 @@ from engine.training.device import describe_device, pick_device, seed_everything
 if TYPE_CHECKING:
     from engine.runs.tuning import TuningBudget
 
-VALIDATION_METRIC = "ndcg@20"
 LIBRARIES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "streamlit")
 
 
