@@ -29,6 +29,7 @@ from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSp
                                      training_table)
 from engine.models._scoring import as_scores
 from engine.training.batches import TensorBatches
+from engine.training.fold_in import known_or_new_vectors
 
 
 class MetaEmbConfig(BackboneConfig):
@@ -180,18 +181,16 @@ class MetaEmb(BackboneSpecialist):
     def _embeddings(self, index: np.ndarray, history: sp.csr_matrix, features: sp.csr_matrix | None,
                     generator: nn.Module | None, own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
         """Backbone factors for known entities; generated-then-warmed-up embeddings for new ones."""
-        out = own.new_zeros(len(index), own.shape[1])
-        known = index >= 0
-        out[torch.as_tensor(known, device=own.device)] = own[torch.as_tensor(index[known], device=own.device)]
-        new_rows = np.flatnonzero(~known)
-        if not len(new_rows):
-            return out
-        with torch.no_grad():
-            start = out.new_zeros(len(new_rows), own.shape[1])
-            if generator is not None and features is not None:
-                start = generator(query_rows(features[new_rows], len(new_rows), self.device))
-        out[torch.as_tensor(new_rows, device=self.device)] = self._warm_up(start, history[new_rows], other)
-        return out
+        new_rows = np.flatnonzero(np.asarray(index) < 0)
+
+        def new_embeddings(revealed: sp.csr_matrix) -> torch.Tensor:
+            with torch.no_grad():
+                start = own.new_zeros(len(new_rows), own.shape[1])
+                if generator is not None and features is not None:
+                    start = generator(query_rows(features[new_rows], len(new_rows), self.device))
+            return self._warm_up(start, revealed, other)
+
+        return known_or_new_vectors(index, history, own, new_embeddings)
 
     def _warm_up(self, start: torch.Tensor, revealed: sp.csr_matrix, other: torch.Tensor) -> torch.Tensor:
         """`warmup_steps` gradient steps from `start` on each row's revealed positives plus as many random
