@@ -364,8 +364,9 @@ def new_user_query(context: ExploreContext, values: dict[str, Any], liked: list[
 
 
 def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],
-                           liked: list[str], k: int = 10) -> list[ModelAnswer]:
-    """Each model's top-k for a made-up user with attribute `values` who revealed the `liked` training items.
+                           liked: list[str], k: int = 10, excluded: frozenset[str] = frozenset()) -> list[ModelAnswer]:
+    """Each model's top-k for a made-up user with attribute `values` who revealed the `liked` training items,
+    `excluded` items (say, ones the user said they did not like) never listed.
 
     Without liked items only models that serve brand-new users answer; with them, fold-in models answer too.
     """
@@ -378,7 +379,8 @@ def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], value
         if reason is not None:
             answers.append(ModelAnswer(fitted, not_applicable=reason))
             continue
-        items = item_query(context.data, candidate_order(context.data.item_ids, fitted.model.seed, NEW_USER_ID))
+        order = candidate_order(context.data.item_ids, fitted.model.seed, NEW_USER_ID)
+        items = item_query(context.data, [item for item in order if item not in excluded] if excluded else order)
         answers.append(_ranked(context, fitted, users, items, k, list(liked), user_row))
     return answers
 

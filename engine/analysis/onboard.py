@@ -13,7 +13,7 @@ import pandas as pd
 
 from engine.analysis.explore import (NEW_USER_ID, ExploreContext, ExploreError, FittedRun, ModelAnswer,
                                      encode_new_entity, recommend_for_new_user)
-from engine.onboarding import LIKED, OnboardingError, OnboardingState, create_strategy, onboarding_context
+from engine.onboarding import LIKED, NOT_LIKED, OnboardingError, OnboardingState, create_strategy, onboarding_context
 
 
 def next_question(context: ExploreContext, fitted: FittedRun, strategy_name: str, answers: dict[str, int],
@@ -45,6 +45,8 @@ def next_question(context: ExploreContext, fitted: FittedRun, strategy_name: str
 
 def recommendations_after(context: ExploreContext, runs: list[FittedRun], answers: dict[str, int],
                           values: dict[str, Any] | None = None, k: int = 10) -> list[ModelAnswer]:
-    """Each model's top-k for the made-up user after the answers so far: the liked items are their history."""
+    """Each model's top-k for the made-up user after the answers so far: the liked items are their history and,
+    as in the simulated protocol, no item the user answered about (liked or not) is recommended back."""
     liked = [item for item, answer in answers.items() if answer == LIKED]
-    return recommend_for_new_user(context, runs, values or {}, liked, k)
+    disliked = frozenset(item for item, answer in answers.items() if answer == NOT_LIKED)
+    return recommend_for_new_user(context, runs, values or {}, liked, k, excluded=disliked)

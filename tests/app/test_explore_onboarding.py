@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from engine.analysis.explore import ExploreError, FittedRun, load_context, load_fitted_run
 from engine.analysis.onboard import next_question, recommendations_after
 from engine.core.model import Capabilities
-from engine.onboarding import LIKED, NEVER_SEEN
+from engine.onboarding import LIKED, NEVER_SEEN, NOT_LIKED
 from tests.databases import isolated_database
 from tests.explore_seed import finished_runs
 
@@ -34,6 +34,10 @@ def test_popularity_asks_the_most_liked_training_item_first_and_never_asks_twice
     assert second != first and counts[second] <= counts[first]
     lists = recommendations_after(context, [fitted], {first: LIKED}, k=5)
     assert lists[0].not_applicable is None and first not in set(lists[0].table["item_id"])
+    # an item the user did not like is not recommended back, even by a model that ranks it first for everybody
+    mostpop = load_fitted_run(runs[1][0])
+    assert first in set(recommendations_after(context, [mostpop], {}, k=5)[0].table["item_id"])
+    assert first not in set(recommendations_after(context, [mostpop], {first: NOT_LIKED}, k=5)[0].table["item_id"])
 
 
 def test_a_model_that_cannot_fold_in_new_users_cannot_ask_model_driven_questions(runs):
