@@ -46,11 +46,12 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                     st.info(f"Not applicable: {answer.not_applicable}")
                     continue
                 table = answer.table
-                shown = [c for c in ("rank", label_column, "hit", "why", "item_id", "user_id")
+                shown = [c for c in ("rank", "new", label_column, "hit", "why", "item_id", "user_id")
                          if c and c in table.columns]
                 shown += [c for c in table.columns if c not in shown and c != "score"]
                 st.dataframe(table[shown], hide_index=True, column_config={
                     "hit": st.column_config.CheckboxColumn("test hit", help="A held-out positive of this user"),
+                    "new": st.column_config.CheckboxColumn("new", help="Entered this list with the last answer"),
                     "why": st.column_config.TextColumn("why", width="large",
                                                        help=REASON_KINDS.get(answer.reason_kind or ""))})
     kinds = sorted({kind for a in answers for kind in (a.reason_kinds or ((a.reason_kind,) if a.reason_kind else ()))})
