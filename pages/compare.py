@@ -187,8 +187,9 @@ if headline is not None:
     chart_data = compare_charts.CompareData(runs, metrics, per_user, recorded, headline, families, k, slices)
     figures |= compare_charts.chart_tabs(chart_data)
     run_key = comparison.results_key(runs)
-    onboarding_open = onboarding_view.onboarding_section(run_key, per_user, headline, figures)
-    fairness_open = fairness_view.fairness_section(run_key, runs, per_user, headline, k, slices, figures)
+    onboarding_drawn = onboarding_view.onboarding_section(run_key, per_user, headline)
+    fairness_drawn = fairness_view.fairness_section(run_key, runs, per_user, headline, k, slices)
+    figures |= (onboarding_drawn or {}) | (fairness_drawn or {})
     paired_open, paired_figure, paired = paired_view.paired_section(runs, per_user, metrics, metric_names, slices)
     if paired_figure is not None:
         figures["paired"] = paired_figure
@@ -205,9 +206,9 @@ def _report_html() -> str:
     if headline is None:
         return comparison_report_html(report)
     shown = compare_charts.report_figures(chart_data, figures, kept) | figures
-    if not onboarding_open:
+    if onboarding_drawn is None:
         shown |= onboarding_view.onboarding_figures(run_key, per_user, headline)
-    if not fairness_open:
+    if fairness_drawn is None:
         shown |= fairness_view.fairness_figures(run_key, runs, per_user, headline, k, slices)
     tables = report.paired
     if not paired_open:

@@ -33,10 +33,10 @@ def _titled(figure: go.Figure, title: str, sentence: str) -> go.Figure:
 
 
 def _empty(title: str, reason: str) -> go.Figure:
+    """A chart with nothing to draw: its question, and why there is no answer as its sentence (the report's too)."""
     figure = go.Figure()
-    figure.add_annotation(text=reason, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    figure.update_layout(title=title, height=_HEIGHT, xaxis_visible=False, yaxis_visible=False)
-    return figure
+    figure.update_layout(xaxis_visible=False, yaxis_visible=False)
+    return subtitled(figure, title, reason, _HEIGHT // 3)
 
 
 def gap_sentence(gaps: dict[str, GroupGaps], attribute: str, metric: str) -> str:
@@ -88,7 +88,7 @@ def _share_chart(frame: pd.DataFrame, title: str, shown: str, reference: str, sh
     figure = px.bar(long, x="variant", y="value", color="what", barmode="group",
                     labels={"variant": "model", "value": "", "what": ""})
     if percent:
-        figure.update_yaxes(tickformat=".0%")
+        figure.update_yaxes(tickformat=".0%", rangemode="tozero")
     return _titled(figure, title, sentence)
 
 
@@ -96,12 +96,22 @@ def _per_model(frame: pd.DataFrame, phrase: Callable[[pd.Series], str]) -> str:
     return "; ".join(f"{row['variant']} {phrase(row)}" for _, row in frame.iterrows())
 
 
+def _percent(share: float) -> str:
+    """A share as a percentage, with a decimal below 1% so a sliver does not read as none at all."""
+    return f"{share:.1%}" if 0 < share < 0.01 else f"{share:.0%}"
+
+
 def new_item_chart(table: pd.DataFrame, k: int) -> go.Figure:
-    sentence = ("New items (no interactions yet) are " + (f"{table['new_item_catalogue_share'].iloc[0]:.0%}"
+    title = f"Do new items get shown? Share of top-{k} places"
+    if not table.empty and (table["new_item_catalogue_share"] == 0).all():
+        return _empty(title, "No candidate on this slice is a new item (every one had interactions in training): "
+                             "pick a slice or protocol with new items, such as cold-item.")
+    sentence = ("New items (no interactions yet) are " + (_percent(table['new_item_catalogue_share'].iloc[0])
                 if not table.empty else "a share") + " of the candidates; an item never shown never gets data. "
-                + _per_model(table, lambda r: f"gives them {r['new_item_share']:.0%} of the top-{k} places") + ".")
-    return _share_chart(table, f"Do new items get shown? Share of top-{k} places", "new_item_share",
-                        "new_item_catalogue_share", "share of top-K places", "share of the candidates", sentence)
+                + _per_model(table, lambda r: f"gives them {_percent(r['new_item_share'])} of the top-{k} places")
+                + ".")
+    return _share_chart(table, title, "new_item_share", "new_item_catalogue_share", "share of top-K places",
+                        "share of the candidates", sentence)
 
 
 def gini_chart(table: pd.DataFrame, k: int) -> go.Figure:
@@ -118,8 +128,8 @@ def gini_chart(table: pd.DataFrame, k: int) -> go.Figure:
 def long_tail_chart(table: pd.DataFrame, k: int) -> go.Figure:
     head = f"{SHORT_HEAD_SHARE:.0%}"
     sentence = (f"The long tail is every item outside the {head} most popular; "
-                + _per_model(table, lambda r: f"gives it {r['long_tail_share']:.0%} of the places (it is "
-                             f"{r['long_tail_catalogue_share']:.0%} of the candidates)") + ".")
+                + _per_model(table, lambda r: f"gives it {_percent(r['long_tail_share'])} of the places (it is "
+                             f"{_percent(r['long_tail_catalogue_share'])} of the candidates)") + ".")
     return _share_chart(table, f"Does the long tail get shown? Share of top-{k} places", "long_tail_share",
                         "long_tail_catalogue_share", "share of top-K places", "share of the candidates", sentence)
 
@@ -134,12 +144,12 @@ def popularity_chart(table: pd.DataFrame, k: int) -> go.Figure:
 
 
 def attribute_chart(table: pd.DataFrame, attribute: str, k: int) -> go.Figure:
-    title = f"Which {attribute} values get shown? Share of top-{k} places against share of the candidates"
+    title = f"Which values of {attribute} get shown? Share of top-{k} places against share of the candidates"
     if table.empty:
         return _empty(title, "The selected runs kept no top-K lists on this slice.")
     under = table.loc[table["ratio"] < 0.5]
-    sentence = (f"A bar above the grey mark means a {attribute} is shown more than its size in the catalogue "
-                "warrants, below it less" + (
+    sentence = (f"A bar above its grey mark means that value of {attribute} is shown more often than its share of "
+                "the candidates warrants, below it less" + (
                     "; under half their fair share: " + ", ".join(f"{r.value} ({r.variant})" for r in
                                                                 under.head(6).itertuples())
                     if not under.empty else "; every value gets at least half its fair share") + ".")
@@ -266,19 +276,21 @@ def fairness_figures(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame,
 
 
 def fairness_section(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
-                     slices: list[str], figures: dict[str, go.Figure]) -> bool:
-    """The Compare page's fairness part, computed when opened: user groups, then item exposure; every chart joins
-    `figures` (the report). Returns whether it was drawn open."""
+                     slices: list[str]) -> dict[str, go.Figure] | None:
+    """The Compare page's fairness part, computed when opened: user groups, then item exposure. Returns the charts
+    it drew by name (for the report), or None when it was not drawn open."""
     with st.expander("Fairness, bias and exposure", key=OPEN_KEY, on_change="rerun",
                      icon=":material/balance:") as section:
         if not section.open:
-            return False
+            return None
+        figures: dict[str, go.Figure] = {}
         _fairness_body(run_key, runs, per_user, metric, k, slices, figures)
-    return True
+    return figures
 
 
 def _fairness_body(run_key: tuple, runs: pd.DataFrame, per_user: pd.DataFrame, metric: str, k: int | None,
                    slices: list[str], figures: dict[str, go.Figure]) -> None:
+    """The section's body; each chart drawn is also put in `figures`, the section's own."""
     if runs["dataset_id"].nunique() != 1:
         st.info("Fairness and exposure need runs of one dataset: narrow the selection to a single dataset.")
         return

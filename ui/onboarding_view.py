@@ -103,22 +103,22 @@ def onboarding_figures(run_key: tuple, per_user: pd.DataFrame, metric: str) -> d
     return {"onboarding": onboarding_chart(curves, metric)} if not curves.empty else {}
 
 
-def onboarding_section(run_key: tuple, per_user: pd.DataFrame, metric: str, figures: dict[str, go.Figure]) -> bool:
+def onboarding_section(run_key: tuple, per_user: pd.DataFrame, metric: str) -> dict[str, go.Figure] | None:
     """The Compare page's onboarding part, offered when a selected run used the onboarding protocol and computed
-    when opened: the curves (added to `figures` for the report) and the paired differences against random.
-    Returns whether it was drawn open."""
+    when opened: the curves and the paired differences against random. Returns the chart it drew by name (for the
+    report), or None when it was not drawn open."""
     if not used_onboarding(per_user):
-        return False
+        return None
     with st.expander("Onboarding: which sign-up questions to ask", key=OPEN_KEY, on_change="rerun",
                      icon=":material/how_to_reg:") as section:
         if not section.open:
-            return False
+            return None
         curves = _curves(run_key, metric, per_user)
-        figures["onboarding"] = onboarding_chart(curves, metric)
-        st.plotly_chart(figures["onboarding"], key="chart-onboarding")
+        figure = onboarding_chart(curves, metric)
+        st.plotly_chart(figure, key="chart-onboarding")
         st.caption(onboarding_sentence(curves, metric))
         st.caption("Each strategy is compared with asking about random items on the same users (paired bootstrap "
                    "95% CI of the difference); 'answered' counts the questions a user could answer (items they "
                    "knew).")
         st.dataframe(difference_table(curves), hide_index=True, key="onboarding-differences")
-    return True
+    return {"onboarding": figure}
