@@ -72,7 +72,7 @@ def test_compare_draws_onboarding_curves_and_one_fairness_chart_per_question(onb
     questions = [title.split("?")[0] for title in charts if "?" in title]
     assert questions == ["Is some group of users served worse", "Do new items get shown",
                          "Is exposure concentrated on a few items", "Does the long tail get shown",
-                         "Do the lists favour popular items", "Which genres values get shown"]
+                         "Do the lists favour popular items", "Which values of genres get shown"]
     groups = next(spec for title, spec in charts.items() if title.startswith("Is some group"))
     assert "by gender" in groups["layout"]["title"]["text"]  # categories come first among user attributes
     # every question's chart carries its plain-words sentence, and the HTML report carries the charts

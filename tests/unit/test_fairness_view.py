@@ -10,7 +10,8 @@ import pytest
 from engine.analysis.fairness import (attribute_exposure_table, exposure_table, gap_table, groupable,
                                       user_group_gaps)
 from engine.protocols.split import EvalSlice, Split
-from ui.fairness_view import gap_sentence, group_gap_chart, served_slices
+from ui.fairness_view import (attribute_chart, gap_sentence, group_gap_chart, long_tail_chart, new_item_chart,
+                               served_slices)
 
 
 def planted_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -82,3 +83,18 @@ def test_the_view_offers_only_slices_some_run_was_evaluated_on():
     assert served_slices(["overall", "warm", "cold-user"], per_user.assign(slice="warm")) == ["warm"]
     assert served_slices(["overall", "cold-user"], per_user) == ["cold-user"]
     assert served_slices(["overall"], pd.DataFrame()) == []
+
+
+def test_exposure_sentences_say_what_a_slice_without_new_items_or_a_sliver_of_long_tail_means():
+    warm = pd.DataFrame({"variant": ["ItemKNN"], "new_item_share": [0.0], "new_item_catalogue_share": [0.0],
+                         "long_tail_share": [0.003], "long_tail_catalogue_share": [0.8]})
+    empty = new_item_chart(warm, 20)
+    assert not empty.data and "No candidate on this slice is a new item" in empty.layout.title.subtitle.text
+    assert "gives it 0.3% of the places (it is 80% of the candidates)" in \
+        long_tail_chart(warm, 20).layout.title.subtitle.text.replace("<br>", " ")
+    cold = warm.assign(new_item_share=0.05, new_item_catalogue_share=0.25)
+    assert "gives them 5% of the top-20 places" in new_item_chart(cold, 20).layout.title.subtitle.text.replace(
+        "<br>", " ")
+    shares = pd.DataFrame({"variant": ["M"], "value": ["Drama"], "exposure_share": [0.3], "catalogue_share": [0.3],
+                           "ratio": [1.0]})
+    assert attribute_chart(shares, "genres", 20).layout.title.text.startswith("Which values of genres get shown?")
