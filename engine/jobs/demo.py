@@ -19,6 +19,7 @@ from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
 from engine.jobs.queue import submit_runs
 from engine.models.registry import DEFAULT_MODEL
+from engine.protocols.few_shot import FEW_SHOT_USER
 from engine.runs.experiments import create_experiment
 from engine.store.db import session_scope
 from engine.store.tables import DatasetRow, ExperimentRow, RunRow
@@ -35,7 +36,7 @@ class DemoPlan:
     n_items: int = 200
     n_interactions: int = 6000
     seed: int = 0
-    protocol: str = "few-shot-user"
+    protocol: str = FEW_SHOT_USER.name
     experiment_name: str = "demo: new users with 1 to 10 known interactions"
     models: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         DEFAULT_MODEL: {},                # auto: the validated pick among fast candidates, per kind of user and item

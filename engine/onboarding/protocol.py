@@ -28,6 +28,7 @@ from engine.protocols.assemble import SplitParts
 from engine.protocols.common import rng_for
 from engine.protocols.cold import HoldoutParams, cold_user_split
 from engine.protocols.declaration import ProtocolDeclaration, WholeNumbers, fraction
+from engine.protocols.slices import COLD_USER
 from engine.protocols.split import Split
 
 NAME = "onboarding"
@@ -117,7 +118,7 @@ def evaluate_onboarding(model: Recommender, train: TrainData, dataset: Dataset, 
                                       ratings=train.ratings is not None)
     if reason is not None:
         return {name: NotApplicable(not_applicable=reason) for name in names}, pd.DataFrame()
-    users = np.sort(next((s.users for s in split.test if s.name == "cold-user"), np.empty(0, dtype=object)))
+    users = np.sort(next((s.users for s in split.test if s.name == COLD_USER.name), np.empty(0, dtype=object)))
     if len(users) > params.max_users:
         users = np.sort(rng_for(seed, "onboarding-users").choice(users, params.max_users, replace=False))
     population = onboarding_population(dataset, train, users, seed, answer_fraction=params.answer_fraction)
