@@ -46,12 +46,17 @@ def _define(dataset: DatasetInfo) -> None:
     protocol = st.selectbox("Protocol", list(summaries), format_func=lambda p: f"{p}: {summaries[p]}",
                             key="experiment-protocol")
     fields = declared_fields(get_protocol(protocol).Params)
-    columns = st.columns(max(len(fields), 1) + 1)
+    # a multi-select in a ninth of the page cuts its chips to an unreadable sliver: it gets the page's width
+    narrow = [f for f in fields if f.kind not in ("several", "models")]
+    columns = st.columns(len(narrow) + 1)
     params: dict[str, Any] = {}
-    for field, column in zip(fields, columns):
+    for field, column in zip(narrow, columns):
         with column:
             params[field.name] = field_widget(field, f"protocol-{protocol}-{field.name}")
     seed = int(columns[-1].number_input("Seed", min_value=0, value=0, step=1, key="experiment-seed"))
+    for field in fields:
+        if field not in narrow:
+            params[field.name] = field_widget(field, f"protocol-{protocol}-{field.name}")
     name = name_input(f"{dataset.name} · {protocol} · seed {seed}", "experiment-name")
     preview, create = st.columns(2)
     try:

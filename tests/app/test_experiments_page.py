@@ -95,3 +95,17 @@ def test_the_training_part_of_the_page_has_one_heading_per_part_not_a_heading_ov
     app = _open()
     assert not app.exception
     assert [heading.value for heading in app.subheader] == ["Train", "Runs"]
+
+
+def test_the_onboarding_strategies_pick_takes_the_form_s_width_and_reaches_the_experiment(dataset_id):
+    app = _open()
+    app.selectbox(key="experiment-protocol").set_value("onboarding").run()
+    picker = app.multiselect(key="protocol-onboarding-strategies")
+    # not squeezed into one of the narrow parameter columns, where six chips were cut to unreadable slivers
+    assert any("protocol-onboarding-steps" in {w.key for w in column.text_input} for column in app.columns)
+    assert all(picker.key not in {w.key for w in column.multiselect} for column in app.columns)
+    picker.set_value(["random", "popularity"]).run()
+    _button(app, "Create experiment").click().run()
+    assert not app.exception and not app.error
+    (experiment,) = list_experiments(dataset_id)
+    assert load_split(experiment.id).params["strategies"] == ["random", "popularity"]
