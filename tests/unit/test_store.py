@@ -15,7 +15,15 @@ from engine.settings import get_settings
 from engine.store.db import dispose_engines, get_engine, session_scope
 from engine.store.migrate import current_revision, head_revision
 from engine.store.tables import Base, DatasetRow, ExperimentRow
-from tests.databases import sqlite_only
+from tests.databases import isolated_database, sqlite_only
+
+
+@pytest.fixture
+def coldstart_home(tmp_path, monkeypatch):
+    """The suite's fixture, but on PostgreSQL an empty schema rather than one made at head: these tests watch the
+    migrations make (or upgrade) the schema on both backends."""
+    with isolated_database(monkeypatch, tmp_path / "home", migrated=False) as home:
+        yield home
 
 
 @sqlite_only
@@ -84,6 +92,17 @@ def test_the_migrated_schema_is_exactly_what_the_tables_declare(coldstart_home):
     with get_engine().connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
+
+
+def test_a_test_database_made_at_head_is_what_the_migrations_make(tmp_path, monkeypatch):
+    """Other tests' databases skip the migrations on PostgreSQL (tests/databases.py replays what they wrote once):
+    what they get must be the migrated schema at the head revision, with no rows."""
+    with isolated_database(monkeypatch, tmp_path / "home"):
+        with get_engine().connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+            assert all(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+                       for table in Base.metadata.tables)
 
 
 def test_a_database_made_by_the_old_additive_migrations_matches_a_fresh_one(coldstart_home):
