@@ -39,7 +39,7 @@ def _seed() -> list[int]:
     """The two onboarding runs, recorded once per data folder."""
     from engine.analysis.comparison import list_runs
     from engine.data.canonical import read_canonical_folder
-    from engine.protocols import make_split
+    from engine.runs.protocol_catalog import make_split
     from tests.explore_seed import recorded_runs
     from tests.shared_data import ML100K
 

@@ -31,7 +31,7 @@ from engine.data.indexing import build_train_data, dataset_features  # noqa: E40
 from engine.models.registry import create_model  # noqa: E402
 from engine.onboarding import (BASELINE, STRATEGIES, best_strategy, onboarding_curves,  # noqa: E402
                                onboarding_population, simulate_onboarding)
-from engine.protocols import make_split  # noqa: E402
+from engine.runs.protocol_catalog import make_split  # noqa: E402
 from tests.shared_data import ML100K  # noqa: E402
 
 BAR_STEPS = (3, 5, 10)

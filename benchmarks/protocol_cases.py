@@ -19,7 +19,7 @@ from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data, dataset_features
 from engine.metrics.evaluation import SliceValidator, make_validator, reason_not_served
 from engine.models.registry import get_model_class
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import EvalSlice, Split
 from tests.shared_data import ML100K
 

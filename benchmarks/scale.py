@@ -42,7 +42,7 @@ from engine.data.validate import AttributeInput, IntakeOptions, build_dataset  #
 from engine.metrics.evaluation import evaluate  # noqa: E402
 from engine.models import ease  # noqa: E402
 from engine.models.registry import create_model  # noqa: E402
-from engine.protocols.catalog import make_split  # noqa: E402
+from engine.runs.protocol_catalog import make_split  # noqa: E402
 from engine.store.db import dispose_engines  # noqa: E402
 
 T = TypeVar("T")

@@ -11,7 +11,8 @@ import streamlit as st
 from engine.data.catalog import DatasetInfo, list_datasets, load_dataset
 from engine.data.errors import DataError
 from engine.jobs.params import declared_fields
-from engine.protocols import ProtocolError, get_protocol, make_split, protocol_summaries, sizes_table, split_sizes
+from engine.protocols import ProtocolError, sizes_table, split_sizes
+from engine.runs.protocol_catalog import get_protocol, make_split, protocol_summaries
 from engine.runs.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from ui.forms import field_widget
 from ui.naming import name_input

@@ -117,7 +117,8 @@ def load_data(args: argparse.Namespace):
 
 def obtain_split(args: argparse.Namespace, dataset):
     """The split to use: made with --protocol, or read from --split-dir and checked against the data."""
-    from engine.protocols import check_split_matches, make_split, read_split_folder
+    from engine.protocols import check_split_matches, read_split_folder
+    from engine.runs.protocol_catalog import make_split
 
     if getattr(args, "split_dir", None):
         split = read_split_folder(args.split_dir)
@@ -128,7 +129,7 @@ def obtain_split(args: argparse.Namespace, dataset):
 
 def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: bool) -> None:
     """--data, --protocol / --split-dir, --seed and --split-param, shared by `evaluate` and `split`."""
-    from engine.protocols import protocol_summaries
+    from engine.runs.protocol_catalog import protocol_summaries
 
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="dataset folder in the canonical layout: interactions.csv (user_id,item_id[,rating]"

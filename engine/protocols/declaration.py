@@ -3,7 +3,7 @@
 The parameters are a pydantic model like a model's config: each field has a type, bounds, a title and a
 description, so the Experiments form, the CLI's `--split-param` and the checks all read one declaration. Adding a
 protocol is one new file under `engine/protocols/` that declares a `ProtocolDeclaration`, plus one line in
-`engine.protocols.catalog.PROTOCOLS`.
+`engine.runs.protocol_catalog.PROTOCOLS`.
 """
 
 from __future__ import annotations

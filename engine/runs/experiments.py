@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.data.catalog import load_dataset
-from engine.protocols import make_split, read_split_folder, split_sizes, write_split_folder
+from engine.protocols import read_split_folder, split_sizes, write_split_folder
+from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import Split
 from engine.settings import get_settings
 from engine.store.db import session_scope

@@ -1,7 +1,10 @@
 """The protocols by name and `make_split`: the one entry point to split data.
 
 Adding a protocol is one new file that declares a `ProtocolDeclaration` (see `engine.protocols.declaration`) plus
-one line in `PROTOCOLS`, as adding a model is one file plus one line in `engine.models.registry`.
+one line in `PROTOCOLS`, as adding a model is one file plus one line in `engine.models.registry`. The catalog sits
+in the runs layer, above every package that declares a protocol: the split protocols (`engine.protocols`) and the
+onboarding protocol, whose simulation needs models and metrics (`engine.onboarding`). Its entries are imported by
+name, when first asked for, and the architecture test counts them as imports.
 """
 
 from __future__ import annotations

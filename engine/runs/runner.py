@@ -24,7 +24,7 @@ from engine.metrics.document import RunResults, SplitSummary, TuningRecord, Vali
 from engine.metrics.evaluation import DEFAULT_KS, Evaluation, evaluate, make_validator
 from engine.metrics.names import VALIDATION_METRIC
 from engine.models.registry import create_model
-from engine.protocols.catalog import PROTOCOLS, get_protocol
+from engine.runs.protocol_catalog import PROTOCOLS, get_protocol
 from engine.protocols.split import Split
 from engine.training.device import describe_device, pick_device, seed_everything
 

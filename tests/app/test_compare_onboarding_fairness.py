@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from engine.analysis import comparison
 from engine.data.canonical import read_canonical_folder
 from engine.metrics.document import RunResults
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from tests.databases import isolated_database
 from tests.explore_seed import recorded_runs
 from ui import compare_charts, fairness_view, onboarding_view

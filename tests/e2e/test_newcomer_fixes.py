@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.protocols.catalog import PROTOCOLS
+from engine.runs.protocol_catalog import PROTOCOLS
 from tests.e2e.conftest import serve_app
 from tests.unit.jobs_support import wait_until
 

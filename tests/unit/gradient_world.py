@@ -13,7 +13,8 @@ from engine.core.model import Recommender
 from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import evaluate
-from engine.protocols import Split, make_split
+from engine.protocols import Split
+from engine.runs.protocol_catalog import make_split
 
 K = 10
 

@@ -3,16 +3,21 @@
 The layer order is declared once, in `LAYERS`, bottom first (docs/architecture.md draws it). A module may import
 its own package and any package of a lower layer; packages that share a layer stay independent of each other. Every
 import counts, including those inside functions and under `TYPE_CHECKING`: a deferred import still ties the two
-modules together, it only hides the tie from Python's loader.
+modules together, it only hides the tie from Python's loader. So do a registry's entries, which name a module to
+import when first asked for ("engine.models.als:ALSRecommender"), for the layers; not for cycles, since the models
+a registry names use it back by design (auto creates its candidates through it).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
+REGISTRY_ENTRY = re.compile(r"engine(\.\w+)+:\w+")
+"""A string naming an engine module (and an attribute of it) to import later: a registry's entry."""
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("settings", "logs", "core"),  # the environment's settings; log lines; the vocabulary every layer speaks
@@ -21,7 +26,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("protocols", "training"),     # splits of a dataset; the shared gradient-training machinery
     ("metrics",),                  # metric functions and the evaluator that applies them to a split
     ("models",),                   # the model zoo and its registry
-    ("runs", "onboarding"),        # experiments and the runs on them; simulated onboarding of new users
+    ("onboarding",),               # which sign-up questions to ask new users, and the simulation that scores them
+    ("runs",),                     # experiments and the runs on them; the protocols by name
     ("jobs", "analysis"),          # background workers; reading finished runs back (compare, explore)
     ("privacy",),                  # forgetting a user everywhere the product keeps them
     ("serving",),                  # the HTTP API over a finished run
@@ -64,6 +70,21 @@ def import_graph(root: Path = ENGINE) -> dict[str, set[str]]:
     """Module -> the other engine modules it imports."""
     modules = engine_modules(root)
     return {name: imported_engine_modules(path, modules) - {name} for name, path in modules.items()}
+
+
+def registry_graph(root: Path = ENGINE) -> dict[str, set[str]]:
+    """Module -> the other engine modules its string constants name as registry entries ("module:attribute")."""
+    modules = engine_modules(root)
+    return {name: {entry.partition(":")[0] for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+                   if isinstance(node, ast.Constant) and isinstance(entry := node.value, str)
+                   and REGISTRY_ENTRY.fullmatch(entry) and entry.partition(":")[0] in modules} - {name}
+            for name, path in modules.items()}
+
+
+def dependency_graph(root: Path = ENGINE) -> dict[str, set[str]]:
+    """Module -> the engine modules it imports or names as registry entries: what the layers are checked on."""
+    imports, entries = import_graph(root), registry_graph(root)
+    return {name: imports[name] | entries[name] for name in imports}
 
 
 def package_of(module: str, graph: dict[str, set[str]]) -> str:
@@ -148,7 +169,7 @@ def test_every_engine_package_has_a_declared_layer():
 
 
 def test_no_engine_module_imports_one_from_a_layer_above_or_beside_it():
-    assert layer_violations(import_graph()) == []
+    assert layer_violations(dependency_graph()) == []
 
 
 def test_no_import_cycle_between_files():
@@ -171,6 +192,13 @@ def test_the_checks_see_an_upward_import_and_a_cycle():
 def test_imports_inside_functions_count():
     graph = import_graph()
     assert "engine.runs.runner" in graph["engine.jobs.child"]  # imported only inside the functions that run a job
+
+
+def test_registry_entries_count_for_the_layers():
+    graph = dependency_graph()
+    assert "engine.onboarding.protocol" in graph["engine.runs.protocol_catalog"]
+    assert "engine.models.als" in graph["engine.models.registry"]
+    assert "engine.onboarding.protocol" not in import_graph()["engine.runs.protocol_catalog"]
 
 
 def _imported_top_names(path: Path) -> set[str]:

@@ -100,7 +100,8 @@ def test_counts_are_told_from_rating_scales(values: list, counts: bool):
 
 def test_a_ten_year_counts_dataset_with_an_empty_timestamp_column_reads_profiles_and_splits(tmp_path: Path):
     """The issue's acceptance data: generated, ten years, implicit play counts, and a folder whose time column is empty."""
-    from engine.protocols import make_split, split_sizes
+    from engine.protocols import split_sizes
+    from engine.runs.protocol_catalog import make_split
 
     generated = generate_synthetic(400, 150, 6_000, seed=3, years=10, feedback="counts")
     span_years = np.ptp(generated.interactions["timestamp"]) / (365 * 86_400)

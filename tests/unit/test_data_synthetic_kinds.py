@@ -14,7 +14,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.data.synthetic_kinds import DATA_KINDS, GENRES, generate_kind
 from engine.metrics.evaluation import make_validator
 from engine.models.registry import create_model
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from tests.canonical_folders import write_canonical_folder
 
 KINDS = list(DATA_KINDS)

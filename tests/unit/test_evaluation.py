@@ -12,7 +12,7 @@ from engine.data.indexing import build_train_data
 from engine.data.synthetic import generate_synthetic
 from engine.metrics.document import NotApplicable
 from engine.metrics.evaluation import evaluate, make_validator
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from tests.unit.evaluation_models import PreferenceModel, RatingModel, WarmOnlyModel
 
 

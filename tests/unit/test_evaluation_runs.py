@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from engine.data.catalog import save_dataset
 from engine.data.synthetic import generate_synthetic
-from engine.protocols import ProtocolError, make_split, read_split_folder
+from engine.protocols import ProtocolError, read_split_folder
+from engine.runs.protocol_catalog import make_split
 from engine.runs.experiments import (ExperimentError, create_experiment, export_split, list_experiments, load_split,
                                      split_zip)
 from engine.runs.results import PER_USER_FILE, record_run_result

@@ -20,7 +20,7 @@ from engine.metrics.document import NotApplicable
 from engine.metrics.evaluation import SliceValidator, evaluate, make_validator
 from engine.models.auto import AutoRecommender, describe_choice
 from engine.models.registry import create_model
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import Split
 
 CANDIDATES = ["random", "content", "itemknn", "mostpop"]

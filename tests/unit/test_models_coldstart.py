@@ -20,7 +20,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import evaluate
 from engine.models.aldi import teacher_qualifying_weights
 from engine.models.registry import create_model
-from engine.protocols.catalog import make_split
+from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import Split
 from engine.training.feature_modules import SparseRows
 

@@ -10,7 +10,7 @@ from engine.core.data import TrainData
 from engine.data.indexing import build_train_data, dataset_features
 from engine.data.synthetic import generate_synthetic
 from engine.models._held_out import held_out_folds
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import Split
 
 

@@ -17,7 +17,7 @@ from engine.onboarding import (LIKED, NOT_LIKED, STRATEGIES, OnboardingError, On
                                OnboardingState, create_strategy, onboarding_context, onboarding_curves,
                                onboarding_population, simulate_onboarding)
 from engine.onboarding.base import best_not_asked
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 
 
 @pytest.fixture
@@ -171,7 +171,8 @@ def test_every_registered_strategy_runs_on_movielens(movielens_onboarding):
 
 
 def test_onboarding_protocol_parameters_are_checked_with_their_names():
-    from engine.protocols import ProtocolError, get_protocol
+    from engine.protocols import ProtocolError
+    from engine.runs.protocol_catalog import get_protocol
 
     protocol = get_protocol("onboarding")
     assert protocol.parse({"steps": "5,1", "strategies": "popularity,random"}).steps == (1, 5)

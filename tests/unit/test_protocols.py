@@ -8,8 +8,8 @@ import pytest
 
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
-from engine.protocols import (PROTOCOLS, ProtocolError, get_protocol, make_split, protocol_summaries, split_parts,
-                              split_sizes)
+from engine.protocols import ProtocolError, split_parts, split_sizes
+from engine.runs.protocol_catalog import PROTOCOLS, get_protocol, make_split, protocol_summaries
 from engine.protocols.split import Split
 
 SEEDED_PROTOCOLS = ["warm", "cold-item", "cold-user", "cold-both", "few-shot-user", "few-shot-item", "onboarding"]

@@ -10,7 +10,8 @@ import pytest
 
 from engine.data.dataset import Dataset
 from engine.data.synthetic import generate_synthetic
-from engine.protocols import ProtocolError, check_split_matches, make_split, read_split_folder, write_split_folder
+from engine.protocols import ProtocolError, check_split_matches, read_split_folder, write_split_folder
+from engine.runs.protocol_catalog import make_split
 
 
 @pytest.fixture(scope="module")

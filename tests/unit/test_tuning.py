@@ -15,7 +15,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import make_validator
 from engine.metrics.statistics import ValidationTerms
 from engine.models.ease import EASERecommender
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 from engine.runs.tuning import TuningBudget, TuningError, tune_model
 from tests.unit.tiny_world import tiny_world
 

@@ -12,7 +12,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.metrics.evaluation import make_validator
 from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
 from engine.models.registry import create_model
-from engine.protocols import make_split
+from engine.runs.protocol_catalog import make_split
 
 
 @pytest.fixture(scope="module")
