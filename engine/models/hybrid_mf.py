@@ -21,8 +21,8 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
-from engine.training.feature_modules import (FeatureTable, IdAndFeatureEmbedding, SparseRows, query_rows,
-                                             training_features)
+from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, FeatureTable, IdAndFeatureEmbedding,
+                                             SparseRows, query_rows, training_features)
 from engine.training.loop import GradientConfig, HandGradients, tuned_default
 from engine.training.losses import bpr_loss_gradient, warp_loss_gradient
 from engine.training.recommender import TorchRecommender
@@ -68,13 +68,23 @@ class HybridFactorization(nn.Module):
                                            average=average, sparse_ids=sparse_ids)
 
 
+Attributes = torch.Tensor | SparseRows
+"""Some entities' scaled attribute rows: dense (n, n_features) for narrow tables, else sparse rows."""
+
+DENSE_ATTRIBUTE_CELLS_MAX = 1 << 25
+"""Up to this many entity x attribute cells (128 MB), a side keeps its scaled attribute rows dense: a batch's
+attribute part is then one matrix product forward and one back, where the sparse rows take a gather with a
+repeat per row, an EmbeddingBag per table and a scatter of one gradient row per stored entry."""
+
+
 class LinearSide:
     """One side's training representations as the linear map they are, with its gradient written by hand.
 
     Entity r of the training data is scale_r * (id_r + sum_j w_rj * feature_j) (`IdAndFeatureEmbedding` with
     `average`, scale_r = 1 / (1 + sum |w_rj|); without it scale_r = 1), and so is its bias. The scales and the
     scaled attribute rows are fixed for the training entities, so they are computed once per fit; a batch's
-    forward is two gathers and its backward two `index_add_`s per table (LightFM's normalised feature rows).
+    forward is a gather of id rows plus its attribute rows times the attribute tables, and its backward the
+    transposed product and an `index_add_` of the id rows (LightFM's normalised feature rows).
     """
 
     def __init__(self, encoder: IdAndFeatureEmbedding, features: sp.csr_matrix | None, n_entities: int,
@@ -86,49 +96,83 @@ class LinearSide:
             total += np.asarray(abs(features).sum(axis=1)).ravel()
         scale = 1.0 / np.maximum(total, 1e-12) if encoder.average else np.ones(n_entities)
         self.scale = torch.as_tensor(scale, dtype=torch.float32, device=device)
-        self.table = None if features is None else FeatureTable(sp.diags(scale.astype(np.float32)) @ features, device)
+        self.table: FeatureTable | None = None
+        self.dense: torch.Tensor | None = None
+        if features is not None:
+            scaled = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ features, dtype=np.float32)
+            if scaled.shape[1] <= DENSE_ROWS_MAX_FEATURES and scaled.shape[0] * scaled.shape[1] <= \
+                    DENSE_ATTRIBUTE_CELLS_MAX:
+                self.dense = torch.as_tensor(scaled.toarray(), device=device)
+            else:
+                self.table = FeatureTable(scaled, device)
 
-    def forward(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, SparseRows | None]:
-        """(vectors (n, dim), biases (n,) or None, the attribute rows used) of training entities at `index`."""
+    def attributes(self, index: torch.Tensor | None) -> Attributes | None:
+        """The scaled attribute rows of the entities at `index` (None: all), or None for a side without them."""
+        if self.dense is not None:
+            return self.dense if index is None else self.dense.index_select(0, index)
+        if self.table is not None:
+            return self.table.all_rows if index is None else self.table.rows(index)
+        return None
+
+    def _attribute_tables(self) -> torch.Tensor:
+        """The attribute embeddings, with the attribute biases as one more column when the side has a bias."""
         encoder = self.encoder
-        rows = self.table.rows(index) if self.table is not None else None
-        vectors = torch.zeros((len(index), encoder.dim), device=index.device)
-        bias = torch.zeros(len(index), device=index.device) if encoder.with_bias else None
+        if encoder.with_bias:
+            return torch.cat([encoder.features.bag.weight, encoder.feature_bias.bag.weight], dim=1)
+        return encoder.features.bag.weight
+
+    def forward(self, index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, Attributes | None]:
+        """(vectors (n, dim), biases (n,) or None, the attribute rows used) of training entities at `index`, or of
+        all of them (None: a batch that samples most of a small catalogue, encoded without gathers)."""
+        encoder = self.encoder
+        every = index is None
+        n = len(self.scale) if every else len(index)
+        vectors = torch.zeros((n, encoder.dim), device=self.scale.device)
+        bias = torch.zeros(n, device=self.scale.device) if encoder.with_bias else None
         if encoder.ids is not None:
-            scale = self.scale.index_select(0, index)
-            vectors += encoder.ids.weight.index_select(0, index) * scale.unsqueeze(1)
+            scale = (self.scale if every else self.scale.index_select(0, index)).unsqueeze(1)
+            ids = encoder.ids.weight if every else encoder.ids.weight.index_select(0, index)
+            torch.mul(ids, scale, out=vectors)
             if bias is not None:
-                bias += encoder.id_bias.weight.index_select(0, index).squeeze(1) * scale
+                id_bias = encoder.id_bias.weight if every else encoder.id_bias.weight.index_select(0, index)
+                torch.mul(id_bias, scale, out=bias.unsqueeze(1))
+        rows = self.attributes(index)
         if rows is not None:
-            offsets = rows.offsets[:-1]
-            vectors += nn.functional.embedding_bag(rows.indices, encoder.features.bag.weight, offsets, mode="sum",
+            tables = self._attribute_tables()
+            if isinstance(rows, SparseRows):
+                both = nn.functional.embedding_bag(rows.indices, tables, rows.offsets[:-1], mode="sum",
                                                    per_sample_weights=rows.weights)
+            else:
+                both = rows @ tables
+            vectors += both[:, :encoder.dim]
             if bias is not None:
-                bias += nn.functional.embedding_bag(rows.indices, encoder.feature_bias.bag.weight, offsets,
-                                                    mode="sum", per_sample_weights=rows.weights).squeeze(1)
+                bias += both[:, encoder.dim]
         return vectors, bias, rows
 
-    def backward(self, index: torch.Tensor, rows: SparseRows | None, d_vectors: torch.Tensor,
-                 d_bias: torch.Tensor | None, gradients: RowGradients) -> None:
-        """Add d loss / d tables for d loss / d (vectors, biases) of the entities at `index`."""
+    def backward(self, index: torch.Tensor, d_vectors: torch.Tensor, d_bias: torch.Tensor | None,
+                 gradients: RowGradients, rows: Attributes | None = None) -> None:
+        """Add d loss / d tables for d loss / d (vectors, biases) of the training entities at `index`: only the
+        entities given here are handed to the optimizer (lazy Adam moves exactly these rows). `rows`: their
+        attribute rows when the caller has them (else gathered here)."""
         encoder = self.encoder
         if encoder.ids is not None:
             scale = self.scale.index_select(0, index)
             gradients.add(encoder.ids.weight, index, d_vectors * scale.unsqueeze(1))
             if d_bias is not None:
                 gradients.add(encoder.id_bias.weight, index, (d_bias * scale).unsqueeze(1))
-        if rows is not None:
-            # only entities with a gradient spread it to their attributes (WARP: a positive and its hardest
-            # violator per row, often far fewer than the items encoded)
-            moved = (d_vectors != 0).any(dim=1) if d_bias is None else (d_vectors != 0).any(dim=1) | (d_bias != 0)
-            owner = rows.row_of_entry()
-            entries = torch.nonzero(moved.index_select(0, owner)).squeeze(1)
-            owner, columns = owner.index_select(0, entries), rows.indices.index_select(0, entries)
-            weights = rows.weights.index_select(0, entries)
-            gradients.add(encoder.features.bag.weight, columns, d_vectors.index_select(0, owner) * weights.unsqueeze(1))
-            if d_bias is not None:
-                gradients.add(encoder.feature_bias.bag.weight, columns,
-                              (d_bias.index_select(0, owner) * weights).unsqueeze(1))
+        rows = rows if rows is not None else self.attributes(index)
+        if rows is None:
+            return
+        both = d_vectors if d_bias is None else torch.cat([d_vectors, d_bias.unsqueeze(1)], dim=1)
+        if isinstance(rows, SparseRows):
+            columns = rows.indices
+            grad = both.index_select(0, rows.row_of_entry()).mul_(rows.weights.unsqueeze(1))
+        else:  # every column's gradient at once, the rows' transposed product
+            columns = torch.arange(rows.shape[1], device=rows.device)
+            grad = rows.T @ both
+        gradients.add(encoder.features.bag.weight, columns, grad[:, :encoder.dim])
+        if d_bias is not None:
+            gradients.add(encoder.feature_bias.bag.weight, columns, grad[:, encoder.dim:])
 
 
 class HybridMFRecommender(TorchRecommender):
@@ -188,13 +232,14 @@ class HybridMFRecommender(TorchRecommender):
         n_items = len(items.scale)
         if slots.numel() >= n_items:  # nearly every item is in the batch: encode them all, no sort
             distinct = torch.arange(n_items, device=slots.device)
+            v, c, _ = items.forward(None)
         else:
             distinct, slots = torch.unique(slots, return_inverse=True)
+            v, c, _ = items.forward(distinct)
         u, _, user_rows = users.forward(user_index)
-        v, c, item_rows = items.forward(distinct)
         flat_slots = slots.reshape(-1)
         q = v.index_select(0, flat_slots).view(*slots.shape, -1)
-        scores = (q * u.unsqueeze(1)).sum(dim=-1) + c.index_select(0, flat_slots).view(slots.shape)
+        scores = torch.bmm(q, u.unsqueeze(2)).squeeze(2) + c.index_select(0, flat_slots).view(slots.shape)
         if config.loss == "warp":
             loss, d_positive, d_negative = warp_loss_gradient(scores[:, 0], scores[:, 1:], n_items)
         else:
@@ -206,13 +251,22 @@ class HybridMFRecommender(TorchRecommender):
         row = torch.div(entry, slots.shape[1], rounding_mode="floor")
         weight = flat_d.index_select(0, entry).unsqueeze(1)
         decay = 2.0 * config.l2 / len(user_index)
-        d_u = torch.zeros_like(u).index_add_(0, row, weight * q.view(-1, q.shape[-1]).index_select(0, entry))
-        d_u.add_(u, alpha=decay)
-        d_v = torch.zeros_like(v).index_add_(0, flat_slots.index_select(0, entry), weight * u.index_select(0, row))
-        d_v.index_add_(0, slots[:, 0], q[:, 0], alpha=decay)
-        d_c = torch.zeros_like(c).index_add_(0, flat_slots, flat_d)
-        users.backward(user_index, user_rows, d_u, None, gradients)
-        items.backward(distinct, item_rows, d_v, d_c, gradients)
+        d_u = torch.bmm(d_scores.unsqueeze(1), q).squeeze(1).add_(u, alpha=decay)
+        # the items with a gradient: those at slots with one, and the positives (their L2 term); the others of the
+        # batch (WARP: all but a positive and its hardest violator per row) go to no optimizer, so lazy Adam
+        # moves only these rows, as LightFM's per-sample updates do
+        target = flat_slots.index_select(0, entry)
+        has = torch.zeros(len(distinct), dtype=torch.bool, device=slots.device)
+        has[target] = True
+        has[slots[:, 0]] = True
+        moved = torch.nonzero(has).squeeze(1)
+        position = torch.cumsum(has, dim=0).sub_(1)  # distinct item -> its row among the moved
+        d_v = v.new_zeros((len(moved), v.shape[1]))
+        d_v.index_add_(0, position.index_select(0, target), weight * u.index_select(0, row))
+        d_v.index_add_(0, position.index_select(0, slots[:, 0]), q[:, 0], alpha=decay)
+        d_c = c.new_zeros(len(moved)).index_add_(0, position.index_select(0, target), weight.squeeze(1))
+        users.backward(user_index, d_u, None, gradients, rows=user_rows)
+        items.backward(distinct.index_select(0, moved), d_v, d_c, gradients)
         gradients.finish()
         penalty = config.l2 * float(u.pow(2).sum() + q[:, 0].pow(2).sum()) / len(user_index)
         return loss + penalty

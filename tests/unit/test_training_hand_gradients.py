@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from engine.models.bpr import BPRRecommender
+from engine.models import hybrid_mf
 from engine.models.hybrid_mf import HybridMFRecommender, LinearSide
 from engine.training import cpu_kernels
 from engine.training.feature_modules import training_features, training_table, table_rows
@@ -52,8 +53,8 @@ def test_warp_loss_gradient_is_the_autograd_gradient_of_warp_loss() -> None:
     assert (d_negative != 0).sum(dim=1).max() == 1  # only the hardest violator is pushed
 
 
-def _batch(train, n_negatives: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    sampler = NegativeSampler(train.matrix, batch_size=64, n_negatives=n_negatives, seed=seed)
+def _batch(train, n_negatives: int, seed: int = 0, batch_size: int = 64) -> tuple[torch.Tensor, ...]:
+    sampler = NegativeSampler(train.matrix, batch_size=batch_size, n_negatives=n_negatives, seed=seed)
     return next(iter(sampler.epoch(1)))
 
 
@@ -129,7 +130,14 @@ def test_compiled_bpr_step_takes_the_same_lazy_adam_step_as_the_torch_path() -> 
 
 @pytest.mark.parametrize("loss_name", ["warp", "bpr"])
 @pytest.mark.parametrize("average", [True, False])
-def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name: str, average: bool) -> None:
+# 64 x 7 slots cover the catalogue (all items encoded at once), 4 x 7 do not (the batch's distinct items); the
+# planted attributes are narrow (kept dense) unless the dense size limit is 0 (sparse rows)
+@pytest.mark.parametrize(("batch_size", "dense_attributes"), [(64, True), (4, False)])
+def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name: str, average: bool, batch_size: int,
+                                                                     dense_attributes: bool,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if not dense_attributes:
+        monkeypatch.setattr(hybrid_mf, "DENSE_ATTRIBUTE_CELLS_MAX", 0)
     _, train = planted_split("cold-item")
     model = HybridMFRecommender({"epochs": 1, "n_factors": 8, "n_negatives": 6, "loss": loss_name,
                                  "average": average, "l2": 0.01}, seed=0).fit(train)
@@ -140,7 +148,9 @@ def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name:
                        model.device)
     items = LinearSide(module.items, training_features(train.item_features, train.item_ids), train.n_items,
                        model.device)
-    batch = _batch(train, n_negatives=6)
+    assert (items.dense is not None, items.table is None) == (dense_attributes, dense_attributes)
+    batch = _batch(train, n_negatives=6, batch_size=batch_size)
+    assert (len(batch[0]) * 7 >= train.n_items) == (batch_size == 64)
     gradients = RowGradients(module)
     with torch.no_grad():
         loss = model.batch_gradients(batch, users, items, gradients)
@@ -162,6 +172,13 @@ def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name:
     assert loss == pytest.approx(float(expected), rel=1e-5)
     for name, weight in module.named_parameters():  # the id tables' gradients are sparse rows on both sides
         assert torch.allclose(hand[name].to_dense(), weight.grad.to_dense(), atol=1e-6), name
+    # only the item rows with a gradient go to the optimizer (WARP: a positive and its hardest violator per row,
+    # not every sampled negative), so lazy Adam moves no other row
+    handed = torch.unique(hand["items.ids.weight"].coalesce().indices()[0])
+    with_gradient = torch.nonzero((module.items.ids.weight.grad.to_dense() != 0).any(dim=1)).squeeze(1)
+    assert torch.equal(handed, with_gradient)
+    if loss_name == "warp":
+        assert len(handed) < len(torch.unique(slots))
 
 
 def test_row_gradients_give_untouched_dense_weights_a_zero_gradient_and_sparse_ones_sparse_rows() -> None:
