@@ -22,6 +22,17 @@ def coldstart_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         yield home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread_per_test_process() -> None:
+    """Fits inside a test process run on one intra-op thread. `make test` runs as many test processes as the
+    machine has cores (pytest-xdist), and torch's default of a thread per core then puts two spinning OpenMP threads
+    on each core: the small fits of the suite took five to ten times the CPU (and the wall time) they take on one.
+    Processes the tests start (workers, servers) keep the product's own thread settings."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def ml100k_dir() -> Path:
     """MovieLens 100K in the canonical layout; read in place, never copied (its terms forbid redistribution)."""

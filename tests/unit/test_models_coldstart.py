@@ -24,8 +24,6 @@ from engine.runs.protocol_catalog import make_split
 from engine.protocols.split import Split
 from engine.training.feature_modules import SparseRows
 
-torch.set_num_threads(2)
-
 SMALL = {"backbone_factors": 16, "batch_size": 256}
 FAST = {
     "dropoutnet": {**SMALL, "hidden": 32, "dim": 16, "epochs": 8, "lr": 0.003},
