@@ -36,6 +36,22 @@ class Dropout(nn.Module):
             return F.dropout(x, self.p, training=True)
         return x * self._mask(x.shape).to(x.dtype)
 
+    @property
+    def scale(self) -> float:
+        """What a kept element is multiplied by."""
+        return 1 / (1 - self.p)
+
+    def mask(self, shape: torch.Size, device: torch.device) -> torch.Tensor | None:
+        """The float32 mask `forward` multiplies by (`scale` kept, 0 dropped), None when nothing is dropped; drawn
+        as `forward` draws it on a CPU, by `torch_mask` on other devices."""
+        if not self.training or self.p == 0:
+            return None
+        return self._mask(shape) if device.type == "cpu" else self.torch_mask(shape, device)
+
+    def torch_mask(self, shape: torch.Size, device: torch.device) -> torch.Tensor:
+        """The mask from torch's generator on `device` (the GPU's; any device works)."""
+        return (torch.rand(shape, device=device) >= self.p).to(torch.float32).mul_(self.scale)
+
     def _mask(self, shape: torch.Size) -> torch.Tensor:
         """1 / (1 - p) where an element is kept, 0 where it is dropped."""
         if self._generator is None:

@@ -40,5 +40,52 @@ class PairMLP(nn.Module):
 
     def combine(self, user_half: torch.Tensor, item_half: torch.Tensor) -> torch.Tensor:
         """The MLP from the halves of its first layer (`user_in`, `item_in` outputs, broadcastable), so a caller
-        can compute each half once per distinct user and item of a batch."""
-        return self.rest(user_half + item_half)
+        can compute each half once per distinct user and item of a batch.
+
+        `rest` is [ReLU, Dropout] + [Linear, ReLU, Dropout] per further layer; each ReLU and its dropout run as one
+        `relu_dropout` (the first with the halves' sum), whose pairs x width activations are the bulk of the
+        work: the layers' products cost less than separate passes for the sum, ReLU, mask and their backward."""
+        layers = list(self.rest)
+        x = relu_dropout(user_half, item_half, layers[1])
+        for linear, _, dropout in zip(layers[2::3], layers[3::3], layers[4::3]):
+            x = relu_dropout(linear(x), None, dropout)
+        return x
+
+
+def relu_dropout(x: torch.Tensor, y: torch.Tensor | None, dropout: Dropout) -> torch.Tensor:
+    """dropout(relu(x + y)) (y optional, broadcast with x), in one buffer forward and one pass back.
+
+    The dropout mask holds 0 and one scale, so where the output is positive the gradient is the incoming one times
+    that scale, and zero elsewhere: only the output is kept for the backward pass, not the sum, ReLU and mask."""
+    shape = x.shape if y is None else torch.broadcast_shapes(x.shape, y.shape)
+    mask = dropout.mask(shape, x.device)
+    if torch.is_grad_enabled() and (x.requires_grad or (y is not None and y.requires_grad)):
+        return _ReluDropout.apply(x, y, mask, dropout.scale if mask is not None else 1.0)
+    return _relu_dropout(x, y, mask)
+
+
+def _relu_dropout(x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+    out = torch.add(x, y).clamp_min_(0) if y is not None else x.clamp_min(0)
+    return out.mul_(mask.to(out.dtype)) if mask is not None else out
+
+
+class _ReluDropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, y: torch.Tensor | None, mask: torch.Tensor | None,
+                scale: float) -> torch.Tensor:
+        out = _relu_dropout(x, y, mask)
+        ctx.save_for_backward(out)
+        ctx.scale = scale
+        ctx.shapes = (x.shape, None if y is None else y.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
+        (out,) = ctx.saved_tensors
+        d = torch.ops.aten.threshold_backward(grad, out, 0)
+        if ctx.scale != 1.0:
+            d.mul_(ctx.scale)
+        x_shape, y_shape = ctx.shapes
+        d_x = d.sum_to_size(x_shape) if ctx.needs_input_grad[0] else None
+        d_y = d.sum_to_size(y_shape) if y_shape is not None and ctx.needs_input_grad[1] else None
+        return d_x, d_y, None, None
