@@ -47,8 +47,8 @@ DATABASE_HELPERS = ("isolated_database", "use_database", "fresh_database_url", "
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--database-tests-only", action="store_true",
-                     help="run only the tests that read or write the database: the PostgreSQL pass of .ci/run, "
-                          "whose other tests ran on the SQLite pass and cannot depend on the backend")
+                     help="run only the tests that read or write the database: a quick check of a change to the "
+                          "store on another backend (.ci/run runs the whole suite on both)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
