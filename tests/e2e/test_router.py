@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.databases import fresh_database_url
 from tests.e2e.conftest import serve_app
 
 pytestmark = pytest.mark.e2e
@@ -12,7 +13,11 @@ pytestmark = pytest.mark.e2e
 def test_first_visit_to_a_page_url_on_a_fresh_server_gets_the_router_and_keeps_the_query(browser, app_env, tmp_path):
     from playwright.sync_api import expect
 
-    with serve_app(app_env | {"COLDSTART_HOME": str(tmp_path / "home")}, tmp_path / "streamlit.log") as url:
+    # a database of its own too: on PostgreSQL app_env's is shared with other tests, whose runs 4 and 7 the page
+    # would select and put back into the link in its own order
+    with fresh_database_url() as database, serve_app(
+            app_env | {"COLDSTART_HOME": str(tmp_path / "home")} | ({"DATABASE_URL": database} if database else {}),
+            tmp_path / "streamlit.log") as url:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.set_default_timeout(60_000)
         tab = context.new_page()
