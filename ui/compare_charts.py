@@ -61,18 +61,25 @@ class TabView:
         self.kept[key] = value
         return value
 
+    def _remember(self, key: str) -> None:
+        """A widget's new value, kept as soon as it reaches the server: a rerun that the change starts can be cut
+        short by the next click (another tab), which would not draw this widget and so never keep the value."""
+        self.kept[key] = st.session_state[key]
+
     def selectbox(self, label: str, options: list[T], index: int, key: str) -> T:
-        return self._choose(key, options, index, lambda i: st.selectbox(label, options, index=i, key=key))
+        return self._choose(key, options, index, lambda i: st.selectbox(
+            label, options, index=i, key=key, on_change=self._remember, args=(key,)))
 
     def radio(self, label: str, options: Sequence[T], index: int, key: str) -> T:
-        return self._choose(key, options, index,
-                            lambda i: st.radio(label, options, index=i, horizontal=True, key=key))
+        return self._choose(key, options, index, lambda i: st.radio(
+            label, options, index=i, horizontal=True, key=key, on_change=self._remember, args=(key,)))
 
     def multiselect(self, label: str, options: list[str], default: list[str], key: str, help: str) -> list[str]:
         kept = [o for o in self.kept.get(key) or [] if o in options]
         chosen = kept or default  # slices of another selection, or none left: the protocol's own again
         if self.shown:
-            chosen = st.multiselect(label, options, default=chosen, key=key, help=help)
+            chosen = st.multiselect(label, options, default=chosen, key=key, help=help, on_change=self._remember,
+                                    args=(key,))
         self.kept[key] = list(chosen)
         return list(chosen)
 
