@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from engine.metrics.document import RunResults, TuningRecord
+from engine.metrics.document import RunResults, TuningRecord, params_text
 from engine.metrics.names import lower_is_better, split_metric_name
 from engine.metrics.statistics import (HISTORY_BUCKETS, group_summary, history_bucket, paired_comparison,
                                        seed_summary)
@@ -74,10 +74,6 @@ def how_set(run: RunRow) -> str:
 
 def _trials(count: int | None) -> str:
     return "a time budget" if count is None else f"{count} trial{'s' if count != 1 else ''}"
-
-
-def _params_text(params: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 def _facets(run: pd.Series) -> dict[str, str]:
@@ -137,7 +133,7 @@ def variant_settings(runs: pd.DataFrame) -> pd.DataFrame:
     """Everything behind each variant label: data, protocol, hyper-parameters and the seeds of its runs."""
     rows = [{"model": variant, "runs": len(group), "seeds": ", ".join(map(str, sorted(group["seed"].unique()))),
              "data and protocol": group["setting"].iloc[0], "settings": group["tuning"].iloc[0],
-             "hyper-parameters": " | ".join(dict.fromkeys(_params_text(p) for p in group["params"]))}
+             "hyper-parameters": " | ".join(dict.fromkeys(params_text(p) for p in group["params"]))}
             for variant, group in runs.groupby("variant", sort=True)]
     return pd.DataFrame(rows, columns=["model", "runs", "seeds", "data and protocol", "settings", "hyper-parameters"])
 
@@ -186,7 +182,7 @@ def load_trials(runs: pd.DataFrame, results: list[RunResults | None] | None = No
     frame["best_so_far"] = frame.groupby("run_id")["score"].cummax()
     kept = {run_id: record.kept_trial() for run_id, record in _tuning_records(runs, results).items()}
     frame["kept"] = [kept.get(run_id) == trial - 1 for run_id, trial in zip(frame["run_id"], frame["trial"])]
-    frame["params"] = frame["params"].map(_params_text)
+    frame["params"] = frame["params"].map(params_text)
     return frame[columns]
 
 
@@ -230,7 +226,7 @@ def list_runs(*, datasets: Iterable[str] | None = None, experiment_ids: Iterable
             "tuning": how_set(run),
             "created_at": run.created_at, "finished_at": run.finished_at,
             # what must match for two runs to be seeds of one another: data, protocol and its parameters
-            "setting": f"{dataset.name} / {experiment.protocol} {_params_text(experiment.params or {})}".strip(),
+            "setting": f"{dataset.name} / {experiment.protocol} {params_text(experiment.params or {})}".strip(),
             "protocol_params": dict(experiment.params or {}),
         } for run, experiment, dataset in session.execute(query)]
     if not rows:

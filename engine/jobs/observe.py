@@ -15,7 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from engine.jobs.progress import format_seconds, training_fraction
-from engine.metrics.document import RunResults, TuningRecord
+from engine.metrics.document import RunResults, TuningRecord, params_text
 from engine.runs.curves import progress_events, training_curve
 from engine.store.tables import RunRow
 
@@ -67,13 +67,10 @@ def trial_curve(events: pd.DataFrame, record: TuningRecord | None = None) -> pd.
     (`evaluate --tune`), which records no progress events. While a run tunes, its progress events give each
     finished trial's score; a trial without one was pruned or failed."""
     if record is not None and record.trials:
-        kept = record.kept_trial()
-        return _trials_frame(pd.Series([t.number + 1 for t in record.trials]),
-                             pd.Series([t.score for t in record.trials], dtype="float64"),
-                             pd.Series([t.state for t in record.trials]),
-                             pd.Series([", ".join(f"{k}={v}" for k, v in sorted(t.params.items()))
-                                        for t in record.trials]),
-                             kept)
+        trials = pd.DataFrame([{"trial": t.number + 1, "score": t.score, "state": t.state,
+                                "params": params_text(t.params)} for t in record.trials])
+        return _trials_frame(trials["trial"], trials["score"].astype("float64"), trials["state"], trials["params"],
+                             record.kept_trial())
     trials = progress_events(events).drop_duplicates("epoch", keep="last")
     score = trials["metric"].astype(float).reset_index(drop=True)
     return _trials_frame(trials["epoch"].astype(int).reset_index(drop=True), score,

@@ -67,6 +67,11 @@ class ValidationChoice(_Record):
     slice: str | None = None
 
 
+def params_text(params: dict[str, Any]) -> str:
+    """Settings in one line, by name (`factors=64, lr=0.01`): how a trial's or a protocol's parameters are shown."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
 class TrialRecord(_Record):
     """One tuning trial: settings, validation score (None when pruned or failed), fit time, state."""
 
