@@ -63,7 +63,8 @@ def held_out_folds(data: TrainData, evaluation_slice: EvalSlice, new_side: NewSi
     size = min(held_out_count(evaluation_slice, new_side), len(entities) // 3)
     n_folds = min(n_folds, len(entities) // size if size else 0)
     order = np.random.default_rng([seed, 0 if new_side == "users" else 1]).permutation(len(entities))
-    return [HeldOutFold(_column(new_side), entities[order[fold * size:(fold + 1) * size]], fold + 1) for fold in range(n_folds)]
+    return [HeldOutFold(_column(new_side), entities[order[fold * size:(fold + 1) * size]], fold + 1)
+            for fold in range(n_folds)]
 
 
 def _training_rows(data: TrainData) -> pd.DataFrame:

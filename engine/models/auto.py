@@ -160,8 +160,8 @@ class AutoRecommender(Recommender):
         ratings = data.ratings is not None
 
         def fold_refits(names: Iterable[str]) -> int:
-            return sum(len(kind_folds) * sum(kind.cannot_serve(get_model_class(name), ratings) is None for name in names)
-                       for kind, kind_folds in folds.items())
+            return sum(len(kind_folds) * sum(kind.cannot_serve(get_model_class(name), ratings) is None
+                                             for name in names) for kind, kind_folds in folds.items())
 
         steps = _Steps(context, len(self.config.candidates) + fold_refits(self.config.candidates))
         self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed, steps)
@@ -261,18 +261,19 @@ class AutoRecommender(Recommender):
         choosing = _cross_fitted({name: singles[name] for name in scores})
         paired = paired_gain(blending, choosing)
         entry["best_blend"].update(standard_error=round(paired.standard_error, 6))
-        cross_fitted = len(panels) > 1
-        if cross_fitted:
-            entry["best_blend"].update(cross_fitted=round(blending.score, 6), single_cross_fitted=round(choosing.score, 6))
-            if paired.gain > 0:
-                entry.update(use=weights, valid=round(blend_scores[label], 6),
-                             why=f"blending beats choosing one model ({best} {scores[best]:.4f}) on slices it was not "
-                                 f"chosen on: each slice scored by choices made on the others, {blending.score:.4f} vs "
-                                 f"{choosing.score:.4f} (standard error {paired.standard_error:.4f})")
-        elif paired.gain > paired.standard_error:
-            entry.update(use=weights, valid=round(blend_scores[label], 6),
-                         why=f"blend beats the best single model ({best} {scores[best]:.4f}) on validation by more "
-                             f"than one standard error ({paired.standard_error:.4f})")
+        if len(panels) > 1:  # cross-fitted: neither side carries its choice's optimism, so no margin is asked
+            entry["best_blend"].update(cross_fitted=round(blending.score, 6),
+                                       single_cross_fitted=round(choosing.score, 6))
+            kept = paired.gain > 0
+            why = (f"blending beats choosing one model ({best} {scores[best]:.4f}) on slices it was not chosen on: "
+                   f"each slice scored by choices made on the others, {blending.score:.4f} vs {choosing.score:.4f} "
+                   f"(standard error {paired.standard_error:.4f})")
+        else:
+            kept = paired.gain > paired.standard_error
+            why = (f"blend beats the best single model ({best} {scores[best]:.4f}) on validation by more than one "
+                   f"standard error ({paired.standard_error:.4f})")
+        if kept:
+            entry.update(use=weights, valid=round(blend_scores[label], 6), why=why)
         return entry
 
     def _serving(self, models: dict[str, Recommender], kind: ServingKind, weights: dict[str, float]) -> Recommender:

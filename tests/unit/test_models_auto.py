@@ -82,12 +82,13 @@ def test_new_items_are_compared_on_the_validation_slice_and_folds_of_training_it
     assert alone["held_out"]["folds"] == 0
     assert alone["scores"]["content"] == pytest.approx(world.validator(content), abs=1e-6)
     assert entry["use"] == alone["use"] == {"content": 1.0}  # planted: attributes carry new items either way
-    assert WARM not in {key for key, value in fitted_auto().choice["kinds"].items() if value.get("held_out", {}).get("folds")}
+    folded = {key for key, value in fitted_auto().choice["kinds"].items() if value.get("held_out", {}).get("folds")}
+    assert WARM not in folded
 
 
 def test_a_blend_is_kept_only_when_it_beats_choosing_one_model_out_of_sample_or_by_its_standard_error() -> None:
-    validated = [(folds, entry) for folds in (3, 0) for entry in fitted_auto(held_out_folds=folds).choice["kinds"].values()
-                 if entry["slice"] is not None]
+    validated = [(folds, entry) for folds in (3, 0)
+                 for entry in fitted_auto(held_out_folds=folds).choice["kinds"].values() if entry["slice"] is not None]
     assert {folds for folds, entry in validated if entry["held_out"]["folds"]} == {3}
     for folds, entry in validated:
         blend = entry["best_blend"]
