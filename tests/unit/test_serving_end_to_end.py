@@ -84,9 +84,11 @@ def test_train_serve_recommend_feedback_retrain_compare_and_swap(ml100k_dir: Pat
                 posted = client.post("/feedback", json={"user_id": f"visitor-{n % 2}", "item_id": item, "rating": 5})
                 assert posted.status_code == 201 and posted.json()["stored"] is True
 
-            made = retrain_with_feedback(winner)
-            _train_queued()
-
+        made = retrain_with_feedback(winner)
+        _train_queued()
+        # a new client after the retraining: the server closes a connection idle for more than its keep-alive (5 s),
+        # and a request sent on it as it closes fails with "Server disconnected" (seen under load)
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             assert lineage_of(made.dataset_id)["feedback_rows"] == 3
             compared = list_runs(run_ids=made.compare_run_ids)
             assert set(compared["status"]) == {"done"} and len(compared) == 4
