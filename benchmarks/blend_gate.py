@@ -146,9 +146,10 @@ def main() -> None:
               f"{sum(c.z is not None and c.z > threshold and c.blend > c.single for c in cases)}")
     in_sample = np.asarray([c.tested(1.0, in_sample=True) for c in cases])
     gain = in_sample - never
+    error = gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else math.nan
     print(f"  in-sample gain above one standard error: {in_sample.mean():.4f}, "
           f"{sum(c.in_sample_z is not None and c.in_sample_z > 1 for c in cases)} blends kept, vs never "
-          f"{gain.mean():+.4f} (standard error {gain.std(ddof=1) / np.sqrt(len(gain)) if len(gain) > 1 else math.nan:.4f})")
+          f"{gain.mean():+.4f} (standard error {error:.4f})")
 
 
 if __name__ == "__main__":
