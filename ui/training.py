@@ -202,7 +202,7 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
     if not curve.points.empty:
         st.plotly_chart(_curve_chart(run, curve), key=f"curves-{run.id}-{len(curve.points)}")
     elif run.status == "done":
-        st.caption(no_curve_reason(events))
+        st.caption(no_curve_reason(run, events))
     logs = events[events["kind"] == "log"]["message"].tail(4)
     if not logs.empty:
         st.code("\n".join(logs), language="text")

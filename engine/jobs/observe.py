@@ -17,6 +17,7 @@ import pandas as pd
 from engine.jobs.progress import format_seconds, training_fraction
 from engine.metrics.document import RunResults, TuningRecord, params_text
 from engine.runs.curves import progress_events, training_curve
+from engine.runs.results import CLI_WORKER
 from engine.store.tables import RunRow
 
 RATE_EVENTS = 20
@@ -113,9 +114,12 @@ def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
     return RunCurve("epochs", training_curve(events))
 
 
-def no_curve_reason(events: pd.DataFrame) -> str:
+def no_curve_reason(run: RunRow, events: pd.DataFrame) -> str:
     """Why a finished run has no training curve, in one line."""
     epochs = progress_events(events)
+    if epochs.empty and run.worker_id == CLI_WORKER:
+        return ("Run from the command line (python -m engine evaluate), which records results but not the progress "
+                "of a fit: no training curve.")
     if epochs.empty:
         return "Fitted in one step: no training curve."
     return (f"Trained {int(epochs['epoch'].max())} epochs without recording a loss or a validation score: "

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 PER_USER_FILE = "per_user.parquet"
 TOP_K_FILE = "top_k.parquet"
+CLI_WORKER = "cli"
+"""The worker name of runs the command line makes and fits in its own process (no progress events)."""
 """Each test slice's top-K lists (`slice`, `user_id`, `item_id`, `rank`, `score`): what the exposure view reads."""
 
 
@@ -88,7 +90,7 @@ class RunRecorder:
         """A running run row for `model` (tuned with `tuning` when given); returns its id."""
         with session_scope() as session:
             row = RunRow(experiment_id=self.experiment_id, model=model, params=dict(params), seed=seed,
-                         status="running", worker_id="cli", started_at=utcnow(),
+                         status="running", worker_id=CLI_WORKER, started_at=utcnow(),
                          tuning=tuning.to_json() if tuning is not None else None)
             session.add(row)
             session.flush()

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from engine.jobs.observe import no_curve_reason, run_curve, run_timing, training_curve, training_seconds_left
+from engine.runs.results import CLI_WORKER
 from engine.store.tables import RunRow
 
 STARTED = datetime(2024, 5, 1, 12, 0, 0)
@@ -71,8 +72,12 @@ def test_the_curve_keeps_epochs_with_numbers_and_says_why_there_is_none_otherwis
     assert list(curve["epoch"]) == [1, 2] and list(curve["loss"]) == [0.5, 0.5]
     numberless = _epochs([1, 2, 3])
     assert training_curve(numberless).empty
-    assert no_curve_reason(numberless).startswith("Trained 3 epochs without recording")
-    assert no_curve_reason(_events()) == "Fitted in one step: no training curve."
+    done = _run("done", 0, 5)
+    assert no_curve_reason(done, numberless).startswith("Trained 3 epochs without recording")
+    assert no_curve_reason(done, _events()) == "Fitted in one step: no training curve."
+    # the command line records no progress at all: its runs say so instead of claiming a one-step fit
+    done.worker_id = CLI_WORKER
+    assert no_curve_reason(done, _events()).startswith("Run from the command line")
 
 
 def test_a_tuned_runs_events_are_trials_and_its_curve_is_the_validation_score_per_trial():
