@@ -190,7 +190,8 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
     st.markdown(f"{STATUS_ICONS.get(run.status, '')} **#{run.id} {run.model}** · seed {run.seed} · {run.status}")
     live_message = f" · {run.message}" if run.status in ACTIVE_STATES and run.message else ""
     where = f"experiment #{run.experiment_id} · " if show_experiment else ""
-    st.caption(f"{where}{run.device or 'device pending'} · {run_timing(run, events, now)}{live_message}")
+    device = f"{run.device} · " if run.device else "device pending · " if run.status in ACTIVE_STATES else ""
+    st.caption(f"{where}{device}{run_timing(run, events, now)}{live_message}")
     curve = run_curve(run, events)
     if run.status == "running":
         _live_progress(run, events, curve.unit)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.jobs.queue import claim_next_run, finish_run, list_runs, submit_runs
+from engine.jobs.queue import cancel_run, claim_next_run, finish_run, list_runs, submit_runs
 from engine.store.db import session_scope
 from engine.store.tables import RunEventRow, RunRow, utcnow
 from tests.unit.jobs_support import empty_experiment, register_fault_models, run_status
@@ -125,7 +125,9 @@ def test_the_runs_page_lists_runs_of_every_experiment_with_where_they_belong(exp
     other = empty_experiment("another")
     (first,) = submit_runs(experiment, "tiny_popularity")
     (second,) = submit_runs(other, "tiny_popularity_b")
+    (dropped,) = submit_runs(other, "tiny_popularity_b", seeds=[1])
     claim_next_run("w", "cpu")
+    cancel_run(dropped)
     finish_run(first, "failed", message="failed", error="ValueError: bad data",
                traceback="Traceback (most recent call last):\nValueError: bad data")
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).switch_page("pages/runs.py").run()
@@ -134,6 +136,10 @@ def test_the_runs_page_lists_runs_of_every_experiment_with_where_they_belong(exp
     captions = [caption.value for caption in app.caption]
     assert any(c.startswith(f"experiment #{other} ·") for c in captions)
     assert any(c.startswith(f"experiment #{experiment} ·") for c in captions)
+    # only a run still waiting is "device pending"; one cancelled before it started says nothing of a device
+    assert f"experiment #{other} · never started" in captions
+    assert [c for c in captions if "device pending" in c] == [f"experiment #{other} · device pending · waiting for a "
+                                                              "worker"]
     assert app.error[0].value == "ValueError: bad data"
     assert run_status(second).status == "queued"
 
