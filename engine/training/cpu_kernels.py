@@ -112,9 +112,11 @@ def _prefetch_row(array, row):
 
 
 @_compile
-def _adam_rows(rows, weight, state, uses, beta1, beta2, eps, step_size, decay):
+def _adam_rows(rows, weight, state, uses, beta1, beta2, eps, step_size, decay, bias=None, bias_state=None):
     """Lazy Adam on each distinct row of `rows` (those with uses > 0), the L2 gradient added; clears the row's
-    gradient and uses. The scalars come as float32, so the arithmetic stays in float32 (as torch's)."""
+    gradient and uses. `bias`, `bias_state`: a one-column table whose row r moves with row r (no L2 term), in the
+    same pass (a pass of its own cost a sixth of the BPR step, in loop and cache work for one number per row). The
+    scalars come as float32, so the arithmetic stays in float32 (as torch's)."""
     keep1 = np.float32(1) - beta1
     keep2 = np.float32(1) - beta2
     penalty = np.float32(0)
@@ -143,6 +145,14 @@ def _adam_rows(rows, weight, state, uses, beta1, beta2, eps, step_size, decay):
             w[c] = w[c] - step_size * m[c] / (np.sqrt(v[c]) + eps)
         for c in range(len(w)):
             g[c] = 0
+        if bias is not None:
+            gradient = bias_state[r, 2, 0]
+            moment = bias_state[r, 0, 0] * beta1 + gradient * keep1
+            square = bias_state[r, 1, 0] * beta2 + gradient * gradient * keep2
+            bias_state[r, 0, 0] = moment
+            bias_state[r, 1, 0] = square
+            bias_state[r, 2, 0] = 0
+            bias[r, 0] = bias[r, 0] - step_size * moment / (np.sqrt(square) + eps)
     return float(penalty)
 
 
@@ -153,12 +163,21 @@ def _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_sta
     batch, n_negatives = negatives.shape
     n_pairs = batch * n_negatives
     dim = p.shape[1]
-    loss = 0.0
+    # the loss, -sum log sigmoid(x), as the log of a running product of sigmoid(x) (taken when the product nears
+    # underflow): the slope's exp(x) gives sigmoid(x) for one multiplication, where log1p(exp(-|x|)) per pair
+    # took two more calls into libm, a quarter of this pass. Far tails (|x| > 30) are added directly.
+    likelihood = 1.0
+    log_likelihood = 0.0
+    p_scratch, q_scratch = p_state[:, 2], q_state[:, 2]
     for s in range(batch):
-        if s + _AHEAD < batch:
-            ahead = users[s + _AHEAD]
-            _prefetch_row(p, ahead)
-            _prefetch_hint(p_state, ahead, 2 * dim * p_state.itemsize)  # its gradient scratch, state[ahead, 2]
+        if s + _AHEAD < batch:  # the rows of a later sample, scattered over tables far larger than the cache
+            _prefetch_row(p, users[s + _AHEAD])
+            _prefetch_row(p_scratch, users[s + _AHEAD])
+            _prefetch_row(q, positives[s + _AHEAD])
+            _prefetch_row(q_scratch, positives[s + _AHEAD])
+            for k in range(n_negatives):
+                _prefetch_row(q, negatives[s + _AHEAD, k])
+                _prefetch_row(q_scratch, negatives[s + _AHEAD, k])
         u = users[s]
         i = positives[s]
         user_uses[u] += 1
@@ -175,9 +194,19 @@ def _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_sta
             for c in range(dim):
                 negative += pu[c] * qj[c]
             x = float(positive - negative)
-            # -log sigmoid(x), stably, and its slope -sigmoid(-x), weighed by 1 / (number of pairs)
-            loss += (math.log1p(math.exp(-x)) if x > 0 else -x + math.log1p(math.exp(x))) / n_pairs
-            z = np.float32(1.0 / (1.0 + math.exp(x)) / n_pairs)
+            e = math.exp(x)
+            inverse = 1.0 / (1.0 + e)  # sigmoid(-x): the slope of -log sigmoid(x) is -sigmoid(-x)
+            if x > 30.0:
+                log_likelihood -= 1.0 / e  # log sigmoid(x) = -log1p(exp(-x)), exp(-x) < 1e-13
+            elif x < -30.0:
+                log_likelihood += x - e  # log sigmoid(x) = x - log1p(exp(x))
+            else:
+                likelihood *= e * inverse
+                if likelihood < 1e-280:
+                    log_likelihood += math.log(likelihood)
+                    likelihood = 1.0
+            # weighed by 1 / (number of pairs)
+            z = np.float32(inverse / n_pairs)
             # one array written per loop: LLVM vectorises each (a loop writing three rows that may alias does not)
             for c in range(dim):
                 gpu[c] -= z * (qi[c] - qj[c])
@@ -187,27 +216,21 @@ def _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_sta
                 gqj[c] += z * pu[c]
             b_state[i, 2, 0] -= z
             b_state[j, 2, 0] += z
-    return loss
+    return -(log_likelihood + math.log(likelihood)) / n_pairs
 
 
 @_compile
 def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_state, q_state, b_state, user_uses, item_uses,
-                        bias_uses, l2, beta1, beta2, eps, step_size):
-    """One whole batch: the BPR gradient, then lazy Adam on the touched user, item and bias rows (one call from
-    Python per batch); returns the loss with the L2 penalty of the batch's vectors."""
+                        l2, beta1, beta2, eps, step_size):
+    """One whole batch: the BPR gradient, then lazy Adam on the touched user rows and item rows with their
+    biases (one call from Python per batch); returns the loss with the L2 penalty of the batch's vectors."""
     loss = _bpr_gradients(users, positives, negatives, p, q, b, p_state, q_state, b_state, user_uses, item_uses)
-    for s in range(len(positives)):
-        bias_uses[positives[s]] = 1  # a bias row is looked up with its item row (and carries no L2 penalty)
-    for s in range(negatives.shape[0]):
-        for k in range(negatives.shape[1]):
-            bias_uses[negatives[s, k]] = 1
     decay = np.float32(2.0 * l2 / len(users))
-    zero = np.float32(0)
     penalty = _adam_rows(users, p, p_state, user_uses, beta1, beta2, eps, step_size, decay)
-    penalty += _adam_rows(positives, q, q_state, item_uses, beta1, beta2, eps, step_size, decay)
-    penalty += _adam_rows(negatives.reshape(-1), q, q_state, item_uses, beta1, beta2, eps, step_size, decay)
-    _adam_rows(positives, b, b_state, bias_uses, beta1, beta2, eps, step_size, zero)
-    _adam_rows(negatives.reshape(-1), b, b_state, bias_uses, beta1, beta2, eps, step_size, zero)
+    # a bias row is looked up with its item row (and carries no L2 penalty)
+    penalty += _adam_rows(positives, q, q_state, item_uses, beta1, beta2, eps, step_size, decay, b, b_state)
+    penalty += _adam_rows(negatives.reshape(-1), q, q_state, item_uses, beta1, beta2, eps, step_size, decay, b,
+                          b_state)
     return loss + l2 * penalty / len(users)
 
 
@@ -220,6 +243,17 @@ def _accumulate_rows(rows, values, state, uses):
         g, v = state[r, 2], values[k]
         for c in range(len(g)):
             g[c] += v[c]
+
+
+@_compile
+def in_bit_table(bits, n_items, users, items):
+    """Whether bit users[k] * n_items + items[k] of `bits` (little-endian within each byte) is set: the negative
+    sampler's "is it a positive?" in one pass (numpy's version makes seven passes over temporaries)."""
+    found = np.zeros(len(users), dtype=np.bool_)
+    for k in range(len(users)):
+        key = users[k] * n_items + items[k]
+        found[k] = (bits[key >> 3] >> (key & 7)) & 1
+    return found
 
 
 @_compile
@@ -302,7 +336,7 @@ class BPRLazyAdamStep:
         # the kernel's arguments after the batch, in its order, gathered once
         self.state = (*(table.weight for table in tables),
                       *(table.state for table in tables),
-                      *(table.uses for table in tables), np.float32(l2), np.float32(beta1), np.float32(beta2),
+                      self.users.uses, self.items.uses, np.float32(l2), np.float32(beta1), np.float32(beta2),
                       np.float32(optimizer.eps))
 
     def __call__(self, batch: tuple[torch.Tensor, ...]) -> float:

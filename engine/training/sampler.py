@@ -105,6 +105,12 @@ class NegativeSampler:
             found = cpu_kernels.in_sorted_rows(starts, user_items, np.ascontiguousarray(users, dtype=np.int64).ravel(),
                                                np.ascontiguousarray(items, dtype=np.int64).ravel())
             return found.reshape(users.shape)
+        if self._dense_positives is not None and cpu_kernels.available():
+            users, items = np.broadcast_arrays(users, items)
+            found = cpu_kernels.in_bit_table(self._dense_positives, self.n_items,
+                                             np.ascontiguousarray(users, dtype=np.int64).ravel(),
+                                             np.ascontiguousarray(items, dtype=np.int64).ravel())
+            return found.reshape(users.shape)
         keys = users * self.n_items + items
         if self._dense_positives is not None:
             return ((self._dense_positives[keys >> 3] >> (keys & 7).astype(np.uint8)) & 1) == 1
@@ -119,13 +125,13 @@ class NegativeSampler:
             return negatives
         owners = np.broadcast_to(users[:, None], negatives.shape).reshape(-1)
         flat = negatives.reshape(-1)
-        # each round re-checks only the slots redrawn in the round before
-        suspects = np.arange(len(flat))
+        suspects = np.flatnonzero(self.is_positive(owners, flat))
+        # each round redraws the slots that hit a positive and re-checks only those
         for _ in range(_REJECTION_ROUNDS):
-            suspects = suspects[self.is_positive(owners[suspects], flat[suspects])]
             if not len(suspects):
                 break
             flat[suspects] = self.draw(rng, len(suspects))
+            suspects = suspects[self.is_positive(owners[suspects], flat[suspects])]
         return negatives
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, ...]]:

@@ -117,13 +117,15 @@ def test_bit_table_row_search_and_sorted_key_positive_lookups_agree(monkeypatch:
     matrix[:, 24] = 0  # a user's last item and an empty column are the binary searches' edges
     matrix[7] = 0
     matrix.eliminate_zeros()
+    users, items = np.meshgrid(np.arange(30), np.arange(25), indexing="ij")
+    expected = matrix.toarray() > 0
     dense = NegativeSampler(matrix, batch_size=8)
+    assert np.array_equal(dense.is_positive(users, items), expected)  # the compiled bit lookup, with numba
     monkeypatch.setattr(sampler_module, "_DENSE_LOOKUP_MAX_CELLS", 0)
     searched = NegativeSampler(matrix, batch_size=8)
     monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     keyed = NegativeSampler(matrix, batch_size=8)
-    users, items = np.meshgrid(np.arange(30), np.arange(25), indexing="ij")
     assert dense._dense_positives is not None and keyed._positive_keys is not None
     assert searched._user_items is not None or not cpu_kernels.numba
-    for sampler in (dense, searched, keyed):
-        assert np.array_equal(sampler.is_positive(users, items), matrix.toarray() > 0)
+    for sampler in (dense, searched, keyed):  # dense: numpy's bit lookup now
+        assert np.array_equal(sampler.is_positive(users, items), expected)
