@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.analysis.explore import ExploreContext, ExploreError, FittedRun, ModelAnswer, with_item_attributes
-from engine.analysis.onboard import next_question, recommendations_after
+from engine.analysis.onboard import cannot_ask, next_question, recommendations_after
 from engine.onboarding import LIKED, NEVER_SEEN, NOT_LIKED, STRATEGIES
 
 ANSWER_WORDS = {LIKED: "liked it", NOT_LIKED: "did not like it", NEVER_SEEN: "never seen it"}
@@ -42,7 +42,9 @@ def onboarding_tab(context: ExploreContext, runs: list[FittedRun], k: int, label
                               format_func=lambda name: STRATEGIES[name].label, key="onboard-strategy")
     left.caption(f"{STRATEGIES[strategy].label}: {STRATEGIES[strategy].description}.")
     by_id = {r.run_id: r for r in runs}
+    able = [run_id for run_id, run in by_id.items() if cannot_ask(context, run) is None]
     asker = right.selectbox("Model that asks (for the model-driven strategy)", list(by_id),
+                            index=list(by_id).index(able[0]) if able else 0,  # the first that can fold answers in
                             format_func=lambda r: f"#{r} {by_id[r].label}", key="onboard-asker")
     state = _state(f"onboard-{context.experiment_id}-{strategy}-{asker}")
     answers: dict[str, int] = state["answers"]

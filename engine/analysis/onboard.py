@@ -16,12 +16,17 @@ from engine.analysis.explore import (NEW_USER_ID, ExploreContext, ExploreError, 
 from engine.onboarding import LIKED, NOT_LIKED, OnboardingError, OnboardingState, create_strategy, onboarding_context
 
 
+def cannot_ask(context: ExploreContext, fitted: FittedRun) -> str | None:
+    """Why `fitted`'s model cannot drive the onboarding of a new user (it must fold in their answers), or None."""
+    return type(fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=True,
+                                           ratings=context.data.ratings is not None)
+
+
 def next_question(context: ExploreContext, fitted: FittedRun, strategy_name: str, answers: dict[str, int],
                   values: dict[str, Any] | None = None, seed: int = 0) -> str | None:
     """The training item `strategy_name` asks about next, given the `answers` so far (item id -> LIKED,
     NOT_LIKED or NEVER_SEEN), with `fitted`'s model for the model-driven strategy; None when nothing is left."""
-    reason = type(fitted.model).cannot_serve(new_users=True, new_items=False, revealed_users=True,
-                                             ratings=context.data.ratings is not None)
+    reason = cannot_ask(context, fitted)
     if reason is not None:
         raise ExploreError(f"{reason}; pick a model that folds in new users (ItemKNN, ALS, EASE...)")
     onboarding = onboarding_context(fitted.model, context.data, context.dataset, seed)

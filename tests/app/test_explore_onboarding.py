@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.analysis.explore import ExploreError, FittedRun, load_context, load_fitted_run
-from engine.analysis.onboard import next_question, recommendations_after
+from engine.analysis.onboard import cannot_ask, next_question, recommendations_after
 from engine.core.model import Capabilities
 from engine.onboarding import LIKED, NEVER_SEEN, NOT_LIKED
 from tests.databases import isolated_database
@@ -73,3 +73,17 @@ def test_answering_a_question_updates_the_lists_and_marks_what_is_new(runs):
     # each list marks what entered it with the answer: ItemKNN had no list before, so all of its items are new
     assert all("new" in table.columns for table in lists)
     assert any(table["new"].all() for table in lists)
+
+
+def test_the_asking_model_opens_on_the_first_run_that_can_fold_in_answers(tmp_path):
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path):
+        experiment_id, (itemknn, neumf) = finished_runs(("itemknn", "neumf"), protocol="warm")  # newest first
+        context = load_context(experiment_id)
+        assert cannot_ask(context, load_fitted_run(neumf)) == "NeuMF cannot fold in new users from a few interactions"
+        assert cannot_ask(context, load_fitted_run(itemknn)) is None
+        app = AppTest.from_file(APP, default_timeout=90).switch_page("pages/explore.py").run()
+        assert not app.exception
+        assert app.multiselect(key="explore-runs").value == [neumf, itemknn]  # NeuMF is listed first...
+        assert app.selectbox(key="onboard-asker").value == itemknn  # ...but cannot ask, so ItemKNN does
+        assert "Question 1" in "".join(m.value for m in app.tabs[3].markdown)
+        assert not app.tabs[3].error
