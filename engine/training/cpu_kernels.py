@@ -263,6 +263,13 @@ def in_sorted_rows(starts, row_items, users, items):
     table)."""
     found = np.zeros(len(users), dtype=np.bool_)
     for k in range(len(users)):
+        # the users come in random order over tables far larger than the cache: fetch a later user's row bounds,
+        # and the middle of the row of the user after that (where its search starts), ahead
+        if k + 2 * _AHEAD < len(users):
+            _prefetch_hint(starts, users[k + 2 * _AHEAD], 0)
+        if k + _AHEAD < len(users):
+            ahead = users[k + _AHEAD]
+            _prefetch_hint(row_items, (starts[ahead] + starts[ahead + 1]) >> 1, 0)
         low, end = starts[users[k]], starts[users[k] + 1]
         high, item = end, items[k]
         while low < high:
