@@ -152,11 +152,17 @@ def preload() -> None:
     """Import what every run needs (torch, data, protocols, evaluation) before a run is handed over.
 
     A warm child does this while it waits, so a claimed run starts training without paying for the imports.
+    torch's optimizers import its compiler front end (`torch._dynamo`) on their first step: about 2 s on an idle
+    machine and 10 s on a loaded one, paid by every gradient model's run, as is the training loop's compiled kernels'
+    numba.
     """
-    import engine.data.catalog  # noqa: F401  (imported for its side effect: loaded modules stay loaded)
+    import torch._dynamo  # noqa: F401  (imported for its side effect: loaded modules stay loaded)
+
+    import engine.data.catalog  # noqa: F401
     import engine.runs.experiments  # noqa: F401
     import engine.runs.results  # noqa: F401
     import engine.runs.runner  # noqa: F401
+    import engine.training.loop  # noqa: F401
 
 
 def _log_to_run_file(run_id: int) -> None:
