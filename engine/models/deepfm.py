@@ -19,8 +19,10 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training.dropout import Dropout
 from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, query_rows, table_rows,
-                                             take_rows, training_table)
+                                             training_table)
+from engine.training.fm_pairs import HiddenLayer, PairTerms, pair_bce
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.pair_mlp import PairMLP
 from engine.training.recommender import TorchRecommender
@@ -106,17 +108,29 @@ class DeepFMNetwork(nn.Module):
         deep component's first layer, each computed once per entity rather than once per pair."""
         return fields.sum(dim=-2), first + fm_self(fields), deep_in(fields.flatten(-2))
 
-    def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...], all_pairs: bool) -> torch.Tensor:
-        """Logits for aligned (B, 1) x (B, n) pairs, or for every user x every item when `all_pairs`."""
+    def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Logits of every user x every item, from their terms (`user_terms`, `item_terms`)."""
         user_sum, user_own, user_half = user
         item_sum, item_own, item_half = item
-        if all_pairs:
-            cross = user_sum @ item_sum.T
-            deep = self.deep_out(self.deep.combine(user_half.unsqueeze(1), item_half.unsqueeze(0))).squeeze(-1)
-            return self.global_bias + user_own.unsqueeze(1) + item_own.unsqueeze(0) + cross + deep
-        cross = (user_sum.unsqueeze(1) * item_sum).sum(dim=-1)
-        deep = self.deep_out(self.deep.combine(user_half.unsqueeze(1), item_half)).squeeze(-1)
-        return self.global_bias + user_own.unsqueeze(1) + item_own + cross + deep
+        deep = self.deep_out(self.deep.combine(user_half.unsqueeze(1), item_half.unsqueeze(0))).squeeze(-1)
+        return self.global_bias + user_own.unsqueeze(1) + item_own.unsqueeze(0) + user_sum @ item_sum.T + deep
+
+    def pair_loss(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...], user_slot: torch.Tensor,
+                  item_slot: torch.Tensor) -> torch.Tensor:
+        """The training loss: binary cross-entropy of the logits of distinct user `user_slot[b]` (B,) with distinct
+        item `item_slot[b, j]` (B, n), column 0 the positive, from the distinct entities' terms; the pairs' part
+        has its backward written by hand (`engine.training.fm_pairs`)."""
+        linears, dropouts = self.deep.hidden_layers()
+        shape = item_slot.shape
+
+        def dropped(dropout: Dropout, width: int) -> torch.Tensor | None:
+            return dropout.dropped(torch.Size((*shape, width)), item_slot.device)
+
+        first = dropped(dropouts[0], self.deep.user_in.out_features)
+        layers = [HiddenLayer(linear.weight, linear.bias, dropped(dropout, linear.out_features))
+                  for linear, dropout in zip(linears, dropouts[1:])]
+        return pair_bce(PairTerms(*user), PairTerms(*item), user_slot, item_slot, first, layers, dropouts[0].scale,
+                        self.deep_out.weight, self.deep_out.bias, self.global_bias)
 
 
 class DeepFMRecommender(TorchRecommender):
@@ -164,16 +178,12 @@ class DeepFMRecommender(TorchRecommender):
             users, positives, negatives, _ = batch
             # each distinct user and item of the batch is embedded once; its occurrences share the terms (and,
             # with id dropout, one draw of it per batch)
-            distinct, slots = torch.unique(users, return_inverse=True)
-            user_terms = module.user_terms(blank_ids(distinct), table_rows(user_table, distinct))
-            user = tuple(take_rows(term, slots) for term in user_terms)
-            distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
-            item_terms = module.item_terms(blank_ids(distinct), table_rows(item_table, distinct))
-            item = tuple(take_rows(term, slots) for term in item_terms)
-            logits = module.logits(user, item, all_pairs=False)
-            labels = torch.zeros_like(logits, dtype=torch.float32)
-            labels[:, 0] = 1.0
-            return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+            distinct, user_slot = torch.unique(users, return_inverse=True)
+            user = module.user_terms(blank_ids(distinct), table_rows(user_table, distinct))
+            distinct, item_slot = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1),
+                                               return_inverse=True)
+            item = module.item_terms(blank_ids(distinct), table_rows(item_table, distinct))
+            return module.pair_loss(user, item, user_slot, item_slot)
 
         self.run_training(sampler, batch_loss, context)
 
@@ -185,5 +195,5 @@ class DeepFMRecommender(TorchRecommender):
             user = module.user_terms(index_tensor(users.index, self.device), user_rows)
             item = module.item_terms(index_tensor(items.index, self.device), item_rows)
             return pairwise_scores(len(users), len(items),
-                                   lambda rows: module.logits(tuple(t[rows] for t in user), item, all_pairs=True))
+                                   lambda rows: module.logits(tuple(t[rows] for t in user), item))
 

@@ -48,19 +48,33 @@ class Dropout(nn.Module):
             return None
         return self._mask(shape) if device.type == "cpu" else self.torch_mask(shape, device)
 
+    def dropped(self, shape: torch.Size, device: torch.device) -> torch.Tensor | None:
+        """Where `mask` would be 0, as a bool tensor (a quarter of the float mask's bytes, and the same draws), for
+        callers that scale the kept units themselves; None when nothing is dropped."""
+        if not self.training or self.p == 0:
+            return None
+        if device.type != "cpu":
+            return torch.rand(shape, device=device) < self.p
+        return torch.from_numpy(self._uniforms(shape) < self._threshold())
+
     def torch_mask(self, shape: torch.Size, device: torch.device) -> torch.Tensor:
         """The mask from torch's generator on `device` (the GPU's; any device works)."""
         return (torch.rand(shape, device=device) >= self.p).to(torch.float32).mul_(self.scale)
 
     def _mask(self, shape: torch.Size) -> torch.Tensor:
         """1 / (1 - p) where an element is kept, 0 where it is dropped."""
+        kept = self._uniforms(shape) >= self._threshold()
+        return torch.from_numpy(np.multiply(kept, np.float32(1 / (1 - self.p)), dtype=np.float32))
+
+    def _threshold(self) -> np.uint16:
+        return np.uint16(min(round(self.p * _LEVELS), _LEVELS - 1))
+
+    def _uniforms(self, shape: torch.Size) -> np.ndarray:
+        """16-bit uniforms of `shape`, four per 64-bit draw of the generator (seeded from torch's on first use)."""
         if self._generator is None:
             self._generator = np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,))))
         size = int(np.prod(shape))
-        uniforms = self._generator.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size]
-        threshold = np.uint16(min(round(self.p * _LEVELS), _LEVELS - 1))
-        mask = np.multiply(uniforms >= threshold, np.float32(1 / (1 - self.p)), dtype=np.float32)
-        return torch.from_numpy(mask.reshape(tuple(shape)))
+        return self._generator.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(tuple(shape))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

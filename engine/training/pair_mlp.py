@@ -38,6 +38,11 @@ class PairMLP(nn.Module):
         """Every user with every item: (n_users, user_dim) x (n_items, item_dim) -> (n_users, n_items, out_dim)."""
         return self.combine(self.user_in(user_part).unsqueeze(1), self.item_in(item_part).unsqueeze(0))
 
+    def hidden_layers(self) -> tuple[list[nn.Linear], list[Dropout]]:
+        """The layers after the first (`Linear`s) and every hidden layer's dropout, first layer's first."""
+        layers = list(self.rest)
+        return layers[2::3], layers[1::3]
+
     def combine(self, user_half: torch.Tensor, item_half: torch.Tensor) -> torch.Tensor:
         """The MLP from the halves of its first layer (`user_in`, `item_in` outputs, broadcastable), so a caller
         can compute each half once per distinct user and item of a batch.
@@ -45,9 +50,9 @@ class PairMLP(nn.Module):
         `rest` is [ReLU, Dropout] + [Linear, ReLU, Dropout] per further layer; each ReLU and its dropout run as one
         `relu_dropout` (the first with the halves' sum), whose pairs x width activations are the bulk of the
         work: the layers' products cost less than separate passes for the sum, ReLU, mask and their backward."""
-        layers = list(self.rest)
-        x = relu_dropout(user_half, item_half, layers[1])
-        for linear, _, dropout in zip(layers[2::3], layers[3::3], layers[4::3]):
+        linears, dropouts = self.hidden_layers()
+        x = relu_dropout(user_half, item_half, dropouts[0])
+        for linear, dropout in zip(linears, dropouts[1:]):
             x = relu_dropout(linear(x), None, dropout)
         return x
 

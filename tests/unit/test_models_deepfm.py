@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import pytest
 import torch
 
 from engine.data.indexing import item_query, user_query
@@ -32,16 +33,21 @@ def test_fm_term_equals_the_sum_of_every_pairwise_field_interaction() -> None:
     assert torch.allclose(fm_self(fields), brute, atol=1e-5)
 
 
-def test_scoring_all_pairs_matches_the_training_forward_over_user_and_item_fields() -> None:
+def test_scoring_matches_the_fields_logit_for_each_user_item_pair() -> None:
     model = _fitted()
     _, train = planted_split("cold-item")
     users, items = user_query(train, train.user_ids[:4]), item_query(train, train.item_ids[:6])
     module = model.module
-    user = module.user_terms(torch.arange(4), SparseRows.from_csr(users.features))
-    item = module.item_terms(torch.arange(6), SparseRows.from_csr(items.features))
-    # the aligned path: each user against all six items as a (4, 6) batch of candidates
-    aligned = module.logits(user, tuple(t.unsqueeze(0).expand(4, *t.shape) for t in item), all_pairs=False)
-    assert torch.allclose(model.score(users, items), aligned, atol=1e-5)
+    user_fields, user_first = module.users(torch.arange(4), SparseRows.from_csr(users.features))
+    item_fields, item_first = module.items(torch.arange(6), SparseRows.from_csr(items.features))
+    with torch.no_grad():
+        for u in range(4):
+            for i in range(6):
+                fields = torch.cat([user_fields[u], item_fields[i]])
+                deep = module.deep.rest(module.deep.user_in(user_fields[u].flatten())
+                                        + module.deep.item_in(item_fields[i].flatten()))
+                logit = module.global_bias + user_first[u] + item_first[i] + fm_self(fields) + module.deep_out(deep)
+                assert float(model.score(users, items)[u, i]) == pytest.approx(float(logit), abs=1e-5)
 
 
 def test_an_unseen_user_has_a_blank_id_field_and_is_scored_by_attributes() -> None:

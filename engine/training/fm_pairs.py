@@ -1,0 +1,241 @@
+"""DeepFM's per-pair training loss, forward and backward written by hand.
+
+A batch pairs each of B users with its positive and n - 1 sampled negatives: B x n pairs, each through the deep
+component's hidden layers, against about a thousand distinct users and a few thousand distinct items whose terms
+(field sum, own first- and second-order term, first-layer half) are computed once per entity
+(`DeepFMNetwork.side_terms`, autograd as usual). Under autograd the pairs' part gathered every pair's halves,
+kept the sum, ReLU and dropout outputs of each (B x n x width) layer, and sorted the pairs' indices to send the
+gathered rows' gradients back (an embedding backward). Here the forward keeps each hidden layer's output only,
+the dropout scale rides on the next product (ReLU commutes with a positive scale), and the backward is the
+layers' products plus one scatter of the first layer's gradient onto the distinct users and items (a serial
+`index_add_`, deterministic on a CPU). On a CPU the passes over the pairs' (B x n x width) activations are compiled loops
+(numba) that gather, add, apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back;
+each has a torch twin, the path elsewhere (GPU) and without numba. Tests compare both with autograd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+try:
+    import numba
+except ImportError:  # the torch operations below do the same without it
+    numba = None
+
+
+@dataclass(frozen=True)
+class PairTerms:
+    """One side's terms per distinct entity: field sum (m, dim), own terms (m,), first-layer half (m, width)."""
+
+    sum: torch.Tensor
+    own: torch.Tensor
+    half: torch.Tensor
+
+
+@dataclass(frozen=True)
+class HiddenLayer:
+    """A hidden layer after the first: its weights and the dropped units of its output (None: nothing dropped)."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor
+    dropped: torch.Tensor | None
+
+
+def pair_bce(user: PairTerms, item: PairTerms, user_slot: torch.Tensor, item_slot: torch.Tensor,
+             first_dropped: torch.Tensor | None, layers: list[HiddenLayer], scale: float, out_weight: torch.Tensor,
+             out_bias: torch.Tensor, global_bias: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of DeepFM's logits over B x n pairs, column 0 the positive.
+
+    Pair (b, j) is distinct user `user_slot[b]` (B,) with distinct item `item_slot[b, j]` (B, n); its logit is
+    global_bias + own terms + <field sums> + out(MLP(user half + item half)). `first_dropped` and each layer's
+    `dropped` (bool, (B, n, width) or None) are the dropout masks, `scale` = 1 / (1 - p) of a kept unit.
+    """
+    weights = [t for layer in layers for t in (layer.weight, layer.bias)]
+    masks = [first_dropped, *(layer.dropped for layer in layers)]
+    return _PairBCE.apply(user.sum, user.own, user.half, item.sum, item.own, item.half, user_slot, item_slot, masks,
+                          scale, global_bias, out_weight, out_bias, *weights)
+
+
+def _compile(function):
+    # numpy's error model and fastmath let LLVM vectorise the loops (no per-element checks)
+    return numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")(function) if numba else function
+
+
+def _compiled(*tensors: torch.Tensor) -> bool:
+    """Whether the compiled loops apply: numba present, float32 tensors on the CPU."""
+    return numba is not None and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
+    """The CPU tensor's memory as an array for the loops (None passes through)."""
+    return None if tensor is None else tensor.detach().numpy()
+
+
+def _first_layer(user_half: torch.Tensor, item_half: torch.Tensor, user_slot: torch.Tensor, item_slot: torch.Tensor,
+                 dropped: torch.Tensor | None) -> torch.Tensor:
+    """(B * n, width) relu(user half + item half) of every pair, dropped units zeroed (unscaled)."""
+    n_users, n_candidates = item_slot.shape
+    flat = item_slot.reshape(-1)
+    if _compiled(user_half, item_half):
+        out = torch.empty((len(flat), user_half.shape[1]), dtype=torch.float32)
+        _first_layer_loop(_numpy(user_half), _numpy(item_half), _numpy(user_slot), _numpy(flat),
+                          _numpy(None if dropped is None else dropped.reshape(len(flat), -1)), out.numpy())
+        return out
+    hidden = item_half.index_select(0, flat).view(n_users, n_candidates, -1)
+    return _relu_drop(hidden.add_(user_half.index_select(0, user_slot).unsqueeze(1)), dropped).view(len(flat), -1)
+
+
+@_compile
+def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropped, out):
+    n_candidates = len(item_slot) // len(user_slot)
+    zero = np.float32(0)
+    for pair in range(len(item_slot)):
+        user, item, row = user_half[user_slot[pair // n_candidates]], item_half[item_slot[pair]], out[pair]
+        if dropped is None:
+            for k in range(len(row)):
+                row[k] = max(user[k] + item[k], zero)
+        else:
+            drop = dropped[pair]
+            for k in range(len(row)):
+                row[k] = zero if drop[k] else max(user[k] + item[k], zero)
+
+
+def _relu_drop(pre: torch.Tensor, dropped: torch.Tensor | None) -> torch.Tensor:
+    """relu(pre) with the dropped units zeroed, in place (the scale is left to the next product)."""
+    if _compiled(pre) and dropped is not None:
+        _relu_drop_loop(pre.numpy().reshape(-1), dropped.numpy().reshape(-1))
+        return pre
+    pre.clamp_(min=0)
+    return pre.masked_fill_(dropped.view(pre.shape), 0) if dropped is not None else pre
+
+
+@_compile
+def _relu_drop_loop(pre, dropped):
+    zero = np.float32(0)
+    for k in range(len(pre)):
+        pre[k] = zero if dropped[k] else max(pre[k], zero)
+
+
+def _output_backward(hidden: torch.Tensor, d_logits: torch.Tensor,
+                     weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Back through `logit = weight . hidden + bias` and the ReLU below it: (d pre-activation of the last hidden
+    layer (pairs, width), d weight (width,))."""
+    if _compiled(hidden, d_logits, weight):
+        d_pre, d_weight = torch.empty_like(hidden), torch.zeros(hidden.shape[1])
+        _output_backward_loop(hidden.numpy(), d_logits.numpy(), weight.numpy(), d_pre.numpy(), d_weight.numpy())
+        return d_pre, d_weight
+    d_pre = torch.ops.aten.threshold_backward(torch.outer(d_logits, weight.to(d_logits.dtype)), hidden, 0)
+    return d_pre, d_logits.to(hidden.dtype) @ hidden
+
+
+@_compile
+def _output_backward_loop(hidden, d_logits, weight, d_pre, d_weight):
+    zero = np.float32(0)
+    for pair in range(len(hidden)):
+        row, d_row, d = hidden[pair], d_pre[pair], d_logits[pair]
+        for k in range(len(row)):
+            d_row[k] = d * weight[k] if row[k] > zero else zero
+            d_weight[k] += d * row[k]
+
+
+def _first_backward(d_hidden: torch.Tensor, hidden: torch.Tensor, user_slot: torch.Tensor, item_slot: torch.Tensor,
+                    n_distinct_users: int, n_distinct_items: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Back from the first layer's output (`d_hidden`, pairs x width) through its ReLU to the distinct users' and
+    items' halves (a unit at zero passes nothing back, so a gradient already through that ReLU passes as it is)."""
+    flat = item_slot.reshape(-1)
+    if _compiled(d_hidden, hidden):
+        d_user = torch.zeros((n_distinct_users, hidden.shape[1]))
+        d_item = torch.zeros((n_distinct_items, hidden.shape[1]))
+        _first_backward_loop(d_hidden.numpy(), hidden.numpy(), user_slot.numpy(), flat.numpy(), d_user.numpy(),
+                             d_item.numpy())
+        return d_user, d_item
+    d_pre = torch.ops.aten.threshold_backward(d_hidden, hidden, 0)
+    d_user = _scatter(n_distinct_users, user_slot, d_pre.view(*item_slot.shape, -1).sum(dim=1))
+    return d_user, _scatter(n_distinct_items, flat, d_pre)
+
+
+@_compile
+def _first_backward_loop(d_hidden, hidden, user_slot, item_slot, d_user, d_item):
+    n_candidates = len(item_slot) // len(user_slot)
+    zero = np.float32(0)
+    for pair in range(len(item_slot)):
+        d_row, row = d_hidden[pair], hidden[pair]
+        user, item = d_user[user_slot[pair // n_candidates]], d_item[item_slot[pair]]
+        for k in range(len(row)):
+            d = d_row[k] if row[k] > zero else zero
+            user[k] += d
+            item[k] += d
+
+
+def _scatter(n_rows: int, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(n_rows, ...) sums of `values` rows by `index` (the gradient of gathering those rows)."""
+    return values.new_zeros((n_rows, *values.shape[1:])).index_add_(0, index, values)
+
+
+class _PairBCE(torch.autograd.Function):
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(ctx, user_sum, user_own, user_half, item_sum, item_own, item_half, user_slot, item_slot, masks,
+                scale, global_bias, out_weight, out_bias, *weights):
+        n_users, n_candidates = item_slot.shape
+        flat = item_slot.reshape(-1)
+        # each layer's output relu(.) with dropped units zeroed, kept unscaled: the next product multiplies by scale
+        outputs = [_first_layer(user_half, item_half, user_slot, item_slot, masks[0])]
+        for (weight, bias), dropped in zip(zip(weights[::2], weights[1::2]), masks[1:]):
+            kept = 1.0 if masks[len(outputs) - 1] is None else scale
+            outputs.append(_relu_drop(torch.addmm(bias, outputs[-1], weight.t(), alpha=kept), dropped))
+        last_scale = 1.0 if masks[-1] is None else scale
+        deep = torch.addmm(out_bias, outputs[-1], out_weight.t(), alpha=last_scale).view(n_users, n_candidates)
+        user_sums = user_sum.index_select(0, user_slot)
+        item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
+        cross = torch.bmm(item_sums, user_sums.unsqueeze(2)).squeeze(2)
+        logits = (deep + cross + user_own.index_select(0, user_slot).unsqueeze(1)
+                  + item_own.index_select(0, flat).view(n_users, n_candidates) + global_bias).float()
+        labels = torch.zeros_like(logits)
+        labels[:, 0] = 1.0
+        ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, logits, *weights, *outputs)
+        ctx.scales = [1.0 if mask is None else scale for mask in masks]
+        ctx.sizes = (len(user_own), len(item_own))
+        return F.binary_cross_entropy_with_logits(logits, labels)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad):
+        user_sum, item_sum, user_slot, item_slot, out_weight, logits, *rest = ctx.saved_tensors
+        n_weights = len(rest) - len(ctx.scales)
+        weights, outputs = rest[:n_weights], rest[n_weights:]
+        scales = ctx.scales
+        n_distinct_users, n_distinct_items = ctx.sizes
+        n_users, n_candidates = item_slot.shape
+        flat = item_slot.reshape(-1)
+        # d loss / d logit = (sigmoid - label) / pairs
+        d_logits = torch.sigmoid(logits)
+        d_logits[:, 0] -= 1.0
+        d_logits.mul_(grad / d_logits.numel())
+        d_flat = d_logits.view(-1)
+        d_global = d_logits.sum()
+        d_user_own = _scatter(n_distinct_users, user_slot, d_logits.sum(dim=1))
+        d_item_own = _scatter(n_distinct_items, flat, d_flat)
+        user_sums = user_sum.index_select(0, user_slot)
+        item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
+        d_user_sum = _scatter(n_distinct_users, user_slot, torch.bmm(d_logits.unsqueeze(1), item_sums).squeeze(1))
+        d_item_sum = _scatter(n_distinct_items, flat, (d_logits.unsqueeze(2) * user_sums.unsqueeze(1)).flatten(0, 1))
+        # deep part: back through the output layer and the hidden layers, last first
+        d_pre, d_out_weight = _output_backward(outputs[-1], d_flat, out_weight[0] * scales[-1])
+        d_out_weight = d_out_weight.mul_(scales[-1]).unsqueeze(0)
+        d_out_bias = d_flat.sum().view(1)
+        d_weights: list[torch.Tensor] = []
+        for index in range(len(outputs) - 1, 0, -1):
+            weight, below = weights[2 * (index - 1)], outputs[index - 1]
+            d_weights[:0] = [(d_pre.t() @ below).mul_(scales[index - 1]), d_pre.sum(dim=0)]
+            d_below = d_pre @ (weight * scales[index - 1])
+            # the first layer's ReLU is gone back through in `_first_backward`, with its scatter
+            d_pre = d_below if index == 1 else torch.ops.aten.threshold_backward(d_below, below, 0)
+        d_user_half, d_item_half = _first_backward(d_pre, outputs[0], user_slot, item_slot, n_distinct_users,
+                                                   n_distinct_items)
+        return (d_user_sum, d_user_own, d_user_half, d_item_sum, d_item_own, d_item_half, None, None, None, None,
+                d_global, d_out_weight, d_out_bias, *d_weights)

@@ -1,0 +1,109 @@
+"""DeepFM's hand-written pair loss (engine.training.fm_pairs) takes autograd's loss and gradients over the same
+pairs, dropout masks included, and its logits are the scoring path's: through the compiled CPU loops and through
+their torch twins (the GPU path), both run here on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from engine.models.deepfm import DeepFMConfig, DeepFMNetwork
+from engine.training import fm_pairs
+from engine.training.dropout import Dropout
+
+SIZES = {"n_users": 7, "n_items": 11, "n_user_features": 0, "n_user_fields": 0, "n_item_features": 0,
+         "n_item_fields": 0}
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test through the compiled loops and again through the torch operations."""
+    if request.param == "compiled" and fm_pairs.numba is None:
+        pytest.skip("numba is not installed: only the torch path runs")
+    if request.param == "torch":
+        monkeypatch.setattr(fm_pairs, "numba", None)
+    return request.param
+
+
+def _network(layers: list[int], dropout: float) -> DeepFMNetwork:
+    torch.manual_seed(0)
+    network = DeepFMNetwork(SIZES, DeepFMConfig(n_factors=4, mlp_layers=layers, dropout=dropout))
+    with torch.no_grad():  # away from the zero initialisation of the first-order weights and the bias
+        for parameter in network.parameters():
+            parameter.add_(torch.randn(parameter.shape) * 0.3)
+    return network
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Distinct users and items of a batch of 5 users x (positive + 3 negatives), with repeats, and their slots."""
+    generator = torch.Generator().manual_seed(1)
+    users = torch.tensor([3, 0, 3, 6, 2])
+    items = torch.randint(0, SIZES["n_items"], (5, 4), generator=generator)
+    distinct_users, user_slot = torch.unique(users, return_inverse=True)
+    distinct_items, item_slot = torch.unique(items, return_inverse=True)
+    return distinct_users, user_slot, distinct_items, item_slot
+
+
+def _reset_masks(network: nn.Module) -> None:
+    torch.manual_seed(5)
+    for module in network.modules():
+        if isinstance(module, Dropout):
+            module._generator = None
+
+
+def _loss(network: DeepFMNetwork, by_hand: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The batch loss and every weight's gradient, by `pair_loss` or by autograd over gathered pairs."""
+    network.zero_grad(set_to_none=True)
+    _reset_masks(network)
+    distinct_users, user_slot, distinct_items, item_slot = _batch()
+    user = network.user_terms(distinct_users, None)
+    item = network.item_terms(distinct_items, None)
+    if by_hand:
+        loss = network.pair_loss(user, item, user_slot, item_slot)
+    else:
+        (user_sum, user_own, user_half), (item_sum, item_own, item_half) = user, item
+        deep = network.deep_out(network.deep.combine(user_half[user_slot].unsqueeze(1), item_half[item_slot]))
+        logits = (network.global_bias + user_own[user_slot].unsqueeze(1) + item_own[item_slot]
+                  + (user_sum[user_slot].unsqueeze(1) * item_sum[item_slot]).sum(dim=-1) + deep.squeeze(-1))
+        labels = torch.zeros_like(logits)
+        labels[:, 0] = 1.0
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    loss.backward()
+    return loss.detach(), {name: p.grad.to_dense() for name, p in network.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("layers", [[8], [8, 5, 3]])
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_pair_loss_takes_autograds_loss_and_gradients(layers: list[int], dropout: float, path: str) -> None:
+    network = _network(layers, dropout)
+    loss, gradients = _loss(network, by_hand=True)
+    expected_loss, expected = _loss(network, by_hand=False)
+    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-6)
+    assert gradients.keys() == expected.keys() == {name for name, _ in network.named_parameters()}
+    for name, gradient in gradients.items():
+        assert torch.allclose(gradient, expected[name], atol=1e-6), name
+        assert bool(gradient.abs().sum() > 0), name  # every weight takes part
+
+
+def test_dropped_units_follow_the_float_masks_draws() -> None:
+    dropout = Dropout(0.3)
+    _reset_masks(dropout)
+    mask = dropout.mask(torch.Size((40, 30)), torch.device("cpu"))
+    _reset_masks(dropout)
+    dropped = dropout.dropped(torch.Size((40, 30)), torch.device("cpu"))
+    assert torch.equal(dropped, mask == 0)
+    assert 0.2 < float(dropped.float().mean()) < 0.4
+    assert dropout.eval().dropped(torch.Size((2, 2)), torch.device("cpu")) is None
+
+
+def test_pair_logits_in_eval_mode_are_the_scoring_paths(path: str) -> None:
+    network = _network([8, 5], 0.4).eval()
+    distinct_users, user_slot, distinct_items, item_slot = _batch()
+    with torch.no_grad():
+        user, item = network.user_terms(distinct_users, None), network.item_terms(distinct_items, None)
+        scored = network.logits(user, item)[user_slot.unsqueeze(1), item_slot]
+        labels = torch.zeros_like(scored)
+        labels[:, 0] = 1.0
+        expected = nn.functional.binary_cross_entropy_with_logits(scored, labels)
+        assert float(network.pair_loss(user, item, user_slot, item_slot)) == pytest.approx(float(expected), rel=1e-6)
