@@ -166,10 +166,21 @@ def detect_delimiter(lines: list[str], prefer_tab: bool = False) -> str | None:
     return best
 
 
-def _looks_headerless(first: list[str]) -> bool:
-    """A first line made only of numbers is data, not a header (u.data-style files)."""
-    cells = [c.strip() for c in first]
-    return bool(cells) and all(c and pd.notna(pd.to_numeric(c, errors="coerce")) for c in cells)
+def _is_number(cell: str) -> bool:
+    return bool(cell) and pd.notna(pd.to_numeric(cell, errors="coerce"))
+
+
+def _looks_headerless(rows: list[list[str]]) -> bool:
+    """Whether the first line is data, not a header: made only of numbers (u.data-style files), or holding a number
+    where the next line holds one too ("u1,i7,4.0,881250949" over "u2,i9,3.0,891717742"): a column's name is never a
+    number, so reading such a line as the header would drop one interaction and name the columns after its values."""
+    first = [c.strip() for c in rows[0]] if rows else []
+    if not first:
+        return False
+    if all(_is_number(c) for c in first):
+        return True
+    second = [c.strip() for c in rows[1]] if len(rows) > 1 else []
+    return len(second) == len(first) and any(_is_number(a) and _is_number(b) for a, b in zip(first, second))
 
 
 def _parse_csv(utf8: bytes, text: Callable[[], str], delimiter: str, headerless: bool) -> pd.DataFrame:
@@ -206,8 +217,7 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
         text, encoding = _decode(data, name)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
-    first = next(csv.reader(lines[:1], delimiter=delimiter or ","), [])
-    headerless = _looks_headerless(first)
+    headerless = _looks_headerless(list(csv.reader(lines[:2], delimiter=delimiter or ",")))
     try:
         frame = _parse_csv(data if encoding == "UTF-8" else text.encode("utf-8"), lambda: _decode(data, name)[0],
                            delimiter or ",", headerless)

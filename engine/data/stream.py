@@ -96,8 +96,8 @@ def _sniff(stream: BinaryIO, name: str, inner: str) -> tuple[str, str, bool, lis
     text, encoding = _decode(head, name)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(inner) in (".tsv", ".tab")) or ","
-    first = next(csv.reader(lines[:1], delimiter=delimiter), [])
-    return delimiter, encoding, _looks_headerless(first), first
+    rows = list(csv.reader(lines[:2], delimiter=delimiter))
+    return delimiter, encoding, _looks_headerless(rows), rows[0] if rows else []
 
 
 def stream_to_disk(source: BinaryIO, name: str, destination: Path, max_mb: float | None = None) -> RawTable:

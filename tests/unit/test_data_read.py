@@ -86,6 +86,21 @@ def test_a_headerless_numeric_file_gets_numbered_columns_mapped_by_position():
     assert (roles.user, roles.item, roles.rating, roles.timestamp) == ("column_1", "column_2", "column_3", "column_4")
 
 
+def test_a_headerless_file_with_text_ids_keeps_its_first_row():
+    """A log exported without a header ("u265,i352,4.0,1612977762"): the first line is data because it holds
+    numbers where the next line does too; read as a header it lost one interaction and named the columns after it."""
+    table = read_table(b"u265\ti352\t4.0\t1612977762\nu65\ti590\t3.0\t1613353578\n", "plays.tsv", max_mb=1)
+    assert not table.has_header and table.first_row == 1
+    assert table.frame["column_1"].tolist() == ["u265", "u65"]
+    roles = detect_roles(table.frame)
+    assert (roles.user, roles.item, roles.rating, roles.timestamp) == ("column_1", "column_2", "column_3", "column_4")
+
+
+def test_a_header_over_numeric_rows_stays_a_header():
+    table = read_table(b"user,item,stars\n1,10,4\n2,11,5\n", "r.csv", max_mb=1)
+    assert table.has_header and list(table.frame.columns) == ["user", "item", "stars"] and len(table.frame) == 2
+
+
 def test_empty_file_is_rejected():
     with pytest.raises(DataError, match="empty"):
         read_table(b"", "r.csv", max_mb=1)

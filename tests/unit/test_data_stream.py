@@ -65,6 +65,13 @@ def test_a_headerless_file_gets_numbered_columns_as_in_the_one_shot_read(tmp_pat
     assert list(streamed.columns) == ["column_1", "column_2", "column_3", "column_4"] and len(streamed) == 30_000
 
 
+def test_a_headerless_file_with_text_ids_streams_every_row(tmp_path: Path, small_blocks):
+    data = "".join(f"u{k}\ti{k % 50}\t{k % 5 + 1}.0\t{880000000 + k}\n" for k in range(30_000)).encode()
+    once, streamed = _both(data, "plays.tsv", tmp_path)
+    pd.testing.assert_frame_equal(streamed, once)
+    assert streamed["column_1"].iloc[0] == "u0" and len(streamed) == 30_000
+
+
 def test_a_bad_row_in_a_late_block_names_its_line_and_leaves_nothing(ml100k_dir: Path, tmp_path: Path,
                                                                      small_blocks):
     lines = (ml100k_dir / "interactions.csv").read_text().splitlines()
