@@ -260,20 +260,24 @@ def _actions(run: RunRow) -> None:
 
 
 def _results_table(run: RunRow) -> None:
-    """The run's headline numbers per slice, from the results it recorded; cold-start slices first, as on Compare,
-    since they are what the experiment is about."""
+    """The run's headline numbers: one row per metric, one column per slice it could serve (cold-start slices
+    first, as on Compare, since they are what the experiment is about); each slice it could not serve is named under
+    the table with the whole reason, rather than as a row of empty cells whose reason the column cut off."""
     recorded = RunResults.from_json(run.results)
     slices = recorded.slices if recorded is not None else {}
-    rows = []
+    columns: dict[str, dict[str, float]] = {}
+    refused: dict[str, list[str]] = {}
     for slice_name in cold_first(list(slices)):
         metrics = slices[slice_name]
         if isinstance(metrics, NotApplicable):
-            rows.append({"slice": slice_name, "result": f"not applicable: {metrics.not_applicable}"})
-            continue
-        for name, value in metrics.items():
-            rows.append({"slice": slice_name, "metric": name, "mean": value.mean})
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"results-{run.id}")
+            refused.setdefault(metrics.not_applicable, []).append(slice_name)
+        else:
+            columns[slice_name] = {name: value.mean for name, value in metrics.items()}
+    if columns:
+        table = pd.DataFrame(columns).rename_axis("metric").reset_index()
+        st.dataframe(table, hide_index=True, key=f"results-{run.id}")
+    for reason, names in refused.items():
+        st.caption(f"Not applicable to {', '.join(names)}: {reason}.")
 
 
 def _drawn_state(runs: list[RunRow]) -> tuple[tuple[int, str, bool], ...]:

@@ -112,11 +112,15 @@ def test_a_finished_run_shows_its_results_and_can_be_deleted(experiment):
         row.status, row.finished_at, row.started_at = "done", utcnow(), utcnow()
         row.results = {"slices": {"warm": {"ndcg@10": {"mean": 0.25, "ci": [0.2, 0.3], "n_users": 9}},
                                   "cold-user": {"not_applicable": "cannot score new users"}}}
+        row.results["slices"]["cold-both"] = {"ndcg@10": {"mean": 0.125, "ci": [0.1, 0.15], "n_users": 4}}
     app = _open(experiment)
     table = app.dataframe[0].value
-    assert table.loc[table["slice"] == "warm", "mean"].item() == 0.25
-    assert "not applicable: cannot score new users" in set(table["result"].dropna())
-    assert list(table["slice"]) == ["cold-user", "warm"]  # recorded warm first; the cold-start slice leads
+    # a metric per row, a column per served slice (recorded warm first; the cold-start slice leads); a slice the
+    # model cannot serve is no column of empty cells but a line with its whole reason
+    assert list(table.columns) == ["metric", "cold-both", "warm"]
+    assert table.set_index("metric").loc["ndcg@10"].tolist() == [0.125, 0.25]
+    assert [c.value for c in app.caption if c.value.startswith("Not applicable")] == [
+        "Not applicable to cold-user: cannot score new users."]
     _button(app, "Delete").click().run()
     assert list_runs(experiment) == []
 
