@@ -162,7 +162,10 @@ st.caption("One run: mean [95% bootstrap CI]. Several seeds: mean ± standard de
            "Settings: tuned on the validation slice with the same budget, the model's defaults, or set by hand.")
 settings = comparison.variant_tuning(runs)
 boards = [comparison.leaderboard(metrics, refused, name, metric_names, settings) for name in slices]
-for tab, board in zip(st.tabs(slices), boards):
+# opened on the experiment's cold-start slice, what it was made to measure, as the charts are; overall and warm
+# stay first, in the order every page lists slices
+opened = slices[comparison.first_cold_slice(slices)] if slices else None
+for tab, board in zip(st.tabs(slices, default=opened), boards):
     with tab:
         st.caption(f"**{board.slice}**: {comparison.slice_description(board.slice)}")
         st.table(_styled(board))

@@ -72,6 +72,27 @@ def test_shared_link_restores_the_selection_and_shows_the_stored_numbers(seeded)
     assert app.query_params["runs"] == ",".join(map(str, sorted(ids, reverse=True)))
 
 
+def _open_tab(block) -> str | None:
+    """The label of the tab a leaderboard's tab container opens on (the first container found, depth first)."""
+    if getattr(block, "type", None) == "tab_container":
+        return list(block.children.values())[block.proto.tab_container.default_tab_index].label
+    for child in getattr(block, "children", {}).values():
+        found = _open_tab(child)
+        if found is not None:
+            return found
+    return None
+
+
+def test_the_leaderboard_opens_on_the_cold_start_slice_the_experiment_measures(seeded):
+    """A cold-user experiment's leaderboard opened on 'warm', the first tab, and the reader had to find the slice
+    the experiment was made for; overall and warm keep their places."""
+    ids = [seeded["mostpop"][0], seeded["content"][0]]
+    app = _open(",".join(map(str, ids)))
+    assert not app.exception
+    assert [t.label for t in app.tabs[:2]] == ["warm", "cold-user"]
+    assert _open_tab(app._tree) == "cold-user"
+
+
 def test_stale_ids_in_a_link_are_ignored_and_dropped_from_it(seeded):
     app = _open("999,abc")
     assert not app.exception
