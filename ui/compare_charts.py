@@ -119,8 +119,13 @@ def _cold_start_curve(data: CompareData, view: TabView) -> go.Figure:
     sides = comparison.cold_start_sides(data.slices)  # open on a side with data: a cold-item run has no user curve
     side = view.radio("New", comparison.CURVE_SIDES,
                       comparison.CURVE_SIDES.index(sides[0]) if sides else 0, "curve-side")
-    figure = charts.cold_start_curve_chart(comparison.cold_start_curve(data.metrics, data.headline, side),
-                                           data.headline, side)
+    curve = comparison.cold_start_curve(data.metrics, data.headline, side)
+    if set(curve["k"]) == {0}:  # one point per model is no curve: say how to get one
+        view.info(f"These runs were scored on new {side}s with no interactions only (k = 0), so each model is one "
+                  f"point. To see how quality grows as a new {side} gets its first interactions, create an "
+                  f"experiment with the few-shot-{side} protocol (Experiments page): it reveals k = 1, 2, 3, 5 and "
+                  f"10 interactions per new {side}.")
+    figure = charts.cold_start_curve_chart(curve, data.headline, side)
     view.chart(figure, "cold-start-curve")
     return figure
 

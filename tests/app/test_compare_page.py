@@ -228,6 +228,19 @@ def test_a_cold_item_experiment_opens_the_cold_start_curve_on_new_items(coldstar
     assert points == {model_label("mostpop"): [0, 2], model_label("content"): [0]}
 
 
+def test_a_cold_start_curve_of_one_point_per_model_says_how_to_draw_a_real_curve(coldstart_home):
+    """A cold-item experiment scores new items at k = 0 only: the tab drew one dot per model under the title
+    'Cold-start curve' and left the reader to guess why there was no curve."""
+    ids = seed_runs([SeededRun("mostpop", {"warm": {"ndcg@20": 0.05}}),
+                     SeededRun("content", {"cold-item": {"ndcg@20": 0.12}, "warm": {"ndcg@20": 0.1}})],
+                    protocol="cold-item", experiment="toy cold items only")
+    app = _open(",".join(str(ids[m][0]) for m in ("mostpop", "content")))
+    app.session_state[compare_charts.TAB_KEY] = "Cold-start curve"
+    app.run()
+    assert not app.exception
+    assert any("few-shot-item protocol" in box.value and "(k = 0)" in box.value for box in app.info)
+
+
 def test_leaderboard_rows_are_ranked_by_the_headline_metric_not_by_name(seeded):
     ids = [seeded["mostpop"][0], seeded["content"][0], seeded["itemknn"][0]]
     app = _open(",".join(map(str, ids)))
