@@ -10,6 +10,7 @@ strongest variant for new items (everything learned about items then transfers t
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -21,6 +22,7 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training import cpu_kernels
 from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, FeatureTable, IdAndFeatureEmbedding,
                                              SparseRows, query_rows, training_features)
 from engine.training.loop import GradientConfig, HandGradients, tuned_default
@@ -68,8 +70,21 @@ class HybridFactorization(nn.Module):
                                            average=average, sparse_ids=sparse_ids)
 
 
-Attributes = torch.Tensor | SparseRows
-"""Some entities' scaled attribute rows: dense (n, n_features) for narrow tables, else sparse rows."""
+@dataclass(frozen=True)
+class CompiledRows:
+    """Some entities' scaled attribute rows: positions `rows` in the side's CSR rows (numpy arrays), for the
+    compiled products on a CPU (`cpu_kernels.csr_rows_product` and its transpose)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    rows: np.ndarray
+    n_features: int
+
+
+Attributes = torch.Tensor | SparseRows | CompiledRows
+"""Some entities' scaled attribute rows: compiled CSR rows on a CPU with numba; elsewhere dense (n, n_features)
+for narrow tables, else sparse rows."""
 
 DENSE_ATTRIBUTE_CELLS_MAX = 1 << 25
 """Up to this many entity x attribute cells (128 MB), a side keeps its scaled attribute rows dense: a batch's
@@ -98,9 +113,15 @@ class LinearSide:
         self.scale = torch.as_tensor(scale, dtype=torch.float32, device=device)
         self.table: FeatureTable | None = None
         self.dense: torch.Tensor | None = None
+        self.csr: CompiledRows | None = None
         if features is not None:
             scaled = sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ features, dtype=np.float32)
-            if scaled.shape[1] <= DENSE_ROWS_MAX_FEATURES and scaled.shape[0] * scaled.shape[1] <= \
+            if device.type == "cpu" and cpu_kernels.available():
+                # a few attribute values per entity: multiplying the set ones beats a dense product of every
+                # column (30% of a step on 10M interactions) and EmbeddingBag's sorting backward alike
+                self.csr = CompiledRows(scaled.indptr.astype(np.int64), scaled.indices.astype(np.int64),
+                                        scaled.data, np.arange(n_entities), scaled.shape[1])
+            elif scaled.shape[1] <= DENSE_ROWS_MAX_FEATURES and scaled.shape[0] * scaled.shape[1] <= \
                     DENSE_ATTRIBUTE_CELLS_MAX:
                 self.dense = torch.as_tensor(scaled.toarray(), device=device)
             else:
@@ -108,6 +129,8 @@ class LinearSide:
 
     def attributes(self, index: torch.Tensor | None) -> Attributes | None:
         """The scaled attribute rows of the entities at `index` (None: all), or None for a side without them."""
+        if self.csr is not None:
+            return self.csr if index is None else replace(self.csr, rows=index.numpy())
         if self.dense is not None:
             return self.dense if index is None else self.dense.index_select(0, index)
         if self.table is not None:
@@ -139,7 +162,11 @@ class LinearSide:
         rows = self.attributes(index)
         if rows is not None:
             tables = self._attribute_tables()
-            if isinstance(rows, SparseRows):
+            if isinstance(rows, CompiledRows):
+                both = torch.zeros((n, tables.shape[1]))
+                cpu_kernels.csr_rows_product(rows.indptr, rows.indices, rows.data, rows.rows,
+                                             tables.detach().numpy(), both.numpy())
+            elif isinstance(rows, SparseRows):
                 both = nn.functional.embedding_bag(rows.indices, tables, rows.offsets[:-1], mode="sum",
                                                    per_sample_weights=rows.weights)
             else:
@@ -164,7 +191,12 @@ class LinearSide:
         if rows is None:
             return
         both = d_vectors if d_bias is None else torch.cat([d_vectors, d_bias.unsqueeze(1)], dim=1)
-        if isinstance(rows, SparseRows):
+        if isinstance(rows, CompiledRows):
+            columns = torch.arange(rows.n_features)
+            grad = torch.zeros((rows.n_features, both.shape[1]))
+            cpu_kernels.csr_rows_transposed_product(rows.indptr, rows.indices, rows.data, rows.rows,
+                                                    both.contiguous().numpy(), grad.numpy())
+        elif isinstance(rows, SparseRows):
             columns = rows.indices
             grad = both.index_select(0, rows.row_of_entry()).mul_(rows.weights.unsqueeze(1))
         else:  # every column's gradient at once, the rows' transposed product
@@ -234,7 +266,8 @@ class HybridMFRecommender(TorchRecommender):
             distinct = torch.arange(n_items, device=slots.device)
             v, c, _ = items.forward(None)
         else:
-            distinct, slots = torch.unique(slots, return_inverse=True)
+            distinct, slots = cpu_kernels.unique_below(slots, n_items) if slots.device.type == "cpu" and \
+                cpu_kernels.available() else torch.unique(slots, return_inverse=True)
             v, c, _ = items.forward(distinct)
         u, _, user_rows = users.forward(user_index)
         flat_slots = slots.reshape(-1)

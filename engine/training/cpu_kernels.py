@@ -246,6 +246,59 @@ def _accumulate_rows(rows, values, state, uses):
 
 
 @_compile
+def csr_rows_product(indptr, indices, data, rows, table, out):
+    """out[k] += (CSR row rows[k]) @ table: the weighted sum of the table rows its entries name.
+
+    A batch's attribute part of hybrid MF: each entity has a few attribute values of up to a few hundred, so
+    this is a few table rows per entity, where a dense product multiplies every column (30% of a hybrid MF
+    step on 10M interactions, 103 item attributes of which 8 are set)."""
+    for k in range(len(rows)):
+        o = out[k]
+        for e in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            weight, t = data[e], table[indices[e]]
+            for c in range(len(o)):
+                o[c] += weight * t[c]
+
+
+@_compile
+def csr_rows_transposed_product(indptr, indices, data, rows, values, out):
+    """out += (CSR rows at `rows`).T @ values: each entry of row rows[k] adds its weight times values[k] to the
+    row of `out` (columns x dim) it names (the gradient of `csr_rows_product`'s table)."""
+    for k in range(len(rows)):
+        v = values[k]
+        for e in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            weight, o = data[e], out[indices[e]]
+            for c in range(len(o)):
+                o[c] += weight * v[c]
+
+
+@_compile
+def _unique_below(values, n_values):
+    position = np.zeros(n_values, dtype=np.int64)
+    for k in range(len(values)):
+        position[values[k]] = 1
+    n_distinct = 0
+    for value in range(n_values):
+        if position[value]:
+            position[value] = n_distinct
+            n_distinct += 1
+    distinct = np.empty(n_distinct, dtype=np.int64)
+    inverse = np.empty(len(values), dtype=np.int64)
+    for k in range(len(values)):
+        inverse[k] = position[values[k]]
+        distinct[inverse[k]] = values[k]
+    return distinct, inverse
+
+
+def unique_below(values: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`torch.unique(values, return_inverse=True)` (sorted) for CPU integers in [0, n_values), by marking the
+    present values in a table of n_values instead of sorting: a batch's 17k sampled item slots of hybrid MF over
+    a catalogue of 48k items, a tenth of the time."""
+    distinct, inverse = _unique_below(values.reshape(-1).numpy(), n_values)
+    return torch.from_numpy(distinct), torch.from_numpy(inverse).view(values.shape)
+
+
+@_compile
 def in_bit_table(bits, n_items, users, items):
     """Whether bit users[k] * n_items + items[k] of `bits` (little-endian within each byte) is set: the negative
     sampler's "is it a positive?" in one pass (numpy's version makes seven passes over temporaries)."""

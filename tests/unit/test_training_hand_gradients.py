@@ -130,13 +130,19 @@ def test_compiled_bpr_step_takes_the_same_lazy_adam_step_as_the_torch_path() -> 
 
 @pytest.mark.parametrize("loss_name", ["warp", "bpr"])
 @pytest.mark.parametrize("average", [True, False])
-# 64 x 7 slots cover the catalogue (all items encoded at once), 4 x 7 do not (the batch's distinct items); the
-# planted attributes are narrow (kept dense) unless the dense size limit is 0 (sparse rows)
-@pytest.mark.parametrize(("batch_size", "dense_attributes"), [(64, True), (4, False)])
+# 64 x 7 slots cover the catalogue (all items encoded at once), 4 x 7 do not (the batch's distinct items); on a CPU
+# with numba the attribute rows are compiled CSR rows, else (the GPU's path, numba off here) the planted attributes
+# are narrow (kept dense) unless the dense size limit is 0 (sparse rows)
+@pytest.mark.parametrize(("batch_size", "attributes"),
+                         [(64, "dense"), (4, "sparse"), (64, "compiled"), (4, "compiled")])
 def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name: str, average: bool, batch_size: int,
-                                                                     dense_attributes: bool,
+                                                                     attributes: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    if not dense_attributes:
+    if attributes == "compiled" and not cpu_kernels.available():
+        pytest.skip("numba is not installed: the compiled attribute products are not used")
+    if attributes != "compiled":
+        monkeypatch.setattr(cpu_kernels, "available", lambda: False)
+    if attributes == "sparse":
         monkeypatch.setattr(hybrid_mf, "DENSE_ATTRIBUTE_CELLS_MAX", 0)
     _, train = planted_split("cold-item")
     model = HybridMFRecommender({"epochs": 1, "n_factors": 8, "n_negatives": 6, "loss": loss_name,
@@ -148,7 +154,8 @@ def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name:
                        model.device)
     items = LinearSide(module.items, training_features(train.item_features, train.item_ids), train.n_items,
                        model.device)
-    assert (items.dense is not None, items.table is None) == (dense_attributes, dense_attributes)
+    assert (items.csr is not None, items.dense is not None, items.table is not None) == (
+        attributes == "compiled", attributes == "dense", attributes == "sparse")
     batch = _batch(train, n_negatives=6, batch_size=batch_size)
     assert (len(batch[0]) * 7 >= train.n_items) == (batch_size == 64)
     gradients = RowGradients(module)
@@ -191,3 +198,12 @@ def test_row_gradients_give_untouched_dense_weights_a_zero_gradient_and_sparse_o
     assert sparse.is_sparse
     assert torch.equal(sparse.to_dense(), torch.tensor([[0.0, 0.0], [2.0, 2.0], [0.0, 0.0], [1.0, 1.0]]))
     np.testing.assert_array_equal(sparse.coalesce().indices().numpy(), [[1, 3]])
+
+
+@pytest.mark.skipif(not cpu_kernels.available(), reason="numba is not installed: torch.unique is used")
+def test_compiled_unique_below_is_torch_unique_with_its_inverse() -> None:
+    values = torch.tensor([[5, 0, 9, 5], [9, 9, 2, 0]])  # the range's both ends, repeats within and across rows
+    distinct, inverse = cpu_kernels.unique_below(values, 10)
+    expected_distinct, expected_inverse = torch.unique(values, return_inverse=True)
+    assert torch.equal(distinct, expected_distinct) and torch.equal(inverse, expected_inverse)
+    assert torch.equal(distinct[inverse], values)
