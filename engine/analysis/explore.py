@@ -190,9 +190,44 @@ def slice_users(context: ExploreContext, slice_name: str) -> list[str]:
     return counts.index.tolist()
 
 
+PICKER_SUMMARY_CHARS = 70
+"""Longest attribute summary beside an unnamed item's id in a picker: enough for a few tags or genres."""
+
+
 def training_item_names(context: ExploreContext) -> dict[str, str]:
-    """Training item id -> `name (id)`, for pickers of liked items (only training items can be folded in)."""
-    return {str(i): f"{context.explainer.label(i)} ({i})" for i in context.data.item_ids}
+    """Training item id -> `name (id)`, for pickers of liked items (only training items can be folded in). An item
+    without a title or name is shown by its id and the start of its attributes (`i7 · genres: Comedy, Drama`):
+    'i7 (i7)' told a person nothing about which items to pick."""
+    ids = [str(i) for i in context.data.item_ids]
+    summaries = _attribute_summaries(context, ids)
+    names = {}
+    for item, summary in zip(ids, summaries):
+        label = context.explainer.label(item)
+        names[item] = f"{label} ({item})" if label != item else f"{item} · {summary}" if summary else item
+    return names
+
+
+def _attribute_summaries(context: ExploreContext, ids: list[str]) -> list[str]:
+    """Per item of `ids`, its attribute values in one short line (`tags: a, b, c · year: 1984`), '' without any."""
+    items = context.dataset.items
+    kinds = context.dataset.item_kinds
+    columns = [c for c in kinds if kinds[c] != "ignore" and items is not None and c in items.columns]
+    if not columns:
+        return [""] * len(ids)
+    table = items.assign(item_id=items["item_id"].astype(str)).drop_duplicates("item_id").set_index("item_id")
+    table = table.reindex(ids)[columns]
+    line = pd.Series("", index=table.index)
+    for column in columns:
+        values = table[column].astype("string").str.strip().str.replace("|", ", ", regex=False)
+        if kinds[column] == "numeric":
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            values = numbers.map(lambda v: f"{v:g}", na_action="ignore").astype("string")
+        part = (f"{column}: " + values).fillna("")
+        joiner = pd.Series(" · ", index=line.index).where((line != "") & (part != ""), "")
+        line = line + joiner + part
+    long = line.str.len() > PICKER_SUMMARY_CHARS
+    line[long] = line[long].str.slice(0, PICKER_SUMMARY_CHARS - 1).str.rstrip(" ,·") + "…"
+    return line.tolist()
 
 
 def with_item_attributes(context: ExploreContext, frame: pd.DataFrame) -> pd.DataFrame:

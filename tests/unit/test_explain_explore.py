@@ -243,3 +243,22 @@ def test_explore_lists_what_the_evaluator_ranked_ties_broken_the_same_seeded_way
     assert tied > 0, "the check needs tied scores to mean anything"
     by_id = sorted(answer.table["item_id"], key=lambda i: (-answer.table.set_index("item_id").loc[i, "score"], i))
     assert answer.table["item_id"].tolist() != by_id, "ties are not broken by id"
+
+
+def test_liked_item_pickers_show_an_unnamed_items_attributes_not_its_id_twice(explored):
+    """Items without a title were offered as 'i7 (i7)', which told a person nothing about what to pick: they are
+    shown by id and the start of their attributes; a named item keeps 'name (id)'."""
+    context, _, _ = explored
+    named = explore.training_item_names(context)
+    item = next(iter(named))
+    assert named[item] == f"{context.explainer.label(item)} ({item})" and context.explainer.label(item) != item
+    items = context.dataset.items.drop(columns="title")
+    kinds = {c: k for c, k in context.dataset.item_kinds.items() if c != "title"}
+    unnamed = dataclasses.replace(context, dataset=dataclasses.replace(context.dataset, items=items, item_kinds=kinds),
+                                  explainer=explore.Explainer(context.data))
+    names = explore.training_item_names(unnamed)
+    row = items.loc[items["item_id"].astype(str) == item].iloc[0]
+    first = next(c for c in kinds if kinds[c] != "ignore")
+    assert names[item].startswith(f"{item} · {first}: ")
+    assert str(row[first]).split("|")[0] in names[item]
+    assert all(len(name) <= len(i) + 3 + explore.PICKER_SUMMARY_CHARS for i, name in names.items())
