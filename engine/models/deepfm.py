@@ -20,8 +20,9 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training.dropout import Dropout
-from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, query_rows, table_rows,
-                                             training_table)
+from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, dense_rows, query_rows,
+                                             table_rows, training_table)
+from engine.training.fm_fields import field_terms
 from engine.training.fm_pairs import HiddenLayer, PairTerms, pair_bce
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.pair_mlp import PairMLP
@@ -75,6 +76,26 @@ class FieldSide(nn.Module):
             first = first + self.feature_weight(rows).squeeze(1)
         return torch.cat(fields, dim=1), first
 
+    def terms(self, index: torch.Tensor, rows: SparseRows | None, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
+        """What pairs need from each entity: the field sum, its own first + second order terms, and its half of the
+        deep component's first layer (`deep_in`), each computed once per entity rather than once per pair.
+
+        With narrow attribute tables (dense rows, `FieldEmbeddings.dense_field_sizes`) or none, the fields' part
+        has its backward written by hand (`engine.training.fm_fields`); wide tables go through autograd."""
+        sizes = self.fields.dense_field_sizes() if self.fields is not None else []
+        if sizes is None:
+            fields, first = self(index, rows)
+            return fields.sum(dim=-2), first + fm_self(fields), deep_in(fields.flatten(-2))
+        known = (index >= 0).unsqueeze(1)
+        safe = index.clamp(min=0)
+        id_rows, id_first = self.ids(safe) * known, (self.id_weight(safe) * known).squeeze(1)
+        if not sizes:
+            return field_terms(id_rows, id_first, None, None, None, [], deep_in.weight, deep_in.bias)
+        table = self.fields.embedding.weight
+        dense = dense_rows(rows, len(table), table.dtype)
+        return field_terms(id_rows, id_first, dense, table, self.feature_weight.bag.weight, sizes, deep_in.weight,
+                           deep_in.bias)
+
 
 def fm_self(fields: torch.Tensor) -> torch.Tensor:
     """Pairwise interactions among one side's fields: 0.5 * (||sum e||^2 - sum ||e||^2)."""
@@ -95,18 +116,12 @@ class DeepFMNetwork(nn.Module):
         self.global_bias = nn.Parameter(torch.zeros(()))
 
     def user_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
-        """What pairs need from each user (see `side_terms`)."""
-        return self.side_terms(*self.users(index, rows), self.deep.user_in)
+        """What pairs need from each user (`FieldSide.terms`)."""
+        return self.users.terms(index, rows, self.deep.user_in)
 
     def item_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
-        """What pairs need from each item (see `side_terms`)."""
-        return self.side_terms(*self.items(index, rows), self.deep.item_in)
-
-    @staticmethod
-    def side_terms(fields: torch.Tensor, first: torch.Tensor, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
-        """One side's part of every pair: the field sum, its own first + second order terms, and its half of the
-        deep component's first layer, each computed once per entity rather than once per pair."""
-        return fields.sum(dim=-2), first + fm_self(fields), deep_in(fields.flatten(-2))
+        """What pairs need from each item (`FieldSide.terms`)."""
+        return self.items.terms(index, rows, self.deep.item_in)
 
     def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Logits of every user x every item, from their terms (`user_terms`, `item_terms`)."""

@@ -144,14 +144,20 @@ class FieldEmbeddings(nn.Module):
         nn.init.normal_(self.embedding.weight, std=init_std)
         self.register_buffer("column_field", torch.as_tensor(np.asarray(column_field), dtype=torch.int64))
 
+    def dense_field_sizes(self) -> list[int] | None:
+        """Each field's number of columns when fields are numbered in column order (as the data layer builds
+        them) and the table is narrow (`DENSE_ROWS_MAX_FEATURES`): field f's embeddings are then the dense rows'
+        block of its columns times its block of the table, one small product per field. None otherwise."""
+        field_order = self.column_field
+        if len(field_order) > DENSE_ROWS_MAX_FEATURES or not bool((field_order[1:] >= field_order[:-1]).all()):
+            return None
+        return torch.bincount(field_order, minlength=self.n_fields).tolist()
+
     def forward(self, rows: SparseRows) -> torch.Tensor:
         """(rows.n_rows, n_fields, dim) field embeddings."""
         weight = self.embedding.weight
-        field_order = self.column_field
-        if len(weight) <= DENSE_ROWS_MAX_FEATURES and bool((field_order[1:] >= field_order[:-1]).all()):
-            # fields numbered in column order (as the data layer builds them): field f's embeddings are the dense
-            # rows' block of its columns times its block of the table, one small product per field
-            sizes = torch.bincount(field_order, minlength=self.n_fields).tolist()
+        sizes = self.dense_field_sizes()
+        if sizes is not None:
             blocks = dense_rows(rows, len(weight), weight.dtype).split(sizes, dim=1)
             return torch.stack([block @ table for block, table in zip(blocks, weight.split(sizes))], dim=1)
         # one bag per (row, field); a stable sort makes each bag's entries contiguous for EmbeddingBag, unless

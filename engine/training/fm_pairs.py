@@ -2,15 +2,15 @@
 
 A batch pairs each of B users with its positive and n - 1 sampled negatives: B x n pairs, each through the deep
 component's hidden layers, against about a thousand distinct users and a few thousand distinct items whose terms
-(field sum, own first- and second-order term, first-layer half) are computed once per entity
-(`DeepFMNetwork.side_terms`, autograd as usual). Under autograd the pairs' part gathered every pair's halves,
-kept the sum, ReLU and dropout outputs of each (B x n x width) layer, and sorted the pairs' indices to send the
-gathered rows' gradients back (an embedding backward). Here the forward keeps each hidden layer's output only,
-the dropout scale rides on the next product (ReLU commutes with a positive scale), and the backward is the
-layers' products plus one scatter of the first layer's gradient onto the distinct users and items (a serial
-`index_add_`, deterministic on a CPU). On a CPU the passes over the pairs' (B x n x width) activations are compiled loops
-(numba) that gather, add, apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back;
-each has a torch twin, the path elsewhere (GPU) and without numba. Tests compare both with autograd.
+(field sum, own first- and second-order term, first-layer half) are computed once per entity (`FieldSide.terms`,
+engine.training.fm_fields). Under autograd the pairs' part gathered every pair's halves, kept the sum, ReLU and
+dropout outputs of each (B x n x width) layer, and sorted the pairs' indices to send the gathered rows' gradients
+back (an embedding backward). Here the forward keeps each hidden layer's output only, the dropout scale rides on
+the next product (ReLU commutes with a positive scale), and the backward is the layers' products plus one scatter
+of the first layer's gradient onto the distinct users and items (a serial `index_add_`, deterministic on a CPU).
+On a CPU the passes over the pairs' (B x n x width) activations are compiled loops (numba) that gather, add,
+apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back; each has a torch twin,
+the path elsewhere (GPU) and without numba. Tests compare both with autograd.
 """
 
 from __future__ import annotations
