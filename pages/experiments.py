@@ -34,6 +34,27 @@ def _zip(experiment_id: int, fingerprint: str) -> bytes:
     return split_zip(experiment_id)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _described_sides(dataset_id: int, fingerprint: str) -> tuple[str, ...]:
+    """The sides ('user', 'item') the dataset has attributes for (cached per dataset content)."""
+    dataset = load_dataset(dataset_id)
+    return tuple(side for side in ("user", "item")
+                 if any(kind != "ignore" for kind in dataset.attribute_kinds(side).values()))
+
+
+def _attribute_notice(dataset: DatasetInfo, protocol: str) -> None:
+    """Warn before training when the protocol holds out new users (items) the dataset has no attributes for: then
+    nothing tells them apart, and the slice measures one list shown to all of them, whatever the model."""
+    described = _described_sides(dataset.id, dataset.fingerprint)
+    for side in ("user", "item"):
+        if protocol in (f"cold-{side}", "cold-both") and side not in described:
+            st.warning(f"'{dataset.name}' has no {side} attributes, so nothing tells its new {side}s apart: every "
+                       f"model can only rank the same items for all of them, and the cold-{side} slice measures "
+                       f"how good that one list is (attribute models fall back to it, MostPopular's is hard to "
+                       f"beat). Add a {side} attribute table on the Data page, or choose few-shot-{side}, which "
+                       f"reveals a few interactions of each new {side}.", icon=":material/warning:")
+
+
 def _sizes_view(sizes: dict) -> None:
     """Slice sizes as a table, plus the cold entity counts."""
     st.dataframe(sizes_table(sizes), hide_index=True)
@@ -46,6 +67,7 @@ def _define(dataset: DatasetInfo) -> None:
     summaries = protocol_summaries()
     protocol = st.selectbox("Protocol", list(summaries), format_func=lambda p: f"{p}: {summaries[p]}",
                             key="experiment-protocol")
+    _attribute_notice(dataset, protocol)
     fields = declared_fields(get_protocol(protocol).Params)
     # a multi-select in a ninth of the page cuts its chips to an unreadable sliver: it gets the page's width
     narrow = [f for f in fields if f.kind not in ("several", "models")]
@@ -96,6 +118,7 @@ def _experiments(dataset: DatasetInfo) -> None:
     st.markdown(f"**{info.protocol}**, seed {info.seed}, parameters `{json.dumps(info.params)}`; "
                 f"fingerprint `{info.fingerprint}`")
     _sizes_view(info.sizes)
+    _attribute_notice(dataset, info.protocol)
     try:
         st.download_button("Export the split (zip of train.csv, valid.csv, test.csv, split.json)",
                            data=_zip(chosen, info.fingerprint), file_name=f"split-{chosen}.zip",

@@ -109,3 +109,21 @@ def test_the_onboarding_strategies_pick_takes_the_form_s_width_and_reaches_the_e
     assert not app.exception and not app.error
     (experiment,) = list_experiments(dataset_id)
     assert load_split(experiment.id).params["strategies"] == ["random", "popularity"]
+
+
+def test_new_users_without_user_attributes_are_flagged_before_training(coldstart_home, monkeypatch):
+    """A dataset without a user table, split cold-user: the page offered SegmentPopular and Content as serving
+    'new users (attributes)', and the leaderboard later showed them tied with MostPopular, with no word on why."""
+    monkeypatch.setenv("COLDSTART_AUTOSTART_WORKER", "0")
+    shop = generate_synthetic(70, 45, 1800, seed=4)
+    shop.users, shop.user_kinds = None, {}
+    dataset_id = save_dataset(shop, "shop without users", "synthetic")
+    app = _open()
+    app.selectbox(key="experiment-protocol").set_value("cold-item").run()
+    assert not app.warning, "items have attributes: nothing to flag"
+    app.selectbox(key="experiment-protocol").set_value("cold-user").run()
+    assert [w.value for w in app.warning if "no user attributes" in w.value]
+    create_experiment(dataset_id, "cold-both", None, 0)
+    app = _open()
+    notices = [w.value for w in app.warning]
+    assert len(notices) == 1 and "no user attributes" in notices[0] and "few-shot-user" in notices[0]
