@@ -114,7 +114,7 @@ except LOAD_ERRORS as error:
 run_names = {int(r.run_id): f"#{r.run_id} {r.variant}" for r in candidates.itertuples()}
 models = {int(r.run_id): r.model for r in candidates.itertuples()}
 chosen = st.multiselect("Models (finished runs)", list(run_names), default=explore.default_runs(context, models),
-                        format_func=run_names.get, key="explore-runs")
+                        format_func=run_names.get, key=f"explore-runs-{experiment_id}")
 if not chosen:
     st.info("Pick at least one run.")
     st.stop()

@@ -83,7 +83,7 @@ def test_the_asking_model_opens_on_the_first_run_that_can_fold_in_answers(tmp_pa
         assert cannot_ask(context, load_fitted_run(itemknn)) is None
         app = AppTest.from_file(APP, default_timeout=90).switch_page("pages/explore.py").run()
         assert not app.exception
-        assert app.multiselect(key="explore-runs").value == [neumf, itemknn]  # NeuMF is listed first...
+        assert app.multiselect(key=f"explore-runs-{experiment_id}").value == [neumf, itemknn]  # NeuMF is listed first...
         assert app.selectbox(key="onboard-asker").value == itemknn  # ...but cannot ask, so ItemKNN does
         assert "Question 1" in "".join(m.value for m in app.tabs[3].markdown)
         assert not app.tabs[3].error

@@ -60,3 +60,31 @@ def test_new_item_form_lists_the_users_a_content_model_would_show_it_to(runs):
     audiences = [d.value for d in app.tabs[2].dataframe if "user_id" in d.value.columns]
     assert len(audiences) == 1 and len(audiences[0]) == 10
     assert sum("Not applicable" in i.value for i in app.tabs[2].info) == 2
+
+
+@pytest.fixture(scope="module")
+def two_experiments(tmp_path_factory):
+    from engine.data.synthetic import generate_synthetic
+
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path_factory.mktemp("explore-two")):
+        first = finished_runs(("mostpop", "content"), dataset=generate_synthetic(60, 40, 900, seed=1))
+        other = generate_synthetic(60, 40, 900, seed=2)
+        other.name = "another shop"
+        second = finished_runs(("mostpop", "content"), protocol="cold-item", dataset=other)
+        yield first, second
+
+
+def test_switching_experiments_opens_the_other_experiments_runs(two_experiments):
+    """The page opens on the newest experiment; picking another one left 'Models (finished runs)' empty and the page
+    at 'Pick at least one run.', the runs of the first experiment being no options of the second."""
+    (first, first_runs), (second, second_runs) = two_experiments
+    def picked(app: AppTest) -> list[int]:
+        return sorted(next(m for m in app.multiselect if m.label == "Models (finished runs)").value)
+
+    app = _open()
+    assert app.selectbox(key="explore-experiment").value == second
+    assert picked(app) == sorted(second_runs)
+    app.selectbox(key="explore-experiment").select(first).run()
+    assert not app.exception
+    assert picked(app) == sorted(first_runs)
+    assert not [i.value for i in app.info if "Pick at least one run" in i.value]
