@@ -19,6 +19,7 @@ from torch import nn
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
 from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, dense_rows, query_rows,
                                              table_rows, training_table)
@@ -193,11 +194,10 @@ class DeepFMRecommender(TorchRecommender):
             users, positives, negatives, _ = batch
             # each distinct user and item of the batch is embedded once; its occurrences share the terms (and,
             # with id dropout, one draw of it per batch)
-            distinct, user_slot = torch.unique(users, return_inverse=True)
-            user = module.user_terms(blank_ids(distinct), table_rows(user_table, distinct))
-            distinct, item_slot = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1),
-                                               return_inverse=True)
-            item = module.item_terms(blank_ids(distinct), table_rows(item_table, distinct))
+            users, user_slot = distinct(users, data.n_users)
+            user = module.user_terms(blank_ids(users), table_rows(user_table, users))
+            items, item_slot = distinct(torch.cat([positives.unsqueeze(1), negatives], dim=1), data.n_items)
+            item = module.item_terms(blank_ids(items), table_rows(item_table, items))
             return module.pair_loss(user, item, user_slot, item_slot)
 
         self.run_training(sampler, batch_loss, context)

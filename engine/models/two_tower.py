@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
 from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, table_rows, take_rows,
                                              training_table)
@@ -123,21 +124,21 @@ class TwoTowerRecommender(TorchRecommender):
                 if config.id_dropout > 0 else index
             return tower(blanked, table_rows(table, index))
 
-        def encode_batch(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
+        def encode_batch(tower: Tower, table: FeatureTable | None, index: torch.Tensor, n_ids: int) -> torch.Tensor:
             # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its
             # occurrences share that pass: its id dropout and tower dropout are drawn once per batch
-            distinct, slots = torch.unique(index, return_inverse=True)
-            return take_rows(encode(tower, table, distinct), slots)
+            ids, slots = distinct(index, n_ids)
+            return take_rows(encode(tower, table, ids), slots)
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
-            user_vectors = encode_batch(module.users, user_table, users)
+            user_vectors = encode_batch(module.users, user_table, users, data.n_users)
             if config.softmax == "in_batch":
-                distinct, labels = torch.unique(positives, return_inverse=True)
-                return sampled_softmax_loss(user_vectors, encode(module.items, item_table, distinct),
-                                            config.temperature, module.item_log_q[distinct], labels)
-            distinct, slots = torch.unique(torch.cat([positives.unsqueeze(1), negatives], dim=1), return_inverse=True)
-            item_vectors = take_rows(encode(module.items, item_table, distinct), slots)
+                items, labels = distinct(positives, data.n_items)
+                return sampled_softmax_loss(user_vectors, encode(module.items, item_table, items),
+                                            config.temperature, module.item_log_q[items], labels)
+            item_vectors = encode_batch(module.items, item_table, torch.cat([positives.unsqueeze(1), negatives], dim=1),
+                                        data.n_items)
             logits = torch.einsum("bd,bnd->bn", user_vectors, item_vectors) / config.temperature
             labels = torch.zeros(len(logits), dtype=torch.int64, device=logits.device)
             return F.cross_entropy(logits.float(), labels)
