@@ -305,8 +305,15 @@ def recommend_for_test_user(context: ExploreContext, runs: list[FittedRun], slic
     return answers
 
 
-def attribute_choices(context: ExploreContext, side: str, limit: int = 50) -> dict[str, list[str]]:
-    """Values to offer per categorical / multi-valued attribute of users (`side="user"`) or items (`"item"`)."""
+CHOICES_LIMIT = 5000
+"""Most values offered per attribute. A select box filters its options as one types, so a free tag vocabulary of
+thousands stays usable; 50 offered only the commonest tags of a bookmarking catalogue, and a new item described by
+its rarer (and most telling) tags could not be entered."""
+
+
+def attribute_choices(context: ExploreContext, side: str, limit: int = CHOICES_LIMIT) -> dict[str, list[str]]:
+    """Values to offer per categorical / multi-valued attribute of users (`side="user"`) or items (`"item"`), the
+    most frequent first."""
     table = context.dataset.attribute_table(side)
     kinds = context.dataset.attribute_kinds(side)
     choices: dict[str, list[str]] = {}

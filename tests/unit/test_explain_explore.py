@@ -262,3 +262,14 @@ def test_liked_item_pickers_show_an_unnamed_items_attributes_not_its_id_twice(ex
     assert names[item].startswith(f"{item} · {first}: ")
     assert str(row[first]).split("|")[0] in names[item]
     assert all(len(name) <= len(i) + 3 + explore.PICKER_SUMMARY_CHARS for i, name in names.items())
+
+
+def test_a_large_tag_vocabulary_is_offered_whole_most_frequent_first(explored):
+    """A made-up item of a bookmarking catalogue could be described by its 50 commonest tags only."""
+    context, _, _ = explored
+    items = context.dataset.items.copy()
+    items["tags"] = ["common|" + "|".join(f"t{3 * position + k}" for k in range(3)) for position in range(len(items))]
+    tagged = dataclasses.replace(context, dataset=dataclasses.replace(context.dataset, items=items))
+    offered = explore.attribute_choices(tagged, "item")["tags"]
+    assert len(items) * 3 > 50
+    assert offered[0] == "common" and len(offered) == 1 + 3 * len(items)
