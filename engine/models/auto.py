@@ -17,11 +17,13 @@ validator, by the order of the candidate list. The choice, with the scores compa
 A new-users or new-items slice of a hundred users or items rarely separates the candidates, so for those two kinds
 folds of training users (items) are held out as if new, the candidates refitted without each fold, and the folds'
 users counted with the slice's (`engine.models._held_out`): the choice rests on several hundred users instead of
-one slice's luck. There a blend is judged by nested cross-validation: each slice (the validation slice and every
+one slice's luck. A warm protocol's slice holds a few positives of each user, and its choice between a blend and a
+single model can turn on a change of 0.0002 in one candidate's score; folds of every training user's positives back
+it the same way. There a blend is judged by nested cross-validation: each slice (the validation slice and every
 fold) is scored by the blend best on the others, and so is choosing one model; the blend is kept when it scores
 higher that way. That score carries no optimism of the choice, so no further margin is asked of it: on generator
 splits outside the bars' seeds a margin of one standard error on top tested lower than none
-(`benchmarks/blend_gate.py`).
+(`benchmarks/blend_gate.py`). Kinds validated on one slice alone keep the margin.
 
 A model's capabilities are a class attribute; auto's are the union of its candidates', so an instance built with
 a candidate list that cannot serve new items is an instance of a subclass that says so (`__new__`), and the
@@ -50,9 +52,10 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
 from engine.metrics.evaluation import SliceValidator, make_validator
 from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
-from engine.models._held_out import HeldOutFold, NewSide, held_out_count, held_out_folds
+from engine.models._held_out import HeldOutFold, HeldOutRows, HeldOutSide, held_out_count, held_out_folds
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
+from engine.protocols.slices import WARM
 from engine.protocols.split import EvalSlice
 
 Side = Literal["known", "new", "few-shot"]
@@ -92,11 +95,14 @@ class ServingKind:
 
 SIDES: tuple[Side, ...] = ("known", "new", "few-shot")
 KINDS = tuple(ServingKind(users, items) for users, items in itertools.product(SIDES, SIDES))
-FOLDED_KINDS: dict[ServingKind, NewSide] = {ServingKind("new", "known"): "users", ServingKind("known", "new"): "items"}
-"""Kinds whose validation slice is backed by held-out folds of training users (items): new users, new items."""
+FOLDED_KINDS: dict[ServingKind, HeldOutSide] = {ServingKind("new", "known"): "users",
+                                                 ServingKind("known", "new"): "items",
+                                                 ServingKind("known", "known"): "interactions"}
+"""Kinds whose validation slice is backed by held-out folds: of training users for new users, of training items for
+new items, of every training user's positives for warm users and items."""
 FOLDS_BELOW = 2_000
-"""A slice of this many held-out users (items) already separates candidates 0.01 NDCG apart; folds would only add
-refits."""
+"""A slice of this many held-out users (items; users for a warm slice) already separates candidates 0.01 NDCG
+apart; folds would only add refits."""
 
 
 def _union_capabilities(names: tuple[str, ...]) -> Capabilities:
@@ -156,7 +162,9 @@ class AutoRecommender(Recommender):
     def _fit(self, data: TrainData, context: FitContext) -> None:
         """Fit every candidate, validate them per serving kind, and keep what each kind uses."""
         slices = _kind_slices(context.validator, data)
-        folds = {kind: self._held_out_folds(kind, evaluation_slice, data) for kind, evaluation_slice in slices.items()}
+        primary = next(iter(slices), None)
+        folds = {kind: self._held_out_folds(kind, evaluation_slice, data, kind == primary)
+                 for kind, evaluation_slice in slices.items()}
         ratings = data.ratings is not None
 
         def fold_refits(names: Iterable[str]) -> int:
@@ -186,15 +194,24 @@ class AutoRecommender(Recommender):
         for line in describe_choice(self.choice):
             _log(context.progress, line)
 
-    def _held_out_folds(self, kind: ServingKind, evaluation_slice: EvalSlice, data: TrainData) -> list[HeldOutFold]:
-        """Folds of training users for the new-users kind, of training items for the new-items kind, while the
-        validation slice is small enough to need them."""
+    def _held_out_folds(self, kind: ServingKind, evaluation_slice: EvalSlice, data: TrainData,
+                        primary: bool) -> list[HeldOutFold] | list[HeldOutRows]:
+        """Folds of training users for the new-users kind, of training items for the new-items kind, of training
+        positives for the warm kind, while the validation slice is small enough to need them.
+
+        Warm folds only where warm is what the protocol is about (its primary slice, drawn at random): every protocol
+        validates warm users beside its own kind, and their refits would multiply each protocol's fits; a temporal
+        slice is the next interactions in time, which no random fold stands in for."""
         side = FOLDED_KINDS.get(kind)
-        if side is None or held_out_count(evaluation_slice, side) >= FOLDS_BELOW:
+        if side == "interactions" and not (primary and evaluation_slice.name == WARM.name):
+            return []
+        if side is None or held_out_count(evaluation_slice, "users" if side == "interactions" else side) \
+                >= FOLDS_BELOW:
             return []
         return held_out_folds(data, evaluation_slice, side, self.config.held_out_folds, self.seed)
 
-    def _held_out_panels(self, kind: ServingKind, evaluation_slice: EvalSlice, folds: list[HeldOutFold],
+    def _held_out_panels(self, kind: ServingKind, evaluation_slice: EvalSlice,
+                         folds: list[HeldOutFold] | list[HeldOutRows],
                          data: TrainData, context: FitContext, steps: _Steps) -> dict[str, _Panel]:
         """Per fold, the candidates serving `kind` refitted without the fold, and a validator on it; a fold where
         a candidate could not be refitted is left out, so every candidate is compared on the same users."""

@@ -15,6 +15,7 @@ import torch
 from engine.core.data import TrainData
 from engine.core.model import FitContext, Recommender
 from engine.data.indexing import build_train_data, item_query, user_query
+from engine.data.synthetic import generate_synthetic
 from engine.data.synthetic_kinds import generate_kind
 from engine.metrics.document import NotApplicable
 from engine.metrics.evaluation import SliceValidator, evaluate, make_validator
@@ -232,3 +233,31 @@ def test_auto_counts_its_fits_to_the_end_when_candidates_are_set_aside() -> None
     assert set(auto.choice["not_fitted"]) == {"content", "attrridge", "mapper"}
     folds = auto.choice["kinds"]["new users, known items"]["held_out"]["folds"]
     assert folds == 3 and reports[-1] == (5 + folds * 2,) * 2  # five candidates, then two refits per fold
+
+
+def test_a_warm_protocols_choice_rests_on_folds_of_training_positives_too():
+    world = planted("warm")
+    auto = create_model("auto", {"candidates": CANDIDATES}, seed=0).fit(world.train,
+                                                                        FitContext(validator=world.validator))
+    entry = auto.choice["kinds"][WARM]
+    assert entry["slice"] == "warm"
+    assert entry["held_out"]["folds"] == 3 and entry["held_out"]["of"] == "interactions"
+    # each fold holds out about as many positives as the validation slice (fewer: a user with few sits a fold out)
+    slice_size = len(world.split.valid[0].truth)
+    assert 3 * 0.6 * slice_size <= entry["held_out"]["count"] <= 3 * slice_size
+    assert "on warm and 3 held-out folds (" in next(line for line in describe_choice(auto.choice)
+                                                    if line.startswith(WARM))
+    itemknn = create_model("itemknn", seed=0).fit(world.train, FitContext(validator=world.validator))
+    assert entry["scores"]["itemknn"] != pytest.approx(world.validator(itemknn), abs=1e-6)  # pooled with the folds
+    assert max(entry["use"], key=entry["use"].get) == "itemknn"  # planted: co-occurrence carries warm users
+
+
+def test_a_temporal_protocols_known_users_keep_their_one_slice():
+    """Its slice is the next interactions in time: no random fold of the past stands in for them."""
+    dataset = generate_synthetic(n_users=200, n_items=150, n_interactions=5000, seed=3)
+    split = make_split(dataset, "temporal", seed=1)
+    train = build_train_data(split.train, dataset)
+    auto = create_model("auto", {"candidates": CANDIDATES}, seed=0).fit(
+        train, FitContext(validator=make_validator(train, split)))
+    entry = auto.choice["kinds"][WARM]
+    assert entry["slice"] == "temporal" and entry["held_out"]["folds"] == 0

@@ -83,3 +83,34 @@ def test_the_same_seed_holds_out_the_same_users() -> None:
     other = held_out_folds(train, split.valid[0], "users", 2, seed=4)
     assert all(np.array_equal(a.held, b.held) for a, b in zip(first, again))
     assert not np.array_equal(first[0].held, other[0].held)
+
+
+def test_interaction_folds_hold_out_a_share_of_each_users_positives_and_keep_the_rest() -> None:
+    split, train = world("warm")
+    evaluation_slice = split.valid[0]
+    folds = held_out_folds(train, evaluation_slice, "interactions", 3, seed=3)
+    assert [fold.number for fold in folds] == [1, 2, 3]
+    held = [set(fold.held) for fold in folds]
+    assert not (held[0] & held[1]) and not (held[0] & held[2]) and not (held[1] & held[2])
+    share = len(evaluation_slice.truth) / len(train.interactions)
+    counts = train.interactions["user_id"].value_counts()
+    for fold in folds:
+        rows = train.interactions.iloc[fold.held]
+        per_user = rows["user_id"].value_counts()
+        # each user in the fold gives the slice's share of their positives (at least one) and keeps at least one
+        expected = np.maximum(1, np.floor(share * counts[per_user.index])).astype(int)
+        assert (per_user == expected).all()
+        assert (counts[per_user.index] > per_user).all()
+        fold_data, fold_slice = fold.split(train, evaluation_slice)
+        assert fold_slice.name == f"warm, held-out fold {fold.number}"
+        assert not fold_slice.new_users and not fold_slice.new_items
+        assert list(fold_slice.candidate_items) == list(fold_data.item_ids)
+        # the held-out positives are out of the refit's training part and are what the fold asks for
+        assert fold_data.matrix.nnz == len(train.interactions) - len(rows)
+        truth = set(zip(fold_slice.truth["user_id"], fold_slice.truth["item_id"]))
+        assert truth <= set(zip(rows["user_id"], rows["item_id"]))
+        assert len(truth) >= 0.95 * len(rows)  # all but positives whose item had no other training row
+        assert fold_data.ratings.nnz == train.ratings.nnz - len(rows)  # rated-but-not-positive rows stay
+    # a user with a single positive keeps it: never held out
+    singles = set(counts[counts == 1].index)
+    assert not singles & set(train.interactions.iloc[np.concatenate([f.held for f in folds])]["user_id"])
