@@ -128,8 +128,9 @@ def _output_backward(hidden: torch.Tensor, d_logits: torch.Tensor,
         d_pre, d_weight = torch.empty_like(hidden), torch.zeros(hidden.shape[1])
         _output_backward_loop(hidden.numpy(), d_logits.numpy(), weight.numpy(), d_pre.numpy(), d_weight.numpy())
         return d_pre, d_weight
-    d_pre = torch.ops.aten.threshold_backward(torch.outer(d_logits, weight.to(d_logits.dtype)), hidden, 0)
-    return d_pre, d_logits.to(hidden.dtype) @ hidden
+    d_logits = d_logits.to(hidden.dtype)  # the activations' dtype (bf16 under a GPU's autocast)
+    d_pre = torch.ops.aten.threshold_backward(torch.outer(d_logits, weight.to(hidden.dtype)), hidden, 0)
+    return d_pre, d_logits @ hidden
 
 
 @_compile
