@@ -34,7 +34,6 @@ NONE = "(none)"
 ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp",
                "event": "Event type"}
 COUNT_WEIGHT_LABELS = {None: "none (every row weighs 1)", "log": "log(1 + count)", "capped": "count, capped"}
-DUPLICATE_LABELS = {"last": "keep the latest row", "sum": "sum the ratings", "max": "keep the strongest row"}
 SYNTHETIC_SIZES = {  # label: (users, items, interactions)
     "tiny (50 users, 500 interactions)": (50, 40, 500),
     "small (1k users, 20k interactions)": (1_000, 500, 20_000),
@@ -159,6 +158,21 @@ def _event_weights(raw: RawTable, roles: RoleMapping, key: str) -> dict[str, flo
     return weights
 
 
+def _duplicate_policy(roles: RoleMapping, feedback: Feedback) -> str:
+    """How several rows of one (user, item) merge, offering only choices that differ for these columns: a log of
+    bare (user, item) rows has nothing to add up or rank, and offered 'sum the ratings' and 'keep the strongest row'
+    that did the same as keeping one."""
+    latest = "keep the latest row" if roles.timestamp else "keep the last row of the file"
+    if roles.rating is None and roles.event is None:
+        st.caption("Several rows for one (user, item) count once: the data has no rating or count to add up.")
+        return "last"
+    values = "ratings" if feedback.kind == "explicit" else "counts"
+    labels = {"last": latest, "sum": f"sum the {values}", "max": "keep the strongest row"}
+    policies = [p for p in DUPLICATE_POLICIES if p != "sum" or roles.rating is not None]
+    return st.radio("Several rows for one (user, item)", policies, horizontal=True, format_func=labels.get,
+                    key="upload-duplicates")
+
+
 def _show_warnings(warnings: list[DataWarning]) -> None:
     for warning in warnings:
         st.warning(str(warning), icon=":material/warning:")
@@ -212,8 +226,7 @@ def _upload_section() -> None:
         st.markdown("**User attributes**")
         user_input = _attribute_input(users, "user", "users")
     feedback = _feedback(interactions, roles, "upload")
-    duplicates = st.radio("Several rows for one (user, item)", DUPLICATE_POLICIES, horizontal=True,
-                          format_func=DUPLICATE_LABELS.get, key="upload-duplicates")
+    duplicates = _duplicate_policy(roles, feedback)
     name = name_input(Path(interactions.name).name.split(".")[0], "upload-name", label="Dataset name")
     if st.button("Save dataset", type="primary", key="upload-save"):
         options = IntakeOptions(feedback=feedback, duplicates=duplicates)

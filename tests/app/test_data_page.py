@@ -139,6 +139,25 @@ def test_duplicate_rows_are_merged_and_reported_after_saving(coldstart_home):
     assert stored.n_interactions == 3
 
 
+def test_duplicate_choices_follow_the_columns_of_the_upload(coldstart_home):
+    """A bare (user, item) log was offered 'sum the ratings' and 'keep the strongest row', which did nothing
+    different; a count column was offered 'sum the ratings'."""
+    app = _open()
+    _uploader(app, "upload-interactions").upload("log.csv", b"user_id,item_id\n1,a\n1,a\n2,b\n3,a\n", "text/csv")
+    app.run()
+    assert not [r for r in app.radio if r.key == "upload-duplicates"]
+    assert any("count once" in c.value for c in app.caption)
+    _button(app, "Save dataset").click().run()
+    assert not _errors(app) and list_datasets()[0].n_interactions == 3
+    plays = b"user_id,item_id,plays\n" + b"".join(f"{u},{i},{u + i}\n".encode() for u in range(9) for i in range(3))
+    app = _open()
+    _uploader(app, "upload-interactions").upload("plays.csv", plays, "text/csv")
+    app.run()
+    app.radio(key="upload-feedback").set_value("implicit").run()
+    assert list(app.radio(key="upload-duplicates").options) == [
+        "keep the last row of the file", "sum the counts", "keep the strongest row"]
+
+
 def test_a_tiny_synthetic_sample_is_one_click_and_a_name_clash_is_refused(coldstart_home):
     app = _open()
     app.selectbox(key="synthetic-size").set_value("tiny (50 users, 500 interactions)")
