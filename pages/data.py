@@ -42,6 +42,8 @@ SYNTHETIC_SIZES = {  # label: (users, items, interactions)
 }
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 MAX_EVENT_TYPES = 20
+INTERACTION_SETTINGS = ("feedback", "threshold", "count-weight", "count-threshold", "weight-", "duplicates")
+"""Keys (after 'upload-') of the choices drawn for an interactions file, forgotten when another file replaces it."""
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file...")
@@ -60,11 +62,19 @@ def _profile(dataset_id: int, fingerprint: str) -> DatasetProfile:
     return profile_dataset(load_dataset(dataset_id))
 
 
-def _uploaded_table(label: str, key: str, required: bool) -> RawTable | None:
-    """An uploader, and the table as read or the reason it cannot be read (shown right under the uploader)."""
+def _uploaded_table(label: str, key: str, required: bool, settings: tuple[str, ...]) -> RawTable | None:
+    """An uploader, and the table as read or the reason it cannot be read (shown right under the uploader).
+
+    A new file forgets the choices made for the one before (widget keys starting with one of `settings`), so its
+    columns are mapped afresh: replacing a file without a rating column by one with 'stars' kept Rating at '(none)'
+    (a choice still valid for the new columns) and saved the ratings away unseen."""
     upload = st.file_uploader(label + ("" if required else " (optional)"), type=UPLOAD_TYPES, key=key)
     if upload is None:
         return None
+    if st.session_state.get(f"{key}-file") != upload.file_id:
+        for stale in [name for name in st.session_state if str(name).startswith(settings)]:
+            del st.session_state[stale]
+        st.session_state[f"{key}-file"] = upload.file_id
     try:
         return _read_upload(upload.file_id, upload.name, upload)
     except DataError as error:
@@ -206,11 +216,12 @@ def _upload_section() -> None:
                 f"also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
     cells = st.columns(3)
     with cells[0]:
-        interactions = _uploaded_table("Interactions", "upload-interactions", required=True)
+        interactions = _uploaded_table("Interactions", "upload-interactions", required=True,
+                                       settings=("map-role-", *(f"upload-{s}" for s in INTERACTION_SETTINGS)))
     with cells[1]:
-        items = _uploaded_table("Item attributes", "upload-items", required=False)
+        items = _uploaded_table("Item attributes", "upload-items", required=False, settings=("items-",))
     with cells[2]:
-        users = _uploaded_table("User attributes", "upload-users", required=False)
+        users = _uploaded_table("User attributes", "upload-users", required=False, settings=("users-",))
     for position, raw in enumerate((interactions, items, users)):
         if raw is not None:
             _preview(raw, expanded=position == 0)

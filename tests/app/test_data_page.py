@@ -158,6 +158,21 @@ def test_duplicate_choices_follow_the_columns_of_the_upload(coldstart_home):
         "keep the last row of the file", "sum the counts", "keep the strongest row"]
 
 
+def test_a_replaced_file_gets_its_columns_mapped_afresh(coldstart_home):
+    """A file without ratings replaced by one with a 'stars' column kept Rating at '(none)' from the first file,
+    and the ratings were saved away without a word."""
+    app = _open()
+    _uploader(app, "upload-interactions").upload("log.csv", b"user_id,item_id\n1,a\n2,b\n3,a\n", "text/csv")
+    app.run()
+    assert app.selectbox(key="map-role-rating").value == "(none)"
+    stars = b"customer,product,stars\n" + b"".join(f"{u},{i},{u % 5 + 1}\n".encode() for u in range(9) for i in range(3))
+    _uploader(app, "upload-interactions").upload("stars.csv", stars, "text/csv")
+    app.run()
+    assert [app.selectbox(key=f"map-role-{role}").value for role in ("user", "item", "rating")] == [
+        "customer", "product", "stars"]
+    assert app.radio(key="upload-feedback").value == "explicit"
+
+
 def test_a_tiny_synthetic_sample_is_one_click_and_a_name_clash_is_refused(coldstart_home):
     app = _open()
     app.selectbox(key="synthetic-size").set_value("tiny (50 users, 500 interactions)")
