@@ -33,8 +33,10 @@ def long_tail_chart(profile: DatasetProfile) -> go.Figure:
         figure.add_trace(go.Scattergl(x=ranks, y=active[ranks - 1], mode="lines", name=label))
     figure.update_layout(title="Interactions per user and per item (rank, log-log)", height=_HEIGHT,
                          xaxis_title="rank (most active first)", yaxis_title="interactions", legend_title=None)
-    figure.update_xaxes(type="log")
-    figure.update_yaxes(type="log")
+    # ticks at powers of ten only: plotly's default also labels 2 and 5 of each decade by their first digit, so the
+    # y axis read 100, 5, 2, 10, 5, 2, 1 from the top, a '5' above the '10' that a reader took for five
+    figure.update_xaxes(type="log", dtick=1)
+    figure.update_yaxes(type="log", dtick=1)
     return figure
 
 

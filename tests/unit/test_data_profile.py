@@ -64,6 +64,7 @@ def test_figures_are_built_from_the_profile():
     assert [trace.name for trace in tail.data] == ["items", "users"]
     assert list(tail.data[1].y) == [7, 2, 1]
     assert tail.layout.xaxis.type == "log" and tail.layout.yaxis.type == "log"
+    assert tail.layout.xaxis.dtick == 1 and tail.layout.yaxis.dtick == 1  # 1, 10, 100: no '5' above a '10'
     (bars,) = rating_chart(profile).data
     assert dict(zip(map(float, bars.x), map(int, bars.y))) == {1.0: 1, 2.0: 2, 3.0: 1, 4.0: 3, 5.0: 3}
     # ten interactions over ten days, by three users (u1 first, then u2, u3) on seven distinct items
