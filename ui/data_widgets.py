@@ -86,6 +86,18 @@ def _attribute_share_text(summary: dict) -> str:
     return f" Attributes describe {' and '.join(shares)}." if shares else ""
 
 
+def profile_caption(summary: dict) -> str:
+    """The line under the key numbers. Users or items with attributes but no interactions are named only when there
+    are some: a dataset without attribute tables read '0 users and 0 items have attributes but no interactions'."""
+    counts = {side: summary[f"{side}s_without_interactions"] for side in ("user", "item")}
+    unused = [f"{n:,} {side}{'' if n == 1 else 's'}" for side, n in counts.items() if n]
+    verb = "has" if len(unused) == 1 and sum(counts.values()) == 1 else "have"
+    return (f"Median interactions per user {summary['median_per_user']:g}, per item {summary['median_per_item']:g}; "
+            f"the top 10% of items hold {summary['top_10pct_items_share']:.0%} of all interactions."
+            + (f" {' and '.join(unused)} {verb} attributes but no interactions." if unused else "")
+            + _attribute_share_text(summary))
+
+
 def render_profile(profile: DatasetProfile, name: str) -> None:
     """The profile section of the Data page: key numbers, the long tail, ratings, activity, attributes, cold part."""
     st.subheader(f"Profile of {name}")
@@ -97,10 +109,7 @@ def render_profile(profile: DatasetProfile, name: str) -> None:
     density = summary["density"]
     cells[3].metric("Density", f"{density:.2%}" if density >= 1e-4 else f"{density:.1e}")
     cells[4].metric("Positives", f"{summary['positive_share']:.0%}")
-    st.caption(f"Median interactions per user {summary['median_per_user']:g}, per item {summary['median_per_item']:g}; "
-               f"the top 10% of items hold {summary['top_10pct_items_share']:.0%} of all interactions. "
-               f"{summary['users_without_interactions']:,} users and {summary['items_without_interactions']:,} items "
-               "have attributes but no interactions." + _attribute_share_text(summary))
+    st.caption(profile_caption(summary))
     left, right = st.columns(2)
     left.plotly_chart(long_tail_chart(profile), width="stretch")
     right.plotly_chart(cold_bucket_chart(profile), width="stretch")

@@ -10,7 +10,8 @@ import pandas as pd
 from engine.data.canonical import read_canonical_folder
 from engine.data.dataset import Dataset, Feedback
 from engine.data.profile import COLD_BUCKETS, profile_dataset
-from ui.data_widgets import TAIL_POINTS, TITLE_FITS, activity_chart, cold_bucket_chart, count_chart, long_tail_chart, rating_chart
+from ui.data_widgets import (TAIL_POINTS, TITLE_FITS, activity_chart, cold_bucket_chart, count_chart, long_tail_chart,
+                             profile_caption, rating_chart)
 
 
 def _small() -> Dataset:
@@ -102,3 +103,16 @@ def test_a_long_tail_of_many_users_is_drawn_at_log_spaced_ranks_and_says_so():
     assert len(users.x) <= TAIL_POINTS and users.x[0] == 1 and users.x[-1] == n_users
     expected = profile.user_counts.to_numpy()[np.asarray(users.x) - 1]
     assert list(users.y) == list(expected)
+
+
+def test_the_profile_line_names_unused_attribute_rows_only_when_there_are_some():
+    """Without attribute tables the line read '0 users and 0 items have attributes but no interactions'."""
+    bare = _small()
+    bare.items, bare.users, bare.item_kinds, bare.user_kinds = None, None, {}, {}
+    assert "have attributes" not in profile_caption(profile_dataset(bare).summary)
+    line = profile_caption(profile_dataset(_small()).summary)
+    assert "1 user and 1 item have attributes but no interactions" in line  # u4 and i9
+    only_items = _small()
+    only_items.users, only_items.user_kinds = None, {}
+    line = profile_caption(profile_dataset(only_items).summary)
+    assert "1 item has attributes but no interactions" in line and "0 users" not in line
