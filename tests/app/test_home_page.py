@@ -37,6 +37,18 @@ def test_recent_datasets_and_runs_are_listed(coldstart_home):
     assert runs["variant"].tolist() == [model_label("itemknn"), model_label("mostpop")]
 
 
+def test_recent_runs_are_named_without_repeating_their_dataset_and_protocol(coldstart_home):
+    """MostPopular on two datasets read 'MostPopular · genres kind, warm' beside columns already saying 'genres kind'
+    and 'warm', and the protocol column was pushed out of the half page."""
+    seed_runs([SeededRun("mostpop", {"warm": {"ndcg@20": 0.1}})], dataset="first", protocol="warm")
+    seed_runs([SeededRun("mostpop", {"cold-user": {"ndcg@20": 0.1}})], dataset="second")
+    app = _open()
+    assert not app.exception
+    runs = app.dataframe[1].value
+    assert runs["variant"].tolist() == [model_label("mostpop")] * 2
+    assert runs["dataset"].tolist() == ["second", "first"]
+
+
 def test_demo_button_queues_five_runs_and_lands_on_compare_with_them_linked(coldstart_home):
     app = _open()
     app.button(key="run-demo").click().run()
