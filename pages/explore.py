@@ -136,13 +136,16 @@ test_tab, user_tab, item_tab, onboard_tab = st.tabs(["A test user", "Try a new u
 with test_tab:
     slice_names = explore.slice_names(context)
     opening = slice_names.index(explore.opening_slice(context, [models[r] for r in chosen]))
-    slice_name = st.selectbox("Slice", slice_names, index=opening, key="explore-slice")
+    # keyed per experiment (and the user per slice too): a kept 'overall' of a warm experiment opened a cold-user
+    # one on 'overall' instead of the slice it was made for
+    slice_name = st.selectbox("Slice", slice_names, index=opening, key=f"explore-slice-{experiment_id}")
     st.caption(f"**{slice_name}**: {slice_description(slice_name)}")
     users = explore.slice_users(context, slice_name)
     if not users:
         st.info("This slice has no test users.")
     else:
-        user_id = st.selectbox("User (most held-out positives first)", users, key="explore-user")
+        user_id = st.selectbox("User (most held-out positives first)", users,
+                               key=f"explore-user-{experiment_id}-{slice_name}")
         history = explore.user_history(context, slice_name, user_id)
         st.markdown(f"**What the models know about {user_id}**: {len(history)} interactions")
         if history.empty:

@@ -34,10 +34,11 @@ def test_test_user_shows_history_and_one_list_per_model_with_not_applicable_expl
     assert not app.exception
     assert [t.label for t in app.tabs] == ["A test user", "Try a new user", "Try a new item", "Onboard a new user"]
     # the page opens on the cold slice, where ItemKNN cannot answer and says why
-    assert app.selectbox(key="explore-slice").value == "cold-user"
+    experiment_id = runs[0]
+    assert app.selectbox(key=f"explore-slice-{experiment_id}").value == "cold-user"
     assert any("Not applicable: ItemKNN cannot score users" in i.value for i in app.tabs[0].info)
     assert len([d for d in app.tabs[0].dataframe if "rank" in d.value.columns]) == 2
-    app.selectbox(key="explore-slice").select("warm").run()
+    app.selectbox(key=f"explore-slice-{experiment_id}").select("warm").run()
     assert not app.exception
     lists = [d.value for d in app.tabs[0].dataframe if "rank" in d.value.columns]
     assert len(lists) == 3 and all(len(t) == 10 for t in lists)
@@ -84,7 +85,10 @@ def test_switching_experiments_opens_the_other_experiments_runs(two_experiments)
     app = _open()
     assert app.selectbox(key="explore-experiment").value == second
     assert picked(app) == sorted(second_runs)
+    next(s for s in app.selectbox if s.label == "Slice").select("warm").run()
     app.selectbox(key="explore-experiment").select(first).run()
     assert not app.exception
     assert picked(app) == sorted(first_runs)
     assert not [i.value for i in app.info if "Pick at least one run" in i.value]
+    # the first experiment (cold-user) opens on new users, not on the 'warm' picked in the other experiment
+    assert next(s for s in app.selectbox if s.label == "Slice").value == "cold-user"
