@@ -93,6 +93,18 @@ def _rows(mask: pd.Series | np.ndarray, first_row: int) -> np.ndarray:
     return np.flatnonzero(np.asarray(mask)) + first_row
 
 
+def _delimiter_advice(cell: str) -> str:
+    """How to fix a table read as one column, naming the separator it seems to use: '::' (MovieLens 1M and 10M's
+    .dat files, the layout a ratings export is most often found in) and spaces are not read."""
+    if "::" in cell:
+        return ("Its columns look separated by '::' (the MovieLens .dat layout), which is not read: replace every "
+                "'::' by a comma, e.g. sed 's/::/,/g' ratings.dat > ratings.csv")
+    if len(cell.split()) > 1:
+        return ("Its columns look separated by spaces, which are not read: put commas or tabs between columns, "
+                "e.g. tr -s ' ' ',' < ratings.txt > ratings.csv")
+    return "Save it with commas, tabs or semicolons between columns (for example as a standard CSV)"
+
+
 def _check_roles(frame: pd.DataFrame, roles: RoleMapping, label: str) -> None:
     columns = [str(c) for c in frame.columns]
     if len(columns) <= 1:
@@ -100,7 +112,7 @@ def _check_roles(frame: pd.DataFrame, roles: RoleMapping, label: str) -> None:
         raise DataError(
             f"The {label} has a single column '{shown[:80]}', so its delimiter was not recognised",
             f"{label}",
-            "Save it with commas, tabs or semicolons between columns (for example as a standard CSV)",
+            _delimiter_advice(shown),
         )
     for role in ("user", "item"):
         if getattr(roles, role) is None:

@@ -18,6 +18,17 @@ def _table(text: str) -> pd.DataFrame:
     return read_table(text.encode("utf-8"), "t.csv", max_mb=1).frame
 
 
+def test_a_one_column_table_names_the_separator_it_seems_to_use():
+    """MovieLens 1M's ratings.dat ('1::1193::5::978300760') and space-separated logs were told only to 'save it with
+    commas, tabs or semicolons'; the advice now names '::' or spaces and how to convert them."""
+    for text, named in (("1::1193::5::978300760\n1::661::3::978302109\n", "'::'"),
+                        ("user item rating\nu1 i1 4\nu2 i2 5\n", "spaces")):
+        frame = _table(text)
+        with pytest.raises(DataError, match="single column") as caught:
+            build_dataset(frame, detect_roles(frame))
+        assert named in caught.value.fix and "comma" in caught.value.fix
+
+
 def test_detected_roles_follow_common_header_names():
     frame = _table("customerId,Product ID,Stars,created_at,action\n1,a,5,2024-01-01,view\n")
     roles = detect_roles(frame)
