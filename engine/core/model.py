@@ -100,6 +100,8 @@ class Recommender(ABC):
     search_space: ClassVar[SearchSpace] = {}
     """Ranges or lists of values per hyper-parameter, searched with the same budget for every model; they contain
     the defaults (see `engine.core.search_space`)."""
+    progress_unit: ClassVar[str] = "epoch"
+    """What one progress report of an untuned fit counts: an epoch of a gradient model, a model fitted for auto."""
 
     def __init__(self, config: ModelConfig | dict | None = None, seed: int = 0) -> None:
         if config is None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from engine.jobs.progress import format_seconds, training_fraction
 from engine.metrics.document import RunResults, TuningRecord, params_text
+from engine.models.registry import UnknownModelError, get_model_class
 from engine.runs.curves import progress_events, training_curve
 from engine.runs.results import CLI_WORKER
 from engine.store.tables import RunRow
@@ -86,13 +87,14 @@ def _trials_frame(trial: pd.Series, score: pd.Series, state: pd.Series, params: 
                          "params": params, "kept": trial == (kept + 1 if kept is not None else -1)})
 
 
-CurveKind = Literal["epochs", "trials"]
+CurveKind = Literal["epochs", "trials", "fits"]
 
 
 @dataclass(frozen=True)
 class RunCurve:
     """What a run's card draws and how its progress is counted: a tuned run reports each finished trial where an
-    untuned run reports an epoch (engine/runs/tuning.py `_report`), so the same events mean trials there."""
+    untuned run reports an epoch (engine/runs/tuning.py `_report`), so the same events mean trials there; auto
+    reports each model it fitted."""
 
     kind: CurveKind
     points: pd.DataFrame
@@ -102,7 +104,7 @@ class RunCurve:
     @property
     def unit(self) -> str:
         """What one progress event counts, as the card's progress bar says it ("Trial 3 of 4")."""
-        return "Trial" if self.kind == "trials" else "Epoch"
+        return {"trials": "Trial", "fits": "Model fit"}.get(self.kind, "Epoch")
 
 
 def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
@@ -111,7 +113,16 @@ def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
         recorded = RunResults.from_json(run.results) if run.status == "done" else None
         record = recorded.tuning if recorded is not None else None
         return RunCurve("trials", trial_curve(events, record), record.note if record is not None else None)
+    if _progress_unit(run) != "epoch":
+        return RunCurve("fits", training_curve(events).iloc[0:0])  # fits report no loss to draw
     return RunCurve("epochs", training_curve(events))
+
+
+def _progress_unit(run: RunRow) -> str:
+    try:
+        return get_model_class(run.model).progress_unit
+    except UnknownModelError:  # a run of a model no longer registered: its events count epochs
+        return "epoch"
 
 
 def no_curve_reason(run: RunRow, events: pd.DataFrame) -> str:
@@ -122,5 +133,8 @@ def no_curve_reason(run: RunRow, events: pd.DataFrame) -> str:
                 "of a fit: no training curve.")
     if epochs.empty:
         return "Fitted in one step: no training curve."
+    if _progress_unit(run) != "epoch":
+        return (f"Fitted {int(epochs['epoch'].max())} models and compared them on validation: no training curve; "
+                "what it chose and why is in its log and results.")
     return (f"Trained {int(epochs['epoch'].max())} epochs without recording a loss or a validation score: "
             "no training curve.")

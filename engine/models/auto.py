@@ -148,6 +148,7 @@ class AutoRecommender(Recommender):
     family = "hybrid"
     Config = AutoConfig
     capabilities = _union_capabilities(DEFAULT_CANDIDATES)
+    progress_unit = "model fit"  # its candidates, then their refits on held-out folds (`_Steps`)
     test_params = {"candidates": ["content", "itemknn", "mostpop"]}
     """A smaller candidate list that keeps the conformance suite fast."""
 

@@ -78,6 +78,11 @@ def test_the_curve_keeps_epochs_with_numbers_and_says_why_there_is_none_otherwis
     # the command line records no progress at all: its runs say so instead of claiming a one-step fit
     done.worker_id = CLI_WORKER
     assert no_curve_reason(done, _events()).startswith("Run from the command line")
+    # auto reports each model it fits (candidates, then their refits on folds), not epochs
+    auto = _run("done", 0, 5)
+    auto.model = "auto"
+    assert no_curve_reason(auto, numberless).startswith("Fitted 3 models and compared them on validation")
+    assert run_curve(auto, numberless).unit == "Model fit" and run_curve(done, numberless).unit == "Epoch"
 
 
 def test_a_tuned_runs_events_are_trials_and_its_curve_is_the_validation_score_per_trial():
