@@ -12,6 +12,7 @@ from engine.data.catalog import DatasetInfo, list_datasets, load_dataset
 from engine.data.errors import DataError
 from engine.jobs.params import declared_fields
 from engine.protocols import ProtocolError, sizes_table, split_sizes
+from engine.protocols.slices import COLD_BOTH, COLD_KINDS, few_shot_protocol
 from engine.runs.protocol_catalog import get_protocol, make_split, protocol_summaries
 from engine.runs.experiments import ExperimentError, ExperimentInfo, create_experiment, list_experiments, split_zip
 from ui.forms import field_widget
@@ -47,12 +48,14 @@ def _attribute_notice(dataset: DatasetInfo, protocol: str) -> None:
     nothing tells them apart, and the slice measures one list shown to all of them, whatever the model."""
     described = _described_sides(dataset.id, dataset.fingerprint)
     for side in ("user", "item"):
-        if protocol in (f"cold-{side}", "cold-both") and side not in described:
+        if protocol in (COLD_KINDS[side].name, COLD_BOTH.name) and side not in described:
             st.warning(f"'{dataset.name}' has no {side} attributes, so nothing tells its new {side}s apart: every "
-                       f"model can only rank the same items for all of them, and the cold-{side} slice measures "
+                       f"model can only rank the same items for all of them, and the {COLD_KINDS[side].name} slice "
+                       f"measures "
                        f"how good that one list is (attribute models fall back to it, MostPopular's is hard to "
-                       f"beat). Add a {side} attribute table on the Data page, or choose few-shot-{side}, which "
-                       f"reveals a few interactions of each new {side}.", icon=":material/warning:")
+                       f"beat). Add a {side} attribute table on the Data page, or choose "
+                       f"{few_shot_protocol(side)}, which reveals a few interactions of each new {side}.",
+                       icon=":material/warning:")
 
 
 def _sizes_view(sizes: dict) -> None:
