@@ -46,6 +46,10 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                     st.info(f"Not applicable: {answer.not_applicable}")
                     continue
                 table = answer.table
+                if table.empty:
+                    st.info("Nothing left to list: every item it could recommend is already among the liked "
+                            "(or answered) ones.")
+                    continue
                 shown = [c for c in ("rank", "new", label_column, "hit", "why", "item_id", "user_id")
                          if c and c in table.columns]
                 shown += [c for c in table.columns if c not in shown and c != "score"]

@@ -28,7 +28,8 @@ class SliceKind:
         return f"{self.tested}, ranked among {self.candidates}" + (f"; {self.why}" if self.why else "")
 
 
-OVERALL = SliceKind("overall", "every held-out interaction", "training items, new items and few-shot items together")
+OVERALL = SliceKind("overall", "every held-out interaction", "the training items, with the new or few-shot items the "
+                    "protocol holds out, if any")
 WARM = SliceKind("warm", "known users' held-out interactions with known items", "all training items",
                  "the classic setting, no cold start")
 COLD_USER = SliceKind("cold-user", "held-out interactions of new users (no training rows)", "all training items",

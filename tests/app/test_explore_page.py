@@ -53,6 +53,17 @@ def test_new_user_form_answers_with_models_that_serve_new_users(runs):
     assert len(lists) == 2 and all(len(t) == 10 for t in lists)
 
 
+def test_a_new_user_who_liked_every_item_is_told_nothing_is_left_to_list(runs):
+    app = _open()
+    liked = app.multiselect(key="new-user-liked")
+    liked.set_value([option.rsplit("(", 1)[1].rstrip(")") for option in liked.options])  # "Select all": "title (id)"
+    app.tabs[1].button[0].click().run()
+    assert not app.exception
+    left = [i.value for i in app.tabs[1].info if i.value.startswith("Nothing left to list")]
+    assert len(left) == 3  # every model folds the likes in, and none has an item left to show
+    assert not [d for d in app.tabs[1].dataframe if "rank" in d.value.columns]
+
+
 def test_new_item_form_lists_the_users_a_content_model_would_show_it_to(runs):
     app = _open()
     app.selectbox(key="new-item-category").select("toys")
