@@ -221,6 +221,15 @@ def tuning_trials_chart(trials: pd.DataFrame, metric_name: str, notes: dict[str,
 
 _ZERO_BECAUSE = {"popularity": "every recommended item is new, so none has a training popularity"}
 """Why a beyond-accuracy measure can be 0 for every model, said in place of its empty panel."""
+_UNITS = {"coverage": "share of candidates", "popularity": "share of training users", "novelty": "bits",
+          "diversity": "cosine distance"}
+"""What each beyond-accuracy measure's axis counts (engine/metrics/beyond.py)."""
+
+
+def _with_unit(name: str) -> str:
+    """'novelty@10 (bits)': a panel's title with what its axis counts."""
+    unit = _UNITS.get(split_metric_name(name)[0])
+    return f"{name} ({unit})" if unit else name
 
 
 def _blank_measure_notes(rows: pd.DataFrame) -> dict[str, str]:
@@ -251,7 +260,7 @@ def beyond_accuracy_chart(rows: pd.DataFrame) -> go.Figure:
                     facet_col_spacing=0.06, labels={"mean": "", "variant": "", "name": ""})
     figure.update_xaxes(matches=None, showticklabels=True)
     figure.update_layout(title={"text": title, "subtitle": {"text": note}}, showlegend=False)
-    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    figure.for_each_annotation(lambda a: a.update(text=_with_unit(a.text.split("=")[-1])))
     return figure
 
 

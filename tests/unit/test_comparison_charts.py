@@ -106,7 +106,7 @@ def test_beyond_accuracy_lays_model_names_level_and_says_why_a_measure_is_left_o
     # horizontal bars: model names on the shared y axis, read level, no rotated x tick labels
     assert {trace.orientation for trace in figure.data} == {"h"}
     assert {name for trace in figure.data for name in trace.y} == {"Most popular", "Content-based (attributes)"}
-    assert [a.text for a in figure.layout.annotations] == ["coverage@20"]
+    assert [a.text for a in figure.layout.annotations] == ["coverage@20 (share of candidates)"]  # with its unit
     note = figure.layout.title.subtitle.text
     assert "popularity@20 is 0 for every model (every recommended item is new" in note
     assert "diversity@20 was not recorded on this slice" in note
