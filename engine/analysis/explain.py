@@ -83,6 +83,17 @@ def describe_feature(column: str) -> str:
     return column.replace("=", " ", 1)
 
 
+def describe_features(columns: list[str]) -> str:
+    """Feature columns as words, the values of one field after its name once: `tags=dilo`, `tags=gepi`,
+    `year:bin3` -> `tags dilo, gepi, similar year`."""
+    phrases: dict[str, list[str]] = {}  # a field's values, or a phrase of its own, in order of first appearance
+    for column in columns:
+        named = "=" in column and "~" not in column and ":bin" not in column
+        field, value = column.split("=", 1) if named else (column, "")
+        phrases.setdefault(field if named else describe_feature(column), []).extend([value] if named else [])
+    return ", ".join(f"{key} {', '.join(values)}" if values else key for key, values in phrases.items())
+
+
 def _feature_priority(column: str) -> int:
     """Named values (genre, brand) read best, then numeric ranges, then single words of a text field."""
     if "~" in column:
@@ -160,7 +171,7 @@ class Explainer:
             shared = np.where((row > 0) & (profile > 0), row * profile, 0.0)
             candidates = np.flatnonzero(shared > 0)
             order = sorted(candidates, key=lambda c: (_feature_priority(features.columns[c]), -shared[c]))[:top]
-            text = ", ".join(describe_feature(features.columns[c]) for c in order)
+            text = describe_features([features.columns[c] for c in order])
             reasons.append(Reason(f"matches {text}", "attributes") if order else None)
         return reasons
 

@@ -138,3 +138,10 @@ def test_a_new_item_of_a_co_liked_answer_gets_what_it_shares_with_the_history_in
     assert reasons[0].kind == "co-liked" and reasons[0].text.startswith("because you liked Alpha")
     assert reasons[1] is not None and reasons[1].kind == "attributes"
     assert reasons[1].text == "matches genres Comedy"
+
+
+def test_values_of_one_attribute_are_named_after_it_once():
+    from engine.analysis.explain import describe_features
+    assert describe_features(["tags=dilo", "tags=gepi", "year:bin3"]) == "tags dilo, gepi, similar year"
+    assert describe_features(["genres=Comedy", "plot~love", "genres=Drama"]) == "genres Comedy, Drama, 'love' in plot"
+    assert describe_features(["genres=Comedy"]) == "genres Comedy"
