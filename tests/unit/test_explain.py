@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.analysis.explain import Explainer, describe_feature, item_labels, reason_kind_for
+from engine.analysis.explain import Explainer, describe_feature, describe_features, item_labels, reason_kind_for
 from engine.data.dataset import Dataset
 from engine.data.indexing import build_train_data
 
@@ -141,7 +141,6 @@ def test_a_new_item_of_a_co_liked_answer_gets_what_it_shares_with_the_history_in
 
 
 def test_values_of_one_attribute_are_named_after_it_once():
-    from engine.analysis.explain import describe_features
     assert describe_features(["tags=dilo", "tags=gepi", "year:bin3"]) == "tags dilo, gepi, similar year"
     assert describe_features(["genres=Comedy", "plot~love", "genres=Drama"]) == "genres Comedy, Drama, 'love' in plot"
     assert describe_features(["genres=Comedy"]) == "genres Comedy"
