@@ -23,6 +23,7 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training import cpu_kernels
+from engine.training.distinct import distinct
 from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, FeatureTable, IdAndFeatureEmbedding,
                                              SparseRows, query_rows, training_features)
 from engine.training.loop import GradientConfig, HandGradients, tuned_default
@@ -263,12 +264,11 @@ class HybridMFRecommender(TorchRecommender):
         slots = torch.cat([positives.unsqueeze(1), negatives], dim=1)
         n_items = len(items.scale)
         if slots.numel() >= n_items:  # nearly every item is in the batch: encode them all, no sort
-            distinct = torch.arange(n_items, device=slots.device)
+            batch_items = torch.arange(n_items, device=slots.device)
             v, c, _ = items.forward(None)
         else:
-            distinct, slots = cpu_kernels.unique_below(slots, n_items) if slots.device.type == "cpu" and \
-                cpu_kernels.available() else torch.unique(slots, return_inverse=True)
-            v, c, _ = items.forward(distinct)
+            batch_items, slots = distinct(slots, n_items)
+            v, c, _ = items.forward(batch_items)
         u, _, user_rows = users.forward(user_index)
         flat_slots = slots.reshape(-1)
         q = v.index_select(0, flat_slots).view(*slots.shape, -1)
@@ -289,17 +289,17 @@ class HybridMFRecommender(TorchRecommender):
         # batch (WARP: all but a positive and its hardest violator per row) go to no optimizer, so lazy Adam
         # moves only these rows, as LightFM's per-sample updates do
         target = flat_slots.index_select(0, entry)
-        has = torch.zeros(len(distinct), dtype=torch.bool, device=slots.device)
+        has = torch.zeros(len(batch_items), dtype=torch.bool, device=slots.device)
         has[target] = True
         has[slots[:, 0]] = True
         moved = torch.nonzero(has).squeeze(1)
-        position = torch.cumsum(has, dim=0).sub_(1)  # distinct item -> its row among the moved
+        position = torch.cumsum(has, dim=0).sub_(1)  # batch item -> its row among the moved
         d_v = v.new_zeros((len(moved), v.shape[1]))
         d_v.index_add_(0, position.index_select(0, target), weight * u.index_select(0, row))
         d_v.index_add_(0, position.index_select(0, slots[:, 0]), q[:, 0], alpha=decay)
         d_c = c.new_zeros(len(moved)).index_add_(0, position.index_select(0, target), weight.squeeze(1))
         users.backward(user_index, d_u, None, gradients, rows=user_rows)
-        items.backward(distinct.index_select(0, moved), d_v, d_c, gradients)
+        items.backward(batch_items.index_select(0, moved), d_v, d_c, gradients)
         gradients.finish()
         penalty = config.l2 * float(u.pow(2).sum() + q[:, 0].pow(2).sum()) / len(user_index)
         return loss + penalty
