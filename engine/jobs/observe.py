@@ -87,24 +87,25 @@ def _trials_frame(trial: pd.Series, score: pd.Series, state: pd.Series, params: 
                          "params": params, "kept": trial == (kept + 1 if kept is not None else -1)})
 
 
-CurveKind = Literal["epochs", "trials", "fits"]
+CurveKind = Literal["epochs", "trials"]
 
 
 @dataclass(frozen=True)
 class RunCurve:
     """What a run's card draws and how its progress is counted: a tuned run reports each finished trial where an
-    untuned run reports an epoch (engine/runs/tuning.py `_report`), so the same events mean trials there; auto
-    reports each model it fitted."""
+    untuned run reports what its model counts (`Recommender.progress_unit`: an epoch, a model fitted for auto)."""
 
     kind: CurveKind
     points: pd.DataFrame
     note: str | None = None
     """A tuned run's recorded reason for keeping its defaults (`TuningRecord.note`), said under its chart."""
+    counted: str = "epoch"
+    """What an untuned run's progress events count."""
 
     @property
     def unit(self) -> str:
         """What one progress event counts, as the card's progress bar says it ("Trial 3 of 4")."""
-        return {"trials": "Trial", "fits": "Model fit"}.get(self.kind, "Epoch")
+        return "Trial" if self.kind == "trials" else self.counted.capitalize()
 
 
 def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
@@ -113,9 +114,7 @@ def run_curve(run: RunRow, events: pd.DataFrame) -> RunCurve:
         recorded = RunResults.from_json(run.results) if run.status == "done" else None
         record = recorded.tuning if recorded is not None else None
         return RunCurve("trials", trial_curve(events, record), record.note if record is not None else None)
-    if _progress_unit(run) != "epoch":
-        return RunCurve("fits", training_curve(events).iloc[0:0])  # fits report no loss to draw
-    return RunCurve("epochs", training_curve(events))
+    return RunCurve("epochs", training_curve(events), counted=_progress_unit(run))
 
 
 def _progress_unit(run: RunRow) -> str:
