@@ -54,9 +54,7 @@ class HeldOutFold:
         if truth.empty:
             return None
         candidates = fold_data.item_ids if self.column == "user_id" else np.sort(self.held)
-        return fold_data, replace(evaluation_slice, name=f"{evaluation_slice.name}, held-out fold {self.number}",
-                                  truth=truth, candidate_items=np.asarray(candidates, dtype=object),
-                                  revealed=None, shots=None)
+        return fold_data, _fold_slice(evaluation_slice, self.number, truth, candidates)
 
 
 @dataclass(frozen=True)
@@ -78,10 +76,14 @@ class HeldOutRows:
         truth = truth.loc[truth["user_id"].isin(fold_data.user_ids) & truth["item_id"].isin(fold_data.item_ids)]
         if truth.empty:
             return None
-        return fold_data, replace(evaluation_slice, name=f"{evaluation_slice.name}, held-out fold {self.number}",
-                                  truth=truth.reset_index(drop=True),
-                                  candidate_items=np.asarray(fold_data.item_ids, dtype=object),
-                                  revealed=None, shots=None)
+        return fold_data, _fold_slice(evaluation_slice, self.number, truth.reset_index(drop=True), fold_data.item_ids)
+
+
+def _fold_slice(evaluation_slice: EvalSlice, number: int, truth: pd.DataFrame, candidates: np.ndarray) -> EvalSlice:
+    """Fold `number` as a validation slice shaped like `evaluation_slice`: its positives, ranked among `candidates`,
+    nothing revealed."""
+    return replace(evaluation_slice, name=f"{evaluation_slice.name}, held-out fold {number}", truth=truth,
+                   candidate_items=np.asarray(candidates, dtype=object), revealed=None, shots=None)
 
 
 def held_out_folds(data: TrainData, evaluation_slice: EvalSlice, side: HeldOutSide, n_folds: int,
