@@ -51,9 +51,8 @@ def _attribute_notice(dataset: DatasetInfo, protocol: str) -> None:
         if protocol in (COLD_KINDS[side].name, COLD_BOTH.name) and side not in described:
             st.warning(f"'{dataset.name}' has no {side} attributes, so nothing tells its new {side}s apart: every "
                        f"model can only rank the same items for all of them, and the {COLD_KINDS[side].name} slice "
-                       f"measures "
-                       f"how good that one list is (attribute models fall back to it, MostPopular's is hard to "
-                       f"beat). Add a {side} attribute table on the Data page, or choose "
+                       f"measures how good that one list is (attribute models fall back to it, MostPopular's is hard "
+                       f"to beat). Add a {side} attribute table on the Data page, or choose "
                        f"{few_shot_protocol(side)}, which reveals a few interactions of each new {side}.",
                        icon=":material/warning:")
 
