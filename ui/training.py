@@ -16,7 +16,7 @@ import streamlit as st
 
 from engine.analysis.comparison import cold_first
 from engine.jobs.liveness import live_workers
-from engine.jobs.observe import RunCurve, no_curve_reason, run_curve, run_timing
+from engine.jobs.observe import RunCurve, card_log, no_curve_reason, run_curve, run_timing
 from engine.jobs.params import (ParamError, capability_summary, model_choices, param_fields, parse_field,
                                search_space_summary, suggested_grid)
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
@@ -204,9 +204,12 @@ def _card_body(run: RunRow, events: pd.DataFrame, now: datetime, show_experiment
         st.plotly_chart(_curve_chart(run, curve), key=f"curves-{run.id}-{len(curve.points)}")
     elif run.status == "done":
         st.caption(no_curve_reason(run, events))
-    logs = events[events["kind"] == "log"]["message"].tail(4)
-    if not logs.empty:
-        st.code("\n".join(logs), language="text")
+    log = card_log(run, events)
+    if log.lines:
+        if log.heading:
+            st.caption(log.heading)
+        # wrapped: auto's lines (a kind, the model it chose, every score compared) ran past the card sideways
+        st.code("\n".join(log.lines), language="text", wrap_lines=True)
     if run.status == "done":
         _results_table(run)
 

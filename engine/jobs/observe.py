@@ -25,6 +25,8 @@ RATE_EVENTS = 20
 """The latest progress events the rate is measured over, so a slow first epoch or a change of pace fades out."""
 MIN_RATE_EVENTS = 3
 """No estimate before this many progress events: the first only starts the clock, two intervals make a rate."""
+LOG_LINES_SHOWN = 4
+"""The latest log lines on a run's card: what it is doing now, or how it ended."""
 
 
 def _fraction(event) -> float:
@@ -134,6 +136,24 @@ def no_curve_reason(run: RunRow, events: pd.DataFrame) -> str:
         return "Fitted in one step: no training curve."
     if _progress_unit(run) != "epoch":
         return (f"Fitted {int(epochs['epoch'].max())} models and compared them on validation: no training curve; "
-                "what it chose and why is in its log and results.")
+                "what it chose and why is below.")
     return (f"Trained {int(epochs['epoch'].max())} epochs without recording a loss or a validation score: "
             "no training curve.")
+
+
+@dataclass(frozen=True)
+class CardLog:
+    """What a run's card shows of its log: a heading (empty for plain log lines) and the lines."""
+
+    heading: str
+    lines: list[str]
+
+
+def card_log(run: RunRow, events: pd.DataFrame) -> CardLog:
+    """A finished run's fit report in full when its fit decided something (auto's choice per kind of user and item,
+    with the scores compared), else the latest log lines. The log's last lines of such a run are the tail of that
+    report, the kinds it did not validate, which read as if they were all it chose."""
+    report = (run.results or {}).get("fit_report") if run.status == "done" else None
+    if report:
+        return CardLog("What it chose and why (validation slices only):", list(report))
+    return CardLog("", events.loc[events["kind"] == "log", "message"].tail(LOG_LINES_SHOWN).tolist())

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from engine.jobs.observe import no_curve_reason, run_curve, run_timing, training_curve, training_seconds_left
+from engine.jobs.observe import (CardLog, card_log, no_curve_reason, run_curve, run_timing, training_curve,
+                                 training_seconds_left)
 from engine.runs.results import CLI_WORKER
 from engine.store.tables import RunRow
 
@@ -137,3 +138,19 @@ def test_a_run_tuned_from_the_cli_draws_its_recorded_trials_without_progress_eve
     assert list(curve.points["best_so_far"]) == [0.2, 0.2, 0.25]
     assert list(curve.points["params"]) == ["factors=32", "factors=64", "factors=16"]
     assert list(curve.points["kept"]) == [False, False, True]
+
+
+def test_a_card_shows_a_finished_runs_whole_fit_report_and_otherwise_the_latest_log_lines():
+    log = _events(*({"at": n, "kind": "log", "message": f"line {n}"} for n in range(1, 7)))
+    report = ["known users, new items -> content (valid 0.3 on cold-item vs mostpop 0.1)",
+              "new users, known items -> mostpop by fallback, not validated (no validation slice holds these users "
+              "and items): the first candidate in the list that can serve them"]
+    auto = _run("done", 0, 5)
+    auto.model, auto.results = "auto", {"slices": {}, "fit_report": report}
+    # the log's last lines are the report's tail and the evaluation's steps: the whole report is shown instead
+    assert card_log(auto, log) == CardLog("What it chose and why (validation slices only):", report)
+    auto.results = {"slices": {}}
+    assert card_log(auto, log).lines == ["line 3", "line 4", "line 5", "line 6"]
+    running = _run("running", 0, 5)
+    running.results = {"fit_report": report}  # not recorded before the end; never shown while running
+    assert card_log(running, log) == CardLog("", ["line 3", "line 4", "line 5", "line 6"])
