@@ -44,27 +44,27 @@ with st.container(border=True):
         else:
             st.switch_page("pages/compare.py", query_params={"runs": ",".join(map(str, run_ids))})
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Recent datasets")
-    datasets = list_datasets()[:RECENT]
-    if datasets:
-        st.dataframe([{"name": d.name, "users": d.n_users, "items": d.n_items, "interactions": d.n_interactions,
-                       "added": d.created_at} for d in datasets], hide_index=True)
-    else:
-        st.caption("None yet.")
-    st.page_link("pages/data.py", label="Add data: upload your tables or load a sample", icon=":material/table:")
-with right:
-    st.subheader("Recent runs")
-    runs = list_runs().head(RECENT)
-    if runs.empty:
-        st.caption("None yet.")
-    else:
-        # named among the runs of their own data and protocol, which have columns of their own: labelled among all
-        # runs, 'MostPopular · genres kind, warm' repeated its dataset and protocol and pushed the protocol out of view
-        runs = runs.assign(variant=pd.concat(variant_labels(group) for _, group in runs.groupby("setting", sort=False)))
-        st.dataframe(runs[["run_id", "variant", "dataset", "protocol", "status", "fit_seconds"]], hide_index=True,
-                     column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
-                                    "variant": "model",
-                                    "fit_seconds": st.column_config.NumberColumn("fit s", format="%.1f")})
-    st.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")
+# one above the other, each the page's width: side by side, half a page cut off the last columns of both tables
+# behind a scroll bar (the runs' fit seconds, the datasets' dates) in a 1280-pixel window
+st.subheader("Recent datasets")
+datasets = list_datasets()[:RECENT]
+if datasets:
+    st.dataframe([{"name": d.name, "users": d.n_users, "items": d.n_items, "interactions": d.n_interactions,
+                   "added": d.created_at} for d in datasets], hide_index=True,
+                 column_config={"added": st.column_config.DatetimeColumn("added", format="YYYY-MM-DD HH:mm")})
+else:
+    st.caption("None yet.")
+st.page_link("pages/data.py", label="Add data: upload your tables or load a sample", icon=":material/table:")
+st.subheader("Recent runs")
+runs = list_runs().head(RECENT)
+if runs.empty:
+    st.caption("None yet.")
+else:
+    # named among the runs of their own data and protocol, which have columns of their own: labelled among all
+    # runs, 'MostPopular · genres kind, warm' repeated its dataset and protocol and pushed the protocol out of view
+    runs = runs.assign(variant=pd.concat(variant_labels(group) for _, group in runs.groupby("setting", sort=False)))
+    st.dataframe(runs[["run_id", "variant", "dataset", "protocol", "status", "fit_seconds"]], hide_index=True,
+                 column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
+                                "variant": "model",
+                                "fit_seconds": st.column_config.NumberColumn("fit s", format="%.1f")})
+st.page_link("pages/compare.py", label="Compare runs", icon=":material/leaderboard:")

@@ -1,0 +1,74 @@
+"""In a 1280-pixel window, what a page shows reads whole: Home's tables show every column without a sideways scroll
+bar, and auto's run card shows what it chose for every kind of user and item, wrapped inside the card."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.store.db import session_scope
+from engine.store.tables import RunEventRow, RunRow
+from tests.comparison_seed import SeededRun, seed_runs
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = {"width": 1280, "height": 900}
+OVERFLOWING_TABLES = """() => [...document.querySelectorAll("[data-testid='stDataFrame'] .dvn-scroller")]
+    .filter(s => s.scrollWidth > s.clientWidth + 1).length"""
+"""How many tables on the page scroll sideways (their columns are wider than the table)."""
+FIT_REPORT = [
+    "new users, known items -> hybridmf (valid 0.1615 on cold-user and 3 held-out folds (177 training users) vs "
+    "mapper 0.0198, attrridge 0.1599, content 0.1051, segmentpop 0.1599, mostpop 0.1599; best blend 0.75 hybridmf "
+    "+ 0.25 segmentpop 0.1612)",
+    *[f"{users} users, {items} items -> attrridge by fallback, not validated (no validation slice holds these users "
+      "and items): the best on the primary validation slice of the candidates that can serve them (cold-user 0.1599)"
+      for users in ("known", "few-shot") for items in ("new", "few-shot")],
+]
+
+
+@pytest.fixture
+def window(browser):
+    """A tab in a 1280 x 900 window, the size a laptop browser gives a page."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    context = browser.new_context(viewport=WINDOW)
+    context.set_default_timeout(60_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_home_shows_every_column_of_recent_datasets_and_runs(window, app_url: str, app_database: None):
+    from playwright.sync_api import expect
+
+    seed_runs([SeededRun("hybridmf", {"cold-user": {"ndcg@20": 0.1}}, fit_seconds=123.4),
+               SeededRun("dropoutnet", {"cold-user": {"ndcg@20": 0.2}}, fit_seconds=45.6)],
+              dataset="synthetic genres shop with a long name", protocol="few-shot-user")
+    window.goto(app_url)
+    expect(window.get_by_text("Recent runs")).to_be_visible()
+    expect(window.locator("[data-testid='stDataFrame'] .dvn-scroller")).to_have_count(2)
+    window.wait_for_timeout(500)  # the grids size their columns once drawn
+    assert window.evaluate(OVERFLOWING_TABLES) == 0
+
+
+def test_autos_run_card_lists_every_kind_it_chose_for_wrapped_inside_the_card(window, app_url: str,
+                                                                               app_database: None):
+    from playwright.sync_api import expect
+
+    run_id = seed_runs([SeededRun("auto", {"cold-user": {"ndcg@20": 0.16}})], dataset="e2e auto card shop")["auto"][0]
+    with session_scope() as session:
+        run = session.get(RunRow, run_id)
+        run.results = {**run.results, "fit_report": FIT_REPORT}
+        # the log ends with the report's last kinds, then the evaluation's own lines
+        session.add_all(RunEventRow(run_id=run_id, kind="log", message=f"auto: {line}") for line in FIT_REPORT)
+        session.add_all(RunEventRow(run_id=run_id, kind="log", message=line)
+                        for line in ("evaluating on the test slices", "saving the model and recording results"))
+    window.goto(f"{app_url}/runs")
+    card = window.locator(f".st-key-run-{run_id}")
+    expect(card.get_by_text(re.compile("What it chose and why"))).to_be_visible()
+    report = card.locator("pre")
+    expect(report).to_contain_text("new users, known items -> hybridmf (valid 0.1615")  # the validated kind too
+    expect(report).to_contain_text("few-shot users, few-shot items -> attrridge by fallback")
+    widths = report.evaluate("block => [block.scrollWidth, block.clientWidth]")
+    assert widths[0] <= widths[1] + 1, f"the report scrolls sideways: {widths[0]} px of text in {widths[1]} px"
