@@ -326,9 +326,10 @@ class AutoRecommender(Recommender):
 
         best = min(servers, key=rank)  # min is stable: the first in candidate order wins a tie
         reads = kind.few_shot and kind.reads_revealed(type(self.models[best]).capabilities)
-        among = "those reading its revealed interactions" if reads else "those serving it"
-        why = (f"not validated here; best on the primary validation slice among {among}"
-               if math.isfinite(reference.get(best, math.nan)) else f"not validated here; first of {among}")
+        among = "the candidates that " + ("read their revealed interactions" if reads else "can serve them")
+        why = (f"the best on the primary validation slice of {among}"
+               if math.isfinite(reference.get(best, math.nan))
+               else f"the first in the list of {among}, none of them scored on the primary validation slice")
         return {"use": {best: 1.0}, "slice": None, "valid": None, "scores": {}, "why": why}
 
     def _unserved_reason(self, kind: ServingKind, data: TrainData) -> str:
@@ -575,17 +576,27 @@ def _held_out_words(entry: dict[str, Any]) -> str:
     return f" and {held_out['folds']} held-out {folds} ({held_out['count']} training {held_out['of']})"
 
 
+FALLBACK = "by fallback, not validated (no validation slice holds these users and items)"
+"""What a kind the split does not validate says before why its model was taken."""
+
+
 def describe_choice(choice: dict[str, Any]) -> list[str]:
-    """One line per serving kind: what it uses and the validation scores compared, e.g.
-    "known users, new items -> mapper (valid 0.1800 on cold-item vs content 0.1500, hybridmf 0.1600)"."""
+    """One line per serving kind, the validated ones first: what it uses and the validation scores compared, e.g.
+    "known users, new items -> mapper (valid 0.1800 on cold-item vs content 0.1500, hybridmf 0.1600)"; a kind the
+    split does not validate says it took a fallback and which, e.g. "few-shot users, new items -> mapper by
+    fallback, not validated (...): the best on the primary validation slice of the candidates that read their
+    revealed interactions (cold-item 0.1800)"."""
     lines = []
+    primary = next((entry for entry in choice["kinds"].values() if entry["slice"] is not None), None)
     for key, entry in choice["kinds"].items():
         if not entry["use"]:
             lines.append(f"{key} -> not served ({entry['why']})")
             continue
         used = _blend_label(entry["use"]) if len(entry["use"]) > 1 else next(iter(entry["use"]))
         if entry["slice"] is None:
-            lines.append(f"{key} -> {used} ({entry['why']})")
+            reference = primary["scores"].get(used) if primary is not None else None
+            where = f" ({primary['slice']} {reference:.4f})" if reference is not None else ""
+            lines.append(f"{key} -> {used} {FALLBACK}: {entry['why']}{where}")
             continue
         others = ", ".join(f"{name} {score:.4f}" for name, score in entry["scores"].items()
                            if entry["use"] != {name: 1.0})
@@ -597,8 +608,9 @@ def describe_choice(choice: dict[str, Any]) -> list[str]:
                            f"vs choosing one model {blend['single_cross_fitted']:.4f}: not better")
             elif "standard_error" in blend:
                 others += f", within one standard error ({blend['standard_error']:.4f}) of it"
-        lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']}{_held_out_words(entry)} vs "
-                     f"{others or 'nothing else'})")
+        compared = f" vs {others}" if others else "; no other candidate can serve them"
+        lines.append(f"{key} -> {used} (valid {entry['valid']:.4f} on {entry['slice']}{_held_out_words(entry)}"
+                     f"{compared})")
     for name, reason in choice.get("not_fitted", {}).items():
         lines.append(f"{name} not compared: {reason}")
     return lines
