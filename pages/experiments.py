@@ -35,18 +35,10 @@ def _zip(experiment_id: int, fingerprint: str) -> bytes:
     return split_zip(experiment_id)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _described_sides(dataset_id: int, fingerprint: str) -> tuple[str, ...]:
-    """The sides ('user', 'item') the dataset has attributes for (cached per dataset content)."""
-    dataset = load_dataset(dataset_id)
-    return tuple(side for side in ("user", "item")
-                 if any(kind != "ignore" for kind in dataset.attribute_kinds(side).values()))
-
-
 def _attribute_notice(dataset: DatasetInfo, protocol: str) -> None:
     """Warn before training when the protocol holds out new users (items) the dataset has no attributes for: then
     nothing tells them apart, and the slice measures one list shown to all of them, whatever the model."""
-    described = _described_sides(dataset.id, dataset.fingerprint)
+    described = dataset.described_sides()
     for side in ("user", "item"):
         if protocol in (COLD_KINDS[side].name, COLD_BOTH.name) and side not in described:
             st.warning(f"'{dataset.name}' has no {side} attributes, so nothing tells its new {side}s apart: every "

@@ -17,12 +17,13 @@ import streamlit as st
 from engine.analysis.comparison import cold_first
 from engine.jobs.liveness import live_workers
 from engine.jobs.observe import RunCurve, card_log, no_curve_reason, run_curve, run_timing
-from engine.jobs.params import (ParamError, capability_summary, model_choices, param_fields, parse_field,
-                               search_space_summary, suggested_grid)
+from engine.jobs.params import (ParamError, model_choices, param_fields, parse_field, search_space_summary,
+                               suggested_grid)
 from engine.jobs.queue import (ACTIVE_STATES, DuplicateRunError, JobError, cancel_run, delete_run, get_run, list_runs,
                                parse_seeds, rerun_run, run_events, submit_runs)
 from engine.metrics.document import NotApplicable, RunResults
 from engine.models.registry import DEFAULT_MODEL, get_model_class, model_names
+from engine.runs.applicability import serving_summary
 from engine.runs.tuning import DEFAULT_TRIAL_SECONDS, DEFAULT_TRIALS
 from engine.store.tables import RunRow, utcnow
 from ui.charts import training_curves_chart, tuning_trials_chart
@@ -78,8 +79,8 @@ def _train_form(experiment_id: int) -> None:
                             placeholder="Pick one or more models to train",
                             help="Auto, selected to start with, fits fast candidates and keeps what validates best "
                                  "for each kind of user and item; add models to compare them side by side.")
-    for model in chosen:
-        st.caption(f"**{labels[model]}** can serve: {capability_summary(model)}")
+    for model in chosen:  # on this experiment's slices and data, not what the model could serve elsewhere
+        st.caption(f"**{labels[model]}** can serve: {serving_summary(model, experiment_id)}")
     if not chosen:
         return
     tune = st.toggle("Tune every model on the validation slice, with the same budget", key=f"train-tune-{experiment_id}",

@@ -13,7 +13,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,19 @@ class DatasetInfo:
     created_at: datetime
     feedback: Feedback
     details: dict[str, Any]
+    item_kinds: dict[str, str] = field(default_factory=dict)
+    user_kinds: dict[str, str] = field(default_factory=dict)
+
+    def described_sides(self) -> tuple[str, ...]:
+        """The sides ('user', 'item') with at least one attribute a model reads (not set to 'ignore')."""
+        return tuple(side for side, kinds in (("user", self.user_kinds), ("item", self.item_kinds))
+                     if any(kind != "ignore" for kind in kinds.values()))
 
 
 def _info(row: DatasetRow) -> DatasetInfo:
     return DatasetInfo(row.id, row.name, row.source, row.n_users, row.n_items, row.n_interactions, row.fingerprint,
-                       row.created_at, Feedback.from_json(row.feedback or {}), dict(row.details or {}))
+                       row.created_at, Feedback.from_json(row.feedback or {}), dict(row.details or {}),
+                       dict(row.item_kinds or {}), dict(row.user_kinds or {}))
 
 
 def dataset_fingerprint(dataset: Dataset) -> str:

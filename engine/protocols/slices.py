@@ -22,6 +22,8 @@ class SliceKind:
     tested: str
     candidates: str
     why: str = ""
+    new_sides: tuple[Side, ...] = ()
+    """Whose held-out rows are of users (items) unseen in training: a model must serve new ones to score it."""
 
     def sentence(self) -> str:
         """One sentence: `<tested>, ranked among <candidates>; <why>` (why only when there is one)."""
@@ -33,18 +35,21 @@ OVERALL = SliceKind("overall", "every held-out interaction", "the training items
 WARM = SliceKind("warm", "known users' held-out interactions with known items", "all training items",
                  "the classic setting, no cold start")
 COLD_USER = SliceKind("cold-user", "held-out interactions of new users (no training rows)", "all training items",
-                      "the model sees their attributes only")
+                      "the model sees their attributes only", new_sides=("user",))
 COLD_ITEM = SliceKind("cold-item", "known users' held-out interactions with new items (no training rows)",
                       "the new items only (every item of valid and test without training or revealed rows)",
-                      "a new item only competes with other new items, as in the ColdRec protocol")
+                      "a new item only competes with other new items, as in the ColdRec protocol",
+                      new_sides=("item",))
 COLD_ITEM_ALL = SliceKind("cold-item-all", "the same interactions as cold-item", "all training items plus the new items",
                           "much harder and closer to what a user sees: a new item must outrank every established "
-                          "one, so scores are far lower than on cold-item")
-COLD_BOTH = SliceKind("cold-both", "new users' held-out interactions with new items", "the new items only")
+                          "one, so scores are far lower than on cold-item", new_sides=("item",))
+COLD_BOTH = SliceKind("cold-both", "new users' held-out interactions with new items", "the new items only",
+                      new_sides=("user", "item"))
 FEW_SHOT_USER = SliceKind("few-shot-user-kK", "held-out interactions of new users who revealed K of their "
-                          "interactions (the earliest) to the model", "all training items")
+                          "interactions (the earliest) to the model", "all training items", new_sides=("user",))
 FEW_SHOT_ITEM = SliceKind("few-shot-item-kK", "held-out interactions with new items that revealed K of their "
-                          "interactions (the earliest)", "the few-shot items of the same part (valid or test)")
+                          "interactions (the earliest)", "the few-shot items of the same part (valid or test)",
+                          new_sides=("item",))
 TEMPORAL = SliceKind("temporal", "known users' interactions with known items after the time cut", "all training items")
 
 SLICE_KINDS: dict[str, SliceKind] = {kind.name: kind for kind in (

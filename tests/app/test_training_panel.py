@@ -58,7 +58,7 @@ def test_train_queues_one_run_per_model_and_seed_without_waiting(experiment):
 def test_auto_is_selected_to_start_with_and_trains_alone_when_nothing_is_changed(experiment):
     app = _open(experiment)
     assert app.multiselect[0].value == ["auto"]
-    assert any(c.value.startswith("**Auto (validated choice) (hybrid)** can serve: new users") for c in app.caption)
+    assert any(c.value.startswith("**Auto (validated choice) (hybrid)** can serve: ") for c in app.caption)
     app.button[0].click().run()
     assert not app.exception
     assert [(r.model, r.seed) for r in list_runs(experiment)] == [("auto", 0)]
@@ -249,3 +249,21 @@ def test_a_tuned_run_counts_trials_and_draws_the_validation_score_per_trial(expe
     assert figure["layout"]["xaxis"]["title"]["text"] == "trial" and "xaxis2" not in figure["layout"]
     assert {trace["name"] for trace in figure["data"]} == {f"#{run_id} tiny_popularity",
                                                             f"#{run_id} tiny_popularity: best so far"}
+
+
+def test_what_a_picked_model_can_serve_is_said_of_this_experiments_slices_and_data(coldstart_home):
+    """It said 'new users (attributes)' for a cold-user experiment on data without user attributes."""
+    from engine.data.catalog import save_dataset
+    from engine.data.synthetic_kinds import generate_kind
+    from engine.runs.experiments import create_experiment
+
+    shop = generate_kind("tags", n_users=120, n_items=100, n_interactions=2400, seed=0)  # no user attributes
+    experiment = create_experiment(save_dataset(shop, "tags shop", "synthetic"), "cold-user", {}, seed=0)
+    app = _open(experiment)
+    app.multiselect[0].select("itemknn").run()
+    assert not app.exception
+    said = [c.value for c in app.caption if " can serve: " in c.value]
+    assert said == ["**Auto (validated choice) (hybrid)** can serve: warm · cold-user, overall, but without telling "
+                    "new users apart: 'tags shop' has no user attributes",
+                    "**ItemKNN (neighbourhood)** can serve: warm · not cold-user, overall: ItemKNN cannot score users "
+                    "it never saw in training: it has no user attributes to use"]
