@@ -34,9 +34,9 @@ def _fitted(run_id: int, database: str, created_at: str) -> explore.FittedRun:
 
 
 def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) -> None:
-    """Each model's ranked table, or why it cannot answer; then what the reasons mean. Tables with a reason per item
-    take the page's width, so an item's title and its whole reason can be read side by side (half a page cut the
-    reason short); audiences, without reasons, go two to a row."""
+    """Each model's ranked table, or why it cannot answer; then what the reasons mean. Tables with a reason per row
+    (an item's, or why a user fits a new item) take the page's width, so a title or user and the whole reason can be
+    read side by side (half a page cut the reason short)."""
     per_row = 1 if any("why" in a.table.columns for a in answers) else 2
     for first in range(0, len(answers), per_row):
         for column, answer in zip(st.columns(per_row), answers[first:first + per_row]):
@@ -50,7 +50,7 @@ def _show_answers(answers: list[explore.ModelAnswer], label_column: str | None) 
                     st.info("Nothing left to list: every item it could recommend is already among the liked "
                             "(or answered) ones.")
                     continue
-                shown = [c for c in ("rank", "new", label_column, "hit", "why", "item_id", "user_id")
+                shown = [c for c in ("rank", "new", label_column, "user_id", "hit", "why", "item_id")
                          if c and c in table.columns]
                 shown += [c for c in table.columns if c not in shown and c != "score"]
                 st.dataframe(table[shown], hide_index=True, column_config={

@@ -10,6 +10,9 @@ agrees with a recommendation. Three kinds exist, and the page says which one it 
 - similar users: for a user with no history, how much more often users sharing one of the user's attribute values
   liked the item than users overall (segment popularity, what segment and attribute-to-CF models rely on);
 - popular: the share of all training users who liked the item, all a global popularity model knows.
+
+And one for the other direction, a made-up new item's audience: which of the item's attribute values the items a
+user liked share, and how many of them do (`audience_fit`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ REASON_KINDS = {
     "similar-users": "Liked by users like you: users sharing one of your attribute values liked it more often than "
                      "users overall (training data).",
     "popular": "Popular: the share of all training users who liked the item; the same for every user.",
+    "audience": "Why them: how many of the items this user liked in training share the new item's attribute values, "
+                "the values most of them share, and the items sharing the most. Evidence in the data, not the "
+                "model's own computation.",
 }
 
 _FAMILY_KIND = {
@@ -109,6 +115,12 @@ def share_text(share: float) -> str:
     return f"{percent:.1f}%" if percent >= 1 else f"{percent:.2g}%"
 
 
+def _none_shared(liked: int) -> str:
+    """The audience reason of a user none of whose liked items shares the new item's attributes."""
+    return "the one item they liked shares none of its attributes" if liked == 1 else \
+        f"none of the {liked} items they liked shares its attributes"
+
+
 def _l2_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
     csr = sp.csr_matrix(matrix, dtype=np.float64)
     norms = np.sqrt(np.asarray(csr.multiply(csr).sum(axis=1)).ravel())
@@ -130,6 +142,9 @@ class Explainer:
         self._overall_share = self._likers / max(data.n_users, 1)
         features = data.user_features
         self._user_attributes = features.rows(data.user_ids).tocsc() if features is not None else None
+        # built on the first audience asked for: item x feature (1 where set), and who liked what by user rows
+        self._item_attributes: sp.csr_matrix | None = None
+        self._liked_rows: sp.csr_matrix | None = None
 
     def _positions(self, items: list[str]) -> np.ndarray:
         """Training positions of `items` (-1 for items unseen in training)."""
@@ -209,6 +224,49 @@ class Explainer:
                     f"liked by {share_text(shares[best, column])} of users with "
                     f"{describe_feature(features.columns[values[best]])} "
                     f"(vs {share_text(self._overall_share[position])} overall)", "similar-users")
+        return reasons
+
+    def audience_fit(self, item_row: sp.csr_matrix | None, users: list[str], top: int = 3,
+                     examples: int = 2) -> list[Reason]:
+        """Per training user of `users`: how many items they liked share attribute values with a new item (its
+        feature row), the `top` values most of those items share, and the `examples` sharing the most; or that
+        none does, so the model's pick rests on something else (co-occurrence, popularity)."""
+        features = self.data.item_features
+        position = {str(user): p for p, user in enumerate(self.data.user_ids)}
+        if self._liked_rows is None:
+            self._liked_rows = self._liked_by.tocsr()
+        liked = self._liked_rows[[position[str(user)] for user in users]]
+        counts = np.diff(liked.indptr)
+        shared_columns = np.array([], dtype=np.int64)
+        if features is not None and item_row is not None:
+            row = sp.csr_matrix(item_row)
+            # a numeric field's z-score column is named like the field: a level, not a value items share
+            levels = {c for c in row.indices if features.columns[c] == features.field_names[features.column_field[c]]}
+            shared_columns = np.array([c for c, v in zip(row.indices, row.data) if v > 0 and c not in levels],
+                                      dtype=np.int64)
+        if not len(shared_columns):
+            return [Reason(_none_shared(n), "audience") for n in counts]
+        if self._item_attributes is None:
+            self._item_attributes = sp.csr_matrix(features.rows(self.data.item_ids) > 0, dtype=np.float64)
+        sharing = self._item_attributes[:, shared_columns]  # item x the new item's values, 1 where the item has it
+        per_value = (liked @ sharing).toarray()  # user x value: how many liked items have it
+        per_item = liked.multiply(np.asarray(sharing.sum(axis=1)).ravel()[None, :]).tocsr()  # values shared per item
+        reasons = []
+        for user, total in enumerate(counts):
+            shares = per_item[user].data > 0  # the product keeps liked items that share nothing as explicit zeros
+            items, values = per_item[user].indices[shares], per_item[user].data[shares]
+            matched = len(items)
+            if not matched:
+                reasons.append(Reason(_none_shared(total), "audience"))
+                continue
+            order = sorted(np.flatnonzero(per_value[user] > 0),
+                           key=lambda c: (_feature_priority(features.columns[shared_columns[c]]), -per_value[user, c]))
+            named = describe_features([features.columns[shared_columns[c]] for c in order[:top]])
+            best = items[np.argsort(-values, kind="stable")[:examples]]
+            labels = ", ".join(self.label(str(self.data.item_ids[i])) for i in best)
+            which = "the one item they liked shares" if total == 1 else \
+                f"{matched} of the {total} items they liked share{'s' if matched == 1 else ''}"
+            reasons.append(Reason(f"{which} {named}: {labels}", "audience"))
         return reasons
 
     def popular(self, items: list[str]) -> list[Reason | None]:

@@ -429,7 +429,8 @@ def recommend_for_new_user(context: ExploreContext, runs: list[FittedRun], value
 
 def audience_for_new_item(context: ExploreContext, runs: list[FittedRun], values: dict[str, Any],
                           n: int = 10) -> list[ModelAnswer]:
-    """For a made-up item with attribute `values`: the `n` training users each model scores highest for it."""
+    """For a made-up item with attribute `values`: the `n` training users each model scores highest for it, each
+    with what fits them to it (the items they liked that share its attributes) and their own attributes, if any."""
     item_row = encode_new_entity(context, "item", values)
     query = item_query(context.data, [NEW_ITEM_ID])
     items = ItemQuery(query.ids, query.index, query.history, item_row)
@@ -444,11 +445,12 @@ def audience_for_new_item(context: ExploreContext, runs: list[FittedRun], values
             continue
         scores = fitted.model.score(users, items).float().cpu()[:, 0]
         values, positions = top_k(scores[None, :], n)  # ties: the users in training order
-        table = pd.DataFrame({"rank": np.arange(1, positions.shape[1] + 1),
-                              "user_id": [str(users.ids[i]) for i in positions[0].tolist()],
-                              "score": values[0].numpy().astype(np.float64)})
-        if user_table is not None:
+        audience = [str(users.ids[i]) for i in positions[0].tolist()]
+        table = pd.DataFrame({"rank": np.arange(1, positions.shape[1] + 1), "user_id": audience,
+                              "score": values[0].numpy().astype(np.float64),
+                              "why": [r.text for r in context.explainer.audience_fit(item_row, audience)]})
+        if user_table is not None:  # who they are, beside what they liked
             table = table.merge(_described(user_table, "user_id", context.dataset.user_kinds), on="user_id",
                                 how="left")
-        answers.append(ModelAnswer(fitted, table))
+        answers.append(ModelAnswer(fitted, table, reason_kind="audience", reason_kinds=("audience",)))
     return answers

@@ -108,6 +108,30 @@ def test_new_item_audience_comes_only_from_models_that_use_item_attributes(explo
     assert "occupation" in audience.columns
 
 
+def test_each_user_of_a_new_items_audience_is_given_the_items_they_liked_that_share_its_attributes(explored):
+    """The audience listed bare user ids; each now says what in their history fits the new item."""
+    import re
+
+    context, runs, _ = explored
+    answers = {a.run.name: a for a in explore.audience_for_new_item(context, runs, {"category": "toys"}, n=7)}
+    audience = answers["content"].table
+    assert answers["content"].reason_kind == "audience" and list(audience.columns[:4]) == ["rank", "user_id", "score",
+                                                                                          "why"]
+    items = context.dataset.items.assign(item_id=context.dataset.items["item_id"].astype(str)).set_index("item_id")
+    train = context.split.train.assign(user_id=context.split.train["user_id"].astype(str),
+                                       item_id=context.split.train["item_id"].astype(str))
+    for user, why in zip(audience["user_id"], audience["why"]):
+        liked = train.loc[train["user_id"] == user, "item_id"].unique()
+        toys = [i for i in liked if items.loc[i, "category"] == "toys"]
+        match = re.fullmatch(r"(\d+) of the (\d+) items they liked shares? category toys: (.+)", why)
+        if not toys:
+            assert why == f"none of the {len(liked)} items they liked shares its attributes"
+            continue
+        assert match and (int(match[1]), int(match[2])) == (len(toys), len(liked)), why
+        assert set(match[3].split(", ")) <= {context.explainer.label(i) for i in toys}  # toys they liked, by title
+    assert audience["why"].str.match(r"\d+ of the").sum() >= 5  # a content model's audience liked toys before
+
+
 def test_new_entity_encoding_uses_the_dataset_columns(explored):
     context, _, _ = explored
     row = explore.encode_new_entity(context, "item", {"category": "toys"})
