@@ -42,8 +42,9 @@ SYNTHETIC_SIZES = {  # label: (users, items, interactions)
 }
 ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-100k"
 MAX_EVENT_TYPES = 20
+# keys (after 'upload-') of the choices drawn for an interactions file, forgotten when another file replaces it (a
+# comment: a page's bare string under a constant is drawn on the page by Streamlit's magic)
 INTERACTION_SETTINGS = ("feedback", "threshold", "count-weight", "count-threshold", "weight-", "duplicates")
-"""Keys (after 'upload-') of the choices drawn for an interactions file, forgotten when another file replaces it."""
 
 
 @st.cache_resource(max_entries=4, show_spinner="Reading the file...")
