@@ -12,6 +12,7 @@ not in the paper and off by default (0 is the paper's model).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from pydantic import Field
 from torch import nn
@@ -21,8 +22,8 @@ from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
-from engine.training.feature_modules import (FeatureBag, FieldEmbeddings, SparseRows, dense_rows, query_rows,
-                                             table_rows, training_table)
+from engine.training.feature_modules import (Attributes, FeatureBag, FeatureTable, FieldEmbeddings, SparseRows,
+                                             attribute_rows, query_rows, training_table)
 from engine.training.fm_fields import field_terms
 from engine.training.fm_pairs import HiddenLayer, PairTerms, pair_bce
 from engine.training.loop import GradientConfig, tuned_default
@@ -77,25 +78,18 @@ class FieldSide(nn.Module):
             first = first + self.feature_weight(rows).squeeze(1)
         return torch.cat(fields, dim=1), first
 
-    def terms(self, index: torch.Tensor, rows: SparseRows | None, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
-        """What pairs need from each entity: the field sum, its own first + second order terms, and its half of the
-        deep component's first layer (`deep_in`), each computed once per entity rather than once per pair.
-
-        With narrow attribute tables (dense rows, `FieldEmbeddings.dense_field_sizes`) or none, the fields' part
-        has its backward written by hand (`engine.training.fm_fields`); wide tables go through autograd."""
-        sizes = self.fields.dense_field_sizes() if self.fields is not None else []
-        if sizes is None:
-            fields, first = self(index, rows)
-            return fields.sum(dim=-2), first + fm_self(fields), deep_in(fields.flatten(-2))
+    def terms(self, index: torch.Tensor, rows: Attributes | None, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
+        """What pairs need from each entity: the field sum, its own first + second order term, and its half of the
+        deep component's first layer (`deep_in`), each computed once per entity rather than once per pair, with
+        the backward written by hand (`engine.training.fm_fields`). `rows`: the entities' attribute rows
+        (`FeatureTable.attributes`, `attribute_rows`)."""
         known = (index >= 0).unsqueeze(1)
         safe = index.clamp(min=0)
         id_rows, id_first = self.ids(safe) * known, (self.id_weight(safe) * known).squeeze(1)
-        if not sizes:
-            return field_terms(id_rows, id_first, None, None, None, [], deep_in.weight, deep_in.bias)
-        table = self.fields.embedding.weight
-        dense = dense_rows(rows, len(table), table.dtype)
-        return field_terms(id_rows, id_first, dense, table, self.feature_weight.bag.weight, sizes, deep_in.weight,
-                           deep_in.bias)
+        if self.fields is None:
+            return field_terms(id_rows, id_first, None, None, None, None, deep_in.weight, deep_in.bias)
+        return field_terms(id_rows, id_first, rows, self.fields.embedding.weight, self.feature_weight.bag.weight,
+                           self.fields.column_field, deep_in.weight, deep_in.bias)
 
 
 def fm_self(fields: torch.Tensor) -> torch.Tensor:
@@ -116,11 +110,11 @@ class DeepFMNetwork(nn.Module):
         self.deep_out = nn.Linear(self.deep.out_dim, 1)
         self.global_bias = nn.Parameter(torch.zeros(()))
 
-    def user_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
+    def user_terms(self, index: torch.Tensor, rows: Attributes | None) -> tuple[torch.Tensor, ...]:
         """What pairs need from each user (`FieldSide.terms`)."""
         return self.users.terms(index, rows, self.deep.user_in)
 
-    def item_terms(self, index: torch.Tensor, rows: SparseRows | None) -> tuple[torch.Tensor, ...]:
+    def item_terms(self, index: torch.Tensor, rows: Attributes | None) -> tuple[torch.Tensor, ...]:
         """What pairs need from each item (`FieldSide.terms`)."""
         return self.items.terms(index, rows, self.deep.item_in)
 
@@ -190,14 +184,17 @@ class DeepFMRecommender(TorchRecommender):
                 return index
             return torch.where(torch.rand(index.shape, device=index.device) < id_dropout, -1, index)
 
+        def attributes(table: FeatureTable | None, index: torch.Tensor) -> Attributes | None:
+            return table.attributes(index) if table is not None else None
+
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
             # each distinct user and item of the batch is embedded once; its occurrences share the terms (and,
             # with id dropout, one draw of it per batch)
             users, user_slot = distinct(users, data.n_users)
-            user = module.user_terms(blank_ids(users), table_rows(user_table, users))
+            user = module.user_terms(blank_ids(users), attributes(user_table, users))
             items, item_slot = distinct(torch.cat([positives.unsqueeze(1), negatives], dim=1), data.n_items)
-            item = module.item_terms(blank_ids(items), table_rows(item_table, items))
+            item = module.item_terms(blank_ids(items), attributes(item_table, items))
             return module.pair_loss(user, item, user_slot, item_slot)
 
         self.run_training(sampler, batch_loss, context)
@@ -205,10 +202,17 @@ class DeepFMRecommender(TorchRecommender):
     def score(self, users: UserQuery, items: ItemQuery) -> torch.Tensor:
         module = self.fitted_module()
         with torch.no_grad():
-            user_rows = query_rows(users.features, self.device, use=self.sizes["n_user_features"] > 0)
-            item_rows = query_rows(items.features, self.device, use=self.sizes["n_item_features"] > 0)
+            user_rows = query_attributes(users.features, self.sizes["n_user_features"], self.device)
+            item_rows = query_attributes(items.features, self.sizes["n_item_features"], self.device)
             user = module.user_terms(index_tensor(users.index, self.device), user_rows)
             item = module.item_terms(index_tensor(items.index, self.device), item_rows)
             return pairwise_scores(len(users), len(items),
                                    lambda rows: module.logits(tuple(t[rows] for t in user), item))
 
+
+
+def query_attributes(features: sp.csr_matrix | None, n_features: int, device: torch.device) -> Attributes | None:
+    """A query's attribute rows (UserQuery.features / ItemQuery.features) for `FieldSide.terms`, None when the side
+    has no attributes."""
+    rows = query_rows(features, device, use=n_features > 0)
+    return attribute_rows(rows, n_features) if rows is not None else None

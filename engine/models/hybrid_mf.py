@@ -10,7 +10,7 @@ strongest variant for new items (everything learned about items then transfers t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -24,8 +24,8 @@ from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training import cpu_kernels
 from engine.training.distinct import distinct
-from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, FeatureTable, IdAndFeatureEmbedding,
-                                             SparseRows, query_rows, training_features)
+from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, Attributes, CompiledRows, FeatureTable,
+                                             IdAndFeatureEmbedding, SparseRows, query_rows, training_features)
 from engine.training.loop import GradientConfig, HandGradients, tuned_default
 from engine.training.losses import bpr_loss_gradient, warp_loss_gradient
 from engine.training.recommender import TorchRecommender
@@ -70,22 +70,6 @@ class HybridFactorization(nn.Module):
         self.items = IdAndFeatureEmbedding(sizes["n_item_ids"], sizes["n_item_features"], n_factors, with_bias=True,
                                            average=average, sparse_ids=sparse_ids)
 
-
-@dataclass(frozen=True)
-class CompiledRows:
-    """Some entities' scaled attribute rows: positions `rows` in the side's CSR rows (numpy arrays), for the
-    compiled products on a CPU (`cpu_kernels.csr_rows_product` and its transpose)."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    rows: np.ndarray
-    n_features: int
-
-
-Attributes = torch.Tensor | SparseRows | CompiledRows
-"""Some entities' scaled attribute rows: compiled CSR rows on a CPU with numba; elsewhere dense (n, n_features)
-for narrow tables, else sparse rows."""
 
 DENSE_ATTRIBUTE_CELLS_MAX = 1 << 25
 """Up to this many entity x attribute cells (128 MB), a side keeps its scaled attribute rows dense: a batch's

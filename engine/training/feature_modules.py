@@ -5,7 +5,9 @@
 - `FeatureBag`: one embedding per feature column, a row is the value-weighted sum (LightFM's feature sum;
   multi-hot values already weigh 1/k and numerics carry their z-score, so every attribute kind fits);
 - `FieldEmbeddings`: the same per field (FeatureMatrix.column_field), giving (rows, fields, dim) for FM-style
-  models that interact fields pairwise (DeepFM) or attend over them.
+  models that interact fields pairwise (DeepFM) or attend over them;
+- `CompiledRows` / `Attributes`: some entities' rows in the form a model's hand-written products take them
+  (`attribute_rows`): read in place by compiled loops on a CPU, dense or sparse torch tensors elsewhere.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from torch import nn
 
 from engine.core.features import FeatureMatrix
+from engine.training import cpu_kernels
 
 
 @dataclass
@@ -39,6 +42,17 @@ class SparseRows:
             torch.from_numpy(matrix.data.astype(np.float32)).to(device),
             matrix.shape[0],
         )
+
+    def select(self, index: torch.Tensor) -> "SparseRows":
+        """The rows at `index` (a LongTensor on the rows' device), gathered on the device."""
+        starts = self.offsets[index]
+        lengths = self.offsets[index + 1] - starts
+        offsets = torch.zeros(len(index) + 1, dtype=torch.int64, device=starts.device)
+        torch.cumsum(lengths, dim=0, out=offsets[1:])
+        # entry j of the output row r sits at starts[r] + (j - offsets[r]) in these rows
+        shift = torch.repeat_interleave(starts - offsets[:-1], lengths)
+        positions = shift + torch.arange(int(offsets[-1]), device=starts.device)
+        return SparseRows(self.indices[positions], offsets, self.weights[positions], len(index))
 
     def row_of_entry(self) -> torch.Tensor:
         """The row each stored entry belongs to."""
@@ -79,15 +93,11 @@ class FeatureTable:
 
     def rows(self, index: torch.Tensor) -> SparseRows:
         """The rows at `index` (a LongTensor on the table's device), vectorised on the device."""
-        indptr = self.all_rows.offsets
-        starts = indptr[index]
-        lengths = indptr[index + 1] - starts
-        offsets = torch.zeros(len(index) + 1, dtype=torch.int64, device=indptr.device)
-        torch.cumsum(lengths, dim=0, out=offsets[1:])
-        # entry j of the output row r sits at starts[r] + (j - offsets[r]) in the full table
-        shift = torch.repeat_interleave(starts - offsets[:-1], lengths)
-        positions = shift + torch.arange(int(offsets[-1]), device=indptr.device)
-        return SparseRows(self.all_rows.indices[positions], offsets, self.all_rows.weights[positions], len(index))
+        return self.all_rows.select(index)
+
+    def attributes(self, index: torch.Tensor) -> "Attributes":
+        """The rows at `index` for hand-written products (`attribute_rows`: on a CPU nothing is gathered)."""
+        return attribute_rows(self.all_rows, self.n_features, index)
 
 
 def training_table(features: FeatureMatrix | None, ids: np.ndarray, device: torch.device,
@@ -112,6 +122,50 @@ def dense_rows(rows: SparseRows, n_features: int, dtype: torch.dtype) -> torch.T
     """The rows as a dense (n_rows, n_features) matrix (repeated columns add up)."""
     dense = torch.zeros((rows.n_rows, n_features), dtype=dtype, device=rows.indices.device)
     return dense.index_put_((rows.row_of_entry(), rows.indices), rows.weights.to(dtype), accumulate=True)
+
+
+@dataclass(frozen=True)
+class CompiledRows:
+    """Some entities' attribute rows: positions `rows` in a side's CSR rows (numpy arrays), for compiled products
+    on a CPU (`cpu_kernels.csr_rows_product` and its transpose, DeepFM's field loops) that read them in place."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    rows: np.ndarray
+    n_features: int
+
+
+Attributes = torch.Tensor | SparseRows | CompiledRows
+"""Some entities' attribute rows: compiled CSR rows on a CPU with numba; elsewhere dense (n, n_features) for
+narrow tables, else sparse rows."""
+
+
+def attribute_rows(rows: SparseRows, n_features: int, index: torch.Tensor | None = None) -> Attributes:
+    """Rows `index` of `rows` (all of them when None) for hand-written products: on a CPU with numba the CSR
+    arrays and the positions, nothing gathered; elsewhere gathered, dense up to `DENSE_ROWS_MAX_FEATURES` columns."""
+    if rows.indices.device.type == "cpu" and cpu_kernels.available():
+        positions = np.arange(rows.n_rows) if index is None else index.numpy()
+        return CompiledRows(rows.offsets.numpy(), rows.indices.numpy(), rows.weights.numpy(), positions, n_features)
+    if index is not None:
+        rows = rows.select(index)
+    return dense_rows(rows, n_features, torch.float32) if n_features <= DENSE_ROWS_MAX_FEATURES else rows
+
+
+def rows_product(rows: torch.Tensor | SparseRows, table: torch.Tensor) -> torch.Tensor:
+    """rows @ table, (n_rows, table columns), for dense or sparse torch rows."""
+    if isinstance(rows, SparseRows):
+        return nn.functional.embedding_bag(rows.indices, table, rows.offsets[:-1], mode="sum",
+                                           per_sample_weights=rows.weights.to(table.dtype))
+    return rows.to(table.dtype) @ table
+
+
+def rows_transposed_product(rows: torch.Tensor | SparseRows, values: torch.Tensor, n_features: int) -> torch.Tensor:
+    """rows.T @ values, (n_features, values columns): the gradient of `rows_product`'s table."""
+    if isinstance(rows, SparseRows):
+        weighted = values.index_select(0, rows.row_of_entry()) * rows.weights.unsqueeze(1).to(values.dtype)
+        return values.new_zeros((n_features, values.shape[1])).index_add_(0, rows.indices, weighted)
+    return rows.t().to(values.dtype) @ values
 
 
 class FeatureBag(nn.Module):

@@ -60,13 +60,15 @@ def pair_bce(user: PairTerms, item: PairTerms, user_slot: torch.Tensor, item_slo
                           scale, global_bias, out_weight, out_bias, *weights)
 
 
-def _compile(function):
-    # numpy's error model and fastmath let LLVM vectorise the loops (no per-element checks)
+def compile_loop(function):
+    """`function` compiled by numba where it is installed (itself otherwise); DeepFM's loops (here and in
+    engine.training.fm_fields) share it. numpy's error model and fastmath let LLVM vectorise the loops."""
     return numba.njit(cache=True, fastmath=True, nogil=True, error_model="numpy")(function) if numba else function
 
 
-def _compiled(*tensors: torch.Tensor) -> bool:
-    """Whether the compiled loops apply: numba present, float32 tensors on the CPU."""
+def runs_compiled(*tensors: torch.Tensor) -> bool:
+    """Whether the compiled loops apply: numba present, float32 tensors on the CPU (DeepFM's pair and field
+    loops alike, so one switch, `numba`, sends both down their torch twins)."""
     return numba is not None and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
 
 
@@ -80,7 +82,7 @@ def _first_layer(user_half: torch.Tensor, item_half: torch.Tensor, user_slot: to
     """(B * n, width) relu(user half + item half) of every pair, dropped units zeroed (unscaled)."""
     n_users, n_candidates = item_slot.shape
     flat = item_slot.reshape(-1)
-    if _compiled(user_half, item_half):
+    if runs_compiled(user_half, item_half):
         out = torch.empty((len(flat), user_half.shape[1]), dtype=torch.float32)
         _first_layer_loop(_numpy(user_half), _numpy(item_half), _numpy(user_slot), _numpy(flat),
                           _numpy(None if dropped is None else dropped.reshape(len(flat), -1)), out.numpy())
@@ -89,7 +91,7 @@ def _first_layer(user_half: torch.Tensor, item_half: torch.Tensor, user_slot: to
     return _relu_drop(hidden.add_(user_half.index_select(0, user_slot).unsqueeze(1)), dropped).view(len(flat), -1)
 
 
-@_compile
+@compile_loop
 def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropped, out):
     n_candidates = len(item_slot) // len(user_slot)
     zero = np.float32(0)
@@ -106,14 +108,14 @@ def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropped, out):
 
 def _relu_drop(pre: torch.Tensor, dropped: torch.Tensor | None) -> torch.Tensor:
     """relu(pre) with the dropped units zeroed, in place (the scale is left to the next product)."""
-    if _compiled(pre) and dropped is not None:
+    if runs_compiled(pre) and dropped is not None:
         _relu_drop_loop(pre.numpy().reshape(-1), dropped.numpy().reshape(-1))
         return pre
     pre.clamp_(min=0)
     return pre.masked_fill_(dropped.view(pre.shape), 0) if dropped is not None else pre
 
 
-@_compile
+@compile_loop
 def _relu_drop_loop(pre, dropped):
     zero = np.float32(0)
     for k in range(len(pre)):
@@ -124,7 +126,7 @@ def _output_backward(hidden: torch.Tensor, d_logits: torch.Tensor,
                      weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Back through `logit = weight . hidden + bias` and the ReLU below it: (d pre-activation of the last hidden
     layer (pairs, width), d weight (width,))."""
-    if _compiled(hidden, d_logits, weight):
+    if runs_compiled(hidden, d_logits, weight):
         d_pre, d_weight = torch.empty_like(hidden), torch.zeros(hidden.shape[1])
         _output_backward_loop(hidden.numpy(), d_logits.numpy(), weight.numpy(), d_pre.numpy(), d_weight.numpy())
         return d_pre, d_weight
@@ -133,7 +135,7 @@ def _output_backward(hidden: torch.Tensor, d_logits: torch.Tensor,
     return d_pre, d_logits @ hidden
 
 
-@_compile
+@compile_loop
 def _output_backward_loop(hidden, d_logits, weight, d_pre, d_weight):
     zero = np.float32(0)
     for pair in range(len(hidden)):
@@ -148,7 +150,7 @@ def _first_backward(d_hidden: torch.Tensor, hidden: torch.Tensor, user_slot: tor
     """Back from the first layer's output (`d_hidden`, pairs x width) through its ReLU to the distinct users' and
     items' halves (a unit at zero passes nothing back, so a gradient already through that ReLU passes as it is)."""
     flat = item_slot.reshape(-1)
-    if _compiled(d_hidden, hidden):
+    if runs_compiled(d_hidden, hidden):
         d_user = torch.zeros((n_distinct_users, hidden.shape[1]))
         d_item = torch.zeros((n_distinct_items, hidden.shape[1]))
         _first_backward_loop(d_hidden.numpy(), hidden.numpy(), user_slot.numpy(), flat.numpy(), d_user.numpy(),
@@ -159,7 +161,7 @@ def _first_backward(d_hidden: torch.Tensor, hidden: torch.Tensor, user_slot: tor
     return d_user, _scatter(n_distinct_items, flat, d_pre)
 
 
-@_compile
+@compile_loop
 def _first_backward_loop(d_hidden, hidden, user_slot, item_slot, d_user, d_item):
     n_candidates = len(item_slot) // len(user_slot)
     zero = np.float32(0)

@@ -1,6 +1,8 @@
 """DeepFM's hand-written field terms (engine.training.fm_fields) take autograd's values and gradients: the field
 sum, the own first + second order term and the first layer's half of users and items with attributes, with
-blank ids (-1) among them, and of a side without attributes."""
+blank ids (-1) among them, and of a side without attributes; through the compiled CSR loops and through their
+torch twins (the GPU path: dense and sparse rows), all run here on the CPU, whatever the table's width or the
+order of its fields."""
 
 from __future__ import annotations
 
@@ -8,7 +10,26 @@ import pytest
 import torch
 
 from engine.models.deepfm import DeepFMConfig, DeepFMNetwork, DeepFMRecommender, FieldSide, fm_self
-from engine.training.feature_modules import table_rows, training_table
+from engine.training import cpu_kernels
+from engine.training.feature_modules import (Attributes, CompiledRows, FeatureTable, dense_rows, table_rows,
+                                             training_table)
+
+ROW_FORMS = ["compiled", "dense", "sparse"]
+
+
+def _rows(table: FeatureTable | None, index: torch.Tensor, form: str) -> Attributes | None:
+    """The entities' attribute rows as the compiled loops (CSR arrays, nothing gathered) or the torch twin (dense or
+    sparse gathered rows) take them."""
+    if table is None:
+        return None
+    if form == "compiled":
+        if not cpu_kernels.available():
+            pytest.skip("numba is not installed: only the torch twin runs")
+        rows = table.all_rows
+        return CompiledRows(rows.offsets.numpy(), rows.indices.numpy(), rows.weights.numpy(), index.numpy(),
+                            table.n_features)
+    rows = table.rows(index)
+    return dense_rows(rows, table.n_features, torch.float32) if form == "dense" else rows
 from tests.unit.gradient_world import planted_split
 
 
@@ -47,17 +68,19 @@ def _terms(side: FieldSide, deep_in: torch.nn.Linear, index: torch.Tensor, rows,
     return [t.detach() for t in terms], gradients
 
 
+@pytest.mark.parametrize("form", ROW_FORMS)
 @pytest.mark.parametrize("with_features", [True, False])
 @pytest.mark.parametrize("name", ["users", "items"])
-def test_field_terms_take_autograds_values_and_gradients(with_features: bool, name: str) -> None:
+def test_field_terms_take_autograds_values_and_gradients(with_features: bool, name: str, form: str) -> None:
     network, tables = _network(with_features)
     side = getattr(network, name)
     deep_in = network.deep.user_in if name == "users" else network.deep.item_in
-    index = torch.tensor([4, 0, 9, 2, 7, 5])
-    rows = table_rows(tables[name], index)
-    index = torch.where(torch.arange(6) % 3 == 1, -1, index)  # blank ids: attributes only
+    index = torch.tensor([4, 0, 9, 2, 7, 5, 4])
+    reference = table_rows(tables[name], index)
+    rows = _rows(tables[name], index, form)
+    index = torch.where(torch.arange(7) % 3 == 1, -1, index)  # blank ids: attributes only
     terms, gradients = _terms(side, deep_in, index, rows, by_hand=True)
-    expected_terms, expected = _terms(side, deep_in, index, rows, by_hand=False)
+    expected_terms, expected = _terms(side, deep_in, index, reference, by_hand=False)
     for got, want in zip(terms, expected_terms, strict=True):
         assert torch.allclose(got, want, atol=1e-6)
     assert gradients.keys() == expected.keys()
@@ -68,12 +91,17 @@ def test_field_terms_take_autograds_values_and_gradients(with_features: bool, na
         assert bool(gradient.abs().sum() > 0), key
 
 
-def test_wide_or_unordered_attribute_tables_go_through_autograd() -> None:
+@pytest.mark.parametrize("form", ROW_FORMS)
+def test_fields_out_of_column_order_take_autograds_values_and_gradients(form: str) -> None:
     network, tables = _network(True)
     side = network.items
     side.fields.column_field.copy_(side.fields.column_field.flip(0))  # fields no longer in column order
     assert side.fields.dense_field_sizes() is None
-    index = torch.tensor([1, 3])
-    fields, first = side(index, table_rows(tables["items"], index))
-    sums, own, half = side.terms(index, table_rows(tables["items"], index), network.deep.item_in)
-    assert torch.allclose(own, first + fm_self(fields)) and half.grad_fn is not None
+    index = torch.tensor([1, 3, 1])
+    terms, gradients = _terms(side, network.deep.item_in, index, _rows(tables["items"], index, form), by_hand=True)
+    expected_terms, expected = _terms(side, network.deep.item_in, index, table_rows(tables["items"], index),
+                                      by_hand=False)
+    for got, want in zip(terms, expected_terms, strict=True):
+        assert torch.allclose(got, want, atol=1e-6)
+    for key, gradient in gradients.items():
+        assert torch.allclose(gradient, expected[key], atol=1e-5), key
