@@ -13,6 +13,7 @@ numba compiles on first use (cached on disk afterwards); without numba, models t
 from __future__ import annotations
 
 import math
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +48,36 @@ class LazyAdamTable:
     def of(cls, weight: torch.Tensor) -> "LazyAdamTable":
         """A view of a CPU float32 weight (2-d: rows x columns) plus zeroed moments and scratch."""
         array = weight.detach().numpy()
-        return cls(array, np.zeros((len(array), 3, array.shape[1]), dtype=np.float32),
+        return cls(array, zeros_in_huge_pages((len(array), 3, array.shape[1])),
                    np.zeros(len(array), dtype=np.float32))
+
+
+_HUGE_PAGE = 2 << 20
+
+
+def zeros_in_huge_pages(shape: tuple[int, ...]) -> np.ndarray:
+    """np.zeros(shape, float32), in 2 MB pages where Linux lends them (transparent huge pages on request).
+
+    A step reads rows scattered over tables of hundreds of MB: in 4 kB pages nearly every row is a TLB miss and
+    a page walk; in 2 MB pages the whole table fits the TLB (a 10M BPR batch 1.0-1.2 -> 0.83-1.04 ms)."""
+    size = math.prod(shape) * 4
+    if size < _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(shape, dtype=np.float32)
+    memory = mmap.mmap(-1, size + _HUGE_PAGE)  # anonymous: zero-filled, and the array keeps it alive
+    memory.madvise(mmap.MADV_HUGEPAGE)
+    raw = np.frombuffer(memory, dtype=np.uint8)
+    start = -raw.ctypes.data % _HUGE_PAGE
+    return raw[start:start + size].view(np.float32).reshape(shape)
+
+
+def move_to_huge_pages(weight: torch.Tensor) -> None:
+    """Give a CPU float32 table storage in 2 MB pages (`zeros_in_huge_pages`), in place: the Parameter keeps its
+    identity and values, so modules and state dicts see no difference."""
+    if weight.numel() * 4 < _HUGE_PAGE:
+        return
+    array = zeros_in_huge_pages(tuple(weight.shape))
+    array[...] = weight.detach().numpy()
+    weight.data = torch.from_numpy(array)
 
 
 class LazyAdam:
@@ -386,6 +415,8 @@ class BPRLazyAdamStep:
 
     def __init__(self, user_factors: torch.Tensor, item_factors: torch.Tensor, item_bias: torch.Tensor,
                  l2: float, optimizer: LazyAdam) -> None:
+        for weight in (user_factors, item_factors):
+            move_to_huge_pages(weight)
         self.users = LazyAdamTable.of(user_factors)
         self.items = LazyAdamTable.of(item_factors)
         self.bias = LazyAdamTable.of(item_bias)

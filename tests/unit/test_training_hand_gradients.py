@@ -128,6 +128,21 @@ def test_compiled_bpr_step_takes_the_same_lazy_adam_step_as_the_torch_path() -> 
     assert not torch.equal(compiled.user_factors.weight, _fitted_bpr("sparse").module.user_factors.weight)
 
 
+def test_tables_in_huge_pages_start_zeroed_aligned_and_a_moved_weight_keeps_its_values_and_identity() -> None:
+    state = cpu_kernels.zeros_in_huge_pages((9000, 3, 64))  # 6.9 MB: past the 2 MB page
+    assert state.shape == (9000, 3, 64) and state.dtype == np.float32 and not state.any()
+    assert state.ctypes.data % (2 << 20) == 0 and state.flags.writeable
+    state[-1, 2, -1] = 1.0
+    weight = torch.nn.Parameter(torch.randn(9000, 64))
+    before, storage = weight.detach().clone(), weight.data_ptr()
+    cpu_kernels.move_to_huge_pages(weight)
+    assert torch.equal(weight, before) and weight.data_ptr() != storage and weight.data_ptr() % (2 << 20) == 0
+    small = torch.nn.Parameter(torch.randn(10, 4))
+    storage = small.data_ptr()
+    cpu_kernels.move_to_huge_pages(small)  # a table under one page stays where it is
+    assert small.data_ptr() == storage
+
+
 @pytest.mark.parametrize("loss_name", ["warp", "bpr"])
 @pytest.mark.parametrize("average", [True, False])
 # 64 x 7 slots cover the catalogue (all items encoded at once), 4 x 7 do not (the batch's distinct items); on a CPU
