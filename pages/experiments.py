@@ -89,10 +89,12 @@ def _define(dataset: DatasetInfo) -> None:
 
 
 def _experiment_table(experiments: list[ExperimentInfo]) -> pd.DataFrame:
+    # no fingerprint column: the chosen experiment's line gives it whole, and beside the rest it pushed the creation
+    # time out of a 1280-pixel window
     return pd.DataFrame([{"id": e.id, "name": e.name, "protocol": e.protocol, "seed": e.seed,
                           "train rows": e.sizes.get("train", {}).get("interactions"),
                           "cold users": e.sizes.get("cold_users"), "cold items": e.sizes.get("cold_items"),
-                          "fingerprint": e.fingerprint[:12], "created": e.created_at} for e in experiments])
+                          "created": e.created_at} for e in experiments])
 
 
 def _experiments(dataset: DatasetInfo) -> None:
@@ -101,7 +103,8 @@ def _experiments(dataset: DatasetInfo) -> None:
     if not experiments:
         st.info("No experiments on this dataset yet: define one above.")
         return
-    st.dataframe(_experiment_table(experiments), hide_index=True)
+    st.dataframe(_experiment_table(experiments), hide_index=True,
+                 column_config={"created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
     by_id = {e.id: e for e in experiments}
     current = st.session_state.get("experiment_id")
     ids = list(by_id)

@@ -72,3 +72,20 @@ def test_autos_run_card_lists_every_kind_it_chose_for_wrapped_inside_the_card(wi
     expect(report).to_contain_text("few-shot users, few-shot items -> attrridge by fallback")
     widths = report.evaluate("block => [block.scrollWidth, block.clientWidth]")
     assert widths[0] <= widths[1] + 1, f"the report scrolls sideways: {widths[0]} px of text in {widths[1]} px"
+
+
+def test_the_experiments_table_shows_every_column(window, app_url: str, app_database: None):
+    from engine.data.catalog import save_dataset
+    from engine.data.synthetic_kinds import generate_kind
+    from engine.runs.experiments import create_experiment
+    from playwright.sync_api import expect
+    from tests.e2e.conftest import choose
+
+    name = "tags-small-seed0 e2e widths"  # a sample's name, as the Data page proposes it, and the default name
+    dataset_id = save_dataset(generate_kind("tags", 120, 100, 2400, seed=0), name, "synthetic")
+    create_experiment(dataset_id, "cold-item", {}, seed=0, name=f"{name} · cold-item · seed 0")
+    window.goto(f"{app_url}/experiments")
+    choose(window, "Dataset", f"{name} (#{dataset_id})")
+    expect(window.get_by_text(re.compile(r"^Cold users: 0 · cold items: \d+"))).to_be_visible()  # its sizes, drawn
+    window.wait_for_timeout(500)
+    assert window.evaluate(OVERFLOWING_TABLES) == 0
