@@ -52,6 +52,7 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext, ModelConfig, ProgressReporter, Recommender, Validator
 from engine.metrics.evaluation import SliceValidator, make_validator
 from engine.metrics.statistics import ValidationTerms, paired_gain, pooled_terms
+from engine.models._blend_scale import ScaleReference, per_user_z, same_items
 from engine.models._held_out import HeldOutFold, HeldOutRows, HeldOutSide, held_out_count, held_out_folds
 from engine.models._scoring import as_scores
 from engine.models.registry import create_model, get_model_class, model_names
@@ -65,6 +66,8 @@ factorization, two item-to-item models, popularity among similar users and overa
 BLEND_STEPS = 4
 """Blend weights are multiples of 1/4 summing to one: 3 blends of two models, 12 among three."""
 _CHOICE_TENSOR = "choice.json"
+_REFERENCE_PREFIX = "scale_reference"
+"""Not a candidate's name (`NAME.` prefixes the candidates' tensors), so the two never collide."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ class AutoRecommender(Recommender):
 
         steps = _Steps(context, len(self.config.candidates) + fold_refits(self.config.candidates))
         self.models, failed = _fit_candidates(self.config.candidates, data, context, self.seed, steps)
+        self.reference = ScaleReference.sample(data, self.seed)
         steps.total -= fold_refits(failed)  # a candidate set aside is not refitted on the folds
         if not self.models:
             raise ValueError("auto could fit none of its candidates: " +
@@ -182,7 +186,7 @@ class AutoRecommender(Recommender):
                                        "not_fitted": failed}
         for kind, evaluation_slice in slices.items():
             panels = {evaluation_slice.name: _Panel(_slice_validator(context.validator, data, evaluation_slice),
-                                                    self.models)}
+                                                    self.models, self.reference)}
             panels.update(self._held_out_panels(kind, evaluation_slice, folds[kind], data, context, steps))
             self.choice["kinds"][kind.key] = self._validated_choice(kind, panels, data)
         reference = self._reference_scores(slices, context.validator)
@@ -233,7 +237,8 @@ class AutoRecommender(Recommender):
                 _log(context.progress, f"{fold_slice.name} left out: " + "; ".join(
                     f"{name}: {reason}" for name, reason in failed.items()))
                 continue
-            panels[fold_slice.name] = _Panel(fold_context.validator, models)
+            reference = ScaleReference.sample(fold_data, self.seed)
+            panels[fold_slice.name] = _Panel(fold_context.validator, models, reference)
         return panels
 
     def _servers(self, kind: ServingKind, data: TrainData) -> list[str]:
@@ -249,7 +254,7 @@ class AutoRecommender(Recommender):
         entry: dict[str, Any] = {"slice": evaluation_slice, "held_out": _held_out_summary(kind, panels)}
 
         def per_panel(weights: dict[str, float]) -> dict[str, ValidationTerms]:
-            return {name: panel.validator.terms(self._serving(panel.models, kind, weights))
+            return {name: panel.validator.terms(self._serving(panel, kind, weights))
                     for name, panel in panels.items()}
 
         servers = self._servers(kind, data)
@@ -294,13 +299,13 @@ class AutoRecommender(Recommender):
             entry.update(use=weights, valid=round(blend_scores[label], 6), why=why)
         return entry
 
-    def _serving(self, models: dict[str, Recommender], kind: ServingKind, weights: dict[str, float]) -> Recommender:
-        """What serves `kind` with these weights over `models` (this auto's own, or a fold's refits): the one model,
-        or a copy of this auto that blends them."""
+    def _serving(self, panel: _Panel, kind: ServingKind, weights: dict[str, float]) -> Recommender:
+        """What serves `kind` with these weights over the panel's models (this auto's own, or a fold's refits): the
+        one model, or a copy of this auto that blends them."""
         if len(weights) == 1:
-            return models[next(iter(weights))]
+            return panel.models[next(iter(weights))]
         blend = copy.copy(self)
-        blend.models = models
+        blend.models, blend.reference = panel.models, panel.reference
         blend.choice = {"kinds": {kind.key: {"use": weights}}}
         return blend
 
@@ -359,16 +364,20 @@ class AutoRecommender(Recommender):
         return scores
 
     def _score_kind(self, kind: ServingKind, users: UserQuery, items: ItemQuery) -> torch.Tensor:
-        """One model's scores, or the weighted sum of per-user z-scored scores of a blend."""
+        """One model's scores, or the weighted sum of a blend's per-user z-scores, each model's scaled per user on
+        the reference items (`engine.models._blend_scale`)."""
         entry = self.choice["kinds"][kind.key]
         weights: dict[str, float] = entry["use"]
         if not weights:
             raise ValueError(f"{self.label} cannot serve {kind.key}: {entry.get('why', '')}")
         if len(weights) == 1:
             return as_scores(self.models[next(iter(weights))].score(users, items))
+        reference = self.reference.for_items(new_items=kind.items == "new")
         total = torch.zeros((len(users), len(items)), dtype=torch.float64)
         for name, weight in weights.items():
-            total += weight * _per_user_z(self.models[name].score(users, items))
+            scores = self.models[name].score(users, items)
+            reference_scores = scores if same_items(items, reference) else self.models[name].score(users, reference)
+            total += weight * per_user_z(scores, reference_scores)
         return as_scores(total)
 
     # -- persistence ---------------------------------------------------------------------------------------------
@@ -377,11 +386,13 @@ class AutoRecommender(Recommender):
         state = {f"{name}.{key}": value for name, model in self.models.items()
                  for key, value in model.state_tensors().items()}
         state[_CHOICE_TENSOR] = torch.tensor(list(json.dumps(self.choice).encode()), dtype=torch.uint8)
+        state.update(self.reference.state_tensors(_REFERENCE_PREFIX))
         return state
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Rebuild the choice, then each used candidate from its saved settings and tensors."""
         self.choice = json.loads(bytes(state[_CHOICE_TENSOR].tolist()).decode())
+        self.reference = ScaleReference.from_state(_REFERENCE_PREFIX, state, self.item_ids)
         self.models = {}
         for name, config in self.choice["configs"].items():
             model = create_model(name, config, seed=self.seed)
@@ -408,6 +419,8 @@ class _Panel:
 
     validator: SliceValidator
     models: dict[str, Recommender]
+    reference: ScaleReference
+    """The items that scale a blend of these models per user: from the data they were fitted on."""
 
     @property
     def slice(self) -> EvalSlice:
@@ -525,13 +538,6 @@ def _sides(is_new: np.ndarray, history: sp.spmatrix) -> np.ndarray:
     """Per user (item): known, new, or few-shot when new with revealed interactions."""
     revealed = np.diff(sp.csr_matrix(history).indptr) > 0
     return np.where(~is_new, "known", np.where(revealed, "few-shot", "new")).astype(object)
-
-
-def _per_user_z(scores: torch.Tensor) -> torch.Tensor:
-    """Scores centred and scaled per user, so models on different scales can be summed (a constant row is 0)."""
-    values = scores.detach().to("cpu", torch.float64)
-    centred = values - values.mean(dim=1, keepdim=True)
-    return centred / centred.std(dim=1, unbiased=False, keepdim=True).clamp_min(1e-12)
 
 
 def _blend_grid(names: list[str]) -> list[dict[str, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -125,6 +126,29 @@ def test_known_and_new_users_in_one_query_are_each_scored_by_their_kinds_choice(
     assert torch.equal(scores[3:], new_user_model.score(user_query(world.train, new), items))
 
 
+def test_a_blends_score_for_a_user_and_an_item_is_the_same_whatever_else_the_query_asks_about() -> None:
+    """One new item scored for every user (a made-up item's audience) or a shortlist re-ranked: the blend's scale per
+    user comes from the reference items, so each score is what the full ranking gives it (over the query's items, a
+    single item's z-score was every user's 0, and the audience came out in id order)."""
+    world = planted()
+    blend = copy.copy(fitted_auto())
+    blend.models = {name: create_model(name, seed=0).fit(world.train, FitContext())
+                    for name in ("content", "mapper", "itemknn", "mostpop")}
+    blend.choice = {"kinds": {NEW_ITEMS: {"use": {"content": 0.5, "mapper": 0.5}},
+                              WARM: {"use": {"itemknn": 0.75, "mostpop": 0.25}}}}
+    cold = next(s for s in world.split.test if s.name == "cold-item")
+    users = user_query(world.train, world.train.user_ids)
+    for candidates in (np.asarray(cold.candidate_items, dtype=object), world.train.item_ids):
+        full = blend.score(users, item_query(world.train, candidates))
+        for position in (0, len(candidates) // 2):
+            one = blend.score(users, item_query(world.train, candidates[position:position + 1]))
+            assert torch.allclose(one[:, 0], full[:, position], atol=1e-5)
+            assert one.std() > 0.1  # users differ in how much they would like the item
+        shortlist = blend.score(user_query(world.train, world.train.user_ids[:5]),
+                                item_query(world.train, candidates[::7]))
+        assert torch.allclose(shortlist, full[:5, ::7], atol=1e-5)
+
+
 def test_the_choice_is_saved_and_scores_are_identical_after_loading(tmp_path: Path) -> None:
     world = planted()
     auto = fitted_auto()
@@ -137,6 +161,10 @@ def test_the_choice_is_saved_and_scores_are_identical_after_loading(tmp_path: Pa
     items = item_query(world.train, cold.candidate_items)
     assert torch.equal(loaded.score(users, items), auto.score(users, items))
     assert loaded.models.keys() == {name for entry in auto.choice["kinds"].values() for name in entry["use"]}
+    for new in (False, True):  # the items a blend is scaled on, should the choice be one
+        saved, restored = auto.reference.for_items(new), loaded.reference.for_items(new)
+        assert np.array_equal(restored.ids, saved.ids) and np.array_equal(restored.index, saved.index)
+        assert (restored.history != saved.history).nnz == 0 and (restored.features != saved.features).nnz == 0
 
 
 def test_the_choice_is_logged_with_the_validation_scores_compared() -> None:
