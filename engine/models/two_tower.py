@@ -23,7 +23,7 @@ from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
-from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, table_rows, take_rows,
+from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, take_rows,
                                              training_table)
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.losses import sampled_softmax_loss
@@ -69,8 +69,9 @@ class Tower(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(inputs, config.hidden), nn.ReLU(), Dropout(config.dropout),
                                  nn.Linear(config.hidden, dim))
 
-    def forward(self, index: torch.Tensor, rows: SparseRows | None) -> torch.Tensor:
-        """Unit vectors for entities at training `index` (-1 = unseen: no id part) with attribute `rows`."""
+    def forward(self, index: torch.Tensor, rows: torch.Tensor | SparseRows | None) -> torch.Tensor:
+        """Unit vectors for entities at training `index` (-1 = unseen: no id part) with attribute `rows` (sparse,
+        or dense as `FeatureTable.bag_rows` gives them)."""
         parts = [self.ids(index.clamp(min=0)) * (index >= 0).unsqueeze(1)]
         if self.features is not None:
             parts.append(self.features(rows))
@@ -122,7 +123,7 @@ class TwoTowerRecommender(TorchRecommender):
         def encode(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
             blanked = torch.where(torch.rand(index.shape, device=index.device) < config.id_dropout, -1, index) \
                 if config.id_dropout > 0 else index
-            return tower(blanked, table_rows(table, index))
+            return tower(blanked, table.bag_rows(index) if table is not None else None)
 
         def encode_batch(tower: Tower, table: FeatureTable | None, index: torch.Tensor, n_ids: int) -> torch.Tensor:
             # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its

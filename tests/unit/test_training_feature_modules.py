@@ -55,6 +55,22 @@ def test_feature_table_gathers_the_same_rows_as_scipy_slicing() -> None:
     assert np.array_equal(rebuilt.toarray(), matrix[index.numpy()].toarray())
 
 
+@pytest.mark.parametrize("max_cells", [feature_modules.DENSE_TABLE_MAX_CELLS, 0], ids=["dense table", "sparse rows"])
+def test_feature_bag_over_a_tables_bag_rows_is_the_sum_over_its_sparse_rows(max_cells: int,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_modules, "DENSE_TABLE_MAX_CELLS", max_cells)
+    table = FeatureTable(_features())
+    index = torch.tensor([3, 2, 0, 3])
+    rows = table.bag_rows(index)
+    assert isinstance(rows, torch.Tensor) == (max_cells > 0)
+    bag = FeatureBag(5, 3)
+    out = bag(rows)
+    expected = bag(table.rows(index))
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.allclose(_table_gradient(bag, out, bag.bag.weight),
+                          _table_gradient(bag, expected, bag.bag.weight), atol=1e-5)
+
+
 @PATHS
 @pytest.mark.parametrize("column_field", [[0, 0, 1, 1, 2], [2, 0, 1, 0, 1], [0, 0, 2, 2, 2]],
                          ids=["in column order", "interleaved", "a field without columns"])
