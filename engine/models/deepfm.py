@@ -21,11 +21,10 @@ from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training.distinct import distinct
-from engine.training.dropout import Dropout
 from engine.training.feature_modules import (Attributes, FeatureBag, FeatureTable, FieldEmbeddings, SparseRows,
                                              attribute_rows, query_rows, training_table)
 from engine.training.fm_fields import field_terms
-from engine.training.fm_pairs import HiddenLayer, PairTerms, pair_bce
+from engine.training.fm_pairs import HiddenLayer, PairDropout, PairTerms, pair_bce
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.pair_mlp import PairMLP
 from engine.training.recommender import TorchRecommender
@@ -131,16 +130,11 @@ class DeepFMNetwork(nn.Module):
         item `item_slot[b, j]` (B, n), column 0 the positive, from the distinct entities' terms; the pairs' part
         has its backward written by hand (`engine.training.fm_pairs`)."""
         linears, dropouts = self.deep.hidden_layers()
-        shape = item_slot.shape
-
-        def dropped(dropout: Dropout, width: int) -> torch.Tensor | None:
-            return dropout.dropped(torch.Size((*shape, width)), item_slot.device)
-
-        first = dropped(dropouts[0], self.deep.user_in.out_features)
-        layers = [HiddenLayer(linear.weight, linear.bias, dropped(dropout, linear.out_features))
-                  for linear, dropout in zip(linears, dropouts[1:])]
-        return pair_bce(PairTerms(*user), PairTerms(*item), user_slot, item_slot, first, layers, dropouts[0].scale,
-                        self.deep_out.weight, self.deep_out.bias, self.global_bias)
+        seeds = [dropout.draw_seed() for dropout in dropouts]
+        layers = [HiddenLayer(linear.weight, linear.bias, seed) for linear, seed in zip(linears, seeds[1:])]
+        return pair_bce(PairTerms(*user), PairTerms(*item), user_slot, item_slot, seeds[0], layers,
+                        PairDropout(dropouts[0].drop_below, dropouts[0].scale), self.deep_out.weight,
+                        self.deep_out.bias, self.global_bias)
 
 
 class DeepFMRecommender(TorchRecommender):

@@ -48,14 +48,17 @@ class Dropout(nn.Module):
             return None
         return self._mask(shape) if device.type == "cpu" else self.torch_mask(shape, device)
 
-    def dropped(self, shape: torch.Size, device: torch.device) -> torch.Tensor | None:
-        """Where `mask` would be 0, as a bool tensor (a quarter of the float mask's bytes, and the same draws), for
-        callers that scale the kept units themselves; None when nothing is dropped."""
+    def draw_seed(self) -> int | None:
+        """One 63-bit draw of the mask generator, for a caller that hashes its units' masks from it (DeepFM's pair
+        loss, `engine.training.fm_pairs.dropped_units`); None when nothing is dropped."""
         if not self.training or self.p == 0:
             return None
-        if device.type != "cpu":
-            return torch.rand(shape, device=device) < self.p
-        return torch.from_numpy(self._uniforms(shape) < self._threshold())
+        return int(self._generator_().integers(0, 1 << 63))
+
+    @property
+    def drop_below(self) -> int:
+        """A unit whose 16-bit uniform is below this is dropped (p to within 1 / 65536)."""
+        return int(self._threshold())
 
     def torch_mask(self, shape: torch.Size, device: torch.device) -> torch.Tensor:
         """The mask from torch's generator on `device` (the GPU's; any device works)."""
@@ -71,10 +74,14 @@ class Dropout(nn.Module):
 
     def _uniforms(self, shape: torch.Size) -> np.ndarray:
         """16-bit uniforms of `shape`, four per 64-bit draw of the generator (seeded from torch's on first use)."""
+        size = int(np.prod(shape))
+        return self._generator_().bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(tuple(shape))
+
+    def _generator_(self) -> np.random.Generator:
+        """The mask generator, seeded from torch's generator on first use."""
         if self._generator is None:
             self._generator = np.random.default_rng(int(torch.randint(0, 2 ** 62, (1,))))
-        size = int(np.prod(shape))
-        return self._generator.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size].reshape(tuple(shape))
+        return self._generator
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

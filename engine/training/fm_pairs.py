@@ -11,6 +11,12 @@ of the first layer's gradient onto the distinct users and items (a serial `index
 On a CPU the passes over the pairs' (B x n x width) activations are compiled loops (numba) that gather, add,
 apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back; each has a torch twin,
 the path elsewhere (GPU) and without numba. Tests compare both with autograd.
+
+Dropout masks are not drawn as arrays: each layer takes one seed from its `Dropout` per batch, and unit u of pair
+r keeps or drops by a 16-bit uniform hashed from (seed, r, u) (`dropped_units`: splitmix64's finalizer over a
+counter, four uniforms a word). The compiled loops hash as they go; numpy's generator had cost a millisecond a
+batch for the two layers' million uniforms, and the bool masks a pass each. The torch twin hashes the same
+counters, so both paths drop the same units.
 """
 
 from __future__ import annotations
@@ -38,26 +44,62 @@ class PairTerms:
 
 @dataclass(frozen=True)
 class HiddenLayer:
-    """A hidden layer after the first: its weights and the dropped units of its output (None: nothing dropped)."""
+    """A hidden layer after the first: its weights and the seed of its output's dropout (None: nothing dropped)."""
 
     weight: torch.Tensor
     bias: torch.Tensor
-    dropped: torch.Tensor | None
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class PairDropout:
+    """The hidden layers' dropout: a unit whose hashed 16-bit uniform is below `drop_below` is dropped, a kept one
+    is multiplied by `scale` (`Dropout.drop_below`, `Dropout.scale`)."""
+
+    drop_below: int
+    scale: float
 
 
 def pair_bce(user: PairTerms, item: PairTerms, user_slot: torch.Tensor, item_slot: torch.Tensor,
-             first_dropped: torch.Tensor | None, layers: list[HiddenLayer], scale: float, out_weight: torch.Tensor,
+             first_seed: int | None, layers: list[HiddenLayer], dropout: PairDropout, out_weight: torch.Tensor,
              out_bias: torch.Tensor, global_bias: torch.Tensor) -> torch.Tensor:
     """Mean binary cross-entropy of DeepFM's logits over B x n pairs, column 0 the positive.
 
     Pair (b, j) is distinct user `user_slot[b]` (B,) with distinct item `item_slot[b, j]` (B, n); its logit is
-    global_bias + own terms + <field sums> + out(MLP(user half + item half)). `first_dropped` and each layer's
-    `dropped` (bool, (B, n, width) or None) are the dropout masks, `scale` = 1 / (1 - p) of a kept unit.
+    global_bias + own terms + <field sums> + out(MLP(user half + item half)). `first_seed` and each layer's `seed`
+    (`Dropout.draw_seed`, None: nothing dropped) draw the dropout masks (`dropped_units`).
     """
     weights = [t for layer in layers for t in (layer.weight, layer.bias)]
-    masks = [first_dropped, *(layer.dropped for layer in layers)]
-    return _PairBCE.apply(user.sum, user.own, user.half, item.sum, item.own, item.half, user_slot, item_slot, masks,
-                          scale, global_bias, out_weight, out_bias, *weights)
+    seeds = [first_seed, *(layer.seed for layer in layers)]
+    return _PairBCE.apply(user.sum, user.own, user.half, item.sum, item.own, item.half, user_slot, item_slot, seeds,
+                          dropout, global_bias, out_weight, out_bias, *weights)
+
+
+_GOLDEN = 0x9E3779B97F4A7C15  # splitmix64's counter increment
+_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)  # and its finalizer's multipliers
+_GOLDEN64, _MIX64 = np.uint64(_GOLDEN), (np.uint64(_MIX[0]), np.uint64(_MIX[1]))  # as the compiled loops take them
+
+
+def dropped_units(seed: int, n_rows: int, width: int, drop_below: int, device: torch.device) -> torch.Tensor:
+    """(n_rows, width) bool: which units of a (n_rows, width) layer the dropout of `seed` drops. Word r * words + w
+    (words = ceil(width / 4)) is splitmix64's finalizer of seed + index * golden; unit u of row r is dropped when
+    16-bit part u % 4 of its row's word u // 4 is below `drop_below`. The compiled loops compute the same."""
+    words = -(-width // 4)
+    z = torch.arange(n_rows * words, dtype=torch.int64, device=device) * _signed(_GOLDEN) + seed
+    for shift, multiplier in zip((30, 27), _MIX):  # int64 products wrap as uint64 ones do; >> is made logical
+        z = (z ^ _logical_right(z, shift)) * _signed(multiplier)
+    z = z ^ _logical_right(z, 31)
+    uniforms = torch.stack([(z >> (16 * part)) & 0xFFFF for part in range(4)], dim=1)
+    return uniforms.view(n_rows, words * 4)[:, :width] < drop_below
+
+
+def _signed(value: int) -> int:
+    """A uint64 constant as the int64 with the same bits."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _logical_right(z: torch.Tensor, shift: int) -> torch.Tensor:
+    return (z >> shift) & ((1 << (64 - shift)) - 1)
 
 
 def compile_loop(function):
@@ -78,48 +120,76 @@ def _numpy(tensor: torch.Tensor | None) -> np.ndarray | None:
 
 
 def _first_layer(user_half: torch.Tensor, item_half: torch.Tensor, user_slot: torch.Tensor, item_slot: torch.Tensor,
-                 dropped: torch.Tensor | None) -> torch.Tensor:
+                 seed: int | None, drop_below: int) -> torch.Tensor:
     """(B * n, width) relu(user half + item half) of every pair, dropped units zeroed (unscaled)."""
     n_users, n_candidates = item_slot.shape
     flat = item_slot.reshape(-1)
     if runs_compiled(user_half, item_half):
         out = torch.empty((len(flat), user_half.shape[1]), dtype=torch.float32)
-        _first_layer_loop(_numpy(user_half), _numpy(item_half), _numpy(user_slot), _numpy(flat),
-                          _numpy(None if dropped is None else dropped.reshape(len(flat), -1)), out.numpy())
+        _first_layer_loop(_numpy(user_half), _numpy(item_half), _numpy(user_slot), _numpy(flat), *_hash(seed),
+                          drop_below, out.numpy())
         return out
     hidden = item_half.index_select(0, flat).view(n_users, n_candidates, -1)
-    return _relu_drop(hidden.add_(user_half.index_select(0, user_slot).unsqueeze(1)), dropped).view(len(flat), -1)
+    return _relu_drop(hidden.add_(user_half.index_select(0, user_slot).unsqueeze(1)).view(len(flat), -1), seed,
+                      drop_below)
+
+
+def _hash(seed: int | None) -> tuple[bool, np.uint64]:
+    """(whether units are dropped, the seed as the loops take it)."""
+    return seed is not None, np.uint64(seed or 0)
 
 
 @compile_loop
-def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropped, out):
+def _row_uniforms(seed, row, words):
+    """Row `row`'s 16-bit uniforms into `words` (uint64, viewed 4 uniforms a word by the caller), as
+    `dropped_units` hashes them."""
+    base = np.uint64(row) * np.uint64(len(words))
+    for w in range(len(words)):
+        z = seed + (base + np.uint64(w)) * _GOLDEN64
+        z = (z ^ (z >> np.uint64(30))) * _MIX64[0]
+        z = (z ^ (z >> np.uint64(27))) * _MIX64[1]
+        words[w] = z ^ (z >> np.uint64(31))
+
+
+@compile_loop
+def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropping, seed, drop_below, out):
     n_candidates = len(item_slot) // len(user_slot)
     zero = np.float32(0)
+    words = np.empty((out.shape[1] + 3) // 4, dtype=np.uint64)
+    uniforms = words.view(np.uint16)
     for pair in range(len(item_slot)):
         user, item, row = user_half[user_slot[pair // n_candidates]], item_half[item_slot[pair]], out[pair]
-        if dropped is None:
+        if dropping:
+            _row_uniforms(seed, pair, words)
+            for k in range(len(row)):
+                row[k] = zero if uniforms[k] < drop_below else max(user[k] + item[k], zero)
+        else:
             for k in range(len(row)):
                 row[k] = max(user[k] + item[k], zero)
-        else:
-            drop = dropped[pair]
-            for k in range(len(row)):
-                row[k] = zero if drop[k] else max(user[k] + item[k], zero)
 
 
-def _relu_drop(pre: torch.Tensor, dropped: torch.Tensor | None) -> torch.Tensor:
-    """relu(pre) with the dropped units zeroed, in place (the scale is left to the next product)."""
-    if runs_compiled(pre) and dropped is not None:
-        _relu_drop_loop(pre.numpy().reshape(-1), dropped.numpy().reshape(-1))
+def _relu_drop(pre: torch.Tensor, seed: int | None, drop_below: int) -> torch.Tensor:
+    """relu(pre) of a (rows, width) layer with the dropped units zeroed, in place (the scale is left to the next
+    product)."""
+    if runs_compiled(pre) and seed is not None:
+        _relu_drop_loop(pre.numpy(), *_hash(seed), drop_below)
         return pre
     pre.clamp_(min=0)
-    return pre.masked_fill_(dropped.view(pre.shape), 0) if dropped is not None else pre
+    if seed is None:
+        return pre
+    return pre.masked_fill_(dropped_units(seed, len(pre), pre.shape[1], drop_below, pre.device), 0)
 
 
 @compile_loop
-def _relu_drop_loop(pre, dropped):
+def _relu_drop_loop(pre, dropping, seed, drop_below):
     zero = np.float32(0)
-    for k in range(len(pre)):
-        pre[k] = zero if dropped[k] else max(pre[k], zero)
+    words = np.empty((pre.shape[1] + 3) // 4, dtype=np.uint64)
+    uniforms = words.view(np.uint16)
+    for r in range(len(pre)):
+        row = pre[r]
+        _row_uniforms(seed, r, words)
+        for k in range(len(row)):
+            row[k] = zero if uniforms[k] < drop_below else max(row[k], zero)
 
 
 def _output_backward(hidden: torch.Tensor, d_logits: torch.Tensor,
@@ -182,16 +252,17 @@ def _scatter(n_rows: int, index: torch.Tensor, values: torch.Tensor) -> torch.Te
 class _PairBCE(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
-    def forward(ctx, user_sum, user_own, user_half, item_sum, item_own, item_half, user_slot, item_slot, masks,
-                scale, global_bias, out_weight, out_bias, *weights):
+    def forward(ctx, user_sum, user_own, user_half, item_sum, item_own, item_half, user_slot, item_slot, seeds,
+                dropout, global_bias, out_weight, out_bias, *weights):
         n_users, n_candidates = item_slot.shape
         flat = item_slot.reshape(-1)
         # each layer's output relu(.) with dropped units zeroed, kept unscaled: the next product multiplies by scale
-        outputs = [_first_layer(user_half, item_half, user_slot, item_slot, masks[0])]
-        for (weight, bias), dropped in zip(zip(weights[::2], weights[1::2]), masks[1:]):
-            kept = 1.0 if masks[len(outputs) - 1] is None else scale
-            outputs.append(_relu_drop(torch.addmm(bias, outputs[-1], weight.t(), alpha=kept), dropped))
-        last_scale = 1.0 if masks[-1] is None else scale
+        outputs = [_first_layer(user_half, item_half, user_slot, item_slot, seeds[0], dropout.drop_below)]
+        for (weight, bias), seed in zip(zip(weights[::2], weights[1::2]), seeds[1:]):
+            kept = 1.0 if seeds[len(outputs) - 1] is None else dropout.scale
+            outputs.append(_relu_drop(torch.addmm(bias, outputs[-1], weight.t(), alpha=kept), seed,
+                                      dropout.drop_below))
+        last_scale = 1.0 if seeds[-1] is None else dropout.scale
         deep = torch.addmm(out_bias, outputs[-1], out_weight.t(), alpha=last_scale).view(n_users, n_candidates)
         user_sums = user_sum.index_select(0, user_slot)
         item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
@@ -201,7 +272,7 @@ class _PairBCE(torch.autograd.Function):
         labels = torch.zeros_like(logits)
         labels[:, 0] = 1.0
         ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, logits, *weights, *outputs)
-        ctx.scales = [1.0 if mask is None else scale for mask in masks]
+        ctx.scales = [1.0 if seed is None else dropout.scale for seed in seeds]
         ctx.sizes = (len(user_own), len(item_own))
         return F.binary_cross_entropy_with_logits(logits, labels)
 

@@ -1,6 +1,6 @@
 """DeepFM's hand-written pair loss (engine.training.fm_pairs) takes autograd's loss and gradients over the same
-pairs, dropout masks included, and its logits are the scoring path's: through the compiled CPU loops and through
-their torch twins (the GPU path), both run here on the CPU."""
+pairs, dropout masks included (hashed per unit from a seed, the same on both paths), and its logits are the scoring
+path's: through the compiled CPU loops and through their torch twins (the GPU path), both run here on the CPU."""
 
 from __future__ import annotations
 
@@ -52,6 +52,21 @@ def _reset_masks(network: nn.Module) -> None:
             module._generator = None
 
 
+def _reference_mlp(network: DeepFMNetwork, user_half: torch.Tensor, item_half: torch.Tensor) -> torch.Tensor:
+    """The deep component over aligned pairs under autograd, dropping the units `dropped_units` gives for the seeds
+    each layer's Dropout draws (in `pair_loss`'s order)."""
+    linears, dropouts = network.deep.hidden_layers()
+    seeds = [dropout.draw_seed() for dropout in dropouts]
+    x = torch.relu(user_half + item_half)
+    for index, (dropout, seed) in enumerate(zip(dropouts, seeds)):
+        if index:
+            x = torch.relu(linears[index - 1](x))
+        if seed is not None:
+            dropped = fm_pairs.dropped_units(seed, x.shape[:-1].numel(), x.shape[-1], dropout.drop_below, x.device)
+            x = x * (~dropped).view(x.shape) * dropout.scale
+    return network.deep_out(x)
+
+
 def _loss(network: DeepFMNetwork, by_hand: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The batch loss and every weight's gradient, by `pair_loss` or by autograd over gathered pairs."""
     network.zero_grad(set_to_none=True)
@@ -63,7 +78,7 @@ def _loss(network: DeepFMNetwork, by_hand: bool) -> tuple[torch.Tensor, dict[str
         loss = network.pair_loss(user, item, user_slot, item_slot)
     else:
         (user_sum, user_own, user_half), (item_sum, item_own, item_half) = user, item
-        deep = network.deep_out(network.deep.combine(user_half[user_slot].unsqueeze(1), item_half[item_slot]))
+        deep = _reference_mlp(network, user_half[user_slot].unsqueeze(1), item_half[item_slot])
         logits = (network.global_bias + user_own[user_slot].unsqueeze(1) + item_own[item_slot]
                   + (user_sum[user_slot].unsqueeze(1) * item_sum[item_slot]).sum(dim=-1) + deep.squeeze(-1))
         labels = torch.zeros_like(logits)
@@ -86,15 +101,18 @@ def test_pair_loss_takes_autograds_loss_and_gradients(layers: list[int], dropout
         assert bool(gradient.abs().sum() > 0), name  # every weight takes part
 
 
-def test_dropped_units_follow_the_float_masks_draws() -> None:
+def test_dropped_units_are_the_compiled_loops_and_drop_about_p() -> None:
     dropout = Dropout(0.3)
     _reset_masks(dropout)
-    mask = dropout.mask(torch.Size((40, 30)), torch.device("cpu"))
-    _reset_masks(dropout)
-    dropped = dropout.dropped(torch.Size((40, 30)), torch.device("cpu"))
-    assert torch.equal(dropped, mask == 0)
-    assert 0.2 < float(dropped.float().mean()) < 0.4
-    assert dropout.eval().dropped(torch.Size((2, 2)), torch.device("cpu")) is None
+    seed = dropout.draw_seed()
+    dropped = fm_pairs.dropped_units(seed, 400, 30, dropout.drop_below, torch.device("cpu"))
+    assert 0.28 < float(dropped.float().mean()) < 0.32
+    assert not torch.equal(dropped[:200], dropped[200:])  # rows differ
+    pre = torch.rand(400, 30) + 0.5  # all positive: a zero is a dropped unit
+    if fm_pairs.numba is not None:
+        assert torch.equal(fm_pairs._relu_drop(pre.clone(), seed, dropout.drop_below) == 0, dropped)
+    assert dropout.draw_seed() != seed
+    assert dropout.eval().draw_seed() is None and Dropout(0.0).draw_seed() is None
 
 
 def test_pair_logits_in_eval_mode_are_the_scoring_paths(path: str) -> None:
