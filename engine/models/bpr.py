@@ -54,9 +54,11 @@ class MatrixFactorization(nn.Module):
 
     def __init__(self, n_users: int, n_items: int, n_factors: int, sparse: bool = False) -> None:
         super().__init__()
-        self.user_factors = nn.Embedding(n_users, n_factors, sparse=sparse)
-        self.item_factors = nn.Embedding(n_items, n_factors, sparse=sparse)
-        self.item_bias = nn.Embedding(n_items, 1, sparse=sparse)
+        # skip_init: no default N(0, 1) fill before the fill below (on 10M interactions a second pass of the
+        # random generator over 500k user rows)
+        self.user_factors = nn.utils.skip_init(nn.Embedding, n_users, n_factors, sparse=sparse)
+        self.item_factors = nn.utils.skip_init(nn.Embedding, n_items, n_factors, sparse=sparse)
+        self.item_bias = nn.utils.skip_init(nn.Embedding, n_items, 1, sparse=sparse)
         nn.init.normal_(self.user_factors.weight, std=0.1)
         nn.init.normal_(self.item_factors.weight, std=0.1)
         nn.init.zeros_(self.item_bias.weight)
