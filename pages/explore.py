@@ -123,11 +123,16 @@ if not chosen:
     st.info("Pick at least one run.")
     st.stop()
 
-try:
-    created = dict(zip(candidates["run_id"], candidates["created_at"].astype(str)))
-    runs = [_fitted(run_id, database, created[run_id]) for run_id in chosen]
-except LOAD_ERRORS as error:
-    st.error(str(error))
+# each run loaded on its own: one saved model that no longer loads (an older version's) is named with what to do,
+# and the others still answer; it used to stop the whole page, every other model with it
+created = dict(zip(candidates["run_id"], candidates["created_at"].astype(str)))
+runs = []
+for run_id in chosen:
+    try:
+        runs.append(_fitted(run_id, database, created[run_id]))
+    except LOAD_ERRORS as error:
+        st.error(str(error))
+if not runs:
     st.stop()
 
 label_column = next((c for c in ("title", "name") if context.dataset.items is not None

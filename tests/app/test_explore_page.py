@@ -103,3 +103,21 @@ def test_switching_experiments_opens_the_other_experiments_runs(two_experiments)
     assert not [i.value for i in app.info if "Pick at least one run" in i.value]
     # the first experiment (cold-user) opens on new users, not on the 'warm' picked in the other experiment
     assert next(s for s in app.selectbox if s.label == "Slice").value == "cold-user"
+
+
+def test_a_run_whose_saved_model_does_not_load_is_named_and_the_other_models_still_answer(tmp_path):
+    """One unloadable run among those picked stopped the page: no model answered at all."""
+    import json
+
+    from engine.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path / "home"):
+        experiment_id, (mostpop, content) = finished_runs(("mostpop", "content"))
+        saved = get_settings().run_dir(mostpop) / "model.json"
+        saved.write_text(json.dumps({**json.loads(saved.read_text()), "config": {"no_such_setting": 1}}))
+        app = _open()
+        assert not app.exception
+        assert [e.value for e in app.error] == [next(e.value for e in app.error)]
+        assert f"run {mostpop} (mostpop): its saved model does not load" in app.error[0].value
+        lists = [d.value for d in app.tabs[0].dataframe if "rank" in d.value.columns]
+        assert len(lists) == 1 and len(lists[0]) == 10  # Content answers for the test user
