@@ -60,8 +60,11 @@ class ScaleReference:
         return state
 
     @classmethod
-    def from_state(cls, prefix: str, state: dict[str, torch.Tensor], item_ids: np.ndarray) -> "ScaleReference":
-        """Inverse of `state_tensors`, for a model whose training items are `item_ids`."""
+    def from_state(cls, prefix: str, state: dict[str, torch.Tensor], item_ids: np.ndarray) -> "ScaleReference | None":
+        """Inverse of `state_tensors`, for a model whose training items are `item_ids`; None for a model saved
+        without a reference (one that never blends needs none)."""
+        if f"{prefix}.index" not in state:
+            return None
         index = state[f"{prefix}.index"].numpy().astype(np.int64)
         features = sparse_from_state(f"{prefix}.features", state) if f"{prefix}.features.shape" in state else None
         return cls(ItemQuery(np.asarray(item_ids, dtype=object)[index], index,

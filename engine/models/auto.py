@@ -386,13 +386,17 @@ class AutoRecommender(Recommender):
         state = {f"{name}.{key}": value for name, model in self.models.items()
                  for key, value in model.state_tensors().items()}
         state[_CHOICE_TENSOR] = torch.tensor(list(json.dumps(self.choice).encode()), dtype=torch.uint8)
-        state.update(self.reference.state_tensors(_REFERENCE_PREFIX))
+        if self.reference is not None:
+            state.update(self.reference.state_tensors(_REFERENCE_PREFIX))
         return state
 
     def load_state_tensors(self, state: dict[str, torch.Tensor]) -> None:
         """Rebuild the choice, then each used candidate from its saved settings and tensors."""
         self.choice = json.loads(bytes(state[_CHOICE_TENSOR].tolist()).decode())
         self.reference = ScaleReference.from_state(_REFERENCE_PREFIX, state, self.item_ids)
+        if self.reference is None and any(len(entry["use"]) > 1 for entry in self.choice["kinds"].values()):
+            raise ValueError("its blends were saved without the items that scale them (an auto fitted before "
+                             "December 2026)")
         self.models = {}
         for name, config in self.choice["configs"].items():
             model = create_model(name, config, seed=self.seed)

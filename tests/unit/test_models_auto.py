@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -165,6 +166,28 @@ def test_the_choice_is_saved_and_scores_are_identical_after_loading(tmp_path: Pa
         saved, restored = auto.reference.for_items(new), loaded.reference.for_items(new)
         assert np.array_equal(restored.ids, saved.ids) and np.array_equal(restored.index, saved.index)
         assert (restored.history != saved.history).nnz == 0 and (restored.features != saved.features).nnz == 0
+
+
+def test_an_auto_saved_before_blends_kept_their_reference_loads_unless_it_blends(tmp_path: Path) -> None:
+    """A single model per kind never reads the reference, so an older artifact without one still serves; one that
+    blends cannot be scaled as it was validated, and says so (Explore and serving then ask for a re-run)."""
+    world = planted()
+    single = fitted_auto(blend_size=1)
+    single.save(tmp_path / "single")
+    state = torch.load(tmp_path / "single" / "state.pt", weights_only=True)
+    older = {key: value for key, value in state.items() if not key.startswith("scale_reference.")}
+    assert len(older) < len(state)
+    torch.save(older, tmp_path / "single" / "state.pt")
+    loaded = AutoRecommender.load(tmp_path / "single")
+    users, items = user_query(world.train, world.train.user_ids[:10]), item_query(world.train, world.train.item_ids)
+    assert torch.equal(loaded.score(users, items), single.score(users, items))
+
+    choice = json.loads(bytes(older["choice.json"].tolist()).decode())
+    choice["kinds"][WARM]["use"] = {name: 0.5 for name in list(loaded.models)[:2]}
+    assert len(choice["kinds"][WARM]["use"]) == 2
+    older["choice.json"] = torch.tensor(list(json.dumps(choice).encode()), dtype=torch.uint8)
+    with pytest.raises(ValueError, match="saved without the items that scale them"):
+        copy.copy(loaded).load_state_tensors(older)
 
 
 def test_the_choice_is_logged_with_the_validation_scores_compared() -> None:
