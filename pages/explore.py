@@ -166,6 +166,9 @@ with test_tab:
 with user_tab:
     with st.form("new-user"):
         st.markdown("Describe a user the models never saw, and optionally a few items they liked.")
+        if "user" not in context.dataset.described_sides():
+            st.caption(f"'{context.dataset.name}' has no user attributes, so a new user is known only by the items "
+                       "they liked: with none, every model shows anyone new the same list.")
         values = _attribute_inputs(context, "user", "new-user")
         liked = st.multiselect("Items they liked", list(item_names), format_func=item_names.get, key="new-user-liked")
         asked = st.form_submit_button("Recommend")

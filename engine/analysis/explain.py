@@ -303,7 +303,9 @@ class Explainer:
         if kind == "popular":
             return self.popular(items)
         if kind == "similar-users":
-            if user_row is None:
-                return [None] * len(items)
+            if user_row is None or sp.csr_matrix(user_row).nnz == 0:
+                # nothing is known of the user (no attributes set, none in the data, no history): every model shows
+                # anyone new the same list, and how many users liked each item is the evidence there is
+                return self.popular(items)
             return self.liked_by_similar_users(user_row, items)
         raise ValueError(f"unknown reason kind {kind!r}; expected one of {', '.join(REASON_KINDS)}")

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.data.dataset import Dataset, Feedback
+from engine.data.dataset import Dataset, Feedback, described_sides
 from engine.data.errors import DataError
 from engine.settings import get_settings
 from engine.store.db import session_scope
@@ -52,8 +52,7 @@ class DatasetInfo:
 
     def described_sides(self) -> tuple[str, ...]:
         """The sides ('user', 'item') with at least one attribute a model reads (not set to 'ignore')."""
-        return tuple(side for side, kinds in (("user", self.user_kinds), ("item", self.item_kinds))
-                     if any(kind != "ignore" for kind in kinds.values()))
+        return described_sides(self.user_kinds, self.item_kinds)
 
 
 def _info(row: DatasetRow) -> DatasetInfo:

@@ -150,3 +150,13 @@ class Dataset:
 
     def attribute_table(self, side: Literal["user", "item"]) -> pd.DataFrame | None:
         return self.users if side == "user" else self.items
+
+    def described_sides(self) -> tuple[str, ...]:
+        """The sides ('user', 'item') with at least one attribute a model reads."""
+        return described_sides(self.user_kinds, self.item_kinds)
+
+
+def described_sides(user_kinds: dict[str, str], item_kinds: dict[str, str]) -> tuple[str, ...]:
+    """The sides ('user', 'item') with at least one attribute a model reads (not set to 'ignore')."""
+    return tuple(side for side, kinds in (("user", user_kinds), ("item", item_kinds))
+                 if any(kind != "ignore" for kind in kinds.values()))

@@ -121,3 +121,23 @@ def test_a_run_whose_saved_model_does_not_load_is_named_and_the_other_models_sti
         assert f"run {mostpop} (mostpop): its saved model does not load" in app.error[0].value
         lists = [d.value for d in app.tabs[0].dataframe if "rank" in d.value.columns]
         assert len(lists) == 1 and len(lists[0]) == 10  # Content answers for the test user
+
+
+def test_a_new_user_on_data_without_user_attributes_is_told_so_and_given_the_evidence_there_is(tmp_path):
+    """On data without user attributes the form asked to describe a user with nothing to describe them by, and a
+    new user who liked nothing got lists whose every 'why' was empty."""
+    import dataclasses
+
+    from engine.data.synthetic_kinds import generate_kind
+
+    with pytest.MonkeyPatch.context() as patch, isolated_database(patch, tmp_path / "home"):
+        tags = dataclasses.replace(generate_kind("tags", 80, 60, 1500, seed=0), name="bookmarks")
+        finished_runs(("mostpop", "content"), protocol="cold-item", dataset=tags)
+        app = _open()
+        assert not app.exception
+        assert any(c.value.startswith("'bookmarks' has no user attributes, so a new user is known only by the items "
+                                      "they liked") for c in app.tabs[1].caption)
+        app.tabs[1].button[0].click().run()
+        assert not app.exception
+        lists = [d.value for d in app.tabs[1].dataframe if "rank" in d.value.columns]
+        assert len(lists) == 2 and all(t["why"].str.startswith("liked by ").all() for t in lists)

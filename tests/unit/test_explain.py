@@ -144,3 +144,13 @@ def test_values_of_one_attribute_are_named_after_it_once():
     assert describe_features(["tags=dilo", "tags=gepi", "year:bin3"]) == "tags dilo, gepi, similar year"
     assert describe_features(["genres=Comedy", "plot~love", "genres=Drama"]) == "genres Comedy, Drama, 'love' in plot"
     assert describe_features(["genres=Comedy"]) == "genres Comedy"
+
+
+def test_a_new_user_nothing_is_known_about_is_given_the_popularity_evidence_not_blank_reasons(toy):
+    """A new user on data without user attributes, who liked nothing, got an empty 'why' for every item."""
+    data, explainer = toy
+    empty = data.user_features.rows(["nobody"])  # an all-zero row: no attribute value set
+    for user_row in (None, empty):
+        reasons = explainer.explain("similar-users", ["a", "e"], history=[], user_row=user_row)
+        assert [(r.text, r.kind) for r in reasons] == [("liked by 50% of all users", "popular"),
+                                                       ("liked by 33% of all users", "popular")]
