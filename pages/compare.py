@@ -52,14 +52,22 @@ def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
     positions = [int(p) for p in shown.index[shown["run_id"].isin(wanted)]]
     # a new key whenever the rows change, so the URL's selection is re-applied to the rows now shown
     digest = hashlib.sha1(",".join(map(str, shown["run_id"])).encode()).hexdigest()[:10]
+    # at 1280 px the seconds a comparison is about were cut off behind a scroll bar: models are named among the runs
+    # of their own data and protocol, short columns are narrow, a long experiment name is cut in its cell (which
+    # names the dataset unless renamed; the Dataset filter above picks by it), and the creation time (the run number
+    # orders them) and device (each run's card has it) are left to the Runs page
+    narrow = {"width": 56}
     event = st.dataframe(
-        shown[["run_id", "variant", "dataset", "experiment", "protocol", "seed", "status", "device", "fit_seconds",
-               "eval_seconds", "created_at"]],
+        shown.assign(variant=comparison.labels_within_settings(shown))[
+            ["run_id", "variant", "experiment", "protocol", "seed", "status", "fit_seconds", "eval_seconds"]],
         key=f"run-table-{digest}", on_select="rerun", selection_mode="multi-row", hide_index=True,
         selection_default={"selection": {"rows": positions}},
-        column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
-                       "variant": "model", "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
-                       "eval_seconds": st.column_config.NumberColumn("eval s", format="%.2f")})
+        column_config={"run_id": st.column_config.NumberColumn("run", format="%d", **narrow),
+                       "variant": "model", "seed": st.column_config.NumberColumn("seed", **narrow),
+                       "experiment": st.column_config.TextColumn("experiment", width="medium"),
+                       "status": st.column_config.TextColumn("status", **narrow),
+                       "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f", **narrow),
+                       "eval_seconds": st.column_config.NumberColumn("eval s", format="%.2f", **narrow)})
     selected = shown.iloc[list(event.selection.rows)]
     # runs of the link that the table does not show now (filtered out, or still training) stay in the link;
     # ids of deleted runs drop out

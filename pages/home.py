@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from engine.analysis.comparison import list_runs, variant_labels
+from engine.analysis.comparison import labels_within_settings, list_runs
 from engine.data.catalog import list_datasets
 from engine.data.errors import DataError
 from engine.jobs.demo import DemoPlan, demo_sizes, start_demo
@@ -62,7 +61,7 @@ if runs.empty:
 else:
     # named among the runs of their own data and protocol, which have columns of their own: labelled among all
     # runs, 'MostPopular · genres kind, warm' repeated its dataset and protocol and pushed the protocol out of view
-    runs = runs.assign(variant=pd.concat(variant_labels(group) for _, group in runs.groupby("setting", sort=False)))
+    runs = runs.assign(variant=labels_within_settings(runs))
     st.dataframe(runs[["run_id", "variant", "dataset", "protocol", "status", "fit_seconds"]], hide_index=True,
                  column_config={"run_id": st.column_config.NumberColumn("run", format="%d"),
                                 "variant": "model",

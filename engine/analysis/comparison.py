@@ -123,6 +123,15 @@ def variant_labels(runs: pd.DataFrame) -> pd.Series:
     return labels
 
 
+def labels_within_settings(runs: pd.DataFrame) -> pd.Series:
+    """Each run's variant label among the runs of its own data and protocol (`setting`), for tables whose dataset
+    and protocol columns say the rest: labelled among all runs, 'MostPopular · genres kind, warm' repeated both
+    and widened the model column past the window."""
+    if runs.empty:
+        return pd.Series(index=runs.index, dtype=object)
+    return pd.concat(variant_labels(group) for _, group in runs.groupby("setting", sort=False)).reindex(runs.index)
+
+
 def results_key(runs: pd.DataFrame) -> tuple[tuple[int, str, str], ...]:
     """What identifies what `runs` recorded, for caches of figures computed from it: each run's id, when it
     finished (a re-run records anew) and its label (labels depend on the selection)."""

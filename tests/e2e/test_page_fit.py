@@ -89,3 +89,19 @@ def test_the_experiments_table_shows_every_column(window, app_url: str, app_data
     expect(window.get_by_text(re.compile(r"^Cold users: 0 · cold items: \d+"))).to_be_visible()  # its sizes, drawn
     window.wait_for_timeout(500)
     assert window.evaluate(OVERFLOWING_TABLES) == 0
+
+
+def test_the_compare_run_table_shows_every_column(window, app_url: str, app_database: None):
+    from playwright.sync_api import expect
+
+    ids = seed_runs([SeededRun("hybridmf", {"cold-item": {"ndcg@20": 0.1}}, fit_seconds=391.72),
+                     SeededRun("mostpop", {"cold-item": {"ndcg@20": 0.05}})],
+                    dataset="tags-small-seed0 e2e compare widths", protocol="cold-item",
+                    experiment="tags-small-seed0 e2e compare widths · cold-item · seed 0")
+    window.goto(f"{app_url}/compare?runs={ids['hybridmf'][0]}")
+    expect(window.get_by_text("Leaderboard per slice")).to_be_visible()
+    runs_table = window.locator("[data-testid='stDataFrame'] .dvn-scroller").first  # the table to pick runs in
+    expect(runs_table).to_be_visible()
+    window.wait_for_timeout(500)
+    widths = runs_table.evaluate("table => [table.scrollWidth, table.clientWidth]")
+    assert widths[0] <= widths[1] + 1, f"the run table scrolls sideways: {widths[0]} px of columns in {widths[1]} px"
