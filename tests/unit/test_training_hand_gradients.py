@@ -123,8 +123,10 @@ def test_compiled_bpr_step_takes_the_same_lazy_adam_step_as_the_torch_path() -> 
             torch_loss = reference.bpr_gradients(batch, l2, gradients)
         optimizer.step()
         assert compiled_loss == pytest.approx(torch_loss, rel=1e-4)
+    # Adam divides by the gradient's own scale: where a row's summed gradient nearly cancels, the two paths'
+    # summation orders move its step by a few 1e-4 of lr (here 1.4e-5 on an item bias)
     for got, want in zip(compiled.parameters(), reference.parameters()):
-        assert torch.allclose(got, want, atol=1e-5)
+        assert torch.allclose(got, want, atol=5e-5)
     assert not torch.equal(compiled.user_factors.weight, _fitted_bpr("sparse").module.user_factors.weight)
 
 
