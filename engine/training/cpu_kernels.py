@@ -65,7 +65,10 @@ def zeros_in_huge_pages(shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape, dtype=np.float32)
     # private: shared anonymous memory is shmem, which takes no transparent huge pages; anonymous: zero-filled
     memory = mmap.mmap(-1, size + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    memory.madvise(mmap.MADV_HUGEPAGE)
+    try:
+        memory.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # a kernel built without transparent huge pages: the same zeros, in 4 kB pages
+        pass
     raw = np.frombuffer(memory, dtype=np.uint8)
     start = -raw.ctypes.data % _HUGE_PAGE
     return raw[start:start + size].view(np.float32).reshape(shape)
