@@ -2,12 +2,14 @@
 
 import os
 
-# Idle OpenMP threads sleep instead of spinning, unless the environment says otherwise. Every process that trains
-# (a run's child, the CLI, the app) imports this package before torch, whose OpenMP reads the setting once. The
-# machine is shared with the app, the browser and other runs: with libgomp's default, a fit's threads spin on cores
-# that other processes need, and the Home page's demo fits took 3.6x the wall time on a loaded 2-core machine (auto
-# 15.4 s against 5.2 s, DropoutNet 10.4 s against 1.6 s; hybrid MF on MovieLens 100K 16.1 s against 2.2 s), printed
-# by benchmarks/thread_policy.py. Where nothing else wants the cores, a sleeping thread wakes microseconds later.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Idle OpenMP threads spin briefly, then sleep, unless the environment says how they should wait. Every process that
+# trains (a run's child, the CLI, the app) imports this package before torch, whose OpenMP (libgomp in the Linux
+# wheels) reads the setting once. libgomp's default spins about a millisecond: on a machine shared with the app, the
+# browser and other runs, a fit's waiting threads then take the cores its working ones need. Printed by
+# benchmarks/thread_policy.py, 2 cores, the demo's five fits and two MovieLens 100K fits: with two CPU-bound processes
+# beside them 24.3 s against 42.0 s for the default (sleeping at once, PASSIVE: 20.5 s), and on the idle machine
+# 10.4 s against 11.1 s (PASSIVE: 12.0 s, its threads woken too late for small parallel regions).
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 __version__ = "0.1.0"
