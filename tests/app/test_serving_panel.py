@@ -5,6 +5,7 @@ forgets a user; Runs names the runs trained on forgotten data."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx  # the client Starlette's TestClient also uses (requirements.txt)
@@ -76,9 +77,13 @@ def test_explore_offers_the_same_panel(runs):
 def test_data_counts_served_feedback_retrains_with_it_and_forgets_a_user(runs):
     served = ServedRun.load(runs["mapper"])
     item = str(served.context.data.item_ids[0])
-    asyncio.run(served.record_feedback({"user_id": "visitor-9", "item_id": item, "rating": 5.0,
-                                        "timestamp": "2026-01-01T00:00:00+00:00",
-                                        "received_at": "2026-01-01T00:00:00+00:00", "run_id": runs["mapper"]}))
+    feedback = served.record_feedback({"user_id": "visitor-9", "item_id": item, "rating": 5.0,
+                                       "timestamp": "2026-01-01T00:00:00+00:00",
+                                       "received_at": "2026-01-01T00:00:00+00:00", "run_id": runs["mapper"]})
+    # on a thread of its own: where a browser test ran first in this process, Playwright's sync API keeps an event
+    # loop running on this thread until the session ends, and asyncio.run refuses to start inside it
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, feedback).result()
     app = _page("pages/data.py")
     assert not app.exception
     counts = next(frame.value for frame in app.dataframe if "feedback events" in frame.value.columns)
