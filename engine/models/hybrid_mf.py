@@ -24,8 +24,8 @@ from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training import cpu_kernels
 from engine.training.distinct import distinct
-from engine.training.feature_modules import (DENSE_ROWS_MAX_FEATURES, Attributes, CompiledRows, FeatureTable,
-                                             IdAndFeatureEmbedding, SparseRows, query_rows, training_features)
+from engine.training.feature_modules import (Attributes, CompiledRows, FeatureTable, IdAndFeatureEmbedding,
+                                             SparseRows, query_rows, training_features, whole_table_dense)
 from engine.training.loop import GradientConfig, HandGradients, tuned_default
 from engine.training.losses import bpr_loss_gradient, warp_loss_gradient
 from engine.training.recommender import TorchRecommender
@@ -71,12 +71,6 @@ class HybridFactorization(nn.Module):
                                            average=average, sparse_ids=sparse_ids)
 
 
-DENSE_ATTRIBUTE_CELLS_MAX = 1 << 25
-"""Up to this many entity x attribute cells (128 MB), a side keeps its scaled attribute rows dense: a batch's
-attribute part is then one matrix product forward and one back, where the sparse rows take a gather with a
-repeat per row, an EmbeddingBag per table and a scatter of one gradient row per stored entry."""
-
-
 class LinearSide:
     """One side's training representations as the linear map they are, with its gradient written by hand.
 
@@ -106,8 +100,9 @@ class LinearSide:
                 # column (30% of a step on 10M interactions) and EmbeddingBag's sorting backward alike
                 self.csr = CompiledRows(scaled.indptr.astype(np.int64), scaled.indices.astype(np.int64),
                                         scaled.data, np.arange(n_entities), scaled.shape[1])
-            elif scaled.shape[1] <= DENSE_ROWS_MAX_FEATURES and scaled.shape[0] * scaled.shape[1] <= \
-                    DENSE_ATTRIBUTE_CELLS_MAX:
+            elif whole_table_dense(*scaled.shape):
+                # one matrix product each way, where sparse rows take a gather with a repeat per row, an
+                # EmbeddingBag per table and a scatter of one gradient row per stored entry
                 self.dense = torch.as_tensor(scaled.toarray(), device=device)
             else:
                 self.table = FeatureTable(scaled, device)

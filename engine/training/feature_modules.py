@@ -100,7 +100,7 @@ class FeatureTable:
         """The rows at `index` for a `FeatureBag`: narrow tables are laid out dense once (up to
         `DENSE_TABLE_MAX_CELLS` cells) and a batch copies its rows, where rebuilding them from the CSR entries cost
         15x as much (two-tower on 1M: 0.33 -> 0.02 ms a side per batch); wider tables give sparse rows."""
-        if self.n_features > DENSE_ROWS_MAX_FEATURES or self.all_rows.n_rows * self.n_features > DENSE_TABLE_MAX_CELLS:
+        if not whole_table_dense(self.all_rows.n_rows, self.n_features):
             return self.rows(index)
         if self._dense is None:
             self._dense = dense_rows(self.all_rows, self.n_features, torch.float32)
@@ -128,7 +128,13 @@ DENSE_ROWS_MAX_FEATURES = 256
 the time of EmbeddingBag's forward and backward, whose backward sorts the batch's entries (a few dozen attribute
 columns are the common case); wider tables stay sparse."""
 DENSE_TABLE_MAX_CELLS = 1 << 25
-"""A side's whole attribute table is kept dense for `FeatureTable.bag_rows` up to this many cells (128 MB)."""
+"""Up to this many entity x attribute cells (128 MB), a side's whole attribute table may be kept dense."""
+
+
+def whole_table_dense(n_rows: int, n_features: int) -> bool:
+    """Whether a side's whole attribute table is kept dense, so a batch's rows are one gather and its products one
+    matrix product each way: narrow (`DENSE_ROWS_MAX_FEATURES`) and within `DENSE_TABLE_MAX_CELLS`."""
+    return n_features <= DENSE_ROWS_MAX_FEATURES and n_rows * n_features <= DENSE_TABLE_MAX_CELLS
 
 
 def dense_rows(rows: SparseRows, n_features: int, dtype: torch.dtype) -> torch.Tensor:

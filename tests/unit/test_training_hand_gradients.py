@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from engine.models.bpr import BPRRecommender
-from engine.models import hybrid_mf
 from engine.models.hybrid_mf import HybridMFRecommender, LinearSide
-from engine.training import cpu_kernels
+from engine.training import cpu_kernels, feature_modules
 from engine.training.feature_modules import training_features, training_table, table_rows
 from engine.training.losses import (bpr_loss, bpr_loss_gradient, l2_penalty, sampled_softmax_loss, warp_loss,
                                     warp_loss_gradient)
@@ -160,7 +159,7 @@ def test_hybrid_hand_gradients_equal_autograd_of_the_module_objective(loss_name:
     if attributes != "compiled":
         monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     if attributes == "sparse":
-        monkeypatch.setattr(hybrid_mf, "DENSE_ATTRIBUTE_CELLS_MAX", 0)
+        monkeypatch.setattr(feature_modules, "DENSE_TABLE_MAX_CELLS", 0)
     _, train = planted_split("cold-item")
     model = HybridMFRecommender({"epochs": 1, "n_factors": 8, "n_negatives": 6, "loss": loss_name,
                                  "average": average, "l2": 0.01}, seed=0).fit(train)
