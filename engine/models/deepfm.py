@@ -204,7 +204,6 @@ class DeepFMRecommender(TorchRecommender):
                                    lambda rows: module.logits(tuple(t[rows] for t in user), item))
 
 
-
 def query_attributes(features: sp.csr_matrix | None, n_features: int, device: torch.device) -> Attributes | None:
     """A query's attribute rows (UserQuery.features / ItemQuery.features) for `FieldSide.terms`, None when the side
     has no attributes."""
