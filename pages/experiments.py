@@ -103,8 +103,10 @@ def _experiments(dataset: DatasetInfo) -> None:
     if not experiments:
         st.info("No experiments on this dataset yet: define one above.")
         return
+    # a long name is cut in its cell (the Experiment picker below gives it whole), not the creation time off the page
     st.dataframe(_experiment_table(experiments), hide_index=True,
-                 column_config={"created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
+                 column_config={"name": st.column_config.TextColumn("name", width="medium"),
+                                "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm")})
     by_id = {e.id: e for e in experiments}
     current = st.session_state.get("experiment_id")
     ids = list(by_id)

@@ -84,6 +84,8 @@ def test_the_experiments_table_shows_every_column(window, app_url: str, app_data
     name = "tags-small-seed0 e2e widths"  # a sample's name, as the Data page proposes it, and the default name
     dataset_id = save_dataset(generate_kind("tags", 120, 100, 2400, seed=0), name, "synthetic")
     create_experiment(dataset_id, "cold-item", {}, seed=0, name=f"{name} · cold-item · seed 0")
+    # as long as the Home page demo's own experiment name, which pushed the creation time off the table
+    create_experiment(dataset_id, "cold-item", {}, seed=1, name="new items of a long-named catalogue, 1 to 10 seen")
     window.goto(f"{app_url}/experiments")
     choose(window, "Dataset", f"{name} (#{dataset_id})")
     expect(window.get_by_text(re.compile(r"^Cold users: 0 · cold items: \d+"))).to_be_visible()  # its sizes, drawn
