@@ -29,7 +29,7 @@ from ui.serving_panel import feedback_panel
 
 require_router()
 
-UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "parquet", "pq", "gz", "zip"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "tab", "dat", "json", "jsonl", "ndjson", "parquet", "pq", "gz", "zip"]
 NONE = "(none)"
 ROLE_LABELS = {"user": "User id", "item": "Item id", "rating": "Rating", "timestamp": "Timestamp",
                "event": "Event type"}
@@ -213,8 +213,8 @@ def _store(make: Callable[[], IntakeResult], name: str, source: str, details: di
 
 
 def _upload_section() -> None:
-    st.markdown("Upload an interactions table, and optionally item and user attribute tables: CSV, TSV or Parquet, "
-                f"also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
+    st.markdown("Upload an interactions table, and optionally item and user attribute tables: CSV, TSV, JSON lines "
+                f"or Parquet, also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
     cells = st.columns(3)
     with cells[0]:
         interactions = _uploaded_table("Interactions", "upload-interactions", required=True,

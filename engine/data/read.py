@@ -1,7 +1,8 @@
-"""Read an uploaded table (CSV, TSV or Parquet, optionally .gz or .zip) from bytes, safely and predictably.
+"""Read an uploaded table (CSV, TSV, JSON lines or Parquet, optionally .gz or .zip) from bytes, safely and predictably.
 
 A file name is only ever used to choose a format and to name the file in messages, never as a path. Delimiter,
-encoding (UTF-8, UTF-8 with BOM, latin-1) and a missing header line are detected; every failure is a `DataError`
+encoding (UTF-8, UTF-8 with BOM, latin-1), a missing header line and JSON records (`engine.data.json_records`) are
+detected; every failure is a `DataError`
 that says what is wrong with the file and how to fix it.
 """
 
@@ -22,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 
 from engine.data.errors import DataError
+from engine.data.json_records import looks_like_json, read_json_records
 from engine.settings import get_settings
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".dat", ".json", ".jsonl", ".ndjson", ".parquet", ".pq")
 DELIMITERS = (",", "\t", ";", "|")
 _DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _MB = 1024 * 1024
@@ -34,7 +36,7 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_LINES = 50
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f;&|$`<>]")
 _PARSER_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-_FORMATS_HINT = "Upload a CSV, TSV or Parquet file, optionally compressed as .gz or .zip"
+_FORMATS_HINT = "Upload a CSV, TSV, JSON lines or Parquet file, optionally compressed as .gz or .zip"
 
 
 @dataclass
@@ -109,7 +111,7 @@ def _unzip(data: bytes, name: str, cap: int | None) -> tuple[bytes, str]:
             listed = ", ".join(m.filename for m in members[:8]) or "no files"
             what = "no table" if not tables else f"{len(tables)} tables"
             raise DataError(f"{name} holds {what}; it must hold exactly one", f"{name} contains {listed}",
-                            "Zip exactly one CSV, TSV or Parquet file, or upload the tables separately")
+                            "Zip exactly one CSV, TSV, JSON lines or Parquet file, or upload the tables separately")
         member = tables[0]
         if cap is not None and member.file_size > cap:
             raise DataError(f"{member.filename} in {name} is {member.file_size / _MB:.1f} MB unpacked, over "
@@ -212,9 +214,12 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
         # the head is decoded, to sniff the delimiter (and the whole text only if Arrow refuses the file)
         head = data[:_SNIFF_CHARS * 4]
         _decode(head, name)  # refuses a binary file by its head
-        text, encoding = head.decode("utf-8", errors="ignore"), "UTF-8"
+        text, encoding, whole = head.decode("utf-8", errors="ignore"), "UTF-8", False
     else:
-        text, encoding = _decode(data, name)
+        (text, encoding), whole = _decode(data, name), True
+    if looks_like_json(text):
+        records = read_json_records(text if whole else data.decode("utf-8"), name)
+        return RawTable(records, name, "json", None, encoding, compression, True, 1)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
     headerless = _looks_headerless(list(csv.reader(lines[:2], delimiter=delimiter or ",")))

@@ -8,8 +8,8 @@ removed: the table's columns stay file-backed pages that the system can drop and
 and no file outlives the table. Detection (delimiter, encoding, header line) and the result (every column as text,
 the same cells empty) are those of `read_table`, so a streamed upload gives the same dataset. A malformed row
 anywhere, the last block included, raises a `DataError` naming its line, and the partial file is removed: nothing
-is left half-written. Parquet and zip uploads go through `read_table`. The stored dataset is written as Parquet
-by `engine.data.catalog` once validated.
+is left half-written. Parquet, zip and JSON-lines uploads go through `read_table`. The stored dataset is written as
+Parquet by `engine.data.catalog` once validated.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 from pandas.io.parsers.readers import STR_NA_VALUES
 
 from engine.data.errors import DataError
+from engine.data.json_records import looks_like_json
 from engine.data.read import (_MAX_EXPANSION, _SNIFF_CHARS, RawTable, _decode, _looks_headerless, _sample_lines,
                               _suffix, check_file_name, detect_delimiter, read_table)
 from engine.settings import get_settings
@@ -190,12 +191,25 @@ def _parse_error(name: str, bad: list[str], error: pa.ArrowInvalid) -> DataError
                      "Check the quoting: a quote that is opened must be closed on the same row")
 
 
+def _holds_json(source: BinaryIO, name: str, max_mb: float | None) -> bool:
+    """Whether the upload (gunzipped) opens like JSON records, which `read_table` reads whole."""
+    stream, _ = _text_stream(source, name, get_settings().max_upload_mb if max_mb is None else max_mb)
+    try:
+        head = stream.peek(_SNIFF_CHARS)[:_SNIFF_CHARS]
+    except (OSError, EOFError):  # a broken gzip: the streamed read says so, naming the file
+        head = b""
+    source.seek(0)
+    return looks_like_json(head.decode("latin-1"))
+
+
 def read_streamed(source: BinaryIO, name: str, folder: Path, max_mb: float | None = None) -> RawTable:
     """An upload as a `RawTable`: CSV and TSV (also .gz) streamed through an Arrow file in `folder` (mapped, its
     name removed at once), other formats through `read_table`."""
     magic = source.read(4)
     source.seek(0)
     if magic[:4] in (b"PAR1", b"PK\x03\x04", b"PK\x05\x06") or _suffix(name) in (".parquet", ".pq", ".zip"):
+        return read_table(source.read(), name, max_mb)
+    if _holds_json(source, name, max_mb):
         return read_table(source.read(), name, max_mb)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"upload-{uuid.uuid4().hex}.arrow"

@@ -1,0 +1,264 @@
+"""Small seeded files shaped like well-known public recommendation data sets, for trying the intake on real layouts.
+
+Development only: the values are synthetic (no real user, item or text), the *shape* is the publisher's: separators,
+quoting, encodings, missing header lines, string ids with leading zeros, list-valued cells in several notations,
+numbers with units or placeholders, missing-value spellings, huge counts and duplicate rows. Each writer makes one
+folder with the files named as their publisher names them and returns their paths.
+
+    .venv/bin/python benchmarks/public_shapes.py OUT_DIR   # writes every shape under OUT_DIR and lists the files
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+COUNTRIES = ("United States", "Germany", "United Kingdom", "Poland", "Brazil", "Sweden", "Japan", "Finland")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+STEAM_TAGS = ("Action", "Indie", "Adventure", "RPG", "Strategy", "Simulation", "Casual", "Puzzle", "Horror",
+              "Multiplayer", "Open World", "Pixel Graphics", "Sci-fi", "Survival", "Co-op", "Roguelike")
+NEWS_CATEGORIES = {"sports": ("football_nfl", "basketball_nba", "golf"), "news": ("newsus", "newsworld"),
+                   "finance": ("markets", "finance-companies"), "lifestyle": ("lifestyleroyals", "pets")}
+
+
+def _word(rng: np.random.Generator, syllables: int = 3) -> str:
+    return "".join(rng.choice(_SYLLABLES, syllables))
+
+
+def _words(rng: np.random.Generator, count: int) -> str:
+    return " ".join(_word(rng, int(rng.integers(1, 4))) for _ in range(count))
+
+
+def _zipf_choice(rng: np.random.Generator, n: int, size: int, exponent: float = 1.0) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n + 1) ** exponent
+    return rng.choice(n, size=size, p=weights / weights.sum())
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _mbid(rng: np.random.Generator) -> str:
+    h = "".join(rng.choice(list("0123456789abcdef"), 32))
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def lastfm(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
+    """Last.fm 360K: `usersha1-artmbid-artname-plays.tsv` (no header: user sha1, artist MBID, some empty, artist
+    name, plays with a heavy tail) and `usersha1-profile.tsv` (sha1, gender m/f/empty, age empty/0/absurd, country,
+    signup date such as 'Aug 13, 2006')."""
+    rng = np.random.default_rng(seed)
+    users = [_sha1(f"user{u}") for u in range(250)]
+    artists = [(_mbid(rng) if rng.random() > 0.1 else "", _words(rng, int(rng.integers(1, 3))).title())
+               for _ in range(400)]
+    artists[3] = (artists[3][0], '"Weird Al" Yankovic')  # a name opening with a quote, in a file with no quoting
+    artists[5] = (artists[5][0], "Sigur Rós")
+    lines = []
+    for user, artist in zip(_zipf_choice(rng, 250, rows, 0.5), _zipf_choice(rng, 400, rows)):
+        plays = int(np.ceil(np.exp(rng.normal(3.5, 1.6))))
+        mbid, name = artists[artist]
+        lines.append(f"{users[user]}\t{mbid}\t{name}\t{min(plays, 400_000)}")
+    lines[7] = lines[7].rsplit("\t", 1)[0] + "\t419157"  # one huge count
+    profile = []
+    for u, user in enumerate(users):
+        gender = rng.choice(["m", "f", ""], p=[0.6, 0.3, 0.1])
+        age = rng.choice(["", "0", str(int(rng.integers(14, 60))), "-1337", "109"], p=[0.15, 0.05, 0.74, 0.03, 0.03])
+        signup = f"{MONTHS[int(rng.integers(0, 12))]} {int(rng.integers(1, 29))}, {int(rng.integers(2002, 2010))}"
+        profile.append(f"{user}\t{gender}\t{age}\t{rng.choice(COUNTRIES)}\t{signup}")
+    folder.mkdir(parents=True, exist_ok=True)
+    plays_path, profile_path = folder / "usersha1-artmbid-artname-plays.tsv", folder / "usersha1-profile.tsv"
+    plays_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    profile_path.write_text("\n".join(profile) + "\n", encoding="utf-8")
+    return [plays_path, profile_path]
+
+
+def book_crossing(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
+    """Book-Crossing: `BX-Book-Ratings.csv`, `BX-Books.csv`, `BX-Users.csv`, `;`-separated, every cell quoted,
+    latin-1; ISBNs with leading zeros and an 'X'; ratings 0-10 where 0 (most rows) means an implicit interaction;
+    Location 'city, state, country'; Age 'NULL'; year of publication 0 when unknown."""
+    rng = np.random.default_rng(seed)
+    isbns = [f"{int(rng.integers(0, 10**9)):09d}{rng.choice(list('0123456789X'))}" for _ in range(500)]
+    isbns[0] = "0002005018"
+    user_ids = [str(int(u)) for u in rng.choice(np.arange(1, 300_000), 300, replace=False)]
+    ratings = ['"User-ID";"ISBN";"Book-Rating"']
+    for user, book in zip(_zipf_choice(rng, 300, rows, 0.6), _zipf_choice(rng, 500, rows, 0.9)):
+        rating = 0 if rng.random() < 0.62 else int(rng.integers(1, 11))
+        ratings.append(f'"{user_ids[user]}";"{isbns[book]}";"{rating}"')
+    books = ['"ISBN";"Book-Title";"Book-Author";"Year-Of-Publication";"Publisher";"Image-URL-S";"Image-URL-M";'
+             '"Image-URL-L"']
+    for isbn in isbns:
+        year = "0" if rng.random() < 0.05 else str(int(rng.integers(1950, 2005)))
+        title = _words(rng, int(rng.integers(2, 6))).title() + rng.choice(["", " (Él)", " Café"])
+        url = f"http://images.amazon.com/images/P/{isbn}.01.THUMBZZZ.jpg"
+        books.append(f'"{isbn}";"{title}";"{_words(rng, 2).title()}";"{year}";"{_word(rng).title()} Press";'
+                     f'"{url}";"{url}";"{url}"')
+    users = ['"User-ID";"Location";"Age"']
+    for user in user_ids:
+        age = "NULL" if rng.random() < 0.4 else str(int(rng.integers(10, 80)))
+        location = f"{_word(rng, 2)}, {_word(rng, 2)}, {rng.choice(COUNTRIES).lower()}"
+        users.append(f'"{user}";"{location}";{age if age == "NULL" else chr(34) + age + chr(34)}')
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, lines in (("BX-Book-Ratings.csv", ratings), ("BX-Books.csv", books), ("BX-Users.csv", users)):
+        path = folder / name
+        path.write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+        paths.append(path)
+    return paths
+
+
+def amazon(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
+    """Amazon reviews (2014/2018): `reviews_Books_5.json.gz` JSON lines (reviewerID, asin, overall 1.0-5.0,
+    unixReviewTime, reviewTime '09 13, 2009', reviewText) and `meta_Books.json.gz` (asin, title, brand, price
+    '$12.99' or missing, categories as nested lists)."""
+    rng = np.random.default_rng(seed)
+    asins = [f"{int(rng.integers(0, 10**9)):010d}" if rng.random() < 0.5 else "B00" + _word(rng).upper()[:7]
+             for _ in range(400)]
+    reviewers = ["A" + "".join(rng.choice(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), 13)) for _ in range(300)]
+    reviews = []
+    for user, item in zip(_zipf_choice(rng, 300, rows, 0.6), _zipf_choice(rng, 400, rows)):
+        when = int(rng.integers(1_100_000_000, 1_400_000_000))
+        day = np.datetime64(when, "s").astype(object)
+        reviews.append(json.dumps({
+            "reviewerID": reviewers[user], "asin": asins[item], "reviewerName": _word(rng).title(),
+            "helpful": [int(rng.integers(0, 5)), int(rng.integers(5, 9))], "reviewText": _words(rng, 20) + ", and more.",
+            "overall": float(rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.05, 0.1, 0.3, 0.5])), "summary": _words(rng, 4),
+            "unixReviewTime": when, "reviewTime": f"{day.month:02d} {day.day}, {day.year}"}))
+    meta = []
+    for asin in asins:
+        top = rng.choice(["Books", "Kindle Store"])
+        record = {"asin": asin, "title": _words(rng, 4).title(),
+                  "categories": [[top, rng.choice(["Literature & Fiction", "Mystery", "Science Fiction"])]]
+                  + ([["Kindle Store"]] if rng.random() < 0.3 else []),
+                  "salesRank": {"Books": int(rng.integers(1, 2_000_000))}}
+        if rng.random() < 0.7:
+            record["price"] = f"${rng.uniform(1, 60):.2f}"
+        if rng.random() < 0.6:
+            record["brand"] = _word(rng).title()
+        meta.append(json.dumps(record))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, lines in (("reviews_Books_5.json.gz", reviews), ("meta_Books.json.gz", meta)):
+        path = folder / name
+        path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
+        paths.append(path)
+    return paths
+
+
+def steam(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
+    """Steam (Kaggle exports): `steam-200k.csv` (no header: user id, game name, 'purchase' or 'play', hours
+    played as floats, a 0 column; every play row repeats its purchase row) and `games.csv` (name, tags as a Python
+    list string "['Action', 'Indie']", genres as 'Action, Indie', release dates 'Nov 1, 2000' / '2018-01-04' /
+    'Coming soon', prices '$9.99', 'Free to Play', 'Free')."""
+    rng = np.random.default_rng(seed)
+    games = [_words(rng, int(rng.integers(1, 4))).title() for _ in range(300)]
+    games[2] = "Sid Meier's Civilization V"
+    games[4] = "Tom Clancy's Rainbow Six, Siege"
+    users = [str(int(u)) for u in rng.choice(np.arange(5_000_000, 309_000_000), 250, replace=False)]
+    lines = []
+    for user, game in zip(_zipf_choice(rng, 250, rows // 2, 0.5), _zipf_choice(rng, 300, rows // 2)):
+        name = f'"{games[game]}"' if "," in games[game] else games[game]
+        lines.append(f"{users[user]},{name},purchase,1.0,0")
+        if rng.random() < 0.7:
+            hours = round(float(np.exp(rng.normal(1.5, 2.0))), 1)
+            lines.append(f"{users[user]},{name},play,{max(hours, 0.1)},0")
+    table = ["name,release_date,price,genres,popular_tags,developer"]
+    for name in games:
+        tags = [str(t) for t in rng.choice(STEAM_TAGS, int(rng.integers(1, 6)), replace=False)]
+        genres = ", ".join(rng.choice(STEAM_TAGS[:8], int(rng.integers(1, 3)), replace=False))
+        release = rng.choice([f"{MONTHS[int(rng.integers(0, 12))]} {int(rng.integers(1, 29))}, "
+                              f"{int(rng.integers(2000, 2019))}", f"{int(rng.integers(2000, 2019))}-01-04",
+                              "Coming soon"], p=[0.7, 0.25, 0.05])
+        price = rng.choice([f"${rng.uniform(1, 60):.2f}", "Free to Play", "Free"], p=[0.85, 0.1, 0.05])
+        table.append(",".join(f'"{v}"' for v in (name, release, price, genres, str(tags), _word(rng).title())))
+    folder.mkdir(parents=True, exist_ok=True)
+    plays, meta = folder / "steam-200k.csv", folder / "games.csv"
+    plays.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    meta.write_text("\n".join(table) + "\n", encoding="utf-8")
+    return [plays, meta]
+
+
+def mind(folder: Path, seed: int = 0, rows: int = 1500) -> list[Path]:
+    """MIND news: `behaviors.tsv` (no header: impression id, user id, time '11/15/2019 8:55:22 AM', history of
+    clicked news 'N1 N2', impressions 'N123-1 N456-0') and `news.tsv` (no header: news id, category, subcategory,
+    title, abstract, url, title and abstract entities as JSON)."""
+    rng = np.random.default_rng(seed)
+    news = [f"N{int(n)}" for n in rng.choice(np.arange(1, 130_000), 400, replace=False)]
+    users = [f"U{int(u)}" for u in rng.choice(np.arange(1, 90_000), 300, replace=False)]
+    behaviors = []
+    for impression in range(rows):
+        user = users[int(_zipf_choice(rng, 300, 1, 0.5)[0])]
+        history = " ".join(news[i] for i in _zipf_choice(rng, 400, int(rng.integers(0, 12))))
+        shown = _zipf_choice(rng, 400, int(rng.integers(2, 8)))
+        clicked = int(rng.integers(0, len(shown)))
+        labels = " ".join(f"{news[i]}-{int(k == clicked)}" for k, i in enumerate(shown))
+        behaviors.append(f"{impression + 1}\t{user}\t11/{int(rng.integers(9, 16))}/2019 "
+                         f"{int(rng.integers(1, 13))}:{int(rng.integers(10, 60))}:{int(rng.integers(10, 60))} "
+                         f"{rng.choice(['AM', 'PM'])}\t{history}\t{labels}")
+    table = []
+    for nid in news:
+        category = rng.choice(list(NEWS_CATEGORIES))
+        title = _words(rng, int(rng.integers(4, 10))).capitalize()
+        if rng.random() < 0.05:
+            title = f'"{title}" says {_word(rng).title()}'
+        entities = json.dumps([{"Label": _word(rng).title(), "Type": "P", "WikidataId": f"Q{int(rng.integers(1, 10**6))}",
+                                "Confidence": 0.99, "OccurrenceOffsets": [0], "SurfaceForms": [_word(rng)]}])
+        table.append("\t".join([nid, category, rng.choice(NEWS_CATEGORIES[category]), title,
+                                "" if rng.random() < 0.1 else _words(rng, 15) + ".",
+                                f"https://assets.msn.com/labs/mind/AA{_word(rng)}.html", entities, "[]"]))
+    folder.mkdir(parents=True, exist_ok=True)
+    behaviors_path, news_path = folder / "behaviors.tsv", folder / "news.tsv"
+    behaviors_path.write_text("\n".join(behaviors) + "\n", encoding="utf-8")
+    news_path.write_text("\n".join(table) + "\n", encoding="utf-8")
+    return [behaviors_path, news_path]
+
+
+def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
+    """Delicious / CiteULike (HetRec 2011 layout): `user_taggedbookmarks.dat`, tab-separated with a header, one row
+    per tag assignment (userID, bookmarkID, tagID), no rating and no time; `bookmarks.dat` (id, md5, title, url,
+    urlPrincipal) and `bookmark_tags.dat` (bookmarkID, tagID, tagWeight)."""
+    rng = np.random.default_rng(seed)
+    n_items, n_tags = 600, 2000
+    item_tags = [sorted(set(_zipf_choice(rng, n_tags, int(rng.integers(1, 9)), 1.1).tolist())) for _ in range(n_items)]
+    triples = ["userID\tbookmarkID\ttagID"]
+    pairs = set()
+    while len(triples) < rows:
+        user, item = int(_zipf_choice(rng, 300, 1, 0.6)[0]) + 8, int(_zipf_choice(rng, n_items, 1, 0.8)[0]) + 1
+        pairs.add((user, item))
+        for tag in rng.choice(item_tags[item - 1], min(len(item_tags[item - 1]), int(rng.integers(1, 4))),
+                              replace=False):
+            triples.append(f"{user}\t{item}\t{int(tag) + 1}")
+    items = ["id\tmd5\ttitle\turl\turlPrincipal"]
+    tags = ["bookmarkID\ttagID\ttagWeight"]
+    for item in range(1, n_items + 1):
+        digest = hashlib.md5(str(item).encode()).hexdigest()
+        items.append(f"{item}\t{digest}\t{_words(rng, 5).title()}\thttp://www.{_word(rng)}.com/{_word(rng)}\t"
+                     f"www.{_word(rng)}.com")
+        tags += [f"{item}\t{int(tag) + 1}\t{int(rng.integers(1, 20))}" for tag in item_tags[item - 1]]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, lines in (("user_taggedbookmarks.dat", triples), ("bookmarks.dat", items), ("bookmark_tags.dat", tags)):
+        path = folder / name
+        path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+        paths.append(path)
+    return paths
+
+
+SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "book-crossing": book_crossing, "amazon": amazon,
+                                                "steam": steam, "mind": mind, "bookmarks": bookmarks}
+
+
+def main(out: Path) -> None:
+    for name, write in SHAPES.items():
+        for path in write(out / name):
+            print(f"{name:14s} {path} {path.stat().st_size:,} bytes")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/public_shapes"))

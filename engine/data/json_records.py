@@ -1,0 +1,107 @@
+"""Read JSON records (JSON lines, or one JSON array of objects) into a table of text cells.
+
+Public review and catalogue dumps (Amazon reviews and metadata, Yelp, Goodreads) ship as one JSON object per line,
+some older ones as Python dict literals (`{'asin': '0001', 'categories': [['Books']]}`), which `ast.literal_eval`
+reads without running anything. Nested objects become columns named `outer.inner`; list cells (`categories`,
+`genres`, tags) become multi-valued cells `a|b|c`, nested lists flattened, so an attribute sees each value. Every cell
+is text, as in a CSV read, so ids such as `0000013714` keep their zeros.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from typing import Any
+
+import pandas as pd
+
+from engine.data.dataset import MULTI_VALUE_SEPARATOR
+from engine.data.errors import DataError
+
+_FIX = ("Give one JSON object per line (JSON lines) or one JSON array of objects, e.g. "
+        '{"user_id": "u1", "item_id": "i7", "rating": 4}')
+
+
+def looks_like_json(text: str) -> bool:
+    """Whether a text table is JSON records rather than delimited text: it opens with an object or an array."""
+    return text.lstrip()[:1] in ("{", "[")
+
+
+def _parse_line(line: str, name: str, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except RecursionError as error:
+        raise DataError(f"{name} nests JSON too deeply", f"{name}, line {number}", _FIX) from error
+    except json.JSONDecodeError as error:
+        try:  # the Python-literal dumps of older data sets: single quotes, True/None
+            return ast.literal_eval(line)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise DataError(f"{name} cannot be read as JSON lines ({error.msg})",
+                            f"{name}, line {number}, column {error.colno}", _FIX) from error
+
+
+def _records(text: str, name: str) -> list[dict]:
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            records = json.loads(stripped)
+        except RecursionError as error:
+            raise DataError(f"{name} nests JSON too deeply", name, _FIX) from error
+        except json.JSONDecodeError as error:
+            raise DataError(f"{name} cannot be read as a JSON array ({error.msg})",
+                            f"{name}, line {error.lineno}, column {error.colno}", _FIX) from error
+        first_line = 1
+    else:
+        records, first_line = [], 0
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                first_line = first_line or number
+                records.append(_parse_line(line, name, number))
+    if not isinstance(records, list) or not records:
+        raise DataError(f"{name} holds no JSON records", name, _FIX)
+    wrong = next((k for k, record in enumerate(records) if not isinstance(record, dict)), None)
+    if wrong is not None:
+        raise DataError(f"{name} holds a JSON value that is not an object ({type(records[wrong]).__name__})",
+                        f"{name}, record {wrong + 1}", _FIX)
+    return records
+
+
+def _flatten(value: Any) -> list[Any]:
+    out: list[Any] = []
+    for element in value:
+        out.extend(_flatten(element) if isinstance(element, (list, tuple)) else [element])
+    return out
+
+
+def _cell(value: Any) -> str | None:
+    """A cell as text: lists as distinct values joined by '|', other objects as JSON, None as missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, (list, tuple)):
+        values = [str(v).replace(MULTI_VALUE_SEPARATOR, "/") for v in _flatten(value)
+                  if v is not None and str(v).strip()]
+        return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(values)) or None
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _row(record: dict) -> dict[str, str | None]:
+    """One record's cells as text, a nested object's fields as `outer.inner` columns (one level)."""
+    row: dict[str, str | None] = {}
+    for key, value in record.items():
+        if isinstance(value, dict) and value:
+            row.update({f"{str(key).strip()}.{str(inner).strip()}": _cell(v) for inner, v in value.items()})
+        else:
+            row[str(key).strip()] = _cell(value)
+    return row
+
+
+def read_json_records(text: str, name: str) -> pd.DataFrame:
+    """The records of a JSON lines file (or JSON array) as a frame of text cells, one row per record."""
+    frame = pd.DataFrame.from_records([_row(record) for record in _records(text, name)])
+    if frame.shape[1] == 0:
+        raise DataError(f"{name} holds only empty JSON objects", name, _FIX)
+    return frame.astype(object).where(frame.notna(), None)

@@ -1,0 +1,53 @@
+"""Files shaped as well-known public data sets ship them (benchmarks/public_shapes.py), through the Data page's calls:
+`read_streamed`, `detect_roles`, `infer_attribute_kinds`, `build_dataset`. Each test is one quirk a real file has."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from benchmarks import public_shapes
+from engine.data.columns import detect_roles
+from engine.data.errors import DataError
+from engine.data.read import RawTable, read_table
+from engine.data.stream import read_streamed
+from engine.data.validate import AttributeInput, IntakeOptions, build_dataset
+
+
+def _upload(path: Path, tmp_path: Path) -> RawTable:
+    """The table as the Data page reads an upload."""
+    with path.open("rb") as source:
+        return read_streamed(source, path.name, tmp_path / "uploads")
+
+
+def test_amazon_json_lines_are_read_as_records_with_ids_kept_and_lists_split(tmp_path: Path):
+    reviews, meta = public_shapes.amazon(tmp_path / "amazon")
+    raw = _upload(reviews, tmp_path)
+    assert raw.format == "json" and "JSON" in raw.describe() and "gzip" in raw.describe()
+    assert len(raw.frame) == 4000 and {"reviewerID", "asin", "overall", "unixReviewTime"} <= set(raw.frame.columns)
+    assert raw.frame["asin"].str.startswith("0").any()  # ids with leading zeros stay text
+    items = _upload(meta, tmp_path)
+    books = items.frame.set_index("asin")
+    assert books["categories"].str.contains("|", regex=False).all()  # [["Books", "Mystery"]] -> Books|Mystery
+    assert "salesRank.Books" in items.frame.columns  # a nested object becomes columns
+    roles = detect_roles(raw.frame)
+    assert (roles.user, roles.item) == ("reviewerID", "asin")
+    result = build_dataset(raw.frame, roles, IntakeOptions(), items=AttributeInput(items.frame, "asin"))
+    assert result.dataset.item_kinds["categories"] == "multi"
+    assert set(result.dataset.interactions["item_id"]) <= set(items.frame["asin"])
+
+
+def test_python_literal_lines_are_read_and_a_broken_line_is_named(tmp_path: Path):
+    text = "{'asin': '0000031852', 'categories': [['Books'], ['Kindle Store', 'Mystery']], 'price': None}\n" \
+           '{"asin": "0000031853", "categories": [["Books"]], "price": 3.5, "rank": 12}\n'
+    raw = read_table(gzip.compress(text.encode()), "meta.json.gz")
+    assert raw.frame["asin"].tolist() == ["0000031852", "0000031853"]
+    assert raw.frame["categories"].tolist() == ["Books|Kindle Store|Mystery", "Books"]
+    assert raw.frame["price"].isna().tolist() == [True, False]
+    assert raw.frame["rank"].tolist() == [None, "12"]  # not 12.0 for a column missing in some records
+    broken = text + '{"asin": "0000031854", "title": "cut in half\n'
+    with pytest.raises(DataError, match=r"cannot be read as JSON lines") as caught:
+        read_table(broken.encode(), "meta.jsonl")
+    assert "line 3" in caught.value.where
