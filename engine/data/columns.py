@@ -112,14 +112,16 @@ def detect_roles(frame: pd.DataFrame) -> RoleMapping:
 
 
 def looks_like_counts(values: pd.Series) -> bool:
-    """Whether a numeric `rating` column holds counts (plays, views, quantities) rather than a rating scale.
+    """Whether a numeric `rating` column holds counts or amounts (plays, views, quantities, hours played) rather
+    than a rating scale.
 
-    Counts are whole numbers from 0 up with no fixed top and a heavy right tail: the largest values are many times
-    the typical one (play counts of 1 to 350,000 with a median of 12). Rating scales top out at a round number
-    close to their typical value (1..5, 1..10, 0..100): a median of 4 on 1..5 or 70 on 0..100.
+    Counts and amounts are numbers from 0 up with no fixed top and a heavy right tail: the largest values are many
+    times the typical one (play counts of 1 to 350,000 with a median of 12; hours played of 0.1 to 4,000 with a
+    median of 5). Rating scales top out at a round number close to their typical value (1..5, 0.5..5 in half stars,
+    1..10, 0..100): a median of 4 on 1..5 or 70 on 0..100.
     """
     numbers = to_numbers(values).dropna()
-    if numbers.empty or (numbers < 0).any() or (numbers != np.floor(numbers)).any():
+    if numbers.empty or (numbers < 0).any():
         return False
     top, median = float(numbers.max()), max(float(numbers.median()), 1.0)
     return top > 10 and (top >= 10 * median or float(numbers.quantile(0.99)) >= 4 * median)

@@ -85,8 +85,11 @@ def _top_rating_threshold(ratings: pd.Series) -> float:
 def counts_note(ratings: pd.Series, column: str) -> str:
     """Why a column was taken for counts, in numbers a person can check against their data."""
     values = to_numbers(ratings).dropna()
-    return (f"Column '{column}' holds counts (whole numbers from {values.min():,.0f} to {values.max():,.0f}, median "
-            f"{values.median():,.0f}), not a rating scale")
+    if (values == np.floor(values)).all():
+        return (f"Column '{column}' holds counts (whole numbers from {values.min():,.0f} to {values.max():,.0f}, "
+                f"median {values.median():,.0f}), not a rating scale")
+    return (f"Column '{column}' holds amounts such as hours or quantities (from {values.min():,.4g} to "
+            f"{values.max():,.6g}, median {values.median():,.4g}), not a rating scale")
 
 
 def _rows(mask: pd.Series | np.ndarray, first_row: int) -> np.ndarray:

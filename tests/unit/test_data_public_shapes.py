@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import public_shapes
-from engine.data.columns import detect_roles
+from engine.data.columns import RoleMapping, detect_roles
 from engine.data.errors import DataError
 from engine.data.read import RawTable, read_table
 from engine.data.stream import read_streamed
@@ -51,3 +51,18 @@ def test_python_literal_lines_are_read_and_a_broken_line_is_named(tmp_path: Path
     with pytest.raises(DataError, match=r"cannot be read as JSON lines") as caught:
         read_table(broken.encode(), "meta.jsonl")
     assert "line 3" in caught.value.where
+
+
+def test_steam_hours_played_are_implicit_amounts_not_ratings_positive_from_80_percent_of_the_top(tmp_path: Path):
+    """Hours played (0.1 to thousands, most rows 1.0 for a purchase) were read as explicit ratings positive from
+    80% of the longest play: two positives out of thousands of rows."""
+    plays, _ = public_shapes.steam(tmp_path / "steam")
+    raw = _upload(plays, tmp_path)
+    roles = RoleMapping("column_1", "column_2", "column_4", event="column_3")
+    result = build_dataset(raw.frame, roles, IntakeOptions(duplicates="sum"), label=raw.name,
+                           first_row=raw.first_row)
+    dataset = result.dataset
+    assert dataset.feedback.kind == "implicit" and dataset.feedback.count_weight == "log"
+    assert len(dataset.positives()) == len(dataset.interactions)
+    said = " ".join(map(str, result.warnings))
+    assert "Column 'column_4' holds amounts such as hours or quantities (from 0.1 to" in said

@@ -90,6 +90,8 @@ def test_the_count_guess_can_be_overridden():
     ([0] * 60 + list(range(1, 11)) * 4, False),  # Book-Crossing: 0 for "read, not rated", then 1..10
     (list(np.random.default_rng(1).integers(40, 101, 200)), False),  # review scores out of 100
     ([0.5, 1.0, 3.5, 4.5, 5.0] * 20, False),  # half stars
+    ([1.0] * 50 + list(np.round(np.exp(np.random.default_rng(3).normal(1.5, 2, 150)), 1) + 0.1), True),  # hours
+    (list(np.random.default_rng(4).uniform(0, 100, 200).round(1)), False),  # a 0..100 score with decimals
     (list(np.ceil(np.exp(np.random.default_rng(2).normal(3, 1.8, 500)))), True),  # play counts
     ([1] * 70 + [2] * 15 + [3, 4, 5, 6, 8, 12, 20, 35] * 2, True),  # views or purchases per item: a heavy tail
     ([-3, 5, 8000] * 10, False),  # negative: not counts
