@@ -24,13 +24,23 @@ _ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "user": ("userid", "user", "uid", "customerid", "customer", "visitorid", "memberid", "reviewerid",
              "accountid", "clientid", "sessionid"),
     "item": ("itemid", "item", "iid", "movieid", "movie", "productid", "product", "sku", "asin", "articleid",
-             "bookid", "isbn", "trackid", "songid", "contentid"),
-    "rating": ("rating", "ratings", "score", "stars", "star", "value", "grade", "preference",
+             "bookid", "isbn", "trackid", "songid", "contentid", "artistid", "artist", "bookmarkid", "newsid",
+             "gameid", "appid", "businessid", "recipeid", "animeid", "beerid", "paperid", "postid", "videoid",
+             "courseid", "venueid", "poiid", "restaurantid", "hotelid"),
+    "rating": ("rating", "ratings", "score", "stars", "star", "value", "grade", "preference", "overall",
                # counts and strengths of implicit feedback (read as such when they look like counts)
-               "playcount", "plays", "listens", "count", "counts", "views", "clicks", "quantity", "weight"),
-    "timestamp": ("timestamp", "time", "ts", "datetime", "date", "eventtime", "createdat", "ratedat", "unixtime"),
+               "playcount", "plays", "listens", "count", "counts", "views", "clicks", "quantity", "weight",
+               "hours", "hoursplayed", "playtime", "playtimeforever"),
+    "timestamp": ("timestamp", "time", "ts", "datetime", "date", "eventtime", "createdat", "ratedat", "unixtime",
+                  "unixreviewtime"),
     "event": ("event", "eventtype", "action", "behavior", "behaviour", "interaction", "type", "eventname"),
 }
+# Ends of normalised names that still name a rating (Book-Crossing's 'Book-Rating', 'review_score', 'user_stars').
+_RATING_ENDINGS = ("rating", "score", "stars")
+# A headerless column is guessed to hold event types when it has this few distinct values (purchase, play, ...).
+_MAX_EVENT_TYPES = 20
+# A headerless numeric column is guessed to hold unix times when its typical value is after 1973 in seconds.
+_SOME_UNIX_TIME = 1e8
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
@@ -98,17 +108,41 @@ def detect_roles(frame: pd.DataFrame) -> RoleMapping:
             if match is not None:
                 found[role] = match
                 break
+    rated = next((c for c in columns if _normalise(c).endswith(_RATING_ENDINGS) and c not in found.values()), None)
+    if "rating" not in found and rated is not None:
+        found["rating"] = rated
     if "user" not in found and "item" not in found:
         # Headerless or unfamiliar tables (u.data style): user, item, rating, timestamp by position. When only one
         # id was recognised, the other is left unmapped so the user is asked rather than silently guessed for.
-        free = [c for c in columns if c not in found.values()]
-        for role in ("user", "item"):
-            if free:
-                found[role] = free.pop(0)
-        for role in ("rating", "timestamp"):
-            if role not in found and free and _mostly_numeric(frame[free[0]]):
-                found[role] = free.pop(0)
+        found.update(_roles_by_position(frame, [c for c in columns if c not in found.values()], found))
     return RoleMapping(**{role: found.get(role) for role in ROLES})
+
+
+def _roles_by_position(frame: pd.DataFrame, free: list[str], found: dict[str, str]) -> dict[str, str]:
+    """Roles of a table without telling names: user and item ids first (an id column is never blank, so a column
+    with blanks, such as Last.fm's artist MBIDs, gives way to the next one, its artist names), then, in the columns
+    after the item, a column of a few event types (Steam's purchase/play), unix times and a numeric rating."""
+    roles: dict[str, str] = {}
+    sample = frame.head(_INFERENCE_SAMPLE)
+    for role in ("user", "item"):
+        complete = [c for c in free if not is_blank(sample[c]).any()]
+        if complete or free:
+            roles[role] = (complete or free)[0]
+            free = [c for c in free if c != roles[role]]
+    if "item" not in roles:
+        return roles
+    columns = [str(c) for c in frame.columns]
+    for column in [c for c in columns[columns.index(roles["item"]) + 1:] if c in free]:
+        if _mostly_numeric(sample[column]):
+            role = "timestamp" if float(to_numbers(sample[column]).median()) > _SOME_UNIX_TIME else "rating"
+        elif 2 <= _non_empty_text(sample[column]).nunique() <= _MAX_EVENT_TYPES:
+            role = "event"
+        else:
+            break
+        if role in found or role in roles:
+            break
+        roles[role] = column
+    return roles
 
 
 def looks_like_counts(values: pd.Series) -> bool:

@@ -36,6 +36,7 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_LINES = 50
 _UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f;&|$`<>]")
 _PARSER_LINE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_LONGEST_NAME = 80  # characters: a header cell longer than this is taken for a value
 _FORMATS_HINT = "Upload a CSV, TSV, JSON lines or Parquet file, optionally compressed as .gz or .zip"
 
 
@@ -172,14 +173,20 @@ def _is_number(cell: str) -> bool:
     return bool(cell) and pd.notna(pd.to_numeric(cell, errors="coerce"))
 
 
+def _is_value(cell: str) -> bool:
+    """A cell no column name looks like: a URL, a JSON list or object, or a sentence-long text."""
+    return cell.startswith(("http://", "https://", "[", "{")) or len(cell) > _LONGEST_NAME
+
+
 def _looks_headerless(rows: list[list[str]]) -> bool:
-    """Whether the first line is data, not a header: made only of numbers (u.data-style files), or holding a number
-    where the next line holds one too ("u1,i7,4.0,881250949" over "u2,i9,3.0,891717742"): a column's name is never a
-    number, so reading such a line as the header would drop one interaction and name the columns after its values."""
+    """Whether the first line is data, not a header: made only of numbers (u.data-style files), holding a number
+    where the next line holds one too ("u1,i7,4.0,881250949" over "u2,i9,3.0,891717742"), or holding a URL, a JSON
+    list or a long text (MIND's news.tsv: "N55528, lifestyle, ..., https://assets.msn.com/..."): a column's name is
+    none of these, so reading such a line as the header would drop one row and name the columns after its values."""
     first = [c.strip() for c in rows[0]] if rows else []
     if not first:
         return False
-    if all(_is_number(c) for c in first):
+    if all(_is_number(c) for c in first) or any(_is_value(c) for c in first):
         return True
     second = [c.strip() for c in rows[1]] if len(rows) > 1 else []
     return len(second) == len(first) and any(_is_number(a) and _is_number(b) for a, b in zip(first, second))

@@ -66,3 +66,39 @@ def test_steam_hours_played_are_implicit_amounts_not_ratings_positive_from_80_pe
     assert len(dataset.positives()) == len(dataset.interactions)
     said = " ".join(map(str, result.warnings))
     assert "Column 'column_4' holds amounts such as hours or quantities (from 0.1 to" in said
+
+
+def test_headerless_lastfm_plays_map_artist_names_not_the_mbids_with_blanks_and_the_counts(tmp_path: Path):
+    """Last.fm 360K: user sha1, artist MBID (blank in some rows), artist name, plays; by position the item was the
+    MBID column and saving failed on its blanks, and the plays were left unmapped."""
+    plays, _ = public_shapes.lastfm(tmp_path / "lastfm")
+    raw = _upload(plays, tmp_path)
+    assert not raw.has_header and raw.frame["column_2"].isna().any()
+    roles = detect_roles(raw.frame)
+    assert (roles.user, roles.item, roles.rating, roles.timestamp) == ("column_1", "column_3", "column_4", None)
+    dataset = build_dataset(raw.frame, roles, IntakeOptions(duplicates="sum")).dataset
+    assert dataset.feedback.count_weight == "log" and dataset.interactions["rating"].max() >= 419_157
+
+
+def test_named_columns_of_public_sets_take_their_roles(tmp_path: Path):
+    """'Book-Rating' (Book-Crossing), 'overall' and 'unixReviewTime' (Amazon), 'bookmarkID' (HetRec Delicious),
+    and Steam's headerless purchase/play column with hours after it."""
+    ratings, books, _ = public_shapes.book_crossing(tmp_path / "bx")
+    bx = detect_roles(_upload(ratings, tmp_path).frame)
+    assert (bx.user, bx.item, bx.rating) == ("User-ID", "ISBN", "Book-Rating")
+    isbns = _upload(books, tmp_path)
+    assert isbns.encoding == "latin-1" and "0002005018" in set(isbns.frame["ISBN"])
+    amazon = detect_roles(_upload(public_shapes.amazon(tmp_path / "amazon")[0], tmp_path).frame)
+    assert (amazon.rating, amazon.timestamp) == ("overall", "unixReviewTime")
+    delicious = detect_roles(_upload(public_shapes.bookmarks(tmp_path / "delicious")[0], tmp_path).frame)
+    assert (delicious.user, delicious.item, delicious.rating) == ("userID", "bookmarkID", None)
+    steam = detect_roles(_upload(public_shapes.steam(tmp_path / "steam")[0], tmp_path).frame)
+    assert (steam.user, steam.item, steam.event, steam.rating, steam.timestamp) == (
+        "column_1", "column_2", "column_3", "column_4", None)  # the all-zero last column is no time
+
+
+def test_a_headerless_table_whose_first_line_holds_urls_and_long_texts_keeps_that_line(tmp_path: Path):
+    """MIND's news.tsv has no header and no numbers: its first news item was taken for the header."""
+    _, news = public_shapes.mind(tmp_path / "mind")
+    raw = _upload(news, tmp_path)
+    assert not raw.has_header and len(raw.frame) == 400 and raw.frame["column_1"].str.match(r"^N\d+$").all()
