@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
+from engine.data.cell_values import has_units, is_bracketed_list, list_separator, to_amounts
+from engine.data.dataset import AttributeKind
 from engine.data.errors import DataError, row_examples, value_examples
 
 ROLES = ("user", "item", "rating", "timestamp", "event")
@@ -46,7 +47,9 @@ _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|ur
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
                    r"|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$"  # 01-Jan-1995
-                   r"|^\d{1,2}/\d{1,2}/\d{4}$")  # 1/31/1995
+                   r"|^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?)?$"  # 1/31/1995, 11/15/2019 8:55:22 AM
+                   r"|^[A-Za-z]{3,9}\.? \d{1,2}, \d{4}$"  # Aug 13, 2006 (Last.fm sign-ups, Steam releases)
+                   r"|^\d{1,2} [A-Za-z]{3,9},? \d{4}$")  # 13 Aug 2006
 # Kinds and roles are guessed from the first rows: enough to decide, and cheap on million-row tables.
 _INFERENCE_SAMPLE = 5000
 # Unix times after 2286 are really milliseconds (or micro-/nanoseconds): scale them down.
@@ -179,8 +182,9 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     """A default kind for one attribute column: what a feature encoder should make of it.
 
     Identifier-like columns (ids, zip codes, URLs, near-unique codes) are ignored: as features they would only
-    memorise rows. Dates are dates (how recent an item is often predicts its audience), numbers numeric, `a|b`
-    lists multi-valued, many-word strings text, and everything else with repeating values categorical.
+    memorise rows. Dates are dates (how recent an item is often predicts its audience), numbers numeric (also with
+    units: `$12.99`, `1,234`, `Free`), lists multi-valued (`a|b`, `['a', 'b']`, `a, b`: see `cell_values`),
+    many-word strings text, and everything else with repeating values categorical.
     """
     text = _non_empty_text(values)
     if text.empty:
@@ -196,7 +200,9 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
         return "date"
     if _mostly_numeric(values):
         return "numeric"
-    if sample.str.contains(MULTI_VALUE_SEPARATOR, regex=False).mean() > 0.1:
+    if has_units(sample).any() and to_amounts(sample).notna().mean() >= 0.9:
+        return "numeric"
+    if is_bracketed_list(sample).mean() > 0.5 or list_separator(sample) is not None:
         return "multi"
     words = sample.str.count(r"\s+") + 1
     if words.mean() >= 2.5 or (n_unique > 0.5 * n and words.mean() >= 2):

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.data.cell_values import as_multi_values, has_units, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
                                  to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
@@ -463,6 +464,13 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
         warnings += _long_values(values, column, kind, label, first_rows)
         if kind == "numeric":
             numbers = to_numbers(values)
+            units = pd.Series(has_units(values), index=values.index) & numbers.isna()
+            if units.any():
+                numbers = numbers.mask(units, to_amounts(values))
+                warnings.append(DataWarning(f"{int(units.sum()):,} values of numeric attribute '{column}' are "
+                                            f"numbers with a unit or 'Free' and are read as numbers: "
+                                            f"{value_examples(values, units, first_rows)}", label,
+                                            "Set the attribute's kind to categorical if they are not amounts"))
             lost = numbers.isna() & ~is_blank(values)
             if lost.any():
                 warnings.append(DataWarning(f"{int(lost.sum()):,} values of numeric attribute '{column}' are not "
@@ -477,6 +485,9 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                                             f"and count as missing: {value_examples(values, lost, first_rows)}", label,
                                             "Use ISO dates such as 2024-03-01, or set the attribute's kind to "
                                             "categorical"))
+        if kind == "multi":
+            attributes[column] = as_multi_values(values)
+            continue
         attributes[column] = values.astype("string").str.strip().replace("", pd.NA).astype("str")
     return attributes, kinds, warnings
 

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 from pathlib import Path
 
 import pytest
 
 from benchmarks import public_shapes
-from engine.data.columns import RoleMapping, detect_roles
+from engine.data.columns import RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.errors import DataError
+from engine.data.features import encode_attributes
 from engine.data.read import RawTable, read_table
 from engine.data.stream import read_streamed
 from engine.data.validate import AttributeInput, IntakeOptions, build_dataset
@@ -102,3 +104,36 @@ def test_a_headerless_table_whose_first_line_holds_urls_and_long_texts_keeps_tha
     _, news = public_shapes.mind(tmp_path / "mind")
     raw = _upload(news, tmp_path)
     assert not raw.has_header and len(raw.frame) == 400 and raw.frame["column_1"].str.match(r"^N\d+$").all()
+
+
+def test_steam_game_attributes_read_list_notations_dates_and_prices(tmp_path: Path):
+    """Tags as "['Action', 'Indie']" were one long text, genres 'Action, Indie' one category, 'Nov 1, 2000' text
+    and '$9.99' / 'Free to Play' prices an ignored column."""
+    plays, games = public_shapes.steam(tmp_path / "steam")
+    raw, meta = _upload(plays, tmp_path), _upload(games, tmp_path)
+    roles = RoleMapping("column_1", "column_2", "column_4", event="column_3")
+    result = build_dataset(raw.frame, roles, IntakeOptions(), items=AttributeInput(meta.frame, "name", label=meta.name))
+    dataset = result.dataset
+    assert {k: dataset.item_kinds[k] for k in ("release_date", "price", "genres", "popular_tags")} == {
+        "release_date": "date", "price": "numeric", "genres": "multi", "popular_tags": "multi"}
+    items = dataset.items.set_index("item_id")
+    source = meta.frame.drop_duplicates("name").set_index("name")
+    first = source.index[0]
+    assert items.loc[first, "popular_tags"] == "|".join(ast.literal_eval(source.loc[first, "popular_tags"]))
+    assert items.loc[first, "genres"] == source.loc[first, "genres"].replace(", ", "|")
+    free = source.index[source["price"].isin(["Free", "Free to Play"])]
+    assert (items.loc[free, "price"] == 0).all() and len(free) > 0
+    dollars = source.index[source["price"].str.startswith("$")][0]
+    assert items.loc[dollars, "price"] == float(source.loc[dollars, "price"][1:])
+    said = " ".join(map(str, result.warnings))
+    assert "values of numeric attribute 'price' are numbers with a unit or 'Free' and are read as numbers" in said
+    assert "'Coming soon'" in said  # the one release date that is no date is named
+    features = encode_attributes(dataset.items, "item_id", dataset.item_kinds)
+    assert "popular_tags=Indie" in features.columns and "genres=Action" in features.columns
+
+
+def test_lastfm_signup_dates_written_with_month_names_are_dates(tmp_path: Path):
+    _, profile = public_shapes.lastfm(tmp_path / "lastfm")
+    raw = _upload(profile, tmp_path)
+    kinds = infer_attribute_kinds(raw.frame, "column_1")
+    assert kinds == {"column_2": "categorical", "column_3": "numeric", "column_4": "categorical", "column_5": "date"}
