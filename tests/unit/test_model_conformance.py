@@ -204,6 +204,19 @@ def test_declared_fold_in_uses_the_revealed_interactions(name: str, side: str) -
         assert_refused_by_the_evaluator(model, side, revealed=True)
 
 
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if get_model_class(n).capabilities.new_users])
+def test_a_new_user_without_attributes_or_history_is_ranked_not_tied(name: str) -> None:
+    """On data without user attributes (play counts, bookmarks), a model that serves new users still ranks the
+    catalogue for one, as its average user or by popularity would: a tie on every item would list them in id
+    order. The mapper and MetaEmb gave such a user a zero vector until session 12."""
+    world = tiny_world()
+    cls = get_model_class(name)
+    model = create_model(name, getattr(cls, "test_params", {}), seed=0).fit(
+        dataclasses.replace(world.data, user_features=None))
+    scores = model.score(dataclasses.replace(world.new_users, features=None), world.known_items)
+    assert (scores.amax(dim=1) > scores.amin(dim=1)).all()
+
+
 def held_out_hits(scores: torch.Tensor) -> float:
     """Mean number of held-out positives in each known user's top-k (training items excluded)."""
     world = tiny_world()
