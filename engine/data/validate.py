@@ -31,6 +31,8 @@ LONG_VALUE = {"text": 100_000}
 """Attribute values longer than this (characters; 1,000 for kinds not listed) are kept but warned about."""
 _LONG_VALUE_DEFAULT = 1_000
 _COUNT_CAP_QUANTILE = 0.95
+_ID_LIST_SAMPLE = 2000  # rows looked at for cells that hold lists of ids
+_ID_LIST_SEPARATORS = r"[\s,;|]+"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,25 @@ def _check_id_lengths(ids: pd.Series, role: str, column: str, label: str, first_
                         "or check that this is the id column")
 
 
+def _check_id_lists(ids: pd.Series, role: str, column: str, label: str, first_row: int) -> None:
+    """Refuse a column whose cells hold several ids (MIND's impressions 'N123-1 N456-0', a history 'N1 N2 N3'):
+    read as one id each, every list would become an entity of its own. Names with spaces ('Sigur Ros', 'Fallout
+    4') pass: a cell counts as a list only when each of its two or more tokens holds a digit."""
+    if _id_lists(ids.head(_ID_LIST_SAMPLE)).mean() <= 0.5:
+        return
+    listed = _id_lists(ids)
+    raise DataError(f"Column '{column}' holds several {role} ids in one cell: "
+                    f"{value_examples(ids, listed.to_numpy(bool), first_row)}", label,
+                    f"Give one {role} per row: split the lists into rows (in pandas: frame['{column}'] = "
+                    f"frame['{column}'].str.split(); frame = frame.explode('{column}')), or map the column that "
+                    f"holds single {role} ids")
+
+
+def _id_lists(ids: pd.Series) -> pd.Series:
+    tokens = ids.str.split(_ID_LIST_SEPARATORS)
+    return (tokens.str.len() >= 2) & tokens.map(lambda parts: all(any(c.isdigit() for c in p) for p in parts))
+
+
 def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row: int) -> pd.Series:
     ids = ids_as_strings(values)
     missing = ids.isna()
@@ -151,6 +172,7 @@ def _clean_ids(values: pd.Series, role: str, column: str, label: str, first_row:
                         f"{label}, {row_examples(_rows(missing, first_row))}",
                         f"Fill in the {role} ids or delete those rows")
     _check_id_lengths(ids, role, column, label, first_row)
+    _check_id_lists(ids, role, column, label, first_row)
     return ids
 
 

@@ -137,3 +137,17 @@ def test_lastfm_signup_dates_written_with_month_names_are_dates(tmp_path: Path):
     raw = _upload(profile, tmp_path)
     kinds = infer_attribute_kinds(raw.frame, "column_1")
     assert kinds == {"column_2": "categorical", "column_3": "numeric", "column_4": "categorical", "column_5": "date"}
+
+
+def test_mind_impression_lists_mapped_as_items_are_refused_with_how_to_split_them(tmp_path: Path):
+    """MIND's behaviors.tsv holds the shown news of an impression in one cell ('N123-1 N456-0'): mapped as the item
+    column, each list became one item and the dataset saved."""
+    behaviors, _ = public_shapes.mind(tmp_path / "mind")
+    raw = _upload(behaviors, tmp_path)
+    with pytest.raises(DataError, match=r"Column 'column_5' holds several item ids in one cell: 'N\d+-[01] N") \
+            as caught:
+        build_dataset(raw.frame, RoleMapping("column_2", "column_5"), label=raw.name, first_row=raw.first_row)
+    assert "1,497 more" in caught.value.what and ".explode('column_5')" in caught.value.fix
+    steam = _upload(public_shapes.steam(tmp_path / "steam")[0], tmp_path)  # names with spaces and digits pass
+    assert build_dataset(steam.frame, RoleMapping("column_1", "column_2")).dataset.interactions["item_id"].str.contains(
+        " ").any()
