@@ -31,6 +31,7 @@ LONG_VALUE = {"text": 100_000}
 """Attribute values longer than this (characters; 1,000 for kinds not listed) are kept but warned about."""
 _LONG_VALUE_DEFAULT = 1_000
 _COUNT_CAP_QUANTILE = 0.95
+_UNRATED_ZERO_SHARE = 0.2  # a share of ratings at 0, below a scale starting at 1, that reads as 'not rated'
 _ID_LIST_SAMPLE = 2000  # rows looked at for cells that hold lists of ids
 _ID_LIST_SEPARATORS = r"[\s,;|]+"
 
@@ -250,6 +251,7 @@ def _resolve_feedback(frame: pd.DataFrame, options: IntakeOptions, label: str, r
                             "every row)", label, "Map the rating column, or choose implicit feedback")
         if feedback.positive_threshold is None:
             feedback = replace(feedback, positive_threshold=_top_rating_threshold(frame["rating"]))
+        warnings += _unrated_zeros(frame["rating"], rating_column or "rating", label)
         if not (frame["rating"] >= feedback.positive_threshold).any():
             raise DataError(f"No rating reaches the positive threshold {feedback.positive_threshold:g}",
                             f"{label}, ratings range {frame['rating'].min():g} to {frame['rating'].max():g}",
@@ -269,6 +271,20 @@ def _resolve_feedback(frame: pd.DataFrame, options: IntakeOptions, label: str, r
     if feedback.kind == "implicit" and "rating" in frame.columns:
         feedback = _resolve_counts(frame, feedback, label)
     return feedback, warnings
+
+
+def _unrated_zeros(ratings: pd.Series, column: str, label: str) -> list[DataWarning]:
+    """A warning when many ratings are 0 on a scale that otherwise starts at 1 (Book-Crossing's 0 means 'read, not
+    rated'): explicit feedback takes them for the worst rating, in RMSE and MAE too."""
+    zeros = int((ratings == 0).sum())
+    rated = ratings[ratings != 0]
+    if zeros < _UNRATED_ZERO_SHARE * len(ratings) or rated.empty or rated.min() < 1:
+        return []
+    return [DataWarning(
+        f"{zeros:,} of the {len(ratings):,} ratings in column '{column}' ({zeros / len(ratings):.0%}) are 0 on a "
+        f"scale of {rated.min():g} to {rated.max():g}; in data such as Book-Crossing a 0 means 'interacted, not "
+        "rated'. Read as explicit ratings, they are not positives and count as ratings of 0 in RMSE and MAE", label,
+        "Choose implicit feedback to count every row as interest, or delete the rows rated 0 to keep rated rows only")]
 
 
 def _event_strength(frame: pd.DataFrame, feedback: Feedback) -> pd.Series:

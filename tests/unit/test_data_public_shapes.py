@@ -151,3 +151,17 @@ def test_mind_impression_lists_mapped_as_items_are_refused_with_how_to_split_the
     steam = _upload(public_shapes.steam(tmp_path / "steam")[0], tmp_path)  # names with spaces and digits pass
     assert build_dataset(steam.frame, RoleMapping("column_1", "column_2")).dataset.interactions["item_id"].str.contains(
         " ").any()
+
+
+def test_book_crossing_zero_ratings_are_explained(tmp_path: Path):
+    """Book-Crossing's 0 means 'read, not rated' (most rows); read as explicit ratings, they were the worst rating
+    in RMSE without a word."""
+    ratings, _, _ = public_shapes.book_crossing(tmp_path / "bx")
+    raw = _upload(ratings, tmp_path)
+    result = build_dataset(raw.frame, detect_roles(raw.frame), label=raw.name, first_row=raw.first_row)
+    assert result.dataset.feedback.kind == "explicit" and result.dataset.feedback.positive_threshold == 8
+    zeros = [str(w) for w in result.warnings if "are 0 on a scale of 1 to 10" in str(w)]
+    assert len(zeros) == 1 and "ratings in column 'Book-Rating'" in zeros[0] and "Choose implicit feedback" in zeros[0]
+    few = raw.frame.iloc[:50].assign(**{"Book-Rating": ["0"] * 5 + ["4"] * 45})
+    stars = build_dataset(few, detect_roles(few))  # a few zeros on a scale: no warning
+    assert not any("are 0 on a scale" in str(w) for w in stars.warnings)
