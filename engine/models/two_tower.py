@@ -23,13 +23,14 @@ from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
 from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
-from engine.training.feature_modules import (FeatureBag, FeatureTable, SparseRows, query_rows, take_rows,
+from engine.training.feature_modules import (Attributes, FeatureBag, FeatureTable, query_rows, take_rows,
                                              training_table)
 from engine.training.loop import GradientConfig, tuned_default
 from engine.training.losses import sampled_softmax_loss
 from engine.training.recommender import TorchRecommender
 from engine.training.sampler import NegativeSampler
 from engine.training.scoring import dot_scores, index_tensor
+from engine.training.tower_pass import TowerWeights, tower_vectors
 
 
 class TwoTowerConfig(GradientConfig):
@@ -55,7 +56,8 @@ class TwoTowerConfig(GradientConfig):
 
 
 class Tower(nn.Module):
-    """concat(id embedding, attribute bag) -> Linear -> ReLU -> Linear -> L2 normalisation."""
+    """concat(id embedding, attribute bag) -> Linear -> ReLU -> Linear -> L2 normalisation, computed by the
+    hand-written pass of `engine.training.tower_pass` (these modules hold its weights)."""
 
     def __init__(self, n_ids: int, n_features: int, config: TwoTowerConfig) -> None:
         super().__init__()
@@ -69,13 +71,22 @@ class Tower(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(inputs, config.hidden), nn.ReLU(), Dropout(config.dropout),
                                  nn.Linear(config.hidden, dim))
 
-    def forward(self, index: torch.Tensor, rows: torch.Tensor | SparseRows | None) -> torch.Tensor:
-        """Unit vectors for entities at training `index` (-1 = unseen: no id part) with attribute `rows` (sparse,
-        or dense as `FeatureTable.bag_rows` gives them)."""
-        parts = [self.ids(index.clamp(min=0)) * (index >= 0).unsqueeze(1)]
-        if self.features is not None:
-            parts.append(self.features(rows))
-        return F.normalize(self.mlp(torch.cat(parts, dim=1)), dim=-1)
+    def weights(self) -> TowerWeights:
+        """The tower's weights for the hand-written pass (`engine.training.tower_pass`)."""
+        hidden, out = self.mlp[0], self.mlp[3]
+        return TowerWeights(self.ids.weight, self.ids.sparse,
+                            self.features.bag.weight if self.features is not None else None,
+                            hidden.weight, hidden.bias, out.weight, out.bias)
+
+    def forward(self, index: torch.Tensor, rows: Attributes | None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Unit vectors for entities at training `index` (-1 = unseen, or id dropped out: no id part; distinct in
+        training, so the id rows' gradient needs no summing) with attribute `rows` (`Attributes`: sparse, dense or
+        compiled); `mask`: the hidden layer's dropout mask (`dropout_mask`), None when scoring."""
+        return tower_vectors(self.weights(), index, rows if self.features is not None else None, mask)
+
+    def dropout_mask(self, n_rows: int, device: torch.device) -> torch.Tensor | None:
+        """The training dropout mask of `n_rows` entities' hidden layer (None: nothing dropped, or evaluating)."""
+        return self.mlp[2].mask((n_rows, self.mlp[0].out_features), device)
 
 
 class TwoTowerNetwork(nn.Module):
@@ -121,26 +132,24 @@ class TwoTowerRecommender(TorchRecommender):
                                   kind=config.negative_sampling, alpha=config.popularity_alpha, seed=self.seed)
 
         def encode(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
-            blanked = torch.where(torch.rand(index.shape, device=index.device) < config.id_dropout, -1, index) \
-                if config.id_dropout > 0 else index
-            return tower(blanked, table.bag_rows(index) if table is not None else None)
-
-        def encode_batch(tower: Tower, table: FeatureTable | None, index: torch.Tensor, n_ids: int) -> torch.Tensor:
             # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its
             # occurrences share that pass: its id dropout and tower dropout are drawn once per batch
-            ids, slots = distinct(index, n_ids)
-            return take_rows(encode(tower, table, ids), slots)
+            blanked = torch.where(torch.rand(index.shape, device=index.device) < config.id_dropout, -1, index) \
+                if config.id_dropout > 0 else index
+            return tower(blanked, table.attributes(index) if table is not None else None,
+                         tower.dropout_mask(len(index), index.device))
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
-            user_vectors = encode_batch(module.users, user_table, users, data.n_users)
+            users, user_slots = distinct(users, data.n_users)
+            user_vectors = encode(module.users, user_table, users)
             if config.softmax == "in_batch":
                 items, labels = distinct(positives, data.n_items)
                 return sampled_softmax_loss(user_vectors, encode(module.items, item_table, items),
-                                            config.temperature, module.item_log_q[items], labels)
-            item_vectors = encode_batch(module.items, item_table, torch.cat([positives.unsqueeze(1), negatives], dim=1),
-                                        data.n_items)
-            logits = torch.einsum("bd,bnd->bn", user_vectors, item_vectors) / config.temperature
+                                            config.temperature, module.item_log_q[items], labels, user_slots)
+            items, item_slots = distinct(torch.cat([positives.unsqueeze(1), negatives], dim=1), data.n_items)
+            item_vectors = take_rows(encode(module.items, item_table, items), item_slots)
+            logits = torch.einsum("bd,bnd->bn", take_rows(user_vectors, user_slots), item_vectors) / config.temperature
             labels = torch.zeros(len(logits), dtype=torch.int64, device=logits.device)
             return F.cross_entropy(logits.float(), labels)
 

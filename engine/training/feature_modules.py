@@ -96,19 +96,18 @@ class FeatureTable:
         """The rows at `index` (a LongTensor on the table's device), vectorised on the device."""
         return self.all_rows.select(index)
 
-    def bag_rows(self, index: torch.Tensor) -> "torch.Tensor | SparseRows":
-        """The rows at `index` for a `FeatureBag`: narrow tables are laid out dense once (up to
-        `DENSE_TABLE_MAX_CELLS` cells) and a batch copies its rows, where rebuilding them from the CSR entries cost
-        15x as much (two-tower on 1M: 0.33 -> 0.02 ms a side per batch); wider tables give sparse rows."""
-        if not whole_table_dense(self.all_rows.n_rows, self.n_features):
-            return self.rows(index)
-        if self._dense is None:
-            self._dense = dense_rows(self.all_rows, self.n_features, torch.float32)
-        return self._dense.index_select(0, index)
-
     def attributes(self, index: torch.Tensor) -> "Attributes":
-        """The rows at `index` for hand-written products (`attribute_rows`: on a CPU nothing is gathered)."""
-        return attribute_rows(self.all_rows, self.n_features, index)
+        """The rows at `index` for hand-written products (`attribute_rows`): on a CPU with numba nothing is
+        gathered; elsewhere a narrow table within `DENSE_TABLE_MAX_CELLS` is laid out dense once and a batch
+        copies its rows, where rebuilding them from the CSR entries cost 15x as much (a 1M two-tower batch 0.33 ->
+        0.02 ms a side)."""
+        rows = self.all_rows
+        if (rows.indices.device.type == "cpu" and cpu_kernels.available()) or \
+                not whole_table_dense(rows.n_rows, self.n_features):
+            return attribute_rows(rows, self.n_features, index)
+        if self._dense is None:
+            self._dense = dense_rows(rows, self.n_features, torch.float32)
+        return self._dense.index_select(0, index)
 
 
 def training_table(features: FeatureMatrix | None, ids: np.ndarray, device: torch.device,
@@ -171,16 +170,26 @@ def attribute_rows(rows: SparseRows, n_features: int, index: torch.Tensor | None
     return dense_rows(rows, n_features, torch.float32) if n_features <= DENSE_ROWS_MAX_FEATURES else rows
 
 
-def rows_product(rows: torch.Tensor | SparseRows, table: torch.Tensor) -> torch.Tensor:
-    """rows @ table, (n_rows, table columns), for dense or sparse torch rows."""
+def rows_product(rows: Attributes, table: torch.Tensor) -> torch.Tensor:
+    """rows @ table, (n_rows, table columns), for dense, sparse or compiled rows."""
+    if isinstance(rows, CompiledRows):
+        out = table.new_zeros((len(rows.rows), table.shape[1]))
+        cpu_kernels.csr_rows_product(rows.indptr, rows.indices, rows.data, rows.rows,
+                                     table.detach().contiguous().numpy(), out.numpy())
+        return out
     if isinstance(rows, SparseRows):
         return nn.functional.embedding_bag(rows.indices, table, rows.offsets[:-1], mode="sum",
                                            per_sample_weights=rows.weights.to(table.dtype))
     return rows.to(table.dtype) @ table
 
 
-def rows_transposed_product(rows: torch.Tensor | SparseRows, values: torch.Tensor, n_features: int) -> torch.Tensor:
+def rows_transposed_product(rows: Attributes, values: torch.Tensor, n_features: int) -> torch.Tensor:
     """rows.T @ values, (n_features, values columns): the gradient of `rows_product`'s table."""
+    if isinstance(rows, CompiledRows):
+        out = values.new_zeros((n_features, values.shape[1]))
+        cpu_kernels.csr_rows_transposed_product(rows.indptr, rows.indices, rows.data, rows.rows,
+                                                values.detach().contiguous().numpy(), out.numpy())
+        return out
     if isinstance(rows, SparseRows):
         weighted = values.index_select(0, rows.row_of_entry()) * rows.weights.unsqueeze(1).to(values.dtype)
         return values.new_zeros((n_features, values.shape[1])).index_add_(0, rows.indices, weighted)
@@ -197,12 +206,9 @@ class FeatureBag(nn.Module):
         self.bag = nn.EmbeddingBag(n_features, dim, mode="sum")
         nn.init.normal_(self.bag.weight, std=init_std)
 
-    def forward(self, rows: torch.Tensor | SparseRows) -> torch.Tensor:
-        """(number of rows, dim) for sparse rows or dense (rows, n_features) ones; rows without features give
-        zeros."""
+    def forward(self, rows: SparseRows) -> torch.Tensor:
+        """(rows.n_rows, dim); rows without features give zeros."""
         weight = self.bag.weight
-        if isinstance(rows, torch.Tensor):
-            return rows.to(weight.dtype) @ weight
         if len(weight) <= DENSE_ROWS_MAX_FEATURES:
             return dense_rows(rows, len(weight), weight.dtype) @ weight
         return self.bag(rows.indices, rows.offsets[:-1], per_sample_weights=rows.weights)

@@ -8,9 +8,9 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from engine.training import feature_modules
-from engine.training.feature_modules import (FeatureBag, FeatureTable, FieldEmbeddings, IdAndFeatureEmbedding,
-                                             SparseRows)
+from engine.training import cpu_kernels, feature_modules
+from engine.training.feature_modules import (CompiledRows, FeatureBag, FeatureTable, FieldEmbeddings,
+                                             IdAndFeatureEmbedding, SparseRows, rows_product, rows_transposed_product)
 
 
 def _features() -> sp.csr_matrix:
@@ -55,20 +55,31 @@ def test_feature_table_gathers_the_same_rows_as_scipy_slicing() -> None:
     assert np.array_equal(rebuilt.toarray(), matrix[index.numpy()].toarray())
 
 
-@pytest.mark.parametrize("max_cells", [feature_modules.DENSE_TABLE_MAX_CELLS, 0], ids=["dense table", "sparse rows"])
-def test_feature_bag_over_a_tables_bag_rows_is_the_sum_over_its_sparse_rows(max_cells: int,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feature_modules, "DENSE_TABLE_MAX_CELLS", max_cells)
+@pytest.mark.parametrize("form", ["compiled", "dense table", "gathered dense", "sparse"])
+def test_a_tables_attribute_rows_in_every_form_give_the_bags_products(form: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`FeatureTable.attributes` hands compiled rows on a CPU with numba, else a dense table's rows, gathered dense
+    rows or sparse ones: `rows_product` and its transpose are the bag's sum and its table gradient in each."""
+    if form == "compiled" and not cpu_kernels.available():
+        pytest.skip("numba is not installed: compiled rows are not used")
+    if form != "compiled":
+        monkeypatch.setattr(cpu_kernels, "available", lambda: False)
+    monkeypatch.setattr(feature_modules, "DENSE_TABLE_MAX_CELLS", 0 if form in ("gathered dense", "sparse") else
+                        feature_modules.DENSE_TABLE_MAX_CELLS)
+    monkeypatch.setattr(feature_modules, "DENSE_ROWS_MAX_FEATURES", 0 if form == "sparse" else
+                        feature_modules.DENSE_ROWS_MAX_FEATURES)
     table = FeatureTable(_features())
     index = torch.tensor([3, 2, 0, 3])
-    rows = table.bag_rows(index)
-    assert isinstance(rows, torch.Tensor) == (max_cells > 0)
+    rows = table.attributes(index)
+    kind = {"compiled": CompiledRows, "sparse": SparseRows}.get(form, torch.Tensor)
+    assert isinstance(rows, kind)
     bag = FeatureBag(5, 3)
-    out = bag(rows)
+    weight = bag.bag.weight
     expected = bag(table.rows(index))
-    assert torch.allclose(out, expected, atol=1e-6)
-    assert torch.allclose(_table_gradient(bag, out, bag.bag.weight),
-                          _table_gradient(bag, expected, bag.bag.weight), atol=1e-5)
+    assert torch.allclose(rows_product(rows, weight.detach()), expected, atol=1e-6)
+    direction = torch.arange(expected.numel(), dtype=torch.float32).reshape(expected.shape)
+    assert torch.allclose(rows_transposed_product(rows, direction, 5), _table_gradient(bag, expected, weight),
+                          atol=1e-5)
 
 
 @PATHS
