@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+_SYLLABLES = np.array([c + v for c in "bdfgklmnprstvz" for v in "aeiou"])
 COUNTRIES = ("United States", "Germany", "United Kingdom", "Poland", "Brazil", "Sweden", "Japan", "Finland")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STEAM_TAGS = ("Action", "Indie", "Adventure", "RPG", "Strategy", "Simulation", "Casual", "Puzzle", "Horror",
@@ -33,7 +33,8 @@ def _word(rng: np.random.Generator, syllables: int = 3) -> str:
 
 
 def _words(rng: np.random.Generator, count: int) -> str:
-    return " ".join(_word(rng, int(rng.integers(1, 4))) for _ in range(count))
+    syllables, lengths = rng.choice(_SYLLABLES, (count, 3)), rng.integers(1, 4, count)
+    return " ".join("".join(word[:length]) for word, length in zip(syllables, lengths))
 
 
 def _zipf_choice(rng: np.random.Generator, n: int, size: int, exponent: float = 1.0) -> np.ndarray:
@@ -86,7 +87,7 @@ def book_crossing(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     rng = np.random.default_rng(seed)
     isbns = [f"{int(rng.integers(0, 10**9)):09d}{rng.choice(list('0123456789X'))}" for _ in range(500)]
     isbns[0] = "0002005018"
-    user_ids = [str(int(u)) for u in rng.choice(np.arange(1, 300_000), 300, replace=False)]
+    user_ids = [str(int(u)) for u in 1 + rng.choice(300_000, 300, replace=False)]
     ratings = ['"User-ID";"ISBN";"Book-Rating"']
     for user, book in zip(_zipf_choice(rng, 300, rows, 0.6), _zipf_choice(rng, 500, rows, 0.9)):
         rating = 0 if rng.random() < 0.62 else int(rng.integers(1, 11))
@@ -160,7 +161,7 @@ def steam(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     games = [_words(rng, int(rng.integers(1, 4))).title() for _ in range(300)]
     games[2] = "Sid Meier's Civilization V"
     games[4] = "Tom Clancy's Rainbow Six, Siege"
-    users = [str(int(u)) for u in rng.choice(np.arange(5_000_000, 309_000_000), 250, replace=False)]
+    users = [str(int(u)) for u in 5_000_000 + rng.choice(304_000_000, 250, replace=False)]
     lines = []
     for user, game in zip(_zipf_choice(rng, 250, rows // 2, 0.5), _zipf_choice(rng, 300, rows // 2)):
         name = f'"{games[game]}"' if "," in games[game] else games[game]
@@ -189,8 +190,8 @@ def mind(folder: Path, seed: int = 0, rows: int = 1500) -> list[Path]:
     clicked news 'N1 N2', impressions 'N123-1 N456-0') and `news.tsv` (no header: news id, category, subcategory,
     title, abstract, url, title and abstract entities as JSON)."""
     rng = np.random.default_rng(seed)
-    news = [f"N{int(n)}" for n in rng.choice(np.arange(1, 130_000), 400, replace=False)]
-    users = [f"U{int(u)}" for u in rng.choice(np.arange(1, 90_000), 300, replace=False)]
+    news = [f"N{int(n)}" for n in 1 + rng.choice(130_000, 400, replace=False)]
+    users = [f"U{int(u)}" for u in 1 + rng.choice(90_000, 300, replace=False)]
     behaviors = []
     for impression in range(rows):
         user = users[int(_zipf_choice(rng, 300, 1, 0.5)[0])]

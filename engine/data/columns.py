@@ -45,7 +45,7 @@ _SOME_UNIX_TIME = 1e8
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
                    r"|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$"  # 01-Jan-1995
                    r"|^\d{1,2}/\d{1,2}/\d{4}( \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?)?$"  # 1/31/1995, 11/15/2019 8:55:22 AM
                    r"|^[A-Za-z]{3,9}\.? \d{1,2}, \d{4}$"  # Aug 13, 2006 (Last.fm sign-ups, Steam releases)
@@ -196,7 +196,7 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
         return "ignore"
     if sample.str.match(_URL).mean() > 0.5:
         return "ignore"
-    if sample.str.match(_DATE).mean() > 0.9:
+    if sample.str.match(DATE).mean() > 0.9:
         return "date"
     if _mostly_numeric(values):
         return "numeric"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from engine.data.columns import DATE
 from engine.data.errors import DataError
 from engine.data.json_records import looks_like_json, read_json_records
 from engine.settings import get_settings
@@ -174,15 +175,15 @@ def _is_number(cell: str) -> bool:
 
 
 def _is_value(cell: str) -> bool:
-    """A cell no column name looks like: a URL, a JSON list or object, or a sentence-long text."""
-    return cell.startswith(("http://", "https://", "[", "{")) or len(cell) > _LONGEST_NAME
+    """A cell no column name looks like: a URL, a JSON list or object, a date, or a sentence-long text."""
+    return cell.startswith(("http://", "https://", "[", "{")) or len(cell) > _LONGEST_NAME or bool(DATE.match(cell))
 
 
 def _looks_headerless(rows: list[list[str]]) -> bool:
     """Whether the first line is data, not a header: made only of numbers (u.data-style files), holding a number
     where the next line holds one too ("u1,i7,4.0,881250949" over "u2,i9,3.0,891717742"), or holding a URL, a JSON
-    list or a long text (MIND's news.tsv: "N55528, lifestyle, ..., https://assets.msn.com/..."): a column's name is
-    none of these, so reading such a line as the header would drop one row and name the columns after its values."""
+    list, a date or a long text (MIND's news.tsv: "N55528, lifestyle, ..., https://assets.msn.com/..."; a Last.fm
+    profile whose first user's age is blank: "00000c28...\tf\t\tGermany\tFeb 1, 2007"): a column's name is none of these, so reading such a line as the header would drop one row and name the columns after its values."""
     first = [c.strip() for c in rows[0]] if rows else []
     if not first:
         return False

@@ -132,9 +132,16 @@ def test_steam_game_attributes_read_list_notations_dates_and_prices(tmp_path: Pa
     assert "popular_tags=Indie" in features.columns and "genres=Action" in features.columns
 
 
-def test_lastfm_signup_dates_written_with_month_names_are_dates(tmp_path: Path):
+def test_lastfm_signup_dates_written_with_month_names_are_dates_and_no_header(tmp_path: Path):
+    """'Feb 1, 2007' was text; and when the first user's age was blank, no cell of the first line was a number, so
+    that user became the header ('Unnamed: 2', 'May 28, 2009', ...)."""
     _, profile = public_shapes.lastfm(tmp_path / "lastfm")
+    lines = profile.read_text().splitlines()
+    first = lines[0].split("\t")
+    lines[0] = "\t".join(first[:2] + [""] + first[3:])
+    profile.write_text("\n".join(lines) + "\n")
     raw = _upload(profile, tmp_path)
+    assert not raw.has_header and len(raw.frame) == len(lines)
     kinds = infer_attribute_kinds(raw.frame, "column_1")
     assert kinds == {"column_2": "categorical", "column_3": "numeric", "column_4": "categorical", "column_5": "date"}
 
