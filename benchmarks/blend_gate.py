@@ -82,11 +82,11 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _dataset(kind: str) -> Dataset:
+def dataset_of_kind(kind: str) -> Dataset:
     return read_canonical_folder(ML100K) if kind == "ml-100k" else generate_kind(kind, *SIZES, seed=0)
 
 
-def _test_score(model: Recommender, case: ProtocolCase) -> float:
+def test_score(model: Recommender, case: ProtocolCase) -> float:
     result = evaluate(model, case.train, [case.test_slice], (20,), seed=case.seed, n_bootstrap=0, beyond=False)
     return float(result.metric(case.test_slice.name, METRIC).mean)
 
@@ -111,8 +111,8 @@ def gate_case(label: str, case: ProtocolCase, serving_kind: str, settings: dict)
     if z is not None:
         in_sample = paired_gain(case.validator.terms(auto), case.validator.terms(auto.models[single]))
         in_sample_z = in_sample.gain / in_sample.standard_error if in_sample.standard_error > 0 else None
-    return GateCase(label, _test_score(auto.models[single], case),
-                    _test_score(auto, case) if z is not None else None, z, in_sample_z)
+    return GateCase(label, test_score(auto.models[single], case),
+                    test_score(auto, case) if z is not None else None, z, in_sample_z)
 
 
 def main() -> None:
@@ -123,7 +123,7 @@ def main() -> None:
           "in-sample |")
     print("|---|---|---|---|---|---|---|")
     for kind in args.kinds.split(","):
-        dataset = _dataset(kind)
+        dataset = dataset_of_kind(kind)
         for protocol in args.protocols.split(","):
             for case in protocol_cases(dataset, protocol, [int(s) for s in args.seeds.split(",")], METRIC):
                 gate = gate_case(f"{kind} {protocol} {case.seed}", case, KIND_OF_PROTOCOL[protocol], args.auto)
