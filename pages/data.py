@@ -15,6 +15,7 @@ from engine.data.catalog import (check_dataset_name, delete_dataset, list_datase
 from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
+from engine.data.long_format import gather_by_id, is_long_format
 from engine.data.profile import DatasetProfile, profile_dataset
 from engine.data.read import RawTable
 from engine.data.stream import read_streamed
@@ -114,7 +115,9 @@ def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:
     canonical = f"{side}_id"
     default = canonical if canonical in columns else columns[0]
     id_column = st.selectbox(f"{side.title()} id column", columns, index=columns.index(default), key=f"{key}-id")
-    inferred = infer_attribute_kinds(raw.frame, id_column)
+    # a long table (several rows per id, such as tag assignments) is gathered to one row per id when saved
+    table = gather_by_id(raw.frame, id_column) if is_long_format(raw.frame, id_column) else raw.frame
+    inferred = infer_attribute_kinds(table, id_column)
     kinds = {}
     cells = st.columns(4)
     for position, (column, kind) in enumerate(inferred.items()):

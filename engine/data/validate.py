@@ -21,6 +21,7 @@ from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_ki
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
+from engine.data.long_format import gather_by_id, is_long_format
 
 DuplicatePolicy = Literal["last", "sum", "max"]
 DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max")
@@ -465,6 +466,16 @@ def _quoted(ids) -> str:
     return ", ".join(f"'{str(v)[:40]}'" for v in ids)
 
 
+def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str) -> DataWarning:
+    listed = [c for c in frame.columns if c != id_column
+              and frame[c].astype("string").str.contains("|", regex=False).fillna(False).any()]
+    example = "" if not listed else (f", e.g. '{listed[0]}' of '{frame[id_column].iloc[0]}': "
+                                     f"'{str(frame[listed[0]].iloc[0])[:60]}'")
+    return DataWarning(f"{rows:,} rows describe {len(frame):,} ids, several rows per id (a long table such as tag "
+                       f"assignments): the values of each column were gathered per id as a list{example}", label,
+                       "Set a column's kind to ignore if its values do not describe the id")
+
+
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
                      ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
     """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds."""
@@ -476,23 +487,27 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                         f"Pick the column that holds the ids used in the interactions, or name it {canonical_id}")
     warnings: list[DataWarning] = []
     ids = ids_as_strings(frame[table.id_column])
-    attributes = frame.drop(columns=[table.id_column]).copy()
-    attributes.columns = [str(c) for c in attributes.columns]
-    attributes.insert(0, canonical_id, ids)
     missing = ids.isna()
     if missing.any():
         warnings.append(DataWarning(f"{int(missing.sum())} rows without an id were skipped",
                                     f"{label}, {row_examples(_rows(missing, table.first_row))}",
                                     "Fill in their ids if they matter"))
     repeated = ids.duplicated() & ~missing
-    if repeated.any():
-        warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, "
-                                    f"e.g. '{ids[repeated].iloc[0]}'; the first row of each id was kept",
-                                    f"{label}, {row_examples(_rows(repeated, table.first_row))}",
-                                    "Keep one row per id"))
     _check_id_lengths(ids, side, table.id_column, label, table.first_row)
-    first_rows = np.flatnonzero(~missing & ~repeated) + table.first_row
-    attributes = attributes.loc[~missing & ~repeated].reset_index(drop=True)
+    first_rows = _rows(~missing & ~repeated, table.first_row)  # the file row of each id's first row
+    if is_long_format(frame, table.id_column):
+        frame = gather_by_id(frame, table.id_column)
+        warnings.append(_gathered_warning(frame, table.id_column, len(ids), label))
+    else:
+        if repeated.any():
+            warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, "
+                                        f"e.g. '{ids[repeated].iloc[0]}'; the first row of each id was kept",
+                                        f"{label}, {row_examples(_rows(repeated, table.first_row))}",
+                                        "Keep one row per id"))
+        frame = frame.loc[~missing & ~repeated].reset_index(drop=True)
+    attributes = frame.drop(columns=[table.id_column])
+    attributes.columns = [str(c) for c in attributes.columns]
+    attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
     warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)
     kinds = {**infer_attribute_kinds(attributes, canonical_id), **table.kinds}

@@ -172,3 +172,23 @@ def test_book_crossing_zero_ratings_are_explained(tmp_path: Path):
     few = raw.frame.iloc[:50].assign(**{"Book-Rating": ["0"] * 5 + ["4"] * 45})
     stars = build_dataset(few, detect_roles(few))  # a few zeros on a scale: no warning
     assert not any("are 0 on a scale" in str(w) for w in stars.warnings)
+
+
+def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path: Path):
+    """HetRec Delicious' bookmark_tags.dat has a row per (bookmark, tag): every tag but each bookmark's first was
+    dropped as 'rows repeat an id already seen'."""
+    triples, _, tags = public_shapes.bookmarks(tmp_path / "delicious")
+    raw, table = _upload(triples, tmp_path), _upload(tags, tmp_path)
+    result = build_dataset(raw.frame, detect_roles(raw.frame), items=AttributeInput(table.frame, "bookmarkID",
+                                                                                     label=table.name))
+    items = result.dataset.items.set_index("item_id")
+    assigned = table.frame.groupby("bookmarkID", sort=False)["tagID"].agg(list)
+    assert items["tagID"].str.split("|").to_dict() == assigned.to_dict()
+    assert result.dataset.item_kinds["tagID"] == "multi"
+    said = " ".join(map(str, result.warnings))
+    assert f"{len(table.frame):,} rows describe {len(assigned):,} ids, several rows per id" in said
+    assert "rows repeat an id already seen" not in said
+    plays, games = public_shapes.steam(tmp_path / "steam")  # a wide table with a few repeated names keeps first rows
+    kept = build_dataset(_upload(plays, tmp_path).frame, RoleMapping("column_1", "column_2"),
+                         items=AttributeInput(_upload(games, tmp_path).frame, "name"))
+    assert any("rows repeat an id already seen" in str(w) for w in kept.warnings)
