@@ -13,7 +13,7 @@ from benchmarks import public_shapes
 from engine.data.columns import RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.errors import DataError
 from engine.data.features import encode_attributes
-from engine.data.read import RawTable, read_table
+from engine.data.read import RawTable, read_path, read_table
 from engine.data.stream import read_streamed
 from engine.data.validate import AttributeInput, IntakeOptions, build_dataset
 
@@ -192,3 +192,12 @@ def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path
     kept = build_dataset(_upload(plays, tmp_path).frame, RoleMapping("column_1", "column_2"),
                          items=AttributeInput(_upload(games, tmp_path).frame, "name"))
     assert any("rows repeat an id already seen" in str(w) for w in kept.warnings)
+
+
+def test_a_tab_separated_profile_saved_as_csv_is_split_on_its_tabs_not_on_the_comma_of_its_dates(tmp_path: Path):
+    """Every line of a Last.fm profile has one comma ('Feb 1, 2007'), so a comma split every line alike into 2
+    columns and won over the tabs' 5 when the file was named .csv (as the canonical folder names it)."""
+    _, profile = public_shapes.lastfm(tmp_path / "lastfm")
+    renamed = profile.rename(profile.with_name("users.csv"))
+    raw = read_path(renamed)
+    assert raw.delimiter == "\t" and raw.frame.shape[1] == 5
