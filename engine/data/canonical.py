@@ -1,7 +1,8 @@
 """Read a folder in the canonical layout (interactions.csv, optional items.csv and users.csv) into a `Dataset`.
 
 This is how built-in and shared datasets such as ../shared/data/ml-100k come in: the same validation as uploads,
-with roles taken from the canonical column names and attribute kinds and feedback inferred.
+with roles taken from the canonical column names (guessed as on the Data page when a file has none of them, and
+said in a warning) and attribute kinds and feedback inferred.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.data.columns import ROLES, RoleMapping
+import pandas as pd
+
+from engine.data.columns import ROLES, RoleMapping, detect_roles
 from engine.data.dataset import AttributeKind, Dataset
-from engine.data.errors import DataError
+from engine.data.errors import DataError, DataWarning
 from engine.data.read import read_path
 from engine.data.validate import AttributeInput, IntakeOptions, IntakeResult, build_dataset
 
@@ -34,13 +37,31 @@ class FolderMapping:
     id_columns: dict[str, str] = field(default_factory=dict)
     kinds: dict[str, dict[str, AttributeKind]] = field(default_factory=dict)
 
-    def roles(self, present: set[str]) -> RoleMapping:
-        """The role mapping for an interactions file with these columns."""
+    def roles(self, frame: pd.DataFrame) -> tuple[RoleMapping, dict[str, str]]:
+        """The role mapping for an interactions file, and the roles guessed for it: a role not named here takes
+        its canonical column, or when the file has none (a public data set as published: 'User-ID', 'ISBN',
+        'Book-Rating'; or no header line at all) the column `detect_roles` guesses, as the Data page does."""
         canonical = {"user": "user_id", "item": "item_id"}
-        return RoleMapping(**{
-            role: self.columns[role] if role in self.columns
-            else (canonical.get(role, role) if canonical.get(role, role) in present else None)
-            for role in ROLES})
+        present = {str(c) for c in frame.columns}
+        chosen = {role: self.columns[role] if role in self.columns
+                  else (canonical.get(role, role) if canonical.get(role, role) in present else None)
+                  for role in ROLES}
+        guesses = detect_roles(frame).as_dict()
+        guessed: dict[str, str] = {}
+        for role in ROLES:
+            guess = guesses[role]
+            if role not in self.columns and chosen[role] is None and guess is not None \
+                    and guess not in chosen.values():
+                chosen[role] = guessed[role] = guess
+        return RoleMapping(**chosen), guessed
+
+    def id_column(self, side: str, table: pd.DataFrame, interactions_column: str | None) -> str:
+        """The id column of items.csv / users.csv: as named here, else `item_id` / `user_id`, else the column named
+        like the interactions' one ('ISBN' in both), else the first column."""
+        if side in self.id_columns:
+            return self.id_columns[side]
+        columns = [str(c) for c in table.columns]
+        return next((c for c in (f"{side}_id", interactions_column) if c in columns), columns[0])
 
 
 def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptions(),
@@ -59,18 +80,28 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
         raise DataError(f"The folder has no {INTERACTIONS_FILE}", f"{folder} holds {present}",
                         f"Add {INTERACTIONS_FILE} with columns user_id, item_id[, rating][, timestamp][, event]")
     interactions = read_path(folder / INTERACTIONS_FILE)
-    roles = mapping.roles(set(interactions.frame.columns))
+    roles, guessed = mapping.roles(interactions.frame)
+    said = [f"{role} '{column}'" for role, column in guessed.items()]
     tables: dict[str, AttributeInput | None] = {}
     for side, file in (("item", ITEMS_FILE), ("user", USERS_FILE)):
         table_path = folder / file
         if table_path.is_file():
             raw = read_path(table_path)
-            tables[side] = AttributeInput(raw.frame, mapping.id_columns.get(side, f"{side}_id"),
-                                          dict(mapping.kinds.get(side, {})), label=file, first_row=raw.first_row)
+            id_column = mapping.id_column(side, raw.frame, getattr(roles, side))
+            if id_column != f"{side}_id" and side not in mapping.id_columns:
+                said.append(f"{file} keyed by '{id_column}'")
+            tables[side] = AttributeInput(raw.frame, id_column, dict(mapping.kinds.get(side, {})), label=file,
+                                          first_row=raw.first_row)
         else:
             tables[side] = None
-    return build_dataset(interactions.frame, roles, options, items=tables["item"], users=tables["user"],
-                         name=folder.name, label=INTERACTIONS_FILE, first_row=interactions.first_row)
+    result = build_dataset(interactions.frame, roles, options, items=tables["item"], users=tables["user"],
+                           name=folder.name, label=INTERACTIONS_FILE, first_row=interactions.first_row)
+    if said:
+        result.warnings.insert(0, DataWarning(
+            f"Columns not named as in the canonical layout were guessed: {', '.join(said)}", str(folder),
+            "If a guess is wrong, name the column (on the command line: --column ROLE=COLUMN, --items-id COLUMN, "
+            "--users-id COLUMN)"))
+    return result
 
 
 def read_canonical_folder(path: str | Path, options: IntakeOptions = IntakeOptions(),

@@ -181,7 +181,7 @@ def test_feedback_options_override_the_guess(plays_dir, tmp_path, coldstart_home
 @pytest.mark.parametrize("argv, reason", [
     (["--column", "stars=plays"], "--column names the role 'stars'"),
     (["--column", "rating=plays", "--items-id", "track", "--item-kind", "price=money"], "names the kind 'money'"),
-    (["--column", "rating=plays"], "The id column 'item_id' is not in the file"),
+    (["--column", "rating=plays", "--items-id", "trak"], "The id column 'trak' is not in the file"),
     (["--column", "rating=plays", "--items-id", "title"], "ids in items.csv is an item id of the interactions"),
     (["--count-weight", "log"], "need --feedback"),
     (["--feedback", "explicit", "--count-weight", "log"], "--count-weight applies to implicit feedback only"),

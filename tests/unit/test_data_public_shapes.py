@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import public_shapes
+from engine.cli.main import main
 from engine.data.columns import RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.errors import DataError
 from engine.data.features import encode_attributes
@@ -201,3 +202,21 @@ def test_a_tab_separated_profile_saved_as_csv_is_split_on_its_tabs_not_on_the_co
     renamed = profile.rename(profile.with_name("users.csv"))
     raw = read_path(renamed)
     assert raw.delimiter == "\t" and raw.frame.shape[1] == 5
+
+
+def test_the_cli_reads_a_public_folder_as_published_guessing_and_saying_its_columns(tmp_path: Path, coldstart_home,
+                                                                                     capsys):
+    """Book-Crossing's files renamed into the canonical layout stopped at 'No column is mapped to the user id'
+    (columns User-ID, ISBN, Book-Rating) where the Data page guessed them."""
+    ratings, books, users = public_shapes.book_crossing(tmp_path / "bx")
+    for path, name in ((ratings, "interactions.csv"), (books, "items.csv"), (users, "users.csv")):
+        path.rename(path.with_name(name))
+    code = main(["split", "--data", str(tmp_path / "bx"), "--protocol", "cold-item", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("warning: Columns not named as in the canonical layout were guessed: user 'User-ID', item 'ISBN', rating "
+            "'Book-Rating', items.csv keyed by 'ISBN', users.csv keyed by 'User-ID'") in err
+    assert err.strip().splitlines()[-1].endswith("explicit ratings, positive from 8")
+    code = main(["split", "--data", str(tmp_path / "bx"), "--protocol", "warm", "--column", "rating=none",
+                 "--out", str(tmp_path / "s2")])  # a role named on the command line is not guessed
+    assert code == 0 and capsys.readouterr().err.strip().endswith("interactions; implicit feedback")
