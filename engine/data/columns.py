@@ -42,6 +42,8 @@ _RATING_ENDINGS = ("rating", "score", "stars")
 _MAX_EVENT_TYPES = 20
 # A headerless numeric column is guessed to hold unix times when its typical value is after 1973 in seconds.
 _SOME_UNIX_TIME = 1e8
+# A numeric attribute may spell 'unknown' in this many ways (the cells then count as missing, with a warning).
+_MAX_PLACEHOLDERS = 3
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
@@ -178,6 +180,15 @@ def _mostly_numeric(values: pd.Series, share: float = 0.98) -> bool:
     return to_numbers(text).notna().mean() >= share
 
 
+def _numeric_with_placeholders(text: pd.Series) -> bool:
+    """Numbers but for a few spellings of 'unknown' (IMDb's '\\N', '?', '-', 'unknown'; Book-Crossing leaves 40% of
+    ages unknown): most cells are numbers of ten or more distinct values, the others take at most
+    `_MAX_PLACEHOLDERS` distinct values."""
+    numbers = to_numbers(text)
+    return (numbers.notna().mean() >= 0.5 and numbers.nunique() >= 10
+            and text[numbers.isna()].nunique() <= _MAX_PLACEHOLDERS)
+
+
 def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     """A default kind for one attribute column: what a feature encoder should make of it.
 
@@ -198,7 +209,7 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
         return "ignore"
     if sample.str.match(DATE).mean() > 0.9:
         return "date"
-    if _mostly_numeric(values):
+    if _mostly_numeric(values) or _numeric_with_placeholders(sample):
         return "numeric"
     if has_units(sample).any() and to_amounts(sample).notna().mean() >= 0.9:
         return "numeric"

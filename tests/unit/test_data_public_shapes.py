@@ -220,3 +220,17 @@ def test_the_cli_reads_a_public_folder_as_published_guessing_and_saying_its_colu
     code = main(["split", "--data", str(tmp_path / "bx"), "--protocol", "warm", "--column", "rating=none",
                  "--out", str(tmp_path / "s2")])  # a role named on the command line is not guessed
     assert code == 0 and capsys.readouterr().err.strip().endswith("interactions; implicit feedback")
+
+
+def test_numbers_with_a_placeholder_for_unknown_stay_numeric_and_the_placeholders_are_named(tmp_path: Path):
+    """Book-Crossing's ages written '\\N' (as IMDb's files write unknowns) instead of NULL made the column a
+    category of 70 ages and '\\N'."""
+    ratings, _, users = public_shapes.book_crossing(tmp_path / "bx")
+    users.write_bytes(users.read_bytes().replace(b"NULL", b"\\N"))
+    raw, table = _upload(ratings, tmp_path), _upload(users, tmp_path)
+    result = build_dataset(raw.frame, detect_roles(raw.frame),
+                           users=AttributeInput(table.frame, "User-ID", label=table.name, first_row=table.first_row))
+    assert result.dataset.user_kinds["Age"] == "numeric"
+    assert result.dataset.users["Age"].notna().mean() > 0.5
+    said = " ".join(map(str, result.warnings))
+    assert "values of numeric attribute 'Age' are not numbers and count as missing: '\\N' (row" in said
