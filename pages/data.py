@@ -21,7 +21,7 @@ from engine.data.read import RawTable
 from engine.data.stream import read_streamed
 from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
-                                  counts_note, default_feedback)
+                                  counts_note, default_feedback, smallest_count)
 from engine.settings import get_settings
 from ui.data_widgets import render_profile
 from ui.naming import name_input
@@ -150,8 +150,8 @@ def _feedback(raw: RawTable, roles: RoleMapping, key: str) -> Feedback:
         count_weight = left.radio(f"Weight of a row by its '{roles.rating}' count", weights,
                                   index=weights.index(default.count_weight), format_func=COUNT_WEIGHT_LABELS.get,
                                   horizontal=True, key=f"{key}-count-weight")
-        threshold = float(right.number_input("Smallest count that signals interest", value=1.0, min_value=0.0,
-                                             step=1.0, key=f"{key}-count-threshold"))
+        threshold = float(right.number_input("Smallest count that signals interest", value=smallest_count(ratings),
+                                             min_value=0.0, step=1.0, key=f"{key}-count-threshold"))
     return Feedback("implicit", threshold, _event_weights(raw, roles, key), count_weight)
 
 

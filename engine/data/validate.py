@@ -83,6 +83,14 @@ def default_feedback(ratings: pd.Series | None) -> Feedback:
     return Feedback(kind="explicit", positive_threshold=_top_rating_threshold(values))
 
 
+def smallest_count(counts: pd.Series) -> float:
+    """The smallest positive count or amount of a column (1 for plays, 0.1 for hours played; 1 when there is none):
+    the default smallest count that signals interest, so that no row with a positive count is dropped."""
+    values = to_numbers(counts)
+    positive = values[values > 0]
+    return float(positive.min()) if not positive.empty else 1.0
+
+
 def _top_rating_threshold(ratings: pd.Series) -> float:
     return round(0.8 * float(to_numbers(ratings).max()), 6)
 
