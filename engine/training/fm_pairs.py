@@ -9,8 +9,10 @@ back (an embedding backward). Here the forward keeps each hidden layer's output 
 the next product (ReLU commutes with a positive scale), and the backward is the layers' products plus one scatter
 of the first layer's gradient onto the distinct users and items (a serial `index_add_`, deterministic on a CPU).
 On a CPU the passes over the pairs' (B x n x width) activations are compiled loops (numba) that gather, add,
-apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back; each has a torch twin,
-the path elsewhere (GPU) and without numba. Tests compare both with autograd.
+apply ReLU and dropout in one pass forward, and threshold and scatter in one pass back; the logits' FM part, the
+cross-entropy and sigmoid - label are one more pass forward (one exp per pair), and the field sums' and own terms'
+gradients one pass back. Each has a torch twin, the path elsewhere (GPU) and without numba. Tests compare both
+with autograd.
 
 Dropout masks are not drawn as arrays: each layer takes one seed from its `Dropout` per batch, and unit u of pair
 r keeps or drops by a 16-bit uniform hashed from (seed, r, u) (`dropped_units`: splitmix64's finalizer over a
@@ -249,13 +251,105 @@ def _scatter(n_rows: int, index: torch.Tensor, values: torch.Tensor) -> torch.Te
     return values.new_zeros((n_rows, *values.shape[1:])).index_add_(0, index, values)
 
 
+def _logits_and_loss(user_sum: torch.Tensor, user_own: torch.Tensor, item_sum: torch.Tensor, item_own: torch.Tensor,
+                     user_slot: torch.Tensor, item_slot: torch.Tensor, deep: torch.Tensor,
+                     global_bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """((B, n) sigmoid(logit) - label of each pair, the logit being deep part + <field sums> + own terms + global
+    bias; their mean cross-entropy), column 0 the positive."""
+    n_users, n_candidates = item_slot.shape
+    flat = item_slot.reshape(-1)
+    if runs_compiled(user_sum, user_own, item_sum, item_own, deep):
+        residuals = torch.empty((n_users, n_candidates))
+        loss = _logits_loop(user_sum.numpy(), user_own.numpy(), item_sum.numpy(), item_own.numpy(), user_slot.numpy(),
+                            flat.numpy(), deep.numpy(), np.float32(global_bias.item()), residuals.numpy())
+        return residuals, torch.tensor(loss, dtype=torch.float32)
+    user_sums = user_sum.index_select(0, user_slot)
+    item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
+    cross = torch.bmm(item_sums, user_sums.unsqueeze(2)).squeeze(2)
+    logits = (deep + cross + user_own.index_select(0, user_slot).unsqueeze(1)
+              + item_own.index_select(0, flat).view(n_users, n_candidates) + global_bias).float()
+    labels = torch.zeros_like(logits)
+    labels[:, 0] = 1.0
+    return torch.sigmoid(logits) - labels, F.binary_cross_entropy_with_logits(logits, labels)
+
+
+@compile_loop
+def _logits_loop(user_sum, user_own, item_sum, item_own, user_slot, item_slot, deep, global_bias, residuals):
+    """residuals[b, j] = sigmoid(logit) - label of each pair; returns the mean cross-entropy. One exp per pair, both
+    from e = exp(-|x|): the loss's softplus(x) - label * x = max(x, 0) - label * x + log(1 + e), its logs taken
+    over products of up to 64 factors (1 + e, at most 2: no overflow in float64), and sigmoid(x) = 1 / (1 + e)
+    (x >= 0) or e / (1 + e)."""
+    n_users, n_candidates = residuals.shape
+    one = np.float32(1)
+    total, product = 0.0, 1.0
+    for b in range(n_users):
+        user = user_slot[b]
+        u, base = user_sum[user], user_own[user] + global_bias
+        for j in range(n_candidates):
+            item = item_slot[b * n_candidates + j]
+            v = item_sum[item]
+            x = base + item_own[item] + deep[b, j]
+            for k in range(len(u)):
+                x += u[k] * v[k]
+            e = np.exp(-abs(x))
+            label = one if j == 0 else np.float32(0)
+            total += max(x, np.float32(0)) - label * x
+            product *= 1.0 + e
+            if (b * n_candidates + j) % 64 == 63:
+                total += np.log(product)
+                product = 1.0
+            residuals[b, j] = (one if x >= 0 else e) / (one + e) - label
+    return (total + np.log(product)) / residuals.size
+
+
+def _logits_backward(grad: torch.Tensor, residuals: torch.Tensor, user_sum: torch.Tensor, item_sum: torch.Tensor,
+                     user_slot: torch.Tensor, item_slot: torch.Tensor, n_distinct_users: int,
+                     n_distinct_items: int) -> tuple[torch.Tensor, ...]:
+    """(d logits (B, n), d user sums, d user own terms, d item sums, d item own terms) from the loss's `grad` and
+    the pairs' sigmoid(logit) - label (`_logits_and_loss`)."""
+    d_logits = residuals.mul(grad / residuals.numel())  # d loss / d logit = (sigmoid - label) / pairs
+    if runs_compiled(d_logits, user_sum, item_sum):
+        d_user_sum, d_user_own = torch.zeros_like(user_sum), torch.zeros(n_distinct_users)
+        d_item_sum, d_item_own = torch.zeros_like(item_sum), torch.zeros(n_distinct_items)
+        _logits_backward_loop(d_logits.numpy(), user_sum.numpy(), item_sum.numpy(), user_slot.numpy(),
+                              item_slot.reshape(-1).numpy(), d_user_sum.numpy(), d_user_own.numpy(),
+                              d_item_sum.numpy(), d_item_own.numpy())
+        return d_logits, d_user_sum, d_user_own, d_item_sum, d_item_own
+    n_users, n_candidates = item_slot.shape
+    flat = item_slot.reshape(-1)
+    d_user_own = _scatter(n_distinct_users, user_slot, d_logits.sum(dim=1))
+    d_item_own = _scatter(n_distinct_items, flat, d_logits.view(-1))
+    user_sums = user_sum.index_select(0, user_slot)
+    item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
+    d_user_sum = _scatter(n_distinct_users, user_slot, torch.bmm(d_logits.unsqueeze(1), item_sums).squeeze(1))
+    d_item_sum = _scatter(n_distinct_items, flat, (d_logits.unsqueeze(2) * user_sums.unsqueeze(1)).flatten(0, 1))
+    return d_logits, d_user_sum, d_user_own, d_item_sum, d_item_own
+
+
+@compile_loop
+def _logits_backward_loop(d_logits, user_sum, item_sum, user_slot, item_slot, d_user_sum, d_user_own, d_item_sum,
+                          d_item_own):
+    """Each pair's d logit onto its user's and item's own terms and, times the other side's, field sums."""
+    n_users, n_candidates = d_logits.shape
+    for b in range(n_users):
+        user = user_slot[b]
+        u, d_u = user_sum[user], d_user_sum[user]
+        for j in range(n_candidates):
+            item = item_slot[b * n_candidates + j]
+            v, d_v, d = item_sum[item], d_item_sum[item], d_logits[b, j]
+            d_user_own[user] += d
+            d_item_own[item] += d
+            for k in range(len(u)):
+                d_u[k] += d * v[k]
+                d_v[k] += d * u[k]
+
+
 class _PairBCE(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
     def forward(ctx, user_sum, user_own, user_half, item_sum, item_own, item_half, user_slot, item_slot, seeds,
                 dropout, global_bias, out_weight, out_bias, *weights):
         n_users, n_candidates = item_slot.shape
-        flat = item_slot.reshape(-1)
         # each layer's output relu(.) with dropped units zeroed, kept unscaled: the next product multiplies by scale
         outputs = [_first_layer(user_half, item_half, user_slot, item_slot, seeds[0], dropout.drop_below)]
         for (weight, bias), seed in zip(zip(weights[::2], weights[1::2]), seeds[1:]):
@@ -264,44 +358,28 @@ class _PairBCE(torch.autograd.Function):
                                       dropout.drop_below))
         last_scale = 1.0 if seeds[-1] is None else dropout.scale
         deep = torch.addmm(out_bias, outputs[-1], out_weight.t(), alpha=last_scale).view(n_users, n_candidates)
-        user_sums = user_sum.index_select(0, user_slot)
-        item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
-        cross = torch.bmm(item_sums, user_sums.unsqueeze(2)).squeeze(2)
-        logits = (deep + cross + user_own.index_select(0, user_slot).unsqueeze(1)
-                  + item_own.index_select(0, flat).view(n_users, n_candidates) + global_bias).float()
-        labels = torch.zeros_like(logits)
-        labels[:, 0] = 1.0
-        ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, logits, *weights, *outputs)
+        residuals, loss = _logits_and_loss(user_sum, user_own, item_sum, item_own, user_slot, item_slot, deep,
+                                           global_bias)
+        ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, residuals, *weights, *outputs)
         ctx.scales = [1.0 if seed is None else dropout.scale for seed in seeds]
         ctx.sizes = (len(user_own), len(item_own))
-        return F.binary_cross_entropy_with_logits(logits, labels)
+        return loss
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad):
-        user_sum, item_sum, user_slot, item_slot, out_weight, logits, *rest = ctx.saved_tensors
+        user_sum, item_sum, user_slot, item_slot, out_weight, residuals, *rest = ctx.saved_tensors
         n_weights = len(rest) - len(ctx.scales)
         weights, outputs = rest[:n_weights], rest[n_weights:]
         scales = ctx.scales
         n_distinct_users, n_distinct_items = ctx.sizes
-        n_users, n_candidates = item_slot.shape
-        flat = item_slot.reshape(-1)
-        # d loss / d logit = (sigmoid - label) / pairs
-        d_logits = torch.sigmoid(logits)
-        d_logits[:, 0] -= 1.0
-        d_logits.mul_(grad / d_logits.numel())
+        d_logits, d_user_sum, d_user_own, d_item_sum, d_item_own = _logits_backward(
+            grad, residuals, user_sum, item_sum, user_slot, item_slot, n_distinct_users, n_distinct_items)
         d_flat = d_logits.view(-1)
-        d_global = d_logits.sum()
-        d_user_own = _scatter(n_distinct_users, user_slot, d_logits.sum(dim=1))
-        d_item_own = _scatter(n_distinct_items, flat, d_flat)
-        user_sums = user_sum.index_select(0, user_slot)
-        item_sums = item_sum.index_select(0, flat).view(n_users, n_candidates, -1)
-        d_user_sum = _scatter(n_distinct_users, user_slot, torch.bmm(d_logits.unsqueeze(1), item_sums).squeeze(1))
-        d_item_sum = _scatter(n_distinct_items, flat, (d_logits.unsqueeze(2) * user_sums.unsqueeze(1)).flatten(0, 1))
+        d_global = d_flat.sum()
         # deep part: back through the output layer and the hidden layers, last first
         d_pre, d_out_weight = _output_backward(outputs[-1], d_flat, out_weight[0] * scales[-1])
         d_out_weight = d_out_weight.mul_(scales[-1]).unsqueeze(0)
-        d_out_bias = d_flat.sum().view(1)
         d_weights: list[torch.Tensor] = []
         for index in range(len(outputs) - 1, 0, -1):
             weight, below = weights[2 * (index - 1)], outputs[index - 1]
@@ -312,4 +390,4 @@ class _PairBCE(torch.autograd.Function):
         d_user_half, d_item_half = _first_backward(d_pre, outputs[0], user_slot, item_slot, n_distinct_users,
                                                    n_distinct_items)
         return (d_user_sum, d_user_own, d_user_half, d_item_sum, d_item_own, d_item_half, None, None, None, None,
-                d_global, d_out_weight, d_out_bias, *d_weights)
+                d_global, d_out_weight, d_global.view(1).clone(), *d_weights)
