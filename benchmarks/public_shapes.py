@@ -59,7 +59,8 @@ def lastfm(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     users = [_sha1(f"user{u}") for u in range(250)]
     artists = [(_mbid(rng) if rng.random() > 0.1 else "", _words(rng, int(rng.integers(1, 3))).title())
                for _ in range(400)]
-    artists[3] = (artists[3][0], '"Weird Al" Yankovic')  # a name opening with a quote, in a file with no quoting
+    artists[3] = (artists[3][0], '"Weird Al" Yankovic')  # names opening with a quote, in a file with no quoting
+    artists[4] = (artists[4][0], '"Heroes')
     artists[5] = (artists[5][0], "Sigur Rós")
     lines = []
     for user, artist in zip(_zipf_choice(rng, 250, rows, 0.5), _zipf_choice(rng, 400, rows)):
@@ -128,7 +129,8 @@ def amazon(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
         day = np.datetime64(when, "s").astype(object)
         reviews.append(json.dumps({
             "reviewerID": reviewers[user], "asin": asins[item], "reviewerName": _word(rng).title(),
-            "helpful": [int(rng.integers(0, 5)), int(rng.integers(5, 9))], "reviewText": _words(rng, 20) + ", and more.",
+            "helpful": [int(rng.integers(0, 5)), int(rng.integers(5, 9))],
+            "reviewText": _words(rng, 20) + ", and more.",
             "overall": float(rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.05, 0.1, 0.3, 0.5])), "summary": _words(rng, 4),
             "unixReviewTime": when, "reviewTime": f"{day.month:02d} {day.day}, {day.year}"}))
     meta = []
@@ -208,8 +210,9 @@ def mind(folder: Path, seed: int = 0, rows: int = 1500) -> list[Path]:
         title = _words(rng, int(rng.integers(4, 10))).capitalize()
         if rng.random() < 0.05:
             title = f'"{title}" says {_word(rng).title()}'
-        entities = json.dumps([{"Label": _word(rng).title(), "Type": "P", "WikidataId": f"Q{int(rng.integers(1, 10**6))}",
-                                "Confidence": 0.99, "OccurrenceOffsets": [0], "SurfaceForms": [_word(rng)]}])
+        entities = json.dumps([{"Label": _word(rng).title(), "Type": "P",
+                                "WikidataId": f"Q{int(rng.integers(1, 10**6))}", "Confidence": 0.99,
+                                "OccurrenceOffsets": [0], "SurfaceForms": [_word(rng)]}])
         table.append("\t".join([nid, category, rng.choice(NEWS_CATEGORIES[category]), title,
                                 "" if rng.random() < 0.1 else _words(rng, 15) + ".",
                                 f"https://assets.msn.com/labs/mind/AA{_word(rng)}.html", entities, "[]"]))

@@ -155,15 +155,31 @@ def _sample_lines(text: str) -> list[str]:
     return [line for line in lines if line.strip()][:_SNIFF_LINES]
 
 
+def split_lines(lines: list[str], delimiter: str, quoting: bool = True) -> list[list[str]]:
+    """The cells of sampled lines, quotes read as CSV quoting or (without `quoting`) as text."""
+    return list(csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE))
+
+
+def uses_quotes(lines: list[str], delimiter: str) -> bool:
+    """Whether a file quotes its cells as CSV writers do. Files that do not (Last.fm's TSV, with an artist named
+    '"Heroes') have lines that split alike, one row per line, only when quotes are read as text: read as quoting,
+    a stray opening quote runs on to the next quote, lines and all."""
+    def alike(rows: list[list[str]]) -> bool:
+        return len(rows) == len(lines) and len({len(row) for row in rows}) == 1
+
+    return alike(split_lines(lines, delimiter)) or not alike(split_lines(lines, delimiter, quoting=False))
+
+
 def detect_delimiter(lines: list[str], prefer_tab: bool = False) -> str | None:
-    """The delimiter that splits every sampled line into the same number (> 1) of fields, the most fields when
-    several do (a Last.fm profile saved as .csv: its tabs make 5 fields, the comma in 'Feb 1, 2007' 2), preferring
-    commas on a tie; else the one that splits 90% of the lines alike."""
+    """The delimiter that splits every sampled line into the same number (> 1) of fields (quotes read as quoting, or
+    as text in a file that does not quote), the most fields when several do (a Last.fm profile saved as .csv: its
+    tabs make 5 fields, the comma in 'Feb 1, 2007' 2), preferring commas on a tie; else the one that splits 90% of
+    the lines alike."""
     order = ("\t",) + tuple(d for d in DELIMITERS if d != "\t") if prefer_tab else DELIMITERS
     consistent, consistent_width = None, 1
     best, best_width = None, 1
     for delimiter in order:
-        widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        widths = [len(row) for row in split_lines(lines, delimiter, uses_quotes(lines, delimiter))]
         if not widths or widths[0] <= 1:
             continue
         if all(w == widths[0] for w in widths):
@@ -187,7 +203,8 @@ def _looks_headerless(rows: list[list[str]]) -> bool:
     """Whether the first line is data, not a header: made only of numbers (u.data-style files), holding a number
     where the next line holds one too ("u1,i7,4.0,881250949" over "u2,i9,3.0,891717742"), or holding a URL, a JSON
     list, a date or a long text (MIND's news.tsv: "N55528, lifestyle, ..., https://assets.msn.com/..."; a Last.fm
-    profile whose first user's age is blank: "00000c28...\tf\t\tGermany\tFeb 1, 2007"): a column's name is none of these, so reading such a line as the header would drop one row and name the columns after its values."""
+    profile whose first user's age is blank: "00000c28...\tf\t\tGermany\tFeb 1, 2007"): a column's name is none
+    of these, so reading such a line as the header would drop one row and name the columns after its values."""
     first = [c.strip() for c in rows[0]] if rows else []
     if not first:
         return False
@@ -197,14 +214,37 @@ def _looks_headerless(rows: list[list[str]]) -> bool:
     return len(second) == len(first) and any(_is_number(a) and _is_number(b) for a, b in zip(first, second))
 
 
-def _parse_csv(utf8: bytes, text: Callable[[], str], delimiter: str, headerless: bool) -> pd.DataFrame:
+def cells_span_lines(frame: pd.DataFrame) -> bool:
+    """Whether some cell holds a line break: a quoted multi-line text, or (in files that do not quote, such as
+    Last.fm's TSV with an artist named '"Heroes') a stray opening quote that swallowed the lines up to the next one."""
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_string_dtype(values) and values.astype("string").str.contains("\n", regex=False).any():
+            return True
+    return False
+
+
+def _parse_csv(utf8: bytes, text: Callable[[], str], delimiter: str, headerless: bool, quoting: bool = True
+               ) -> pd.DataFrame:
     """Every column as text: Arrow's multi-threaded parser first, pandas' C parser (on `text()`, the decoded file)
-    when Arrow refuses the file."""
+    when Arrow refuses the file. Without `quoting`, quote characters are text like any other."""
     options = {"sep": delimiter, "dtype": str, "header": None if headerless else 0}
+    if not quoting:
+        options["quoting"] = csv.QUOTE_NONE
     try:
         return pd.read_csv(io.BytesIO(utf8), engine="pyarrow", **options)
     except Exception:  # noqa: BLE001  Arrow's errors carry no line numbers; the C parser's say where the problem is
         return pd.read_csv(io.StringIO(text()), engine="c", skip_blank_lines=True, **options)
+
+
+def _without_quoting(frame: pd.DataFrame, utf8: bytes, text: Callable[[], str], delimiter: str,
+                     headerless: bool) -> pd.DataFrame:
+    """The file read again with quotes as text, when that gives every line the same number of fields (a stray quote
+    had swallowed lines); else `frame` as read (its multi-line cells were quoted on purpose)."""
+    separator = delimiter.encode()
+    if len({line.count(separator) for line in utf8.splitlines() if line.strip()}) != 1:
+        return frame
+    return _parse_csv(utf8, text, delimiter, headerless, quoting=False)
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -234,10 +274,13 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
         return RawTable(records, name, "json", None, encoding, compression, True, 1)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
-    headerless = _looks_headerless(list(csv.reader(lines[:2], delimiter=delimiter or ",")))
+    quoting = uses_quotes(lines, delimiter or ",")
+    headerless = _looks_headerless(split_lines(lines[:2], delimiter or ",", quoting))
     try:
-        frame = _parse_csv(data if encoding == "UTF-8" else text.encode("utf-8"), lambda: _decode(data, name)[0],
-                           delimiter or ",", headerless)
+        utf8 = data if encoding == "UTF-8" else text.encode("utf-8")
+        frame = _parse_csv(utf8, lambda: _decode(data, name)[0], delimiter or ",", headerless, quoting)
+        if quoting and cells_span_lines(frame):
+            frame = _without_quoting(frame, utf8, lambda: _decode(data, name)[0], delimiter or ",", headerless)
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows") from error
     except pd.errors.ParserError as error:

@@ -14,7 +14,6 @@ Parquet by `engine.data.catalog` once validated.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import math
@@ -30,7 +29,8 @@ from pandas.io.parsers.readers import STR_NA_VALUES
 from engine.data.errors import DataError
 from engine.data.json_records import looks_like_json
 from engine.data.read import (_MAX_EXPANSION, _SNIFF_CHARS, RawTable, _decode, _looks_headerless, _sample_lines,
-                              _suffix, check_file_name, detect_delimiter, read_table)
+                              _suffix, cells_span_lines, check_file_name, detect_delimiter, read_table, split_lines,
+                              uses_quotes)
 from engine.settings import get_settings
 
 BLOCK_BYTES = 16 * 1024 * 1024
@@ -89,36 +89,40 @@ def _text_stream(source: BinaryIO, name: str, max_mb: float) -> tuple[BinaryIO, 
     return io.BufferedReader(_Unbuffered(source), BLOCK_BYTES), None
 
 
-def _sniff(stream: BinaryIO, name: str, inner: str) -> tuple[str, str, bool, list[str]]:
-    """Delimiter, encoding, whether there is no header line, and the header's cells, from the head of the text."""
+def _sniff(stream: BinaryIO, name: str, inner: str) -> tuple[str, str, bool, bool, list[str]]:
+    """Delimiter, encoding, whether cells are quoted, whether there is no header line, and the header's cells, from
+    the head of the text."""
     head = stream.peek(_SNIFF_CHARS * 4)[:_SNIFF_CHARS * 4]
     if not head or head.isspace():
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows")
     text, encoding = _decode(head, name)
     lines = _sample_lines(text)
     delimiter = detect_delimiter(lines, prefer_tab=_suffix(inner) in (".tsv", ".tab")) or ","
-    rows = list(csv.reader(lines[:2], delimiter=delimiter))
-    return delimiter, encoding, _looks_headerless(rows), rows[0] if rows else []
+    quoting = uses_quotes(lines, delimiter)
+    rows = split_lines(lines[:2], delimiter, quoting)
+    return delimiter, encoding, quoting, _looks_headerless(rows), rows[0] if rows else []
 
 
-def stream_to_disk(source: BinaryIO, name: str, destination: Path, max_mb: float | None = None) -> RawTable:
+def stream_to_disk(source: BinaryIO, name: str, destination: Path, max_mb: float | None = None,
+                   quoting: bool | None = None) -> RawTable:
     """Parse a CSV/TSV upload (optionally gzip-compressed) block by block into the Arrow file `destination`.
 
     Returns how the file was read, with an empty frame (`read_streamed` reads the rows back); on any error the
     destination does not exist afterwards. A file that is UTF-8 in its head but not further on is read again as
-    latin-1, as `read_table` reads it."""
+    latin-1, as `read_table` reads it. `quoting` False reads quote characters as text, None as the head says."""
     check_file_name(name)
     limit = get_settings().max_upload_mb if max_mb is None else max_mb
     stream, compression = _text_stream(source, name, limit)
     inner = name[:-3] if compression and name.lower().endswith(".gz") else name
-    delimiter, encoding, headerless, header = _sniff(stream, name, inner)
+    delimiter, encoding, sniffed_quoting, headerless, header = _sniff(stream, name, inner)
+    quoting = sniffed_quoting if quoting is None else quoting
     try:
-        _write(stream, name, destination, delimiter, encoding, header, headerless)
+        _write(stream, name, destination, delimiter, encoding, header, headerless, quoting)
     except _NotUtf8:
         source.seek(0)
         stream, _ = _text_stream(source, name, limit)
         encoding = "latin-1"
-        _write(stream, name, destination, delimiter, encoding, header, headerless)
+        _write(stream, name, destination, delimiter, encoding, header, headerless, quoting)
     return RawTable(pd.DataFrame(), name, "csv", delimiter, encoding, compression, not headerless,
                     1 if headerless else 2)
 
@@ -128,7 +132,7 @@ class _NotUtf8(Exception):
 
 
 def _write(stream: BinaryIO, name: str, destination: Path, delimiter: str, encoding: str, header: list[str],
-           headerless: bool) -> None:
+           headerless: bool, quoting: bool) -> None:
     """Stream the text into `destination` (a hidden partial file renamed into place when complete)."""
     bad: list[str] = []
 
@@ -142,7 +146,8 @@ def _write(stream: BinaryIO, name: str, destination: Path, delimiter: str, encod
         # one parsing thread: only then does Arrow know the line number of a malformed row
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, column_names=columns, use_threads=False,
                                        encoding="latin1" if encoding == "latin-1" else "utf8"),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=refuse),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=refuse,
+                                          quote_char='"' if quoting else False),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns or header},
                                              null_values=_NULLS, strings_can_be_null=True,
                                              quoted_strings_can_be_null=True))
@@ -204,7 +209,8 @@ def _holds_json(source: BinaryIO, name: str, max_mb: float | None) -> bool:
 
 def read_streamed(source: BinaryIO, name: str, folder: Path, max_mb: float | None = None) -> RawTable:
     """An upload as a `RawTable`: CSV and TSV (also .gz) streamed through an Arrow file in `folder` (mapped, its
-    name removed at once), other formats through `read_table`."""
+    name removed at once), other formats through `read_table`. As there, a file whose cells span lines is read again
+    with quotes as text when that gives every line the same number of fields (a stray quote swallowed lines)."""
     magic = source.read(4)
     source.seek(0)
     if magic[:4] in (b"PAR1", b"PK\x03\x04", b"PK\x05\x06") or _suffix(name) in (".parquet", ".pq", ".zip"):
@@ -212,9 +218,20 @@ def read_streamed(source: BinaryIO, name: str, folder: Path, max_mb: float | Non
     if _holds_json(source, name, max_mb):
         return read_table(source.read(), name, max_mb)
     folder.mkdir(parents=True, exist_ok=True)
+    table = _mapped(source, name, folder, max_mb, quoting=None)
+    if cells_span_lines(table.frame):
+        source.seek(0)
+        try:
+            table = _mapped(source, name, folder, max_mb, quoting=False)
+        except DataError:  # the multi-line cells were quoted on purpose
+            pass
+    return table
+
+
+def _mapped(source: BinaryIO, name: str, folder: Path, max_mb: float | None, quoting: bool | None) -> RawTable:
     path = folder / f"upload-{uuid.uuid4().hex}.arrow"
     try:
-        table = stream_to_disk(source, name, path, max_mb)
+        table = stream_to_disk(source, name, path, max_mb, quoting)
         with pa.memory_map(str(path)) as mapped:
             table.frame = pa.ipc.open_file(mapped).read_all().to_pandas()
     finally:

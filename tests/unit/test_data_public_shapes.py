@@ -234,3 +234,17 @@ def test_numbers_with_a_placeholder_for_unknown_stay_numeric_and_the_placeholder
     assert result.dataset.users["Age"].notna().mean() > 0.5
     said = " ".join(map(str, result.warnings))
     assert "values of numeric attribute 'Age' are not numbers and count as missing: '\\N' (row" in said
+
+
+def test_a_stray_quote_in_a_file_without_quoting_does_not_swallow_the_lines_after_it(tmp_path: Path):
+    """An artist named '"Heroes' opened a quoted cell that ran to the next quote: dozens of plays became one
+    artist name holding tabs and line breaks, without a word."""
+    plays, _ = public_shapes.lastfm(tmp_path / "lastfm")
+    lines = plays.read_text(encoding="utf-8").splitlines()
+    for raw in (_upload(plays, tmp_path), read_path(plays)):
+        assert len(raw.frame) == len(lines)
+        assert '"Heroes' in set(raw.frame["column_3"]) and not raw.frame["column_3"].str.contains("\n").any()
+    quoted = b'id\ttext\tn\n1\t"line one\nline two"\t5\n2\tplain\t6\n'  # a multi-line cell quoted on purpose
+    (tmp_path / "notes.tsv").write_bytes(quoted)
+    for raw in (_upload(tmp_path / "notes.tsv", tmp_path), read_table(quoted, "notes.tsv")):
+        assert raw.frame["text"].tolist() == ["line one\nline two", "plain"]
