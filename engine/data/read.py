@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.data.columns import DATE
 from engine.data.errors import DataError
@@ -219,7 +220,12 @@ def cells_span_lines(frame: pd.DataFrame) -> bool:
     Last.fm's TSV with an artist named '"Heroes') a stray opening quote that swallowed the lines up to the next one."""
     for column in frame.columns:
         values = frame[column]
-        if pd.api.types.is_string_dtype(values) and values.astype("string").str.contains("\n", regex=False).any():
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        if hasattr(values.array, "__arrow_array__"):  # what the readers give: searched in place by Arrow
+            if pc.any(pc.match_substring(values.array.__arrow_array__(), "\n")).as_py():
+                return True
+        elif values.astype("string").str.contains("\n", regex=False).any():
             return True
     return False
 
