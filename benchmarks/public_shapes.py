@@ -81,6 +81,27 @@ def lastfm(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     return [plays_path, profile_path]
 
 
+def lastfm_1k(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
+    """Last.fm 1K: `userid-timestamp-artid-artname-traid-traname.tsv`, one row per listen, no header, no count:
+    'user_000001', an ISO time '2009-05-04T23:08:57Z', artist MBID (some empty), artist name, track MBID (often
+    empty), track name; a user plays the same artists again and again."""
+    rng = np.random.default_rng(seed)
+    artists = [(_mbid(rng) if rng.random() > 0.1 else "", _words(rng, int(rng.integers(1, 3))).title())
+               for _ in range(300)]
+    tracks = [(_mbid(rng) if rng.random() > 0.4 else "", _words(rng, 3).capitalize()) for _ in range(900)]
+    start = np.datetime64("2005-02-14T00:00:00")
+    lines = []
+    for user, artist, track, second in zip(_zipf_choice(rng, 80, rows, 0.4), _zipf_choice(rng, 300, rows, 1.1),
+                                           rng.integers(0, 900, rows), np.sort(rng.integers(0, 4 * 365 * 86400, rows))):
+        when = str(start + np.timedelta64(int(second), "s")) + "Z"
+        mbid, name = artists[artist]
+        lines.append(f"user_{user + 1:06d}\t{when}\t{mbid}\t{name}\t{tracks[track][0]}\t{tracks[track][1]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "userid-timestamp-artid-artname-traid-traname.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return [path]
+
+
 def book_crossing(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     """Book-Crossing: `BX-Book-Ratings.csv`, `BX-Books.csv`, `BX-Users.csv`, `;`-separated, every cell quoted,
     latin-1; ISBNs with leading zeros and an 'X'; ratings 0-10 where 0 (most rows) means an implicit interaction;
@@ -254,8 +275,9 @@ def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
     return paths
 
 
-SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "book-crossing": book_crossing, "amazon": amazon,
-                                                "steam": steam, "mind": mind, "bookmarks": bookmarks}
+SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "lastfm-1k": lastfm_1k,
+                                                "book-crossing": book_crossing, "amazon": amazon, "steam": steam,
+                                                "mind": mind, "bookmarks": bookmarks}
 
 
 def main(out: Path) -> None:

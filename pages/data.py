@@ -173,16 +173,16 @@ def _event_weights(raw: RawTable, roles: RoleMapping, key: str) -> dict[str, flo
 
 
 def _duplicate_policy(roles: RoleMapping, feedback: Feedback) -> str:
-    """How several rows of one (user, item) merge, offering only choices that differ for these columns: a log of
-    bare (user, item) rows has nothing to add up or rank, and offered 'sum the ratings' and 'keep the strongest row'
-    that did the same as keeping one."""
+    """How several rows of one (user, item) merge, offering only choices that differ for these columns: 'sum' needs
+    a rating or count column, 'keep the strongest row' a rating or event column, and 'count the rows' (a log of
+    listens or clicks, where repeats are the signal) implicit feedback without a rating column."""
     latest = "keep the latest row" if roles.timestamp else "keep the last row of the file"
-    if roles.rating is None and roles.event is None:
-        st.caption("Several rows for one (user, item) count once: the data has no rating or count to add up.")
-        return "last"
     values = "ratings" if feedback.kind == "explicit" else "counts"
-    labels = {"last": latest, "sum": f"sum the {values}", "max": "keep the strongest row"}
-    policies = [p for p in DUPLICATE_POLICIES if p != "sum" or roles.rating is not None]
+    labels = {"last": latest, "sum": f"sum the {values}", "max": "keep the strongest row",
+              "count": "count the rows: a pair weighs log(1 + its rows)"}
+    offered = {"last": True, "sum": roles.rating is not None, "max": roles.rating is not None or roles.event is not None,
+               "count": roles.rating is None and feedback.kind == "implicit"}
+    policies = [p for p in DUPLICATE_POLICIES if offered[p]]
     return st.radio("Several rows for one (user, item)", policies, horizontal=True, format_func=labels.get,
                     key="upload-duplicates")
 

@@ -46,8 +46,9 @@ def add_intake_arguments(parser: argparse.ArgumentParser) -> None:
                        help="weight of an event type under implicit feedback, repeatable (unnamed types count 0; "
                             "default: every type weighs 1)")
     group.add_argument("--duplicates", choices=DUPLICATE_POLICIES, default="last",
-                       help="several rows for one (user, item): keep the latest, sum the ratings, or keep the "
-                            "strongest (default last)")
+                       help="several rows for one (user, item): keep the latest, sum the ratings, keep the "
+                            "strongest, or count the rows (a log of listens or clicks without a rating column: "
+                            "implicit, each pair weighted by log(1 + rows)) (default last)")
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, str]:

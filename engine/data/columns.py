@@ -124,11 +124,16 @@ def detect_roles(frame: pd.DataFrame) -> RoleMapping:
 
 
 def _roles_by_position(frame: pd.DataFrame, free: list[str], found: dict[str, str]) -> dict[str, str]:
-    """Roles of a table without telling names: user and item ids first (an id column is never blank, so a column
+    """Roles of a table without telling names: a column of dates is the timestamp (Last.fm 1K's listening times,
+    second of six columns); user and item ids come first among the others (an id column is never blank, so a column
     with blanks, such as Last.fm's artist MBIDs, gives way to the next one, its artist names), then, in the columns
     after the item, a column of a few event types (Steam's purchase/play), unix times and a numeric rating."""
     roles: dict[str, str] = {}
     sample = frame.head(_INFERENCE_SAMPLE)
+    dated = next((c for c in free if _non_empty_text(sample[c]).str.match(DATE).mean() > 0.9), None)
+    if dated is not None and "timestamp" not in found:
+        roles["timestamp"] = dated
+        free = [c for c in free if c != dated]
     for role in ("user", "item"):
         complete = [c for c in free if not is_blank(sample[c]).any()]
         if complete or free:

@@ -23,8 +23,8 @@ from engine.data.errors import DataError, DataWarning, row_examples, value_examp
 from engine.data.features import parse_dates
 from engine.data.long_format import gather_by_id, is_long_format
 
-DuplicatePolicy = Literal["last", "sum", "max"]
-DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max")
+DuplicatePolicy = Literal["last", "sum", "max", "count"]
+DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max", "count")
 OPTIONAL_ROLES = ("rating", "timestamp", "event")
 MAX_ID_LENGTH = 256
 """Longest accepted user or item id: ids are keys, stored and shown everywhere; long text belongs in attributes."""
@@ -42,7 +42,9 @@ class IntakeOptions:
     """How raw feedback becomes positives, and what to do with several rows for one (user, item) pair.
 
     duplicates: `last` keeps the latest row (by timestamp, then file order); `max` keeps the highest rating (or the
-    event with the largest weight); `sum` adds ratings up (without ratings it keeps the strongest event, as `max`).
+    event with the largest weight); `sum` adds ratings up (without ratings it keeps the strongest event, as `max`);
+    `count`, for a log of single events without a rating column (Last.fm 1K's listens, clicks), keeps the latest row
+    with its pair's number of rows as a count, read as implicit feedback weighted by log(1 + count).
     """
 
     feedback: Feedback | None = None  # None: guessed from the rating column, see `default_feedback`
@@ -352,7 +354,8 @@ def _resolve_duplicates(frame: pd.DataFrame, codes: _IdCodes, policy: DuplicateP
         sort_by = ["_strength"] + sort_by
     order = order.sort_values(sort_by, kind="stable")
     chosen = order.drop_duplicates(keys, keep="last")
-    note = {"last": "kept the latest row", "max": "kept the strongest row", "sum": "kept the strongest row"}[policy]
+    note = {"last": "kept the latest row", "max": "kept the strongest row", "sum": "kept the strongest row",
+            "count": "counted: each (user, item) keeps its latest row with its number of rows as its count"}[policy]
     keep = ~repeated.to_numpy()
     keep[chosen["_file_order"].to_numpy()] = True
     if policy == "sum" and "rating" in frame.columns:
@@ -367,9 +370,28 @@ def _resolve_duplicates(frame: pd.DataFrame, codes: _IdCodes, policy: DuplicateP
         f"{n_extra} duplicate (user, item) rows were merged and {note}",
         f"{label}, e.g. user '{first['user_id']}' and item '{first['item_id']}' at "
         f"{row_examples(_rows(same, first_row))}",
-        "Choose another duplicates policy (keep last, sum, max) if this is not what you want",
+        "Choose another duplicates policy (keep last, sum, max, count) if this is not what you want" if "rating" in frame
+        or policy == "count" else "If the repeated rows are repeated listens, clicks or views, choose the policy "
+        "'count' (on the command line: --duplicates count) so that a pair weighs log(1 + its number of rows)",
     )
     return kept.reset_index(drop=True), [warning]
+
+
+def _counted_rows(frame: pd.DataFrame, options: IntakeOptions, rating_column: str | None, label: str
+                  ) -> tuple[pd.DataFrame, IntakeOptions]:
+    """The `count` policy: each row gets its (user, item) pair's number of rows as a count, and the feedback is
+    implicit weighted by log(1 + count) (the weighting chosen, if any, is kept)."""
+    if rating_column is not None:
+        raise DataError(f"The duplicates policy 'count' counts the rows of each (user, item), but column "
+                        f"'{rating_column}' is mapped as the rating", label,
+                        "Use 'sum' to add its values up, or leave the rating unmapped")
+    feedback = options.feedback or Feedback("implicit")
+    if feedback.kind == "explicit":
+        raise DataError("The duplicates policy 'count' makes counts, which are implicit feedback", label,
+                        "Choose implicit feedback, or another duplicates policy")
+    sizes = frame.groupby(["user_id", "item_id"], sort=False)["user_id"].transform("size").astype("float64")
+    return frame.assign(rating=sizes), replace(options, feedback=replace(feedback,
+                                                                         count_weight=feedback.count_weight or "log"))
 
 
 def build_interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeOptions, *,
@@ -400,6 +422,8 @@ def _interactions(frame: pd.DataFrame, roles: RoleMapping, options: IntakeOption
         out["timestamp"] = to_unix_seconds(frame[roles.timestamp], roles.timestamp, first_row)
     if roles.event is not None:
         out["event"] = _clean_events(frame[roles.event], roles.event, label, first_row)
+    if options.duplicates == "count":
+        out, options = _counted_rows(out, options, roles.rating, label)
     feedback, warnings = _resolve_feedback(out, options, label, roles.rating)
     codes = _IdCodes.of(out)
     out, duplicate_warnings = _resolve_duplicates(out, codes, options.duplicates, feedback, label, first_row)

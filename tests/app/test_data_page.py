@@ -141,14 +141,18 @@ def test_duplicate_rows_are_merged_and_reported_after_saving(coldstart_home):
 
 def test_duplicate_choices_follow_the_columns_of_the_upload(coldstart_home):
     """A bare (user, item) log was offered 'sum the ratings' and 'keep the strongest row', which did nothing
-    different; a count column was offered 'sum the ratings'."""
+    different; a count column was offered 'sum the ratings'. A bare log is offered to count its rows (listens,
+    clicks), which the saved dataset keeps as counts."""
     app = _open()
     _uploader(app, "upload-interactions").upload("log.csv", b"user_id,item_id\n1,a\n1,a\n2,b\n3,a\n", "text/csv")
     app.run()
-    assert not [r for r in app.radio if r.key == "upload-duplicates"]
-    assert any("count once" in c.value for c in app.caption)
+    assert list(app.radio(key="upload-duplicates").options) == [
+        "keep the last row of the file", "count the rows: a pair weighs log(1 + its rows)"]
+    app.radio(key="upload-duplicates").set_value("count")
     _button(app, "Save dataset").click().run()
-    assert not _errors(app) and list_datasets()[0].n_interactions == 3
+    assert not _errors(app)
+    (stored,) = list_datasets()
+    assert stored.n_interactions == 3 and stored.feedback.count_weight == "log"
     plays = b"user_id,item_id,plays\n" + b"".join(f"{u},{i},{u + i}\n".encode() for u in range(9) for i in range(3))
     app = _open()
     _uploader(app, "upload-interactions").upload("plays.csv", plays, "text/csv")

@@ -7,6 +7,7 @@ import ast
 import gzip
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from benchmarks import public_shapes
@@ -248,3 +249,23 @@ def test_a_stray_quote_in_a_file_without_quoting_does_not_swallow_the_lines_afte
     (tmp_path / "notes.tsv").write_bytes(quoted)
     for raw in (_upload(tmp_path / "notes.tsv", tmp_path), read_table(quoted, "notes.tsv")):
         assert raw.frame["text"].tolist() == ["line one\nline two", "plain"]
+
+
+def test_a_listening_log_without_counts_maps_its_time_column_and_can_count_repeated_listens(tmp_path: Path):
+    """Last.fm 1K (user, ISO time, artist MBID, artist, track MBID, track; a row per listen): by position the item
+    was the time column; and repeated listens were merged into one, each artist weighing the same."""
+    (log,) = public_shapes.lastfm_1k(tmp_path / "lastfm-1k")
+    raw = _upload(log, tmp_path)
+    roles = detect_roles(raw.frame)
+    assert (roles.user, roles.item, roles.timestamp, roles.rating) == ("column_1", "column_4", "column_2", None)
+    kept = build_dataset(raw.frame, roles)
+    assert any("choose the policy 'count' (on the command line: --duplicates count)" in str(w) for w in kept.warnings)
+    counted = build_dataset(raw.frame, roles, IntakeOptions(duplicates="count")).dataset
+    listens = raw.frame.groupby(["column_1", "column_4"]).size()
+    assert len(counted.interactions) == len(listens) == len(kept.dataset.interactions)
+    by_pair = counted.interactions.set_index(["user_id", "item_id"])["rating"]
+    assert by_pair.sort_index().tolist() == listens.sort_index().astype(float).tolist()
+    assert counted.feedback.count_weight == "log" and counted.has_counts
+    plays = pd.DataFrame({"user": ["a", "a", "b"], "item": ["x", "x", "y"], "plays": ["1", "2", "3"]})
+    with pytest.raises(DataError, match="'count' counts the rows of each .* column 'plays' is mapped as the rating"):
+        build_dataset(plays, RoleMapping("user", "item", "plays"), IntakeOptions(duplicates="count"))
