@@ -42,6 +42,7 @@ _RATING_ENDINGS = ("rating", "score", "stars")
 _MAX_EVENT_TYPES = 20
 # A headerless numeric column is guessed to hold unix times when its typical value is after 1973 in seconds.
 _SOME_UNIX_TIME = 1e8
+_DIGIT = re.compile(r"\d")
 # A numeric attribute may spell 'unknown' in this many ways (the cells then count as missing, with a warning).
 _MAX_PLACEHOLDERS = 3
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
@@ -216,7 +217,8 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
         return "date"
     if _mostly_numeric(values) or _numeric_with_placeholders(sample):
         return "numeric"
-    if has_units(sample).any() and to_amounts(sample).notna().mean() >= 0.9:
+    if sample.str.contains(_DIGIT).mean() >= 0.5 and has_units(sample).any() \
+            and to_amounts(sample).notna().mean() >= 0.9:
         return "numeric"
     if is_bracketed_list(sample).mean() > 0.5 or list_separator(sample) is not None:
         return "multi"

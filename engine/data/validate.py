@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.data.cell_values import as_multi_values, has_units, to_amounts
+from engine.data.cell_values import as_multi_values, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
                                  to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
@@ -549,9 +549,11 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
         warnings += _long_values(values, column, kind, label, first_rows)
         if kind == "numeric":
             numbers = to_numbers(values)
-            units = pd.Series(has_units(values), index=values.index) & numbers.isna()
+            unread = numbers.isna() & ~is_blank(values)
+            # only cells that are no plain number are read through their units ('$12.99', '1,234', 'Free')
+            units = unread & to_amounts(values.where(unread)).notna() if unread.any() else unread
             if units.any():
-                numbers = numbers.mask(units, to_amounts(values))
+                numbers = numbers.mask(units, to_amounts(values.where(units)))
                 warnings.append(DataWarning(f"{int(units.sum()):,} values of numeric attribute '{column}' are "
                                             f"numbers with a unit or 'Free' and are read as numbers: "
                                             f"{value_examples(values, units, first_rows)}", label,
