@@ -274,7 +274,8 @@ def to_unix_seconds(values: pd.Series, column: str, first_row: int = 2) -> pd.Se
                 "Use unix seconds or ISO dates such as 2024-03-01 or 2024-03-01T12:30:00, or do not map a "
                 "timestamp column",
             )
-        result = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        # in seconds: nanoseconds overflow before 1677 (a '0001-01-01' placeholder date)
+        result = (parsed.dt.as_unit("s") - pd.Timestamp(0, tz="UTC").as_unit("s")) // pd.Timedelta(seconds=1)
     missing = ~present
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy()) + first_row

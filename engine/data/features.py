@@ -71,7 +71,8 @@ def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix,
 def numeric_levels(values: pd.Series, kind: AttributeKind) -> np.ndarray:
     """A numeric or date attribute as floats (dates as days since 1970); missing or unreadable values are NaN."""
     if kind == "date":
-        days = (parse_dates(values) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(days=1)
+        # in seconds: nanoseconds overflow before 1677 (a '0001-01-01' placeholder date)
+        days = (parse_dates(values).dt.as_unit("s") - pd.Timestamp(0, tz="UTC").as_unit("s")) / pd.Timedelta(days=1)
         return np.asarray(days, dtype=np.float64)
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 

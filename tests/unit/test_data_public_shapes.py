@@ -269,3 +269,18 @@ def test_a_listening_log_without_counts_maps_its_time_column_and_can_count_repea
     plays = pd.DataFrame({"user": ["a", "a", "b"], "item": ["x", "x", "y"], "plays": ["1", "2", "3"]})
     with pytest.raises(DataError, match="'count' counts the rows of each .* column 'plays' is mapped as the rating"):
         build_dataset(plays, RoleMapping("user", "item", "plays"), IntakeOptions(duplicates="count"))
+
+
+def test_a_year_one_placeholder_date_is_a_date_not_a_crash(tmp_path: Path):
+    """'0001-01-01', a common placeholder for an unknown date, overflowed nanoseconds: an OutOfBoundsDatetime
+    traceback when saving interactions with such a time, and when encoding a release date for a model."""
+    plays, games = public_shapes.steam(tmp_path / "steam")
+    meta = _upload(games, tmp_path).frame
+    meta.loc[meta.index[:5], "release_date"] = "0001-01-01"
+    raw = _upload(plays, tmp_path).frame.assign(when="2019-11-15 08:55:22")
+    raw.loc[raw["column_1"] == raw["column_1"].iloc[0], "when"] = "0001-01-01"  # every row of one user
+    dataset = build_dataset(raw, RoleMapping("column_1", "column_2", timestamp="when"),
+                            items=AttributeInput(meta, "name")).dataset
+    assert dataset.interactions["timestamp"].min() == -62135596800
+    features = encode_attributes(dataset.items, "item_id", dataset.item_kinds)
+    assert "release_date" in features.field_names
