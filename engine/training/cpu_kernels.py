@@ -106,6 +106,11 @@ def _prefetch_hint(array, row, offset):
     """No-op without numba; compiled, a hint to start loading the cache line at byte `offset` of array[row]."""
 
 
+def _float_from_bits(bits):
+    """Only compiled: the float32 whose bits are the int32 `bits` (2^n is (n + 127) << 23, for `_exp`)."""
+    raise NotImplementedError("_float_from_bits runs compiled only")
+
+
 if numba is not None:
     from llvmlite import ir
     from numba.core import cgutils
@@ -127,6 +132,13 @@ if numba is not None:
             return context.get_dummy_value()
 
         return numba.types.void(array, row, offset), codegen
+
+    @intrinsic
+    def _float_from_bits(typingctx, bits):  # noqa: F811 (the compiled form of the stub above)
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+
+        return numba.types.float32(numba.types.int32), codegen
 
 
 def _compile(function):
@@ -271,11 +283,26 @@ def _bpr_lazy_adam_step(users, positives, negatives, p, q, b, p_state, q_state, 
 def _accumulate_rows(rows, values, state, uses):
     """Add each gradient row values[k] into row rows[k]'s scratch and count the row as used."""
     for k in range(len(rows)):
+        if k + _AHEAD < len(rows):  # the rows are scattered over tables far larger than the cache
+            _prefetch_row(state, rows[k + _AHEAD])
         r = rows[k]
         uses[r] += 1
         g, v = state[r, 2], values[k]
         for c in range(len(g)):
             g[c] += v[c]
+
+
+@_compile
+def _prefetch_csr_row(indptr, indices, data, rows, k):
+    """Start loading the row bounds of rows[k + 2 * _AHEAD] and the entries of rows[k + _AHEAD]: a batch's
+    entities are scattered over CSR arrays far larger than the cache (10M interactions: 468k users), and waiting
+    for each row's three cache misses in turn took 2.5x as long (cold caches, 1,024 user rows: 460 -> 180 us)."""
+    if k + 2 * _AHEAD < len(rows):
+        _prefetch_hint(indptr, rows[k + 2 * _AHEAD], 0)
+    if k + _AHEAD < len(rows):
+        start = indptr[rows[k + _AHEAD]]
+        _prefetch_hint(indices, start, 0)
+        _prefetch_hint(data, start, 0)
 
 
 @_compile
@@ -286,6 +313,7 @@ def csr_rows_product(indptr, indices, data, rows, table, out):
     this is a few table rows per entity, where a dense product multiplies every column (30% of a hybrid MF
     step on 10M interactions, 103 item attributes of which 8 are set)."""
     for k in range(len(rows)):
+        _prefetch_csr_row(indptr, indices, data, rows, k)
         o = out[k]
         for e in range(indptr[rows[k]], indptr[rows[k] + 1]):
             weight, t = data[e], table[indices[e]]
@@ -298,11 +326,61 @@ def csr_rows_transposed_product(indptr, indices, data, rows, values, out):
     """out += (CSR rows at `rows`).T @ values: each entry of row rows[k] adds its weight times values[k] to the
     row of `out` (columns x dim) it names (the gradient of `csr_rows_product`'s table)."""
     for k in range(len(rows)):
+        _prefetch_csr_row(indptr, indices, data, rows, k)
         v = values[k]
         for e in range(indptr[rows[k]], indptr[rows[k] + 1]):
             weight, o = data[e], out[indices[e]]
             for c in range(len(o)):
                 o[c] += weight * v[c]
+
+
+def _compile_exact(function):
+    # `_compile`'s fast-math less reassociation, which could fold `_exp`'s two-part subtraction of n ln 2 into one
+    # and lose the digits it keeps (inlined into a loop compiled with reassociation, its own operations keep these)
+    if numba is None:
+        return function
+    return numba.njit(cache=True, fastmath={"nnan", "ninf", "nsz", "arcp", "contract", "afn"}, nogil=True,
+                      error_model="numpy")(function)
+
+
+@_compile_exact
+def _exp(x):
+    """exp(x) in float32 for x <= 0 (0 below -87) within 1e-7 relative (Cephes' expf): n = round(x / ln 2),
+    r = x - n ln 2 in two parts (Cody and Waite), a degree-7 polynomial of r, 2^n set in the exponent bits. Plain
+    code that LLVM vectorises, where a call into libm per element (numba has no vector math library here) took
+    three times torch's exp."""
+    n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
+    r = x - n * np.float32(0.693359375)
+    r = r - n * np.float32(-2.12194440e-4)
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * r * r + r + np.float32(1.0)
+    value = p * _float_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+    return value if x > np.float32(-87.0) else np.float32(0)
+
+
+@_compile
+def _shifted_exp_rows(block, tops, totals):
+    for r in range(block.shape[0]):
+        row, top = block[r], tops[r]
+        total = np.float32(0)
+        for c in range(len(row)):
+            row[c] = _exp(row[c] - top)
+            total += row[c]
+        totals[r] = total
+
+
+def shifted_exp_rows(block: torch.Tensor, tops: torch.Tensor) -> torch.Tensor:
+    """block[r] <- exp(block[r] - tops[r]) in place for a CPU float32 (rows, n) block with tops[r] >= the row's
+    values (a softmax's shift); returns each row's sum. Half the time of torch's exp on a 1,024 x 1,000 in-batch
+    softmax (its largest elementwise pass)."""
+    totals = torch.empty(len(block), dtype=torch.float32)
+    _shifted_exp_rows(block.numpy(), tops.numpy(), totals.numpy())
+    return totals
 
 
 @_compile

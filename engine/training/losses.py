@@ -7,6 +7,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from engine.training import cpu_kernels
+
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
     """Bayesian Personalised Ranking (Rendle et al., UAI 2009): -log sigmoid(s_pos - s_neg), averaged.
@@ -61,17 +63,13 @@ def sampled_softmax_loss(user_vectors: torch.Tensor, item_vectors: torch.Tensor,
                                       1.0 / temperature)
 
 
-_SMALLEST_PROBABILITY = 1e-30
-"""Below this a positive's softmax probability has lost digits (float32): its loss is taken from the logits."""
-
-
 class _SoftmaxCrossEntropy(torch.autograd.Function):
     """Mean cross-entropy of logits users @ items.T / temperature + correction against the label columns, its
     backward written by hand: d loss / d logits = (count * softmax - one_hot(labels)) / B, formed in place of the
-    softmax (count: the user's rows in the batch). The generic loss makes four more (B, n) passes (log-softmax, its
-    backward, a zero-filled label gradient, its scatter) that cost more than the product itself on a CPU. The
-    correction rides on the product (addmm) rather than as one more factor column: a 65-wide product ran 20%
-    slower than a 64-wide one."""
+    row exponentials (count: the user's rows in the batch). The generic loss makes four more (B, n) passes
+    (log-softmax, its backward, a zero-filled label gradient, its scatter) that cost more than the product itself
+    on a CPU. The correction rides on the product (addmm) rather than as one more factor column: a 65-wide
+    product ran 20% slower than a 64-wide one."""
 
     @staticmethod
     def forward(ctx, users, items, correction, labels, slots, scale):
@@ -79,32 +77,36 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
             logits = torch.addmm(correction.unsqueeze(0), users, items.t(), alpha=scale)
         else:
             logits = (users * scale) @ items.t()
-        probabilities = torch.softmax(logits, dim=1)
         rows = slots if slots is not None else torch.arange(len(labels), device=labels.device)
-        positive = probabilities[rows, labels]
-        losses = positive.log().neg_()
-        lost = torch.nonzero(positive < _SMALLEST_PROBABILITY).squeeze(1)
-        if len(lost):
-            at = rows[lost]
-            losses[lost] = torch.logsumexp(logits[at], dim=1) - logits[at, labels[lost]]
-        ctx.save_for_backward(users, items, probabilities, labels, slots)
+        positive = logits[rows, labels]
+        tops = logits.amax(dim=1)
+        exponentials, totals = logits, _shifted_exp_rows(logits, tops)
+        log_totals = totals.log() + tops
+        ctx.save_for_backward(users, items, exponentials, totals, labels, slots)
         ctx.scale = scale
-        return losses.mean()
+        return (log_totals[rows] - positive).mean()
 
     @staticmethod
     def backward(ctx, grad):
-        users, items, probabilities, labels, slots = ctx.saved_tensors
+        users, items, exponentials, totals, labels, slots = ctx.saved_tensors
         step = grad * (ctx.scale / len(labels))  # the mean over rows, and the logits' 1 / temperature
-        d_logits = probabilities  # used once: the softmax becomes its own gradient
         if slots is None:
-            d_logits.mul_(step)
-            cells = torch.arange(len(labels), device=labels.device) * d_logits.shape[1] + labels
+            weights = step / totals
+            cells = torch.arange(len(labels), device=labels.device) * exponentials.shape[1] + labels
         else:
-            counts = torch.bincount(slots, minlength=len(users)).to(d_logits.dtype)
-            d_logits.mul_(counts.unsqueeze(1) * step)
-            cells = slots * d_logits.shape[1] + labels
+            weights = torch.bincount(slots, minlength=len(users)).to(totals.dtype) * step / totals
+            cells = slots * exponentials.shape[1] + labels
+        d_logits = exponentials.mul_(weights.unsqueeze(1))  # used once: the exponentials become the gradient
         d_logits.view(-1).index_add_(0, cells, (-step).expand(len(labels)))
         return d_logits @ items, d_logits.t() @ users, None, None, None, None
+
+
+def _shifted_exp_rows(block: torch.Tensor, tops: torch.Tensor) -> torch.Tensor:
+    """block[r] <- exp(block[r] - tops[r]) in place, returning each row's sum: compiled on a CPU with numba
+    (`cpu_kernels.shifted_exp_rows`), torch's exp elsewhere."""
+    if block.device.type == "cpu" and block.dtype == torch.float32 and cpu_kernels.available():
+        return cpu_kernels.shifted_exp_rows(block, tops)
+    return block.sub_(tops.unsqueeze(1)).exp_().sum(dim=1)
 
 
 def l2_penalty(*tensors: torch.Tensor) -> torch.Tensor:

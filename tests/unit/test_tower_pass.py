@@ -106,10 +106,16 @@ def _softmax_reference(users: torch.Tensor, items: torch.Tensor, temperature: fl
     return F.cross_entropy((users[slots] / temperature) @ items.T - log_q, labels)
 
 
+@pytest.mark.parametrize("compiled", [True, False] if cpu_kernels.available() else [False],
+                         ids=lambda compiled: "compiled exp" if compiled else "torch exp")
 @pytest.mark.parametrize("temperature", [0.2, 0.002])
-def test_in_batch_softmax_over_distinct_users_is_the_softmax_of_the_batch_rows(temperature: float) -> None:
+def test_in_batch_softmax_over_distinct_users_is_the_softmax_of_the_batch_rows(
+        temperature: float, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each batch row's user is a slot among the distinct users (repeats included); at temperature 0.002 most
-    positives' probabilities underflow in float32 and their loss is taken from the logits."""
+    positives' probabilities underflow in float32, and the loss still comes out exact (from the log of the row
+    sums, not of the probability)."""
+    if not compiled:
+        monkeypatch.setattr(cpu_kernels, "available", lambda: False)
     generator = torch.Generator().manual_seed(5)
     users, items = torch.randn(7, 6, generator=generator), torch.randn(9, 6, generator=generator)
     log_q = torch.randn(9, generator=generator)
@@ -127,3 +133,16 @@ def test_in_batch_softmax_over_distinct_users_is_the_softmax_of_the_batch_rows(t
     assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     for got, want in zip(leaves, references):
         assert torch.allclose(got.grad, want.grad, atol=1e-5 * max(1.0, 0.2 / temperature))
+
+
+@pytest.mark.skipif(not cpu_kernels.available(), reason="numba is not installed: torch's exp is used")
+def test_compiled_shifted_exponentials_match_float64_exp() -> None:
+    block = torch.randn(50, 333, generator=torch.Generator().manual_seed(6)) * 30
+    block[0, :5] = torch.tensor([-1e4, -87.5, -86.9, 0.0, -1e-8])  # underflow, the floor, and the top
+    tops = block.amax(dim=1)
+    # the float32 shift is the caller's rounding (and torch's): the exponential of it is what is compared
+    shifted = block - tops.unsqueeze(1)
+    expected = torch.exp(shifted.double()).masked_fill_(shifted <= -87, 0)  # e^-87 and below: flushed to zero
+    totals = cpu_kernels.shifted_exp_rows(block, tops)
+    assert torch.allclose(block.double(), expected, rtol=2e-7, atol=0)
+    assert torch.allclose(totals.double(), expected.sum(dim=1), rtol=1e-6)
