@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from engine.core.data import ItemQuery, TrainData, UserQuery
 from engine.core.model import Capabilities, FitContext
 from engine.core.search_space import FloatRange, IntRange
+from engine.training import cpu_kernels
 from engine.training.distinct import distinct
 from engine.training.dropout import Dropout
 from engine.training.feature_modules import (Attributes, FeatureBag, FeatureTable, query_rows, take_rows,
@@ -123,6 +124,10 @@ class TwoTowerRecommender(TorchRecommender):
     def _fit(self, data: TrainData, context: FitContext) -> None:
         module = self.init_module(data, context)
         config = self.config
+        if self.device.type == "cpu":
+            for tower in (module.users, module.items):
+                # a batch's id rows are scattered over tables of up to hundreds of MB (`zeros_in_huge_pages`)
+                cpu_kernels.move_to_huge_pages(tower.ids.weight)
         popularity = np.asarray((data.matrix > 0).sum(axis=0)).ravel().astype(np.float64) + 1.0
         module.item_log_q.copy_(torch.from_numpy(np.log(popularity / popularity.sum())).float())
         user_table = training_table(data.user_features, data.user_ids, self.device)
