@@ -175,6 +175,33 @@ def amazon(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     return paths
 
 
+def goodreads(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
+    """Goodreads (UCSD): `goodreads_interactions.csv` (user_id, book_id, is_read, rating 0-5 where 0 means not
+    rated, is_reviewed) and `goodreads_books.json.gz`, JSON lines whose `popular_shelves` is a list of objects
+    {"count": "3", "name": "to-read"}, `authors` a list of {"author_id", "role"}, numbers written as strings and
+    blanks as ""."""
+    rng = np.random.default_rng(seed)
+    shelves = ["to-read", "currently-reading", "fantasy", "romance", "sci-fi", "owned", "favorites", "mystery",
+               "young-adult", "classics", "non-fiction", "kindle"]
+    table = ["user_id,book_id,is_read,rating,is_reviewed"]
+    for user, book in zip(_zipf_choice(rng, 300, rows, 0.6), _zipf_choice(rng, 500, rows)):
+        rating = 0 if rng.random() < 0.4 else int(rng.integers(1, 6))
+        table.append(f"{user},{book},{int(rating > 0 or rng.random() < 0.3)},{rating},{int(rng.random() < 0.1)}")
+    books = []
+    for book in range(500):
+        picked = rng.choice(shelves, int(rng.integers(1, 6)), replace=False)
+        books.append(json.dumps({
+            "book_id": str(book), "title": _words(rng, 3).title(), "num_pages": str(int(rng.integers(80, 900)))
+            if rng.random() < 0.9 else "", "publication_year": str(int(rng.integers(1950, 2018))),
+            "popular_shelves": [{"count": str(int(rng.integers(1, 500))), "name": str(name)} for name in picked],
+            "authors": [{"author_id": str(int(rng.integers(1, 900))), "role": ""}]}))
+    folder.mkdir(parents=True, exist_ok=True)
+    interactions, meta = folder / "goodreads_interactions.csv", folder / "goodreads_books.json.gz"
+    interactions.write_text("\n".join(table) + "\n", encoding="utf-8")
+    meta.write_bytes(gzip.compress(("\n".join(books) + "\n").encode("utf-8"), mtime=0))
+    return [interactions, meta]
+
+
 def steam(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
     """Steam (Kaggle exports): `steam-200k.csv` (no header: user id, game name, 'purchase' or 'play', hours
     played as floats, a 0 column; every play row repeats its purchase row) and `games.csv` (name, tags as a Python
@@ -276,8 +303,9 @@ def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
 
 
 SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "lastfm-1k": lastfm_1k,
-                                                "book-crossing": book_crossing, "amazon": amazon, "steam": steam,
-                                                "mind": mind, "bookmarks": bookmarks}
+                                                "book-crossing": book_crossing, "amazon": amazon,
+                                                "goodreads": goodreads, "steam": steam, "mind": mind,
+                                                "bookmarks": bookmarks}
 
 
 def main(out: Path) -> None:

@@ -1,7 +1,8 @@
 """Read the notations public files write list-valued and numeric cells in, so attributes see values, not strings.
 
 Lists: `Action|Indie` (MovieLens), `['Action', 'Indie']` (Python lists, as Kaggle exports of Steam write tags),
-`["Action", "Indie"]` (JSON), `Action, Indie` (Steam's genres, Book-Crossing's 'city, state, country'). Amounts:
+`["Action", "Indie"]` (JSON), `Action, Indie` (Steam's genres, Book-Crossing's 'city, state, country'); a list of
+objects by each object's name (Goodreads' shelves, MIND's entities). Amounts:
 `$12.99`, `1,234`, `12.5%`, `€3`, and `Free` / `Free to Play` for a price of 0. Everything is vectorised except
 the bracketed lists, which are parsed cell by cell (`json`, then `ast.literal_eval`, which runs nothing).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+from typing import Any
 
 import pandas as pd
 
@@ -19,6 +21,7 @@ LIST_SEPARATORS = (MULTI_VALUE_SEPARATOR, ";", ",")
 _FREE = ("free", "free to play", "free-to-play")
 _UNITS = r"^[$€£¥]\s*|\s*%$"
 _THOUSANDS = r"(?<=\d),(?=\d{3}(\D|$))"
+_NAMING_KEYS = ("name", "Name", "label", "Label", "tag", "title", "value")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -31,6 +34,26 @@ def is_bracketed_list(values: pd.Series) -> pd.Series:
     return (text.str.startswith("[") & text.str.endswith("]")).fillna(False).astype(bool)
 
 
+def _naming_field(record: dict) -> Any:
+    """What names a listed object: Goodreads' shelves {"count": "3", "name": "to-read"} by their name, MIND's
+    entities by their label, others by their first field."""
+    key = next((k for k in _NAMING_KEYS if k in record), next(iter(record), None))
+    return record.get(key) if key is not None else None
+
+
+def list_values(value: list | tuple) -> list[str]:
+    """A parsed list's values as text: nested lists flattened, objects by their naming field, blanks dropped."""
+    out: list[str] = []
+    for element in value:
+        if isinstance(element, (list, tuple)):
+            out.extend(list_values(element))
+        elif isinstance(element, dict):
+            out.extend(list_values([_naming_field(element)]))
+        elif element is not None and str(element).strip():
+            out.append(str(element).strip())
+    return out
+
+
 def _bracketed(cell: str) -> list[str] | None:
     for parse in (json.loads, ast.literal_eval):
         try:
@@ -38,7 +61,7 @@ def _bracketed(cell: str) -> list[str] | None:
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             continue
         if isinstance(parsed, (list, tuple)):
-            return [str(v).strip() for v in parsed if v is not None and str(v).strip()]
+            return list_values(parsed)
     return None
 
 

@@ -3,7 +3,8 @@
 Public review and catalogue dumps (Amazon reviews and metadata, Yelp, Goodreads) ship as one JSON object per line,
 some older ones as Python dict literals (`{'asin': '0001', 'categories': [['Books']]}`), which `ast.literal_eval`
 reads without running anything. Nested objects become columns named `outer.inner`; list cells (`categories`,
-`genres`, tags) become multi-valued cells `a|b|c`, nested lists flattened, so an attribute sees each value. Every cell
+`genres`, tags) become multi-valued cells `a|b|c`, nested lists flattened and listed objects named by their name
+(Goodreads' `popular_shelves`), so an attribute sees each value. Every cell
 is text, as in a CSV read, so ids such as `0000013714` keep their zeros.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.data.cell_values import list_values
 from engine.data.dataset import MULTI_VALUE_SEPARATOR
 from engine.data.errors import DataError
 
@@ -66,20 +68,12 @@ def _records(text: str, name: str) -> list[dict]:
     return records
 
 
-def _flatten(value: Any) -> list[Any]:
-    out: list[Any] = []
-    for element in value:
-        out.extend(_flatten(element) if isinstance(element, (list, tuple)) else [element])
-    return out
-
-
 def _cell(value: Any) -> str | None:
     """A cell as text: lists as distinct values joined by '|', other objects as JSON, None as missing."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, (list, tuple)):
-        values = [str(v).replace(MULTI_VALUE_SEPARATOR, "/") for v in _flatten(value)
-                  if v is not None and str(v).strip()]
+        values = [v.replace(MULTI_VALUE_SEPARATOR, "/") for v in list_values(value)]
         return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(values)) or None
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)

@@ -284,3 +284,16 @@ def test_a_year_one_placeholder_date_is_a_date_not_a_crash(tmp_path: Path):
     assert dataset.interactions["timestamp"].min() == -62135596800
     features = encode_attributes(dataset.items, "item_id", dataset.item_kinds)
     assert "release_date" in features.field_names
+
+
+def test_goodreads_shelves_listed_as_objects_are_read_by_their_names(tmp_path: Path):
+    """popular_shelves [{"count": "3", "name": "to-read"}, ...] became "{'count': '3', 'name': 'to-read'}|..." values,
+    each shelf unique to its book by its count."""
+    interactions, books = public_shapes.goodreads(tmp_path / "goodreads")
+    raw, meta = _upload(interactions, tmp_path), _upload(books, tmp_path)
+    result = build_dataset(raw.frame, detect_roles(raw.frame), items=AttributeInput(meta.frame, "book_id"))
+    dataset = result.dataset
+    shelves = dataset.items["popular_shelves"].str.split("|").explode()
+    assert dataset.item_kinds["popular_shelves"] == "multi" and shelves.isin(["to-read", "fantasy", "owned"]).any()
+    assert not shelves.str.contains("count").any()
+    assert any("are 0 on a scale of 1 to 5" in str(w) for w in result.warnings)  # 0 is 'not rated' here too
