@@ -55,24 +55,27 @@ class _FieldTerms(torch.autograd.Function):
     @torch.amp.custom_fwd(device_type="cuda")
     def forward(ctx, id_rows, id_first, table, feature_weight, weight, bias, rows, column_field):
         n_rows, dim = id_rows.shape
-        fields = id_rows.new_zeros((n_rows, weight.shape[1] // dim, dim))
-        fields[:, 0] = id_rows
+        n_fields = weight.shape[1] // dim
         blocks = None
         if isinstance(rows, CompiledRows):
             # the attribute fields' part of the first layer through the table projected once per batch: a few
             # projected rows per entity instead of every field's columns of the layer
-            blocks = _field_blocks(table, column_field, fields.shape[1] - 1)
+            blocks = _field_blocks(table, column_field, n_fields - 1)
             projected = blocks @ weight[:, dim:].t()
             half = _first_layer_part(id_rows, weight[:, :dim], bias)
+            fields = id_rows.new_empty((n_rows, n_fields, dim))  # the loop writes every field
             sums, own = id_rows.new_empty((n_rows, dim)), id_first.clone()
             _fields_forward(rows.indptr, rows.indices, rows.data, rows.rows, column_field.numpy(),
                             table.detach().numpy(), feature_weight.detach().numpy(), projected.numpy(),
-                            fields.numpy(), sums.numpy(), own.numpy(), half.numpy())
+                            id_rows.detach().contiguous().numpy(), fields.numpy(), sums.numpy(), own.numpy(),
+                            half.numpy())
         else:
+            fields = id_rows.new_zeros((n_rows, n_fields, dim))
+            fields[:, 0] = id_rows
             if rows is None:
                 sums, own = id_rows.clone(), id_first.clone()  # one field: no pairs among the entity's own fields
             else:
-                attributes = rows_product(rows, torch.cat([_field_blocks(table, column_field, fields.shape[1] - 1),
+                attributes = rows_product(rows, torch.cat([_field_blocks(table, column_field, n_fields - 1),
                                                            feature_weight], dim=1))
                 fields[:, 1:] = attributes[:, :-1].view(n_rows, -1, dim)
                 sums = fields.sum(dim=1)
@@ -127,15 +130,17 @@ def _first_layer_part(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Te
 
 
 @fm_pairs.compile_loop
-def _fields_forward(indptr, indices, data, rows, column_field, table, feature_weight, projected, fields, sums, own,
-                    half):
-    """Per entity k (CSR row rows[k]): fields[k, 1 + f] = sum of w T[c] over its values c in field f (fields[k, 0]
-    holds the id row), half[k] (holding the id field's part) += sum of w projected[c] (the first layer's part of
+def _fields_forward(indptr, indices, data, rows, column_field, table, feature_weight, projected, id_rows, fields,
+                    sums, own, half):
+    """Per entity k (CSR row rows[k]): fields[k, 0] = its id row, fields[k, 1 + f] = sum of w T[c] over its values
+    c in field f (`fields` uninitialised), half[k] (holding the id field's part) += sum of w projected[c] (the first layer's part of
     the attribute fields), own[k] (holding the id's first-order weight) += sum of w feature_weight[c] and the
     pairwise term 0.5 * (||sum||^2 - sum of ||e_f||^2), sums[k] = the field sum."""
     half_ = np.float32(0.5)
     for k in range(len(rows)):
         entity, total, out = fields[k], sums[k], half[k]
+        entity[0] = id_rows[k]
+        entity[1:] = 0
         first = own[k]
         for e in range(indptr[rows[k]], indptr[rows[k] + 1]):
             c, w = indices[e], data[e]

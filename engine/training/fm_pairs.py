@@ -233,8 +233,8 @@ def _first_backward(d_hidden: torch.Tensor, hidden: torch.Tensor, user_slot: tor
     items' halves (a unit at zero passes nothing back, so a gradient already through that ReLU passes as it is)."""
     flat = item_slot.reshape(-1)
     if runs_compiled(d_hidden, hidden):
-        d_user = torch.zeros((n_distinct_users, hidden.shape[1]))
-        d_item = torch.zeros((n_distinct_items, hidden.shape[1]))
+        d_user = torch.empty((n_distinct_users, hidden.shape[1]))
+        d_item = torch.empty((n_distinct_items, hidden.shape[1]))
         _first_backward_loop(d_hidden.numpy(), hidden.numpy(), user_slot.numpy(), flat.numpy(), d_user.numpy(),
                              d_item.numpy())
         return d_user, d_item
@@ -245,15 +245,32 @@ def _first_backward(d_hidden: torch.Tensor, hidden: torch.Tensor, user_slot: tor
 
 @compile_loop
 def _first_backward_loop(d_hidden, hidden, user_slot, item_slot, d_user, d_item):
+    """d_user and d_item (uninitialised) = the sums of the pairs' gradients through the ReLU: a row's first pair
+    writes it and the others add, so no pass zeroes the two tables first (rows no pair names are zeroed last)."""
     n_candidates = len(item_slot) // len(user_slot)
     zero = np.float32(0)
+    user_seen = np.zeros(len(d_user), dtype=np.bool_)
+    item_seen = np.zeros(len(d_item), dtype=np.bool_)
     for pair in range(len(item_slot)):
         d_row, row = d_hidden[pair], hidden[pair]
-        user, item = d_user[user_slot[pair // n_candidates]], d_item[item_slot[pair]]
+        u, i = user_slot[pair // n_candidates], item_slot[pair]
+        user, item = d_user[u], d_item[i]
+        if not user_seen[u]:
+            user[:] = zero
+            user_seen[u] = True
+        if not item_seen[i]:
+            item[:] = zero
+            item_seen[i] = True
         for k in range(len(row)):
             d = d_row[k] if row[k] > zero else zero
             user[k] += d
             item[k] += d
+    for u in range(len(d_user)):
+        if not user_seen[u]:
+            d_user[u] = zero
+    for i in range(len(d_item)):
+        if not item_seen[i]:
+            d_item[i] = zero
 
 
 def _scatter(n_rows: int, index: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -125,3 +125,16 @@ def test_pair_logits_in_eval_mode_are_the_scoring_paths(path: str) -> None:
         labels[:, 0] = 1.0
         expected = nn.functional.binary_cross_entropy_with_logits(scored, labels)
         assert float(network.pair_loss(user, item, user_slot, item_slot)) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_first_layer_gradient_reaches_every_distinct_row_and_zeroes_unnamed_ones(path: str) -> None:
+    # the compiled pass writes each row at its first pair and zeroes rows no pair names (it starts from no zeroing)
+    generator = torch.Generator().manual_seed(2)
+    user_slot, item_slot = torch.tensor([0, 2, 0]), torch.tensor([[1, 3], [1, 0], [4, 1]])
+    hidden = torch.relu(torch.randn(6, 5, generator=generator))
+    d_hidden = torch.randn(6, 5, generator=generator)
+    d_user, d_item = fm_pairs._first_backward(d_hidden, hidden, user_slot, item_slot, 4, 6)
+    through = d_hidden * (hidden > 0)
+    assert torch.allclose(d_user, torch.zeros(4, 5).index_add_(0, user_slot, through.view(3, 2, 5).sum(dim=1)))
+    assert torch.allclose(d_item, torch.zeros(6, 5).index_add_(0, item_slot.reshape(-1), through))
+    assert bool((d_user[[1, 3]] == 0).all()) and bool((d_item[[2, 5]] == 0).all())
