@@ -77,14 +77,19 @@ class FieldSide(nn.Module):
             first = first + self.feature_weight(rows).squeeze(1)
         return torch.cat(fields, dim=1), first
 
-    def terms(self, index: torch.Tensor, rows: Attributes | None, deep_in: nn.Linear) -> tuple[torch.Tensor, ...]:
+    def terms(self, index: torch.Tensor, rows: Attributes | None, deep_in: nn.Linear,
+              blanks: bool = True) -> tuple[torch.Tensor, ...]:
         """What pairs need from each entity: the field sum, its own first + second order term, and its half of the
         deep component's first layer (`deep_in`), each computed once per entity rather than once per pair, with
         the backward written by hand (`engine.training.fm_fields`). `rows`: the entities' attribute rows
-        (`FeatureTable.attributes`, `attribute_rows`)."""
-        known = (index >= 0).unsqueeze(1)
-        safe = index.clamp(min=0)
-        id_rows, id_first = self.ids(safe) * known, (self.id_weight(safe) * known).squeeze(1)
+        (`FeatureTable.attributes`, `attribute_rows`); `blanks`: whether `index` may hold -1 (False skips the
+        masking, and its backward, on every training batch without id dropout)."""
+        if blanks:
+            known = (index >= 0).unsqueeze(1)
+            safe = index.clamp(min=0)
+            id_rows, id_first = self.ids(safe) * known, (self.id_weight(safe) * known).squeeze(1)
+        else:
+            id_rows, id_first = self.ids(index), self.id_weight(index).squeeze(1)
         if self.fields is None:
             return field_terms(id_rows, id_first, None, None, None, None, deep_in.weight, deep_in.bias)
         return field_terms(id_rows, id_first, rows, self.fields.embedding.weight, self.feature_weight.bag.weight,
@@ -109,13 +114,13 @@ class DeepFMNetwork(nn.Module):
         self.deep_out = nn.Linear(self.deep.out_dim, 1)
         self.global_bias = nn.Parameter(torch.zeros(()))
 
-    def user_terms(self, index: torch.Tensor, rows: Attributes | None) -> tuple[torch.Tensor, ...]:
+    def user_terms(self, index: torch.Tensor, rows: Attributes | None, blanks: bool = True) -> tuple[torch.Tensor, ...]:
         """What pairs need from each user (`FieldSide.terms`)."""
-        return self.users.terms(index, rows, self.deep.user_in)
+        return self.users.terms(index, rows, self.deep.user_in, blanks)
 
-    def item_terms(self, index: torch.Tensor, rows: Attributes | None) -> tuple[torch.Tensor, ...]:
+    def item_terms(self, index: torch.Tensor, rows: Attributes | None, blanks: bool = True) -> tuple[torch.Tensor, ...]:
         """What pairs need from each item (`FieldSide.terms`)."""
-        return self.items.terms(index, rows, self.deep.item_in)
+        return self.items.terms(index, rows, self.deep.item_in, blanks)
 
     def logits(self, user: tuple[torch.Tensor, ...], item: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Logits of every user x every item, from their terms (`user_terms`, `item_terms`)."""
@@ -186,9 +191,9 @@ class DeepFMRecommender(TorchRecommender):
             # each distinct user and item of the batch is embedded once; its occurrences share the terms (and,
             # with id dropout, one draw of it per batch)
             users, user_slot = distinct(users, data.n_users)
-            user = module.user_terms(blank_ids(users), attributes(user_table, users))
+            user = module.user_terms(blank_ids(users), attributes(user_table, users), blanks=id_dropout > 0)
             items, item_slot = distinct(torch.cat([positives.unsqueeze(1), negatives], dim=1), data.n_items)
-            item = module.item_terms(blank_ids(items), attributes(item_table, items))
+            item = module.item_terms(blank_ids(items), attributes(item_table, items), blanks=id_dropout > 0)
             return module.pair_loss(user, item, user_slot, item_slot)
 
         self.run_training(sampler, batch_loss, context)

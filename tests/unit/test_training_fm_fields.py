@@ -105,3 +105,24 @@ def test_fields_out_of_column_order_take_autograds_values_and_gradients(form: st
         assert torch.allclose(got, want, atol=1e-6)
     for key, gradient in gradients.items():
         assert torch.allclose(gradient, expected[key], atol=1e-5), key
+
+
+@pytest.mark.parametrize("name", ["users", "items"])
+def test_terms_without_blanks_are_the_masked_ones(name: str) -> None:
+    # training without id dropout skips the blank-id mask: same terms, same gradients, when no id is -1
+    network, tables = _network(True)
+    side = getattr(network, name)
+    deep_in = network.deep.user_in if name == "users" else network.deep.item_in
+    index = torch.tensor([4, 0, 9, 2, 7, 5])
+    results = []
+    for blanks in (True, False):
+        side.zero_grad(set_to_none=True)
+        deep_in.zero_grad(set_to_none=True)
+        terms = side.terms(index, _rows(tables[name], index, "compiled"), deep_in, blanks)
+        torch.autograd.backward(terms, [torch.ones_like(t) for t in terms])
+        results.append(([t.detach() for t in terms], {n: p.grad.to_dense() for n, p in side.named_parameters()
+                                                       if p.grad is not None}))
+    (masked, masked_gradients), (plain, plain_gradients) = results
+    assert all(torch.equal(a, b) for a, b in zip(masked, plain, strict=True))
+    assert masked_gradients.keys() == plain_gradients.keys()
+    assert all(torch.allclose(masked_gradients[n], plain_gradients[n]) for n in masked_gradients)
