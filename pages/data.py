@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -109,15 +110,21 @@ def _role_mapping(raw: RawTable, key: str) -> RoleMapping:
     return RoleMapping(**chosen)
 
 
+@st.cache_data(max_entries=8, show_spinner="Reading the attribute table...")
+def _inferred_kinds(file_id: str, id_column: str, _frame: pd.DataFrame) -> dict[str, str]:
+    """Attribute kinds of an uploaded table, once per file and id column (not on every rerun of the page): a long
+    table (several rows per id, such as tag assignments) is gathered to one row per id first, as saving does."""
+    table = gather_by_id(_frame, id_column) if is_long_format(_frame, id_column) else _frame
+    return infer_attribute_kinds(table, id_column)
+
+
 def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:
     """Id column and attribute kinds of an item or user table, kinds pre-set by inference."""
     columns = [str(c) for c in raw.frame.columns]
     canonical = f"{side}_id"
     default = canonical if canonical in columns else columns[0]
     id_column = st.selectbox(f"{side.title()} id column", columns, index=columns.index(default), key=f"{key}-id")
-    # a long table (several rows per id, such as tag assignments) is gathered to one row per id when saved
-    table = gather_by_id(raw.frame, id_column) if is_long_format(raw.frame, id_column) else raw.frame
-    inferred = infer_attribute_kinds(table, id_column)
+    inferred = _inferred_kinds(st.session_state.get(f"upload-{key}-file", raw.name), id_column, raw.frame)
     kinds = {}
     cells = st.columns(4)
     for position, (column, kind) in enumerate(inferred.items()):

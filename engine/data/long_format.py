@@ -9,7 +9,10 @@ A table where only a few ids repeat (a duplicated catalogue row) is left as it i
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.data.columns import ids_as_strings
 from engine.data.dataset import MULTI_VALUE_SEPARATOR
@@ -26,8 +29,17 @@ def is_long_format(frame: pd.DataFrame, id_column: str) -> bool:
     return int(repeats.sum()) >= LONG_FORMAT_MIN_REPEATS and float(repeats.mean()) >= LONG_FORMAT_SHARE
 
 
-def _joined(values: pd.Series) -> str | None:
-    return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(values)) or None
+def _gathered(ids: pd.Series, values: pd.Series) -> pd.Series:
+    """Per id, its distinct non-empty values joined by '|' in file order, all in Arrow (a Python join per id took
+    12 s for a million tag rows)."""
+    value = pc.utf8_trim_whitespace(pa.array(values.astype("string"), type=pa.string()))
+    table = pa.table({"id": pa.array(ids.astype("string"), type=pa.string()), "value": value})
+    table = table.append_column("row", pa.array(np.arange(len(table)))).filter(
+        pc.and_(pc.is_valid(table["value"]), pc.not_equal(table["value"], "")))
+    first_seen = table.group_by(["id", "value"], use_threads=False).aggregate([("row", "min")]).sort_by("row_min")
+    grouped = first_seen.group_by("id", use_threads=False).aggregate([("value", "list")])
+    joined = pc.binary_join(grouped["value_list"], MULTI_VALUE_SEPARATOR)
+    return pd.Series(joined.to_numpy(zero_copy_only=False), index=grouped["id"].to_numpy(zero_copy_only=False))
 
 
 def gather_by_id(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
@@ -36,11 +48,6 @@ def gather_by_id(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     present = ids.notna()
     out = pd.DataFrame({id_column: ids[present].drop_duplicates()})
     for column in frame.columns:
-        if column == id_column:
-            continue
-        values = frame.loc[present, column].astype("string").str.strip()
-        pairs = pd.DataFrame({"id": ids[present], "value": values})
-        pairs = pairs[pairs["value"].notna() & (pairs["value"] != "")].drop_duplicates()
-        gathered = pairs.groupby("id", sort=False)["value"].agg(_joined)
-        out[column] = out[id_column].map(gathered).astype(object)
+        if column != id_column:
+            out[column] = out[id_column].map(_gathered(ids[present], frame.loc[present, column])).astype(object)
     return out.reset_index(drop=True)
