@@ -21,6 +21,7 @@ LIST_SEPARATORS = (MULTI_VALUE_SEPARATOR, ";", ",")
 _FREE = ("free", "free to play", "free-to-play")
 _UNITS = r"^[$€£¥]\s*|\s*%$"
 _THOUSANDS = r"(?<=\d),(?=\d{3}(\D|$))"
+_SEPARATOR_SAMPLE = 5000  # cells a column's list separator is told from, as kinds are
 _NAMING_KEYS = ("name", "Name", "label", "Label", "tag", "title", "value")
 
 
@@ -96,7 +97,7 @@ def as_multi_values(values: pd.Series) -> pd.Series:
     quotes split on its commas), other cells split on the column's separator; an empty list is a missing value."""
     text = _text(values)
     bracketed = is_bracketed_list(text)
-    separator = list_separator(text[~bracketed]) or MULTI_VALUE_SEPARATOR
+    separator = list_separator(text[~bracketed].head(_SEPARATOR_SAMPLE)) or MULTI_VALUE_SEPARATOR
     out: list[str | None] = []
     for cell, is_list in zip(text.tolist(), bracketed.tolist()):
         if cell is pd.NA or cell is None:
