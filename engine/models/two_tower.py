@@ -79,11 +79,13 @@ class Tower(nn.Module):
                             self.features.bag.weight if self.features is not None else None,
                             hidden.weight, hidden.bias, out.weight, out.bias)
 
-    def forward(self, index: torch.Tensor, rows: Attributes | None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, index: torch.Tensor, rows: Attributes | None, mask: torch.Tensor | None = None,
+                weights: TowerWeights | None = None) -> torch.Tensor:
         """Unit vectors for entities at training `index` (-1 = unseen, or id dropped out: no id part; distinct in
         training, so the id rows' gradient needs no summing) with attribute `rows` (`Attributes`: sparse, dense or
-        compiled); `mask`: the hidden layer's dropout mask (`dropout_mask`), None when scoring."""
-        return tower_vectors(self.weights(), index, rows if self.features is not None else None, mask)
+        compiled); `mask`: the hidden layer's dropout mask (`dropout_mask`), None when scoring. `weights`: this
+        tower's `weights()` when the caller holds them (a training loop, saving the lookups every batch)."""
+        return tower_vectors(weights or self.weights(), index, rows if self.features is not None else None, mask)
 
     def dropout_mask(self, n_rows: int, device: torch.device) -> torch.Tensor | None:
         """The training dropout mask of `n_rows` entities' hidden layer (None: nothing dropped, or evaluating)."""
@@ -136,13 +138,15 @@ class TwoTowerRecommender(TorchRecommender):
         sampler = NegativeSampler(data.matrix, batch_size=config.batch_size, n_negatives=n_negatives,
                                   kind=config.negative_sampling, alpha=config.popularity_alpha, seed=self.seed)
 
+        weights = {id(tower): tower.weights() for tower in (module.users, module.items)}
+
         def encode(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
             # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its
             # occurrences share that pass: its id dropout and tower dropout are drawn once per batch
             blanked = torch.where(torch.rand(index.shape, device=index.device) < config.id_dropout, -1, index) \
                 if config.id_dropout > 0 else index
             return tower(blanked, table.attributes(index) if table is not None else None,
-                         tower.dropout_mask(len(index), index.device))
+                         tower.dropout_mask(len(index), index.device), weights[id(tower)])
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch

@@ -53,19 +53,22 @@ class _TowerPass(torch.autograd.Function):
     def forward(ctx, ids, attributes, hidden_weight, hidden_bias, out_weight, out_bias, index, rows, mask,
                 sparse_ids):
         dim = ids.shape[1]
+        # the id part only for entities with an id (a third of a batch's ids drop out): products of known rows
         known = torch.nonzero(index >= 0).squeeze(1)
-        id_rows = ids.new_zeros((len(index), dim))
-        id_rows.index_copy_(0, known, ids.index_select(0, index.index_select(0, known)))
-        hidden = torch.addmm(hidden_bias, id_rows, hidden_weight[:, :dim].t())
+        known_index = index.index_select(0, known)
+        id_rows = ids.index_select(0, known_index)
         if attributes is not None:
-            hidden += rows_product(rows, attributes @ hidden_weight[:, dim:].t())
+            hidden = rows_product(rows, attributes @ hidden_weight[:, dim:].t()).add_(hidden_bias)
+        else:
+            hidden = hidden_bias.expand(len(index), -1).clone()
+        hidden.index_add_(0, known, id_rows @ hidden_weight[:, :dim].t())
         hidden.relu_()
         if mask is not None:
             hidden.mul_(mask)
         out = torch.addmm(out_bias, hidden, out_weight.t())
         norms = torch.linalg.vector_norm(out, dim=1, keepdim=True).clamp_(min=_EPS)
         vectors = out.div_(norms)
-        ctx.save_for_backward(ids, attributes, hidden_weight, out_weight, index, known, id_rows, hidden, mask,
+        ctx.save_for_backward(ids, attributes, hidden_weight, out_weight, known, known_index, id_rows, hidden, mask,
                               vectors, norms)
         ctx.rows, ctx.sparse_ids = rows, sparse_ids
         return vectors
@@ -73,7 +76,7 @@ class _TowerPass(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, d_vectors):
-        ids, attributes, hidden_weight, out_weight, index, known, id_rows, hidden, mask, vectors, norms = \
+        ids, attributes, hidden_weight, out_weight, known, known_index, id_rows, hidden, mask, vectors, norms = \
             ctx.saved_tensors
         dim = ids.shape[1]
         # v = o / max(|o|, eps): d o = (d v - v <v, d v>) / |o|, without the projection where the floor applied
@@ -86,9 +89,9 @@ class _TowerPass(torch.autograd.Function):
         if mask is not None:
             d_hidden.mul_(mask)
         d_hidden_bias = d_hidden.sum(dim=0)
-        d_id_part = d_hidden.t() @ id_rows
-        d_id_rows = (d_hidden @ hidden_weight[:, :dim]).index_select(0, known)
-        d_ids = _id_gradient(ids, index.index_select(0, known), d_id_rows, ctx.sparse_ids)
+        d_known = d_hidden.index_select(0, known)
+        d_id_part = d_known.t() @ id_rows
+        d_ids = _id_gradient(ids, known_index, d_known @ hidden_weight[:, :dim], ctx.sparse_ids)
         d_attributes = None
         d_hidden_weight = d_id_part
         if attributes is not None:
