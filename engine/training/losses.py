@@ -73,6 +73,12 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, users, items, correction, labels, slots, scale):
+        # in float32 under mixed precision (a GPU's autocast), as the backward's products take the saved tensors
+        with torch.autocast(users.device.type, enabled=False):
+            return _SoftmaxCrossEntropy._forward(ctx, users, items, correction, labels, slots, scale)
+
+    @staticmethod
+    def _forward(ctx, users, items, correction, labels, slots, scale):
         if correction is not None:
             logits = torch.addmm(correction.unsqueeze(0), users, items.t(), alpha=scale)
         else:

@@ -49,9 +49,17 @@ def tower_vectors(weights: TowerWeights, index: torch.Tensor, rows: Attributes |
 
 class _TowerPass(torch.autograd.Function):
     @staticmethod
-    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
     def forward(ctx, ids, attributes, hidden_weight, hidden_bias, out_weight, out_bias, index, rows, mask,
                 sparse_ids):
+        # in float32 under mixed precision (a GPU's autocast): the backward's products take the saved tensors as
+        # they are, and half-precision ones beside float32 weights would not multiply
+        with torch.autocast(ids.device.type, enabled=False):
+            return _TowerPass._forward(ctx, ids, attributes, hidden_weight, hidden_bias, out_weight, out_bias,
+                                       index, rows, mask, sparse_ids)
+
+    @staticmethod
+    def _forward(ctx, ids, attributes, hidden_weight, hidden_bias, out_weight, out_bias, index, rows, mask,
+                 sparse_ids):
         dim = ids.shape[1]
         # the id part only for entities with an id (a third of a batch's ids drop out): products of known rows
         known = torch.nonzero(index >= 0).squeeze(1)
@@ -74,7 +82,6 @@ class _TowerPass(torch.autograd.Function):
         return vectors
 
     @staticmethod
-    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, d_vectors):
         ids, attributes, hidden_weight, out_weight, known, known_index, id_rows, hidden, mask, vectors, norms = \
             ctx.saved_tensors

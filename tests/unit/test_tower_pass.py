@@ -146,3 +146,30 @@ def test_compiled_shifted_exponentials_match_float64_exp() -> None:
     totals = cpu_kernels.shifted_exp_rows(block, tops)
     assert torch.allclose(block.double(), expected, rtol=2e-7, atol=0)
     assert torch.allclose(totals.double(), expected.sum(dim=1), rtol=1e-6)
+
+
+def test_tower_and_softmax_run_in_float32_under_mixed_precision() -> None:
+    """A GPU fit runs its batch loss under autocast (engine.training.device.MixedPrecision); CPU autocast to
+    bfloat16 stands in for it here: the passes keep float32 and give the gradients they give without it."""
+    weights = _weights(sparse_ids=True)
+    index = torch.tensor([3, 17, -1, 29])
+    rows = dense_rows(_attribute_rows().select(index.clamp(min=0)), N_FEATURES, torch.float32)
+    slots, labels = torch.tensor([0, 1, 1, 2, 3]), torch.tensor([0, 2, 1, 3, 0])
+    items = torch.randn(4, DIM, generator=torch.Generator().manual_seed(7))
+    log_q = torch.randn(4, generator=torch.Generator().manual_seed(8))
+
+    def step(mixed: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+            loss = sampled_softmax_loss(tower_vectors(weights, index, rows, None), items, 0.2, log_q, labels, slots)
+        tensors = [weights.ids, weights.attributes, weights.hidden_weight, weights.out_weight]
+        for tensor in tensors:
+            tensor.grad = None
+        loss.backward()
+        return loss.detach(), [t.grad.to_dense() for t in tensors]
+
+    mixed_loss, mixed = step(True)
+    plain_loss, plain = step(False)
+    assert mixed_loss.dtype == torch.float32
+    assert torch.allclose(mixed_loss, plain_loss)
+    for got, want in zip(mixed, plain):
+        assert torch.allclose(got, want)
