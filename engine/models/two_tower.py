@@ -137,27 +137,27 @@ class TwoTowerRecommender(TorchRecommender):
         n_negatives = config.n_negatives if config.softmax == "sampled" else 1
         sampler = NegativeSampler(data.matrix, batch_size=config.batch_size, n_negatives=n_negatives,
                                   kind=config.negative_sampling, alpha=config.popularity_alpha, seed=self.seed)
+        user_weights, item_weights = module.users.weights(), module.items.weights()
 
-        weights = {id(tower): tower.weights() for tower in (module.users, module.items)}
-
-        def encode(tower: Tower, table: FeatureTable | None, index: torch.Tensor) -> torch.Tensor:
+        def encode(tower: Tower, weights: TowerWeights, table: FeatureTable | None,
+                   index: torch.Tensor) -> torch.Tensor:
             # each distinct entity goes through its tower once (about half a batch's rows on MovieLens), and its
             # occurrences share that pass: its id dropout and tower dropout are drawn once per batch
             blanked = torch.where(torch.rand(index.shape, device=index.device) < config.id_dropout, -1, index) \
                 if config.id_dropout > 0 else index
             return tower(blanked, table.attributes(index) if table is not None else None,
-                         tower.dropout_mask(len(index), index.device), weights[id(tower)])
+                         tower.dropout_mask(len(index), index.device), weights)
 
         def batch_loss(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             users, positives, negatives, _ = batch
             users, user_slots = distinct(users, data.n_users)
-            user_vectors = encode(module.users, user_table, users)
+            user_vectors = encode(module.users, user_weights, user_table, users)
             if config.softmax == "in_batch":
                 items, labels = distinct(positives, data.n_items)
-                return sampled_softmax_loss(user_vectors, encode(module.items, item_table, items),
+                return sampled_softmax_loss(user_vectors, encode(module.items, item_weights, item_table, items),
                                             config.temperature, module.item_log_q[items], labels, user_slots)
             items, item_slots = distinct(torch.cat([positives.unsqueeze(1), negatives], dim=1), data.n_items)
-            item_vectors = take_rows(encode(module.items, item_table, items), item_slots)
+            item_vectors = take_rows(encode(module.items, item_weights, item_table, items), item_slots)
             logits = torch.einsum("bd,bnd->bn", take_rows(user_vectors, user_slots), item_vectors) / config.temperature
             labels = torch.zeros(len(logits), dtype=torch.int64, device=logits.device)
             return F.cross_entropy(logits.float(), labels)
