@@ -174,10 +174,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Fit and evaluate each model on one split; write results.json and record the runs in the database."""
+    """Fit and evaluate each model on one split; write results.json and record the runs in the database.
+
+    A model that fails (it cannot use this data, or it crashed) is recorded as failed and reported on one line, and
+    the others still run: results.json holds every model that finished, and the exit code says one failed (2 for
+    bad input, 1 for a failure while fitting or scoring). Settings are checked for every model before any data is
+    read."""
     from engine.models.registry import get_model_class
     from engine.runs.results import RunRecorder
-    from engine.runs.runner import fit_and_evaluate, library_versions, split_summary
+    from engine.runs.runner import build_model, fit_and_evaluate, library_versions, split_summary
     from engine.training.device import pick_device
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -186,6 +191,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for name in models:
         get_model_class(name)
     params = parse_model_params(args.param, models)
+    for name in models:
+        build_model(name, params[name], seed=0)
     tuning = tuning_budget(args)
     ks = parse_ks(args.k)
     try:
@@ -196,6 +203,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     split = obtain_split(args, dataset)
     recorder = RunRecorder.start(dataset, split, source=str(Path(args.data).resolve()))
     document = ResultsDocument(split=split_summary(split), environment=library_versions())
+    failed: dict[str, int] = {}
     for name in models:
         run_id = recorder.begin(name, params[name], split.seed, tuning)
         log_event(log, "run_started", run_id=run_id, model=name, dataset=dataset.name, protocol=split.protocol,
@@ -204,15 +212,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             result = fit_and_evaluate(dataset, split, name, params[name], split.seed, ks=ks, device=device,
                                       save_recommendations=args.save_recommendations, tuning=tuning,
                                       start_from=recorder.best_known_settings(name, split.protocol) if tuning else None)
-        except INPUT_ERRORS as error:
-            recorder.fail(run_id, one_line(error))
-            log_event(log, "run_failed", logging.WARNING, run_id=run_id, model=name, error=one_line(error))
-            raise
-        except Exception as error:  # a model crash: recorded, reported on one line, the run is not lost
+        except Exception as error:  # recorded, reported on one line; the other models still run
             recorder.fail(run_id, one_line(error))
             log_event(log, "run_failed", logging.WARNING, run_id=run_id, model=name, error=one_line(error))
             print(f"error: model {name} failed: {one_line(error)}", file=sys.stderr)
-            return 1
+            failed[name] = 2 if isinstance(error, INPUT_ERRORS) else 1
+            continue
         recorder.finish(run_id, result)
         log_event(log, "run_finished", run_id=run_id, model=name, fit_seconds=result.fit_seconds,
                   eval_seconds=result.eval_seconds)
@@ -220,10 +225,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if result.results.tuning is not None:
             print(f"tuned {name}: {tuning_summary(result.results.tuning)}", file=sys.stderr)
     document.recorded = recorder.summary()
-    if args.out:
-        document.write(args.out)
-    else:
-        print(document.text())
+    if document.models:
+        if args.out:
+            document.write(args.out)
+        else:
+            print(document.text())
+    if failed:
+        written = f"results of {', '.join(document.models)} written" if document.models else "no results written"
+        print(f"error: {len(failed)} of {len(models)} models failed ({', '.join(failed)}); {written}", file=sys.stderr)
+        return max(failed.values())
     return 0
 
 

@@ -191,3 +191,30 @@ def test_bad_reading_options_exit_2_with_a_one_line_reason(plays_dir, tmp_path, 
                            "--out", str(tmp_path / "s"))
     assert code == 2 and reason in err
     assert [line for line in err.strip().splitlines() if line.startswith("error:")] == [err.strip().splitlines()[-1]]
+
+
+def test_a_model_that_fails_is_reported_and_the_others_results_are_still_written(tmp_path, coldstart_home, capsys):
+    """Content cannot fit on data without an items table; MostPopular, asked after it, still runs and is written
+    to results.json, both runs are recorded, and the exit code says a model failed."""
+    dataset = generate_synthetic(n_users=60, n_items=40, n_interactions=1500, seed=4)
+    folder = write_canonical_folder(tmp_path / "no-items", dataset.interactions)
+    out = tmp_path / "results.json"
+    code, _, err = run_cli(capsys, "evaluate", "--data", str(folder), "--protocol", "warm", "--models",
+                           "content,mostpop", "--out", str(out))
+    assert code == 1
+    assert "error: model content failed: Content needs item attributes" in err
+    assert "1 of 2 models failed (content); results of mostpop written" in err
+    assert set(json.loads(out.read_text())["models"]) == {"mostpop"}
+    with session_scope() as session:
+        runs = session.scalars(select(RunRow).order_by(RunRow.id)).all()
+        assert [(r.model, r.status) for r in runs] == [("content", "failed"), ("mostpop", "done")]
+
+
+def test_bad_settings_of_a_later_model_stop_before_any_model_runs(data_dir, tmp_path, coldstart_home, capsys):
+    out = tmp_path / "results.json"
+    code, _, err = run_cli(capsys, "evaluate", "--data", str(data_dir), "--protocol", "warm", "--models",
+                           "random,mostpop", "--param", "mostpop.bogus=1", "--out", str(out))
+    assert code == 2 and "invalid parameters for model 'mostpop'" in err
+    assert not out.exists()
+    with session_scope() as session:
+        assert session.scalars(select(RunRow)).first() is None
