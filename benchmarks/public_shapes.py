@@ -74,11 +74,7 @@ def lastfm(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
         age = rng.choice(["", "0", str(int(rng.integers(14, 60))), "-1337", "109"], p=[0.15, 0.05, 0.74, 0.03, 0.03])
         signup = f"{MONTHS[int(rng.integers(0, 12))]} {int(rng.integers(1, 29))}, {int(rng.integers(2002, 2010))}"
         profile.append(f"{user}\t{gender}\t{age}\t{rng.choice(COUNTRIES)}\t{signup}")
-    folder.mkdir(parents=True, exist_ok=True)
-    plays_path, profile_path = folder / "usersha1-artmbid-artname-plays.tsv", folder / "usersha1-profile.tsv"
-    plays_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    profile_path.write_text("\n".join(profile) + "\n", encoding="utf-8")
-    return [plays_path, profile_path]
+    return _write(folder, {"usersha1-artmbid-artname-plays.tsv": lines, "usersha1-profile.tsv": profile})
 
 
 def lastfm_1k(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
@@ -96,10 +92,7 @@ def lastfm_1k(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
         when = str(start + np.timedelta64(int(second), "s")) + "Z"
         mbid, name = artists[artist]
         lines.append(f"user_{user + 1:06d}\t{when}\t{mbid}\t{name}\t{tracks[track][0]}\t{tracks[track][1]}")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "userid-timestamp-artid-artname-traid-traname.tsv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [path]
+    return _write(folder, {"userid-timestamp-artid-artname-traid-traname.tsv": lines})
 
 
 def book_crossing(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
@@ -127,13 +120,8 @@ def book_crossing(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
         age = "NULL" if rng.random() < 0.4 else str(int(rng.integers(10, 80)))
         location = f"{_word(rng, 2)}, {_word(rng, 2)}, {rng.choice(COUNTRIES).lower()}"
         users.append(f'"{user}";"{location}";{age if age == "NULL" else chr(34) + age + chr(34)}')
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, lines in (("BX-Book-Ratings.csv", ratings), ("BX-Books.csv", books), ("BX-Users.csv", users)):
-        path = folder / name
-        path.write_bytes(("\r\n".join(lines) + "\r\n").encode("latin-1"))
-        paths.append(path)
-    return paths
+    return _write(folder, {"BX-Book-Ratings.csv": ratings, "BX-Books.csv": books, "BX-Users.csv": users},
+                  encoding="latin-1", newline="\r\n")
 
 
 def amazon(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
@@ -166,13 +154,7 @@ def amazon(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
         if rng.random() < 0.6:
             record["brand"] = _word(rng).title()
         meta.append(json.dumps(record))
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, lines in (("reviews_Books_5.json.gz", reviews), ("meta_Books.json.gz", meta)):
-        path = folder / name
-        path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), mtime=0))
-        paths.append(path)
-    return paths
+    return _write(folder, {"reviews_Books_5.json.gz": reviews, "meta_Books.json.gz": meta})
 
 
 def goodreads(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
@@ -195,11 +177,7 @@ def goodreads(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
             if rng.random() < 0.9 else "", "publication_year": str(int(rng.integers(1950, 2018))),
             "popular_shelves": [{"count": str(int(rng.integers(1, 500))), "name": str(name)} for name in picked],
             "authors": [{"author_id": str(int(rng.integers(1, 900))), "role": ""}]}))
-    folder.mkdir(parents=True, exist_ok=True)
-    interactions, meta = folder / "goodreads_interactions.csv", folder / "goodreads_books.json.gz"
-    interactions.write_text("\n".join(table) + "\n", encoding="utf-8")
-    meta.write_bytes(gzip.compress(("\n".join(books) + "\n").encode("utf-8"), mtime=0))
-    return [interactions, meta]
+    return _write(folder, {"goodreads_interactions.csv": table, "goodreads_books.json.gz": books})
 
 
 def steam(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
@@ -228,11 +206,7 @@ def steam(folder: Path, seed: int = 0, rows: int = 4000) -> list[Path]:
                               "Coming soon"], p=[0.7, 0.25, 0.05])
         price = rng.choice([f"${rng.uniform(1, 60):.2f}", "Free to Play", "Free"], p=[0.85, 0.1, 0.05])
         table.append(",".join(f'"{v}"' for v in (name, release, price, genres, str(tags), _word(rng).title())))
-    folder.mkdir(parents=True, exist_ok=True)
-    plays, meta = folder / "steam-200k.csv", folder / "games.csv"
-    plays.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    meta.write_text("\n".join(table) + "\n", encoding="utf-8")
-    return [plays, meta]
+    return _write(folder, {"steam-200k.csv": lines, "games.csv": table})
 
 
 def mind(folder: Path, seed: int = 0, rows: int = 1500) -> list[Path]:
@@ -264,11 +238,7 @@ def mind(folder: Path, seed: int = 0, rows: int = 1500) -> list[Path]:
         table.append("\t".join([nid, category, rng.choice(NEWS_CATEGORIES[category]), title,
                                 "" if rng.random() < 0.1 else _words(rng, 15) + ".",
                                 f"https://assets.msn.com/labs/mind/AA{_word(rng)}.html", entities, "[]"]))
-    folder.mkdir(parents=True, exist_ok=True)
-    behaviors_path, news_path = folder / "behaviors.tsv", folder / "news.tsv"
-    behaviors_path.write_text("\n".join(behaviors) + "\n", encoding="utf-8")
-    news_path.write_text("\n".join(table) + "\n", encoding="utf-8")
-    return [behaviors_path, news_path]
+    return _write(folder, {"behaviors.tsv": behaviors, "news.tsv": table})
 
 
 def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
@@ -293,11 +263,19 @@ def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
         items.append(f"{item}\t{digest}\t{_words(rng, 5).title()}\thttp://www.{_word(rng)}.com/{_word(rng)}\t"
                      f"www.{_word(rng)}.com")
         tags += [f"{item}\t{int(tag) + 1}\t{int(rng.integers(1, 20))}" for tag in item_tags[item - 1]]
+    return _write(folder, {"user_taggedbookmarks.dat": triples, "bookmarks.dat": items, "bookmark_tags.dat": tags},
+                  encoding="latin-1")
+
+
+def _write(folder: Path, files: dict[str, list[str]], encoding: str = "utf-8", newline: str = "\n") -> list[Path]:
+    """Each file's lines written into `folder` as its publisher ships it (gzipped when the name ends in .gz); the
+    paths, in order."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, lines in (("user_taggedbookmarks.dat", triples), ("bookmarks.dat", items), ("bookmark_tags.dat", tags)):
+    for name, lines in files.items():
+        data = (newline.join(lines) + newline).encode(encoding)
         path = folder / name
-        path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+        path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
         paths.append(path)
     return paths
 
