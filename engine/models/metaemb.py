@@ -32,7 +32,7 @@ from engine.models._backbone import (BackboneConfig, BackboneFactors, BackboneSp
                                      training_table)
 from engine.models._scoring import as_scores
 from engine.training.batches import TensorBatches
-from engine.training.fold_in import known_or_new_vectors
+from engine.training.fold_in import average_where_unrevealed, known_or_new_vectors
 
 
 class MetaEmbConfig(BackboneConfig):
@@ -191,8 +191,7 @@ class MetaEmb(BackboneSpecialist):
                 if generator is not None and features is not None:
                     start = generator(query_rows(features[new_rows], len(new_rows), self.device))
                 else:
-                    start = own.new_zeros(len(new_rows), own.shape[1])
-                    start[torch.from_numpy(revealed.getnnz(axis=1) == 0).to(own.device)] = own.mean(dim=0)
+                    start = average_where_unrevealed(own.new_zeros(len(new_rows), own.shape[1]), revealed, own)
             return self._warm_up(start, revealed, other)
 
         return known_or_new_vectors(index, history, own, new_embeddings)

@@ -36,6 +36,15 @@ def known_or_new_vectors(index: np.ndarray, history: sp.spmatrix, trained: torch
     return out
 
 
+def average_where_unrevealed(vectors: torch.Tensor, revealed: sp.spmatrix, trained: torch.Tensor) -> torch.Tensor:
+    """`vectors` (one per new entity) with the rows of those that revealed nothing set, in place, to the average of
+    `trained`: what a map from attributes with its intercept alone predicts, where a zero vector would tie every
+    candidate."""
+    empty = torch.from_numpy(sp.csr_matrix(revealed).getnnz(axis=1) == 0).to(vectors.device)
+    vectors[empty] = trained.mean(dim=0).to(vectors)
+    return vectors
+
+
 def fold_in_vectors(history: sp.csr_matrix, fixed: torch.Tensor, fixed_bias: torch.Tensor | None = None, *,
                     steps: int = 50, lr: float = 0.05, l2: float = 0.01, n_negatives: int = 8,
                     seed: int = 0) -> torch.Tensor:
