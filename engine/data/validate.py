@@ -551,9 +551,10 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
             numbers = to_numbers(values)
             unread = numbers.isna() & ~is_blank(values)
             # only cells that are no plain number are read through their units ('$12.99', '1,234', 'Free')
-            units = unread & to_amounts(values.where(unread)).notna() if unread.any() else unread
+            amounts = to_amounts(values.where(unread)) if unread.any() else numbers
+            units = unread & amounts.notna()
             if units.any():
-                numbers = numbers.mask(units, to_amounts(values.where(units)))
+                numbers = numbers.mask(units, amounts)
                 warnings.append(DataWarning(f"{int(units.sum()):,} values of numeric attribute '{column}' are "
                                             f"numbers with a unit or 'Free' and are read as numbers: "
                                             f"{value_examples(values, units, first_rows)}", label,
