@@ -87,7 +87,9 @@ def list_separator(values: pd.Series) -> str | None:
     return None
 
 
-def _joined(parts: list[str]) -> str | None:
+def joined_values(parts: list[str]) -> str | None:
+    """Distinct non-blank values in the stored multi-valued notation `a|b|c` (a '|' inside a value becomes '/');
+    None for none."""
     values = dict.fromkeys(p.strip().replace(MULTI_VALUE_SEPARATOR, "/") for p in parts if p and p.strip())
     return MULTI_VALUE_SEPARATOR.join(values) or None
 
@@ -104,9 +106,9 @@ def as_multi_values(values: pd.Series) -> pd.Series:
             out.append(None)
         elif is_list:
             parsed = _bracketed(cell)
-            out.append(_joined(parsed if parsed is not None else cell[1:-1].split(",")))
+            out.append(joined_values(parsed if parsed is not None else cell[1:-1].split(",")))
         else:
-            out.append(_joined(cell.split(separator)))
+            out.append(joined_values(cell.split(separator)))
     return pd.Series(out, index=values.index, dtype="str")
 
 

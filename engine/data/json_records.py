@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.data.cell_values import list_values
-from engine.data.dataset import MULTI_VALUE_SEPARATOR
+from engine.data.cell_values import joined_values, list_values
 from engine.data.errors import DataError
 
 _FIX = ("Give one JSON object per line (JSON lines) or one JSON array of objects, e.g. "
@@ -73,8 +72,7 @@ def _cell(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, (list, tuple)):
-        values = [v.replace(MULTI_VALUE_SEPARATOR, "/") for v in list_values(value)]
-        return MULTI_VALUE_SEPARATOR.join(dict.fromkeys(values)) or None
+        return joined_values(list_values(value))
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
