@@ -13,16 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.data.canonical import read_canonical_result
 from engine.data.catalog import (check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset,
                                  save_dataset)
-from engine.data.columns import ROLES, RoleMapping, detect_roles, infer_attribute_kinds
+from engine.data.columns import ROLES, RoleMapping, detect_roles
 from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
-from engine.data.long_format import gather_by_id, is_long_format
 from engine.data.profile import DatasetProfile, profile_dataset
 from engine.data.read import RawTable
 from engine.data.stream import read_streamed
 from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
-from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, build_dataset,
-                                  counts_note, default_feedback, smallest_count)
+from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, attribute_kinds,
+                                  build_dataset, counts_note, default_feedback, smallest_count)
 from engine.settings import get_settings
 from ui.data_widgets import render_profile
 from ui.naming import name_input
@@ -112,10 +111,9 @@ def _role_mapping(raw: RawTable, key: str) -> RoleMapping:
 
 @st.cache_data(max_entries=8, show_spinner="Reading the attribute table...")
 def _inferred_kinds(file_id: str, id_column: str, _frame: pd.DataFrame) -> dict[str, str]:
-    """Attribute kinds of an uploaded table, once per file and id column (not on every rerun of the page): a long
-    table (several rows per id, such as tag assignments) is gathered to one row per id first, as saving does."""
-    table = gather_by_id(_frame, id_column) if is_long_format(_frame, id_column) else _frame
-    return infer_attribute_kinds(table, id_column)
+    """Attribute kinds of an uploaded table as saving will infer them, once per file and id column (not on every
+    rerun of the page)."""
+    return attribute_kinds(_frame, id_column)
 
 
 def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:

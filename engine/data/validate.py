@@ -508,6 +508,14 @@ def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str
                        "Set a column's kind to ignore if its values do not describe the id")
 
 
+def attribute_kinds(frame: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
+    """The kinds saving infers for an attribute table keyed by `id_column`, for a form to pre-set: a long table
+    (several rows per id, such as tag assignments) is gathered to one row per id first, as `build_attributes`
+    gathers it."""
+    table = gather_by_id(frame, id_column) if is_long_format(frame, id_column) else frame
+    return infer_attribute_kinds(table, id_column)
+
+
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
                      ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
     """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds."""
