@@ -253,6 +253,28 @@ def _without_quoting(frame: pd.DataFrame, utf8: bytes, text: Callable[[], str], 
     return _parse_csv(utf8, text, delimiter, headerless, quoting=False)
 
 
+@dataclass(frozen=True)
+class TextLayout:
+    """How a delimited text is laid out, as told from its head."""
+
+    delimiter: str
+    quoting: bool
+    """Whether quote characters quote cells (False: they are text, as in files that never quote)."""
+    headerless: bool
+    header: list[str]
+    """The first line's cells."""
+
+
+def sniff_layout(text: str, name: str) -> TextLayout:
+    """Delimiter (a comma when none splits the lines alike; tabs preferred for a .tsv or .tab `name`), quoting and
+    header line of a delimited text, from its head: the one reading of a file's layout for whole and streamed reads."""
+    lines = _sample_lines(text)
+    delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab")) or ","
+    quoting = uses_quotes(lines, delimiter)
+    rows = split_lines(lines[:2], delimiter, quoting)
+    return TextLayout(delimiter, quoting, _looks_headerless(rows), rows[0] if rows else [])
+
+
 def _is_utf8(data: bytes) -> bool:
     """Whether `data` is valid UTF-8, checked by Arrow in place (decoding would make a second copy of the file)."""
     offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
@@ -278,15 +300,17 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
     if looks_like_json(text):
         records = read_json_records(text if whole else data.decode("utf-8"), name)
         return RawTable(records, name, "json", None, encoding, compression, True, 1)
-    lines = _sample_lines(text)
-    delimiter = detect_delimiter(lines, prefer_tab=_suffix(name) in (".tsv", ".tab"))
-    quoting = uses_quotes(lines, delimiter or ",")
-    headerless = _looks_headerless(split_lines(lines[:2], delimiter or ",", quoting))
+    layout = sniff_layout(text, name)
+    delimiter, headerless = layout.delimiter, layout.headerless
+
+    def decoded() -> str:
+        return _decode(data, name)[0]
+
     try:
         utf8 = data if encoding == "UTF-8" else text.encode("utf-8")
-        frame = _parse_csv(utf8, lambda: _decode(data, name)[0], delimiter or ",", headerless, quoting)
-        if quoting and cells_span_lines(frame):
-            frame = _without_quoting(frame, utf8, lambda: _decode(data, name)[0], delimiter or ",", headerless)
+        frame = _parse_csv(utf8, decoded, delimiter, headerless, layout.quoting)
+        if layout.quoting and cells_span_lines(frame):
+            frame = _without_quoting(frame, utf8, decoded, delimiter, headerless)
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows") from error
     except pd.errors.ParserError as error:
@@ -303,8 +327,7 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
     if frame.empty:
         raise DataError(f"{name} has a header line but no data rows", f"{name}, columns: {', '.join(frame.columns)}",
                         "Upload a file that holds data below the header")
-    return RawTable(frame, name, "csv", delimiter or ",", encoding, compression, not headerless,
-                    1 if headerless else 2)
+    return RawTable(frame, name, "csv", delimiter, encoding, compression, not headerless, 1 if headerless else 2)
 
 
 def _read_parquet(data: bytes, name: str, compression: str | None) -> RawTable:

@@ -28,9 +28,8 @@ from pandas.io.parsers.readers import STR_NA_VALUES
 
 from engine.data.errors import DataError
 from engine.data.json_records import looks_like_json
-from engine.data.read import (_MAX_EXPANSION, _SNIFF_CHARS, RawTable, _decode, _looks_headerless, _sample_lines,
-                              _suffix, cells_span_lines, check_file_name, detect_delimiter, read_table, split_lines,
-                              uses_quotes)
+from engine.data.read import (_MAX_EXPANSION, _SNIFF_CHARS, RawTable, TextLayout, _decode, _suffix, cells_span_lines,
+                              check_file_name, read_table, sniff_layout)
 from engine.settings import get_settings
 
 BLOCK_BYTES = 16 * 1024 * 1024
@@ -89,18 +88,13 @@ def _text_stream(source: BinaryIO, name: str, max_mb: float) -> tuple[BinaryIO, 
     return io.BufferedReader(_Unbuffered(source), BLOCK_BYTES), None
 
 
-def _sniff(stream: BinaryIO, name: str, inner: str) -> tuple[str, str, bool, bool, list[str]]:
-    """Delimiter, encoding, whether cells are quoted, whether there is no header line, and the header's cells, from
-    the head of the text."""
+def _sniff(stream: BinaryIO, name: str, inner: str) -> tuple[TextLayout, str]:
+    """The text's layout and encoding, from its head."""
     head = stream.peek(_SNIFF_CHARS * 4)[:_SNIFF_CHARS * 4]
     if not head or head.isspace():
         raise DataError(f"{name} is empty", name, "Upload a file with a header line and data rows")
     text, encoding = _decode(head, name)
-    lines = _sample_lines(text)
-    delimiter = detect_delimiter(lines, prefer_tab=_suffix(inner) in (".tsv", ".tab")) or ","
-    quoting = uses_quotes(lines, delimiter)
-    rows = split_lines(lines[:2], delimiter, quoting)
-    return delimiter, encoding, quoting, _looks_headerless(rows), rows[0] if rows else []
+    return sniff_layout(text, inner), encoding
 
 
 def stream_to_disk(source: BinaryIO, name: str, destination: Path, max_mb: float | None = None,
@@ -114,26 +108,26 @@ def stream_to_disk(source: BinaryIO, name: str, destination: Path, max_mb: float
     limit = get_settings().max_upload_mb if max_mb is None else max_mb
     stream, compression = _text_stream(source, name, limit)
     inner = name[:-3] if compression and name.lower().endswith(".gz") else name
-    delimiter, encoding, sniffed_quoting, headerless, header = _sniff(stream, name, inner)
-    quoting = sniffed_quoting if quoting is None else quoting
+    layout, encoding = _sniff(stream, name, inner)
+    quoting = layout.quoting if quoting is None else quoting
     try:
-        _write(stream, name, destination, delimiter, encoding, header, headerless, quoting)
+        _write(stream, name, destination, layout, encoding, quoting)
     except _NotUtf8:
         source.seek(0)
         stream, _ = _text_stream(source, name, limit)
         encoding = "latin-1"
-        _write(stream, name, destination, delimiter, encoding, header, headerless, quoting)
-    return RawTable(pd.DataFrame(), name, "csv", delimiter, encoding, compression, not headerless,
-                    1 if headerless else 2)
+        _write(stream, name, destination, layout, encoding, quoting)
+    return RawTable(pd.DataFrame(), name, "csv", layout.delimiter, encoding, compression, not layout.headerless,
+                    1 if layout.headerless else 2)
 
 
 class _NotUtf8(Exception):
     """Arrow found bytes that are not UTF-8 past the sniffed head."""
 
 
-def _write(stream: BinaryIO, name: str, destination: Path, delimiter: str, encoding: str, header: list[str],
-           headerless: bool, quoting: bool) -> None:
-    """Stream the text into `destination` (a hidden partial file renamed into place when complete)."""
+def _write(stream: BinaryIO, name: str, destination: Path, layout: TextLayout, encoding: str, quoting: bool) -> None:
+    """Stream the text into `destination` (a hidden partial file renamed into place when complete); `quoting`
+    overrides the layout's."""
     bad: list[str] = []
 
     def refuse(row: pacsv.InvalidRow) -> str:
@@ -141,14 +135,14 @@ def _write(stream: BinaryIO, name: str, destination: Path, delimiter: str, encod
         bad.append(f"{where} has {row.actual_columns} fields where {row.expected_columns} were expected")
         return "error"
 
-    columns = [f"column_{k}" for k in range(1, len(header) + 1)] if headerless else None
+    columns = [f"column_{k}" for k in range(1, len(layout.header) + 1)] if layout.headerless else None
     options = dict(
         # one parsing thread: only then does Arrow know the line number of a malformed row
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES, column_names=columns, use_threads=False,
                                        encoding="latin1" if encoding == "latin-1" else "utf8"),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=refuse,
+        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, invalid_row_handler=refuse,
                                           quote_char='"' if quoting else False),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns or header},
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in columns or layout.header},
                                              null_values=_NULLS, strings_can_be_null=True,
                                              quoted_strings_can_be_null=True))
     partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.partial")
