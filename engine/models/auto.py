@@ -219,7 +219,11 @@ class AutoRecommender(Recommender):
                          folds: list[HeldOutFold] | list[HeldOutRows],
                          data: TrainData, context: FitContext, steps: _Steps) -> dict[str, _Panel]:
         """Per fold, the candidates serving `kind` refitted without the fold, and a validator on it; a fold where
-        a candidate could not be refitted is left out, so every candidate is compared on the same users."""
+        a candidate could not be refitted is left out, so every candidate is compared on the same users.
+
+        A refit that stops early stops on the kind's validation slice, not on its fold: a model that keeps its best
+        epoch on the slice it is then scored on carries that choice's optimism, the more so the noisier its epochs,
+        while a model without epochs carries none, so the fold would favour the gradient models."""
         servers = self._servers(kind, data)
         panels = {}
         for fold in folds:
@@ -230,15 +234,16 @@ class AutoRecommender(Recommender):
                 steps.advance(len(servers))
                 continue
             fold_data, fold_slice = held_out
-            fold_context = replace(context, validator=_slice_validator(context.validator, fold_data, fold_slice))
-            models, failed = _fit_candidates(servers, fold_data, fold_context, self.seed, steps,
+            stopping = replace(context, validator=_slice_validator(context.validator, fold_data, evaluation_slice))
+            models, failed = _fit_candidates(servers, fold_data, stopping, self.seed, steps,
                                              label=f"held-out fold {fold.number}")
             if len(models) < len(servers):  # a refit failed, or the run was stopped
                 _log(context.progress, f"{fold_slice.name} left out: " + "; ".join(
                     f"{name}: {reason}" for name, reason in failed.items()))
                 continue
             reference = ScaleReference.sample(fold_data, self.seed)
-            panels[fold_slice.name] = _Panel(fold_context.validator, models, reference)
+            panels[fold_slice.name] = _Panel(_slice_validator(context.validator, fold_data, fold_slice), models,
+                                             reference)
         return panels
 
     def _servers(self, kind: ServingKind, data: TrainData) -> list[str]:

@@ -245,6 +245,27 @@ def test_a_run_of_auto_records_what_it_chose_and_a_run_of_another_model_records_
     assert plain.model.fit_report() == [] and "fit_report" not in plain.results.to_json()
 
 
+def test_a_held_out_folds_refits_stop_early_on_the_kinds_validation_slice_not_on_the_fold_that_scores_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gradient model keeping its best epoch on the slice it is scored on would carry that choice's optimism."""
+    import engine.models.auto as auto_module
+
+    stopped_on: dict[str, list[str]] = {}
+    fit_candidates = auto_module._fit_candidates
+
+    def recording(names, data, context, seed, steps, label=""):
+        stopped_on[label] = [evaluation_slice.name for evaluation_slice in context.validator.split.valid]
+        return fit_candidates(names, data, context, seed, steps, label)
+
+    monkeypatch.setattr(auto_module, "_fit_candidates", recording)
+    world = planted()
+    auto = create_model("auto", {"candidates": CANDIDATES, "blend_size": 1}, seed=0).fit(
+        world.train, FitContext(validator=world.validator))
+    assert auto.choice["kinds"][NEW_ITEMS]["held_out"]["folds"] == 3
+    assert stopped_on.pop("") == [s.name for s in world.split.valid]  # the candidates: the protocol's validator
+    assert stopped_on == {f"held-out fold {number}": ["cold-item"] for number in (1, 2, 3)}
+
+
 def test_blending_is_judged_on_each_slice_by_choices_made_on_the_others() -> None:
     from engine.metrics.statistics import ValidationTerms
     from engine.models.auto import _cross_fitted
