@@ -14,9 +14,9 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -265,6 +265,20 @@ class TextLayout:
     """The first line's cells."""
 
 
+def header_names(cells: Iterable[object]) -> list[str]:
+    """Header cells as distinct column names, as pandas' reader names them but after stripping: a blank one
+    'Unnamed: i', a repeat 'a.1' (two header cells ' ' and '' were both '' once stripped)."""
+    names: list[str] = []
+    for position, cell in enumerate(cells):
+        name = str(cell).strip() or f"Unnamed: {position}"
+        base, repeat = name, 0
+        while name in names:
+            repeat += 1
+            name = f"{base}.{repeat}"
+        names.append(name)
+    return names
+
+
 def sniff_layout(text: str, name: str) -> TextLayout:
     """Delimiter (a comma when none splits the lines alike; tabs preferred for a .tsv or .tab `name`), quoting and
     header line of a delimited text, from its head: the one reading of a file's layout for whole and streamed reads."""
@@ -323,7 +337,7 @@ def _read_text(data: bytes, name: str, compression: str | None) -> RawTable:
     if headerless:
         frame.columns = [f"column_{k}" for k in range(1, frame.shape[1] + 1)]
     else:
-        frame.columns = [str(c).strip() for c in frame.columns]
+        frame.columns = header_names(frame.columns)
     if frame.empty:
         raise DataError(f"{name} has a header line but no data rows", f"{name}, columns: {', '.join(frame.columns)}",
                         "Upload a file that holds data below the header")
@@ -336,7 +350,7 @@ def _read_parquet(data: bytes, name: str, compression: str | None) -> RawTable:
     except Exception as error:  # pyarrow raises many types for corrupt files; all mean the same to the user
         raise DataError(f"{name} is not a readable Parquet file ({type(error).__name__})", name,
                         "Write the table again as Parquet, or upload it as CSV") from error
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = header_names(frame.columns)
     if frame.empty:
         raise DataError(f"{name} has columns but no rows", f"{name}, columns: {', '.join(frame.columns)}",
                         "Upload a table that holds data")

@@ -29,7 +29,7 @@ from pandas.io.parsers.readers import STR_NA_VALUES
 from engine.data.errors import DataError
 from engine.data.json_records import looks_like_json
 from engine.data.read import (_MAX_EXPANSION, _SNIFF_CHARS, RawTable, TextLayout, _decode, _suffix, cells_span_lines,
-                              check_file_name, read_table, sniff_layout)
+                              check_file_name, header_names, read_table, sniff_layout)
 from engine.settings import get_settings
 
 BLOCK_BYTES = 16 * 1024 * 1024
@@ -148,7 +148,7 @@ def _write(stream: BinaryIO, name: str, destination: Path, layout: TextLayout, e
     partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         reader = pacsv.open_csv(stream, **options)
-        schema = pa.schema([pa.field(column, pa.string()) for column in _pandas_names(reader.schema.names)])
+        schema = pa.schema([pa.field(column, pa.string()) for column in header_names(reader.schema.names)])
         rows = 0
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
             for batch in reader:
@@ -166,19 +166,6 @@ def _write(stream: BinaryIO, name: str, destination: Path, layout: TextLayout, e
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-
-
-def _pandas_names(names: list[str]) -> list[str]:
-    """Header cells named as pandas' reader names them: an empty one 'Unnamed: i', a repeat 'a.1', then stripped."""
-    out: list[str] = []
-    for position, name in enumerate(names):
-        name = name or f"Unnamed: {position}"
-        base, repeat = name, 0
-        while name in out:
-            repeat += 1
-            name = f"{base}.{repeat}"
-        out.append(name)
-    return [name.strip() for name in out]
 
 
 def _parse_error(name: str, bad: list[str], error: pa.ArrowInvalid) -> DataError:

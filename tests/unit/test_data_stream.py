@@ -48,12 +48,14 @@ def test_streamed_ml100k_gives_the_same_tables_and_dataset(ml100k_dir: Path, tmp
 
 
 def test_empty_cells_quotes_odd_headers_and_gzip_read_as_the_one_shot_read(tmp_path: Path, small_blocks):
-    rows = ["user\titem\t\tnote\tnote\t extra "]
-    rows += [f'u{k}\ti{k % 50}\t{"" if k % 7 == 0 else k % 5}\t"a, ""quoted"" {k}"\tNA\t""' for k in range(20_000)]
+    rows = ["user\titem\t\tnote\tnote\t extra \t \t"]  # a blank cell, a blank once stripped, then a repeat
+    rows += [f'u{k}\ti{k % 50}\t{"" if k % 7 == 0 else k % 5}\t"a, ""quoted"" {k}"\tNA\t""\t{k}\t' for k in range(20_000)]
     data = ("\n".join(rows) + "\n").encode()
     once, streamed = _both(data, "ratings.tsv", tmp_path)
     pd.testing.assert_frame_equal(streamed, once)
     assert streamed["Unnamed: 2"].isna().sum() == len([k for k in range(20_000) if k % 7 == 0])
+    assert list(streamed.columns) == ["user", "item", "Unnamed: 2", "note", "note.1", "extra", "Unnamed: 6",
+                                      "Unnamed: 7"]
     _, unpacked = _both(gzip.compress(data), "ratings.tsv.gz", tmp_path)
     pd.testing.assert_frame_equal(unpacked, once)
 
