@@ -35,10 +35,15 @@ def is_bracketed_list(values: pd.Series) -> pd.Series:
     return (text.str.startswith("[") & text.str.endswith("]")).fillna(False).astype(bool)
 
 
+def naming_key(record: dict) -> Any:
+    """The field that names a listed object: Goodreads' shelves {"count": "3", "name": "to-read"} by their name,
+    MIND's entities by their label, others (Goodreads' authors {"author_id": "604031", "role": ""}) by their first
+    field; None for an empty object."""
+    return next((k for k in _NAMING_KEYS if k in record), next(iter(record), None))
+
+
 def _naming_field(record: dict) -> Any:
-    """What names a listed object: Goodreads' shelves {"count": "3", "name": "to-read"} by their name, MIND's
-    entities by their label, others by their first field."""
-    key = next((k for k in _NAMING_KEYS if k in record), next(iter(record), None))
+    key = naming_key(record)
     return record.get(key) if key is not None else None
 
 

@@ -47,6 +47,9 @@ _DIGIT = re.compile(r"\d")
 _MAX_PLACEHOLDERS = 3
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
+_OTHER_ENTITY_ID = re.compile(r"[a-z0-9]_ids?$")
+"""`author_id`, `authors_author_id`, `album_ids`: the id of something else than the row (the row's own id is the
+table's id column)."""
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
                    r"|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$"  # 01-Jan-1995
@@ -199,7 +202,8 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     """A default kind for one attribute column: what a feature encoder should make of it.
 
     Identifier-like columns (ids, zip codes, URLs, near-unique codes) are ignored: as features they would only
-    memorise rows. Dates are dates (how recent an item is often predicts its audience), numbers numeric (also with
+    memorise rows. Ids of another entity that rows share (a book's `author_id`, a track's `album_id`) are that
+    entity, categorical (multi-valued when listed). Dates are dates (how recent an item is often predicts its audience), numbers numeric (also with
     units: `$12.99`, `1,234`, `Free`), lists multi-valued (`a|b`, `['a', 'b']`, `a, b`: see `cell_values`),
     many-word strings text, and everything else with repeating values categorical.
     """
@@ -209,8 +213,13 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     sample = text.head(2000)
     n = len(text)
     n_unique = text.nunique()
-    if _IDENTIFIER_NAME.search(_normalise_words(name)):
-        return "ignore"
+    words_of_name = _normalise_words(name)
+    if _IDENTIFIER_NAME.search(words_of_name):
+        if not _OTHER_ENTITY_ID.search(words_of_name):
+            return "ignore"
+        if is_bracketed_list(sample).mean() > 0.5 or list_separator(sample) is not None:
+            return "multi"  # a row's set of them is its own, each of them is shared (HetRec's tagID per bookmark)
+        return "ignore" if n_unique > 0.5 * n else "categorical"
     if sample.str.match(_URL).mean() > 0.5:
         return "ignore"
     if sample.str.match(DATE).mean() > 0.9:
@@ -231,7 +240,9 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
 
 
 def _normalise_words(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+    """`Author ID`, `authorId`, `author-id` -> `author_id`."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
+    return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_")
 
 
 def infer_attribute_kinds(table: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:

@@ -4,21 +4,26 @@ Public review and catalogue dumps (Amazon reviews and metadata, Yelp, Goodreads)
 some older ones as Python dict literals (`{'asin': '0001', 'categories': [['Books']]}`), which `ast.literal_eval`
 reads without running anything. Nested objects become columns named `outer.inner`; list cells (`categories`,
 `genres`, tags) become multi-valued cells `a|b|c`, nested lists flattened and listed objects named by their name
-(Goodreads' `popular_shelves`), so an attribute sees each value. Every cell
-is text, as in a CSV read, so ids such as `0000013714` keep their zeros.
+(Goodreads' `popular_shelves`), so an attribute sees each value. A column listing objects named by an id
+(Goodreads' `authors`: `[{"author_id": "604031", "role": ""}]`) is named `authors.author_id`, so its cells read as
+ids of other entities, not as amounts. Every cell is text, as in a CSV read, so ids such as `0000013714` keep their
+zeros.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from typing import Any
 
 import pandas as pd
 
-from engine.data.cell_values import joined_values, list_values
+from engine.data.cell_values import joined_values, list_values, naming_key
 from engine.data.errors import DataError
 
+_ID_FIELD = re.compile(r"(^|[_\-\s.])[iI][dD][sS]?$|[a-z]Ids?$")
+"""`id`, `author_id`, `authorId`, `ISBN id`; not `paid` or `valid`."""
 _FIX = ("Give one JSON object per line (JSON lines) or one JSON array of objects, e.g. "
         '{"user_id": "u1", "item_id": "i7", "rating": 4}')
 
@@ -91,9 +96,27 @@ def _row(record: dict) -> dict[str, str | None]:
     return row
 
 
+def _id_listing_columns(records: list[dict]) -> dict[str, str]:
+    """`authors` -> `authors.author_id` for each column whose first listed object is named by an id field."""
+    renamed: dict[str, str] = {}
+    for record in records:
+        for key, value in record.items():
+            column = str(key).strip()
+            if column in renamed or not isinstance(value, (list, tuple)):
+                continue
+            listed = next((element for element in value if isinstance(element, dict) and element), None)
+            field = naming_key(listed) if listed is not None else None
+            if field is not None and _ID_FIELD.search(str(field)):
+                renamed[column] = f"{column}.{str(field).strip()}"
+    return renamed
+
+
 def read_json_records(text: str, name: str) -> pd.DataFrame:
     """The records of a JSON lines file (or JSON array) as a frame of text cells, one row per record."""
-    frame = pd.DataFrame.from_records([_row(record) for record in _records(text, name)])
+    records = _records(text, name)
+    frame = pd.DataFrame.from_records([_row(record) for record in records])
     if frame.shape[1] == 0:
         raise DataError(f"{name} holds only empty JSON objects", name, _FIX)
+    frame = frame.rename(columns={column: renamed for column, renamed in _id_listing_columns(records).items()
+                                  if renamed not in frame.columns})
     return frame.astype(object).where(frame.notna(), None)

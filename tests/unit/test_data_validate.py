@@ -163,6 +163,29 @@ def test_attribute_tables_with_duplicate_or_unknown_ids_are_accepted_with_warnin
     assert "1 values of numeric attribute 'price' are not numbers and count as missing: 'oops' (row 4)" in text
 
 
+def test_ids_of_another_entity_that_items_share_are_a_feature_and_ids_unique_to_a_row_are_ignored():
+    """A track's artist is what a new track is best known by; a code unique to each track would only memorise it."""
+    n = 12
+    interactions = _table("user_id,item_id,rating\n" + "".join(f"u{k % 3},t{k},5\n" for k in range(n)))
+    tracks = _table("item_id,artistId,album_ids,isbn_id,zip\n" + "".join(
+        f"t{k},{k % 4},a{k % 3}|a{(k + 1) % 3},{1000 + k},{k % 2}\n" for k in range(n)))
+    result = build_dataset(interactions, ROLES, items=AttributeInput(tracks, "item_id"))
+    assert result.dataset.item_kinds == {"artistId": "categorical", "album_ids": "multi", "isbn_id": "ignore",
+                                         "zip": "ignore"}
+
+
+def test_authors_listed_by_their_ids_in_json_records_are_a_feature_not_an_amount():
+    """Goodreads' books list authors as {"author_id": "604031", "role": ""}: read as '604031', the column was
+    guessed numeric, as if author 604031 were more of something than author 18."""
+    books = "".join(f'{{"book_id": "b{k}", "num_pages": "{100 + 7 * k}", "authors": '
+                    f'[{{"author_id": "{600_000 + k % 5}", "role": ""}}]}}\n' for k in range(20))
+    frame = read_table(books.encode(), "goodreads_books.json").frame
+    assert list(frame.columns) == ["book_id", "num_pages", "authors.author_id"]
+    interactions = _table("user_id,item_id,rating\n" + "".join(f"u{k % 4},b{k},4\n" for k in range(20)))
+    result = build_dataset(interactions, ROLES, items=AttributeInput(frame, "book_id"))
+    assert result.dataset.item_kinds == {"num_pages": "numeric", "authors.author_id": "categorical"}
+
+
 def test_attribute_kinds_can_be_overridden_but_only_for_real_columns_and_kinds():
     interactions = _table("user_id,item_id,rating\n1,a,5\n2,b,3\n")
     users = _table("user_id,age,zip\n1,20,123\n2,30,456\n")
