@@ -245,6 +245,12 @@ def _normalise_words(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", words.lower()).strip("_")
 
 
+def measures_each_row(name: str, values: pd.Series) -> bool:
+    """Whether a column of a long attribute table measures its rows (`tagWeight`, `relevance`, `day`) rather than
+    naming values (`tagID`, `tag`): numbers under a name that is not an id's."""
+    return not _IDENTIFIER_NAME.search(_normalise_words(name)) and _mostly_numeric(values.head(_INFERENCE_SAMPLE))
+
+
 def infer_attribute_kinds(table: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
     """Default kinds for every attribute column of an item or user table (the id column is not an attribute)."""
     return {str(c): infer_attribute_kind(str(c), table[c]) for c in table.columns if c != id_column}

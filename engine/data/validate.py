@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from engine.data.cell_values import as_multi_values, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
-                                 to_numbers, to_unix_seconds)
+                                 measures_each_row, to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
@@ -498,22 +498,34 @@ def _quoted(ids) -> str:
     return ", ".join(f"'{str(v)[:40]}'" for v in ids)
 
 
-def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str) -> DataWarning:
-    listed = [c for c in frame.columns if c != id_column
+def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str,
+                      measures: list[str]) -> DataWarning:
+    listed = [c for c in frame.columns if c != id_column and c not in measures
               and frame[c].astype("string").str.contains("|", regex=False).fillna(False).any()]
     example = "" if not listed else (f", e.g. '{listed[0]}' of '{frame[id_column].iloc[0]}': "
                                      f"'{str(frame[listed[0]].iloc[0])[:60]}'")
+    ignored = "" if not measures else (
+        f"; {', '.join(repr(c) for c in measures)} measure each row (numbers such as a tag's weight or a day), and "
+        "gathered per id their numbers would read as values shared by unrelated ids, so they are ignored")
     return DataWarning(f"{rows:,} rows describe {len(frame):,} ids, several rows per id (a long table such as tag "
-                       f"assignments): the values of each column were gathered per id as a list{example}", label,
-                       "Set a column's kind to ignore if its values do not describe the id")
+                       f"assignments): the values of each column were gathered per id as a list{example}{ignored}",
+                       label, "Set a column's kind to ignore if its values do not describe the id, or a measuring "
+                              "column's kind to multi to keep its numbers as values")
+
+
+def _row_measures(frame: pd.DataFrame, id_column: str) -> list[str]:
+    """The columns of a long table that measure each row (ignored by default once gathered)."""
+    return [str(c) for c in frame.columns if c != id_column and measures_each_row(str(c), frame[c])]
 
 
 def attribute_kinds(frame: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
     """The kinds saving infers for an attribute table keyed by `id_column`, for a form to pre-set: a long table
     (several rows per id, such as tag assignments) is gathered to one row per id first, as `build_attributes`
     gathers it."""
-    table = gather_by_id(frame, id_column) if is_long_format(frame, id_column) else frame
-    return infer_attribute_kinds(table, id_column)
+    if not is_long_format(frame, id_column):
+        return infer_attribute_kinds(frame, id_column)
+    return {**infer_attribute_kinds(gather_by_id(frame, id_column), id_column),
+            **dict.fromkeys(_row_measures(frame, id_column), "ignore")}
 
 
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
@@ -535,9 +547,11 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     repeated = ids.duplicated() & ~missing
     _check_id_lengths(ids, side, table.id_column, label, table.first_row)
     first_rows = _rows(~missing & ~repeated, table.first_row)  # the file row of each id's first row
+    measures: list[str] = []
     if is_long_format(frame, table.id_column):
+        measures = _row_measures(frame, table.id_column)
         frame = gather_by_id(frame, table.id_column)
-        warnings.append(_gathered_warning(frame, table.id_column, len(ids), label))
+        warnings.append(_gathered_warning(frame, table.id_column, len(ids), label, measures))
     else:
         if repeated.any():
             warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, "
@@ -550,7 +564,7 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
     warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)
-    kinds = {**infer_attribute_kinds(attributes, canonical_id), **table.kinds}
+    kinds = {**infer_attribute_kinds(attributes, canonical_id), **dict.fromkeys(measures, "ignore"), **table.kinds}
     kinds.pop(table.id_column, None)
     for column, kind in kinds.items():
         values = attributes[column]

@@ -17,7 +17,7 @@ from engine.data.errors import DataError
 from engine.data.features import encode_attributes
 from engine.data.read import RawTable, read_path, read_table
 from engine.data.stream import read_streamed
-from engine.data.validate import AttributeInput, IntakeOptions, build_dataset
+from engine.data.validate import AttributeInput, IntakeOptions, attribute_kinds, build_dataset
 
 
 def _upload(path: Path, tmp_path: Path) -> RawTable:
@@ -186,9 +186,12 @@ def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path
     items = result.dataset.items.set_index("item_id")
     assigned = table.frame.groupby("bookmarkID", sort=False)["tagID"].agg(list)
     assert items["tagID"].str.split("|").to_dict() == assigned.to_dict()
-    assert result.dataset.item_kinds["tagID"] == "multi"
+    # a tag's weight measures its row: gathered, '9|8' would read as values 9 and 8 shared by unrelated bookmarks
+    assert result.dataset.item_kinds == {"tagID": "multi", "tagWeight": "ignore"}
+    assert attribute_kinds(table.frame, "bookmarkID") == result.dataset.item_kinds  # what the Data page pre-sets
     said = " ".join(map(str, result.warnings))
     assert f"{len(table.frame):,} rows describe {len(assigned):,} ids, several rows per id" in said
+    assert "'tagWeight' measure each row" in said and "'tagID' measure" not in said
     assert "rows repeat an id already seen" not in said
     plays, games = public_shapes.steam(tmp_path / "steam")  # a wide table with a few repeated names keeps first rows
     kept = build_dataset(_upload(plays, tmp_path).frame, RoleMapping("column_1", "column_2"),
