@@ -22,13 +22,6 @@ def coldstart_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         yield home
 
 
-@pytest.fixture(autouse=True)
-def float32_products_on_every_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The training passes' products in float32 whatever the CPU (COLDSTART_CPU_BF16=0), so a test that compares
-    gradients to the last bits passes alike on a CPU with AMX; the bf16 tests turn it back on."""
-    monkeypatch.setenv("COLDSTART_CPU_BF16", "0")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread_per_test_process() -> None:
     """Fits inside a test process run on one intra-op thread. `make test` runs as many test processes as the

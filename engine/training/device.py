@@ -7,7 +7,6 @@ forward pass, so the same code trains on a laptop CPU and on a CUDA GPU.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import random
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ import numpy as np
 import torch
 
 DEVICE_PREFERENCES = ("auto", "cpu", "cuda")
-CPU_BF16_ENV = "COLDSTART_CPU_BF16"
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -64,9 +62,7 @@ def describe_device(device: torch.device | str) -> str:
 class MixedPrecision:
     """Autocast (bf16 where the GPU supports it, else fp16 with loss scaling) on CUDA; a no-op on CPU.
 
-    CPU autocast is left off: on a CPU without native bf16 its matmuls are slower than fp32, and where the CPU has
-    it, the conversions around every small product cost what the product saves. The few large products that do
-    gain take bf16 explicitly (`cpu_bf16_products`).
+    CPU autocast is left off on purpose: bf16 matmuls on common CPUs are slower than fp32 and lose accuracy.
     """
 
     device: torch.device
@@ -94,34 +90,6 @@ class MixedPrecision:
         self.scaler.scale(loss).backward()
         self.scaler.step(optimizer)
         self.scaler.update()
-
-
-@functools.cache
-def cpu_multiplies_bf16_natively() -> bool:
-    """Whether this CPU has AMX-BF16 tiles (and oneDNN's bf16 kernels to drive them): where bf16 products measured
-    2-5x faster than fp32 ones. Without them bf16 is emulated by conversions and slower; AVX512-BF16 alone is
-    unmeasured here, so it keeps fp32."""
-    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return (torch.backends.mkldnn.is_available() and all(getattr(torch.cpu, name, lambda: False)() for name in checks)
-            and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()))
-
-
-def cpu_bf16_products(tensor: torch.Tensor) -> bool:
-    """Whether a large product of the CPU float32 `tensor` should run in bf16 (fp32 accumulation; fp32 weights,
-    gradients out and optimizer state): a CPU that multiplies bf16 natively, unless COLDSTART_CPU_BF16=0."""
-    return (tensor.device.type == "cpu" and tensor.dtype == torch.float32
-            and os.environ.get(CPU_BF16_ENV, "1") != "0" and cpu_multiplies_bf16_natively())
-
-
-def padded_bf16(matrix: torch.Tensor, block: int = 64) -> torch.Tensor:
-    """A bf16 copy of the 2-d `matrix`, zero-padded to whole `block`s of rows and columns. oneDNN compiles a bf16
-    kernel per shape on its first use (2-5 ms, more than the product), and a batch's shapes vary with its distinct
-    users and items: padded, a fit meets a handful of shapes (unpadded, a two-tower epoch on ML-100K ran 2.4x
-    slower). The padding's zeros add nothing to a product; slice its result back."""
-    rows, columns = matrix.shape
-    padded = matrix.new_zeros((-(-rows // block) * block, -(-columns // block) * block), dtype=torch.bfloat16)
-    padded[:rows, :columns] = matrix
-    return padded
 
 
 def seed_everything(seed: int) -> None:

@@ -29,8 +29,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from engine.training.device import cpu_bf16_products
-
 try:
     import numba
 except ImportError:  # the torch operations below do the same without it
@@ -373,46 +371,24 @@ def _logits_backward_loop(d_logits, user_sum, item_sum, user_slot, item_slot, d_
                 d_v[k] += d * u[k]
 
 
-def _layer_forward(below: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, scale: float) -> torch.Tensor:
-    """A later hidden layer's pre-activation (pairs, width) from the unscaled layer below: in bf16 (float32
-    accumulation and result) where `below` is a bf16 copy (`cpu_bf16_products`), float32 otherwise."""
-    if below.dtype != torch.bfloat16:
-        return torch.addmm(bias, below, weight.t(), alpha=scale)
-    return torch.addmm(bias.to(below.dtype), below, (weight * scale).to(below.dtype).t()).float()
-
-
-def _layer_backward(d_pre: torch.Tensor, below: torch.Tensor, weight: torch.Tensor, scale: float,
-                    low: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(d weight, d below) of `_layer_forward` from its pre-activation's gradient; in bf16 with float32 results
-    where `low` (`below` is then the forward's bf16 copy)."""
-    if not low:
-        return (d_pre.t() @ below).mul_(scale), d_pre @ (weight * scale)
-    d_pre = d_pre.to(torch.bfloat16)
-    return (d_pre.t() @ below).float().mul_(scale), (d_pre @ (weight * scale).to(torch.bfloat16)).float()
-
-
 class _PairBCE(torch.autograd.Function):
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
     def forward(ctx, user_sum, user_own, user_half, item_sum, item_own, item_half, user_slot, item_slot, seeds,
                 dropout, global_bias, out_weight, out_bias, *weights):
         n_users, n_candidates = item_slot.shape
-        low = cpu_bf16_products(user_half)
         # each layer's output relu(.) with dropped units zeroed, kept unscaled: the next product multiplies by scale
         outputs = [_first_layer(user_half, item_half, user_slot, item_slot, seeds[0], dropout.drop_below)]
-        inputs = []  # the later layers' inputs as their products take them: bf16 copies where `low`
         for (weight, bias), seed in zip(zip(weights[::2], weights[1::2]), seeds[1:]):
             kept = 1.0 if seeds[len(outputs) - 1] is None else dropout.scale
-            inputs.append(outputs[-1].to(torch.bfloat16) if low else outputs[-1])
-            outputs.append(_relu_drop(_layer_forward(inputs[-1], weight, bias, kept), seed, dropout.drop_below))
+            outputs.append(_relu_drop(torch.addmm(bias, outputs[-1], weight.t(), alpha=kept), seed,
+                                      dropout.drop_below))
         last_scale = 1.0 if seeds[-1] is None else dropout.scale
         deep = torch.addmm(out_bias, outputs[-1], out_weight.t(), alpha=last_scale).view(n_users, n_candidates)
         residuals, loss = _logits_and_loss(user_sum, user_own, item_sum, item_own, user_slot, item_slot, deep,
                                            global_bias)
-        ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, residuals, *weights, *outputs,
-                              *(inputs if low else []))
+        ctx.save_for_backward(user_sum, item_sum, user_slot, item_slot, out_weight, residuals, *weights, *outputs)
         ctx.scales = [1.0 if seed is None else dropout.scale for seed in seeds]
-        ctx.low = low
         ctx.sizes = (len(user_own), len(item_own))
         return loss
 
@@ -420,10 +396,9 @@ class _PairBCE(torch.autograd.Function):
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad):
         user_sum, item_sum, user_slot, item_slot, out_weight, residuals, *rest = ctx.saved_tensors
+        n_weights = len(rest) - len(ctx.scales)
+        weights, outputs = rest[:n_weights], rest[n_weights:]
         scales = ctx.scales
-        n_weights = 2 * (len(scales) - 1)
-        weights, outputs = rest[:n_weights], rest[n_weights:n_weights + len(scales)]
-        inputs = rest[n_weights + len(scales):] if ctx.low else outputs[:-1]
         n_distinct_users, n_distinct_items = ctx.sizes
         d_logits, d_user_sum, d_user_own, d_item_sum, d_item_own = _logits_backward(
             grad, residuals, user_sum, item_sum, user_slot, item_slot, n_distinct_users, n_distinct_items)
@@ -434,11 +409,11 @@ class _PairBCE(torch.autograd.Function):
         d_out_weight = d_out_weight.mul_(scales[-1]).unsqueeze(0)
         d_weights: list[torch.Tensor] = []
         for index in range(len(outputs) - 1, 0, -1):
-            d_weight, d_below = _layer_backward(d_pre, inputs[index - 1], weights[2 * (index - 1)], scales[index - 1],
-                                                ctx.low)
-            d_weights[:0] = [d_weight, d_pre.sum(dim=0)]
+            weight, below = weights[2 * (index - 1)], outputs[index - 1]
+            d_weights[:0] = [(d_pre.t() @ below).mul_(scales[index - 1]), d_pre.sum(dim=0)]
+            d_below = d_pre @ (weight * scales[index - 1])
             # the first layer's ReLU is gone back through in `_first_backward`, with its scatter
-            d_pre = d_below if index == 1 else torch.ops.aten.threshold_backward(d_below, outputs[index - 1], 0)
+            d_pre = d_below if index == 1 else torch.ops.aten.threshold_backward(d_below, below, 0)
         d_user_half, d_item_half = _first_backward(d_pre, outputs[0], user_slot, item_slot, n_distinct_users,
                                                    n_distinct_items)
         return (d_user_sum, d_user_own, d_user_half, d_item_sum, d_item_own, d_item_half, None, None, None, None,

@@ -8,7 +8,6 @@ import torch
 from torch.nn import functional as F
 
 from engine.training import cpu_kernels
-from engine.training.device import cpu_bf16_products, padded_bf16
 
 
 def bpr_loss(positive: torch.Tensor, negative: torch.Tensor) -> torch.Tensor:
@@ -105,13 +104,6 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
             cells = slots * exponentials.shape[1] + labels
         d_logits = exponentials.mul_(weights.unsqueeze(1))  # used once: the exponentials become the gradient
         d_logits.view(-1).index_add_(0, cells, (-step).expand(len(labels)))
-        if cpu_bf16_products(d_logits):
-            # the two (B, n) x (n or B, dim) products are most of a two-tower's products: in bf16 on a CPU with
-            # AMX 60% of their time, conversion of d_logits included (the forward's logits stay fp32: exp
-            # magnifies their rounding)
-            d_logits, dim = padded_bf16(d_logits), users.shape[1]
-            return ((d_logits @ padded_bf16(items))[:len(users), :dim].float(),
-                    (d_logits.t() @ padded_bf16(users))[:len(items), :dim].float(), None, None, None, None)
         return d_logits @ items, d_logits.t() @ users, None, None, None, None
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from engine.models.deepfm import DeepFMConfig, DeepFMNetwork
-from engine.training import device, fm_pairs
+from engine.training import fm_pairs
 from engine.training.dropout import Dropout
 
 SIZES = {"n_users": 7, "n_items": 11, "n_user_features": 0, "n_user_fields": 0, "n_item_features": 0,
@@ -99,25 +99,6 @@ def test_pair_loss_takes_autograds_loss_and_gradients(layers: list[int], dropout
     for name, gradient in gradients.items():
         assert torch.allclose(gradient, expected[name], atol=1e-6), name
         assert bool(gradient.abs().sum() > 0), name  # every weight takes part
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_later_layers_run_in_bf16_only_on_a_cpu_with_native_bf16(native: bool, path: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The products of the hidden layers after the first take bf16 (fp32 accumulation, weights and gradients
-    float32) where the CPU multiplies bf16 natively: loss and gradients within bf16's rounding of the float32
-    ones; elsewhere exactly the float32 ones."""
-    network = _network([8, 5, 3], 0.4)
-    monkeypatch.setattr(device, "cpu_multiplies_bf16_natively", lambda: native)
-    monkeypatch.setenv(device.CPU_BF16_ENV, "1")
-    loss, gradients = _loss(network, by_hand=True)
-    monkeypatch.setenv(device.CPU_BF16_ENV, "0")
-    expected_loss, expected = _loss(network, by_hand=True)
-    assert float(loss) == pytest.approx(float(expected_loss), rel=1e-2)
-    assert any(not torch.equal(gradients[name], expected[name]) for name in expected) == native
-    for name, gradient in gradients.items():
-        assert gradient.dtype == torch.float32, name
-        assert torch.allclose(gradient, expected[name], rtol=0, atol=0.02 * float(expected[name].abs().max())), name
 
 
 def test_dropped_units_are_the_compiled_loops_and_drop_about_p() -> None:

@@ -13,7 +13,7 @@ import torch
 
 from engine.models.bpr import BPRRecommender
 from engine.models.hybrid_mf import HybridMFRecommender, LinearSide
-from engine.training import cpu_kernels, device, feature_modules
+from engine.training import cpu_kernels, feature_modules
 from engine.training.feature_modules import training_features, training_table, table_rows
 from engine.training.losses import (bpr_loss, bpr_loss_gradient, l2_penalty, sampled_softmax_loss, warp_loss,
                                     warp_loss_gradient)
@@ -79,30 +79,6 @@ def test_in_batch_softmax_hand_backward_is_the_autograd_gradient_of_cross_entrop
     assert loss == pytest.approx(expected_loss, rel=1e-5)
     assert torch.allclose(d_users, expected_users, atol=1e-6)
     assert torch.allclose(d_items, expected_items, atol=1e-6)
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_in_batch_softmax_backward_runs_in_bf16_only_on_a_cpu_with_native_bf16(
-        native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Its two backward products take bf16 (fp32 accumulation) where the CPU multiplies bf16 natively: gradients
-    within bf16's rounding of the float32 ones; elsewhere exactly the float32 ones. Shapes off the padding's blocks."""
-    generator = torch.Generator().manual_seed(3)
-    users, items = torch.randn(70, 6, generator=generator), torch.randn(90, 6, generator=generator)
-    log_q = torch.randn(90, generator=generator)
-    labels = torch.randint(0, 90, (70,), generator=generator)
-
-    def gradients(setting: str) -> tuple[float, list[torch.Tensor]]:
-        monkeypatch.setenv(device.CPU_BF16_ENV, setting)
-        return _autograd(lambda u, i: sampled_softmax_loss(u, i, 0.2, log_q, labels), users, items)
-
-    monkeypatch.setattr(device, "cpu_multiplies_bf16_natively", lambda: native)
-    loss, got = gradients("1")
-    expected_loss, expected = gradients("0")
-    assert loss == expected_loss  # the forward's logits stay float32
-    for gradient, want in zip(got, expected):
-        assert gradient.dtype == torch.float32
-        assert torch.equal(gradient, want) != native
-        assert torch.allclose(gradient, want, rtol=0, atol=0.01 * float(want.abs().max()))
 
 
 def test_bpr_hand_gradients_equal_autograd_of_the_bpr_objective() -> None:
