@@ -505,7 +505,8 @@ def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str
     example = "" if not listed else (f", e.g. '{listed[0]}' of '{frame[id_column].iloc[0]}': "
                                      f"'{str(frame[listed[0]].iloc[0])[:60]}'")
     ignored = "" if not measures else (
-        f"; {', '.join(repr(c) for c in measures)} measure each row (numbers such as a tag's weight or a day), and "
+        f"; {', '.join(repr(c) for c in measures)} {'measures' if len(measures) == 1 else 'measure'} each row "
+        "(numbers such as a tag's weight or a day), and "
         "gathered per id their numbers would read as values shared by unrelated ids, so they are ignored")
     return DataWarning(f"{rows:,} rows describe {len(frame):,} ids, several rows per id (a long table such as tag "
                        f"assignments): the values of each column were gathered per id as a list{example}{ignored}",
