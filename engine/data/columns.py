@@ -47,6 +47,7 @@ _DIGIT = re.compile(r"\d")
 _MAX_PLACEHOLDERS = 3
 # Attribute columns whose names say they identify rather than describe (never useful as features as-is).
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
+_ANY_ID = re.compile(r"(^|_)ids?$")
 _OTHER_ENTITY_ID = re.compile(r"[a-z0-9]_ids?$")
 """`author_id`, `authors_author_id`, `album_ids`: the id of something else than the row (the row's own id is the
 table's id column)."""
@@ -203,9 +204,10 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
 
     Identifier-like columns (ids, zip codes, URLs, near-unique codes) are ignored: as features they would only
     memorise rows. Ids of another entity that rows share (a book's `author_id`, a track's `album_id`) are that
-    entity, categorical (multi-valued when listed). Dates are dates (how recent an item is often predicts its audience), numbers numeric (also with
-    units: `$12.99`, `1,234`, `Free`), lists multi-valued (`a|b`, `['a', 'b']`, `a, b`: see `cell_values`),
-    many-word strings text, and everything else with repeating values categorical.
+    entity, categorical (multi-valued when listed). Dates are dates (how recent an item is often predicts its
+    audience), numbers numeric (also with units: `$12.99`, `1,234`, `Free`), lists multi-valued (`a|b`,
+    `['a', 'b']`, `a, b`: see `cell_values`), many-word strings text, and everything else with repeating values
+    categorical.
     """
     text = _non_empty_text(values)
     if text.empty:
@@ -217,7 +219,7 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     if _IDENTIFIER_NAME.search(words_of_name):
         if not _OTHER_ENTITY_ID.search(words_of_name):
             return "ignore"
-        if is_bracketed_list(sample).mean() > 0.5 or list_separator(sample) is not None:
+        if _is_list(sample):
             return "multi"  # a row's set of them is its own, each of them is shared (HetRec's tagID per bookmark)
         return "ignore" if n_unique > 0.5 * n else "categorical"
     if sample.str.match(_URL).mean() > 0.5:
@@ -229,7 +231,7 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     if sample.str.contains(_DIGIT).mean() >= 0.5 and has_units(sample).any() \
             and to_amounts(sample).notna().mean() >= 0.9:
         return "numeric"
-    if is_bracketed_list(sample).mean() > 0.5 or list_separator(sample) is not None:
+    if _is_list(sample):
         return "multi"
     words = sample.str.count(r"\s+") + 1
     if words.mean() >= 2.5 or (n_unique > 0.5 * n and words.mean() >= 2):
@@ -237,6 +239,15 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
     if n_unique > max(0.5 * n, 50) and n > 20:
         return "ignore"
     return "categorical"
+
+
+def _is_list(sample: pd.Series) -> bool:
+    return bool(is_bracketed_list(sample).mean() > 0.5) or list_separator(sample) is not None
+
+
+def names_an_id(name: str) -> bool:
+    """Whether a name says its values are ids: `id`, `author_id`, `authorId`, `Author IDs`; not `paid`."""
+    return _ANY_ID.search(_normalise_words(name)) is not None
 
 
 def _normalise_words(name: str) -> str:

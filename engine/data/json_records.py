@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 from typing import Any
 
 import pandas as pd
 
 from engine.data.cell_values import joined_values, list_values, naming_key
+from engine.data.columns import names_an_id
 from engine.data.errors import DataError
 
-_ID_FIELD = re.compile(r"(^|[_\-\s.])[iI][dD][sS]?$|[a-z]Ids?$")
-"""`id`, `author_id`, `authorId`, `ISBN id`; not `paid` or `valid`."""
 _FIX = ("Give one JSON object per line (JSON lines) or one JSON array of objects, e.g. "
         '{"user_id": "u1", "item_id": "i7", "rating": 4}')
 
@@ -106,7 +104,7 @@ def _id_listing_columns(records: list[dict]) -> dict[str, str]:
                 continue
             listed = next((element for element in value if isinstance(element, dict) and element), None)
             field = naming_key(listed) if listed is not None else None
-            if field is not None and _ID_FIELD.search(str(field)):
+            if field is not None and names_an_id(str(field)):
                 renamed[column] = f"{column}.{str(field).strip()}"
     return renamed
 
