@@ -562,6 +562,10 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
         frame = frame.loc[~missing & ~repeated].reset_index(drop=True)
     attributes = frame.drop(columns=[table.id_column])
     attributes.columns = [str(c) for c in attributes.columns]
+    if canonical_id in attributes.columns:
+        raise DataError(f"The table has a column '{canonical_id}' besides its id column '{table.id_column}'",
+                        f"{label}, columns: {', '.join(columns)}",
+                        f"Pick '{canonical_id}' as the id column, or rename or remove the other one")
     attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
     warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)

@@ -186,6 +186,16 @@ def test_authors_listed_by_their_ids_in_json_records_are_a_feature_not_an_amount
     assert result.dataset.item_kinds == {"num_pages": "numeric", "authors.author_id": "categorical"}
 
 
+def test_an_attribute_table_keyed_by_another_column_than_its_item_id_column_is_refused_with_how_to_fix_it():
+    interactions = _table("user_id,item_id,rating\n1,a,5\n2,b,3\n")
+    items = _table("movie,item_id,genre\na,a,x\nb,b,y\n")
+    with pytest.raises(DataError, match="has a column 'item_id' besides its id column 'movie'") as caught:
+        build_dataset(interactions, ROLES, items=AttributeInput(items, "movie"))
+    assert "Pick 'item_id' as the id column" in str(caught.value)
+    assert build_dataset(interactions, ROLES, items=AttributeInput(items, "item_id")).dataset.item_kinds == {
+        "movie": "categorical", "genre": "categorical"}
+
+
 def test_attribute_kinds_can_be_overridden_but_only_for_real_columns_and_kinds():
     interactions = _table("user_id,item_id,rating\n1,a,5\n2,b,3\n")
     users = _table("user_id,age,zip\n1,20,123\n2,30,456\n")
