@@ -17,7 +17,8 @@ validator, by the order of the candidate list. The choice, with the scores compa
 A new-users or new-items slice of a hundred users or items rarely separates the candidates, so for those two kinds
 folds of training users (items) are held out as if new, the candidates refitted without each fold, and the folds'
 users counted with the slice's (`engine.models._held_out`): the choice rests on several hundred users instead of
-one slice's luck. A warm protocol's slice holds a few positives of each user, and its choice between a blend and a
+one slice's luck. A refit that stops early stops on the validation slice, so a fold scores every candidate out of
+sample. A warm protocol's slice holds a few positives of each user, and its choice between a blend and a
 single model can turn on a change of 0.0002 in one candidate's score; folds of every training user's positives back
 it the same way. There a blend is judged by nested cross-validation: each slice (the validation slice and every
 fold) is scored by the blend best on the others, and so is choosing one model; the blend is kept when it scores
