@@ -51,6 +51,9 @@ _ANY_ID = re.compile(r"(^|_)ids?$")
 _OTHER_ENTITY_ID = re.compile(r"[a-z0-9]_ids?$")
 """`author_id`, `authors_author_id`, `album_ids`: the id of something else than the row (the row's own id is the
 table's id column)."""
+_SHARED_ID_ROWS = 0.25
+"""An id of another entity is a feature when at least this share of rows shares its value with another row (a
+quarter of the books by an author with several), not when it is near-unique per row (an ISBN)."""
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?"  # ISO dates and times
                    r"|^\d{1,2}[-/][A-Za-z]{3}[-/]\d{4}$"  # 01-Jan-1995
@@ -221,7 +224,9 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
             return "ignore"
         if _is_list(sample):
             return "multi"  # a row's set of them is its own, each of them is shared (HetRec's tagID per bookmark)
-        return "ignore" if n_unique > 0.5 * n else "categorical"
+        counts = text.value_counts()
+        shared = counts[counts >= 2].sum() / n  # the encoder keeps the values seen twice, the rest are '<other>'
+        return "categorical" if shared >= _SHARED_ID_ROWS else "ignore"
     if sample.str.match(_URL).mean() > 0.5:
         return "ignore"
     if sample.str.match(DATE).mean() > 0.9:

@@ -167,11 +167,12 @@ def test_ids_of_another_entity_that_items_share_are_a_feature_and_ids_unique_to_
     """A track's artist is what a new track is best known by; a code unique to each track would only memorise it."""
     n = 12
     interactions = _table("user_id,item_id,rating\n" + "".join(f"u{k % 3},t{k},5\n" for k in range(n)))
-    tracks = _table("item_id,artistId,album_ids,isbn_id,zip\n" + "".join(
-        f"t{k},{k % 4},a{k % 3}|a{(k + 1) % 3},{1000 + k},{k % 2}\n" for k in range(n)))
+    tracks = _table("item_id,artistId,album_ids,isbn_id,zip,label_id\n" + "".join(
+        f"t{k},{k % 4},a{k % 3}|a{(k + 1) % 3},{1000 + k},{k % 2},{'L0' if k < 4 else f'L{k}'}\n" for k in range(n)))
     result = build_dataset(interactions, ROLES, items=AttributeInput(tracks, "item_id"))
+    # label_id: 9 distinct values in 12 rows, but a third of the tracks share one label, which the encoder keeps
     assert result.dataset.item_kinds == {"artistId": "categorical", "album_ids": "multi", "isbn_id": "ignore",
-                                         "zip": "ignore"}
+                                         "zip": "ignore", "label_id": "categorical"}
 
 
 def test_authors_listed_by_their_ids_in_json_records_are_a_feature_not_an_amount():
