@@ -515,8 +515,11 @@ def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str
 
 
 def _row_measures(frame: pd.DataFrame, id_column: str) -> list[str]:
-    """The columns of a long table that measure each row (ignored by default once gathered)."""
-    return [str(c) for c in frame.columns if c != id_column and measures_each_row(str(c), frame[c])]
+    """The columns of a long table that measure each row (ignored by default once gathered), beside a column that
+    names the values they measure; a long table of numeric codes alone (an item's category numbers) keeps them."""
+    values = [str(c) for c in frame.columns if c != id_column]
+    measures = [c for c in values if measures_each_row(c, frame[c])]
+    return measures if len(measures) < len(values) else []
 
 
 def attribute_kinds(frame: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:

@@ -197,6 +197,15 @@ def test_an_attribute_table_keyed_by_another_column_than_its_item_id_column_is_r
         "movie": "categorical", "genre": "categorical"}
 
 
+def test_a_long_table_of_numeric_codes_alone_keeps_them_as_values():
+    """Beside a tag column a number measures its row (a weight); alone it is the value (a category number)."""
+    interactions = _table("user_id,item_id,rating\n" + "".join(f"u{k % 3},i{k},5\n" for k in range(12)))
+    categories = _table("item_id,category\n" + "".join(f"i{k},{100 + k % 5}\ni{k},{200 + k % 3}\n" for k in range(12)))
+    result = build_dataset(interactions, ROLES, items=AttributeInput(categories, "item_id"))
+    assert result.dataset.item_kinds == {"category": "multi"}
+    assert result.dataset.items.set_index("item_id").loc["i1", "category"] == "101|201"
+
+
 def test_attribute_kinds_can_be_overridden_but_only_for_real_columns_and_kinds():
     interactions = _table("user_id,item_id,rating\n1,a,5\n2,b,3\n")
     users = _table("user_id,age,zip\n1,20,123\n2,30,456\n")
