@@ -26,6 +26,7 @@ from engine.core.features import FeatureMatrix
 from engine.core.model import Recommender
 from engine.core.ranking import top_k
 from engine.data.catalog import load_dataset
+from engine.data.cell_values import multi_value_rows
 from engine.data.dataset import Dataset
 from engine.data.features import NewRowEncoder, numeric_levels, parse_dates
 from engine.data.indexing import build_train_data, item_query, user_query
@@ -323,7 +324,7 @@ def attribute_choices(context: ExploreContext, side: str, limit: int = CHOICES_L
         if kind == "categorical":
             values = table[name].dropna().astype(str)
         elif kind == "multi":
-            values = table[name].dropna().astype(str).str.split("|").explode().str.strip()
+            values = multi_value_rows(table[name])["value"]
         else:
             continue
         choices[name] = values.value_counts().index[:limit].tolist()

@@ -2,7 +2,9 @@
 
 Lists: `Action|Indie` (MovieLens), `['Action', 'Indie']` (Python lists, as Kaggle exports of Steam write tags),
 `["Action", "Indie"]` (JSON), `Action, Indie` (Steam's genres, Book-Crossing's 'city, state, country'); a list of
-objects by each object's name (Goodreads' shelves, MIND's entities). Amounts:
+objects by each object's name (Goodreads' shelves, MIND's entities). Weighted lists: an object of numbers
+`{"rock": 9, "pop": 2}` (how often each tag was given, a tag's relevance), and a list of objects that each carry a
+count (Goodreads' shelves `[{"count": "3", "name": "to-read"}]`); stored as that object, heaviest value first. Amounts:
 `$12.99`, `1,234`, `12.5%`, `€3`, and `Free` / `Free to Play` for a price of 0. Everything is vectorised except
 the bracketed lists, which are parsed cell by cell (`json`, then `ast.literal_eval`, which runs nothing).
 """
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from engine.data.dataset import MULTI_VALUE_SEPARATOR
@@ -23,6 +27,7 @@ _UNITS = r"^[$€£¥]\s*|\s*%$"
 _THOUSANDS = r"(?<=\d),(?=\d{3}(\D|$))"
 _SEPARATOR_SAMPLE = 5000  # cells a column's list separator is told from, as kinds are
 _NAMING_KEYS = ("name", "Name", "label", "Label", "tag", "title", "value")
+_WEIGHT_KEYS = ("count", "Count", "weight", "Weight", "score", "relevance", "frequency", "n")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -60,15 +65,96 @@ def list_values(value: list | tuple) -> list[str]:
     return out
 
 
-def _bracketed(cell: str) -> list[str] | None:
+def list_weights(value: list | tuple) -> dict[str, float] | None:
+    """A parsed list of objects that each name a value and count it (`[{"count": "3", "name": "to-read"}]`) as
+    {value: weight}; None when any element lacks either."""
+    weights: dict[str, float] = {}
+    for element in value:
+        if not isinstance(element, dict):
+            return None
+        key = naming_key(element)
+        count = next((element[k] for k in _WEIGHT_KEYS if k in element and k != key), None)
+        name = element.get(key) if key is not None else None
+        weight = _number(count)
+        if name is None or not str(name).strip() or weight is None:
+            return None
+        name = str(name).strip()
+        weights[name] = weights.get(name, 0.0) + weight
+    return weights or None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def weighted_values(cell: Any) -> dict[str, float] | None:
+    """The {value: weight} of a weighted cell (an object of numbers, as text or as a dict), its values with a
+    weight above 0 only; None for any other cell."""
+    if isinstance(cell, str):
+        text = cell.strip()
+        if not (text.startswith("{") and text.endswith("}")):
+            return None
+        cell = _parsed(text)
+    if not isinstance(cell, dict) or not cell:
+        return None
+    numbers = {str(k).strip(): _number(v) for k, v in cell.items()}
+    if any(v is None for v in numbers.values()) or not all(numbers):
+        return None
+    return {k: float(v) for k, v in numbers.items() if v > 0}
+
+
+def weighted_notation(weights: dict[str, float]) -> str | None:
+    """The stored notation of weighted values: a JSON object, heaviest first; None for none."""
+    kept = sorted(((k, v) for k, v in weights.items() if v > 0), key=lambda kv: -kv[1])
+    numbers = {k: int(v) if float(v).is_integer() else round(v, 6) for k, v in kept}
+    return json.dumps(numbers, ensure_ascii=False) if numbers else None
+
+
+def is_weighted(values: pd.Series) -> pd.Series:
+    """Cells that weigh their values (`{"rock": 9, "pop": 2}`)."""
+    text = _text(values)
+    braced = (text.str.startswith("{") & text.str.endswith("}")).fillna(False).to_numpy(bool)
+    out = np.zeros(len(values), dtype=bool)
+    out[braced] = [weighted_values(cell) is not None for cell in text[braced].tolist()]
+    return pd.Series(out, index=values.index)
+
+
+def multi_value_rows(values: pd.Series) -> pd.DataFrame:
+    """One row per distinct value of each multi-valued cell: `row` (the cell's position), `value` and `weight` (1
+    for a plain `a|b` list, the cell's own weight for a weighted one), in cell order; missing cells give no row."""
+    cells = pd.Series(values.to_numpy(dtype=object))
+    weighted = is_weighted(cells).to_numpy(bool)
+    plain = cells[~weighted].dropna().astype(str)
+    parts = plain.str.split(MULTI_VALUE_SEPARATOR, regex=False).explode().str.strip()
+    parts = parts[parts.notna() & (parts != "")]
+    frame = pd.DataFrame({"row": parts.index.to_numpy(dtype=np.int64), "value": parts.to_numpy(dtype=object),
+                          "weight": 1.0})
+    listed = [(row, value, weight) for row, cell in cells[weighted].items()
+              for value, weight in (weighted_values(cell) or {}).items()]
+    if listed:
+        frame = pd.concat([frame, pd.DataFrame(listed, columns=["row", "value", "weight"])], ignore_index=True)
+    frame = frame.sort_values("row", kind="stable").drop_duplicates(["row", "value"])
+    return frame.reset_index(drop=True)
+
+
+def _parsed(cell: str) -> Any:
     for parse in (json.loads, ast.literal_eval):
         try:
-            parsed = parse(cell)
+            return parse(cell)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             continue
-        if isinstance(parsed, (list, tuple)):
-            return list_values(parsed)
     return None
+
+
+def _bracketed(cell: str) -> list | None:
+    parsed = _parsed(cell)
+    return list(parsed) if isinstance(parsed, (list, tuple)) else None
 
 
 def list_separator(values: pd.Series) -> str | None:
@@ -99,19 +185,29 @@ def joined_values(parts: list[str]) -> str | None:
     return MULTI_VALUE_SEPARATOR.join(values) or None
 
 
+def listed_cell(value: list | tuple) -> str | None:
+    """A parsed list in the stored notation: weighted when its objects count their values, else `a|b|c`."""
+    weights = list_weights(value)
+    return weighted_notation(weights) if weights is not None else joined_values(list_values(value))
+
+
 def as_multi_values(values: pd.Series) -> pd.Series:
-    """Each cell's list as `a|b|c` (the stored multi-valued notation): bracketed lists parsed (`[a, b]` without
-    quotes split on its commas), other cells split on the column's separator; an empty list is a missing value."""
+    """Each cell's list in the stored multi-valued notation, `a|b|c` or a weighted `{"a": 2.0, "b": 1.0}`:
+    bracketed lists parsed (`[a, b]` without quotes split on its commas), objects of numbers kept as weights, other
+    cells split on the column's separator; an empty list is a missing value."""
     text = _text(values)
-    bracketed = is_bracketed_list(text)
-    separator = list_separator(text[~bracketed].head(_SEPARATOR_SAMPLE)) or MULTI_VALUE_SEPARATOR
+    bracketed = is_bracketed_list(text).to_numpy(bool)
+    weighted = is_weighted(text).to_numpy(bool)
+    separator = list_separator(text[~bracketed & ~weighted].head(_SEPARATOR_SAMPLE)) or MULTI_VALUE_SEPARATOR
     out: list[str | None] = []
-    for cell, is_list in zip(text.tolist(), bracketed.tolist()):
+    for cell, is_list, has_weights in zip(text.tolist(), bracketed.tolist(), weighted.tolist()):
         if cell is pd.NA or cell is None:
             out.append(None)
+        elif has_weights:
+            out.append(weighted_notation(weighted_values(cell) or {}))
         elif is_list:
             parsed = _bracketed(cell)
-            out.append(joined_values(parsed if parsed is not None else cell[1:-1].split(",")))
+            out.append(listed_cell(parsed) if parsed is not None else joined_values(cell[1:-1].split(",")))
         else:
             out.append(joined_values(cell.split(separator)))
     return pd.Series(out, index=values.index, dtype="str")

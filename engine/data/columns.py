@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.data.cell_values import has_units, is_bracketed_list, list_separator, to_amounts
+from engine.data.cell_values import has_units, is_bracketed_list, is_weighted, list_separator, to_amounts
 from engine.data.dataset import AttributeKind
 from engine.data.errors import DataError, row_examples, value_examples
 
@@ -49,6 +49,8 @@ _MAX_PLACEHOLDERS = 3
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _ANY_ID = re.compile(r"(^|_)ids?$")
 _OTHER_ENTITY_ID = re.compile(r"[a-z0-9]_ids?$")
+_WHEN_NAME = re.compile(r"(^|_)(time|timestamp|ts|date|datetime|year|month|week|day|hour|minute|second|created|"
+                        r"updated|modified)s?($|_)")
 """`author_id`, `authors_author_id`, `album_ids`: the id of something else than the row (the row's own id is the
 table's id column)."""
 _SHARED_ID_ROWS = 0.25
@@ -247,7 +249,7 @@ def infer_attribute_kind(name: str, values: pd.Series) -> AttributeKind:
 
 
 def _is_list(sample: pd.Series) -> bool:
-    return bool(is_bracketed_list(sample).mean() > 0.5) or list_separator(sample) is not None
+    return bool((is_bracketed_list(sample) | is_weighted(sample)).mean() > 0.5) or list_separator(sample) is not None
 
 
 def names_an_id(name: str) -> bool:
@@ -265,6 +267,12 @@ def measures_each_row(name: str, values: pd.Series) -> bool:
     """Whether a column of a long attribute table measures its rows (`tagWeight`, `relevance`, `day`) rather than
     naming values (`tagID`, `tag`): numbers under a name that is not an id's."""
     return not _IDENTIFIER_NAME.search(_normalise_words(name)) and _mostly_numeric(values.head(_INFERENCE_SAMPLE))
+
+
+def says_when(name: str) -> bool:
+    """Whether a column's name says it holds a time or a part of one (`timestamp`, `day`, `createdAt`), which a long
+    table's rows are dated by, not weighed by."""
+    return _WHEN_NAME.search(_normalise_words(name)) is not None
 
 
 def infer_attribute_kinds(table: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:

@@ -2,7 +2,8 @@
 
 Each attribute is a *field*; its columns are:
 - categorical: one-hot over values seen at least `min_count` times (rarer values share an `<other>` column);
-- multi (`a|b|c`): multi-hot, each of a row's k values weighted 1/k so a field always sums to one;
+- multi (`a|b|c`): multi-hot, each of a row's k values weighted 1/k so a field always sums to one; a weighted
+  cell (`{"rock": 9, "pop": 1}`, a tag's count) splits the one in proportion to its weights;
 - numeric: a z-scored value plus a one-hot quantile bin (so linear and embedding models both get a handle);
   up to 20 bins of at least ~25 rows each, because effects such as a release year's are far from linear;
 - date: days since 1970 encoded like a numeric (a release or publication date says how recent an item is);
@@ -20,7 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from engine.core.features import FeatureMatrix, NumericLayout
-from engine.data.dataset import MULTI_VALUE_SEPARATOR, AttributeKind
+from engine.data.cell_values import multi_value_rows
+from engine.data.dataset import AttributeKind
 
 _TOKEN = re.compile(r"[a-z0-9]{2,}")
 
@@ -45,26 +47,18 @@ def _categorical(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_m
     return sp.csr_matrix((data, (rows, cols)), shape=(len(values), len(columns))), columns
 
 
-def _multi_tokens(value: object) -> list[str]:
-    return [t.strip() for t in str(value).split(MULTI_VALUE_SEPARATOR) if t.strip()] if pd.notna(value) else []
-
-
 def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix, list[str]]:
-    lists = [_multi_tokens(v) for v in values.tolist()]
-    counts: dict[str, int] = {}
-    for tokens in lists:
-        for token in set(tokens):
-            counts[token] = counts.get(token, 0) + 1
-    kept = sorted(t for t, c in counts.items() if c >= min_count)
-    lookup = {v: i for i, v in enumerate(kept)}
-    rows, cols, data = [], [], []
-    for row, tokens in enumerate(lists):
-        hits = sorted({lookup[t] for t in tokens if t in lookup})
-        for col in hits:
-            rows.append(row)
-            cols.append(col)
-            data.append(1.0 / len(hits))
-    matrix = sp.csr_matrix((np.asarray(data, dtype=np.float32), (rows, cols)), shape=(len(values), len(kept)))
+    """A column per value found on `min_count` rows or more; a row's kept values share a weight of 1, evenly for a
+    plain list (k genres weigh 1/k each), in proportion to their weights for a weighted one (a tag given 9 times
+    weighs 9/10 beside one given once)."""
+    rows = multi_value_rows(values)
+    counts = rows["value"].value_counts()
+    kept = sorted(counts.index[counts >= min_count].tolist())
+    cols = pd.Index(kept, dtype=object).get_indexer(rows["value"]) if kept else np.full(len(rows), -1)
+    rows = rows.assign(col=cols).loc[cols >= 0]
+    data = rows["weight"].to_numpy() / rows.groupby("row")["weight"].transform("sum").to_numpy()
+    matrix = sp.csr_matrix((data.astype(np.float32), (rows["row"].to_numpy(), rows["col"].to_numpy())),
+                           shape=(len(values), len(kept)))
     return matrix, [f"{name}={v}" for v in kept]
 
 
@@ -174,11 +168,7 @@ class NewRowEncoder:
             if kind == "categorical":
                 self._counts[name] = self.table[name].astype("string").value_counts().to_dict()
             elif kind == "multi":
-                counts: dict[str, int] = {}
-                for value in self.table[name].tolist():
-                    for token in set(_multi_tokens(value)):
-                        counts[token] = counts.get(token, 0) + 1
-                self._counts[name] = counts
+                self._counts[name] = multi_value_rows(self.table[name])["value"].value_counts().to_dict()
 
     def entries(self, values: dict[str, object]) -> list[tuple[str, float]]:
         """(column label, value) pairs of the made-up row with attribute `values` (categorical, multi and text
@@ -205,9 +195,12 @@ class NewRowEncoder:
 
     def _multi(self, name: str, value: object) -> list[tuple[str, float]]:
         counts = self._counts[name]
-        kept = sorted({t for t in _multi_tokens(value) if counts.get(t, 0) + 1 >= self.min_count})
-        weight = float(np.float32(1.0 / len(kept))) if kept else 0.0
-        return [(f"{name}={token}", weight) for token in kept]
+        rows = multi_value_rows(pd.Series([value], dtype=object))
+        known = np.array([counts.get(t, 0) + 1 >= self.min_count for t in rows["value"]], dtype=bool)
+        kept = rows.loc[known].sort_values("value")
+        total = kept["weight"].sum()
+        return [(f"{name}={token}", float(np.float32(weight / total)))
+                for token, weight in zip(kept["value"], kept["weight"])]
 
     def _text(self, name: str, value: object) -> list[tuple[str, float]]:
         column = pd.concat([self.table[name], pd.Series([value], dtype=object)], ignore_index=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.data.cell_values import joined_values, list_values, naming_key
+from engine.data.cell_values import listed_cell, naming_key
 from engine.data.columns import names_an_id
 from engine.data.errors import DataError
 
@@ -71,11 +71,12 @@ def _records(text: str, name: str) -> list[dict]:
 
 
 def _cell(value: Any) -> str | None:
-    """A cell as text: lists as distinct values joined by '|', other objects as JSON, None as missing."""
+    """A cell as text: lists as distinct values joined by '|' (weighted when its objects count them), other
+    objects as JSON, None as missing."""
     if value is None or (isinstance(value, float) and value != value):
         return None
     if isinstance(value, (list, tuple)):
-        return joined_values(list_values(value))
+        return listed_cell(value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):

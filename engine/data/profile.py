@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from engine.data.columns import is_blank
-from engine.data.dataset import MULTI_VALUE_SEPARATOR, Dataset
+from engine.data.cell_values import multi_value_rows
+from engine.data.dataset import Dataset
 
 COLD_BUCKETS = ("0", "1", "2-5", "6-20", ">20")
 _BUCKET_EDGES = [-1, 0, 1, 5, 20, np.inf]
@@ -52,8 +53,7 @@ def _entities(dataset: Dataset, side: str) -> pd.Index:
 def _cardinality(values: pd.Series, kind: str) -> int:
     present = values.dropna()
     if kind == "multi":
-        return int(present.astype(str).str.split(MULTI_VALUE_SEPARATOR, regex=False).explode().str.strip()
-                   .replace("", np.nan).dropna().nunique())
+        return int(multi_value_rows(present)["value"].nunique())
     if kind == "text":
         return int(present.astype(str).str.lower().str.findall(_WORD).explode().dropna().nunique())
     return int(present.nunique())

@@ -17,10 +17,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from engine.data.cell_values import weighted_notation
 from engine.data.dataset import Dataset, Feedback
 from engine.data.synthetic import generate_synthetic
 
-KindName = Literal["shop", "tags", "genres", "text", "counts"]
+KindName = Literal["shop", "tags", "tag-counts", "genres", "text", "counts"]
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
 _SYLLABLES = [c + v for c in _CONSONANTS for v in _VOWELS]
@@ -143,9 +144,9 @@ def _standardised(x: np.ndarray) -> np.ndarray:
 
 
 def _curated_tags(rng: np.random.Generator, item_topic: np.ndarray, n_topics: int) -> pd.DataFrame:
-    """3-30 tags per item (`owner`, `tag` rows) from a vocabulary of about three words per item: 60% from the
-    item's topic cluster (Zipf inside the cluster), 40% from the whole vocabulary (Zipf: "toread", "cool", and a
-    long tail)."""
+    """3-30 tags per item (`owner`, `tag`, `given` rows: how many of the item's draws gave the tag) from a
+    vocabulary of about three words per item: 60% from the item's topic cluster (Zipf inside the cluster), 40% from
+    the whole vocabulary (Zipf: "toread", "cool", and a long tail)."""
     n_items = len(item_topic)
     vocabulary = _pseudo_words(max(3 * n_items, 20 * n_topics))
     global_rank = rng.permutation(len(vocabulary))
@@ -159,8 +160,9 @@ def _curated_tags(rng: np.random.Generator, item_topic: np.ndarray, n_topics: in
     in_cluster = rng.choice(cluster_size, size=slots, p=_zipf(cluster_size, 0.8))
     anywhere = global_rank[rng.choice(len(vocabulary), size=slots, p=_zipf(len(vocabulary), 1.0))]
     tag = np.where(from_topic, clusters[item_topic[owner], in_cluster], anywhere)
-    frame = pd.DataFrame({"owner": owner, "tag": vocabulary[tag]}).drop_duplicates()
-    return frame[frame.groupby("owner").cumcount().to_numpy() < n_tags[frame["owner"].to_numpy()]]
+    draws = pd.DataFrame({"owner": owner, "tag": vocabulary[tag]})
+    given = draws.groupby(["owner", "tag"], sort=False).size().rename("given").reset_index()
+    return given[given.groupby("owner").cumcount().to_numpy() < n_tags[given["owner"].to_numpy()]]
 
 
 def _personal_tags(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, n_users: int,
@@ -173,15 +175,40 @@ def _personal_tags(rng: np.random.Generator, users: np.ndarray, items: np.ndarra
     filed = rng.random(len(users)) < 0.5
     who = users[filed]
     rank = np.minimum((rng.pareto(1.0, size=len(who))).astype(np.int64), sizes[who] - 1)
-    return pd.DataFrame({"owner": items[filed], "tag": words[starts[who] + rank]})
+    return pd.DataFrame({"owner": items[filed], "tag": words[starts[who] + rank], "given": 1})
 
 
-def _tag_lists(curated: pd.DataFrame, personal: pd.DataFrame, n_items: int) -> list[str]:
-    """Each item's tags, "|"-joined: its curated tags, then its bookmarkers' own, at most 30 in all."""
-    frame = pd.concat([curated, personal], ignore_index=True).drop_duplicates()
+def _tag_lists(curated: pd.DataFrame, personal: pd.DataFrame, n_items: int, counted: bool) -> list[str | None]:
+    """Each item's tags, its curated tags, then its bookmarkers' own, at most 30 in all: "|"-joined, or with
+    `counted` as a weighted cell of how often each was given."""
+    frame = pd.concat([curated, personal], ignore_index=True).groupby(["owner", "tag"], sort=False)["given"].sum()
+    frame = frame.reset_index()
     frame = frame[frame.groupby("owner").cumcount().to_numpy() < 30]
+    if counted:
+        cells = {owner: weighted_notation(dict(zip(group["tag"], group["given"].astype(float))))
+                 for owner, group in frame.groupby("owner", sort=True)}
+        return [cells.get(owner) for owner in range(n_items)]
     joined = frame.groupby("owner", sort=True)["tag"].agg("|".join)
     return joined.reindex(range(n_items)).tolist()
+
+
+def _bookmarks(n_users: int, n_items: int, n_interactions: int, seed: int, counted: bool) -> Dataset:
+    rng = np.random.default_rng(seed)
+    n_topics = 40
+    item_topic = _topics(rng, n_items, n_topics)
+    curated = _curated_tags(rng, item_topic, n_topics)
+    taste = _live_taste(rng.dirichlet(np.full(n_topics, 0.15), size=n_users), item_topic)
+    users, items = _draw_pairs(rng, taste, item_topic, _popularity(rng, n_items)[:, None],
+                               np.zeros(n_users, dtype=np.int64), n_interactions)
+    personal = _personal_tags(rng, users, items, n_users, first_word=max(3 * n_items, 20 * n_topics))
+    return Dataset(
+        interactions=_interactions(users, items, n_users, n_items),
+        items=pd.DataFrame({"item_id": _ids("i", n_items),
+                            "tags": pd.Series(_tag_lists(curated, personal, n_items, counted), dtype="str")}),
+        item_kinds={"tags": "multi"},
+        feedback=Feedback(kind="implicit"),
+        name=f"{'tag-counts' if counted else 'tags'}-{n_users}u-{n_items}i-seed{seed}",
+    )
 
 
 def generate_tags(n_users: int, n_items: int, n_interactions: int, seed: int) -> Dataset:
@@ -194,22 +221,15 @@ def generate_tags(n_users: int, n_items: int, n_interactions: int, seed: int) ->
     long tail of words only one user uses, which ties a new item to its bookmarkers' other items. Implicit
     feedback (a bookmark, no rating), no user attributes, no timestamps.
     """
-    rng = np.random.default_rng(seed)
-    n_topics = 40
-    item_topic = _topics(rng, n_items, n_topics)
-    curated = _curated_tags(rng, item_topic, n_topics)
-    taste = _live_taste(rng.dirichlet(np.full(n_topics, 0.15), size=n_users), item_topic)
-    users, items = _draw_pairs(rng, taste, item_topic, _popularity(rng, n_items)[:, None],
-                               np.zeros(n_users, dtype=np.int64), n_interactions)
-    personal = _personal_tags(rng, users, items, n_users, first_word=max(3 * n_items, 20 * n_topics))
-    return Dataset(
-        interactions=_interactions(users, items, n_users, n_items),
-        items=pd.DataFrame({"item_id": _ids("i", n_items),
-                            "tags": pd.Series(_tag_lists(curated, personal, n_items), dtype="str")}),
-        item_kinds={"tags": "multi"},
-        feedback=Feedback(kind="implicit"),
-        name=f"tags-{n_users}u-{n_items}i-seed{seed}",
-    )
+    return _bookmarks(n_users, n_items, n_interactions, seed, counted=False)
+
+
+def generate_tag_counts(n_users: int, n_items: int, n_interactions: int, seed: int) -> Dataset:
+    """The bookmarks of `generate_tags`, each tag with how often it was given to the item, as HetRec's
+    `bookmark_tags.dat` weighs a bookmark's tags, MovieLens' `tags.csv` repeats a movie's tag per user and
+    Goodreads' `book_tags.csv` counts a book's shelvings: a tag about the item's topic is given more often than
+    a stray one."""
+    return _bookmarks(n_users, n_items, n_interactions, seed, counted=True)
 
 
 def generate_genres(n_users: int, n_items: int, n_interactions: int, seed: int) -> Dataset:
@@ -313,6 +333,8 @@ def generate_counts(n_users: int, n_items: int, n_interactions: int, seed: int) 
 DATA_KINDS: dict[KindName, DataKind] = {kind.name: kind for kind in (
     DataKind("shop", "Shop with ratings and timestamps", "a web shop's reviews", generate_synthetic),
     DataKind("tags", "Bookmarks with free tags", "Delicious / BibSonomy (HetRec delicious-2k)", generate_tags),
+    DataKind("tag-counts", "Bookmarks with counted tags", "HetRec delicious-2k's tag weights, MovieLens tags",
+             generate_tag_counts),
     DataKind("genres", "Movie ratings with genres", "MovieLens 1M", generate_genres),
     DataKind("text", "Play counts of tracks with descriptions", "Last.fm 1K / 360K", generate_text),
     DataKind("counts", "Shop with purchase counts", "a retail basket log", generate_counts),

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from engine.data.cell_values import as_multi_values, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
-                                 measures_each_row, to_numbers, to_unix_seconds)
+                                 measures_each_row, says_when, to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
@@ -498,18 +498,27 @@ def _quoted(ids) -> str:
     return ", ".join(f"'{str(v)[:40]}'" for v in ids)
 
 
-def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str,
-                      measures: list[str]) -> DataWarning:
+def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str, gathered: _Gathered
+                      ) -> DataWarning:
+    measures = gathered.measures
     listed = [c for c in frame.columns if c != id_column and c not in measures
               and frame[c].astype("string").str.contains("|", regex=False).fillna(False).any()]
-    example = "" if not listed else (f", e.g. '{listed[0]}' of '{frame[id_column].iloc[0]}': "
-                                     f"'{str(frame[listed[0]].iloc[0])[:60]}'")
+    weighted = [c for c in frame.columns if c != id_column and c not in measures
+                and frame[c].astype("string").str.startswith("{").fillna(False).any()]
+    shown = (listed or weighted)[:1]
+    example = "" if not shown else (f", e.g. '{shown[0]}' of '{frame[id_column].iloc[0]}': "
+                                    f"'{str(frame[shown[0]].iloc[0])[:60]}'")
     ignored = "" if not measures else (
         f"; {', '.join(repr(c) for c in measures)} {'measures' if len(measures) == 1 else 'measure'} each row "
         "(numbers such as a tag's weight or a day), and "
-        "gathered per id their numbers would read as values shared by unrelated ids, so they are ignored")
+        "gathered per id their numbers would read as values shared by unrelated ids, so they are ignored as values")
+    weighs = "" if not weighted else (
+        f"; each value of {', '.join(repr(c) for c in weighted)} weighs "
+        + (f"its summed '{gathered.weight}'" if gathered.weight else "the number of rows that give it to the id")
+        + " (a tag given often counts more, sublinearly)")
     return DataWarning(f"{rows:,} rows describe {len(frame):,} ids, several rows per id (a long table such as tag "
-                       f"assignments): the values of each column were gathered per id as a list{example}{ignored}",
+                       f"assignments): the values of each column were gathered per id as a "
+                       f"list{example}{ignored}{weighs}",
                        label, "Set a column's kind to ignore if its values do not describe the id, or a measuring "
                               "column's kind to multi to keep its numbers as values")
 
@@ -522,14 +531,33 @@ def _row_measures(frame: pd.DataFrame, id_column: str) -> list[str]:
     return measures if len(measures) < len(values) else []
 
 
+@dataclass(frozen=True)
+class _Gathered:
+    """A long table gathered to one row per id, the columns that measured its rows (ignored by default) and the
+    one among them that weighed the values (None: each value weighs its number of rows)."""
+
+    frame: pd.DataFrame
+    measures: list[str]
+    weight: str | None
+
+
+def _gathered_long_table(frame: pd.DataFrame, id_column: str) -> _Gathered:
+    """The one measuring column whose name does not say when (`tagWeight`, `count`, `relevance`, not `day`)
+    weighs the values; with none or several, a value weighs its number of rows."""
+    measures = _row_measures(frame, id_column)
+    weighing = [c for c in measures if not says_when(c)]
+    weight = weighing[0] if len(weighing) == 1 else None
+    return _Gathered(gather_by_id(frame, id_column, plain=tuple(measures), weight_column=weight), measures, weight)
+
+
 def attribute_kinds(frame: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
     """The kinds saving infers for an attribute table keyed by `id_column`, for a form to pre-set: a long table
     (several rows per id, such as tag assignments) is gathered to one row per id first, as `build_attributes`
     gathers it."""
     if not is_long_format(frame, id_column):
         return infer_attribute_kinds(frame, id_column)
-    return {**infer_attribute_kinds(gather_by_id(frame, id_column), id_column),
-            **dict.fromkeys(_row_measures(frame, id_column), "ignore")}
+    gathered = _gathered_long_table(frame, id_column)
+    return {**infer_attribute_kinds(gathered.frame, id_column), **dict.fromkeys(gathered.measures, "ignore")}
 
 
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
@@ -553,9 +581,9 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     first_rows = _rows(~missing & ~repeated, table.first_row)  # the file row of each id's first row
     measures: list[str] = []
     if is_long_format(frame, table.id_column):
-        measures = _row_measures(frame, table.id_column)
-        frame = gather_by_id(frame, table.id_column)
-        warnings.append(_gathered_warning(frame, table.id_column, len(ids), label, measures))
+        gathered = _gathered_long_table(frame, table.id_column)
+        frame, measures = gathered.frame, gathered.measures
+        warnings.append(_gathered_warning(frame, table.id_column, len(ids), label, gathered))
     else:
         if repeated.any():
             warnings.append(DataWarning(f"{int(repeated.sum())} rows repeat an id already seen, "

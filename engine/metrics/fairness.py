@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.data.dataset import MULTI_VALUE_SEPARATOR
+from engine.data.cell_values import multi_value_rows
 from engine.metrics.statistics import DEFAULT_BOOTSTRAP, bootstrap_ci, bootstrap_means
 
 SHORT_HEAD_SHARE = 0.2
@@ -178,10 +178,10 @@ def exposure(recommendations: pd.DataFrame, k: int, popularity: pd.Series, n_tra
 
 def _value_weights(values: pd.Series) -> pd.DataFrame:
     """(item_id, value, weight): each item's attribute values, a multi-valued item's weight split evenly."""
-    text = values.dropna().astype(str)
-    parts = text.str.split(MULTI_VALUE_SEPARATOR, regex=False).explode().str.strip()
-    parts = parts.loc[parts != ""]
-    frame = pd.DataFrame({"item_id": parts.index.astype(str), "value": parts.to_numpy()})
+    present = values.dropna()
+    parts = multi_value_rows(present)
+    frame = pd.DataFrame({"item_id": present.index.astype(str)[parts["row"].to_numpy()],
+                          "value": parts["value"].to_numpy()})
     frame["weight"] = 1.0 / frame.groupby("item_id")["value"].transform("size")
     return frame
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AttributeValue = str | int | float
+DescribingValue = AttributeValue | dict[str, float]
+"""An attribute of a new user or item: a value, `a|b` for several, or {value: weight} (how often a tag was given)."""
 MAX_K = 1000
 
 
@@ -54,7 +56,7 @@ class UserRecommendationRequest(Request):
 class NewUserRecommendationRequest(Request):
     """Recommendations for a user the model never saw: attributes and, optionally, a few liked item ids."""
 
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict, description="e.g. {\"region\": \"north\"}")
+    attributes: dict[str, DescribingValue] = Field(default_factory=dict, description="e.g. {\"region\": \"north\"}")
     liked: list[str] = Field(default_factory=list, max_length=200, description="training item ids the user liked")
     k: int = Field(10, ge=1, le=MAX_K)
     filter: dict[str, AttributeValue] = Field(default_factory=dict)
@@ -97,7 +99,8 @@ class NewItemRequest(Request):
     """A new item and its attributes."""
 
     item_id: str = Field(min_length=1, max_length=200)
-    attributes: dict[str, AttributeValue] = Field(default_factory=dict, description="e.g. {\"category\": \"books\"}")
+    attributes: dict[str, DescribingValue] = Field(default_factory=dict,
+                                                 description="e.g. {\"category\": \"books\", \"tags\": {\"eco\": 3, \"kids\": 1}}")
 
 
 class NewItem(BaseModel):
@@ -110,7 +113,7 @@ class NewItem(BaseModel):
 class AudienceRequest(Request):
     """A new item described by its attributes."""
 
-    attributes: dict[str, AttributeValue]
+    attributes: dict[str, DescribingValue]
     n: int = Field(10, ge=1, le=MAX_K, description="how many users to return")
 
 

@@ -27,6 +27,7 @@ from engine.analysis.explore import (NEW_USER_ID, ExploreContext, ExploreError, 
 from engine.core.data import UserQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
+from engine.data.cell_values import multi_value_rows
 from engine.privacy.ids import ForgottenUsers
 from engine.protocols.split import EvalSlice
 from engine.runs.experiments import get_experiment
@@ -371,12 +372,12 @@ class ServedRun:
             if name not in table.columns:
                 raise ServingError(422, f"filter: unknown item attribute {name!r}; the items have "
                                         f"{_shown(list(table.columns)) or 'no attributes'}")
-            column = table[name].astype("string").fillna("")
             if kinds.get(name) == "multi":
-                matches = column.str.split("|").apply(lambda parts: str(value) in [p.strip() for p in parts])
+                parts = multi_value_rows(table[name])
+                matches = np.isin(np.arange(len(table)), parts.loc[parts["value"] == str(value), "row"])
             else:
-                matches = column == str(value)
-            keep &= matches.to_numpy(dtype=bool)
+                matches = (table[name].astype("string").fillna("") == str(value)).to_numpy(dtype=bool)
+            keep &= matches
         if not keep.any():
             raise ServingError(422, f"filter {where} matches no item of the catalogue; check the values "
                                     f"(e.g. {next(iter(where))} is {self._attribute_examples('item')})")

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import public_shapes
 from engine.cli.main import main
+from engine.data.cell_values import multi_value_rows, weighted_values
 from engine.data.columns import RoleMapping, detect_roles, infer_attribute_kinds
 from engine.data.errors import DataError
 from engine.data.features import encode_attributes
@@ -185,13 +186,18 @@ def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path
                                                                                      label=table.name))
     items = result.dataset.items.set_index("item_id")
     assigned = table.frame.groupby("bookmarkID", sort=False)["tagID"].agg(list)
-    assert items["tagID"].str.split("|").to_dict() == assigned.to_dict()
+    assert {k: sorted(weighted_values(v)) for k, v in items["tagID"].items()} == assigned.map(sorted).to_dict()
+    # each tag weighs the number of users who gave it (tagWeight), heaviest first
+    given = pd.to_numeric(table.frame["tagWeight"]).groupby([table.frame["bookmarkID"], table.frame["tagID"]]).sum()
+    assert {(b, t): w for b, cell in items["tagID"].items() for t, w in weighted_values(cell).items()} == \
+        given.to_dict()
     # a tag's weight measures its row: gathered, '9|8' would read as values 9 and 8 shared by unrelated bookmarks
     assert result.dataset.item_kinds == {"tagID": "multi", "tagWeight": "ignore"}
     assert attribute_kinds(table.frame, "bookmarkID") == result.dataset.item_kinds  # what the Data page pre-sets
     said = " ".join(map(str, result.warnings))
     assert f"{len(table.frame):,} rows describe {len(assigned):,} ids, several rows per id" in said
     assert "'tagWeight' measures each row" in said and "'tagID' measure" not in said
+    assert "each value of 'tagID' weighs its summed 'tagWeight'" in said
     assert "rows repeat an id already seen" not in said
     plays, games = public_shapes.steam(tmp_path / "steam")  # a wide table with a few repeated names keeps first rows
     kept = build_dataset(_upload(plays, tmp_path).frame, RoleMapping("column_1", "column_2"),
@@ -289,14 +295,19 @@ def test_a_year_one_placeholder_date_is_a_date_not_a_crash(tmp_path: Path):
     assert "release_date" in features.field_names
 
 
-def test_goodreads_shelves_listed_as_objects_are_read_by_their_names(tmp_path: Path):
+def test_goodreads_shelves_listed_as_objects_are_read_by_their_names_weighed_by_their_counts(tmp_path: Path):
     """popular_shelves [{"count": "3", "name": "to-read"}, ...] became "{'count': '3', 'name': 'to-read'}|..." values,
-    each shelf unique to its book by its count."""
+    each shelf unique to its book by its count; then plain names, their counts lost."""
     interactions, books = public_shapes.goodreads(tmp_path / "goodreads")
     raw, meta = _upload(interactions, tmp_path), _upload(books, tmp_path)
     result = build_dataset(raw.frame, detect_roles(raw.frame), items=AttributeInput(meta.frame, "book_id"))
     dataset = result.dataset
-    shelves = dataset.items["popular_shelves"].str.split("|").explode()
-    assert dataset.item_kinds["popular_shelves"] == "multi" and shelves.isin(["to-read", "fantasy", "owned"]).any()
-    assert not shelves.str.contains("count").any()
+    shelves = multi_value_rows(dataset.items["popular_shelves"])
+    assert dataset.item_kinds["popular_shelves"] == "multi"
+    assert shelves["value"].isin(["to-read", "fantasy", "owned"]).any()
+    assert not shelves["value"].str.contains("count").any()
+    with gzip.open(books, "rt") as lines:
+        first = ast.literal_eval(lines.readline())
+    stored = dataset.items.set_index("item_id").loc[first["book_id"], "popular_shelves"]
+    assert weighted_values(stored) == {s["name"]: float(s["count"]) for s in first["popular_shelves"]}
     assert any("are 0 on a scale of 1 to 5" in str(w) for w in result.warnings)  # 0 is 'not rated' here too

@@ -11,6 +11,7 @@ from engine.data.canonical import read_canonical_result
 from engine.data.indexing import build_train_data, dataset_features
 from engine.data.profile import profile_dataset
 from engine.data.synthetic import generate_synthetic
+from engine.data.cell_values import multi_value_rows
 from engine.data.synthetic_kinds import DATA_KINDS, GENRES, generate_kind
 from engine.metrics.evaluation import make_validator
 from engine.models.registry import create_model
@@ -50,6 +51,20 @@ def test_tags_have_a_large_zipf_vocabulary_implicit_feedback_and_no_users():
     ranks = np.arange(1, 201)
     slope = np.polyfit(np.log(ranks), np.log(counts.iloc[:200].to_numpy()), 1)[0]
     assert -1.6 < slope < -0.3  # rank-frequency roughly a power law
+
+
+def test_tag_counts_are_the_bookmarks_with_how_often_each_tag_was_given_the_topics_tags_most():
+    plain, counted = (generate_kind(kind, 300, 1_500, 6_000, seed=2) for kind in ("tags", "tag-counts"))
+    pd.testing.assert_frame_equal(plain.interactions, counted.interactions)
+    given = multi_value_rows(counted.items["tags"])
+    listed = multi_value_rows(plain.items["tags"])
+    assert given[["row", "value"]].sort_values(["row", "value"]).to_numpy().tolist() == \
+        listed[["row", "value"]].sort_values(["row", "value"]).to_numpy().tolist()
+    assert given["weight"].min() == 1 and (given["weight"] >= 2).mean() > 0.05
+    # the heaviest tag of an item is shared with far more items than its lightest: topic words, not strays
+    heaviest = given.loc[given.groupby("row")["weight"].idxmax(), "value"]
+    spread = given["value"].value_counts()
+    assert spread[heaviest].median() > spread[given["value"]].median()
 
 
 def test_genres_are_few_coarse_and_multi_valued_with_ratings_and_user_attributes():
@@ -104,7 +119,7 @@ def test_attributes_carry_a_signal_content_finds_on_new_items(kind):
 
 
 def test_unknown_kind_is_refused_with_the_choices():
-    with pytest.raises(ValueError, match="shop, tags, genres, text, counts"):
+    with pytest.raises(ValueError, match="shop, tags, tag-counts, genres, text, counts"):
         generate_kind("ratings", 10, 10, 10)  # type: ignore[arg-type]
 
 

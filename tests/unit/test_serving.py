@@ -115,6 +115,20 @@ def test_a_new_item_is_recommendable_at_once_and_after_a_restart(mapper: TestCli
     assert again.status_code == 409
 
 
+def test_a_new_items_tags_may_weigh_their_values_and_a_filter_still_finds_it(mapper: TestClient):
+    weighted = {"category": "books", "tags": {"eco": 9, "kids": 1}}
+    audience = mapper.post("/items/audience", json={"attributes": weighted, "n": 5})
+    assert audience.status_code == 200, audience.text
+    as_text = {"category": "books", "tags": '{"eco": 9, "kids": 1}'}
+    assert mapper.post("/items/audience", json={"attributes": as_text, "n": 5}).json() == audience.json()
+    even = mapper.post("/items/audience", json={"attributes": {"category": "books", "tags": "eco|kids"}, "n": 5})
+    assert [u["score"] for u in even.json()["users"]] != [u["score"] for u in audience.json()["users"]]
+    assert mapper.post("/items", json={"item_id": "weighted-1", "attributes": weighted}).status_code == 201
+    listed = mapper.post("/recommendations/new-user", json={"attributes": {"region": "north"}, "k": 1000,
+                                                               "filter": {"tags": "kids"}}).json()
+    assert "weighted-1" in {i["item_id"] for i in listed["items"]}
+
+
 def test_a_model_that_cannot_score_new_items_refuses_to_add_one(itemknn: TestClient):
     answer = itemknn.post("/items", json={"item_id": "fresh-2", "attributes": {"category": "books"}})
     assert answer.status_code == 422 and "ItemKNN cannot score items it never saw" in answer.json()["detail"]
