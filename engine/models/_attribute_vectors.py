@@ -40,8 +40,7 @@ class AttributeWeightingConfig(ModelConfig):
                     "liked item says more than a common one) and each attribute has unit length; encoded: values "
                     "as the shared encoding gives them (an item's k tags weigh 1/k each).")
     sublinear_tf: bool = Field(True, title="Sublinear word counts",
-                               description="With tfidf, a word said n times in a text, or a tag given n times, "
-                                           "counts 1 + log(n), not n.")
+                               description="With tfidf, a word said n times in a text counts 1 + log(n), not n.")
     min_df: int = Field(3, ge=1, title="Fewest items per value",
                         description="Drop attribute values (tags, words, categories) found on fewer items than "
                                     "this: a value on one or two items links them to almost no other.")
