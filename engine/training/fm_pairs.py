@@ -142,37 +142,35 @@ def _hash(seed: int | None) -> tuple[bool, np.uint64]:
 
 
 @compile_loop
-def _row_uniforms(seed, row, words):
-    """Row `row`'s 16-bit uniforms into `words` (uint64, viewed 4 uniforms a word by the caller), as
-    `dropped_units` hashes them."""
-    base = np.uint64(row) * np.uint64(len(words))
-    for w in range(len(words)):
+def _kept_units(seed, row, drop_below, kept):
+    """kept[u] = 1 for the units of row `row` its dropout keeps, 0 for those it drops (`dropped_units`), as floats
+    (`kept` holds a whole number of words: width rounded up to 4): a product by them vectorises where a select on
+    the 16-bit uniforms did not. Each word's four uniforms are taken by shifts as it is hashed: read back through
+    a uint16 view of a word buffer, a 1M batch's first-layer pass took 0.55 ms and its second layer's ReLU-dropout
+    0.23 (0.34 and 0.09 this way)."""
+    n_words = len(kept) // 4
+    base = np.uint64(row) * np.uint64(n_words)
+    below, mask = np.uint64(drop_below), np.uint64(0xFFFF)
+    for w in range(n_words):
         z = seed + (base + np.uint64(w)) * _GOLDEN64
         z = (z ^ (z >> np.uint64(30))) * _MIX64[0]
         z = (z ^ (z >> np.uint64(27))) * _MIX64[1]
-        words[w] = z ^ (z >> np.uint64(31))
-
-
-@compile_loop
-def _kept_units(seed, row, words, drop_below, kept):
-    """kept[u] = 1 for the units of row `row` its dropout keeps, 0 for those it drops (`dropped_units`), as floats:
-    a product by them vectorises where a select on the 16-bit uniforms did not (a sixth of the first layer's pass)."""
-    _row_uniforms(seed, row, words)
-    uniforms = words.view(np.uint16)
-    for k in range(len(kept)):
-        kept[k] = np.float32(uniforms[k] >= drop_below)
+        z = z ^ (z >> np.uint64(31))
+        kept[4 * w] = np.float32((z & mask) >= below)
+        kept[4 * w + 1] = np.float32(((z >> np.uint64(16)) & mask) >= below)
+        kept[4 * w + 2] = np.float32(((z >> np.uint64(32)) & mask) >= below)
+        kept[4 * w + 3] = np.float32((z >> np.uint64(48)) >= below)
 
 
 @compile_loop
 def _first_layer_loop(user_half, item_half, user_slot, item_slot, dropping, seed, drop_below, out):
     n_candidates = len(item_slot) // len(user_slot)
     zero = np.float32(0)
-    words = np.empty((out.shape[1] + 3) // 4, dtype=np.uint64)
-    kept = np.empty(out.shape[1], dtype=np.float32)
+    kept = np.empty((out.shape[1] + 3) // 4 * 4, dtype=np.float32)
     for pair in range(len(item_slot)):
         user, item, row = user_half[user_slot[pair // n_candidates]], item_half[item_slot[pair]], out[pair]
         if dropping:
-            _kept_units(seed, pair, words, drop_below, kept)
+            _kept_units(seed, pair, drop_below, kept)
             for k in range(len(row)):
                 row[k] = max(user[k] + item[k], zero) * kept[k]
         else:
@@ -195,11 +193,10 @@ def _relu_drop(pre: torch.Tensor, seed: int | None, drop_below: int) -> torch.Te
 @compile_loop
 def _relu_drop_loop(pre, dropping, seed, drop_below):
     zero = np.float32(0)
-    words = np.empty((pre.shape[1] + 3) // 4, dtype=np.uint64)
-    kept = np.empty(pre.shape[1], dtype=np.float32)
+    kept = np.empty((pre.shape[1] + 3) // 4 * 4, dtype=np.float32)
     for r in range(len(pre)):
         row = pre[r]
-        _kept_units(seed, r, words, drop_below, kept)
+        _kept_units(seed, r, drop_below, kept)
         for k in range(len(row)):
             row[k] = max(row[k], zero) * kept[k]
 

@@ -111,6 +111,10 @@ def test_dropped_units_are_the_compiled_loops_and_drop_about_p() -> None:
     pre = torch.rand(400, 30) + 0.5  # all positive: a zero is a dropped unit
     if fm_pairs.numba is not None:
         assert torch.equal(fm_pairs._relu_drop(pre.clone(), seed, dropout.drop_below) == 0, dropped)
+        # the first layer's pass hashes its own masks: 400 pairs of 80 users x 5 items, a width of 30 (not whole words)
+        user_slot, item_slot = torch.arange(80), torch.arange(400).view(80, 5)
+        hidden = fm_pairs._first_layer(pre[:80], pre, user_slot, item_slot, seed, dropout.drop_below)
+        assert torch.equal(hidden == 0, dropped)
     assert dropout.draw_seed() != seed
     assert dropout.eval().draw_seed() is None and Dropout(0.0).draw_seed() is None
 
