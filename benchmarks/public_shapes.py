@@ -267,6 +267,42 @@ def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
                   encoding="latin-1")
 
 
+def movielens_latest(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
+    """MovieLens latest-small (ml-latest-small): `ratings.csv` (userId, movieId, half-star ratings 0.5-5.0, unix
+    timestamp), `movies.csv` (movieId, title with the year in brackets and commas inside quotes, genres as
+    `Adventure|Animation` or `(no genres listed)`), `tags.csv` (userId, movieId, free-text tag, timestamp: one row
+    per user who gave a tag, a minority of the movies tagged, some tags given by several users) and `links.csv`
+    (movieId, imdbId with leading zeros, tmdbId sometimes empty)."""
+    rng = np.random.default_rng(seed)
+    genres = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
+              "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
+    n_movies = 500
+    movie_ids = np.sort(rng.choice(np.arange(1, 200_000), n_movies, replace=False))
+    movies, links = ["movieId,title,genres"], ["movieId,imdbId,tmdbId"]
+    for movie in movie_ids:
+        title = _words(rng, int(rng.integers(1, 4))).title()
+        title = f'"{title}, The ({rng.integers(1930, 2019)})"' if rng.random() < 0.1 else \
+            f"{title} ({rng.integers(1930, 2019)})"
+        listed = "|".join(sorted(rng.choice(genres, int(rng.integers(1, 4)), replace=False))) \
+            if rng.random() > 0.02 else "(no genres listed)"
+        movies.append(f"{movie},{title},{listed}")
+        tmdb = "" if rng.random() < 0.01 else str(rng.integers(1, 500_000))
+        links.append(f"{movie},{int(rng.integers(1, 9_999_999)):07d},{tmdb}")
+    ratings, seen = ["userId,movieId,rating,timestamp"], set()
+    for user, movie in zip(_zipf_choice(rng, 300, rows, 0.5) + 1, movie_ids[_zipf_choice(rng, n_movies, rows, 0.9)]):
+        if (user, movie) not in seen:
+            seen.add((user, movie))
+            ratings.append(f"{user},{movie},{rng.integers(1, 11) / 2:.1f},{rng.integers(964_982_703, 1_537_799_250)}")
+    vocabulary = [_words(rng, int(rng.integers(1, 3))) for _ in range(600)]
+    tagged = movie_ids[rng.choice(n_movies, n_movies // 5, replace=False)]
+    tags = ["userId,movieId,tag,timestamp"]
+    for movie in tagged:
+        for tag in _zipf_choice(rng, len(vocabulary), int(rng.integers(1, 8)), 1.0):
+            for user in rng.choice(np.arange(1, 301), int(rng.integers(1, 4)), replace=False):
+                tags.append(f"{user},{movie},{vocabulary[tag]},{rng.integers(1_137_179_352, 1_537_098_603)}")
+    return _write(folder, {"ratings.csv": ratings, "movies.csv": movies, "tags.csv": tags, "links.csv": links})
+
+
 def _write(folder: Path, files: dict[str, list[str]], encoding: str = "utf-8", newline: str = "\n") -> list[Path]:
     """Each file's lines written into `folder` as its publisher ships it (gzipped when the name ends in .gz); the
     paths, in order."""
@@ -283,7 +319,7 @@ def _write(folder: Path, files: dict[str, list[str]], encoding: str = "utf-8", n
 SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "lastfm-1k": lastfm_1k,
                                                 "book-crossing": book_crossing, "amazon": amazon,
                                                 "goodreads": goodreads, "steam": steam, "mind": mind,
-                                                "bookmarks": bookmarks}
+                                                "bookmarks": bookmarks, "movielens-latest": movielens_latest}
 
 
 def main(out: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.data.canonical import read_canonical_result
 from engine.data.catalog import (check_dataset_name, delete_dataset, list_datasets, load_dataset, rename_dataset,
                                  save_dataset)
-from engine.data.columns import ROLES, RoleMapping, detect_roles
+from engine.data.columns import ROLES, RoleMapping, detect_roles, guess_id_column
 from engine.data.dataset import ATTRIBUTE_KINDS, COUNT_WEIGHTS, Feedback
 from engine.data.errors import DataError, DataWarning
 from engine.data.profile import DatasetProfile, profile_dataset
@@ -64,24 +64,44 @@ def _profile(dataset_id: int, fingerprint: str) -> DatasetProfile:
     return profile_dataset(load_dataset(dataset_id))
 
 
-def _uploaded_table(label: str, key: str, required: bool, settings: tuple[str, ...]) -> RawTable | None:
+def _uploaded_table(label: str, key: str, settings: tuple[str, ...]) -> RawTable | None:
     """An uploader, and the table as read or the reason it cannot be read (shown right under the uploader).
 
     A new file forgets the choices made for the one before (widget keys starting with one of `settings`), so its
     columns are mapped afresh: replacing a file without a rating column by one with 'stars' kept Rating at '(none)'
     (a choice still valid for the new columns) and saved the ratings away unseen."""
-    upload = st.file_uploader(label + ("" if required else " (optional)"), type=UPLOAD_TYPES, key=key)
+    upload = st.file_uploader(label, type=UPLOAD_TYPES, key=key)
     if upload is None:
         return None
-    if st.session_state.get(f"{key}-file") != upload.file_id:
-        for stale in [name for name in st.session_state if str(name).startswith(settings)]:
-            del st.session_state[stale]
-        st.session_state[f"{key}-file"] = upload.file_id
+    _forget_choices_of_other_files(key, (upload.file_id,), settings)
     try:
         return _read_upload(upload.file_id, upload.name, upload)
     except DataError as error:
         st.error(str(error), icon=":material/error:")
         return None
+
+
+def _uploaded_attribute_tables(label: str, key: str, settings: tuple[str, ...]) -> list[tuple[str, RawTable]]:
+    """An uploader of one or several attribute tables of a side, joined on the id when saved (MovieLens' movies.csv
+    with genres and tags.csv with a row per tag): (file id, table) of each file read; each file that cannot be read
+    says why under the uploader. Another set of files forgets the choices made for the one before."""
+    uploads = st.file_uploader(f"{label} (optional, one or several files)", type=UPLOAD_TYPES, key=key,
+                               accept_multiple_files=True) or []
+    _forget_choices_of_other_files(key, tuple(u.file_id for u in uploads), settings)
+    tables = []
+    for upload in uploads:
+        try:
+            tables.append((upload.file_id, _read_upload(upload.file_id, upload.name, upload)))
+        except DataError as error:
+            st.error(f"{upload.name}: {error}", icon=":material/error:")
+    return tables
+
+
+def _forget_choices_of_other_files(key: str, file_ids: tuple[str, ...], settings: tuple[str, ...]) -> None:
+    if st.session_state.get(f"{key}-files") != file_ids:
+        for stale in [name for name in st.session_state if str(name).startswith(settings)]:
+            del st.session_state[stale]
+        st.session_state[f"{key}-files"] = file_ids
 
 
 def _preview(raw: RawTable, expanded: bool) -> None:
@@ -110,19 +130,31 @@ def _role_mapping(raw: RawTable, key: str) -> RoleMapping:
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the attribute table...")
-def _inferred_kinds(file_id: str, id_column: str, _frame: pd.DataFrame) -> dict[str, str]:
+def _inferred_kinds(file_id: str, id_column: str, side: str, _frame: pd.DataFrame) -> dict[str, str]:
     """Attribute kinds of an uploaded table as saving will infer them, once per file and id column (not on every
     rerun of the page)."""
-    return attribute_kinds(_frame, id_column)
+    return attribute_kinds(_frame, id_column, side)
 
 
-def _attribute_input(raw: RawTable, side: str, key: str) -> AttributeInput:
+def _attribute_inputs(tables: list[tuple[str, RawTable]], roles: RoleMapping, side: str, key: str
+                      ) -> list[AttributeInput]:
+    """Id column and attribute kinds of each item or user table (widget keys `items-...`, `items-2-...`, ...)."""
+    inputs = []
+    for position, (file_id, raw) in enumerate(tables):
+        if len(tables) > 1:
+            st.caption(f"{raw.name}: joined with the other {side} tables on the {side} id")
+        inputs.append(_attribute_input(raw, file_id, getattr(roles, side), side,
+                                       key if position == 0 else f"{key}-{position + 1}"))
+    return inputs
+
+
+def _attribute_input(raw: RawTable, file_id: str, interactions_column: str | None, side: str, key: str
+                     ) -> AttributeInput:
     """Id column and attribute kinds of an item or user table, kinds pre-set by inference."""
     columns = [str(c) for c in raw.frame.columns]
-    canonical = f"{side}_id"
-    default = canonical if canonical in columns else columns[0]
+    default = guess_id_column(side, columns, interactions_column)
     id_column = st.selectbox(f"{side.title()} id column", columns, index=columns.index(default), key=f"{key}-id")
-    inferred = _inferred_kinds(st.session_state.get(f"upload-{key}-file", raw.name), id_column, raw.frame)
+    inferred = _inferred_kinds(file_id, id_column, side, raw.frame)
     kinds = {}
     cells = st.columns(4)
     for position, (column, kind) in enumerate(inferred.items()):
@@ -221,38 +253,39 @@ def _store(make: Callable[[], IntakeResult], name: str, source: str, details: di
 
 
 def _upload_section() -> None:
-    st.markdown("Upload an interactions table, and optionally item and user attribute tables: CSV, TSV, JSON lines "
-                f"or Parquet, also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
+    st.markdown("Upload an interactions table, and optionally item and user attribute tables (several per side, "
+                "such as MovieLens' movies.csv and tags.csv, are joined on the id): CSV, TSV, JSON lines or Parquet, "
+                f"also .gz or .zip, up to {get_settings().max_upload_mb} MB each.")
     cells = st.columns(3)
     with cells[0]:
-        interactions = _uploaded_table("Interactions", "upload-interactions", required=True,
+        interactions = _uploaded_table("Interactions", "upload-interactions",
                                        settings=("map-role-", *(f"upload-{s}" for s in INTERACTION_SETTINGS)))
     with cells[1]:
-        items = _uploaded_table("Item attributes", "upload-items", required=False, settings=("items-",))
+        items = _uploaded_attribute_tables("Item attributes", "upload-items", settings=("items-",))
     with cells[2]:
-        users = _uploaded_table("User attributes", "upload-users", required=False, settings=("users-",))
-    for position, raw in enumerate((interactions, items, users)):
-        if raw is not None:
-            _preview(raw, expanded=position == 0)
+        users = _uploaded_attribute_tables("User attributes", "upload-users", settings=("users-",))
+    if interactions is not None:
+        _preview(interactions, expanded=True)
+    for _, raw in (*items, *users):
+        _preview(raw, expanded=False)
     if interactions is None:
         return
     st.markdown("**Columns of the interactions**")
     roles = _role_mapping(interactions, "map")
-    item_input = user_input = None
-    if items is not None:
+    if items:
         st.markdown("**Item attributes** (kinds: categorical, multi `a|b`, numeric, text, ignore)")
-        item_input = _attribute_input(items, "item", "items")
-    if users is not None:
+    item_inputs = _attribute_inputs(items, roles, "item", "items")
+    if users:
         st.markdown("**User attributes**")
-        user_input = _attribute_input(users, "user", "users")
+    user_inputs = _attribute_inputs(users, roles, "user", "users")
     feedback = _feedback(interactions, roles, "upload")
     duplicates = _duplicate_policy(roles, feedback)
     name = name_input(Path(interactions.name).name.split(".")[0], "upload-name", label="Dataset name")
     if st.button("Save dataset", type="primary", key="upload-save"):
         options = IntakeOptions(feedback=feedback, duplicates=duplicates)
-        _store(lambda: build_dataset(interactions.frame, roles, options, items=item_input, users=user_input,
+        _store(lambda: build_dataset(interactions.frame, roles, options, items=item_inputs, users=user_inputs,
                                      name=name, label=interactions.name, first_row=interactions.first_row),
-               name, "upload", {"files": [t.name for t in (interactions, items, users) if t is not None],
+               name, "upload", {"files": [t.name for t in (interactions, *(raw for _, raw in (*items, *users)))],
                                 "roles": roles.as_dict(), "duplicates": duplicates})
 
 

@@ -133,7 +133,8 @@ def add_split_arguments(parser: argparse.ArgumentParser, *, allow_split_dir: boo
 
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="dataset folder in the canonical layout: interactions.csv (user_id,item_id[,rating]"
-                             "[,timestamp][,event]) and optional items.csv, users.csv")
+                             "[,timestamp][,event]) and optional items.csv, users.csv (more attribute files "
+                             "such as items.tags.csv are joined on the id)")
     protocols = "; ".join(f"{name}: {text}" for name, text in protocol_summaries().items())
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--protocol", metavar="NAME", help=f"split protocol. {protocols}")

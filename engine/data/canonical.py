@@ -1,5 +1,8 @@
 """Read a folder in the canonical layout (interactions.csv, optional items.csv and users.csv) into a `Dataset`.
 
+Attributes may come in several files per side, joined on the id: items.csv and items.tags.csv (any
+`items.NAME.csv`), as public data sets ship a catalogue and its tags apart.
+
 This is how built-in and shared datasets such as ../shared/data/ml-100k come in: the same validation as uploads,
 with roles taken from the canonical column names (guessed as on the Data page when a file has none of them, and
 said in a warning) and attribute kinds and feedback inferred.
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.data.columns import ROLES, RoleMapping, detect_roles
+from engine.data.columns import ROLES, RoleMapping, detect_roles, guess_id_column
 from engine.data.dataset import AttributeKind, Dataset
 from engine.data.errors import DataError, DataWarning
 from engine.data.read import read_path
@@ -56,12 +59,10 @@ class FolderMapping:
         return RoleMapping(**chosen), guessed
 
     def id_column(self, side: str, table: pd.DataFrame, interactions_column: str | None) -> str:
-        """The id column of items.csv / users.csv: as named here, else `item_id` / `user_id`, else the column named
-        like the interactions' one ('ISBN' in both), else the first column."""
+        """The id column of items.csv / users.csv: as named here, else as `guess_id_column` guesses."""
         if side in self.id_columns:
             return self.id_columns[side]
-        columns = [str(c) for c in table.columns]
-        return next((c for c in (f"{side}_id", interactions_column) if c in columns), columns[0])
+        return guess_id_column(side, [str(c) for c in table.columns], interactions_column)
 
 
 def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptions(),
@@ -82,18 +83,16 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
     interactions = read_path(folder / INTERACTIONS_FILE)
     roles, guessed = mapping.roles(interactions.frame)
     said = [f"{role} '{column}'" for role, column in guessed.items()]
-    tables: dict[str, AttributeInput | None] = {}
+    tables: dict[str, list[AttributeInput]] = {}
     for side, file in (("item", ITEMS_FILE), ("user", USERS_FILE)):
-        table_path = folder / file
-        if table_path.is_file():
+        tables[side] = []
+        for table_path in _attribute_files(folder, file):
             raw = read_path(table_path)
             id_column = mapping.id_column(side, raw.frame, getattr(roles, side))
             if id_column != f"{side}_id" and side not in mapping.id_columns:
-                said.append(f"{file} keyed by '{id_column}'")
-            tables[side] = AttributeInput(raw.frame, id_column, dict(mapping.kinds.get(side, {})), label=file,
-                                          first_row=raw.first_row)
-        else:
-            tables[side] = None
+                said.append(f"{table_path.name} keyed by '{id_column}'")
+            tables[side].append(AttributeInput(raw.frame, id_column, dict(mapping.kinds.get(side, {})),
+                                               label=table_path.name, first_row=raw.first_row))
     result = build_dataset(interactions.frame, roles, options, items=tables["item"], users=tables["user"],
                            name=folder.name, label=INTERACTIONS_FILE, first_row=interactions.first_row)
     if said:
@@ -102,6 +101,13 @@ def read_canonical_result(path: str | Path, options: IntakeOptions = IntakeOptio
             "If a guess is wrong, name the column (on the command line: --column ROLE=COLUMN, --items-id COLUMN, "
             "--users-id COLUMN)"))
     return result
+
+
+def _attribute_files(folder: Path, file: str) -> list[Path]:
+    """items.csv, then items.NAME.csv files in name order: one side's attribute tables."""
+    stem = Path(file).stem
+    extra = sorted(p for p in folder.glob(f"{stem}.*.csv") if p.is_file())
+    return [p for p in [folder / file] if p.is_file()] + extra
 
 
 def read_canonical_folder(path: str | Path, options: IntakeOptions = IntakeOptions(),

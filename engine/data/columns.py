@@ -269,6 +269,21 @@ def measures_each_row(name: str, values: pd.Series) -> bool:
     return not _IDENTIFIER_NAME.search(_normalise_words(name)) and _mostly_numeric(values.head(_INFERENCE_SAMPLE))
 
 
+def guess_id_column(side: str, columns: list[str], interactions_column: str | None) -> str:
+    """The id column of a `side` ("item" or "user") attribute table: `item_id` / `user_id`, else the column named
+    like the interactions' one ('ISBN' in both, MovieLens' `movieId` in tags.csv after its `userId`), else one
+    named as the side's role (`bookmarkID`), else the first column."""
+    named = next((c for alias in _ROLE_NAMES[side] for c in columns if _normalise(c) == alias), None)
+    return next((c for c in (f"{side}_id", interactions_column, named) if c in columns), columns[0])
+
+
+def names_the_other_side(name: str, side: str) -> bool:
+    """Whether a column of `side`'s attribute table holds ids of the interactions' other side: MovieLens'
+    tags.csv names the user who gave each tag (`userId`), so gathered per movie it lists who watched it."""
+    other = "user" if side == "item" else "item"
+    return any(_normalise(name) == alias for alias in _ROLE_NAMES[other] if alias.endswith("id") or alias == other)
+
+
 def says_when(name: str) -> bool:
     """Whether a column's name says it holds a time or a part of one (`timestamp`, `day`, `createdAt`), which a long
     table's rows are dated by, not weighed by."""

@@ -7,7 +7,9 @@ page shows next to the result. Checks are vectorised so a million interactions v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -17,7 +19,8 @@ import pyarrow.compute as pc
 
 from engine.data.cell_values import as_multi_values, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
-                                 measures_each_row, says_when, to_numbers, to_unix_seconds)
+                                 measures_each_row, names_the_other_side, says_when, to_numbers,
+                                 to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
@@ -550,14 +553,22 @@ def _gathered_long_table(frame: pd.DataFrame, id_column: str) -> _Gathered:
     return _Gathered(gather_by_id(frame, id_column, plain=tuple(measures), weight_column=weight), measures, weight)
 
 
-def attribute_kinds(frame: pd.DataFrame, id_column: str) -> dict[str, AttributeKind]:
-    """The kinds saving infers for an attribute table keyed by `id_column`, for a form to pre-set: a long table
-    (several rows per id, such as tag assignments) is gathered to one row per id first, as `build_attributes`
-    gathers it."""
+def attribute_kinds(frame: pd.DataFrame, id_column: str, side: str) -> dict[str, AttributeKind]:
+    """The kinds saving infers for a `side` ("item" or "user") attribute table keyed by `id_column`, for a form to
+    pre-set: a long table (several rows per id, such as tag assignments) is gathered to one row per id first, as
+    `build_attributes` gathers it."""
+    other_side = dict.fromkeys(_other_side_columns(frame, id_column, side), "ignore")
     if not is_long_format(frame, id_column):
-        return infer_attribute_kinds(frame, id_column)
+        return {**infer_attribute_kinds(frame, id_column), **other_side}
     gathered = _gathered_long_table(frame, id_column)
-    return {**infer_attribute_kinds(gathered.frame, id_column), **dict.fromkeys(gathered.measures, "ignore")}
+    return {**infer_attribute_kinds(gathered.frame, id_column), **dict.fromkeys(gathered.measures, "ignore"),
+            **other_side}
+
+
+def _other_side_columns(frame: pd.DataFrame, id_column: str, side: str) -> list[str]:
+    """Columns holding ids of the interactions' other side (the user who gave a tag, in an item table): as
+    attributes they would tell a model who interacted with a new item, so they are ignored by default."""
+    return [str(c) for c in frame.columns if str(c) != id_column and names_the_other_side(str(c), side)]
 
 
 def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
@@ -600,7 +611,15 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
     warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)
-    kinds = {**infer_attribute_kinds(attributes, canonical_id), **dict.fromkeys(measures, "ignore"), **table.kinds}
+    other_side = [c for c in _other_side_columns(frame, table.id_column, side) if c not in table.kinds]
+    if other_side:
+        warnings.append(DataWarning(
+            f"{', '.join(repr(c) for c in other_side)} {'holds' if len(other_side) == 1 else 'hold'} "
+            f"{'item' if side == 'user' else 'user'} ids: as {_article(side)} {side} attribute it would tell a model "
+            f"who interacted with a new {side}, which a new-{side} evaluation must not know, so it is ignored",
+            label, "Set its kind to multi to use it anyway"))
+    kinds = {**infer_attribute_kinds(attributes, canonical_id), **dict.fromkeys(measures, "ignore"),
+             **dict.fromkeys(other_side, "ignore"), **table.kinds}
     kinds.pop(table.id_column, None)
     for column, kind in kinds.items():
         values = attributes[column]
@@ -638,16 +657,63 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     return attributes, kinds, warnings
 
 
+def join_attributes(tables: Sequence[AttributeInput], canonical_id: str, interaction_ids: pd.Series
+                    ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
+    """Several attribute tables of one side as one, as public data sets ship them (MovieLens' movies.csv with
+    genres and tags.csv with a row per tag; HetRec's bookmarks.dat and bookmark_tags.dat): each table validated on
+    its own, then joined on the id, an id missing from a table having no values there. A column named as one of an
+    earlier table is told apart by its file's name (`tags.title`)."""
+    joined: pd.DataFrame | None = None
+    kinds: dict[str, AttributeKind] = {}
+    warnings: list[DataWarning] = []
+    for table in tables:
+        frame, table_kinds, extra = build_attributes(table, canonical_id, interaction_ids)
+        warnings += extra
+        taken = set(kinds) | {canonical_id}
+        renamed = {c: _unique_name(f"{_file_stem(table.label)}.{c}", taken) for c in table_kinds if c in taken}
+        if renamed:
+            frame = frame.rename(columns=renamed)
+            table_kinds = {renamed.get(c, c): kind for c, kind in table_kinds.items()}
+            warnings.append(DataWarning(
+                f"{', '.join(f'{old!r} is named {new!r}' for old, new in renamed.items())}: an earlier attribute "
+                "table has a column of the same name", table.label, "Rename the column in the file to choose its name"))
+        kinds.update(table_kinds)
+        joined = frame if joined is None else joined.merge(frame, on=canonical_id, how="outer", sort=False)
+    if joined is None:
+        raise ValueError("join_attributes needs at least one table")
+    return joined, kinds, warnings
+
+
+def _file_stem(label: str) -> str:
+    """`tags.csv` -> `tags`, `goodreads_books.json.gz` -> `goodreads_books`, `items.tags.csv` -> `items.tags`."""
+    return Path(Path(label).name.removesuffix(".gz").removesuffix(".zip")).stem
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    candidate, number = name, 2
+    while candidate in taken:
+        candidate, number = f"{name} {number}", number + 1
+    return candidate
+
+
+def _as_tables(tables: AttributeInput | Sequence[AttributeInput] | None) -> list[AttributeInput]:
+    return [] if tables is None else [tables] if isinstance(tables, AttributeInput) else list(tables)
+
+
 def build_dataset(interactions: pd.DataFrame, roles: RoleMapping, options: IntakeOptions = IntakeOptions(), *,
-                  items: AttributeInput | None = None, users: AttributeInput | None = None, name: str = "",
+                  items: AttributeInput | Sequence[AttributeInput] | None = None,
+                  users: AttributeInput | Sequence[AttributeInput] | None = None, name: str = "",
                   label: str = "interactions table", first_row: int = 2) -> IntakeResult:
-    """Validate an interactions table and optional attribute tables into one `Dataset`, or raise a `DataError`."""
+    """Validate an interactions table and optional attribute tables (one or several per side, joined on the id)
+    into one `Dataset`, or raise a `DataError`."""
     frame, feedback, warnings, codes = _interactions(interactions, roles, options, label, first_row)
     dataset = Dataset(interactions=frame, feedback=feedback, name=name)
-    if items is not None:
-        dataset.items, dataset.item_kinds, extra = build_attributes(items, "item_id", codes.item_values.to_series())
+    if _as_tables(items):
+        dataset.items, dataset.item_kinds, extra = join_attributes(_as_tables(items), "item_id",
+                                                                   codes.item_values.to_series())
         warnings += extra
-    if users is not None:
-        dataset.users, dataset.user_kinds, extra = build_attributes(users, "user_id", codes.user_values.to_series())
+    if _as_tables(users):
+        dataset.users, dataset.user_kinds, extra = join_attributes(_as_tables(users), "user_id",
+                                                                   codes.user_values.to_series())
         warnings += extra
     return IntakeResult(dataset, warnings)

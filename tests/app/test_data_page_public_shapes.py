@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from benchmarks import public_shapes
@@ -59,3 +60,24 @@ def test_amazon_json_lines_upload_with_their_metadata(coldstart_home, tmp_path: 
     _save(app, "books")
     stored = list_datasets()[0]
     assert stored.feedback.kind == "explicit" and stored.item_kinds["categories"] == "multi"
+
+
+def test_movielens_latest_movies_and_tags_upload_together_as_item_tables_mapped_one_by_one(coldstart_home,
+                                                                                          tmp_path: Path):
+    ratings, movies, tags, _ = public_shapes.movielens_latest(tmp_path / "ml")
+    app = _open()
+    _upload(app, "upload-interactions", ratings)
+    _upload(app, "upload-items", movies)
+    _upload(app, "upload-items", tags)  # a second file in the same uploader
+    app.run()
+    assert not app.exception and not [e.value for e in app.error]
+    assert (app.selectbox(key="items-id").value, app.selectbox(key="items-2-id").value) == ("movieId", "movieId")
+    assert app.selectbox(key="items-kind-genres").value == "multi"
+    assert app.selectbox(key="items-2-kind-tag").value == "multi"
+    assert app.selectbox(key="items-2-kind-userId").value == "ignore"  # who tagged a movie is who watched it
+    assert any("tags.csv: joined with the other item tables on the item id" in c.value for c in app.caption)
+    _save(app, "ml latest")
+    dataset = load_dataset(list_datasets()[0].id)
+    assert {"genres", "tag", "title"} <= set(dataset.item_kinds)
+    assert dataset.items["tag"].notna().sum() == pd.read_csv(tags)["movieId"].nunique()
+    assert dataset.items["genres"].notna().all()

@@ -193,7 +193,7 @@ def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path
         given.to_dict()
     # a tag's weight measures its row: gathered, '9|8' would read as values 9 and 8 shared by unrelated bookmarks
     assert result.dataset.item_kinds == {"tagID": "multi", "tagWeight": "ignore"}
-    assert attribute_kinds(table.frame, "bookmarkID") == result.dataset.item_kinds  # what the Data page pre-sets
+    assert attribute_kinds(table.frame, "bookmarkID", "item") == result.dataset.item_kinds  # as the Data page pre-sets
     said = " ".join(map(str, result.warnings))
     assert f"{len(table.frame):,} rows describe {len(assigned):,} ids, several rows per id" in said
     assert "'tagWeight' measures each row" in said and "'tagID' measure" not in said
@@ -311,3 +311,23 @@ def test_goodreads_shelves_listed_as_objects_are_read_by_their_names_weighed_by_
     stored = dataset.items.set_index("item_id").loc[first["book_id"], "popular_shelves"]
     assert weighted_values(stored) == {s["name"]: float(s["count"]) for s in first["popular_shelves"]}
     assert any("are 0 on a scale of 1 to 5" in str(w) for w in result.warnings)  # 0 is 'not rated' here too
+
+
+def test_movielens_latest_movies_and_tags_are_joined_per_movie_each_tag_weighed_by_its_givers(tmp_path: Path):
+    """ml-latest ships genres in movies.csv and a row per (user, movie, tag) in tags.csv: one item table had to go."""
+    ratings, movies, tags, links = public_shapes.movielens_latest(tmp_path / "ml")
+    raw = _upload(ratings, tmp_path)
+    tables = [AttributeInput(_upload(path, tmp_path).frame, "movieId", label=path.name)
+              for path in (movies, tags, links)]
+    result = build_dataset(raw.frame, detect_roles(raw.frame), items=tables)
+    kinds, items = result.dataset.item_kinds, result.dataset.items.set_index("item_id")
+    assert (kinds["genres"], kinds["tag"], kinds["userId"], kinds["timestamp"]) == ("multi", "multi", "ignore",
+                                                                                    "ignore")
+    assert kinds["imdbId"] == "ignore" and kinds["title"] == "text"
+    given = pd.read_csv(tags).astype({"movieId": str}).groupby(["movieId", "tag"]).size()
+    tagged = given.index.get_level_values(0).unique()
+    assert {m: weighted_values(items.loc[m, "tag"]) for m in tagged} == {
+        m: given[m].astype(float).to_dict() for m in tagged}
+    untagged = items.index.difference(tagged)
+    assert items.loc[untagged, "tag"].isna().all() and items.loc[untagged, "genres"].notna().all()
+    assert any("'userId' holds user ids" in str(w) for w in result.warnings)

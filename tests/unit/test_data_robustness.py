@@ -59,7 +59,7 @@ def test_arbitrary_attribute_tables_are_read_or_refused_with_a_data_error(header
     try:
         items = read_table(text.encode("utf-8"), "items.csv", max_mb=1).frame
         id_column = str(items.columns[0])
-        attribute_kinds(items, id_column)
+        attribute_kinds(items, id_column, "item")
         result = build_dataset(interactions, detect_roles(interactions), items=AttributeInput(items, id_column))
     except DataError as error:
         assert str(error)

@@ -41,7 +41,7 @@ def test_a_long_table_weighs_each_value_by_its_rows_and_never_by_a_time_column()
     assert weighted_values(tags["m1"]) == {"dark": 3.0, "funny": 1.0}
     assert weighted_values(tags["m2"]) == {"funny": 2.0}
     assert kinds["tag"] == "multi" and kinds["timestamp"] == "ignore"
-    assert attribute_kinds(log, "movieId") == kinds
+    assert attribute_kinds(log, "movieId", "item") == kinds
     said = " ".join(map(str, warnings))
     assert "'tag' weighs the number of rows that give it to the id" in said and "'timestamp'" in said
 
