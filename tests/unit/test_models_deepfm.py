@@ -60,3 +60,9 @@ def test_an_unseen_user_has_a_blank_id_field_and_is_scored_by_attributes() -> No
     assert not torch.equal(model.score(known, items), model.score(stranger, items))
     fields, _ = model.module.users(torch.tensor([-1]), SparseRows.from_csr(stranger.features))
     assert torch.equal(fields[0, 0], torch.zeros_like(fields[0, 0]))
+
+
+def test_deepfm_defaults_to_batches_of_4096_with_the_learning_rate_scaled_to_match() -> None:
+    # the speed-for-quality trade measured in docs/results.md (issue 18): a larger batch, the rate scaled with it
+    config = DeepFMRecommender().config
+    assert (config.batch_size, config.lr) == (4096, 0.004)
