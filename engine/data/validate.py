@@ -503,11 +503,10 @@ def _quoted(ids) -> str:
 
 def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str, gathered: _Gathered
                       ) -> DataWarning:
-    measures = gathered.measures
-    listed = [c for c in frame.columns if c != id_column and c not in measures
-              and frame[c].astype("string").str.contains("|", regex=False).fillna(False).any()]
-    weighted = [c for c in frame.columns if c != id_column and c not in measures
-                and frame[c].astype("string").str.startswith("{").fillna(False).any()]
+    measures, values = gathered.measures, [c for c in frame.columns if c != id_column
+                                            and c not in gathered.measures and c not in gathered.other_side]
+    listed = [c for c in values if frame[c].astype("string").str.contains("|", regex=False).fillna(False).any()]
+    weighted = [c for c in values if frame[c].astype("string").str.startswith("{").fillna(False).any()]
     shown = (listed or weighted)[:1]
     example = "" if not shown else (f", e.g. '{shown[0]}' of '{frame[id_column].iloc[0]}': "
                                     f"'{str(frame[shown[0]].iloc[0])[:60]}'")
@@ -516,9 +515,9 @@ def _gathered_warning(frame: pd.DataFrame, id_column: str, rows: int, label: str
         "(numbers such as a tag's weight or a day), and "
         "gathered per id their numbers would read as values shared by unrelated ids, so they are ignored as values")
     weighs = "" if not weighted else (
-        f"; each value of {', '.join(repr(c) for c in weighted)} weighs "
+        f"; how often each value of {', '.join(repr(c) for c in weighted)} was given is kept, as "
         + (f"its summed '{gathered.weight}'" if gathered.weight else "the number of rows that give it to the id")
-        + " (a tag given often counts more, sublinearly)")
+        + " (the models read the values as a set)")
     return DataWarning(f"{rows:,} rows describe {len(frame):,} ids, several rows per id (a long table such as tag "
                        f"assignments): the values of each column were gathered per id as a "
                        f"list{example}{ignored}{weighs}",
@@ -536,33 +535,36 @@ def _row_measures(frame: pd.DataFrame, id_column: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Gathered:
-    """A long table gathered to one row per id, the columns that measured its rows (ignored by default) and the
-    one among them that weighed the values (None: each value weighs its number of rows)."""
+    """A long table gathered to one row per id, the columns that measured its rows and those holding the other
+    side's ids (both ignored by default), and the measuring column that weighed the values (None: each value
+    weighs its number of rows)."""
 
     frame: pd.DataFrame
     measures: list[str]
+    other_side: list[str]
     weight: str | None
 
 
-def _gathered_long_table(frame: pd.DataFrame, id_column: str) -> _Gathered:
+def _gathered_long_table(frame: pd.DataFrame, id_column: str, other_side: list[str]) -> _Gathered:
     """The one measuring column whose name does not say when (`tagWeight`, `count`, `relevance`, not `day`)
     weighs the values; with none or several, a value weighs its number of rows."""
     measures = _row_measures(frame, id_column)
     weighing = [c for c in measures if not says_when(c)]
     weight = weighing[0] if len(weighing) == 1 else None
-    return _Gathered(gather_by_id(frame, id_column, plain=tuple(measures), weight_column=weight), measures, weight)
+    gathered = gather_by_id(frame, id_column, plain=(*measures, *other_side), weight_column=weight)
+    return _Gathered(gathered, measures, other_side, weight)
 
 
 def attribute_kinds(frame: pd.DataFrame, id_column: str, side: str) -> dict[str, AttributeKind]:
     """The kinds saving infers for a `side` ("item" or "user") attribute table keyed by `id_column`, for a form to
     pre-set: a long table (several rows per id, such as tag assignments) is gathered to one row per id first, as
     `build_attributes` gathers it."""
-    other_side = dict.fromkeys(_other_side_columns(frame, id_column, side), "ignore")
+    other_side = _other_side_columns(frame, id_column, side)
     if not is_long_format(frame, id_column):
-        return {**infer_attribute_kinds(frame, id_column), **other_side}
-    gathered = _gathered_long_table(frame, id_column)
-    return {**infer_attribute_kinds(gathered.frame, id_column), **dict.fromkeys(gathered.measures, "ignore"),
-            **other_side}
+        return {**infer_attribute_kinds(frame, id_column), **dict.fromkeys(other_side, "ignore")}
+    gathered = _gathered_long_table(frame, id_column, other_side)
+    return {**infer_attribute_kinds(gathered.frame, id_column),
+            **dict.fromkeys([*gathered.measures, *other_side], "ignore")}
 
 
 def _other_side_columns(frame: pd.DataFrame, id_column: str, side: str) -> list[str]:
@@ -591,8 +593,9 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     _check_id_lengths(ids, side, table.id_column, label, table.first_row)
     first_rows = _rows(~missing & ~repeated, table.first_row)  # the file row of each id's first row
     measures: list[str] = []
+    other_side = [c for c in _other_side_columns(frame, table.id_column, side) if c not in table.kinds]
     if is_long_format(frame, table.id_column):
-        gathered = _gathered_long_table(frame, table.id_column)
+        gathered = _gathered_long_table(frame, table.id_column, other_side)
         frame, measures = gathered.frame, gathered.measures
         warnings.append(_gathered_warning(frame, table.id_column, len(ids), label, gathered))
     else:
@@ -611,7 +614,6 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
     warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
     _check_kinds(table.kinds, columns, label)
-    other_side = [c for c in _other_side_columns(frame, table.id_column, side) if c not in table.kinds]
     if other_side:
         warnings.append(DataWarning(
             f"{', '.join(repr(c) for c in other_side)} {'holds' if len(other_side) == 1 else 'hold'} "

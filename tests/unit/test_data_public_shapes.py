@@ -197,7 +197,7 @@ def test_a_long_tag_table_is_gathered_per_item_not_cut_to_its_first_tag(tmp_path
     said = " ".join(map(str, result.warnings))
     assert f"{len(table.frame):,} rows describe {len(assigned):,} ids, several rows per id" in said
     assert "'tagWeight' measures each row" in said and "'tagID' measure" not in said
-    assert "each value of 'tagID' weighs its summed 'tagWeight'" in said
+    assert "how often each value of 'tagID' was given is kept, as its summed 'tagWeight'" in said
     assert "rows repeat an id already seen" not in said
     plays, games = public_shapes.steam(tmp_path / "steam")  # a wide table with a few repeated names keeps first rows
     kept = build_dataset(_upload(plays, tmp_path).frame, RoleMapping("column_1", "column_2"),
