@@ -267,6 +267,34 @@ def bookmarks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
                   encoding="latin-1")
 
 
+def lastfm_2k(folder: Path, seed: int = 0, rows: int = 5000) -> list[Path]:
+    """Last.fm (HetRec 2011 hetrec2011-lastfm-2k), tab-separated with headers: `user_artists.dat` (userID,
+    artistID, weight: play counts from 1 to hundreds of thousands), `artists.dat` (id, name, url, pictureURL),
+    `user_taggedartists.dat` (userID, artistID, tagID, day, month, year: a row per tag a user gave an artist),
+    `tags.dat` (tagID, tagValue, latin-1) and `user_friends.dat` (userID, friendID, both directions)."""
+    rng = np.random.default_rng(seed)
+    n_users, n_artists, n_tags = 300, 700, 900
+    plays, seen = ["userID\tartistID\tweight"], set()
+    for user, artist in zip(_zipf_choice(rng, n_users, rows, 0.3) + 2, _zipf_choice(rng, n_artists, rows, 1.0) + 1):
+        if (user, artist) not in seen:
+            seen.add((user, artist))
+            plays.append(f"{user}\t{artist}\t{int(np.ceil(np.exp(rng.normal(5.5, 1.8))))}")
+    artists = ["id\tname\turl\tpictureURL"] + [
+        f"{a}\t{_words(rng, 2).title()}\thttp://www.last.fm/music/{_word(rng)}\thttp://userserve-ak.last.fm/serve/252/"
+        f"{int(rng.integers(1, 9_999_999))}.jpg" for a in range(1, n_artists + 1)]
+    tagged = ["userID\tartistID\ttagID\tday\tmonth\tyear"]
+    for user, artist in sorted(seen)[::3]:
+        for tag in set(_zipf_choice(rng, n_tags, int(rng.integers(1, 5)), 1.0).tolist()):
+            month, year = int(rng.integers(1, 13)), int(rng.integers(2005, 2012))
+            tagged.append(f"{user}\t{artist}\t{tag + 1}\t1\t{month}\t{year}")
+    tags = ["tagID\ttagValue"] + [f"{t}\t{_words(rng, 1)}{'é' if t % 50 == 0 else ''}" for t in range(1, n_tags + 1)]
+    pairs = {tuple(sorted(p)) for p in zip(rng.integers(2, n_users + 2, 600), rng.integers(2, n_users + 2, 600))
+             if p[0] != p[1]}
+    friends = ["userID\tfriendID"] + [f"{a}\t{b}" for x, y in sorted(pairs) for a, b in ((x, y), (y, x))]
+    return _write(folder, {"user_artists.dat": plays, "artists.dat": artists, "user_taggedartists.dat": tagged,
+                           "tags.dat": tags, "user_friends.dat": friends}, encoding="latin-1")
+
+
 def movielens_latest(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
     """MovieLens latest-small (ml-latest-small): `ratings.csv` (userId, movieId, half-star ratings 0.5-5.0, unix
     timestamp), `movies.csv` (movieId, title with the year in brackets and commas inside quotes, genres as
@@ -319,7 +347,8 @@ def _write(folder: Path, files: dict[str, list[str]], encoding: str = "utf-8", n
 SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "lastfm-1k": lastfm_1k,
                                                 "book-crossing": book_crossing, "amazon": amazon,
                                                 "goodreads": goodreads, "steam": steam, "mind": mind,
-                                                "bookmarks": bookmarks, "movielens-latest": movielens_latest}
+                                                "bookmarks": bookmarks, "lastfm-2k": lastfm_2k,
+                                                "movielens-latest": movielens_latest}
 
 
 def main(out: Path) -> None:

@@ -31,8 +31,9 @@ DUPLICATE_POLICIES: tuple[DuplicatePolicy, ...] = ("last", "sum", "max", "count"
 OPTIONAL_ROLES = ("rating", "timestamp", "event")
 MAX_ID_LENGTH = 256
 """Longest accepted user or item id: ids are keys, stored and shown everywhere; long text belongs in attributes."""
-LONG_VALUE = {"text": 100_000}
-"""Attribute values longer than this (characters; 1,000 for kinds not listed) are kept but warned about."""
+LONG_VALUE = {"text": 100_000, "multi": 100_000}
+"""Attribute values longer than this (characters; 1,000 for kinds not listed) are kept but warned about; a long
+table gathers hundreds of tags for one id."""
 _LONG_VALUE_DEFAULT = 1_000
 _COUNT_CAP_QUANTILE = 0.95
 _UNRATED_ZERO_SHARE = 0.2  # a share of ratings at 0, below a scale starting at 1, that reads as 'not rated'

@@ -13,7 +13,7 @@ import pytest
 from benchmarks import public_shapes
 from engine.cli.main import main
 from engine.data.cell_values import multi_value_rows, weighted_values
-from engine.data.columns import RoleMapping, detect_roles, infer_attribute_kinds
+from engine.data.columns import RoleMapping, detect_roles, guess_id_column, infer_attribute_kinds
 from engine.data.errors import DataError
 from engine.data.features import encode_attributes
 from engine.data.read import RawTable, read_path, read_table
@@ -331,3 +331,25 @@ def test_movielens_latest_movies_and_tags_are_joined_per_movie_each_tag_weighed_
     untagged = items.index.difference(tagged)
     assert items.loc[untagged, "tag"].isna().all() and items.loc[untagged, "genres"].notna().all()
     assert any("'userId' holds user ids" in str(w) for w in result.warnings)
+
+
+def test_hetrec_lastfm_plays_artists_tags_and_friends_read_as_published(tmp_path: Path):
+    """Play counts as implicit feedback; artists.dat keyed by its 'id' and user_taggedartists.dat by 'artistID',
+    joined, each tag weighed by its givers, the givers and the dates of tagging left out; friends as a user list."""
+    plays, artists, tagged, _, friends = (_upload(p, tmp_path) for p in public_shapes.lastfm_2k(tmp_path / "lastfm"))
+    roles = detect_roles(plays.frame)
+    item_ids = [guess_id_column("item", list(t.frame.columns), roles.item) for t in (artists, tagged)]
+    assert (roles.user, roles.item, roles.rating, item_ids) == ("userID", "artistID", "weight", ["id", "artistID"])
+    result = build_dataset(plays.frame, roles, items=[AttributeInput(t.frame, i, label=t.name)
+                                                      for t, i in zip((artists, tagged), item_ids)],
+                           users=AttributeInput(friends.frame, "userID", label=friends.name))
+    dataset, said = result.dataset, " ".join(map(str, result.warnings))
+    assert dataset.feedback.kind == "implicit" and dataset.feedback.count_weight == "log"
+    assert {k: dataset.item_kinds[k] for k in ("tagID", "userID", "day", "month", "year", "url")} == {
+        "tagID": "multi", "userID": "ignore", "day": "ignore", "month": "ignore", "year": "ignore", "url": "ignore"}
+    assert dataset.user_kinds == {"friendID": "multi"}
+    given = tagged.frame.astype(str).groupby(["artistID", "tagID"]).size()
+    artist = given.index[0][0]
+    stored = dataset.items.set_index("item_id").loc[artist, "tagID"]
+    assert weighted_values(stored) == given[artist].astype(float).to_dict()
+    assert "longer than" not in said  # hundreds of tags gathered for one artist are no sign of a broken file
