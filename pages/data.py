@@ -21,7 +21,8 @@ from engine.data.read import RawTable
 from engine.data.stream import read_streamed
 from engine.data.synthetic_kinds import DATA_KINDS, generate_kind
 from engine.data.validate import (DUPLICATE_POLICIES, AttributeInput, IntakeOptions, IntakeResult, attribute_kinds,
-                                  build_dataset, counts_note, default_feedback, smallest_count)
+                                  build_dataset, counts_note, default_feedback, other_side_columns, other_side_note,
+                                  smallest_count)
 from engine.settings import get_settings
 from ui.data_widgets import render_profile
 from ui.naming import name_input
@@ -161,6 +162,9 @@ def _attribute_input(raw: RawTable, file_id: str, interactions_column: str | Non
         with cells[position % 4]:
             kinds[column] = st.selectbox(f"`{column}`", ATTRIBUTE_KINDS, index=ATTRIBUTE_KINDS.index(kind),
                                          key=f"{key}-kind-{column}")
+    other_side = other_side_columns(raw.frame, id_column, side)
+    if other_side:
+        st.caption(f"{other_side_note(other_side, side)} by default.")
     return AttributeInput(raw.frame, id_column, kinds, label=raw.name, first_row=raw.first_row)
 
 

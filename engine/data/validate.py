@@ -465,7 +465,7 @@ def _long_values(values: pd.Series, column: str, kind: AttributeKind, label: str
                         f"characters: {value_examples(values, long, first_rows)}", label, fix)]
 
 
-def _check_matching_ids(attribute_ids: pd.Series, interaction_ids: pd.Series, side: str, label: str
+def _check_matching_ids(attribute_ids: pd.Series, interaction_ids: pd.Series, side: str, label: str, joined: bool
                         ) -> list[DataWarning]:
     """Refuse an attribute table none of whose ids occur in the interactions; say how many do when some don't."""
     known = pd.Index(interaction_ids.unique())
@@ -480,7 +480,12 @@ def _check_matching_ids(attribute_ids: pd.Series, interaction_ids: pd.Series, si
                         f"{_quoted(known[:3])}",
                         f"Pick the column of {label} that holds the same {side} ids as the interactions")
     warnings = []
-    if matched < len(known):
+    if matched < len(known) and joined:
+        warnings.append(DataWarning(
+            f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) have rows "
+            f"in {label}; the others have none of its attributes (a table of tags usually covers some {side}s)",
+            label, f"Add rows for them to {label} if its attributes should describe every {side}"))
+    elif matched < len(known):
         warnings.append(DataWarning(
             f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) have "
             f"attributes; the other {len(known) - matched:,} are seen without attributes", label,
@@ -560,7 +565,7 @@ def attribute_kinds(frame: pd.DataFrame, id_column: str, side: str) -> dict[str,
     """The kinds saving infers for a `side` ("item" or "user") attribute table keyed by `id_column`, for a form to
     pre-set: a long table (several rows per id, such as tag assignments) is gathered to one row per id first, as
     `build_attributes` gathers it."""
-    other_side = _other_side_columns(frame, id_column, side)
+    other_side = other_side_columns(frame, id_column, side)
     if not is_long_format(frame, id_column):
         return {**infer_attribute_kinds(frame, id_column), **dict.fromkeys(other_side, "ignore")}
     gathered = _gathered_long_table(frame, id_column, other_side)
@@ -568,15 +573,23 @@ def attribute_kinds(frame: pd.DataFrame, id_column: str, side: str) -> dict[str,
             **dict.fromkeys([*gathered.measures, *other_side], "ignore")}
 
 
-def _other_side_columns(frame: pd.DataFrame, id_column: str, side: str) -> list[str]:
+def other_side_columns(frame: pd.DataFrame, id_column: str, side: str) -> list[str]:
     """Columns holding ids of the interactions' other side (the user who gave a tag, in an item table): as
     attributes they would tell a model who interacted with a new item, so they are ignored by default."""
     return [str(c) for c in frame.columns if str(c) != id_column and names_the_other_side(str(c), side)]
 
 
-def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series
+def other_side_note(columns: list[str], side: str) -> str:
+    """Why `other_side_columns` are ignored by default, for a warning or a form."""
+    return (f"{', '.join(repr(c) for c in columns)} {'holds' if len(columns) == 1 else 'hold'} "
+            f"{'item' if side == 'user' else 'user'} ids: as {_article(side)} {side} attribute it would tell a model "
+            f"who interacted with a new {side}, which a new-{side} evaluation must not know, so it is ignored")
+
+
+def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: pd.Series, joined: bool = False
                      ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
-    """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds."""
+    """A canonical attribute table keyed by `canonical_id` (`item_id`/`user_id`) with one row per id, and kinds;
+    `joined` when other tables of the side will be joined to it."""
     frame, label, side = table.frame, table.label, canonical_id.removesuffix("_id")
     columns = [str(c) for c in frame.columns]
     if table.id_column not in columns:
@@ -594,7 +607,7 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     _check_id_lengths(ids, side, table.id_column, label, table.first_row)
     first_rows = _rows(~missing & ~repeated, table.first_row)  # the file row of each id's first row
     measures: list[str] = []
-    other_side = [c for c in _other_side_columns(frame, table.id_column, side) if c not in table.kinds]
+    other_side = [c for c in other_side_columns(frame, table.id_column, side) if c not in table.kinds]
     if is_long_format(frame, table.id_column):
         gathered = _gathered_long_table(frame, table.id_column, other_side)
         frame, measures = gathered.frame, gathered.measures
@@ -613,14 +626,10 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
                         f"{label}, columns: {', '.join(columns)}",
                         f"Pick '{canonical_id}' as the id column, or rename or remove the other one")
     attributes.insert(0, canonical_id, ids_as_strings(frame[table.id_column]))
-    warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label)
+    warnings += _check_matching_ids(attributes[canonical_id], interaction_ids, side, label, joined)
     _check_kinds(table.kinds, columns, label)
     if other_side:
-        warnings.append(DataWarning(
-            f"{', '.join(repr(c) for c in other_side)} {'holds' if len(other_side) == 1 else 'hold'} "
-            f"{'item' if side == 'user' else 'user'} ids: as {_article(side)} {side} attribute it would tell a model "
-            f"who interacted with a new {side}, which a new-{side} evaluation must not know, so it is ignored",
-            label, "Set its kind to multi to use it anyway"))
+        warnings.append(DataWarning(other_side_note(other_side, side), label, "Set its kind to multi to use it anyway"))
     kinds = {**infer_attribute_kinds(attributes, canonical_id), **dict.fromkeys(measures, "ignore"),
              **dict.fromkeys(other_side, "ignore"), **table.kinds}
     kinds.pop(table.id_column, None)
@@ -670,7 +679,7 @@ def join_attributes(tables: Sequence[AttributeInput], canonical_id: str, interac
     kinds: dict[str, AttributeKind] = {}
     warnings: list[DataWarning] = []
     for table in tables:
-        frame, table_kinds, extra = build_attributes(table, canonical_id, interaction_ids)
+        frame, table_kinds, extra = build_attributes(table, canonical_id, interaction_ids, joined=len(tables) > 1)
         warnings += extra
         taken = set(kinds) | {canonical_id}
         renamed = {c: _unique_name(f"{_file_stem(table.label)}.{c}", taken) for c in table_kinds if c in taken}

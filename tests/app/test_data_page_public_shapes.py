@@ -76,6 +76,7 @@ def test_movielens_latest_movies_and_tags_upload_together_as_item_tables_mapped_
     assert app.selectbox(key="items-2-kind-tag").value == "multi"
     assert app.selectbox(key="items-2-kind-userId").value == "ignore"  # who tagged a movie is who watched it
     assert any("tags.csv: joined with the other item tables on the item id" in c.value for c in app.caption)
+    assert any("'userId' holds user ids" in c.value for c in app.caption)
     _save(app, "ml latest")
     dataset = load_dataset(list_datasets()[0].id)
     assert {"genres", "tag", "title"} <= set(dataset.item_kinds)

@@ -34,6 +34,9 @@ def test_two_item_tables_are_joined_on_the_item_and_an_id_missing_from_one_has_n
     assert items.loc["a", "genres"] == "Drama|War" and items.loc["a", "tag"] == "dark|war"
     assert pd.isna(items.loc["c", "tag"]) and items.loc["c", "genres"] == "Drama"
     assert result.dataset.item_kinds["genres"] == "multi" and result.dataset.item_kinds["tag"] == "multi"
+    said = " ".join(map(str, result.warnings))
+    assert "2 of the 3 items in the interactions (67%) have rows in tags.csv; the others have none of its" in said
+    assert "seen without attributes" not in said  # item c has its genres from movies.csv
 
 
 def test_a_column_named_as_one_of_an_earlier_table_is_told_apart_by_its_file_name() -> None:
