@@ -277,6 +277,13 @@ def guess_id_column(side: str, columns: list[str], interactions_column: str | No
     return next((c for c in (f"{side}_id", interactions_column, named) if c in columns), columns[0])
 
 
+def names_another_entitys_id(name: str, side: str) -> bool:
+    """Whether an id column's name says it keys something other than `side`'s entities as the interactions name
+    them: `tag_id`, `tagID`, `goodreads_book_id`; not `id`, `item_id`, `movieId`."""
+    return (_OTHER_ENTITY_ID.search(_normalise_words(name)) is not None and _normalise(name) not in _ROLE_NAMES[side]
+            and _normalise_words(name) != f"{side}_id")
+
+
 def names_the_other_side(name: str, side: str) -> bool:
     """Whether a column of `side`'s attribute table holds ids of the interactions' other side: MovieLens'
     tags.csv names the user who gave each tag (`userId`), so gathered per movie it lists who watched it."""

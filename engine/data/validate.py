@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 
 from engine.data.cell_values import as_multi_values, to_amounts
 from engine.data.columns import (RoleMapping, ids_as_strings, infer_attribute_kinds, is_blank, looks_like_counts,
-                                 measures_each_row, names_the_other_side, says_when, to_numbers,
-                                 to_unix_seconds)
+                                 measures_each_row, names_another_entitys_id, names_the_other_side, says_when,
+                                 to_numbers, to_unix_seconds)
 from engine.data.dataset import ATTRIBUTE_KINDS, AttributeKind, Dataset, Feedback
 from engine.data.errors import DataError, DataWarning, row_examples, value_examples
 from engine.data.features import parse_dates
@@ -669,16 +669,24 @@ def build_attributes(table: AttributeInput, canonical_id: str, interaction_ids: 
     return attributes, kinds, warnings
 
 
-def join_attributes(tables: Sequence[AttributeInput], canonical_id: str, interaction_ids: pd.Series
+def join_attributes(tables: Sequence[AttributeInput], canonical_id: str, interaction_ids: pd.Series,
+                    interactions_column: str | None = None
                     ) -> tuple[pd.DataFrame, dict[str, AttributeKind], list[DataWarning]]:
     """Several attribute tables of one side as one, as public data sets ship them (MovieLens' movies.csv with
     genres and tags.csv with a row per tag; HetRec's bookmarks.dat and bookmark_tags.dat): each table validated on
-    its own, then joined on the id, an id missing from a table having no values there. A column named as one of an
-    earlier table is told apart by its file's name (`tags.title`)."""
+    its own, then joined on the id, an id missing from a table having no values there. A table keyed by another
+    id that an earlier table lists beside the side's id is joined through it (goodbooks-10k's book_tags.csv by
+    goodreads_book_id, listed in books.csv). A column named as one of an earlier table is told apart by its file's
+    name (`tags.title`)."""
     joined: pd.DataFrame | None = None
     kinds: dict[str, AttributeKind] = {}
     warnings: list[DataWarning] = []
-    for table in tables:
+    side = canonical_id.removesuffix("_id")
+    for position, table in enumerate(tables):
+        table, extra = _keyed_through_earlier(table, tables[:position], side)
+        if not extra and interactions_column is not None:
+            extra = _unlike_id_name(table, interactions_column, side, interaction_ids)
+        warnings += extra
         frame, table_kinds, extra = build_attributes(table, canonical_id, interaction_ids, joined=len(tables) > 1)
         warnings += extra
         taken = set(kinds) | {canonical_id}
@@ -694,6 +702,42 @@ def join_attributes(tables: Sequence[AttributeInput], canonical_id: str, interac
     if joined is None:
         raise ValueError("join_attributes needs at least one table")
     return joined, kinds, warnings
+
+
+def _keyed_through_earlier(table: AttributeInput, earlier: Sequence[AttributeInput], side: str
+                           ) -> tuple[AttributeInput, list[DataWarning]]:
+    """`table` keyed by the side's ids when its id column is a column of an earlier table that maps it to that
+    table's ids one to one (rows whose key it does not map are skipped), else `table` as it is."""
+    for before in earlier:
+        if table.id_column == before.id_column or table.id_column not in [str(c) for c in before.frame.columns]:
+            continue
+        pairs = pd.DataFrame({"key": ids_as_strings(before.frame[table.id_column]),
+                              "id": ids_as_strings(before.frame[before.id_column])}).dropna().drop_duplicates()
+        unique = pairs.drop_duplicates("key", keep=False)
+        mapped = ids_as_strings(table.frame[table.id_column]).map(unique.set_index("key")["id"])
+        frame = table.frame.assign(**{table.id_column: mapped})
+        skipped = int(mapped.isna().sum())
+        said = (f"{table.label} is keyed by '{table.id_column}', which {before.label} lists beside its {side} ids "
+                f"('{before.id_column}'): its rows were joined through it" +
+                (f"; {skipped:,} rows whose '{table.id_column}' {before.label} does not list once were skipped"
+                 if skipped else ""))
+        return replace(table, frame=frame.loc[mapped.notna()].reset_index(drop=True)), [
+            DataWarning(said, table.label, f"Pick '{table.id_column}' in {table.label} only if it means the same")]
+    return table, []
+
+
+def _unlike_id_name(table: AttributeInput, interactions_column: str, side: str, interaction_ids: pd.Series
+                    ) -> list[DataWarning]:
+    """A warning when a table's id column is named for another entity than the interactions' ids (`tag_id`
+    beside `book_id`): numeric ids of unrelated things overlap, so the join alone does not show the mistake."""
+    if table.id_column == interactions_column or not names_another_entitys_id(table.id_column, side):
+        return []
+    ids = ids_as_strings(table.frame[table.id_column]).dropna().drop_duplicates()
+    matched = int(ids.isin(set(interaction_ids.astype(str))).sum())
+    return [DataWarning(f"{table.label} is keyed by '{table.id_column}', named unlike the interactions' {side} "
+                        f"column '{interactions_column}'; {matched:,} of its {len(ids):,} ids are {side} ids there",
+                        table.label, f"Check that '{table.id_column}' holds the same ids as '{interactions_column}', "
+                                     f"or leave {table.label} out if it describes something else (a list of tags)")]
 
 
 def _file_stem(label: str) -> str:
@@ -722,10 +766,10 @@ def build_dataset(interactions: pd.DataFrame, roles: RoleMapping, options: Intak
     dataset = Dataset(interactions=frame, feedback=feedback, name=name)
     if _as_tables(items):
         dataset.items, dataset.item_kinds, extra = join_attributes(_as_tables(items), "item_id",
-                                                                   codes.item_values.to_series())
+                                                                   codes.item_values.to_series(), roles.item)
         warnings += extra
     if _as_tables(users):
         dataset.users, dataset.user_kinds, extra = join_attributes(_as_tables(users), "user_id",
-                                                                   codes.user_values.to_series())
+                                                                   codes.user_values.to_series(), roles.user)
         warnings += extra
     return IntakeResult(dataset, warnings)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from engine.data.canonical import read_canonical_result
+from engine.data.cell_values import weighted_values
 from engine.data.columns import detect_roles
 from engine.data.errors import DataError
 from engine.data.validate import AttributeInput, build_dataset
@@ -73,3 +74,39 @@ def test_a_canonical_folder_joins_items_csv_with_its_items_name_csv_files(tmp_pa
     dataset = read_canonical_result(folder).dataset
     assert set(dataset.item_kinds) == {"title", "genres", "tag"}
     assert dataset.items.set_index("item_id").loc["b", "tag"] == "funny|light"
+
+
+def _goodbooks() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """goodbooks-10k's layout: ratings by book_id (1..n); books.csv lists book_id beside goodreads_book_id, by which
+    book_tags.csv counts each book's shelvings; tags.csv names the tag ids. The two id systems overlap in numbers."""
+    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3, 3], "book_id": [1, 2, 1, 3, 2, 3], "rating": [5, 4, 3, 5, 4, 2]})
+    books = pd.DataFrame({"book_id": [1, 2, 3], "goodreads_book_id": [2, 5107, 960], "title": ["A", "B", "C"]})
+    book_tags = pd.DataFrame({"goodreads_book_id": [2, 2, 5107, 5107, 960, 960, 3, 3] * 3,
+                              "tag_id": [11, 12, 11, 13, 12, 13, 11, 12] * 3, "count": [90, 5, 40, 7, 3, 60, 8, 8] * 3})
+    tags = pd.DataFrame({"tag_id": [1, 2, 3, 11, 12, 13], "tag_name": ["a", "b", "c", "to-read", "fantasy", "owned"]})
+    return ratings, books, book_tags, tags
+
+
+def test_a_table_keyed_by_another_id_an_earlier_table_lists_is_joined_through_it() -> None:
+    ratings, books, book_tags, _ = _goodbooks()
+    result = build_dataset(ratings, detect_roles(ratings), items=[
+        AttributeInput(books, "book_id", label="books.csv"),
+        AttributeInput(book_tags, "goodreads_book_id", label="book_tags.csv")])
+    tags = result.dataset.items.set_index("item_id")["tag_id"]
+    # book 2 is goodreads' 5107; goodreads' book 2 is our book 1, not our book 2
+    assert weighted_values(tags["1"]) == {"11": 270.0, "12": 15.0}
+    assert weighted_values(tags["2"]) == {"11": 120.0, "13": 21.0}
+    said = " ".join(map(str, result.warnings))
+    assert ("book_tags.csv is keyed by 'goodreads_book_id', which books.csv lists beside its item ids ('book_id')"
+            in said)
+    assert "6 rows whose 'goodreads_book_id' books.csv does not list once were skipped" in said
+
+
+def test_a_table_keyed_by_another_entitys_id_is_flagged_though_its_numbers_overlap_the_items() -> None:
+    ratings, books, _, tags = _goodbooks()
+    result = build_dataset(ratings, detect_roles(ratings), items=[
+        AttributeInput(books, "book_id", label="books.csv"), AttributeInput(tags, "tag_id", label="tags.csv")])
+    assert any("tags.csv is keyed by 'tag_id', named unlike the interactions' item column 'book_id'; 3 of its 6 ids "
+               "are item ids there" in str(w) for w in result.warnings)
+    alone = build_dataset(ratings, detect_roles(ratings), items=AttributeInput(books, "book_id", label="books.csv"))
+    assert not any("named unlike" in str(w) for w in alone.warnings)
