@@ -27,7 +27,7 @@ from engine.analysis.explore import (NEW_USER_ID, ExploreContext, ExploreError, 
 from engine.core.data import UserQuery
 from engine.core.model import Capabilities
 from engine.data.catalog import DatasetInfo, get_dataset_info
-from engine.data.cell_values import multi_value_rows
+from engine.data.cell_values import multi_value_rows, weighted_notation, weighted_values
 from engine.privacy.ids import ForgottenUsers
 from engine.protocols.split import EvalSlice
 from engine.runs.experiments import get_experiment
@@ -393,6 +393,9 @@ class ServedRun:
                 return
             if item_id in self._in_catalogue or item_id in set(self.item_table["item_id"]):
                 raise ServingError(409, f"item {item_id!r} already exists; choose another item id")
+            # weighted values in their stored notation, as the dataset keeps them (and a retrained version saves)
+            attributes = {name: weighted_notation(weighted_values(value) or {}) if isinstance(value, dict) else value
+                          for name, value in attributes.items()}
             row = self.encode_attributes("item", attributes, required=self.capabilities.uses_item_features)
             record = {"item_id": item_id, "attributes": attributes,
                       "added_at": dt.datetime.now(dt.timezone.utc).isoformat()}

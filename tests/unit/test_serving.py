@@ -20,6 +20,7 @@ from engine.data.synthetic import generate_synthetic
 from engine.serving import create_app
 from engine.serving.service import ServedRun
 from engine.settings import get_settings
+from engine.store.journal import items_journal
 from tests.explore_seed import runs_to_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +116,8 @@ def test_a_new_item_is_recommendable_at_once_and_after_a_restart(mapper: TestCli
     assert again.status_code == 409
 
 
-def test_a_new_items_tags_may_weigh_their_values_and_a_filter_still_finds_it(mapper: TestClient):
+def test_a_new_items_tags_may_weigh_their_values_and_a_filter_still_finds_it(mapper: TestClient,
+                                                                            runs: dict[str, int]):
     """A weighted attribute, sent as an object or in its stored notation, scores as the set of its values, as the
     dataset's own weighted cells are encoded."""
     weighted = {"category": "books", "tags": {"eco": 9, "kids": 1}}
@@ -128,6 +130,9 @@ def test_a_new_items_tags_may_weigh_their_values_and_a_filter_still_finds_it(map
     alone = mapper.post("/items/audience", json={"attributes": {"category": "books", "tags": "eco"}, "n": 5})
     assert alone.json() != audience.json()  # the weighted tags were read, not dropped
     assert mapper.post("/items", json={"item_id": "weighted-1", "attributes": weighted}).status_code == 201
+    # journalled in the notation the dataset stores, so a version retrained with it saves (Parquet takes no dict)
+    (record,) = [r for r in items_journal(runs["mapper"]).records() if r["item_id"] == "weighted-1"]
+    assert record["attributes"]["tags"] == '{"eco": 9, "kids": 1}'
     listed = mapper.post("/recommendations/new-user", json={"attributes": {"region": "north"}, "k": 1000,
                                                                "filter": {"tags": "kids"}}).json()
     assert "weighted-1" in {i["item_id"] for i in listed["items"]}
