@@ -101,12 +101,15 @@ def weighted_values(cell: Any) -> dict[str, float] | None:
         if not (text.startswith("{") and text.endswith("}")):
             return None
         cell = _parsed(text)
-    if not isinstance(cell, dict) or not cell:
+    if not isinstance(cell, dict) or not cell or any(isinstance(v, bool) for v in cell.values()):
         return None
-    numbers = {str(k).strip(): _number(v) for k, v in cell.items()}
-    if any(v is None for v in numbers.values()) or not all(numbers):
+    try:
+        numbers = {str(k).strip(): float(v) for k, v in cell.items()}
+    except (TypeError, ValueError):
         return None
-    return {k: float(v) for k, v in numbers.items() if v > 0}
+    if len(numbers) < len(cell) or not all(numbers) or not all(map(math.isfinite, numbers.values())):
+        return None
+    return {k: v for k, v in numbers.items() if v > 0}
 
 
 def weighted_notation(weights: dict[str, float]) -> str | None:
@@ -116,27 +119,37 @@ def weighted_notation(weights: dict[str, float]) -> str | None:
     return json.dumps(numbers, ensure_ascii=False) if numbers else None
 
 
+def weighted_cells(values: pd.Series) -> dict[int, dict[str, float]]:
+    """Position -> {value: weight} of each cell that weighs its values (`{"rock": 9, "pop": 2}`), each parsed
+    once."""
+    text = _text(values)
+    braced = np.flatnonzero((text.str.startswith("{") & text.str.endswith("}")).fillna(False).to_numpy(bool))
+    parsed = zip(braced.tolist(), (weighted_values(cell) for cell in text.iloc[braced].tolist()))
+    return {position: weights for position, weights in parsed if weights is not None}
+
+
 def is_weighted(values: pd.Series) -> pd.Series:
     """Cells that weigh their values (`{"rock": 9, "pop": 2}`)."""
-    text = _text(values)
-    braced = (text.str.startswith("{") & text.str.endswith("}")).fillna(False).to_numpy(bool)
-    out = np.zeros(len(values), dtype=bool)
-    out[braced] = [weighted_values(cell) is not None for cell in text[braced].tolist()]
-    return pd.Series(out, index=values.index)
+    return pd.Series(_marked(weighted_cells(values), len(values)), index=values.index)
+
+
+def _marked(positions: dict[int, Any], n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[list(positions)] = True
+    return out
 
 
 def multi_value_rows(values: pd.Series) -> pd.DataFrame:
     """One row per distinct value of each multi-valued cell: `row` (the cell's position), `value` and `weight` (1
     for a plain `a|b` list, the cell's own weight for a weighted one), in cell order; missing cells give no row."""
     cells = pd.Series(values.to_numpy(dtype=object))
-    weighted = is_weighted(cells).to_numpy(bool)
-    plain = cells[~weighted].dropna().astype(str)
+    parsed = weighted_cells(cells)
+    plain = cells[~_marked(parsed, len(cells))].dropna().astype(str)
     parts = plain.str.split(MULTI_VALUE_SEPARATOR, regex=False).explode().str.strip()
     parts = parts[parts.notna() & (parts != "")]
     frame = pd.DataFrame({"row": parts.index.to_numpy(dtype=np.int64), "value": parts.to_numpy(dtype=object),
                           "weight": 1.0})
-    listed = [(row, value, weight) for row, cell in cells[weighted].items()
-              for value, weight in (weighted_values(cell) or {}).items()]
+    listed = [(row, value, weight) for row, weights in parsed.items() for value, weight in weights.items()]
     if listed:
         frame = pd.concat([frame, pd.DataFrame(listed, columns=["row", "value", "weight"])], ignore_index=True)
     frame = frame.sort_values("row", kind="stable").drop_duplicates(["row", "value"])
@@ -197,14 +210,15 @@ def as_multi_values(values: pd.Series) -> pd.Series:
     cells split on the column's separator; an empty list is a missing value."""
     text = _text(values)
     bracketed = is_bracketed_list(text).to_numpy(bool)
-    weighted = is_weighted(text).to_numpy(bool)
-    separator = list_separator(text[~bracketed & ~weighted].head(_SEPARATOR_SAMPLE)) or MULTI_VALUE_SEPARATOR
+    parsed = weighted_cells(text)
+    separator = list_separator(text[~bracketed & ~_marked(parsed, len(text))].head(_SEPARATOR_SAMPLE)) \
+        or MULTI_VALUE_SEPARATOR
     out: list[str | None] = []
-    for cell, is_list, has_weights in zip(text.tolist(), bracketed.tolist(), weighted.tolist()):
+    for position, (cell, is_list) in enumerate(zip(text.tolist(), bracketed.tolist())):
         if cell is pd.NA or cell is None:
             out.append(None)
-        elif has_weights:
-            out.append(weighted_notation(weighted_values(cell) or {}))
+        elif position in parsed:
+            out.append(weighted_notation(parsed[position]))
         elif is_list:
             parsed = _bracketed(cell)
             out.append(listed_cell(parsed) if parsed is not None else joined_values(cell[1:-1].split(",")))
