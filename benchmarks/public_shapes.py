@@ -295,6 +295,42 @@ def lastfm_2k(folder: Path, seed: int = 0, rows: int = 5000) -> list[Path]:
                            "tags.dat": tags, "user_friends.dat": friends}, encoding="latin-1")
 
 
+def goodbooks(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
+    """goodbooks-10k: `ratings.csv` (user_id, book_id 1..n, rating 1-5), `books.csv` (book_id beside
+    goodreads_book_id, isbn, authors as 'A, B', original_publication_year as '2008.0', title, language_code,
+    average_rating, ratings_count, image_url), `book_tags.csv` (goodreads_book_id, tag_id, count: keyed by the
+    goodreads id, whose numbers overlap book_id's), `tags.csv` (tag_id, tag_name) and `to_read.csv` (user_id,
+    book_id)."""
+    rng = np.random.default_rng(seed)
+    n_books, n_tags = 400, 1500
+    goodreads_ids = np.concatenate([rng.choice(np.arange(1, n_books + 1), 40, replace=False),
+                                    rng.choice(np.arange(n_books + 1, 30_000_000), n_books - 40, replace=False)])
+    authors = [_words(rng, 2).title() for _ in range(150)]
+    books = ["book_id,goodreads_book_id,isbn,authors,original_publication_year,title,language_code,average_rating,"
+             "ratings_count,image_url"]
+    for book, goodreads in enumerate(goodreads_ids, start=1):
+        written = ", ".join(sorted({authors[a] for a in _zipf_choice(rng, 150, int(rng.integers(1, 3)), 0.8)}))
+        year = f"{rng.integers(1800, 2017)}.0" if rng.random() > 0.02 else ""
+        books.append(f'{book},{goodreads},{int(rng.integers(10 ** 8, 10 ** 9)):09d},"{written}",{year},'
+                     f'{_words(rng, 3).title()},{rng.choice(["eng", "en-US", "spa", ""])},'
+                     f'{rng.uniform(2.5, 4.8):.2f},{int(rng.integers(2_000, 4_000_000))},'
+                     f'https://images.gr-assets.com/books/{goodreads}m.jpg')
+    ratings, seen = ["user_id,book_id,rating"], set()
+    for user, book in zip(_zipf_choice(rng, 500, rows, 0.4) + 1, _zipf_choice(rng, n_books, rows, 0.8) + 1):
+        if (user, book) not in seen:
+            seen.add((user, book))
+            ratings.append(f"{user},{book},{int(rng.integers(1, 6))}")
+    shelved = ["goodreads_book_id,tag_id,count"]
+    for goodreads in goodreads_ids:
+        for tag in sorted(set(_zipf_choice(rng, n_tags, 12, 1.0).tolist())):
+            shelved.append(f"{goodreads},{tag},{int(np.ceil(np.exp(rng.normal(4, 2))))}")
+    tags = ["tag_id,tag_name"] + [f"{t},{_words(rng, 1).replace(' ', '-')}" for t in range(n_tags)]
+    to_read = ["user_id,book_id"] + [f"{u},{b}" for u, b in zip(rng.integers(1, 501, 800),
+                                                                 rng.integers(1, n_books, 800))]
+    return _write(folder, {"ratings.csv": ratings, "books.csv": books, "book_tags.csv": shelved, "tags.csv": tags,
+                           "to_read.csv": to_read})
+
+
 def movielens_latest(folder: Path, seed: int = 0, rows: int = 6000) -> list[Path]:
     """MovieLens latest-small (ml-latest-small): `ratings.csv` (userId, movieId, half-star ratings 0.5-5.0, unix
     timestamp), `movies.csv` (movieId, title with the year in brackets and commas inside quotes, genres as
@@ -347,7 +383,7 @@ def _write(folder: Path, files: dict[str, list[str]], encoding: str = "utf-8", n
 SHAPES: dict[str, Callable[..., list[Path]]] = {"lastfm": lastfm, "lastfm-1k": lastfm_1k,
                                                 "book-crossing": book_crossing, "amazon": amazon,
                                                 "goodreads": goodreads, "steam": steam, "mind": mind,
-                                                "bookmarks": bookmarks, "lastfm-2k": lastfm_2k,
+                                                "bookmarks": bookmarks, "lastfm-2k": lastfm_2k, "goodbooks": goodbooks,
                                                 "movielens-latest": movielens_latest}
 
 

@@ -353,3 +353,27 @@ def test_hetrec_lastfm_plays_artists_tags_and_friends_read_as_published(tmp_path
     stored = dataset.items.set_index("item_id").loc[artist, "tagID"]
     assert weighted_values(stored) == given[artist].astype(float).to_dict()
     assert "longer than" not in said  # hundreds of tags gathered for one artist are no sign of a broken file
+
+
+def test_goodbooks_tags_keyed_by_the_goodreads_id_reach_the_books_through_books_csv(tmp_path: Path):
+    """book_tags.csv counts shelvings by goodreads_book_id, whose numbers overlap book_id's: joined directly, book 2
+    would get the tags of goodreads' book 2."""
+    ratings, books, book_tags, tags, _ = (_upload(p, tmp_path) for p in public_shapes.goodbooks(tmp_path / "gb"))
+    roles = detect_roles(ratings.frame)
+    tables = [AttributeInput(t.frame, guess_id_column("item", list(t.frame.columns), roles.item), label=t.name)
+              for t in (books, book_tags)]
+    assert [t.id_column for t in tables] == ["book_id", "goodreads_book_id"]
+    result = build_dataset(ratings.frame, roles, items=tables)
+    items = result.dataset.items.set_index("item_id")
+    goodreads_of = books.frame.astype(str).set_index("book_id")["goodreads_book_id"]
+    shelved = book_tags.frame.astype({"count": float}).astype({"goodreads_book_id": str, "tag_id": str})
+    counts = shelved.groupby(["goodreads_book_id", "tag_id"])["count"].sum()
+    for book in ("1", "2", "3"):
+        assert weighted_values(items.loc[book, "tag_id"]) == counts[goodreads_of[book]].to_dict()
+    assert result.dataset.item_kinds["authors"] == "multi" and result.dataset.item_kinds["count"] == "ignore"
+    said = " ".join(map(str, result.warnings))
+    assert "book_tags.csv is keyed by 'goodreads_book_id', which books.csv lists beside its item ids" in said
+    keyed_by_tag = build_dataset(ratings.frame, roles, items=[tables[0], AttributeInput(tags.frame, "tag_id",
+                                                                                        label=tags.name)])
+    assert any("tags.csv is keyed by 'tag_id', named unlike the interactions' item column 'book_id'" in str(w)
+               for w in keyed_by_tag.warnings)
