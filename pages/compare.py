@@ -55,7 +55,9 @@ def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
     # at 1280 px the seconds a comparison is about were cut off behind a scroll bar: models are named among the runs
     # of their own data and protocol, short columns are narrow, a long experiment name is cut in its cell (which
     # names the dataset unless renamed; the Dataset filter above picks by it), and the creation time (the run number
-    # orders them) and device (each run's card has it) are left to the Runs page
+    # orders them) and device (each run's card has it) are left to the Runs page; a long model name ("Attribute
+    # mapper (DeepMusic-style)") is cut in its cell too, or with more rows than the table shows its scroll bar took
+    # the last column's room
     narrow = {"width": 56}
     event = st.dataframe(
         shown.assign(variant=comparison.labels_within_settings(shown))[
@@ -63,7 +65,8 @@ def _pick_runs(runs: pd.DataFrame) -> pd.DataFrame:
         key=f"run-table-{digest}", on_select="rerun", selection_mode="multi-row", hide_index=True,
         selection_default={"selection": {"rows": positions}},
         column_config={"run_id": st.column_config.NumberColumn("run", format="%d", **narrow),
-                       "variant": "model", "seed": st.column_config.NumberColumn("seed", **narrow),
+                       "variant": st.column_config.TextColumn("model", width="medium"),
+                       "seed": st.column_config.NumberColumn("seed", **narrow),
                        "experiment": st.column_config.TextColumn("experiment", width="medium"),
                        "status": st.column_config.TextColumn("status", **narrow),
                        "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f", **narrow),
