@@ -3,8 +3,8 @@
 Each attribute is a *field*; its columns are:
 - categorical: one-hot over values seen at least `min_count` times (rarer values share an `<other>` column);
 - multi (`a|b|c`): multi-hot, each of a row's k values weighted 1/k so a field always sums to one; a weighted
-  cell (`{"rock": 9, "pop": 1}`, how often a tag was given) counts as the set of its values: read as term
-  frequencies, the counts lost 0.008-0.020 NDCG@20 on the development data (docs/results.md);
+  cell (`{"rock": 9, "pop": 1}`, how often a tag was given) counts as the set of its values, unless the column's
+  sets barely tell rows apart (`weighs_values`: a tag genome), where the one splits in proportion to the weights;
 - numeric: a z-scored value plus a one-hot quantile bin (so linear and embedding models both get a handle);
   up to 20 bins of at least ~25 rows each, because effects such as a release year's are far from linear;
 - date: days since 1970 encoded like a numeric (a release or publication date says how recent an item is);
@@ -48,15 +48,33 @@ def _categorical(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_m
     return sp.csr_matrix((data, (rows, cols)), shape=(len(values), len(columns))), columns
 
 
+DENSE_SET_SHARE = 0.5
+"""A multi-valued column whose typical value is on more than this share of its rows has values that barely tell
+rows apart (MovieLens' tag genome gives every movie all 1,128 tags); there its weights do, so a row splits its one
+in proportion to them. Elsewhere a weighted cell counts as its set: read as term frequencies, tag counts lost
+0.008-0.020 NDCG@20 on the development data (docs/results.md, "A tag's counts")."""
+
+
+def weighs_values(rows: pd.DataFrame) -> bool:
+    """Whether a multi-valued column's weights, not its sets, tell its rows apart (`rows` from `multi_value_rows`):
+    its weights vary and its typical value is on more than `DENSE_SET_SHARE` of the rows that have any."""
+    present = rows["row"].nunique()
+    if present == 0 or rows["weight"].nunique() < 2:
+        return False
+    return float((rows["value"].value_counts() / present).median()) > DENSE_SET_SHARE
+
+
 def _multi(values: pd.Series, name: str, min_count: int) -> tuple[sp.csr_matrix, list[str]]:
-    """A column per value found on `min_count` rows or more; a row's k kept values weigh 1/k each, whatever their
-    weights."""
+    """A column per value found on `min_count` rows or more; a row's k kept values weigh 1/k each, or, in a column
+    whose weights tell rows apart (`weighs_values`), their share of the row's weights."""
     rows = multi_value_rows(values)
+    weighted = weighs_values(rows)
     counts = rows["value"].value_counts()
     kept = sorted(counts.index[counts >= min_count].tolist())
     cols = pd.Index(kept, dtype=object).get_indexer(rows["value"]) if kept else np.full(len(rows), -1)
     rows = rows.assign(col=cols).loc[cols >= 0]
-    data = 1.0 / rows.groupby("row")["value"].transform("size").to_numpy()
+    data = (rows["weight"].to_numpy() / rows.groupby("row")["weight"].transform("sum").to_numpy() if weighted
+            else 1.0 / rows.groupby("row")["value"].transform("size").to_numpy())
     matrix = sp.csr_matrix((data.astype(np.float32), (rows["row"].to_numpy(), rows["col"].to_numpy())),
                            shape=(len(values), len(kept)))
     return matrix, [f"{name}={v}" for v in kept]
@@ -164,11 +182,14 @@ class NewRowEncoder:
         self.min_count = min_count
         self.max_text_terms = max_text_terms
         self._counts: dict[str, dict[str, int]] = {}
+        self._weighs: dict[str, bool] = {}
         for name, kind in self.kinds.items():
             if kind == "categorical":
                 self._counts[name] = self.table[name].astype("string").value_counts().to_dict()
             elif kind == "multi":
-                self._counts[name] = multi_value_rows(self.table[name])["value"].value_counts().to_dict()
+                rows = multi_value_rows(self.table[name])
+                self._counts[name] = rows["value"].value_counts().to_dict()
+                self._weighs[name] = weighs_values(rows)
 
     def entries(self, values: dict[str, object]) -> list[tuple[str, float]]:
         """(column label, value) pairs of the made-up row with attribute `values` (categorical, multi and text
@@ -196,9 +217,11 @@ class NewRowEncoder:
     def _multi(self, name: str, value: object) -> list[tuple[str, float]]:
         counts = self._counts[name]
         rows = multi_value_rows(pd.Series([value], dtype=object))
-        kept = sorted(t for t in rows["value"] if counts.get(t, 0) + 1 >= self.min_count)
-        weight = float(np.float32(1.0 / len(kept))) if kept else 0.0
-        return [(f"{name}={token}", weight) for token in kept]
+        rows = rows.loc[[counts.get(t, 0) + 1 >= self.min_count for t in rows["value"]]].sort_values("value")
+        if rows.empty:
+            return []
+        shares = rows["weight"] / rows["weight"].sum() if self._weighs[name] else pd.Series(1.0 / len(rows), rows.index)
+        return [(f"{name}={token}", float(np.float32(share))) for token, share in zip(rows["value"], shares)]
 
     def _text(self, name: str, value: object) -> list[tuple[str, float]]:
         column = pd.concat([self.table[name], pd.Series([value], dtype=object)], ignore_index=True)

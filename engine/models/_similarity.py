@@ -177,10 +177,13 @@ def tfidf_rows(matrix: sp.spmatrix, idf: np.ndarray, kept: np.ndarray, column_fi
     """Each row's term fields (categories, multi-valued attributes, text) as TF-IDF vectors of unit length per
     field; numeric columns pass through unchanged; term columns not `kept` are dropped.
 
-    A categorical or multi value counts once (tf 1). A text column holds tf * idf scaled to unit length by the
-    encoder, so value / idf gives the counts up to scale, read relative to the rarest term of the document (which
-    occurs once in almost any text); `sublinear_tf` then uses 1 + log(tf), so a word repeated ten times weighs
-    about three times a word said once, not ten (Salton and Buckley 1988).
+    A categorical or multi value counts once (tf 1), but where the encoder gives a row's values shares of its
+    weights (a tag genome's relevances: `features.weighs_values`), each counts its weight relative to the row's
+    lightest value. A text column holds
+    tf * idf scaled to unit length by the encoder, so value / idf gives the counts up to scale, read relative to
+    the rarest term of the document (which occurs once in almost any text). `sublinear_tf` then uses 1 + log(tf),
+    so a word repeated, or a tag given, ten times weighs about three times one said once, not ten (Salton and
+    Buckley 1988).
     """
     csr = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
     csr.sort_indices()
@@ -193,10 +196,9 @@ def tfidf_rows(matrix: sp.spmatrix, idf: np.ndarray, kept: np.ndarray, column_fi
     group = rows * (int(column_field.max(initial=0)) + 1) + column_field[cols]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     group_of = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(group)]))
-    text = is_text[cols]
-    counts = np.where(text, np.abs(csr.data) / idf[cols], np.inf)
-    rarest = np.minimum.reduceat(counts, starts)[group_of]
-    tf = np.where(text, counts / np.where(np.isfinite(rarest) & (rarest > 0), rarest, 1.0), 1.0)
+    counts = np.where(is_text[cols], np.abs(csr.data) / idf[cols], np.abs(csr.data))
+    rarest = np.minimum.reduceat(np.where(terms, counts, np.inf), starts)[group_of]
+    tf = np.where(terms, counts / np.where(np.isfinite(rarest) & (rarest > 0), rarest, 1.0), 1.0)
     if sublinear_tf:
         tf = 1.0 + np.log(np.maximum(tf, 1.0))
     weights = np.where(terms & kept[cols], tf * idf[cols], 0.0)

@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data.cell_values import as_multi_values, multi_value_rows, weighted_values
-from engine.data.features import NewRowEncoder, encode_attributes
+from engine.data.cell_values import as_multi_values, multi_value_rows, weighted_notation, weighted_values
+from engine.data.dataset import Dataset
+from engine.data.features import NewRowEncoder, encode_attributes, weighs_values
+from engine.data.indexing import build_train_data, item_query, user_query
+from engine.data.synthetic_kinds import generate_kind
 from engine.data.validate import AttributeInput, attribute_kinds, build_attributes
+from engine.models.content import ContentRecommender
+from tests.unit.model_fixtures import interactions
 
 
 def test_cells_that_weigh_their_values_are_stored_heaviest_first_and_plain_lists_stay_plain() -> None:
@@ -65,8 +70,9 @@ def test_a_weight_column_is_summed_per_value_and_a_zero_weight_drops_the_value()
 
 
 def test_a_weighted_row_encodes_as_the_set_of_its_values_and_a_made_up_row_alike() -> None:
-    items = pd.DataFrame({"item_id": ["a", "b", "c"],
-                          "tags": ['{"rock": 3, "pop": 1, "gone": 0}', "rock|pop", '{"jazz": 2, "rock": 2}']})
+    items = pd.DataFrame({"item_id": list("abcdef"),
+                          "tags": ['{"rock": 3, "pop": 1, "gone": 0}', "rock|pop", '{"jazz": 2, "rock": 2}', "x|y",
+                                   '{"z": 4}', "w|v"]})
     encoded = encode_attributes(items, "item_id", {"tags": "multi"}, min_count=1)
     dense = pd.DataFrame(encoded.matrix.toarray(), index=encoded.ids, columns=encoded.columns)
     assert "tags=gone" not in dense.columns  # weighed 0: not a value of the item
@@ -76,3 +82,34 @@ def test_a_weighted_row_encodes_as_the_set_of_its_values_and_a_made_up_row_alike
     assert dict(made_up.entries({"tags": {"rock": 1, "jazz": 4}})) == expected
     assert dict(made_up.entries({"tags": '{"rock": 1, "jazz": 4}'})) == expected
     assert dict(made_up.entries({"tags": "rock|jazz"})) == expected
+
+
+def _genome() -> pd.DataFrame:
+    """A tag genome: every movie carries every tag, with a relevance; only the relevances tell movies apart."""
+    relevance = {"noir": [0.9, 0.8, 0.1, 0.2], "space": [0.1, 0.2, 0.9, 0.7], "remake": [0.5, 0.4, 0.5, 0.6]}
+    cells = [weighted_notation({tag: values[m] for tag, values in relevance.items()}) for m in range(4)]
+    return pd.DataFrame({"item_id": ["m0", "m1", "m2", "m3"], "genome": cells})
+
+
+def test_where_every_row_has_every_value_the_weights_tell_rows_apart_and_are_encoded() -> None:
+    items = _genome()
+    assert weighs_values(multi_value_rows(items["genome"]))
+    assert not weighs_values(multi_value_rows(generate_kind("tag-counts", 100, 300, 2_000, seed=1).items["tags"]))
+    encoded = encode_attributes(items, "item_id", {"genome": "multi"}, min_count=1)
+    dense = pd.DataFrame(encoded.matrix.toarray(), index=encoded.ids, columns=encoded.columns)
+    assert dense.loc["m0", ["genome=noir", "genome=space", "genome=remake"]].tolist() == pytest.approx([0.6, 0.0667,
+                                                                                                      0.3333], 1e-3)
+    made_up = NewRowEncoder(items, "item_id", {"genome": "multi"}, min_count=1)
+    assert dict(made_up.entries({"genome": {"noir": 3, "space": 1}})) == pytest.approx(
+        {"genome=noir": 0.75, "genome=space": 0.25})
+
+
+def test_content_tells_genome_rows_apart_by_their_relevances() -> None:
+    """Every movie has the same three tags: as sets they are all alike; the relevances say m1 is like m0."""
+    items = _genome()
+    pairs = [("fan", "m0"), ("other", "m2")]
+    dataset = Dataset(interactions(pairs).drop(columns="weight"), items=items, item_kinds={"genome": "multi"})
+    data = build_train_data(interactions(pairs), dataset)
+    scores = ContentRecommender({"min_df": 1}).fit(data).score(user_query(data, ["fan"]),
+                                                                item_query(data, ["m1", "m3"]))
+    assert scores[0, 0] > scores[0, 1]
