@@ -49,10 +49,11 @@ _MAX_PLACEHOLDERS = 3
 _IDENTIFIER_NAME = re.compile(r"(^|_)(id|ids|uuid|zip|zipcode|postcode|postal|url|uri|link|email|phone)($|_)")
 _ANY_ID = re.compile(r"(^|_)ids?$")
 _OTHER_ENTITY_ID = re.compile(r"[a-z0-9]_ids?$")
-_WHEN_NAME = re.compile(r"(^|_)(time|timestamp|ts|date|datetime|year|month|week|day|hour|minute|second|created|"
-                        r"updated|modified)s?($|_)")
 """`author_id`, `authors_author_id`, `album_ids`: the id of something else than the row (the row's own id is the
 table's id column)."""
+_WHEN_NAME = re.compile(r"(^|_)(time|timestamp|ts|date|datetime|year|month|week|day|hour|minute|second|created|"
+                        r"updated|modified)s?($|_)")
+"""`timestamp`, `day`, `createdAt`: a time or a part of one, which dates a long table's rows."""
 _SHARED_ID_ROWS = 0.25
 """An id of another entity is a feature when at least this share of rows shares its value with another row (a
 quarter of the books by an author with several), not when it is near-unique per row (an ISBN)."""
@@ -287,8 +288,8 @@ def names_another_entitys_id(name: str, side: str) -> bool:
 def names_the_other_side(name: str, side: str) -> bool:
     """Whether a column of `side`'s attribute table holds ids of the interactions' other side: MovieLens'
     tags.csv names the user who gave each tag (`userId`), so gathered per movie it lists who watched it."""
-    other = "user" if side == "item" else "item"
-    return any(_normalise(name) == alias for alias in _ROLE_NAMES[other] if alias.endswith("id") or alias == other)
+    other, key = ("user" if side == "item" else "item"), _normalise(name)
+    return any(key == alias for alias in _ROLE_NAMES[other] if alias.endswith("id") or alias == other)
 
 
 def says_when(name: str) -> bool:

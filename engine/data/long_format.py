@@ -48,8 +48,8 @@ def _gathered(ids: pd.Series, values: pd.Series, weights: pd.Series | None, weig
         [("row", "min"), ("weight", "sum")]).sort_by("row_min")
     grouped = first_seen.group_by("id", use_threads=False).aggregate([("value", "list"), ("weight_sum", "list")])
     index = grouped["id"].to_numpy(zero_copy_only=False)
-    sums = pc.list_flatten(grouped["weight_sum_list"])
-    if not weighed or pc.min_max(sums)["min"] == pc.min_max(sums)["max"]:
+    lightest_heaviest = pc.min_max(pc.list_flatten(grouped["weight_sum_list"]))
+    if not weighed or lightest_heaviest["min"] == lightest_heaviest["max"]:
         joined = pc.binary_join(grouped["value_list"], MULTI_VALUE_SEPARATOR)
         return pd.Series(joined.to_numpy(zero_copy_only=False), index=index)
     cells = [weighted_notation(dict(zip(v, w)))

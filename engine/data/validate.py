@@ -480,16 +480,14 @@ def _check_matching_ids(attribute_ids: pd.Series, interaction_ids: pd.Series, si
                         f"{_quoted(known[:3])}",
                         f"Pick the column of {label} that holds the same {side} ids as the interactions")
     warnings = []
-    if matched < len(known) and joined:
+    if matched < len(known):
+        covered = (f"have rows in {label}; the others have none of its attributes (a table of tags usually covers "
+                   f"some {side}s)" if joined else
+                   f"have attributes; the other {len(known) - matched:,} are seen without attributes")
         warnings.append(DataWarning(
-            f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) have rows "
-            f"in {label}; the others have none of its attributes (a table of tags usually covers some {side}s)",
-            label, f"Add rows for them to {label} if its attributes should describe every {side}"))
-    elif matched < len(known):
-        warnings.append(DataWarning(
-            f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) have "
-            f"attributes; the other {len(known) - matched:,} are seen without attributes", label,
-            f"Add rows for them to {label} if attributes should describe every {side}"))
+            f"{matched:,} of the {len(known):,} {side}s in the interactions ({matched / len(known):.0%}) {covered}",
+            label, f"Add rows for them to {label} if {'its ' if joined else ''}attributes should describe every "
+                   f"{side}"))
     unknown = known.get_indexer(described) < 0
     if unknown.any():
         warnings.append(DataWarning(
